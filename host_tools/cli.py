@@ -1,0 +1,51 @@
+"""The `cloudpin` command: one subcommand per module, each a thin layer over
+a Python API that tests and scripts can call directly."""
+import argparse
+import importlib
+import sys
+
+# (subcommand, module under host_tools, one-line help). Each module defines
+# add_arguments(parser) and run(args) -> exit code.
+COMMANDS = [
+    ("virtual-badge", "virtual_badge", "start emulated badges on pseudo-terminals"),
+    ("demo", "demo", "boot the firmware on a virtual badge and show its logs"),
+    ("check-board", "boardcheck", "validate board definition files"),
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="cloudpin",
+        description="CloudPin badge tools. Every subcommand has --help.",
+    )
+    from host_tools import __version__
+
+    parser.add_argument("--version", action="version", version="cloudpin " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, modname, helptext in COMMANDS:
+        try:
+            mod = importlib.import_module("host_tools." + modname)
+        except ModuleNotFoundError as e:
+            if e.name != "host_tools." + modname:
+                raise
+            continue  # not built yet
+        p = sub.add_parser(name, help=helptext, description=(mod.__doc__ or helptext).strip())
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args._run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

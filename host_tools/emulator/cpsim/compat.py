@@ -1,0 +1,52 @@
+# Give CPython the MicroPython-only functions that firmware uses, so the same
+# firmware source runs under both runtimes. A no-op under MicroPython.
+import sys
+
+_MASK = (1 << 30) - 1  # ticks wrap like a 30-bit small int on the board
+
+
+def install():
+    if sys.implementation.name == "micropython":
+        return
+    import time
+    import gc
+    import builtins
+    import asyncio
+
+    if not hasattr(time, "ticks_ms"):
+        t0 = time.monotonic_ns()
+
+        def ticks_ns():
+            return time.monotonic_ns() - t0
+
+        time.ticks_ms = lambda: (ticks_ns() // 1000000) & _MASK
+        time.ticks_us = lambda: (ticks_ns() // 1000) & _MASK
+        time.ticks_cpu = lambda: ticks_ns() & _MASK
+        time.ticks_add = lambda t, d: (t + d) & _MASK
+
+        def ticks_diff(a, b):
+            d = (a - b) & _MASK
+            return d - (_MASK + 1) if d > (_MASK >> 1) else d
+
+        time.ticks_diff = ticks_diff
+        time.sleep_ms = lambda ms: time.sleep(ms / 1000)
+        time.sleep_us = lambda us: time.sleep(us / 1000000)
+    if not hasattr(asyncio, "sleep_ms"):
+        asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
+    if not hasattr(sys, "print_exception"):
+        import traceback
+
+        def print_exception(exc, file=sys.stdout):
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)
+
+        sys.print_exception = print_exception
+    if not hasattr(gc, "mem_alloc"):
+        # CPython has no GC heap counter; tests that measure allocation run
+        # under MicroPython only (test_mp_* functions).
+        gc.mem_alloc = lambda: 0
+        gc.mem_free = lambda: 100 * 1024
+        gc.threshold = lambda *a: None
+    for name in ("ptr8", "ptr16", "ptr32", "uint"):
+        # Viper type names: plain identity casts when the code runs as Python.
+        if not hasattr(builtins, name):
+            setattr(builtins, name, lambda x: x)

