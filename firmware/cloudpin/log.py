@@ -2,6 +2,7 @@
 # e.g. "I 10234 steps count=120". Host tools (cloudpin logs) parse this format.
 # A Logger holds only its name, level and sink, so pins in one process (the
 # crowd simulator) each log through their own sink.
+import io
 import sys
 import time
 
@@ -45,21 +46,9 @@ class Logger:
         """Log an exception: one E line, then its traceback on lines starting with '  '."""
         self.log(ERROR, "%s: %s: %r" % (msg, type(e).__name__, e))
         if ERROR >= self.level:
-            buf = _Lines()
+            buf = io.StringIO()
             sys.print_exception(e, buf)
-            for line in buf.text().split("\n"):
+            for line in buf.getvalue().split("\n"):
                 if line:
                     self.sink("  " + line)
 
-
-class _Lines:
-    # A tiny write()-able buffer; io.StringIO would do on both ports but this
-    # keeps the traceback off the VM's heap once logged.
-    def __init__(self):
-        self._parts = []
-
-    def write(self, s):
-        self._parts.append(s)
-
-    def text(self):
-        return "".join(self._parts)
