@@ -47,8 +47,10 @@ class Logger:
         self.log(ERROR, "%s: %s: %r" % (msg, type(e).__name__, e))
         if ERROR >= self.level:
             buf = io.StringIO()
-            sys.print_exception(e, buf)
-            for line in buf.getvalue().split("\n"):
+            # The ESP32 stubs type StringIO without getvalue() and not as a
+            # stream, but MicroPython's io.StringIO is both (tested in both runtimes).
+            sys.print_exception(e, buf)  # pyright: ignore[reportArgumentType]
+            for line in buf.getvalue().split("\n"):  # pyright: ignore[reportAttributeAccessIssue]
                 if line:
                     self.sink("  " + line)
 
