@@ -33,7 +33,9 @@ def micropython_binary():
 
 
 def micropython_path():
-    return os.pathsep.join(str(p) for p in (FW_TESTS, FIRMWARE, EMULATOR))
+    # MICROPYPATH replaces the VM's default path: keep ".frozen" (asyncio and
+    # friends are frozen into the unix port) after our folders.
+    return os.pathsep.join([str(p) for p in (FW_TESTS, FIRMWARE, EMULATOR)] + [".frozen"])
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
