@@ -1,0 +1,51 @@
+# The application: builds its services from the Hardware the board layer
+# made, and runs them under the supervisor on asyncio.
+import asyncio
+
+from cloudpin import VERSION
+from cloudpin.log import Logger
+from cloudpin.status import StatusService
+from cloudpin.supervisor import Supervisor
+
+
+class App:
+    def __init__(self, hw, log, status_every_ms=10000):
+        self.hw = hw
+        self.log = log
+        self.supervisor = Supervisor(log.child("super"), hw.wdt)
+        self.services = [StatusService(hw, log.child("status"), status_every_ms)]
+
+    async def main(self, run_ms=0):
+        b = self.hw.board
+        self.log.info("cloudpin %s board=%s accel=%s faults=%s" % (
+            VERSION, b["name"], b["accel"]["type"], ",".join(self.hw.faults) or "none"))
+        if self.hw.led is not None:
+            self.hw.led.set("green" if not self.hw.faults else "red")
+        self.supervisor.start(self.services)
+        if run_ms:
+            await asyncio.sleep_ms(run_ms)
+            self.supervisor.stop()
+            await asyncio.sleep_ms(0)
+        else:
+            while True:
+                await asyncio.sleep_ms(60000)
+
+    def run(self, run_ms=0):
+        asyncio.run(self.main(run_ms))
+
+
+def main(board_path="board.json", run_ms=0):
+    """Entry point from main.py: board file -> hardware -> app."""
+    from cloudpin import board as board_layer
+    from cloudpin.boardspec import BoardError
+
+    log = Logger("app")
+    try:
+        board = board_layer.load_board_file(board_path)
+    except BoardError as e:
+        log.error("cannot start: %s" % e)
+        return None
+    hw = board_layer.build(board, log.child("board"))
+    app = App(hw, log)
+    app.run(run_ms)
+    return app

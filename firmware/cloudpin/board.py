@@ -1,0 +1,99 @@
+# The board layer: reads the board definition (/board.json, from boards/) and
+# builds the hardware objects the app is handed. The only firmware module that
+# constructs machine.* objects, so a test or the crowd simulator can build a
+# pin from emulated parts instead.
+import json
+
+from cloudpin import boardspec
+
+
+def load_board_file(path="board.json"):
+    """Read and validate the board file; raises boardspec.BoardError."""
+    try:
+        with open(path) as f:
+            board = json.load(f)
+    except OSError:
+        raise boardspec.BoardError("board file %s not found" % path)
+    except ValueError:
+        raise boardspec.BoardError("board file %s is not valid JSON" % path)
+    return boardspec.validate(board)
+
+
+class Hardware:
+    """Everything the app touches. Absent parts are None; `faults` names the
+    parts that failed to come up, for the self-test."""
+
+    def __init__(self, board, i2c=None, accel=None, accel_int=None, led=None, button=None,
+                 battery=None, wdt=None, ble=None, faults=None):
+        self.board = board
+        self.i2c = i2c
+        self.accel = accel  # driver object (cloudpin.lis3dh / mpu6886 / mpu6050)
+        self.accel_int = accel_int  # machine.Pin wired to the sensor's INT1
+        self.led = led
+        self.button = button
+        self.battery = battery
+        self.wdt = wdt
+        self.ble = ble
+        self.faults = faults if faults is not None else []
+
+
+def make_accel(i2c, cfg):
+    kind = cfg["type"]
+    if kind == "lis3dh":
+        from cloudpin.lis3dh import LIS3DH as Driver
+    elif kind == "mpu6886":
+        from cloudpin.mpu6886 import MPU6886 as Driver
+    else:
+        from cloudpin.mpu6050 import MPU6050 as Driver
+    return Driver(i2c, cfg["address"])
+
+
+def build(board, log, wdt_timeout_ms=8000, with_ble=True):
+    """Build the Hardware for a validated board dict; never raises for a dead part."""
+    import machine
+
+    faults = []
+    c = board["i2c"]
+    i2c = machine.I2C(c["bus"], scl=machine.Pin(c["scl"]), sda=machine.Pin(c["sda"]), freq=c["freq"])
+    a = board["accel"]
+    accel_int = machine.Pin(a["int1"], machine.Pin.IN)
+    accel = None
+    try:
+        accel = make_accel(i2c, a)
+    except (OSError, ValueError) as e:
+        faults.append("accel")
+        log.error("accelerometer %s at 0x%02x: %r" % (a["type"], a["address"], e))
+    led = None
+    cfg = board.get("led")
+    if cfg:
+        from cloudpin.led import Led
+
+        led = Led([machine.Pin(p, machine.Pin.OUT) for p in cfg["pins"]], cfg.get("active_low", False))
+    button = None
+    cfg = board.get("button")
+    if cfg:
+        if cfg.get("active_low", True):
+            button = machine.Pin(cfg["pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+        else:
+            button = machine.Pin(cfg["pin"], machine.Pin.IN)
+    battery = None
+    cfg = board.get("battery")
+    if cfg and cfg["type"] == "adc":
+        from cloudpin.battery import AdcBattery
+
+        adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
+        battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"])
+    ble = None
+    if with_ble:
+        try:
+            import bluetooth
+
+            # Created early: ble.active(True) can fail once the heap is
+            # fragmented (micropython #14293). The radio itself stays off
+            # except in the app's short windows.
+            ble = bluetooth.BLE()
+        except (ImportError, OSError) as e:
+            faults.append("ble")
+            log.error("bluetooth unavailable: %r" % (e,))
+    wdt = machine.WDT(timeout=wdt_timeout_ms) if wdt_timeout_ms else None
+    return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults)
