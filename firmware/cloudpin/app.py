@@ -14,6 +14,7 @@ class App:
         self.log = log
         self.supervisor = Supervisor(log.child("super"), hw.wdt)
         self.services = [StatusService(hw, log.child("status"), status_every_ms)]
+        self.wdt_timer = None
 
     async def main(self, run_ms=0):
         b = self.hw.board
@@ -31,7 +32,20 @@ class App:
                 await asyncio.sleep_ms(60000)
 
     def run(self, run_ms=0):
-        asyncio.run(self.main(run_ms))
+        try:
+            asyncio.run(self.main(run_ms))
+        except KeyboardInterrupt:
+            # Ctrl-C from a host tool (mpremote, the desk) drops to the REPL.
+            # An ESP32 watchdog cannot be stopped once started, so a hardware
+            # timer keeps feeding it and the REPL session survives.
+            wdt = self.hw.wdt
+            if wdt is not None:
+                import machine
+
+                self.wdt_timer = machine.Timer(0)
+                self.wdt_timer.init(period=1000, mode=machine.Timer.PERIODIC, callback=lambda t: wdt.feed())
+            self.log.warning("app stopped by Ctrl-C; REPL ready")
+            raise
 
 
 def main(board_path="board.json", run_ms=0):
