@@ -1,0 +1,345 @@
+"""Images for mass flashing, proved without hardware: the real MicroPython VM
+mounts the LittleFS image with vfs.VfsLfs2 and boots the app from it, the NVS
+image parses back to what was written, and the merged file has each part at
+its flash address."""
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host_tools import EMULATOR_DIR, FIRMWARE_DIR, chips, cli, fsimage, image, nvsimage
+from host_tools.boards import load_board
+
+MICROPYTHON = str(Path(sys.executable).parent / "micropython")
+MB = 1024 * 1024
+# Frozen modules (asyncio) and the emulated hardware only: every app module
+# must come from the image.
+VM_PATH = ".frozen" + os.pathsep + str(EMULATOR_DIR)
+DEFAULT_TABLE = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000), ("factory", 0, 0, 0x10000, 0x1F0000)]
+
+
+def make_firmware(path, chip="ESP32", table=DEFAULT_TABLE, app_size=0x30000, chip_id=None):
+    """A stand-in for a combined MicroPython .bin: bootloader image header,
+    binary partition table and app image header where ESP-IDF puts them,
+    distinctive bytes elsewhere so misplaced copies show."""
+    boff = chips.bootloader_offset(chip)
+    app_off = next(p[3] for p in table if p[1] == 0)
+    data = bytearray(b"\xff" * (app_off - boff + app_size))
+    boot = bytearray(hashlib.sha256(b"boot").digest() * 600)[:0x5000]
+    boot[0:4] = bytes([chips.IMAGE_MAGIC, 3, 2, 0x20])
+    struct.pack_into("<H", boot, 12, chips.chip_class(chip).IMAGE_CHIP_ID if chip_id is None else chip_id)
+    data[0:len(boot)] = boot
+    pt = b"".join(struct.pack("<2sBBII16sI", b"\xaa\x50", t, st, off, size, name.encode().ljust(16, b"\0"), 0)
+                  for name, t, st, off, size in table)
+    pt += b"\xeb\xeb" + b"\xff" * 14 + hashlib.md5(pt).digest()
+    data[0x8000 - boff:0x8000 - boff + len(pt)] = pt
+    app = bytearray(hashlib.sha256(b"app").digest() * (app_size // 32))
+    app[0:14] = boot[0:14]  # app images carry the same header and chip id
+    data[app_off - boff:] = app
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+# A block device over an image file, as the ESP32 port's Partition class is
+# over flash: read-only, 4096-byte blocks, byte offsets for littlefs.
+VM_MOUNT = r"""
+import os, sys, vfs
+
+class ImageBdev:
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        self.f.seek(0, 2)
+        self.blocks = self.f.tell() // 4096
+    def readblocks(self, n, buf, off=0):
+        self.f.seek(n * 4096 + off)
+        self.f.readinto(buf)
+    def writeblocks(self, n, buf, off=0):
+        raise OSError(30)
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return 4096
+        return 0
+
+vfs.mount(vfs.VfsLfs2(ImageBdev(sys.argv[1]), readsize=32, progsize=32, lookahead=32), "/flash", readonly=True)
+
+def walk(d):
+    for name, kind, *_ in os.ilistdir(d):
+        p = d + "/" + name
+        if kind == 0x4000:
+            yield from walk(p)
+        else:
+            yield p
+"""
+
+
+def run_vm(tmp_path, script, *args, timeout=60, env=None):
+    path = tmp_path / "vm_script.py"
+    path.write_text(VM_MOUNT + script)
+    env = dict(os.environ, MICROPYPATH=VM_PATH, **(env or {}))
+    proc = subprocess.run([MICROPYTHON, str(path)] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def board():
+    return load_board("cloudpin_ref")
+
+
+@pytest.fixture(scope="module")
+def xtensa_fs(tmp_path_factory, board):
+    return fsimage.build_fs_image(board, tmp_path_factory.mktemp("fs") / "fs.bin")
+
+
+def test_fs_image_has_the_vfs_partition_geometry(xtensa_fs):
+    # MicroPython's 4 MB table ends at 0x200000; vfs is the rest of the flash.
+    assert xtensa_fs.stat().st_size == 0x200000
+    assert fsimage.block_count(0x200000) == 512
+    sb = xtensa_fs.read_bytes()[:64]
+    assert sb[8:16] == b"littlefs"
+    # Superblock inline struct: version, block_size, block_count.
+    assert struct.unpack_from("<III", sb, 20) == (0x00020000, 4096, 512)
+
+
+def test_micropython_mounts_the_fs_image_and_reads_every_file(tmp_path, board, xtensa_fs):
+    out = run_vm(tmp_path, r"""
+import hashlib, binascii
+for p in sorted(walk("/flash")):
+    print(p, binascii.hexlify(hashlib.sha256(open(p, "rb").read()).digest()).decode())
+""", xtensa_fs)
+    seen = dict(line.split() for line in out.splitlines())
+    want = {"/flash/board.json", "/flash/boot.py", "/flash/main.py"}
+    for rel in fsimage.app_files():
+        if rel not in ("boot.py", "main.py"):
+            want.add("/flash/" + rel[:-3] + ".mpy")
+    assert set(seen) == want
+    for name in ("boot.py", "main.py"):  # MicroPython runs these only from source
+        assert seen["/flash/" + name] == hashlib.sha256((FIRMWARE_DIR / name).read_bytes()).hexdigest()
+    on_pin = json.loads(fsimage.unpack(xtensa_fs.read_bytes())["/board.json"])
+    assert on_pin == board
+    assert seen["/flash/board.json"] == hashlib.sha256(fsimage.unpack(xtensa_fs.read_bytes())["/board.json"]).hexdigest()
+
+
+def test_modules_are_compiled_for_the_boards_cpu(tmp_path, board):
+    root = tmp_path / "app"
+    shutil.copytree(FIRMWARE_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "cloudpin" / "fast.py").write_text(
+        "import micropython\n\n@micropython.native\ndef double(x):\n    return x * 2\n")
+    files = fsimage.unpack(fsimage.build_fs_image(board, tmp_path / "fs.bin", root=root).read_bytes())
+    mpys = {p: d for p, d in files.items() if p.endswith(".mpy")}
+    assert mpys and all(d[:2] == b"M\x06" for d in mpys.values())
+    # The arch field is set only where there is native code: xtensawin (10).
+    assert mpys["/cloudpin/fast.mpy"][2] >> 2 == 10
+    assert all(d[2] >> 2 in (0, 10) for d in mpys.values())
+    assert chips.mpy_arch("ESP32-C3") == "rv32imc"
+
+
+def test_micropython_imports_the_compiled_app_from_the_image(tmp_path, board):
+    img = fsimage.build_fs_image(board, tmp_path / "fs64.bin", arch="x64")
+    mods = sorted("cloudpin." + p[len("cloudpin/"):-3] for p in fsimage.app_files()
+                  if p.startswith("cloudpin/") and p != "cloudpin/__init__.py")
+    out = run_vm(tmp_path, r"""
+sys.path.insert(0, "/flash")
+for name in sys.argv[2:]:
+    m = __import__(name, None, None, ["x"])
+    print(name, m.__file__)
+""", img, *mods)
+    got = dict(line.split() for line in out.splitlines())
+    assert got == {m: "/flash/" + m.replace(".", "/") + ".mpy" for m in mods}
+
+
+def test_fs_image_refuses_an_app_that_does_not_fit(tmp_path, board):
+    root = tmp_path / "app"
+    (root / "cloudpin").mkdir(parents=True)
+    (root / "cloudpin" / "__init__.py").write_text('VERSION = "1.0.0"\n')
+    (root / "cloudpin" / "big.py").write_text("DATA = %r\n" % os.urandom(30000).hex())
+    with pytest.raises(fsimage.ImageError, match="does not fit"):
+        fsimage.build_fs_image(board, tmp_path / "fs.bin", partition_size=8 * 4096, root=root)
+    (root / "cloudpin" / "bad.py").write_text("def f(a, /, b):\n    pass\n")
+    with pytest.raises(fsimage.ImageError, match="bad.py"):
+        fsimage.build_fs_image(board, tmp_path / "fs.bin", root=root)
+
+
+# -- NVS -------------------------------------------------------------------------
+
+def test_nvs_image_parses_back_to_the_values_written(tmp_path):
+    values = {"badge_id": "CP-0042", "secret": bytes(range(32)), "fw_ver": 10203, "neg": -5, "photo": os.urandom(6000)}
+    path = nvsimage.build_nvs_image(values, tmp_path / "nvs.bin")
+    data = path.read_bytes()
+    assert len(data) == nvsimage.NVS_SIZE
+    assert data[-4096:] == b"\xff" * 4096  # the page NVS keeps free for itself
+    want = {k: (v.encode() if isinstance(v, str) else v) for k, v in values.items()}
+    assert nvsimage.parse_nvs(data) == {"cloudpin": want}
+
+
+def test_nvs_image_uses_only_what_esp32_nvs_can_read(tmp_path):
+    data = nvsimage.build_nvs_image({"a": 1, "b": b"xy", "c": "text"}, tmp_path / "nvs.bin").read_bytes()
+    types = set()
+    for page in range(0, len(data), 4096):
+        if data[page:page + 4] == b"\xff" * 4:
+            continue
+        i = 0
+        while i < 126:
+            entry = data[page + 64 + 32 * i:page + 96 + 32 * i]
+            if (data[page + 32 + i // 4] >> (2 * (i % 4))) & 3 != 2:  # not a written entry
+                i += 1
+                continue
+            types.add((entry[0] == 0, entry[1]))
+            i += entry[2]  # span: blob data follows its header
+    # Namespace records (u8 in namespace 0), then i32, blob data and blob index only.
+    assert types - {(True, 0x01)} <= {(False, 0x14), (False, 0x42), (False, 0x48)}
+    assert (False, 0x14) in types and (False, 0x48) in types
+
+
+def test_nvs_parser_catches_corruption(tmp_path):
+    data = bytearray(nvsimage.build_nvs_image({"fw_ver": 7}, tmp_path / "nvs.bin").read_bytes())
+    data[64 + 32 + 24] ^= 1  # flip a bit in fw_ver's value
+    with pytest.raises(nvsimage.NvsError, match="CRC"):
+        nvsimage.parse_nvs(bytes(data))
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"ratio": 1.5}, "neither an int"),
+    ({"flag": True}, "neither an int"),
+    ({"fw_ver": 1 << 31}, "does not fit an i32"),
+    ({"a_key_that_is_too_long": 1}, "1..15"),
+    ({"big": bytes(30000)}, "do not fit"),
+])
+def test_nvs_rejects_what_micropython_could_not_read(tmp_path, values, match):
+    with pytest.raises(nvsimage.NvsError, match=match):
+        nvsimage.build_nvs_image(values, tmp_path / "nvs.bin")
+
+
+def test_nvs_from_csv(tmp_path):
+    (tmp_path / "cert.der").write_bytes(b"\x30\x82cert")
+    csv = tmp_path / "in.csv"
+    csv.write_text("key,type,encoding,value\n# per badge\ncloudpin,namespace,,\nbadge_id,data,binary,CP-7\n"
+                   "fw_ver,data,i32,0x10\nsecret,data,hex2bin,00ff10\nkey64,data,base64,AAEC\n"
+                   "other,namespace,,\ncert,file,binary,cert.der\n")
+    nvs = nvsimage.build_nvs_image_from_csv(csv, tmp_path / "nvs.bin")
+    assert nvsimage.parse_nvs(nvs.read_bytes()) == {
+        "cloudpin": {"badge_id": b"CP-7", "fw_ver": 16, "secret": b"\x00\xff\x10", "key64": b"\x00\x01\x02"},
+        "other": {"cert": b"\x30\x82cert"}}
+    csv.write_text("key,type,encoding,value\ncloudpin,namespace,,\nname,data,string,Ada\n")
+    with pytest.raises(nvsimage.NvsError, match="line 3 .*'string'.*i32 and blobs"):
+        nvsimage.entries_from_csv(csv)
+    csv.write_text("key,type,encoding,value\ncloudpin,namespace,,\ncount,data,u8,3\n")
+    with pytest.raises(nvsimage.NvsError, match="'u8'"):
+        nvsimage.entries_from_csv(csv)
+
+
+def test_nvs_assignments_and_versions():
+    assert nvsimage.parse_assignment("badge_id=CP-0042") == ("badge_id", "CP-0042")
+    assert nvsimage.parse_assignment("fw_ver:i32=0x10") == ("fw_ver", 16)
+    assert nvsimage.parse_assignment("secret:hex=00ff") == ("secret", b"\x00\xff")
+    assert nvsimage.parse_assignment("s:b64=AP8=") == ("s", b"\x00\xff")
+    assert nvsimage.version_code("1.2.3") == 10203
+    for bad in ("novalue", "x:f32=1.0", "x:hex=zz"):
+        with pytest.raises(nvsimage.NvsError):
+            nvsimage.parse_assignment(bad)
+    with pytest.raises(nvsimage.NvsError):
+        nvsimage.version_code("1.200.0")
+
+
+# -- firmware files, layout and the merged image -------------------------------------
+
+def test_merged_image_has_each_part_at_its_address(tmp_path, board):
+    fw = make_firmware(tmp_path / "micropython.bin")
+    values = {"badge_id": "CP-0042", "secret": b"\x01" * 16}
+    m = image.build_image(board, tmp_path / "out" / "ref-image.bin", firmware=fw, nvs_values=values)
+    merged = Path(m["image"]["file"]).read_bytes()
+    base = 0x1000  # written at the ESP32's bootloader offset
+    assert m["image"]["offset"] == base
+    assert len(merged) == 4 * MB - base  # up to the end of the vfs partition
+    fwb = fw.read_bytes()
+
+    def at(addr, n):
+        return merged[addr - base:addr - base + n]
+
+    assert at(0x1000, 0x7000) == fwb[:0x7000]  # bootloader
+    assert at(0x8000, 0x1000) == fwb[0x7000:0x8000]  # partition table
+    assert at(0x9000, 0x6000) == (tmp_path / "out" / "ref-image.nvs.bin").read_bytes()
+    assert at(0xF000, 0x1000) == b"\xff" * 0x1000  # phy_init stays erased
+    assert at(0x10000, len(fwb) - 0xF000) == fwb[0xF000:]  # app
+    assert at(0x200000, 0x200000) == (tmp_path / "out" / "ref-image.fs.bin").read_bytes()
+    nvs = nvsimage.parse_nvs(at(0x9000, 0x6000))["cloudpin"]
+    assert nvs == {"badge_id": b"CP-0042", "secret": b"\x01" * 16, "fw_ver": nvsimage.version_code(image.firmware_version())}
+    assert "/board.json" in fsimage.unpack(at(0x200000, 0x200000))
+    saved = json.loads((tmp_path / "out" / "ref-image.json").read_text())
+    assert saved["image"]["sha256"] == hashlib.sha256(merged).hexdigest()
+    # The merged file is itself a firmware file that flash accepts.
+    assert chips.read_firmware(m["image"]["file"], "ESP32").partitions == chips.read_firmware(fw, "ESP32").partitions
+
+
+def test_layout_follows_the_firmwares_partition_table(tmp_path, board):
+    ota = [("nvs", 1, 2, 0x9000, 0x4000), ("otadata", 1, 0, 0xD000, 0x2000), ("phy_init", 1, 1, 0xF000, 0x1000),
+           ("ota_0", 0, 0x10, 0x10000, 0x180000), ("ota_1", 0, 0x11, 0x190000, 0x180000)]
+    fw = make_firmware(tmp_path / "ota.bin", table=ota)
+    m = image.build_image(board, tmp_path / "ota-image.bin", firmware=fw)
+    assert m["layout"]["nvs"] == {"offset": 0x9000, "size": 0x4000}
+    assert m["layout"]["vfs"] == {"offset": 0x310000, "size": 0xF0000}
+    merged = Path(m["image"]["file"]).read_bytes()
+    assert len(merged) == 0x400000 - 0x1000
+    with_vfs = DEFAULT_TABLE[:2] + [("factory", 0, 0, 0x10000, 0x100000), ("vfs", 1, 0x81, 0x110000, 0x80000)]
+    m = image.build_image(board, tmp_path / "v-image.bin", firmware=make_firmware(tmp_path / "v.bin", table=with_vfs))
+    assert m["layout"]["vfs"] == {"offset": 0x110000, "size": 0x80000}
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda d: d[:0] + b"\x00" + d[1:], "first byte is 0x00"),
+    (lambda d: b"\xff" * 0x1000 + d, "whole flash from 0x0"),
+    (lambda d: d[0xF000:], "app-only"),
+    (lambda d: d[:12] + b"\x05\x00" + d[14:], "built for ESP32-C3"),
+    (lambda d: d[:0x10], "app-only"),
+    (lambda d: b"", "empty"),
+])
+def test_bad_firmware_files_are_refused_with_a_reason(tmp_path, mutate, match):
+    good = make_firmware(tmp_path / "good.bin").read_bytes()
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(mutate(good))
+    with pytest.raises(chips.FirmwareError, match=match):
+        chips.read_firmware(bad, "ESP32")
+    with pytest.raises(chips.FirmwareError, match="does not exist"):
+        chips.read_firmware(tmp_path / "missing.bin", "ESP32")
+
+
+def test_merge_refuses_overlaps_and_data_where_nvs_goes(tmp_path, board):
+    with pytest.raises(image.MergeError, match="overlaps"):
+        image.merge_image(tmp_path / "m.bin", "ESP32", [(0x1000, b"\xe9" * 0x2000), (0x2000, b"x")])
+    with pytest.raises(image.MergeError, match="before the image start"):
+        image.merge_image(tmp_path / "m.bin", "ESP32", [(0x0, b"x")])
+    fw = make_firmware(tmp_path / "fw.bin")
+    data = bytearray(fw.read_bytes())
+    data[0x9100 - 0x1000] = 0
+    fw.write_bytes(data)
+    with pytest.raises(image.MergeError, match="0x9000-0xf000"):
+        image.build_image(board, tmp_path / "x.bin", firmware=fw)
+
+
+def test_image_command(tmp_path, capsys):
+    fw = make_firmware(tmp_path / "fw.bin")
+    out = tmp_path / "build" / "cloudpin_ref-image.bin"
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(out), "--firmware", str(fw),
+                   "--nvs", "badge_id=CP-1", "--nvs", "secret:hex=0a0b"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "flash it at 0x1000" in text and "0x009000  nvs" in text and "0x200000  vfs" in text
+    nvs = nvsimage.parse_nvs(out.read_bytes()[0x8000:0xE000])["cloudpin"]
+    assert nvs["badge_id"] == b"CP-1" and nvs["secret"] == b"\x0a\x0b"
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "p.bin")])
+    text = capsys.readouterr().out
+    assert rc == 0 and "no --firmware" in text and "write-flash 0x9000" in text
+    assert not (tmp_path / "p.bin").exists() and (tmp_path / "p.fs.bin").exists()
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "q.bin"), "--nvs", "x:f32=1"])
+    assert rc == 2 and "f32" in capsys.readouterr().err
+    rc = cli.main(["image", "--board", "no_such_board", "-o", str(tmp_path / "q.bin")])
+    assert rc == 2 and "unknown board" in capsys.readouterr().err
