@@ -10,6 +10,8 @@ COMMANDS = [
     ("virtual-badge", "virtual_badge", "start emulated badges on pseudo-terminals"),
     ("demo", "demo", "boot the firmware on a virtual badge and show its logs"),
     ("check-board", "boardcheck", "validate board definition files"),
+    ("flash", "flash", "write MicroPython firmware to badges with esptool"),
+    ("image", "image", "build a LittleFS + NVS + firmware image for mass flashing"),
 ]
 
 
