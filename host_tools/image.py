@@ -1,6 +1,7 @@
 """Build one image per badge for mass flashing: the app compiled with mpy-cross
 for the board's CPU in a LittleFS filesystem, a per-badge NVS partition
-(badge_id, secret, fw_ver in namespace "cloudpin"), and, with --firmware,
+(the identity keys of firmware/cloudpin/identity.py: badge_id, or badge_id,
+pair_key, id_key and prov_gen), and, with --firmware,
 MicroPython's bootloader, partition table and app, merged with esptool into
 one file written at the chip's bootloader offset (0x1000 on the ESP32).
 Addresses come from the firmware's own partition table. The parts are also
@@ -89,12 +90,11 @@ def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arc
     arch = arch or chips.mpy_arch(chip)
     fs_path = fsimage.build_fs_image(board, str(stem) + ".fs.bin", partition_size=lay["vfs"][1], arch=arch, root=root)
     nvs_out = str(stem) + ".nvs.bin"
+    keys = nvsimage.firmware_keys(root)
     if nvs_csv:
-        nvs_path = nvsimage.build_nvs_image_from_csv(nvs_csv, nvs_out, size=lay["nvs"][1])
+        nvs_path = nvsimage.build_nvs_image_from_csv(nvs_csv, nvs_out, size=lay["nvs"][1], keys=keys)
     else:
-        values = {"fw_ver": nvsimage.version_code(firmware_version(root))}
-        values.update(nvs_values or {})
-        nvs_path = nvsimage.build_nvs_image(values, nvs_out, size=lay["nvs"][1])
+        nvs_path = nvsimage.build_nvs_image(nvs_values or {}, nvs_out, size=lay["nvs"][1], keys=keys)
     regions = [("nvs", lay["nvs"][0], nvs_path), ("vfs", lay["vfs"][0], fs_path)]
     manifest = {
         "board": board["name"], "chip": chip, "flash_size": board["flash_size"], "mpy_arch": arch,
@@ -145,7 +145,8 @@ def add_arguments(p):
     p.add_argument("--firmware", help="combined MicroPython .bin for the board (bootloader + partition table + app)")
     p.add_argument("--nvs", action="append", default=[], metavar="KEY[:TYPE]=VALUE",
                    help="per-badge NVS value in namespace cloudpin; TYPE str (default, a UTF-8 blob), i32, hex or b64. "
-                        "e.g. --nvs badge_id=CP-0042 --nvs secret:hex=00ff... (fw_ver is set from the app's VERSION)")
+                        "Keys as in firmware/cloudpin/identity.py, e.g. --nvs badge_id:hex=0000000000000042 "
+                        "(a blank badge), plus pair_key:hex=..., id_key:hex=..., prov_gen:i32=1 (provisioned)")
     p.add_argument("--nvs-csv", help="NVS values as an esp-idf-nvs-partition-gen CSV (i32 and blob encodings only)")
     p.add_argument("--arch", help="mpy-cross architecture instead of the board's (x64 or bytecode: run the image in "
                                   "the host's MicroPython VM)")

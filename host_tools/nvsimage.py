@@ -3,42 +3,69 @@ esp-idf-nvs-partition-gen and read back by `parse_nvs`.
 
 MicroPython's esp32.NVS reads only i32 (get_i32) and blob (get_blob) values,
 so these are the only two encodings written: ints become i32, bytes become
-blobs, and text becomes a UTF-8 blob. Keys the firmware reads from namespace
-"cloudpin":
-
-    badge_id  blob  the badge's printed identity, UTF-8 ("CP-0042")
-    secret    blob  the phone-pairing secret, raw bytes
-    fw_ver    i32   firmware version as major*10000 + minor*100 + patch
+blobs (text, a UTF-8 blob). In namespace "cloudpin" the keys, types and sizes
+are the firmware's own (KEYS in firmware/cloudpin/identity.py: badge_id,
+pair_key, id_key as blobs, prov_gen as i32), and an identity is all or
+nothing: prov_gen is the firmware's commit marker, so secrets without it
+would read as "not provisioned" and it without them as a broken identity.
 """
 import base64
 import binascii
 import csv
+import importlib.util
 import io
-import re
 import struct
 import zlib
 from pathlib import Path
 
 from esp_idf_nvs_partition_gen import nvs_partition_gen as gen
 
+from host_tools import FIRMWARE_DIR
+
 NAMESPACE = "cloudpin"
 NVS_SIZE = 0x6000  # MicroPython's nvs partition on ESP32 (ports/esp32/partitions-*.csv)
 KEY_MAX = 15  # NVS key length limit (ESP-IDF NVS_KEY_NAME_MAX_SIZE - 1)
 _PAGE = 4096
 _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+MARKER = "prov_gen"  # written last, erased first by firmware/cloudpin/identity.py
+
+
+def firmware_keys(root=FIRMWARE_DIR):
+    """{key: (kind, size)} from the firmware's identity module (not imported
+    as a package: it is MicroPython code, loaded here as a plain file)."""
+    path = Path(root) / "cloudpin" / "identity.py"
+    spec = importlib.util.spec_from_file_location("cloudpin_identity_keys", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {key: (kind, size) for key, kind, size in mod.KEYS}
+
+
+def check_identity(values, keys):
+    """Refuse values in namespace "cloudpin" that the firmware would not read
+    back as they were meant: unknown keys, wrong types or sizes, or a partial
+    identity."""
+    for key, value in values.items():
+        if key not in keys:
+            raise NvsError("NVS key %r is not one the firmware reads in namespace %r (%s)" % (
+                key, NAMESPACE, ", ".join(keys)))
+        kind, size = keys[key]
+        if kind == "i32" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise NvsError("NVS key %r must be an i32, got %r" % (key, value))
+        if kind == "blob":
+            blob = value.encode() if isinstance(value, str) else value
+            if not isinstance(blob, (bytes, bytearray)) or len(blob) != size:
+                raise NvsError("NVS key %r must be a %d-byte blob, got %r" % (key, size, value))
+    if MARKER in values and values[MARKER] <= 0:
+        raise NvsError("NVS key %r must be > 0" % MARKER)
+    given = set(values)
+    secrets = set(keys) - {"badge_id"}
+    if given & secrets and not secrets | {"badge_id"} <= given:
+        raise NvsError("a provisioned identity needs all of %s (missing %s); give only badge_id for a blank badge" % (
+            ", ".join(keys), ", ".join(sorted(set(keys) - given))))
 
 
 class NvsError(ValueError):
     """Bad NVS input; the message names the key and what is wrong."""
-
-
-def version_code(version):
-    """"1.2.3" -> 10203, the i32 form of a firmware version stored as fw_ver."""
-    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version.strip())
-    if not m or max(int(x) for x in m.groups()[1:]) > 99:
-        raise NvsError("version %r is not MAJOR.MINOR.PATCH with MINOR and PATCH below 100" % version)
-    major, minor, patch = (int(x) for x in m.groups())
-    return major * 10000 + minor * 100 + patch
 
 
 def _check(namespace, key, value):
@@ -52,8 +79,12 @@ def _check(namespace, key, value):
         raise NvsError("NVS key %r: %d does not fit an i32" % (key, value))
 
 
-def _write(entries, size):
-    """entries: [(namespace, key, value)] -> the partition image as bytes."""
+def _write(entries, size, keys):
+    """entries: [(namespace, key, value)] -> the partition image as bytes.
+    Values in namespace "cloudpin" are checked against `keys`."""
+    ours = {k: v for ns, k, v in entries if ns == NAMESPACE}
+    if ours:
+        check_identity(ours, keys)
     if size % _PAGE or size < 3 * _PAGE:
         raise NvsError("NVS partition size 0x%x must be a multiple of 0x1000 and at least 0x3000" % size)
     out = io.BytesIO()
@@ -83,10 +114,11 @@ def _write(entries, size):
     return out.getvalue()
 
 
-def build_nvs_image(values, out, namespace=NAMESPACE, size=NVS_SIZE):
+def build_nvs_image(values, out, namespace=NAMESPACE, size=NVS_SIZE, keys=None):
     """Write an NVS image holding `values` ({key: int | bytes | str}) in
-    `namespace` to `out`; returns the path."""
-    data = _write([(namespace, k, v) for k, v in values.items()], size)
+    `namespace` to `out`; returns the path. `keys` defaults to the
+    firmware's (see firmware_keys)."""
+    data = _write([(namespace, k, v) for k, v in values.items()], size, keys or firmware_keys())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
@@ -142,8 +174,8 @@ def _bad(encoding):
                    "(binary, hex2bin, base64)" % encoding)
 
 
-def build_nvs_image_from_csv(csv_path, out, size=NVS_SIZE):
-    data = _write(entries_from_csv(csv_path), size)
+def build_nvs_image_from_csv(csv_path, out, size=NVS_SIZE, keys=None):
+    data = _write(entries_from_csv(csv_path), size, keys or firmware_keys())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

@@ -171,18 +171,24 @@ def test_fs_image_refuses_an_app_that_does_not_fit(tmp_path, board):
 
 # -- NVS -------------------------------------------------------------------------
 
+IDENTITY = {"badge_id": bytes.fromhex("0000c10d00000042"), "pair_key": bytes(range(16)),
+            "id_key": bytes(range(16, 32)), "prov_gen": 3}
+
+
 def test_nvs_image_parses_back_to_the_values_written(tmp_path):
-    values = {"badge_id": "CP-0042", "secret": bytes(range(32)), "fw_ver": 10203, "neg": -5, "photo": os.urandom(6000)}
-    path = nvsimage.build_nvs_image(values, tmp_path / "nvs.bin")
+    path = nvsimage.build_nvs_image(IDENTITY, tmp_path / "nvs.bin")
     data = path.read_bytes()
     assert len(data) == nvsimage.NVS_SIZE
     assert data[-4096:] == b"\xff" * 4096  # the page NVS keeps free for itself
-    want = {k: (v.encode() if isinstance(v, str) else v) for k, v in values.items()}
-    assert nvsimage.parse_nvs(data) == {"cloudpin": want}
+    assert nvsimage.parse_nvs(data) == {"cloudpin": IDENTITY}
+    # Other namespaces take any i32 or blob, including blobs spanning pages.
+    other = {"text": "CP-0042", "neg": -5, "photo": os.urandom(6000)}
+    data = nvsimage.build_nvs_image(other, tmp_path / "other.bin", namespace="extra").read_bytes()
+    assert nvsimage.parse_nvs(data) == {"extra": dict(other, text=b"CP-0042")}
 
 
 def test_nvs_image_uses_only_what_esp32_nvs_can_read(tmp_path):
-    data = nvsimage.build_nvs_image({"a": 1, "b": b"xy", "c": "text"}, tmp_path / "nvs.bin").read_bytes()
+    data = nvsimage.build_nvs_image(IDENTITY, tmp_path / "nvs.bin").read_bytes()
     types = set()
     for page in range(0, len(data), 4096):
         if data[page:page + 4] == b"\xff" * 4:
@@ -196,13 +202,12 @@ def test_nvs_image_uses_only_what_esp32_nvs_can_read(tmp_path):
             types.add((entry[0] == 0, entry[1]))
             i += entry[2]  # span: blob data follows its header
     # Namespace records (u8 in namespace 0), then i32, blob data and blob index only.
-    assert types - {(True, 0x01)} <= {(False, 0x14), (False, 0x42), (False, 0x48)}
-    assert (False, 0x14) in types and (False, 0x48) in types
+    assert types == {(True, 0x01), (False, 0x14), (False, 0x42), (False, 0x48)}
 
 
 def test_nvs_parser_catches_corruption(tmp_path):
-    data = bytearray(nvsimage.build_nvs_image({"fw_ver": 7}, tmp_path / "nvs.bin").read_bytes())
-    data[64 + 32 + 24] ^= 1  # flip a bit in fw_ver's value
+    data = bytearray(nvsimage.build_nvs_image({"n": 7}, tmp_path / "nvs.bin", namespace="x").read_bytes())
+    data[64 + 32 + 24] ^= 1  # flip a bit in n's value
     with pytest.raises(nvsimage.NvsError, match="CRC"):
         nvsimage.parse_nvs(bytes(data))
 
@@ -210,25 +215,44 @@ def test_nvs_parser_catches_corruption(tmp_path):
 @pytest.mark.parametrize("values,match", [
     ({"ratio": 1.5}, "neither an int"),
     ({"flag": True}, "neither an int"),
-    ({"fw_ver": 1 << 31}, "does not fit an i32"),
+    ({"n": 1 << 31}, "does not fit an i32"),
     ({"a_key_that_is_too_long": 1}, "1..15"),
     ({"big": bytes(30000)}, "do not fit"),
 ])
 def test_nvs_rejects_what_micropython_could_not_read(tmp_path, values, match):
     with pytest.raises(nvsimage.NvsError, match=match):
+        nvsimage.build_nvs_image(values, tmp_path / "nvs.bin", namespace="x")
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"fw_ver": 1}, "not one the firmware reads"),
+    ({"badge_id": b"short"}, "8-byte blob"),
+    ({"badge_id": 5}, "8-byte blob"),
+    (dict(IDENTITY, prov_gen=b"1234"), "must be an i32"),
+    (dict(IDENTITY, prov_gen=0), "must be > 0"),
+    ({"badge_id": IDENTITY["badge_id"], "pair_key": IDENTITY["pair_key"]}, "missing id_key, prov_gen"),
+    ({"prov_gen": 1}, "missing badge_id, id_key, pair_key"),
+])
+def test_nvs_identity_follows_the_firmwares_keys(tmp_path, values, match):
+    with pytest.raises(nvsimage.NvsError, match=match):
         nvsimage.build_nvs_image(values, tmp_path / "nvs.bin")
+
+
+def test_nvs_identity_keys_come_from_the_firmware():
+    keys = nvsimage.firmware_keys()
+    assert keys["badge_id"] == ("blob", 8) and keys["prov_gen"][0] == "i32"
+    assert set(keys) == set(IDENTITY)
 
 
 def test_nvs_from_csv(tmp_path):
     (tmp_path / "cert.der").write_bytes(b"\x30\x82cert")
     csv = tmp_path / "in.csv"
-    csv.write_text("key,type,encoding,value\n# per badge\ncloudpin,namespace,,\nbadge_id,data,binary,CP-7\n"
-                   "fw_ver,data,i32,0x10\nsecret,data,hex2bin,00ff10\nkey64,data,base64,AAEC\n"
-                   "other,namespace,,\ncert,file,binary,cert.der\n")
+    csv.write_text("key,type,encoding,value\n# per badge\ncloudpin,namespace,,\nbadge_id,data,hex2bin,0000c10d00000042\n"
+                   "pair_key,data,base64,AAECAwQFBgcICQoLDA0ODw==\nid_key,data,binary,abcdefghijklmnop\n"
+                   "prov_gen,data,i32,0x3\nother,namespace,,\ncert,file,binary,cert.der\n")
     nvs = nvsimage.build_nvs_image_from_csv(csv, tmp_path / "nvs.bin")
     assert nvsimage.parse_nvs(nvs.read_bytes()) == {
-        "cloudpin": {"badge_id": b"CP-7", "fw_ver": 16, "secret": b"\x00\xff\x10", "key64": b"\x00\x01\x02"},
-        "other": {"cert": b"\x30\x82cert"}}
+        "cloudpin": dict(IDENTITY, id_key=b"abcdefghijklmnop"), "other": {"cert": b"\x30\x82cert"}}
     csv.write_text("key,type,encoding,value\ncloudpin,namespace,,\nname,data,string,Ada\n")
     with pytest.raises(nvsimage.NvsError, match="line 3 .*'string'.*i32 and blobs"):
         nvsimage.entries_from_csv(csv)
@@ -237,25 +261,21 @@ def test_nvs_from_csv(tmp_path):
         nvsimage.entries_from_csv(csv)
 
 
-def test_nvs_assignments_and_versions():
-    assert nvsimage.parse_assignment("badge_id=CP-0042") == ("badge_id", "CP-0042")
-    assert nvsimage.parse_assignment("fw_ver:i32=0x10") == ("fw_ver", 16)
-    assert nvsimage.parse_assignment("secret:hex=00ff") == ("secret", b"\x00\xff")
+def test_nvs_assignments():
+    assert nvsimage.parse_assignment("name=CP-0042") == ("name", "CP-0042")
+    assert nvsimage.parse_assignment("prov_gen:i32=0x10") == ("prov_gen", 16)
+    assert nvsimage.parse_assignment("pair_key:hex=00ff") == ("pair_key", b"\x00\xff")
     assert nvsimage.parse_assignment("s:b64=AP8=") == ("s", b"\x00\xff")
-    assert nvsimage.version_code("1.2.3") == 10203
     for bad in ("novalue", "x:f32=1.0", "x:hex=zz"):
         with pytest.raises(nvsimage.NvsError):
             nvsimage.parse_assignment(bad)
-    with pytest.raises(nvsimage.NvsError):
-        nvsimage.version_code("1.200.0")
 
 
 # -- firmware files, layout and the merged image -------------------------------------
 
 def test_merged_image_has_each_part_at_its_address(tmp_path, board):
     fw = make_firmware(tmp_path / "micropython.bin")
-    values = {"badge_id": "CP-0042", "secret": b"\x01" * 16}
-    m = image.build_image(board, tmp_path / "out" / "ref-image.bin", firmware=fw, nvs_values=values)
+    m = image.build_image(board, tmp_path / "out" / "ref-image.bin", firmware=fw, nvs_values=IDENTITY)
     merged = Path(m["image"]["file"]).read_bytes()
     base = 0x1000  # written at the ESP32's bootloader offset
     assert m["image"]["offset"] == base
@@ -271,8 +291,7 @@ def test_merged_image_has_each_part_at_its_address(tmp_path, board):
     assert at(0xF000, 0x1000) == b"\xff" * 0x1000  # phy_init stays erased
     assert at(0x10000, len(fwb) - 0xF000) == fwb[0xF000:]  # app
     assert at(0x200000, 0x200000) == (tmp_path / "out" / "ref-image.fs.bin").read_bytes()
-    nvs = nvsimage.parse_nvs(at(0x9000, 0x6000))["cloudpin"]
-    assert nvs == {"badge_id": b"CP-0042", "secret": b"\x01" * 16, "fw_ver": nvsimage.version_code(image.firmware_version())}
+    assert nvsimage.parse_nvs(at(0x9000, 0x6000)) == {"cloudpin": IDENTITY}
     assert "/board.json" in fsimage.unpack(at(0x200000, 0x200000))
     saved = json.loads((tmp_path / "out" / "ref-image.json").read_text())
     assert saved["image"]["sha256"] == hashlib.sha256(merged).hexdigest()
@@ -329,12 +348,11 @@ def test_image_command(tmp_path, capsys):
     fw = make_firmware(tmp_path / "fw.bin")
     out = tmp_path / "build" / "cloudpin_ref-image.bin"
     rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(out), "--firmware", str(fw),
-                   "--nvs", "badge_id=CP-1", "--nvs", "secret:hex=0a0b"])
+                   "--nvs", "badge_id:hex=0000c10d00000001"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "flash it at 0x1000" in text and "0x009000  nvs" in text and "0x200000  vfs" in text
-    nvs = nvsimage.parse_nvs(out.read_bytes()[0x8000:0xE000])["cloudpin"]
-    assert nvs["badge_id"] == b"CP-1" and nvs["secret"] == b"\x0a\x0b"
+    assert nvsimage.parse_nvs(out.read_bytes()[0x8000:0xE000]) == {"cloudpin": {"badge_id": bytes.fromhex("0000c10d00000001")}}
     rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "p.bin")])
     text = capsys.readouterr().out
     assert rc == 0 and "no --firmware" in text and "write-flash 0x9000" in text
