@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,52 @@ for name in sys.argv[2:]:
 """, img, *mods)
     got = dict(line.split() for line in out.splitlines())
     assert got == {m: "/flash/" + m.replace(".", "/") + ".mpy" for m in mods}
+
+
+def test_micropython_boots_the_firmware_from_the_image_on_a_virtual_badge(tmp_path, board):
+    # The image for the host's CPU (x64) so that native code runs in the VM.
+    m = image.build_image(board, tmp_path / "badge.bin", nvs_values=IDENTITY, arch="x64")
+    fs = Path(next(p["file"] for p in m["parts"] if p["name"] == "vfs"))
+    nvs = nvsimage.parse_nvs(Path(next(p["file"] for p in m["parts"] if p["name"] == "nvs")).read_bytes())
+    # The virtual badge's NVS, loaded from what the image's NVS partition holds
+    # (the emulator's esp32.NVS file format), its hardware from the image's /board.json.
+    (tmp_path / "nvs.json").write_text(json.dumps({ns: {k: ["i32", v] if isinstance(v, int) else ["blob", v.hex()]
+                                                        for k, v in items.items()} for ns, items in nvs.items()}))
+    (tmp_path / "board.json").write_bytes(fsimage.unpack(fs.read_bytes())["/board.json"])
+    script = tmp_path / "boot_script.py"
+    # As the ESP32 port does at reset: the filesystem is the working directory
+    # and the front of the search path; boot.py, then main.py.
+    script.write_text(VM_MOUNT + r"""
+os.chdir("/flash")
+sys.path.insert(0, "/flash")
+exec(open("boot.py").read())
+import cloudpin
+from cloudpin import identity
+print("app from", cloudpin.__file__)
+print("identity", identity.public(identity.load(identity.open_nvs())))
+exec(open("main.py").read())
+""")
+    env = dict(os.environ, MICROPYPATH=VM_PATH, CLOUDPIN_EMU_BOARD=str(tmp_path / "board.json"),
+               CLOUDPIN_NVS_FILE=str(tmp_path / "nvs.json"))
+    proc = subprocess.Popen([MICROPYTHON, str(script), str(fs)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=tmp_path, env=env)
+    lines = []
+    guard = threading.Timer(60, proc.kill)  # if the boot line never comes
+    guard.start()
+    try:
+        for line in proc.stdout:  # main.py runs the app until the badge is reset
+            lines.append(line.rstrip())
+            if " cloudpin " in line and "board=" in line:
+                break
+    finally:
+        guard.cancel()
+        proc.kill()
+        proc.wait()
+    text = "\n".join(lines)
+    assert "app from /flash/cloudpin/__init__.mpy" in text, text
+    assert "'badge_id': '0000c10d00000042'" in text and "'provisioned': True" in text, text
+    boot = [ln for ln in lines if " cloudpin " in ln and "board=" in ln]
+    assert boot and "cloudpin %s board=cloudpin_ref" % image.firmware_version() in boot[0], text
 
 
 def test_fs_image_refuses_an_app_that_does_not_fit(tmp_path, board):
