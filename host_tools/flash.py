@@ -36,7 +36,8 @@ USB_SERIAL = {
 _NO_ANSWER_HINT = (" Nothing answered: is a badge plugged in and powered? A board whose USB-UART has no "
                    "auto-reset needs BOOT held while it is plugged in.")
 
-Plan = namedtuple("Plan", "board mcu chip flash_size regions")  # regions: [(address, path, size)]
+# regions: [(address, path, size)]; partitions: the firmware's table, [(name, offset, size)]
+Plan = namedtuple("Plan", "board mcu chip flash_size regions partitions")
 
 
 class FlashError(RuntimeError):
@@ -66,7 +67,8 @@ def make_plan(board, firmware):
     if fw.offset + fw.size > flash:
         raise chips.FirmwareError("%s (%d bytes at 0x%x) does not fit the board's %s flash" % (
             fw.path, fw.size, fw.offset, board["flash_size"]))
-    return Plan(board["name"], board["mcu"], board["chip"], board["flash_size"], [(fw.offset, str(fw.path), fw.size)])
+    return Plan(board["name"], board["mcu"], board["chip"], board["flash_size"], [(fw.offset, str(fw.path), fw.size)],
+                [(p.name, p.offset, p.size) for p in fw.partitions])
 
 
 def describe_plan(plan, ports, baud=BAUD_FAST, erase=False):
@@ -79,6 +81,7 @@ def describe_plan(plan, ports, baud=BAUD_FAST, erase=False):
              "erase    %s" % ("whole flash first" if erase else "no (only the regions below)")]
     for addr, path, size in plan.regions:
         lines.append("write    0x%06x-0x%06x  %d bytes  %s" % (addr, addr + size, size, path))
+    lines.append("table    %s" % ", ".join("%s 0x%x+0x%x" % p for p in plan.partitions))
     lines.append("then     verify each region's MD5, hard reset (RTS)")
     return "\n".join(lines)
 
@@ -207,7 +210,8 @@ def run_worker(port, spec, on_event):
 def _worker_main(port, spec_json):
     spec = json.loads(spec_json)
     p = spec["plan"]
-    plan = Plan(p["board"], p["mcu"], p["chip"], p["flash_size"], [tuple(r) for r in p["regions"]])
+    plan = Plan(p["board"], p["mcu"], p["chip"], p["flash_size"], [tuple(r) for r in p["regions"]],
+                [tuple(r) for r in p["partitions"]])
 
     def emit(ev):
         sys.stdout.write(json.dumps(ev) + "\n")

@@ -54,6 +54,7 @@ def test_dry_run_prints_what_would_be_written_where(firmware, capsys):
     assert "/dev/ttyNOPE0, /dev/ttyNOPE1" in out  # ports that do not exist: nothing was opened
     assert "write at 460800, on failure again at 115200" in out
     assert "erase    no" in out
+    assert "table    nvs 0x9000+0x6000, phy_init 0xf000+0x1000, factory 0x10000+0x1f0000" in out
     rc = cli.main(["flash", "--board", "cloudpin_ref", "--port", "/dev/ttyNOPE0", "--firmware", str(firmware),
                    "--dry-run", "--erase", "--baud", "115200"])
     out = capsys.readouterr().out
