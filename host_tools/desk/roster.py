@@ -1,0 +1,160 @@
+"""Roster import: the accreditation office's CSV export -> Accreditation rows.
+
+Columns (a header row names them in any order; without a header this order
+is assumed): accreditation id, name, organisation, role, handles. Handles
+are separated by spaces, commas or semicolons. UTF-8 (with or without the
+BOM Excel writes); comma, semicolon or tab delimited.
+
+Every problem is reported with its line number, all at once (up to a limit),
+and nothing is imported from a file with errors. The length limits are the
+badge's own (firmware/cloudpin/owner.py; a test keeps them equal).
+"""
+import csv
+import io
+import re
+from pathlib import Path
+
+from host_tools.desk.db import Accreditation
+
+MAX_TEXT = 100
+MAX_HANDLES = 8
+MAX_HANDLE = 64
+MAX_ACC_ID = 40
+_MAX_REPORTED = 20
+
+COLUMNS = ("acc_id", "name", "organisation", "role", "handles")
+_ALIASES = {
+    "acc_id": ("accreditation id", "accreditation", "accreditation_id", "acc_id", "acc", "id", "badge number"),
+    "name": ("name", "full name", "full_name"),
+    "organisation": ("organisation", "organization", "org", "outlet", "media", "company"),
+    "role": ("role", "function", "position"),
+    "handles": ("handles", "handle", "social", "social handles"),
+}
+_BAD_ID = re.compile(r"[\s\x00-\x1f\x7f]")
+_HANDLE_SPLIT = re.compile(r"[\s,;]+")
+
+
+class RosterError(ValueError):
+    def __init__(self, source, problems, more=0):
+        self.problems = problems
+        text = "\n".join("%s: %s" % (source, p) for p in problems)
+        if more:
+            text += "\n%s: ... and %d more problems" % (source, more)
+        super().__init__(text)
+
+
+def normalize_acc(text):
+    """What a typed or scanned accreditation id is compared as."""
+    return text.strip()
+
+
+def check_acc_id(acc_id):
+    """None if acc_id is acceptable, else what is wrong with it."""
+    if not acc_id:
+        return "accreditation id is empty"
+    if len(acc_id) > MAX_ACC_ID:
+        return "accreditation id is longer than %d characters" % MAX_ACC_ID
+    if _BAD_ID.search(acc_id):
+        return "accreditation id %r contains spaces or control characters" % acc_id
+    return None
+
+
+def _header_map(row):
+    """{column: index} if `row` is a header, else None."""
+    found = {}
+    for i, cell in enumerate(row):
+        key = cell.strip().lower().replace("-", " ")
+        for col, names in _ALIASES.items():
+            if key in names and col not in found:
+                found[col] = i
+    if "acc_id" in found and "name" in found:
+        return found
+    return None
+
+
+def _sniff_delimiter(first_line):
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def parse(text, source="roster"):
+    """CSV text -> [Accreditation]; raises RosterError listing every problem."""
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
+    problems = []
+    entries = []
+    first_line = {}
+    cols = None
+    try:
+        for row in reader:
+            lineno = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if cols is None:
+                cols = _header_map(row)
+                if cols is not None:
+                    continue
+                cols = {c: i for i, c in enumerate(COLUMNS)}
+            entry, errs = _entry(row, cols)
+            for e in errs:
+                problems.append("line %d: %s" % (lineno, e))
+            if entry is None:
+                continue
+            if entry.acc_id in first_line:
+                problems.append("line %d: accreditation %s appears again (first on line %d)"
+                                % (lineno, entry.acc_id, first_line[entry.acc_id]))
+                continue
+            first_line[entry.acc_id] = lineno
+            entries.append(entry)
+    except csv.Error as e:
+        problems.append("line %d: %s" % (reader.line_num, e))
+    if problems:
+        raise RosterError(source, problems[:_MAX_REPORTED], max(0, len(problems) - _MAX_REPORTED))
+    if not entries:
+        raise RosterError(source, ["has no accreditations"])
+    return entries
+
+
+def _entry(row, cols):
+    def cell(col):
+        i = cols.get(col)
+        # Line breaks and runs of spaces inside a quoted field: one space.
+        return " ".join(row[i].split()) if i is not None and i < len(row) else ""
+
+    errs = []
+    acc_id = normalize_acc(cell("acc_id"))
+    bad = check_acc_id(acc_id)
+    if bad:
+        errs.append(bad)
+    name = cell("name")
+    if not name:
+        errs.append("name is empty")
+    for col in ("name", "organisation", "role"):
+        if len(cell(col)) > MAX_TEXT:
+            errs.append("%s is longer than %d characters" % (col, MAX_TEXT))
+    handles = [h for h in _HANDLE_SPLIT.split(cell("handles")) if h]
+    if len(handles) > MAX_HANDLES:
+        errs.append("more than %d handles" % MAX_HANDLES)
+    for h in handles:
+        if len(h) > MAX_HANDLE:
+            errs.append("handle %r is longer than %d characters" % (h[:20] + "...", MAX_HANDLE))
+    if errs:
+        return None, errs
+    return Accreditation(acc_id, name, cell("organisation"), cell("role"), tuple(handles)), []
+
+
+def read(path):
+    """Read and parse a roster file; RosterError for a missing or bad file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise RosterError(str(path), ["cannot read (%s)" % (e.strerror or e)]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise RosterError(str(path), ["line %d: not UTF-8 text; save the roster as \"CSV UTF-8\"" % line]) from None
+    return parse(text, str(path))
