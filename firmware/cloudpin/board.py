@@ -37,17 +37,6 @@ class Hardware:
         self.faults = faults if faults is not None else []
 
 
-def make_accel(i2c, cfg):
-    kind = cfg["type"]
-    if kind == "lis3dh":
-        from cloudpin.lis3dh import LIS3DH as Driver
-    elif kind == "mpu6886":
-        from cloudpin.mpu6886 import MPU6886 as Driver
-    else:
-        from cloudpin.mpu6050 import MPU6050 as Driver
-    return Driver(i2c, cfg["address"])
-
-
 def build(board, log, wdt_timeout_ms=8000, with_ble=True):
     """Build the Hardware for a validated board dict; never raises for a dead part."""
     import machine
@@ -59,6 +48,8 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
     accel_int = machine.Pin(a["int1"], machine.Pin.IN)
     accel = None
     try:
+        from cloudpin.accel import make_accel
+
         accel = make_accel(i2c, a)
     except (OSError, ValueError) as e:
         faults.append("accel")
