@@ -65,6 +65,29 @@ class FakeBus:
         pass
 
 
+def wake_on_int(w, drv, pin_no):
+    """Attach what the app does on the INT edge: note the time and the
+    sources, drain the FIFO. Advances 2 s (0.5 s at a time: the first edge
+    lands exactly at 500 ms); returns (edge times ms, sources, mg samples)."""
+    seen, flags, got = [], [], []
+    out = array("h", [0] * (3 * 64))
+
+    def on_int(pin):
+        # Asserts here would only be printed (an IRQ handler's exception).
+        seen.append(w.clock.now_ms())
+        flags.append(drv.int1_source())
+        n = drv.read_fifo(out)
+        got.extend(out[: 3 * n])
+
+    drv.attach_irq(machine.Pin(pin_no, machine.Pin.IN), on_int)
+    w.advance(499)
+    assert seen == [], seen
+    for _ in range(4):
+        w.advance(1 if not seen else 500)
+    w.advance(499)
+    return seen, flags, got
+
+
 def raises(exc_type, fn, *args):
     """The exception fn(*args) raises; fails the test if it raises none."""
     try:

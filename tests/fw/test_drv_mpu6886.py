@@ -9,7 +9,7 @@ from cpsim import mpu6886 as model
 from cpsim.world import World
 from cloudpin import accel
 from cloudpin.mpu6886 import MPU6886
-from test_drv_mpu6050 import expect_mg, mpu_fifo_allocation, raises, rig
+from test_drv_mpu6050 import expect_mg, mpu_fifo_allocation, raises, rig, wake_on_int
 
 INT = 35  # M5StickC Plus: MPU6886 INT on G35
 
@@ -49,24 +49,7 @@ def test_watermark_interrupt_and_fifo_contents():
     drv.set_odr(50)  # t = 0: samples at 20, 40, ... ms
     assert drv.enable_fifo(25) == 25
     assert model.MPU6886.watermark_bytes(chip) == 25 * 8  # 8-byte frames: accel + temp
-    seen = []
-    flags = []
-    out = array("h", [0] * (3 * 64))
-    got = []
-
-    def on_int(pin):
-        # What the app does on the edge (asserts here would only be printed).
-        seen.append(w.clock.now_ms())
-        flags.append(drv.int1_source())
-        n = drv.read_fifo(out)
-        got.extend(out[: 3 * n])
-
-    drv.attach_irq(machine.Pin(INT, machine.Pin.IN), on_int)
-    w.advance(499)
-    assert seen == []
-    w.advance(1)
-    assert seen == [500], seen
-    w.advance(1500)
+    seen, flags, got = wake_on_int(w, drv, INT)
     assert seen == [500, 1000, 1500, 2000], seen
     assert flags == [accel.WATERMARK | accel.DATA_READY] * 4, flags
     assert len(got) == 3 * 100
