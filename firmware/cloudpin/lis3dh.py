@@ -157,13 +157,7 @@ class LIS3DH(accel.FifoAccel):
         return src & 0x1F
 
     def _convert(self, buf, frames, out, pos):
-        shift = _SHIFT[self.mode]
-        sens = _SENS[self.mode][self._fs]
-        for i in range(frames * 3):
-            v = buf[2 * i] | (buf[2 * i + 1] << 8)
-            if v & 0x8000:
-                v -= 0x10000
-            out[pos + i] = (v >> shift) * sens
+        accel.le16_to_mg(buf, frames * 3, out, pos, _SHIFT[self.mode], _SENS[self.mode][self._fs])
 
     # --- interrupts -------------------------------------------------------------
     def int1_source(self):

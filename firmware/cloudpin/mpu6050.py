@@ -164,18 +164,7 @@ class MPU6050(accel.FifoAccel):
         return count // self.FRAME
 
     def _convert(self, buf, frames, out, pos):
-        fs = self._fs_mg
-        stride = self.FRAME - 6
-        b = 0
-        for _ in range(frames):
-            for _ in range(3):
-                v = (buf[b] << 8) | buf[b + 1]
-                if v & 0x8000:
-                    v -= 0x10000
-                out[pos] = (v * fs) >> 15  # |v * fs| < 2**30: stays a small int
-                pos += 1
-                b += 2
-            b += stride
+        accel.be16_to_mg(buf, frames, self.FRAME, out, pos, self._fs_mg)
 
     # --- interrupts -------------------------------------------------------------
     def _status(self):
