@@ -20,7 +20,7 @@ _CHUNK_LOG2 = const(5)  # largest burst: 32 frames
 
 # WHO_AM_I values of parts that share these addresses, for a useful error.
 _KNOWN = ((0x33, "LIS3DH"), (0x68, "MPU6050"), (0x19, "MPU6886"), (0x70, "MPU6500"),
-          (0x71, "MPU9250"), (0x12, "ICM20602"), (0x44, "LIS2DH12?"))
+          (0x71, "MPU9250"), (0x12, "ICM20602"), (0x44, "LIS2DW12"))
 
 
 def _part(ident):
