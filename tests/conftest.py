@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 FW_TESTS = REPO / "tests" / "fw"
 FIRMWARE = REPO / "firmware"
 EMULATOR = REPO / "host_tools" / "emulator"
-MP_HEAP = os.environ.get("CLOUDPIN_MP_HEAP", "100k")
+FIRMWARE_HEAP = 100 * 1024  # what a pin's MicroPython heap holds, BLE on
 
 
 def micropython_binary():
@@ -32,10 +32,45 @@ def micropython_binary():
     return exe
 
 
+_EMULATOR_MPY = []
+
+
 def micropython_path():
-    # MICROPYPATH replaces the VM's default path: keep ".frozen" (asyncio and
-    # friends are frozen into the unix port) after our folders.
-    return os.pathsep.join([str(p) for p in (FW_TESTS, FIRMWARE, EMULATOR)] + [".frozen"])
+    # The emulator goes in precompiled (host_tools/mpcache.py): on a pin its
+    # modules are C and cost no heap. MICROPYPATH replaces the VM's default
+    # path, so ".frozen" (asyncio is frozen into the unix port) is kept last.
+    if not _EMULATOR_MPY:
+        from host_tools.mpcache import emulator_dir
+
+        _EMULATOR_MPY.append(emulator_dir())
+    return os.pathsep.join([str(p) for p in (FW_TESTS, FIRMWARE, _EMULATOR_MPY[0])] + [".frozen"])
+
+
+_HEAP = []
+# Emulated C modules and device models whose resident size the VM's heap gets
+# on top of the firmware's share (on a pin they live in flash, not the heap).
+_EMULATOR_PROBE = (
+    "import gc\ngc.collect()\na=gc.mem_alloc()\n"
+    "import machine, bluetooth, esp32\n"
+    "from cpsim import world, clock, radio, lis3dh, mpu6050, mpu6886, recording\n"
+    "gc.collect()\nprint(gc.mem_alloc()-a)\n"
+)
+
+
+def micropython_heap():
+    """-X heapsize for test VMs: CLOUDPIN_MP_HEAP if set, else the pin's 100 KB
+    plus what the emulator itself occupies (measured once per session)."""
+    if os.environ.get("CLOUDPIN_MP_HEAP"):
+        return os.environ["CLOUDPIN_MP_HEAP"]
+    if not _HEAP:
+        env = dict(os.environ, MICROPYPATH=micropython_path())
+        proc = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", _EMULATOR_PROBE],
+                              env=env, capture_output=True, text=True, timeout=60)
+        if proc.returncode:
+            raise RuntimeError("emulator does not import in the VM:\n" + proc.stdout + proc.stderr)
+        emulator = int(proc.stdout.split()[-1])
+        _HEAP.append("%d" % (FIRMWARE_HEAP + emulator + 4096))
+    return _HEAP[0]
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
@@ -71,7 +106,7 @@ class FirmwareFile(pytest.File):
         workdir = tempfile.mkdtemp(prefix="cloudpin-mp-")
         env = dict(os.environ, MICROPYPATH=micropython_path())
         proc = subprocess.run(
-            [micropython_binary(), "-X", "heapsize=" + MP_HEAP, str(FW_TESTS / "mp_runner.py"), self.path.stem, workdir],
+            [micropython_binary(), "-X", "heapsize=" + micropython_heap(), str(FW_TESTS / "mp_runner.py"), self.path.stem, workdir],
             cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
         )
         shutil.rmtree(workdir, ignore_errors=True)
