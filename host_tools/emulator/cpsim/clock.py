@@ -44,7 +44,8 @@ class SimClock:
             if t > self._us:
                 self._us = t
             cb()
-        self._us = end
+        if end > self._us:  # a callback may have advanced time itself (sleep)
+            self._us = end
 
     def advance(self, ms):
         self.advance_us(int(ms * 1000))

@@ -13,6 +13,7 @@ class I2CDeviceModel:
         self.regs = bytearray(256)
         self.device = None  # the cpsim.world.Device it is attached to
         self.nack = False  # True simulates an unplugged/dead chip (ENODEV)
+        self.pointer = 0  # register address pointer, set by the first byte written
 
     def attach(self, device):
         self.device = device
@@ -38,6 +39,27 @@ class I2CDeviceModel:
         for b in data:
             self.write_reg(reg & 0xFF, b)
             reg = self.autoinc(reg)
+
+    def i2c_write(self, data):
+        """One write transaction after the address byte: the first byte sets the
+        register pointer, the rest are written from there."""
+        if not len(data):
+            return
+        reg = data[0]
+        if len(data) > 1:
+            self.write_burst(reg, data[1:])
+        self.pointer = self._advance(reg, len(data) - 1)
+
+    def i2c_read(self, n):
+        """One read transaction of n bytes from the register pointer."""
+        out = self.read_burst(self.pointer, n)
+        self.pointer = self._advance(self.pointer, n)
+        return out
+
+    def _advance(self, reg, n):
+        for _ in range(n):
+            reg = self.autoinc(reg)
+        return reg
 
     # --- what a model overrides -----------------------------------------------
     def read_reg(self, reg):

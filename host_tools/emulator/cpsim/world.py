@@ -17,13 +17,22 @@ class Device:
         n = len(world.devices) + 1
         self.uid = uid if uid is not None else bytes((0x24, 0x0A, 0xC4, 0x00, n >> 8 & 0xFF, n & 0xFF))
         self.i2c_models = {}  # bus id -> {address: model}
-        self.pins = {}  # pin number -> machine.Pin state (owned by machine.py)
-        self.adc_values = {}  # pin number -> raw value provider (int or callable)
-        self.nvs = {}  # namespace -> {key: value}
+        self.i2c_wiring = {}  # (scl, sda) pin numbers -> bus id (see wire_i2c)
+        self.pins = {}  # pin number -> cpsim.gpio.PinState (what machine.Pin reads/drives)
+        # pin number -> microvolts at the pin: an int, or a callable(t_ms) -> int
+        self.adc_values = {}
+        self.nvs = {}  # namespace -> {key: int (i32) or bytes (blob)}
+        self.nvs_file = None  # JSON file esp32.NVS.commit() persists to (virtual badge)
         self.reset_cause = 1  # machine.PWRON_RESET
+        self.wake_reason = 0  # machine.wake_reason(): 0 = not woken from sleep
+        self.resets = []  # [(t_ms, cause)] resets since the simulation started
+        self.on_reset = None  # callable(cause) run when the device resets (machine.py)
         self.ble_obj = None  # bluetooth.BLE singleton of this device
         self.wdt = None
-        self.log = []  # emulator-side notes (e.g. WDT expiry)
+        self.timers = {}  # machine.Timer id -> Timer (hardware timers are singletons)
+        self.irq_disabled = 0  # machine.disable_irq() depth; pin IRQs wait while > 0
+        self.cpu_freq = 160000000  # ESP32_GENERIC boots at 160 MHz
+        self.log = []  # emulator-side notes (e.g. WDT expiry): (t_ms, what, detail)
 
     def attach_i2c(self, bus, model):
         """Put a register-level device model on I2C bus `bus` at model.address."""
@@ -31,6 +40,15 @@ class Device:
         if hasattr(model, "attach"):
             model.attach(self)
         return model
+
+    def wire_i2c(self, bus, scl, sda):
+        """Say which GPIOs carry bus `bus`. Once any bus is wired, machine.I2C and
+        SoftI2C find their models by the (scl, sda) pins they are built with, as
+        on a real board; with no wiring, I2C(id) uses bus `id`, SoftI2C bus 0."""
+        self.i2c_wiring[(scl, sda)] = bus
+
+    def note(self, what, detail=None):
+        self.log.append((self.world.clock.now_ms(), what, detail))
 
 
 class World:
@@ -65,10 +83,14 @@ class World:
 
 
 def current():
-    """The Device that emulated constructors bind to; a default one if none."""
+    """The Device that emulated constructors bind to. A process that never built
+    a World (the firmware booted in a virtual badge) gets the default device of
+    cpsim.default_device, configured from CLOUDPIN_EMU_* environment variables."""
     dev = _state["device"]
     if dev is None:
-        dev = World().device("default")
+        from cpsim import default_device
+
+        dev = default_device.build()
     return dev
 
 

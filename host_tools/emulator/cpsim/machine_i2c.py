@@ -1,0 +1,135 @@
+# machine.I2C and machine.SoftI2C of the emulated ESP32 port (see machine.py).
+from cpsim.i2cbus import Bus
+from cpsim.machine_pin import _pin_num
+from cpsim.world import current
+
+
+# --- I2C ----------------------------------------------------------------------
+
+
+def _memaddr(memaddr, addrsize):
+    if addrsize > 32 or addrsize % 8 or addrsize <= 0:
+        raise ValueError("invalid addrsize")
+    n = addrsize // 8
+    return bytes((memaddr >> (8 * (n - 1 - i))) & 0xFF for i in range(n))
+
+
+class _I2CBase:
+    # The extmod methods every I2C object shares (extmod/machine_i2c.c).
+    def scan(self):
+        return self._bus.scan()
+
+    def writeto(self, addr, buf, stop=True):
+        return self._bus.write(addr, bytes(buf))
+
+    def writevto(self, addr, vector, stop=True):
+        data = b"".join(bytes(b) for b in vector)
+        return self._bus.write(addr, data)
+
+    def readfrom(self, addr, nbytes, stop=True):
+        return self._bus.read(addr, nbytes)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        buf[:] = self._bus.read(addr, len(buf))
+
+    def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
+        self._bus.write(addr, _memaddr(memaddr, addrsize))
+        return self._bus.read(addr, nbytes)
+
+    def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
+        self._bus.write(addr, _memaddr(memaddr, addrsize))
+        buf[:] = self._bus.read(addr, len(buf))
+
+    def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
+        self._bus.write(addr, _memaddr(memaddr, addrsize) + bytes(buf))
+
+    def deinit(self):
+        pass
+
+
+class I2C(_I2CBase):
+    _DEFAULT_PINS = ((18, 19), (25, 26))  # (scl, sda) of I2C(0) and I2C(1)
+
+    def __init__(self, id, *, scl=None, sda=None, freq=400000, timeout=50000):
+        if not isinstance(id, int) or not 0 <= id <= 1:
+            raise ValueError("I2C(%s) doesn't exist" % (id,))
+        d_scl, d_sda = I2C._DEFAULT_PINS[id]
+        self.id = id
+        self.scl = _pin_num(scl) if scl is not None else d_scl
+        self.sda = _pin_num(sda) if sda is not None else d_sda
+        self.freq = freq
+        self.timeout = timeout
+        self._bus = Bus.find(current(), self.scl, self.sda, id)
+
+    def init(self, *, scl=None, sda=None, freq=400000, timeout=50000):
+        self.__init__(self.id, scl=scl if scl is not None else self.scl,
+                      sda=sda if sda is not None else self.sda, freq=freq, timeout=timeout)
+
+    def _unsupported(self, *a):
+        raise OSError("I2C operation not supported")
+
+    start = stop = readinto = write = _unsupported
+
+    def __repr__(self):
+        return "I2C(%d, scl=%d, sda=%d, freq=%d)" % (self.id, self.scl, self.sda, self.freq)
+
+
+class SoftI2C(_I2CBase):
+    """Bit-banged I2C: found by its (scl, sda) pins (Device.wire_i2c); bus 0
+    when the device has no wiring declared. Also has the primitive
+    start/write/readinto/stop operations."""
+
+    def __init__(self, scl, sda, *, freq=400000, timeout=50000):
+        self.init(scl=scl, sda=sda, freq=freq, timeout=timeout)
+
+    def init(self, scl, sda, *, freq=400000, timeout=50000):
+        self.scl = _pin_num(scl)
+        self.sda = _pin_num(sda)
+        self.freq = freq
+        self.timeout = timeout
+        self._bus = Bus.find(current(), self.scl, self.sda, 0)
+        self._txn = None  # [model or None, reading, bytes written]
+
+    def start(self):
+        self._flush()
+        self._txn = [None, False, None]
+
+    def stop(self):
+        self._flush()
+        self._txn = None
+
+    def _flush(self):
+        t = self._txn
+        if t and t[0] is not None and not t[1] and t[2]:
+            t[0].i2c_write(bytes(t[2]))
+        self._txn = None
+
+    def write(self, buf):
+        t = self._txn
+        if t is None:
+            t = self._txn = [None, False, None]
+        acks = 0
+        for b in bytes(buf):
+            if t[2] is None:  # the address byte
+                self._bus.poll()
+                t[0] = self._bus.model(b >> 1)
+                t[1] = bool(b & 1)
+                t[2] = bytearray()
+                if t[0] is None:
+                    return acks
+            elif t[0] is None or t[1]:
+                return acks
+            else:
+                t[2].append(b)
+            acks += 1
+        return acks
+
+    def readinto(self, buf, nack=True):
+        t = self._txn
+        if t and t[0] is not None and t[1]:
+            buf[:] = t[0].i2c_read(len(buf))
+        else:
+            for i in range(len(buf)):
+                buf[i] = 0xFF  # nobody drives SDA: the pull-up reads as ones
+
+
