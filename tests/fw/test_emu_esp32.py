@@ -1,0 +1,86 @@
+# The emulated `esp32` module: NVS as on the ESP32 port (i32 and blob only).
+
+
+def _raises(exc, fn, *args):
+    try:
+        fn(*args)
+    except exc as e:
+        return e
+    raise AssertionError("%s not raised" % exc.__name__)
+
+
+def _device():
+    from cpsim.world import World
+
+    return World().device("a")
+
+
+def test_nvs_round_trip_and_not_found():
+    import esp32
+
+    dev = _device()
+    nvs = esp32.NVS("cloudpin")
+    nvs.set_i32("boots", -7)
+    nvs.set_blob("key", b"\x00\x01secret")
+    nvs.commit()
+    assert nvs.get_i32("boots") == -7
+    buf = bytearray(16)
+    assert nvs.get_blob("key", buf) == 8
+    assert bytes(buf[:8]) == b"\x00\x01secret"
+    e = _raises(OSError, nvs.get_i32, "missing")
+    assert e.errno == -0x1102 and e.args[1] == "ESP_ERR_NVS_NOT_FOUND"
+    _raises(OSError, nvs.get_i32, "key")  # a blob is not found as an i32
+    e = _raises(OSError, nvs.get_blob, "key", bytearray(4))
+    assert e.errno == -0x110C  # buffer too small
+    _raises(OverflowError, nvs.set_i32, "big", 1 << 31)
+    _raises(OSError, nvs.set_i32, "a_key_of_16_chr_", 1)
+    nvs.erase_key("boots")
+    _raises(OSError, nvs.get_i32, "boots")
+    _raises(OSError, nvs.erase_key, "boots")
+    # Namespaces are separate, and the data belongs to the device.
+    _raises(OSError, esp32.NVS("other").get_blob, "key", buf)
+    assert dev.nvs["cloudpin"]["key"] == b"\x00\x01secret"
+
+
+def test_nvs_file_survives_a_new_process_default_device():
+    import esp32
+    from cpsim import default_device
+
+    dev = default_device.build(nvs_file="nvs.json")
+    nvs = esp32.NVS("prov")
+    nvs.set_i32("id", 42)
+    nvs.set_blob("secret", b"\xfe\xff")
+    nvs.set_i32("late", 1)
+    nvs.commit()
+    nvs.set_i32("late", 2)  # never committed: lost on reboot
+    again = default_device.build(nvs_file="nvs.json")
+    assert again is not dev
+    nvs2 = esp32.NVS("prov")
+    assert nvs2.get_i32("id") == 42 and nvs2.get_i32("late") == 1
+    buf = bytearray(2)
+    assert nvs2.get_blob("secret", buf) == 2 and buf == b"\xfe\xff"
+
+
+def test_default_device_from_a_board_file():
+    import json
+    import machine
+    from cpsim import default_device
+
+    with open("board.json", "w") as f:
+        json.dump({"name": "x", "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
+                   "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39},
+                   "battery": {"adc_pin": 35, "divider": 2.0}, "led": {"pins": [25]}}, f)
+    dev = default_device.build(board_path="board.json")
+    assert dev.world.clock.__class__.__name__ == "WallClock"
+    i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21))
+    assert i2c.scan() == [0x18]
+    assert i2c.readfrom_mem(0x18, 0x0F, 1) == b"\x33"
+    assert machine.I2C(0).scan() == []  # not on the default pins
+    uv = machine.ADC(machine.Pin(35), atten=machine.ADC.ATTN_11DB).read_uv()
+    assert 1900000 < uv < 2000000, uv
+    try:
+        machine.reset()
+    except SystemExit as e:
+        assert e.args[0] == 64 + machine.HARD_RESET
+    else:
+        raise AssertionError("machine.reset() returned")
