@@ -125,7 +125,7 @@ def resample_uniform(signal, rate_in, rate_out, n_out, offset=0.0):
 
     Output sample i is at input position offset + i * rate_in / rate_out.
     Fractional positions are rounded to 1/PHASES of an input period (a timing
-    error below 0.02% of it) so the kernel is tabulated once. Edges are
+    error below 0.02% of it) so the kernel is computed once per phase used. Edges are
     extended by repeating the end samples (gravity stays put)."""
     signal = np.asarray(signal, dtype=np.float64)
     flat = signal.ndim == 1
@@ -136,8 +136,7 @@ def resample_uniform(signal, rate_in, rate_out, n_out, offset=0.0):
     fc = CUTOFF * min(1.0, rate_out / rate_in)  # cycles per input sample
     half_width = ZERO_CROSSINGS / (2.0 * fc)  # in input samples
     taps = np.arange(-int(np.ceil(half_width)) + 1, int(np.ceil(half_width)) + 1)
-    table = _kernel(np.arange(PHASES)[:, None] / PHASES - taps[None, :], fc, half_width)
-    table /= table.sum(axis=1, keepdims=True)
+    rows = {}  # phase -> normalised kernel, only for the phases this call needs
     out = np.empty((n_out, signal.shape[1]), dtype=np.float64)
     chunk = max(256, _BLOCK // len(taps))
     for start in range(0, n_out, chunk):
@@ -145,7 +144,13 @@ def resample_uniform(signal, rate_in, rate_out, n_out, offset=0.0):
         ticks = np.round(pos * PHASES).astype(np.int64)
         base, phase = np.divmod(ticks, PHASES)
         idx = np.clip(base[:, None] + taps[None, :], 0, n_in - 1)
-        weights = table[phase]
+        used, inverse = np.unique(phase, return_inverse=True)
+        missing = [p for p in used.tolist() if p not in rows]
+        if missing:
+            k = _kernel(np.asarray(missing)[:, None] / PHASES - taps[None, :], fc, half_width)
+            for p, row in zip(missing, k / k.sum(axis=1, keepdims=True)):
+                rows[p] = row
+        weights = np.stack([rows[p] for p in used.tolist()])[inverse.reshape(-1)]
         for c in range(signal.shape[1]):
             out[start:start + len(pos), c] = np.einsum("ij,ij->i", signal[idx, c], weights)
     return out[:, 0] if flat else out
@@ -167,7 +172,10 @@ def resample(t_ms, x, y, z, odr_hz):
     n_out = int(np.floor(span * odr_hz / 1000.0 + 1e-9)) + 1
     t_out = t_ms[0] + np.arange(n_out) * (1000.0 / odr_hz)
     even = np.stack([hermite(t_even, t_ms, a) for a in (x, y, z)], axis=1)
-    out = resample_uniform(even, rate_in, odr_hz, n_out)
+    if abs(rate_in - odr_hz) < 1e-9 * odr_hz:
+        out = even[:n_out]  # already at the rate: filtering again would only soften it
+    else:
+        out = resample_uniform(even, rate_in, odr_hz, n_out)
     return (t_out, out[:, 0], out[:, 1], out[:, 2])
 
 

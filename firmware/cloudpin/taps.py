@@ -1,0 +1,217 @@
+# Tap detector: tells a deliberate pin-to-pin tap from walking, a lanyard
+# swing into the chest and a knock on the table, and reports each tap's time
+# (of its peak, in ms) and strength (mg) so the handshake can pair the two
+# pins' reports. Pure logic: samples in, taps out; no hardware imports.
+#
+# Physics (sources in the tap bench, host_tools/bench/tapgen.py):
+# - Two hard pins touching is an impulse: a velocity change of 0.05-0.35 m/s
+#   in well under the sample period. The accelerometer reports it through its
+#   own anti-alias low-pass, as a spike one or two output samples wide whose
+#   height grows with the bandwidth: 1-13 g at 400 Hz, a fraction of a g at
+#   25-50 Hz where it drowns in footfalls. So taps need a high output data
+#   rate: LIS3DH 400 Hz (its click engine needs the same rate: TIME_LIMIT
+#   counts in 1/ODR), MPU-6886 and MPU-6050 500 Hz (1 kHz / (1 + SMPLRT_DIV)
+#   with the accelerometer low-pass at 218 Hz / 184-260 Hz).
+# - Walking impacts reach the chest as 0.3-1.5 g bumps tens of ms wide with
+#   their energy under ~20 Hz (heel strike ~5 g at the tibia, ~0.5 g at the
+#   skull: Light, McLellan & Klenerman 1980); a pin swinging into the chest is
+#   a soft collision of 15-40 ms; a knock on a table rings at the table's
+#   modes for tens of ms. So a tap is: high-pass magnitude above a threshold,
+#   narrow (energy width of a few ms, event over in <= 15 ms), quiet just
+#   before, and no ringing just after. The same ideas as the LIS3DH click
+#   engine (threshold, TIME_LIMIT, latency) and the ADXL345's (THRESH_TAP,
+#   DUR, suppress), measured more carefully.
+#
+# Per sample: integers only, state in preallocated attributes, so feed()
+# allocates nothing (proved by test_mp_feed_allocates_nothing).
+from array import array
+
+from micropython import const
+
+_CLIP = const(16383)  # mg; keeps the squared magnitude a small int on 32-bit ports
+_IDLE = const(0)
+_EVENT = const(1)  # above threshold: measuring the candidate
+_CHECK = const(2)  # after the event: watching for ringing
+_BUSY = const(3)  # a long excursion: wait for it to end
+_WSHIFT = const(8)  # energy sum is kept in units of 256 mg^2
+_HIST = const(8)  # activity history slots (the pre-event look-back)
+
+
+def _ms_to_samples(ms, odr_hz):
+    n = (ms * odr_hz + 500) // 1000
+    return n if n > 0 else 1
+
+
+def isqrt(n):
+    """Integer square root (floor) of a non-negative int, without floats."""
+    if n <= 0:
+        return 0
+    x = n
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
+
+
+class TapDetector:
+    """Software tap detector.
+
+    feed(x, y, z, t_ms): one sample, acceleration in integer milli-g within
+    +-32767 (as the drivers deliver it), t_ms its time in ms (any int clock, e.g.
+    time.ticks_ms(); only stored, never subtracted). Returns True when a tap
+    has just been confirmed, else None; the tap is then in `tap_ms` (time of
+    its peak sample, ~`latency_ms` before the call that reports it) and
+    `tap_mg` (peak high-pass magnitude, mg). `on_tap(t_ms, mg)` if given is
+    called as well.
+
+    odr_hz: the sensor's output data rate (>= 200 Hz, 400-500 recommended).
+    threshold_mg: minimum peak of the high-passed magnitude.
+    width_ms: maximum energy width (sum of squared magnitude / its peak).
+    max_event_ms: longest time above threshold/2 for a tap.
+    latency_ms: window after the peak that must stay below ring_pct % of it.
+    refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
+    """
+
+    def __init__(self, odr_hz, threshold_mg=900, width_ms=5, max_event_ms=15, latency_ms=30,
+                 ring_pct=40, quiet_pct=50, refractory_ms=120, on_tap=None):
+        self.odr_hz = odr_hz
+        self.on_tap = on_tap
+        self._thr2 = threshold_mg * threshold_mg
+        self._off2 = self._thr2 >> 2  # event ends below half the threshold
+        # width in quarter samples, compared against the energy sum
+        self._width_q = max(4, (width_ms * odr_hz * 4 + 500) // 1000)
+        self._max_event = _ms_to_samples(max_event_ms, odr_hz)
+        self._latency = _ms_to_samples(latency_ms, odr_hz)
+        self._ring_start = _ms_to_samples(8, odr_hz)  # skip the pulse's own tail
+        self._ring_pct2 = ring_pct * ring_pct
+        self._quiet_pct2 = quiet_pct * quiet_pct
+        self._refractory = _ms_to_samples(refractory_ms, odr_hz)
+        # baseline EMA time constant ~20 ms: 2^k samples
+        k = 0
+        while (1 << (k + 1)) * 1000 <= 20 * odr_hz:
+            k += 1
+        self._k = k if k > 0 else 1
+        # activity: a decaying maximum of e that halves in ~15 ms
+        d = 0
+        while (1 << (d + 1)) * 1000 <= 15 * odr_hz:
+            d += 1
+        self._decay = d if d > 0 else 1
+        # activity is read this many samples before the event, so the tap's
+        # own rising flank does not count as "not quiet"
+        self._lag = min(_HIST - 1, _ms_to_samples(8, odr_hz))
+        self._hist = array("i", [0] * _HIST)
+        self.period_us = 1000000 // odr_hz
+        self.tap_ms = 0
+        self.tap_mg = 0
+        self.taps = 0
+        self.reset()
+
+    def reset(self):
+        """Forget the signal (e.g. after a FIFO overrun); keeps the last tap."""
+        self._bx = self._by = self._bz = 0  # baseline, mg << 4
+        self._primed = False
+        self._state = _IDLE
+        self._act = 0
+        self._hi = 0
+        for i in range(_HIST):
+            self._hist[i] = 0
+        self._n = 0  # samples since the event started
+        self._peak_e = 0
+        self._peak_t = 0
+        self._peak_n = 0
+        self._pre = 0
+        self._esum = 0
+        self._ring = 0
+        self._dead = 0
+
+    def feed(self, x, y, z, t_ms):
+        # x, y, z are int16 range (what a driver's FIFO holds, in mg); only the
+        # high-pass is clipped, inline because a call per axis costs more here
+        if not self._primed:
+            self._bx = x << 4
+            self._by = y << 4
+            self._bz = z << 4
+            self._primed = True
+        hx = x - (self._bx >> 4)
+        hy = y - (self._by >> 4)
+        hz = z - (self._bz >> 4)
+        if hx > _CLIP:
+            hx = _CLIP
+        elif hx < -_CLIP:
+            hx = -_CLIP
+        if hy > _CLIP:
+            hy = _CLIP
+        elif hy < -_CLIP:
+            hy = -_CLIP
+        if hz > _CLIP:
+            hz = _CLIP
+        elif hz < -_CLIP:
+            hz = -_CLIP
+        e = hx * hx + hy * hy + hz * hz
+        state = self._state
+        found = None
+        if state == _EVENT:
+            # baseline frozen: the event is measured against the signal before it
+            self._n += 1
+            if e > self._peak_e:
+                self._peak_e = e
+                self._peak_t = t_ms
+                self._peak_n = self._n
+            if e >= self._off2:
+                self._esum += e >> _WSHIFT
+                if self._n > self._max_event:
+                    self._state = _BUSY
+            else:
+                pe = self._peak_e
+                narrow = (self._esum << 2) <= (pe >> _WSHIFT) * self._width_q
+                if narrow and self._pre <= (pe // 10000) * self._quiet_pct2:
+                    self._state = _CHECK
+                    self._ring = 0
+                else:
+                    self._state = _BUSY
+        elif state == _CHECK:
+            self._n += 1
+            k = self._n - self._peak_n
+            if k >= self._ring_start and e > self._ring:
+                self._ring = e
+            if k >= self._latency:
+                pe = self._peak_e
+                if self._ring <= (pe // 10000) * self._ring_pct2:
+                    self.tap_ms = self._peak_t
+                    self.tap_mg = isqrt(pe)
+                    self.taps += 1
+                    self._dead = self._refractory - k
+                    found = True
+                self._state = _IDLE
+        elif state == _BUSY:
+            if e < self._off2:
+                self._state = _IDLE
+        elif e >= self._thr2:
+            if self._dead > 0:
+                self._state = _BUSY
+            else:
+                self._state = _EVENT
+                self._n = 0
+                self._peak_e = e
+                self._peak_t = t_ms
+                self._peak_n = 0
+                self._pre = self._hist[(self._hi - self._lag) % _HIST]
+                self._esum = e >> _WSHIFT
+        if self._dead > 0:
+            self._dead -= 1
+        if self._state != _EVENT and self._state != _CHECK:
+            k = self._k
+            self._bx += ((x << 4) - self._bx) >> k
+            self._by += ((y << 4) - self._by) >> k
+            self._bz += ((z << 4) - self._bz) >> k
+        act = self._act
+        act -= act >> self._decay
+        act = e if e > act else act
+        self._act = act
+        hi = (self._hi + 1) % _HIST
+        self._hist[hi] = act
+        self._hi = hi
+        if found and self.on_tap is not None:
+            self.on_tap(self.tap_ms, self.tap_mg)
+        return found

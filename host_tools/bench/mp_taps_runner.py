@@ -1,0 +1,42 @@
+# Runs inside the MicroPython VM (unix port) for `cloudpin bench taps`: feeds
+# the firmware tap detector a recording and prints what it detects.
+# Usage: micropython mp_taps_runner.py SAMPLES.bin ODR_HZ [PARAMS_JSON]
+#   SAMPLES.bin: little-endian int16 milli-g, interleaved x, y, z per sample,
+#   sample i at t = round(i * 1000 / ODR) ms.
+# Prints "TAP t_ms strength_mg" per tap, then "DONE samples taps".
+import gc
+import json
+import sys
+from array import array
+
+from cloudpin.taps import TapDetector
+
+_CHUNK = 256  # samples per read: 1.5 KB, the VM heap is small
+
+
+def main():
+    path = sys.argv[1]
+    odr = int(sys.argv[2])
+    params = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    det = TapDetector(odr, **params)
+    buf = array("h", bytearray(6 * _CHUNK))
+    i = 0
+    seen = 0
+    gc.collect()
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            j = 0
+            end = n // 2
+            while j < end:
+                if det.feed(buf[j], buf[j + 1], buf[j + 2], (i * 1000 + (odr >> 1)) // odr):
+                    print("TAP", det.tap_ms, det.tap_mg)
+                    seen += 1
+                j += 3
+                i += 1
+    print("DONE", i, seen)
+
+
+main()

