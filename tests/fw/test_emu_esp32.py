@@ -84,3 +84,25 @@ def test_default_device_from_a_board_file():
         assert e.args[0] == 64 + machine.HARD_RESET
     else:
         raise AssertionError("machine.reset() returned")
+
+
+def test_mp_virtual_badge_delivers_timers_while_asyncio_sleeps():
+    # The VM has no interrupts; the default device of a virtual badge makes
+    # asyncio's idle wait short and polls the (real-time) clock after it.
+    import asyncio
+    import json
+    import machine
+    from cpsim import default_device
+
+    with open("board.json", "w") as f:
+        json.dump({"i2c": {"bus": 0, "scl": 22, "sda": 21}}, f)
+    default_device.build(board_path="board.json")
+    fired = []
+    machine.Timer(0, period=20, callback=lambda t: fired.append(1))
+
+    async def idle():
+        await asyncio.sleep_ms(200)
+
+    asyncio.run(idle())
+    machine.Timer(0).deinit()
+    assert fired, "no timer callback while the app slept"

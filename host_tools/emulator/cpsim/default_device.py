@@ -7,6 +7,8 @@
 #   CLOUDPIN_NVS_FILE       JSON file esp32.NVS is loaded from and commits to
 #   CLOUDPIN_RESET_CAUSE    machine.reset_cause() of this boot (the badge sets
 #                           it when it restarts the VM after a reset)
+# With a board file, asyncio's idle wait is capped at 10 ms so that pin IRQs
+# and timers reach a sleeping app in time (see _poll_from_asyncio).
 # A reset (machine.reset(), deepsleep(), soft_reset(), WDT expiry) of this
 # device exits the process with status 64 + machine reset cause, so whoever
 # runs the VM can boot it again.
@@ -40,6 +42,7 @@ def build(board_path=None, recording=None, nvs_file=None):
             board = json.load(f)
         fit(dev, board, recording or _env("CLOUDPIN_EMU_RECORDING"))
         dev.on_reset = _exit
+        _poll_from_asyncio(world.clock)
     return dev
 
 
@@ -62,6 +65,29 @@ def fit(dev, board, recording=None):
         # A charged LiPo (3.9 V) behind the board's divider, in microvolts.
         dev.adc_values[bat["adc_pin"]] = int(3900000 / bat.get("divider", 2.0))
     return dev
+
+
+def _poll_from_asyncio(clock, max_wait_ms=10):
+    # On a board an interrupt wakes asyncio's idle wait at once. The VM has no
+    # interrupts: make asyncio's wait short and run what fell due after it, so
+    # a pin IRQ or Timer reaches the firmware within ~10 ms of real time even
+    # while every task sleeps.
+    try:
+        from asyncio import core
+    except ImportError:  # CPython's asyncio: nothing to hook
+        return
+    q = core.IOQueue
+    if getattr(q, "cpsim_clock", None) is not None:
+        q.cpsim_clock[0] = clock  # hooked already: poll the newest device's clock
+        return
+    q.cpsim_clock = [clock]
+    wait = q.wait_io_event
+
+    def wait_io_event(self, dt):
+        wait(self, max_wait_ms if dt < 0 or dt > max_wait_ms else dt)
+        q.cpsim_clock[0].poll()
+
+    q.wait_io_event = wait_io_event
 
 
 def _exit(cause):
