@@ -1,0 +1,252 @@
+# GAP half of the emulated bluetooth.BLE: stack on/off, config, addresses,
+# advertising, scanning, connecting. Functions take the BLE object; the
+# module is small on purpose (the MicroPython VM compiles each module whole).
+from bluetooth import _err, _int, _buf, _ENODEV, _EINVAL, _EALREADY, _EBUSY, _NONE, _ADDR0
+import errno
+
+_RPA_TIMEOUT_US = 900000000  # ESP-IDF CONFIG_BT_NIMBLE_RPA_TIMEOUT, 900 s
+_MAX_CONN = 4  # CONFIG_BT_NIMBLE_MAX_CONNECTIONS in micropython's sdkconfig.ble
+
+
+def reset(ble):
+    ble._gatt = None  # cpsim.gatt.GattServer, made on first GATT use
+    ble._mode = 0
+    ble._own = ble._adv_addr = ble._conn_own = (0, ble._public)
+    ble._rpa_due = 0
+    ble._adv_on = False
+    ble._adv_ev = ble._adv_cb = None
+    ble._adv_data = ble._resp_data = b""
+    ble._adv_itvl = ble._adv_type = 0
+    ble._scanning = ble._scan_active = False
+    ble._scan_t0 = 0
+    ble._scan_itvl = ble._scan_win = 1
+    ble._scan_end = None
+    ble._connecting = ble._conn_to = None
+    ble._conn_itvl = 30000
+    ble._conns = {}  # conn_handle -> cpsim.link.Link
+    ble._chr_disc = False
+
+
+def active(ble, on):
+    if on is not None:
+        deinit(ble, True, True)  # mp_bluetooth_init() deinitialises first
+        if on:
+            ble._gen += 1
+            ble._active = True
+    return ble._active
+
+
+def deinit(ble, graceful, irq):
+    if not ble._active:
+        return
+    ble._radio.stop_adv(ble)
+    scan_stop(ble, irq)  # SCAN_DONE still arrives: the stack is up until here
+    ble._active = False
+    if ble._connecting is not None:
+        connect_end(ble)
+    for link in list(ble._conns.values()):
+        link.drop(link.side_of(ble), graceful)
+    ble._gen += 1
+    reset(ble)
+
+
+def config(ble, args, kwargs):
+    if not kwargs:
+        if len(args) != 1:
+            raise TypeError("must query one param")
+        p = args[0]
+        if p == "gap_name":
+            return ble._name
+        if p == "mac" or p == "mtu":
+            if not ble._active:
+                raise _err(_ENODEV)
+            if p == "mtu":
+                return ble._mtu
+            if ble._mode == 2:
+                raise _err(_EINVAL)
+            return ble._own
+        if not isinstance(p, str):
+            raise TypeError("can't convert %s to str" % type(p).__name__)
+        raise ValueError("unknown config param")
+    if args:
+        raise TypeError("can't specify pos and kw args")
+    for k in kwargs:
+        v = kwargs[k]
+        if k == "gap_name":
+            name = _buf(v).split(b"\x00")[0]
+            if len(name) > 31:  # CONFIG_BT_NIMBLE_GAP_DEVICE_NAME_MAX_LEN
+                raise _err(_EINVAL)
+            ble._name = name
+        elif k == "mtu":
+            mtu = _int(v) & 0xFFFF
+            if not ble._active:
+                raise _err(_ENODEV)
+            if mtu < 23 or mtu > 527:
+                raise _err(_EINVAL)
+            ble._mtu = mtu
+        elif k == "addr_mode":
+            set_mode(ble, _int(v) & 0xFF)
+        elif k == "bond":
+            ble._bond = bool(v)
+        elif k == "io":
+            _int(v)
+        elif k != "mitm" and k != "le_secure":
+            raise ValueError("unknown config param")
+
+
+def set_mode(ble, mode):
+    if not ble._active:
+        raise _err(_ENODEV)
+    if mode > 3:
+        return
+    if mode == 0:
+        ble._own = (0, ble._public)
+    else:
+        # top address bits: static random 11, resolvable 01, non-resolvable 00
+        a = bytearray(6)
+        for i in range(6):
+            a[i] = ble._rng.next() & 0xFF
+        a[0] = (a[0] & 0x3F) | (0, 0xC0, 0x40, 0)[mode]
+        ble._own = (1, bytes(a))
+    ble._rpa_due = ble._clock.now_us() + _RPA_TIMEOUT_US
+    ble._mode = mode
+
+
+def own_addr(ble):
+    if ble._mode == 2 and ble._clock.now_us() >= ble._rpa_due:
+        set_mode(ble, 2)
+    return ble._own
+
+
+def advertise(ble, interval_us, adv_data, resp_data, connectable):
+    if interval_us is None:
+        ble._radio.stop_adv(ble)
+        return
+    units = _int(interval_us) // 625
+    adv = None if adv_data is None else _buf(adv_data)
+    rsp = None if resp_data is None else _buf(resp_data)
+    if not ble._active:
+        raise _err(_ENODEV)
+    ble._radio.stop_adv(ble)
+    for d in (adv, rsp):
+        if d is not None and len(d) > 31:
+            raise _err(-18)
+    if adv is not None:
+        ble._adv_data = adv
+    if rsp is not None:
+        ble._resp_data = rsp
+    if units == 0:
+        units = 48 if connectable else 160  # NimBLE's default fast intervals
+    elif units < 0x20 or units > 0x4000:
+        raise _err(_EINVAL)
+    ble._adv_itvl = units * 625
+    ble._adv_type = 0 if connectable else 2
+    ble._adv_addr = own_addr(ble)
+    ble._radio.start_adv(ble)
+
+
+def scan(ble, duration_ms, interval_us, window_us, active):
+    if duration_ms is None:
+        if not ble._active:
+            raise _err(_ENODEV)
+        scan_stop(ble, True)
+        return
+    duration, itvl, win = _int(duration_ms), _int(interval_us), _int(window_us)
+    if not ble._active:
+        raise _err(_ENODEV)
+    if ble._scanning:
+        raise _err(_EALREADY)
+    if ble._connecting is not None:
+        raise _err(_EBUSY)
+    iu = max(4, min(0x4000, itvl // 625))
+    wu = max(4, min(0x4000, win // 625))
+    if wu > iu:
+        raise _err(_EINVAL)
+    ble._scanning = True
+    ble._scan_active = bool(active)
+    ble._scan_itvl = iu * 625
+    ble._scan_win = wu * 625
+    ble._scan_t0 = ble._clock.now_us()
+    ble._radio.track(ble._radio.scanners, ble, True)
+    if duration > 0:
+        ble._scan_end = ble._clock.call_at(ble._scan_t0 + duration * 1000, lambda: scan_stop(ble, True, True))
+
+
+def scan_stop(ble, irq, expired=False):
+    if expired:
+        ble._scan_end = None
+    if not ble._scanning:
+        return
+    ble._scanning = False
+    ble._radio.track(ble._radio.scanners, ble, False)
+    if ble._scan_end is not None:
+        ble._clock.cancel(ble._scan_end)
+        ble._scan_end = None
+    if irq:
+        ble._irq(6, ())
+
+
+def connect(ble, addr_type, addr, duration, imin, imax):
+    addr_type = _int(addr_type) & 0xFF
+    addr = _buf(addr)
+    if len(addr) != 6:
+        raise ValueError("invalid addr")
+    duration = 2000 if duration is None else _int(duration)
+    umin = _int(imin) // 1250 if imin else 24  # NimBLE's initial interval: 30-50 ms
+    umax = _int(imax) // 1250 if imax else 40
+    if not ble._active:
+        raise _err(_ENODEV)
+    scan_stop(ble, True)
+    if ble._connecting is not None:
+        raise _err(_EALREADY)
+    for link in ble._conns.values():
+        if link.addrs[1 - link.side_of(ble)] == (addr_type, addr):
+            raise _err(errno.EIO)  # BLE_HS_EDONE: already connected to it
+    if len(ble._conns) >= _MAX_CONN:
+        raise _err(errno.ENOMEM)
+    if umin < 6 or umax > 3200 or umin > umax:
+        raise _err(_EINVAL)
+    ble._connecting = (addr_type, addr)
+    ble._conn_itvl = umin * 1250
+    ble._conn_own = own_addr(ble)
+    ble._radio.track(ble._radio.initiators, ble, True)
+    ms = duration if duration > 0 else 30000  # 0: NimBLE's default
+    ble._conn_to = ble._clock.call_at(ble._clock.now_us() + ms * 1000, lambda: _timeout(ble))
+
+
+def connect_end(ble):
+    ble._connecting = None
+    ble._radio.track(ble._radio.initiators, ble, False)
+    if ble._conn_to is not None:
+        ble._clock.cancel(ble._conn_to)
+        ble._conn_to = None
+
+
+def _timeout(ble):
+    ble._conn_to = None
+    if ble._connecting is not None:
+        connect_end(ble)
+        ble._irq_addr(8, _NONE, 0xFF, _ADDR0)  # "peripheral disconnect" of no handle
+
+
+def cancel(ble):
+    if not ble._active:
+        raise _err(_ENODEV)
+    if ble._connecting is None:
+        raise _err(_EALREADY)
+    connect_end(ble)
+    gen = ble._gen
+    # the controller confirms the cancel a moment later
+    ble._clock.call_at(ble._clock.now_us() + 1000, lambda: gen == ble._gen and ble._irq_addr(8, _NONE, 0xFF, _ADDR0))
+
+
+def disconnect(ble, conn_handle):
+    h = _int(conn_handle) & 0xFFFF
+    if not ble._active:
+        raise _err(_ENODEV)
+    link = ble._conns.get(h)
+    if link is None:
+        return False
+    if not link.terminate(link.side_of(ble)):
+        raise _err(_EALREADY)
+    return True
