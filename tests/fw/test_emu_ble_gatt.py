@@ -1,0 +1,156 @@
+# Connections and GATT between two emulated pins: the IRQ tuples, statuses
+# and truncation of MicroPython's ESP32 port (NimBLE).
+import bluetooth
+from cpsim.world import World
+from cpsim.blelog import IrqLog, ble_of
+
+_SVC = bluetooth.UUID("6E400001-B5A3-F393-E0A9-E50E24DCCA9E")
+_TX = bluetooth.UUID("6E400003-B5A3-F393-E0A9-E50E24DCCA9E")
+_RX = bluetooth.UUID("6E400002-B5A3-F393-E0A9-E50E24DCCA9E")
+_R_N = bluetooth.FLAG_READ | bluetooth.FLAG_NOTIFY | bluetooth.FLAG_INDICATE
+
+
+def _connected():
+    """Pin a serves TX (read/notify/indicate) and RX (write); pin b connects."""
+    w = World()
+    a, b = ble_of(w.device("a")), ble_of(w.device("b"))
+    la, lb = IrqLog(a), IrqLog(b)
+    a.active(True)
+    b.active(True)
+    ((tx, rx),) = a.gatts_register_services(((_SVC, ((_TX, _R_N), (_RX, bluetooth.FLAG_WRITE))),))
+    a.gatts_write(tx, b"hello")
+    a.gap_advertise(100000, b"\x02\x01\x06")
+    b.gap_connect(*a.config("mac"))
+    w.advance(200)
+    return w, a, b, la, lb, tx, rx
+
+
+def test_connect_discover_read_write_notify_disconnect():
+    w, a, b, la, lb, tx, rx = _connected()
+    mac_a, mac_b = a.config("mac"), b.config("mac")
+    assert lb.of(7) == [(0, mac_a[0], mac_a[1])] and la.of(1) == [(0, mac_b[0], mac_b[1])]
+    assert not a._adv_on  # NimBLE stops advertising on connection
+    b.gattc_discover_services(0)
+    w.advance(100)
+    svcs = lb.of(9)
+    assert [s[3] for s in svcs] == [bluetooth.UUID(0x1800), bluetooth.UUID(0x1801), _SVC]
+    assert lb.of(10) == [(0, 0)]
+    start, end = svcs[2][1], svcs[2][2]
+    b.gattc_discover_characteristics(0, start, end)
+    w.advance(100)
+    chars = lb.of(11)  # (conn, end_handle, value_handle, properties, uuid)
+    assert [(c[2], c[3], c[4]) for c in chars] == [(tx, 0x32, _TX), (rx, 0x08, _RX)]
+    assert chars[0][1] == rx - 2 and chars[1][1] == end and lb.of(12) == [(0, 0)]
+    b.gattc_read(0, tx)
+    b.gattc_write(0, rx, b"hi there", 1)
+    w.advance(200)  # one ATT request at a time: two round trips
+    assert lb.of(15) == [(0, tx, b"hello")] and lb.of(16) == [(0, tx, 0)]
+    assert la.of(4) == [(0, tx)]  # the read request comes first
+    assert la.of(3) == [(0, rx)] and a.gatts_read(rx) == b"hi there"
+    assert lb.of(17) == [(0, rx, 0)]
+    a.gatts_notify(0, tx, b"\x01\x02")
+    w.advance(100)
+    assert lb.of(18) == [(0, tx, b"\x01\x02")]
+    assert b.gap_disconnect(0) is True
+    w.advance(100)
+    assert lb.of(8) == [(0, mac_a[0], mac_a[1])] and la.of(2) == [(0, mac_b[0], mac_b[1])]
+    assert b.gap_disconnect(0) is False
+
+
+def test_values_are_cut_to_buffer_and_mtu():
+    w, a, b, la, lb, tx, rx = _connected()
+    b.gattc_write(0, rx, bytes(range(30)))  # write without response: no event back
+    a.gatts_notify(0, tx, bytes(range(30)))
+    w.advance(100)
+    assert a.gatts_read(rx) == bytes(range(20)) and lb.of(17) == []
+    assert lb.of(18) == [(0, tx, bytes(range(20)))]  # MTU 23 - 3
+    b.config(mtu=100)
+    b.gattc_exchange_mtu(0)
+    w.advance(100)
+    assert la.of(21) == [(0, 100)] and lb.of(21) == [(0, 100)]
+    try:
+        b.gattc_exchange_mtu(0)
+        assert False
+    except OSError as e:
+        assert e.errno == bluetooth._EALREADY
+    a.gatts_set_buffer(rx, 64, True)
+    b.gattc_write(0, rx, bytes(40))
+    b.gattc_write(0, rx, b"\xff" * 40)
+    w.advance(100)
+    assert a.gatts_read(rx) == bytes(40) + b"\xff" * 24 and a.gatts_read(rx) == b""
+
+
+def test_subscription_indication_and_att_errors():
+    w, a, b, la, lb, tx, rx = _connected()
+    a.gatts_write(tx, b"quiet", True)  # nobody subscribed yet
+    b.gattc_discover_descriptors(0, tx, rx - 2)  # up to the next declaration
+    w.advance(100)
+    assert [d[1:] for d in lb.of(13)] == [(tx + 1, bluetooth.UUID(0x2902))]
+    b.gattc_write(0, tx + 1, b"\x01\x00", 1)  # CCCD: notifications on
+    w.advance(100)
+    assert la.of(3) == [] and lb.of(17) == [(0, tx + 1, 0)]
+    a.gatts_write(tx, b"loud", True)
+    a.gatts_indicate(0, tx)
+    w.advance(100)
+    assert lb.of(18) == [(0, tx, b"loud")] and lb.of(19) == [(0, tx, b"loud")]
+    assert la.of(20) == [(0, tx, 0)]
+    lb.clear()
+    la.reply = 0x0E  # deny reads from the handler
+    b.gattc_read(0, tx)
+    b.gattc_read(0, rx)  # not readable
+    b.gattc_read(0, 999)
+    b.gattc_write(0, tx, b"x", 1)  # not writable
+    w.advance(300)
+    assert lb.of(16) == [(0, tx, 0x10E), (0, rx, 0x102), (0, 999, 0x101)]
+    assert lb.of(15) == [] and lb.of(17) == [(0, tx, 0x103)]
+
+
+def test_leaving_range_or_powering_down_drops_the_link():
+    w, a, b, la, lb, tx, rx = _connected()
+    pa, pb = w.devices
+    w.radio.set_rssi(pa, pb, -120)
+    b.gattc_read(0, tx)
+    w.advance(2000)
+    assert lb.of(8) == [] and la.of(2) == []
+    w.advance(1500)  # supervision timeout 2.56 s
+    assert lb.kinds()[-2:] == [16, 8] and lb.of(16) == [(0, tx, 7)]  # BLE_HS_ENOTCONN first
+    assert la.of(2) and w.radio.links == []
+    w.radio.set_rssi(pa, pb, None)
+    la.clear()
+    lb.clear()
+    a.gap_advertise(100000)
+    b.gap_connect(*a.config("mac"))
+    w.advance(200)
+    assert lb.of(7) and la.of(1)
+    mac_a = a.config("mac")
+    a.active(False)  # the stack says goodbye; no event on its own side
+    w.advance(100)
+    assert lb.of(8) == [(0,) + mac_a] and la.of(2) == []
+
+
+def test_connect_timeout_cancel_and_errors():
+    w = World()
+    b = ble_of(w.device("b"))
+    lb = IrqLog(b)
+    b.active(True)
+    b.gap_connect(0, b"\x11" * 6, 500)
+    w.advance(400)
+    assert lb.of(8) == []
+    w.advance(200)
+    assert lb.of(8) == [(65535, 255, bytes(6))] and lb.times(8) == [500]
+    b.gap_connect(0, b"\x11" * 6)
+    b.gap_connect(None)
+    w.advance(10)
+    assert len(lb.of(8)) == 2
+    for call in (lambda: b.gap_connect(None), lambda: b.gattc_read(0, 1), lambda: b.gatts_notify(0, 1)):
+        try:
+            call()
+            assert False
+        except OSError as e:
+            assert e.errno in (bluetooth._EALREADY, bluetooth._ENOTCONN)
+    b.gap_advertise(100000)
+    try:
+        b.gatts_register_services(())
+        assert False
+    except OSError as e:
+        assert e.errno == bluetooth._EBUSY  # NimBLE: stop advertising first
