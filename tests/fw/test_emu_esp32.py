@@ -75,7 +75,7 @@ def test_default_device_from_a_board_file():
     i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21))
     assert i2c.scan() == [0x18]
     assert i2c.readfrom_mem(0x18, 0x0F, 1) == b"\x33"
-    assert machine.I2C(0).scan() == []  # not on the default pins
+    assert machine.I2C(1).scan() == []  # not on I2C(1)'s default pins
     uv = machine.ADC(machine.Pin(35), atten=machine.ADC.ATTN_11DB).read_uv()
     assert 1900000 < uv < 2000000, uv
     try:

@@ -115,6 +115,12 @@ def test_timer_periodic_and_one_shot_follow_the_sim_clock():
     assert len(ticks) == 4 and once == [250]
     _raises(ValueError, machine.Timer, 4)
     assert machine.Timer(2) is machine.Timer(2)
+    # Virtual timers run on whole 10 ms FreeRTOS ticks.
+    soft = []
+    _raises(ValueError, machine.Timer(-1).init, period=5)
+    machine.Timer(-1, period=25, callback=lambda t: soft.append(w.clock.now_ms()))
+    w.advance(50)
+    assert soft == [w.clock.now_ms() - 30, w.clock.now_ms() - 10], soft
 
 
 def test_wdt_expires_only_when_not_fed():
@@ -146,6 +152,12 @@ def test_reset_and_deepsleep_record_the_cause_and_stop_the_code():
     assert machine.wake_reason() == machine.TIMER_WAKE
     assert w.clock.now_ms() == 3000
     assert causes == [machine.HARD_RESET, machine.DEEPSLEEP_RESET]
+    # A soft reboot leaves the ESP32's task watchdog running.
+    machine.WDT(timeout=100)
+    _raises(SystemExit, machine.soft_reset)
+    assert machine.reset_cause() == machine.SOFT_RESET
+    w.advance(150)
+    assert machine.reset_cause() == machine.WDT_RESET
 
 
 def test_lightsleep_moves_the_clock_and_runs_due_events():
@@ -187,8 +199,9 @@ def test_i2c_register_model_behind_hw_and_soft_i2c():
     assert bytes(chip.regs[0x20:0x22]) == b"\xaa\xbb"
     i2c.writeto(0x3C, b"\x20")
     assert i2c.readfrom(0x3C, 2) == b"\xaa\xbb"
-    # The same chip is not on other wires.
-    assert machine.I2C(0).scan() == []
+    # The same chip is not on other wires; I2C(0) keeps the pins it was given.
+    assert machine.I2C(1).scan() == []
+    assert machine.I2C(0).scan() == [0x3C]
     soft = machine.SoftI2C(scl=machine.Pin(22), sda=machine.Pin(21))
     assert soft.scan() == [0x3C]
     soft.start()

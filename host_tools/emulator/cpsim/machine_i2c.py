@@ -53,17 +53,23 @@ class I2C(_I2CBase):
     def __init__(self, id, *, scl=None, sda=None, freq=400000, timeout=50000):
         if not isinstance(id, int) or not 0 <= id <= 1:
             raise ValueError("I2C(%s) doesn't exist" % (id,))
-        d_scl, d_sda = I2C._DEFAULT_PINS[id]
+        # The port keeps one peripheral per id: pins not given are the ones
+        # it had last (the defaults the first time).
+        dev = current()
+        pins = getattr(dev, "i2c_hw_pins", None)
+        if pins is None:
+            pins = dev.i2c_hw_pins = {}
+        d_scl, d_sda = pins.get(id) or I2C._DEFAULT_PINS[id]
         self.id = id
         self.scl = _pin_num(scl) if scl is not None else d_scl
         self.sda = _pin_num(sda) if sda is not None else d_sda
+        pins[id] = (self.scl, self.sda)
         self.freq = freq
         self.timeout = timeout
         self._bus = Bus.find(current(), self.scl, self.sda, id)
 
     def init(self, *, scl=None, sda=None, freq=400000, timeout=50000):
-        self.__init__(self.id, scl=scl if scl is not None else self.scl,
-                      sda=sda if sda is not None else self.sda, freq=freq, timeout=timeout)
+        self.__init__(self.id, scl=scl, sda=sda, freq=freq, timeout=timeout)
 
     def _unsupported(self, *a):
         raise OSError("I2C operation not supported")
