@@ -154,7 +154,7 @@ def _click_rig(impulse):
     _w(i2c, 0x20, 0x77)  # 400 Hz
     _w(i2c, 0x21, 0x04)  # HPCLICK: click sees the high-passed signal
     _w(i2c, 0x38, 0x10)  # single click on Z
-    _w(i2c, 0x3A, 0x80 | 40)  # latched, 40/128 of 2 g = 0.625 g
+    _w(i2c, 0x3A, 0x80 | 40)  # latched, 40 x 16 mg = 0.64 g
     _w(i2c, 0x3B, 10)  # TIME_LIMIT 25 ms
     _w(i2c, 0x3C, 20)  # TIME_LATENCY
     _w(i2c, 0x22, 0x80)  # I1_CLICK

@@ -52,7 +52,8 @@ _ODR = (0, 1, 10, 25, 50, 100, 200, 400)
 _SENS_HR = (1, 2, 4, 12)
 _SENS_NORMAL = (4, 8, 16, 48)
 _SENS_LP = (16, 32, 64, 192)
-_FS_G = (2, 4, 8, 16)
+# Threshold LSB in mg per FS, as for INT1_THS (the click threshold shares it).
+_THS_MG = (16, 32, 62, 186)
 
 _BYPASS = 0
 _FIFO = 1
@@ -289,7 +290,7 @@ class LIS3DH(I2CDeviceModel):
             if not self._click_hold and not regs[_CLICK_THS] & 0x80:
                 self._click_int = False
             return
-        ths = (regs[_CLICK_THS] & 0x7F) * _FS_G[fs] / 128.0
+        ths = (regs[_CLICK_THS] & 0x7F) * _THS_MG[fs] / 1000.0
         if ths <= 0:
             return
         cfg = regs[_CLICK_CFG]
