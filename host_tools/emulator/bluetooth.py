@@ -1,10 +1,11 @@
 # Emulated `bluetooth` module: MicroPython's documented API (docs/library/
 # bluetooth.rst) as the ESP32 port implements it (extmod/modbluetooth.c over
 # extmod/nimble/modbluetooth_nimble.c, synchronous IRQ events), on the World's
-# shared simulated radio (cpsim.radio). This file is the API surface and IRQ
-# delivery; the logic is in cpsim.blegap, cpsim.blegatts and cpsim.blegattc.
+# shared simulated radio (cpsim.radio). This file is the API surface; IRQ
+# delivery is cpsim.bleirq, the logic cpsim.blegap, cpsim.blegatts and
+# cpsim.blegattc (small modules: the VM compiles each one whole).
 # Copied from the port:
-# - BLE() is the current Device's singleton. Stack calls raise _err(ENODEV)
+# - BLE() is the current Device's singleton. Stack calls raise OSError(ENODEV)
 #   while inactive (gatts_read then returns b"", gap_advertise(None) is a
 #   no-op). active(True) on an active stack restarts it (mp_bluetooth_init
 #   deinitialises first).
@@ -30,6 +31,7 @@ import errno as _errno
 import sys as _sys
 
 from cpsim import world as _world
+from cpsim.bleirq import IrqDelivery
 
 FLAG_READ = 0x0002
 FLAG_WRITE_NO_RESPONSE = 0x0004
@@ -45,7 +47,6 @@ _EBUSY = getattr(_errno, "EBUSY", 16)
 
 _NONE = 0xFFFF  # BLE_HS_CONN_HANDLE_NONE
 _ADDR0 = b"\x00\x00\x00\x00\x00\x00"
-_RO = hasattr(memoryview, "toreadonly")
 _MP = _sys.implementation.name == "micropython"
 _MISSING = object()
 
@@ -72,11 +73,6 @@ def _buf(x):
         return bytes(memoryview(x))
     except TypeError:
         raise TypeError("object with buffer protocol required")
-
-
-def _view(buf, n):
-    mv = memoryview(buf)[:n]
-    return mv.toreadonly() if _RO else mv
 
 
 # the rest of the stack, loaded on first use (the VM compiles a module whole,
@@ -152,14 +148,7 @@ class UUID:
         return ("UUID(0x%s)" if n <= 4 else "UUID('%s')") % s
 
 
-class _Slot:  # buffers behind one IRQ nesting level's memoryviews and UUID
-    def __init__(self):
-        self.addr = bytearray(6)
-        self.data = bytearray(32)
-        self.uuid = UUID(0)
-
-
-class BLE:
+class BLE(IrqDelivery):
     def __new__(cls, *args, **kwargs):
         dev = _world.current()
         obj = dev.ble_obj
@@ -295,86 +284,3 @@ class BLE:
         if _int(action) not in (2, 3, 4):
             raise _err(_EINVAL)
         self._link(conn_handle, False)
-
-    # --- IRQ delivery --------------------------------------------------------------------------
-    def _irq(self, event, data):
-        h = self._handler
-        if h is None:
-            return None
-        st = _world._state
-        pw, pd = st["world"], st["device"]
-        st["world"], st["device"] = self._world, self._dev  # machine.* made in a handler bind here
-        try:
-            return h(event, data)
-        except Exception as e:
-            self._handler = None
-            print("Unhandled exception in IRQ callback handler")
-            pe = getattr(_sys, "print_exception", None)
-            if pe is not None:
-                pe(e)
-            note = getattr(self._dev, "note", None)
-            if note is not None:
-                note("ble_irq_exception", repr(e))
-            return None
-        finally:
-            st["world"], st["device"] = pw, pd
-
-    def _fill(self, addr, data):
-        # the next free slot, loaded; views into it die with _leave
-        d = self._depth
-        if d == len(self._slots):
-            self._slots.append(_Slot())
-        self._depth = d + 1
-        s = self._slots[d]
-        if addr is not None:
-            s.addr[0:6] = addr
-        if data is not None:
-            n = len(data)
-            if n > len(s.data):
-                s.data = bytearray(n)
-            s.data[0:n] = data
-        return s
-
-    def _leave(self, s, n):
-        # what a handler kept a view of is gone on the board: make that visible
-        buf = s.data
-        for i in range(n):
-            buf[i] = 0
-        s.addr[0:6] = _ADDR0
-        s.uuid._data = bytes(len(s.uuid._data))
-        self._depth -= 1
-
-    def _on_adv(self, addr_type, addr, adv_type, rssi, data):
-        if self._handler is None:
-            return
-        s = self._fill(addr, data)
-        rssi = -128 if rssi < -128 else (127 if rssi > 127 else rssi)
-        try:
-            self._irq(5, (addr_type, _view(s.addr, 6), adv_type, rssi, _view(s.data, len(data))))
-        finally:
-            self._leave(s, len(data))
-
-    def _irq_addr(self, event, conn, addr_type, addr):
-        if self._handler is not None:
-            s = self._fill(addr, None)
-            try:
-                self._irq(event, (conn, addr_type, _view(s.addr, 6)))
-            finally:
-                self._leave(s, 0)
-
-    def _irq_data(self, event, conn, handle, data):
-        if self._handler is not None:
-            s = self._fill(None, data)
-            try:
-                self._irq(event, (conn, handle, _view(s.data, len(data))))
-            finally:
-                self._leave(s, len(data))
-
-    def _irq_uuid(self, event, nums, raw):
-        if self._handler is not None:
-            s = self._fill(None, None)
-            s.uuid._data = raw
-            try:
-                self._irq(event, nums + (s.uuid,))
-            finally:
-                self._leave(s, 0)

@@ -154,3 +154,25 @@ def test_connect_timeout_cancel_and_errors():
         assert False
     except OSError as e:
         assert e.errno == bluetooth._EBUSY  # NimBLE: stop advertising first
+
+
+def test_reboot_and_power_loss():
+    w, a, b, la, lb, tx, rx = _connected()
+    pa, pb = w.devices
+    w.radio.reset_device(pa)  # soft reset: BLE deinitialised, peer told at once
+    w.advance(100)
+    assert lb.of(8) and la.of(2) == [] and pa.ble_obj is None
+    a = ble_of(pa)
+    assert a.active() is False and a._handler is None  # a fresh singleton
+    la = IrqLog(a)
+    a.active(True)
+    a.gap_advertise(100000)
+    lb.clear()
+    b.gap_connect(*a.config("mac"))
+    w.advance(200)
+    assert lb.of(7)
+    w.radio.reset_device(pa, graceful=False)  # battery out: the peer times out
+    w.advance(2000)
+    assert lb.of(8) == []
+    w.advance(1500)
+    assert len(lb.of(8)) == 1 and la.of(2) == []

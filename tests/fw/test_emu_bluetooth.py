@@ -160,3 +160,17 @@ def test_active_true_on_an_active_stack_restarts_it():
     ble.active(True)
     assert log.of(6) == [()]  # the scan ended
     assert ble.gatts_read(h) == b"" and _errno(ble.gatts_write, h, b"x") == errno.EINVAL
+
+
+def test_handlers_run_as_their_own_device():
+    w = World()
+    a, b = w.device("a"), w.device("b")
+    ba, bb = ble_of(a), ble_of(b)
+    seen = []
+    bb.irq(lambda e, d: seen.append(bluetooth.BLE()))
+    bb.active(True)
+    bb.gap_scan(0)
+    w.use(a)
+    w.radio.inject_advertisement(bytes(6), b"", to=b)
+    w.radio.inject_advertisement(bytes(6), b"", to=a)  # a is not scanning
+    assert seen == [bb] and bluetooth.BLE() is ba  # and the caller's device is back

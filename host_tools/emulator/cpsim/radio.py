@@ -13,11 +13,16 @@
 # Path loss: RSSI(d) = rssi_at_1m - 10 * path_loss_exponent * log10(d / 1 m),
 # with rssi_at_1m = -59 dBm (the usual calibrated 1 m reading of a 0 dBm BLE
 # transmitter, the iBeacon "measured power" convention) and exponent 2.0 (free
-# space; 2.5 to 4 among people indoors: set it per World). Packets below
+# space; 2.5 to 4 among people indoors: set it per World, before traffic, as
+# each pair's result is kept until the next set_* call). Packets below
 # `sensitivity` (-97 dBm, about the ESP32's specified BLE receiver sensitivity)
 # are lost. `jitter_db` > 0 adds per-packet noise (near-normal, that standard
 # deviation) from a seeded generator, so jittery runs are repeatable too.
 import math
+import sys
+
+# pairs whose RSSI is kept between set_* calls; small in the VM, whose heap is small
+_CACHE_MAX = 256 if sys.implementation.name == "micropython" else 65536
 
 CONNECT_DELAY_US = 1250  # CONNECT_IND to "connection complete": one 1.25 ms slot
 MAX_CONNECTIONS = 4  # micropython ports/esp32/boards/sdkconfig.ble
@@ -55,6 +60,7 @@ class Radio:
         self._dist = {}  # pair key -> metres
         self._pos = {}  # device -> (x, y)
         self._ids = {}  # device -> small int for pair keys
+        self._cache = {}  # pair key -> mean RSSI, until the next set_*
         self.scanners = []  # BLE objects scanning now
         self.initiators = []  # BLE objects with a gap_connect pending
         self.links = []  # open connections
@@ -94,6 +100,15 @@ class Radio:
     def rssi(self, a, b):
         """The mean RSSI (dBm) that a hears b with (without jitter)."""
         k = self._key(a, b)
+        c = self._cache
+        v = c.get(k)
+        if v is None:
+            if len(c) >= _CACHE_MAX:
+                c.clear()
+            v = c[k] = self._model(k, a, b)
+        return v
+
+    def _model(self, k, a, b):
         v = self._fixed.get(k)
         if v is not None:
             return v
@@ -125,6 +140,7 @@ class Radio:
         return r
 
     def _range_changed(self):
+        self._cache = {}
         for link in self.links:
             link.range_changed()
 
@@ -225,5 +241,7 @@ class Radio:
         peers find out by supervision timeout). Its BLE() singleton is gone."""
         ble = dev.ble_obj
         if ble is not None:
-            ble._deinit(graceful, False)
+            from cpsim import blegap
+
+            blegap.deinit(ble, graceful, False)
             dev.ble_obj = None

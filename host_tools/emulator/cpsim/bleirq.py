@@ -1,0 +1,111 @@
+# IRQ delivery of the emulated bluetooth.BLE (its base class). Handlers run
+# synchronously, as with the ESP32 port's synchronous events, with the
+# handler's own Device current (machine.* built in a handler binds there).
+# addr/data are read-only memoryviews into per-nesting-level buffers and uuid a
+# reused UUID; all are overwritten when the handler returns, as the board's
+# stack memory is. An exception in a handler is printed the way modbluetooth.c
+# prints it and unregisters the handler.
+import sys
+
+from cpsim import world as _world
+
+_RO = hasattr(memoryview, "toreadonly")
+_ADDR0 = b"\x00\x00\x00\x00\x00\x00"
+
+
+def _view(buf, n):
+    mv = memoryview(buf)[:n]
+    return mv.toreadonly() if _RO else mv
+
+
+class _Slot:  # buffers behind one nesting level's memoryviews and UUID
+    def __init__(self):
+        from bluetooth import UUID
+
+        self.addr = bytearray(6)
+        self.data = bytearray(32)
+        self.uuid = UUID(0)
+
+
+class IrqDelivery:
+    def _irq(self, event, data):
+        h = self._handler
+        if h is None:
+            return None
+        st = _world._state
+        pw, pd = st["world"], st["device"]
+        st["world"], st["device"] = self._world, self._dev
+        try:
+            return h(event, data)
+        except Exception as e:
+            self._handler = None
+            print("Unhandled exception in IRQ callback handler")
+            pe = getattr(sys, "print_exception", None)
+            if pe is not None:
+                pe(e)
+            note = getattr(self._dev, "note", None)
+            if note is not None:
+                note("ble_irq_exception", repr(e))
+            return None
+        finally:
+            st["world"], st["device"] = pw, pd
+
+    def _fill(self, addr, data):
+        # the next free slot, loaded; views into it die with _leave
+        d = self._depth
+        if d == len(self._slots):
+            self._slots.append(_Slot())
+        self._depth = d + 1
+        s = self._slots[d]
+        if addr is not None:
+            s.addr[0:6] = addr
+        if data is not None:
+            n = len(data)
+            if n > len(s.data):
+                s.data = bytearray(n)
+            s.data[0:n] = data
+        return s
+
+    def _leave(self, s, n):
+        # what a handler kept a view of is gone on the board: make that visible
+        buf = s.data
+        for i in range(n):
+            buf[i] = 0
+        s.addr[0:6] = _ADDR0
+        s.uuid._data = bytes(len(s.uuid._data))
+        self._depth -= 1
+
+    def _on_adv(self, addr_type, addr, adv_type, rssi, data):
+        if self._handler is None:
+            return
+        s = self._fill(addr, data)
+        rssi = -128 if rssi < -128 else (127 if rssi > 127 else rssi)
+        try:
+            self._irq(5, (addr_type, _view(s.addr, 6), adv_type, rssi, _view(s.data, len(data))))
+        finally:
+            self._leave(s, len(data))
+
+    def _irq_addr(self, event, conn, addr_type, addr):
+        if self._handler is not None:
+            s = self._fill(addr, None)
+            try:
+                self._irq(event, (conn, addr_type, _view(s.addr, 6)))
+            finally:
+                self._leave(s, 0)
+
+    def _irq_data(self, event, conn, handle, data):
+        if self._handler is not None:
+            s = self._fill(None, data)
+            try:
+                self._irq(event, (conn, handle, _view(s.data, len(data))))
+            finally:
+                self._leave(s, len(data))
+
+    def _irq_uuid(self, event, nums, raw):
+        if self._handler is not None:
+            s = self._fill(None, None)
+            s.uuid._data = raw
+            try:
+                self._irq(event, nums + (s.uuid,))
+            finally:
+                self._leave(s, 0)
