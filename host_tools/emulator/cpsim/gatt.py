@@ -88,9 +88,9 @@ class GattServer:
         start = len(attrs) - 1
         handles = []
         for cuuid, flags, dscs in chars:
-            props = flags & 0x7F
+            props = flags & 0xFF  # NimBLE: the flag bits are the properties...
             if flags & _F_AUX_WRITE:
-                props |= 0x80  # extended properties
+                props |= 0x80  # ...and aux writes need the extended properties bit
             vh = len(attrs) + 1
             attrs.append(Attr(DECL, _U_CHR, _F_READ, (props, vh, cuuid)))
             attrs.append(Attr(VAL, cuuid, flags))
