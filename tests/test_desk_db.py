@@ -15,7 +15,7 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "desk.sqlite")
     # No skip: a PostgreSQL that cannot start fails the test with the reason.
-    return pgserver.shared().fresh_database()
+    return pgserver.shared().empty_database()
 
 
 @pytest.fixture

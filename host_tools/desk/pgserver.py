@@ -89,6 +89,19 @@ class PgServer:
             conn.execute("CREATE DATABASE %s" % name)
         return self.url(name)
 
+    def empty_database(self):
+        """The URL of this server's scratch database, emptied: cheaper than a
+        new database for each of many small tests."""
+        import psycopg
+
+        if not getattr(self, "_scratch", None):
+            self._scratch = self.fresh_database()
+        with psycopg.connect(self._scratch, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('assignments')").fetchone()[0]:
+                # Emptying is much faster than dropping and creating again.
+                conn.execute("TRUNCATE assignments, badges, accreditations RESTART IDENTITY")
+        return self._scratch
+
     def stop(self):
         if self._started:
             self._started = False

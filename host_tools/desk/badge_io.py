@@ -1,0 +1,238 @@
+"""One badge over its serial port, through mpremote's SerialTransport (raw
+REPL: exec/eval). Each step is one short script that calls the firmware's
+own modules (cloudpin.identity, owner, selftest) and prints one JSON line,
+so the badge's rules (validation, commit-marker order) apply however it is
+written, and a step costs one round trip.
+
+Serial lines: the port is opened the way pyserial always does (DTR and RTS
+asserted together, which an ESP32's auto-reset circuit ignores) and never
+toggled, so plugging into the desk does not reset a badge. The app is
+stopped with Ctrl-C, not a reset (the firmware keeps feeding its watchdog
+from a timer once interrupted).
+
+Secrets go to the badge inside the write script and come back only from
+pair_key(), for a pairing card; they never appear in an error message.
+"""
+import binascii
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from host_tools import FIRMWARE_DIR
+
+_MARK = "@@"
+
+
+class BadgeGone(Exception):
+    """The badge went away (unplugged, port vanished, I/O error)."""
+
+
+class BadgeError(Exception):
+    """The badge answered, but not as it should (no MicroPython, an error on
+    the badge, a refused value). The message is meant for the operator."""
+
+
+def firmware_version(root=FIRMWARE_DIR):
+    """VERSION of the firmware tree this tool would deploy."""
+    text = (root / "cloudpin" / "__init__.py").read_text()
+    m = re.search(r'^VERSION\s*=\s*"([^"]+)"', text, re.M)
+    if not m:
+        raise RuntimeError("no VERSION in %s" % (root / "cloudpin" / "__init__.py"))
+    return m.group(1)
+
+
+@dataclass
+class BadgeState:
+    """What a badge holds, without secrets. version None: no CloudPin app;
+    complete False: the app lacks the modules the desk needs."""
+
+    version: str = None
+    complete: bool = False
+    badge_id: str = None  # 16 hex digits
+    prov_gen: int = None
+    identity_ok: bool = False  # NVS identity complete (marker set)
+    digest: str = None
+    owner: dict = None
+
+    @property
+    def provisioned(self):
+        """A finished provisioning: identity complete and an owner card of the same generation."""
+        return bool(self.identity_ok and self.owner and self.owner.get("gen") == self.prov_gen)
+
+    def holds(self, assignment):
+        """Does the badge hold exactly what this assignment put there?"""
+        return bool(self.provisioned and self.prov_gen == assignment.id and self.digest == assignment.digest
+                    and self.badge_id == assignment.badge_id and self.owner.get("acc") == assignment.acc_id)
+
+    def public(self):
+        return {"firmware": self.version, "badge_id": self.badge_id, "prov_gen": self.prov_gen,
+                "provisioned": self.provisioned, "digest": self.digest, "owner": self.owner}
+
+
+_INSPECT = """
+import json
+try:
+    from cloudpin import VERSION as _v
+except ImportError:
+    _v = None
+_r = {"version": _v, "complete": False}
+try:
+    from cloudpin import identity as _i, owner as _o
+    _r.update(_i.public(_i.load(_i.open_nvs())))
+    _r["owner"] = _o.load()
+    _r["complete"] = True
+except ImportError:
+    pass
+print("@@" + json.dumps(_r))
+"""
+
+_SET_ID = """
+import binascii
+from cloudpin import identity as _i
+_i.set_badge_id(_i.open_nvs(), binascii.unhexlify(%r))
+print("@@1")
+"""
+
+_WRITE = """
+import json, binascii
+from cloudpin import identity as _i, owner as _o
+_n = _i.open_nvs()
+_i.invalidate(_n)
+_o.save(json.loads(%r))
+_i.write(_n, binascii.unhexlify(%r), binascii.unhexlify(%r), %d)
+print("@@1")
+"""
+
+_SELFTEST = """
+import json
+from cloudpin import selftest as _s
+print("@@" + json.dumps(_s.run()))
+"""
+
+_PAIR_KEY = """
+import binascii
+from cloudpin import identity as _i
+_k = _i.load(_i.open_nvs())["pair_key"]
+print("@@" + (binascii.hexlify(_k).decode() if _k else ""))
+"""
+
+_WIPE = """
+from cloudpin import identity as _i, owner as _o
+_i.wipe(_i.open_nvs())
+_o.wipe()
+print("@@1")
+"""
+
+
+def state_from(d):
+    return BadgeState(d.get("version"), bool(d.get("complete")), d.get("badge_id"), d.get("prov_gen"),
+                      bool(d.get("provisioned")), d.get("digest"), d.get("owner"))
+
+
+class SerialBadge:
+    """A badge on a serial port. Methods raise BadgeGone or BadgeError only."""
+
+    def __init__(self, port, baud=115200, connect_timeout=8.0):
+        self.port = port
+        self.baud = baud
+        self.connect_timeout = connect_timeout
+        self.t = None
+
+    # -- connection -------------------------------------------------------
+    def _gone_or_error(self, e):
+        if isinstance(e, (OSError, BadgeGone)) or not os.path.exists(self.port):
+            return BadgeGone("%s: badge disconnected" % self.port)
+        return BadgeError("%s: %s" % (self.port, e))
+
+    def connect(self):
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+
+        if not os.path.exists(self.port):
+            raise BadgeGone("%s: no such port" % self.port)
+        try:
+            # timeout: mpremote reads ptys one blocking byte at a time; a
+            # bounded read keeps its own timeouts working on a silent badge.
+            self.t = SerialTransport(self.port, baudrate=self.baud, timeout=2)
+        except TransportError:
+            raise BadgeGone("%s: cannot open the port (in use by another program?)" % self.port) from None
+        except OSError as e:
+            raise self._gone_or_error(e) from None
+        try:
+            self._wake()
+            self.t.enter_raw_repl(soft_reset=False, timeout_overall=5)
+        except TransportError:
+            self.close()
+            raise BadgeError("%s: no MicroPython prompt: is MicroPython flashed? (cloudpin flash)" % self.port) \
+                from None
+        except OSError as e:
+            self.close()
+            raise self._gone_or_error(e) from None
+
+    def _wake(self):
+        """Stop the running app with Ctrl-C until the REPL prompt shows (a
+        badge just plugged in may still be booting and miss the first one)."""
+        deadline = time.monotonic() + self.connect_timeout
+        while time.monotonic() < deadline:
+            self.t.serial.write(b"\r\x03\x03")
+            data = self.t.read_until(1, b">>> ", timeout=0.3, timeout_overall=0.8)
+            if data.endswith(b">>> ") or b"raw REPL" in data:
+                return
+        # No prompt: maybe already in the raw REPL; enter_raw_repl decides.
+
+    def close(self):
+        if self.t is not None:
+            t, self.t = self.t, None
+            try:
+                if t.in_raw_repl:
+                    t.exit_raw_repl()
+                t.close()
+            except Exception:  # the port may be gone already; nothing to save
+                try:
+                    t.serial.close()
+                except Exception:
+                    pass
+
+    def _run(self, code, timeout=15):
+        from mpremote.transport import TransportError, TransportExecError
+
+        if self.t is None:
+            raise BadgeGone("%s: not connected" % self.port)
+        try:
+            out, err = self.t.exec_raw(code, timeout=timeout)
+        except (TransportError, OSError) as e:
+            raise self._gone_or_error(e) from None
+        if err:
+            last = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+            raise BadgeError("%s: the badge reported %s" % (self.port, last[-1] if last else "an error"))
+        for line in reversed(out.decode("utf-8", "replace").splitlines()):
+            if line.startswith(_MARK):
+                return line[len(_MARK):]
+        raise BadgeError("%s: no answer from the badge" % self.port)
+
+    # -- steps --------------------------------------------------------------
+    def inspect(self):
+        return state_from(json.loads(self._run(_INSPECT)))
+
+    def set_badge_id(self, badge_id):
+        self._run(_SET_ID % binascii.hexlify(badge_id).decode())
+
+    def write(self, card, pair_key, id_key, gen):
+        self._run(_WRITE % (json.dumps(card, ensure_ascii=False), pair_key.hex(), id_key.hex(), gen))
+
+    def selftest(self):
+        return json.loads(self._run(_SELFTEST, timeout=20))
+
+    def pair_key(self):
+        k = self._run(_PAIR_KEY)
+        return bytes.fromhex(k) if k else None
+
+    def wipe(self):
+        self._run(_WIPE)
+
+    # -- firmware updates (the deploy seam) -----------------------------------
+    def release(self):
+        """Give the port up (for a deploy tool that opens it itself)."""
+        self.close()
