@@ -78,19 +78,17 @@ class Radio:
 
     def set_rssi(self, a, b, rssi):
         """Fix the RSSI (dBm, both directions) of the link a-b; None clears."""
-        k = self._key(a, b)
-        if rssi is None:
-            self._fixed.pop(k, None)
-        else:
-            self._fixed[k] = int(rssi)
-        self._range_changed()
+        self._set(self._fixed, a, b, None if rssi is None else int(rssi))
 
     def set_distance(self, a, b, metres):
+        self._set(self._dist, a, b, None if metres is None else float(metres))
+
+    def _set(self, table, a, b, v):
         k = self._key(a, b)
-        if metres is None:
-            self._dist.pop(k, None)
+        if v is None:
+            table.pop(k, None)
         else:
-            self._dist[k] = float(metres)
+            table[k] = v
         self._range_changed()
 
     def set_position(self, dev, x, y=0.0):
