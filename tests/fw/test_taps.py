@@ -1,0 +1,206 @@
+# Tap detector (firmware/cloudpin/taps.py) on synthetic signals built from the
+# same physics as the tap bench's generator: a tap is a spike one or two
+# samples wide after the sensor's low-pass; walking, a lanyard swing into the
+# chest and a table knock are broader or ring.
+import math
+from array import array
+
+from cloudpin.taps import TapDetector, isqrt
+
+ODR = 400
+PERIOD_MS = 2.5
+
+
+def _still(n):
+    # x, y, z interleaved mg (as a driver's FIFO buffer): gravity on z plus a
+    # few mg of deterministic "tremor"
+    sig = array("h", bytearray(6 * n))
+    for i in range(n):
+        sig[3 * i] = (i * 7) % 5 - 2
+        sig[3 * i + 1] = (i * 3) % 7 - 3
+        sig[3 * i + 2] = 1000 + (i * 5) % 3 - 1
+    return sig
+
+
+def _add(sig, k, axis, mg):
+    if 0 <= k < len(sig) // 3:
+        sig[3 * k + axis] += int(mg)
+
+
+def _add_tap(sig, k, mg, axis=2, straddle=False):
+    # band-limited impulse: one sample (or two, when the contact fell between
+    # samples) plus the filter's small side lobes
+    shape = ((-1, 0.62), (0, 0.62), (-2, -0.1), (1, -0.1)) if straddle else ((0, 1.0), (-1, 0.1), (1, 0.1))
+    for off, f in shape:
+        _add(sig, k + off, axis, mg * f)
+
+
+def _half_sine(sig, k, mg, width_ms, axis=2):
+    half = int(width_ms / PERIOD_MS / 2)
+    for j in range(-half, half + 1):
+        _add(sig, k + j, axis, mg * math.cos(math.pi * j / (2 * half + 1)))
+
+
+def _walk(n, cadence_hz=1.8, heel_mg=1200):
+    sig = _still(n)
+    step = int(ODR / cadence_hz)
+    for i in range(n):
+        t = i / ODR
+        _add(sig, i, 2, 500 * math.sin(2 * math.pi * cadence_hz * t))
+        _add(sig, i, 0, 250 * math.sin(math.pi * cadence_hz * t))
+    for k in range(step // 2, n - 40, step):
+        _half_sine(sig, k, heel_mg, 30)  # heel strike reaching the chest
+    return sig
+
+
+def _run(det, sig, t0=0):
+    found = []
+    for i in range(len(sig) // 3):
+        if det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], t0 + int(i * PERIOD_MS)):
+            found.append((det.tap_ms, det.tap_mg))
+    return found
+
+
+def test_detects_an_impulse_at_its_peak_with_its_strength():
+    sig = _still(800)
+    _add_tap(sig, 400, 3000)
+    found = _run(TapDetector(ODR), sig)
+    assert len(found) == 1, found
+    t, mg = found[0]
+    assert t == int(400 * PERIOD_MS), t
+    assert 2600 <= mg <= 3300, mg
+
+
+def test_detects_a_tap_between_two_samples_and_reports_late_not_never():
+    sig = _still(800)
+    _add_tap(sig, 300, 2400, axis=0, straddle=True)
+    det = TapDetector(ODR)
+    reported_at = []
+    for i in range(800):
+        if det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], int(i * PERIOD_MS)):
+            reported_at.append(i)
+    assert len(reported_at) == 1
+    assert abs(det.tap_ms - 299.5 * PERIOD_MS) <= PERIOD_MS, det.tap_ms
+    # reported after the ringing check, well inside the handshake's window
+    assert 0 < (reported_at[0] - 300) * PERIOD_MS <= 40
+
+
+def test_two_taps_300_ms_apart_are_both_detected():
+    sig = _still(1000)
+    _add_tap(sig, 300, 2000)
+    _add_tap(sig, 300 + int(300 / PERIOD_MS), 1800, axis=1)
+    found = _run(TapDetector(ODR), sig)
+    assert [t for t, _ in found] == [int(300 * PERIOD_MS), int(300 * PERIOD_MS) + 300], found
+
+
+def test_walking_alone_is_not_a_tap_but_a_tap_while_walking_is():
+    walk = _walk(ODR * 12)
+    assert _run(TapDetector(ODR), walk) == []
+    k = ODR * 6 + 37  # between heel strikes
+    _add_tap(walk, k, 2500)
+    found = _run(TapDetector(ODR), walk)
+    assert [t for t, _ in found] == [int(k * PERIOD_MS)], found
+
+
+def test_slow_lanyard_swing_and_chest_impacts_are_not_taps():
+    n = ODR * 10
+    sig = _still(n)
+    for i in range(n):
+        theta = 0.6 * math.sin(2 * math.pi * 0.8 * i / ODR)
+        _add(sig, i, 0, 1000 * math.sin(theta))
+        _add(sig, i, 2, 1000 * (math.cos(theta) - 1))
+    for k in range(ODR // 2, n - 40, int(ODR / 0.8)):
+        _half_sine(sig, k, 2500, 20, axis=0)  # the pin hits the chest: soft, 20 ms
+    assert _run(TapDetector(ODR), sig) == []
+
+
+def test_a_knock_on_the_table_rings_and_is_not_a_tap():
+    sig = _still(800)
+    w = 2 * math.pi * 150 / ODR
+    for j in range(200):  # 150 Hz table mode, damping ratio 0.03
+        _add(sig, 400 + j, 2, 1500 * math.exp(-0.03 * w * j) * math.sin(w * j + 1.2))
+    assert _run(TapDetector(ODR), sig) == []
+
+
+def test_callback_and_count():
+    seen = []
+    det = TapDetector(500, on_tap=lambda t, mg: seen.append((t, mg)))
+    sig = _still(1000)
+    _add_tap(sig, 500, 3000)
+    for i in range(1000):
+        det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], 1000 + i * 2)
+    assert det.taps == 1 and len(seen) == 1 and seen[0][0] == 2000, seen
+
+
+def test_fifo_bursts_are_timed_back_from_the_read_time():
+    sig = _still(640)
+    _add_tap(sig, 333, 2200)
+    buf = array("h", [0] * 96)
+    det = TapDetector(ODR)
+    total = 0
+    for start in range(0, 640, 32):
+        for i in range(96):
+            buf[i] = sig[3 * start + i]
+        total += det.feed_fifo(buf, 32, 50000 + int((start + 31) * PERIOD_MS))
+    assert total == 1
+    assert abs(det.tap_ms - (50000 + 333 * PERIOD_MS)) <= 1, det.tap_ms
+
+
+def test_locate_times_a_hardware_click_from_the_fifo():
+    buf = _still(32)
+    _add_tap(buf, 20, 1500)
+    det = TapDetector(ODR)
+    assert det.locate(buf, 32, 10000)
+    assert det.tap_ms == 10000 - int(11 * PERIOD_MS) and 1200 <= det.tap_mg <= 1700, (det.tap_ms, det.tap_mg)
+    quiet = array("h", [0, 0, 1000] * 32)
+    assert det.locate(quiet, 32, 10000) is None
+
+
+def test_isqrt():
+    assert [isqrt(n) for n in (0, 1, 3, 4, 15, 16, 17, 999999, 1000000)] == [0, 1, 1, 2, 3, 4, 4, 999, 1000]
+
+
+def _samples_with_taps(n):
+    sig = _walk(n, heel_mg=900)
+    for k in range(300, n - 100, 700):
+        _add_tap(sig, k, 3000)
+    return sig
+
+
+def test_mp_feed_allocates_nothing():
+    import gc
+
+    n = 2000  # fed 5 times over: 10,000 samples (a 60 KB buffer would not fit the heap)
+    buf = _samples_with_taps(n)
+    det = TapDetector(ODR)
+    feed = det.feed
+    gc.collect()
+    before = gc.mem_alloc()
+    t = 0
+    for _ in range(5):
+        j = 0
+        for i in range(n):
+            feed(buf[j], buf[j + 1], buf[j + 2], t)
+            j += 3
+            t += 2
+    after = gc.mem_alloc()
+    assert det.taps >= 10, det.taps  # the tap path ran too
+    assert after == before, after - before
+
+
+def test_mp_feed_fifo_allocates_nothing():
+    import gc
+
+    n = 2048
+    samples = _samples_with_taps(n)
+    burst = array("h", [0] * 96)
+    det = TapDetector(ODR)
+    gc.collect()
+    before = gc.mem_alloc()
+    for start in range(0, n, 32):
+        for i in range(96):
+            burst[i] = samples[3 * start + i]
+        det.feed_fifo(burst, 32, start * 5 // 2)
+    after = gc.mem_alloc()
+    assert det.taps >= 2, det.taps
+    assert after == before, after - before
