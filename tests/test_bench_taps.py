@@ -1,0 +1,154 @@
+"""Tap bench: the generator (host_tools/bench/tapgen.py) and `cloudpin bench
+taps` (host_tools/bench/taps.py), which runs the firmware detector in the
+MicroPython VM."""
+import argparse
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from host_tools.bench import tapgen
+from host_tools.bench import taps as bench
+
+
+def _write_recording(path, seconds, rate, walk):
+    t = np.arange(int(seconds * rate)) * 1000.0 / rate
+    z = 1.0 + (0.4 * np.sin(2 * np.pi * 1.8 * t / 1000) if walk else 0.0 * t)
+    x = 0.1 * np.sin(2 * np.pi * 0.9 * t / 1000)
+    tapgen.write_recording(path, t, np.column_stack([x, 0 * t, z]))
+
+
+@pytest.fixture
+def source(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _write_recording(src / "walk.csv", 30, 50, True)
+    _write_recording(src / "desk.csv", 20, 12.5, False)
+    (src / "labels.csv").write_text(
+        "file,steps,kind,sample_hz\nwalk.csv,54,walk,50\ndesk.csv,0,none,12.5\n")
+    return src
+
+
+def _taps(folder):
+    with open(folder / "taps.csv", newline="") as f:
+        return [(r["file"], float(r["t_ms"])) for r in csv.DictReader(f)]
+
+
+def test_generator_writes_the_set_deterministically(source, tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    summary = tapgen.generate([source], a, odr=400, seed=7)
+    tapgen.generate([source], b, odr=400, seed=7)
+    tapgen.generate([source], c, odr=400, seed=8)
+    names = sorted(p.name for p in a.iterdir())
+    assert names == ["desk.csv", "labels.csv", "taps.csv", "walk.csv"]
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert _taps(a) != _taps(c)
+    assert summary["files"] == 2 and summary["taps"] == len(_taps(a)) > 4
+    # recordings at the new rate, labels copied with the new rate
+    t = np.loadtxt(a / "walk.csv", delimiter=",", skiprows=1)[:, 0]
+    assert np.allclose(np.diff(t), 2.5, atol=0.06) and (a / "walk.csv").read_text().startswith("t_ms,x,y,z\n")
+    rows = list(csv.DictReader(open(a / "labels.csv")))
+    assert [(r["file"], r["steps"], r["kind"], r["sample_hz"]) for r in rows] == [
+        ("desk.csv", "0", "none", "400"), ("walk.csv", "54", "walk", "400")]
+    # taps away from the ends and never closer than a double tap
+    for name, dur in (("walk.csv", 30000), ("desk.csv", 20000)):
+        times = sorted(tc for f, tc in _taps(a) if f == name)
+        assert all(1000 <= tc <= dur - 1000 for tc in times)
+        assert all(b2 - b1 >= 250 for b1, b2 in zip(times, times[1:]))
+
+
+def test_tap_model_physics():
+    # the sensor sees the impulse through its low-pass: the peak grows with
+    # the bandwidth (ODR) and the velocity change, and the pin ends at rest
+    _, w400 = tapgen.tap_waveform(400, 0.1, 1e-3, 0.1, 0.0)
+    _, w200 = tapgen.tap_waveform(200, 0.1, 1e-3, 0.1, 0.0)
+    _, w400s = tapgen.tap_waveform(400, 0.2, 1e-3, 0.1, 0.0)
+    assert 3.0 < w400.max() < 4.5 and 1.7 < w400.max() / w200.max() < 2.3
+    assert w400s.max() == pytest.approx(2 * w400.max(), rel=0.01)
+    assert abs(w400.sum()) / 400 * tapgen.G < 0.002  # net velocity change ~0 m/s
+    assert (w400 > 0.15 * w400.max()).sum() <= 2  # one or two samples wide
+    _, swing = tapgen.chest_swing_waveform(400, 0.3, 0.025, 0.0)
+    assert (swing > 0.5 * swing.max()).sum() >= 5  # soft collisions are broad
+
+
+def test_bench_finds_the_generated_taps(source, tmp_path):
+    out = tmp_path / "set"
+    tapgen.generate([source], out, odr=400, seed=3)
+    result = bench.bench_taps(out, odr=400, range_g=8)
+    s = result["summary"]
+    assert result["odr_hz"] == 400 and len(result["files"]) == 2
+    for f in result["files"]:
+        assert set(f) >= {"file", "taps_ms", "expected_taps_ms", "hours"}
+        assert all(isinstance(t, float) for t in f["taps_ms"])
+    assert s["labelled_taps"] == len(_taps(out))
+    assert s["recall"] >= 0.9 and s["precision"] >= 0.9, s
+    assert s["timing_error_ms_max"] <= 20
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_folder_without_taps_counts_false_taps_per_hour(source, tmp_path):
+    out = tmp_path / "set"
+    tapgen.generate([source], out, odr=400, seed=3)
+    (out / "taps.csv").unlink()  # the same recordings, now "real, no taps"
+    s = bench.bench_taps(out, odr=400)["summary"]
+    assert s["labelled_taps"] == 0 and s["recall"] is None
+    assert s["false_taps_without_taps"] >= 5  # every detection is false here
+    assert s["false_taps_per_hour"] == pytest.approx(s["false_taps_without_taps"] / s["hours_without_taps"], rel=0.02)
+    quiet = bench.bench_taps(source, odr=400)["summary"]  # the sources: no taps at all
+    assert quiet["false_taps_without_taps"] == 0 and quiet["false_taps_per_hour"] == 0
+
+
+def test_distractors_are_labelled_and_scored(source, tmp_path):
+    out = tmp_path / "set"
+    summary = tapgen.generate([source], out, odr=400, seed=5, distractors_per_min=6)
+    assert summary["distractors"] > 0
+    rows = list(csv.DictReader(open(out / "distractors.csv")))
+    assert {r["kind"] for r in rows} <= set(tapgen.DISTRACTORS)
+    s = bench.bench_taps(out, odr=400)["summary"]
+    assert sum(k["events"] for k in s["distractors"].values()) == len(rows)
+
+
+def test_match_pairs_nearest_once():
+    assert bench.match([100.0, 200.0, 500.0], [110.0, 130.0]) == [(100.0, 110.0)]
+    assert sorted(bench.match([100.0, 125.0], [110.0, 130.0])) == [(100.0, 110.0), (125.0, 130.0)]
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return bench.run(parser.parse_args(argv))
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda d: None, "not a folder"),
+    (lambda d: d.mkdir(), "no recording CSV files"),
+    (lambda d: (d.mkdir(), (d / "a.csv").write_text("time,x\n1,2\n")), "header must start t_ms,x,y,z"),
+    (lambda d: (d.mkdir(), (d / "a.csv").write_text("t_ms,x,y,z\n0,0,0,1\n10,0,0,1\n"),
+                (d / "taps.csv").write_text("file,t_ms\nb.csv,5\n")), "no recording named 'b.csv'"),
+    (lambda d: (d.mkdir(), (d / "a.csv").write_text("t_ms,x,y,z\n0,0,0,1\n10,0,0,1\n"),
+                (d / "taps.csv").write_text("file,t_ms\na.csv,soon\n")), "t_ms 'soon' is not a number"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, capsys, setup, message):
+    d = tmp_path / "in"
+    setup(d)
+    assert _cli([str(d)]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and message in err, err
+
+
+def test_low_odr_and_bad_params_are_refused(source, capsys):
+    assert _cli([str(source), "--odr", "50"]) == 2
+    assert "too low for taps" in capsys.readouterr().err
+    assert _cli([str(source), "--params", "[1]"]) == 2
+    assert "--params" in capsys.readouterr().err
+    assert _cli([str(source), "--params", '{"threshold": 1}']) == 2  # not a detector argument
+    assert "threshold" in capsys.readouterr().err
+
+
+def test_generator_cli_reports_bad_source(tmp_path, capsys):
+    assert tapgen.main([str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert math.isfinite(tapgen.G)
