@@ -51,8 +51,7 @@ _HEAP = []
 # on top of the firmware's share (on a pin they live in flash, not the heap).
 _EMULATOR_PROBE = (
     "import gc\ngc.collect()\na=gc.mem_alloc()\n"
-    "import machine, bluetooth, esp32\n"
-    "from cpsim import world, clock, radio, lis3dh, mpu6050, mpu6886, recording\n"
+    "import emu_resident\nemu_resident.load_all()\n"
     "gc.collect()\nprint(gc.mem_alloc()-a)\n"
 )
 

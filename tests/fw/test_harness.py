@@ -13,11 +13,9 @@ def test_mp_firmware_gets_an_esp32_sized_heap():
     # The VM's heap is the pin's ~100 KB plus what the emulated C modules
     # occupy; with those loaded, what is left is what firmware gets on a pin.
     import gc
-    import machine  # noqa: F401
-    import bluetooth  # noqa: F401
-    import esp32  # noqa: F401
-    from cpsim import world, clock, radio, lis3dh, mpu6050, mpu6886, recording  # noqa: F401
+    import emu_resident
 
+    emu_resident.load_all()
     gc.collect()
     free = gc.mem_free()
     assert sys.implementation.name == "micropython"

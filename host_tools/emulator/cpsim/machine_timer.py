@@ -147,6 +147,10 @@ def reset_device(dev, cause, why, sleep_ms=0, keep_wdt=False):
             st.mode = None
             st.pull = 0
         st.update()
+    if dev.ble_obj is not None:
+        # A soft reset deinitialises BLE (peers see a disconnect at once);
+        # any other reset cuts the radio and peers time out.
+        dev.world.radio.reset_device(dev, graceful=(cause == 5))  # 5: machine.SOFT_RESET on ESP32
     if sleep_ms:
         clock.advance(sleep_ms)
     dev.reset_cause = cause
