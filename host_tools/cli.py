@@ -12,6 +12,7 @@ COMMANDS = [
     ("check-board", "boardcheck", "validate board definition files"),
     ("flash", "flash", "write MicroPython firmware to badges with esptool"),
     ("image", "image", "build a LittleFS + NVS + firmware image for mass flashing"),
+    ("desk", "desk.cli", "press-centre desk: provision, verify, return, export badges"),
 ]
 
 

@@ -236,3 +236,40 @@ class SerialBadge:
     def release(self):
         """Give the port up (for a deploy tool that opens it itself)."""
         self.close()
+
+
+def deploy_updater(board_name):
+    """The state machine's firmware updater, through host_tools.deploy when
+    that tool is installed (None otherwise: outdated badges are reported).
+    The deploy opens the port itself and restarts the app, so the badge's
+    connection is given up around it and opened again after."""
+    try:
+        from host_tools import deploy
+        from host_tools.boards import load_board
+    except ImportError:
+        return None
+    if not hasattr(deploy, "deploy_badge"):
+        return None
+    board = load_board(board_name)
+
+    def update(badge, progress):
+        total = [0, 0]
+
+        def note(event, **info):
+            if event == "plan":
+                total[0] = info.get("total") or 0
+            elif event == "bytes" and total[0]:
+                total[1] += info.get("n", 0)
+                progress(min(1.0, total[1] / total[0]))
+
+        badge.release()
+        try:
+            with deploy.Badge(badge.port, badge.baud) as conn:
+                deploy.deploy_badge(conn, board, progress=note)
+        except deploy.DeployError as e:
+            if not os.path.exists(badge.port):
+                raise BadgeGone("%s: badge disconnected" % badge.port) from None
+            raise BadgeError(str(e)) from None
+        badge.connect()
+
+    return update

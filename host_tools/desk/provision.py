@@ -136,9 +136,12 @@ class _Run:
         try:
             self.badge.connect()
             return self._provision()
-        except BadgeGone:
+        except BadgeGone as e:
             self.out.status = "gone"
-            self.out.message = "unplugged while %s: plug it back in to finish" % LABEL.get(self.step, "connecting")
+            if self.step is None:
+                self.out.message = "no badge there (%s): is it plugged in?" % str(e).split(": ", 1)[-1]
+            else:
+                self.out.message = "unplugged while %s: plug it back in to finish" % LABEL[self.step]
         except BadgeError as e:
             self.out.status = "failed"
             self.out.message = str(e)
