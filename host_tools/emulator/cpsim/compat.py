@@ -5,6 +5,35 @@ import sys
 _MASK = (1 << 30) - 1  # ticks wrap like a 30-bit small int on the board
 
 
+class _ThreadSafeFlag:
+    """MicroPython's asyncio.ThreadSafeFlag for CPython: set() from an
+    emulated IRQ (same thread here), wait() clears it."""
+
+    def __init__(self):
+        self._set = False
+        self._waiter = None
+
+    def set(self):
+        self._set = True
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def clear(self):
+        self._set = False
+
+    async def wait(self):
+        import asyncio
+
+        while not self._set:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        self._set = False
+
+
 def install():
     if sys.implementation.name == "micropython":
         return
@@ -33,6 +62,10 @@ def install():
         time.sleep_us = lambda us: time.sleep(us / 1000000)
     if not hasattr(asyncio, "sleep_ms"):
         asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
+    if not hasattr(asyncio, "wait_for_ms"):
+        asyncio.wait_for_ms = lambda aw, ms: asyncio.wait_for(aw, ms / 1000)
+    if not hasattr(asyncio, "ThreadSafeFlag"):
+        asyncio.ThreadSafeFlag = _ThreadSafeFlag
     if not hasattr(sys, "print_exception"):
         import traceback
 

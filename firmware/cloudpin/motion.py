@@ -1,0 +1,129 @@
+# The motion service: wakes on the accelerometer's FIFO watermark interrupt
+# (or a timer on chips without one), drains the FIFO in one burst and runs
+# every sample through the step counter and the tap detector.
+#
+# The sensor runs at the board's tap rate (accel.tap_odr, 400-500 Hz): a tap
+# lasts a few ms and vanishes at step rates. The step counter block-averages
+# down to its own 25 Hz internally. Where the chip has a tap engine (LIS3DH
+# click), it watches every sample in hardware and the CPU only locates the
+# click in the burst; elsewhere the software detector sees every sample.
+import asyncio
+import time
+from array import array
+
+from micropython import const
+
+from cloudpin.steps import StepCounter
+from cloudpin.taps import TapDetector
+
+_FIFO_FRAMES = const(32)  # largest FIFO burst any driver returns per read
+_WATERMARK = const(24)  # LIS3DH/MPU6886 interrupt level: 60 ms at 400 Hz
+_TAP_MG = const(800)  # tap threshold (high-passed), software and click engine alike
+
+
+class MotionService:
+    name = "motion"
+
+    def __init__(self, hw, log, on_tap=None, ticks_ms=None):
+        cfg = hw.board["accel"]
+        self.hw = hw
+        self.log = log
+        self.on_tap = on_tap  # on_tap(t_ms, strength_mg): the handshake's hook
+        # The clock taps are stamped with; a simulation passes its own.
+        self.ticks_ms = ticks_ms or time.ticks_ms
+        self.rate = cfg.get("tap_odr") or cfg["odr"]
+        self.steps = StepCounter(self.rate)
+        self.taps = TapDetector(self.rate, threshold_mg=_TAP_MG)
+        self.tap_count = 0
+        self.overruns = 0
+        self._buf = array("h", bytes(2 * 3 * _FIFO_FRAMES))
+        self._wake = asyncio.ThreadSafeFlag()
+        self._clicked = False
+        self._hw_click = False
+
+    def summary(self):
+        return "steps=%d taps=%d" % (self.steps.steps, self.tap_count)
+
+    # Interrupt handlers: no allocation, just flags (as aioble does).
+    def _on_watermark(self, pin):
+        self._wake.set()
+
+    def _on_click(self, pin):
+        self._clicked = True
+        self._wake.set()
+
+    def setup(self):
+        """Program the sensor; returns the poll interval (ms) for chips
+        without a watermark interrupt, 0 when the interrupt wakes us."""
+        accel = self.hw.accel
+        accel.set_odr(self.rate)
+        accel.enable_fifo(_WATERMARK)
+        int2 = self.hw.board["accel"].get("int2")
+        if accel.HAS_CLICK and int2 is not None:
+            import machine
+
+            accel.enable_click(_TAP_MG, 15, 30, 0, pin=2)
+            accel.attach_irq(machine.Pin(int2, machine.Pin.IN), self._on_click)
+            self._hw_click = True
+        if accel.HAS_WATERMARK_IRQ:
+            accel.attach_irq(self.hw.accel_int, self._on_watermark)
+            return 0
+        return accel.poll_ms()
+
+    def drain(self):
+        """Read everything the FIFO holds and process it; returns samples read."""
+        accel = self.hw.accel
+        buf = self._buf
+        total = 0
+        while True:
+            n = accel.read_fifo(buf)
+            if n == 0:
+                break
+            t_last = self.ticks_ms()
+            steps = self.steps
+            j = 0
+            for _ in range(n):
+                steps.feed(buf[j], buf[j + 1], buf[j + 2])
+                j += 3
+            if self._hw_click:
+                if self._clicked:
+                    self._clicked = False
+                    accel.read_click()
+                    if self.taps.locate(buf, n, t_last):
+                        self._tap()
+            elif self.taps.feed_fifo(buf, n, t_last):
+                self._tap()
+            total += n
+            if n < _FIFO_FRAMES:
+                break
+        if accel.overruns != self.overruns:
+            # Samples were lost: the filters' history no longer joins up.
+            self.overruns = accel.overruns
+            self.taps.reset()
+            self.log.warning("fifo overrun %d" % self.overruns)
+        return total
+
+    def _tap(self):
+        self.tap_count += 1
+        t, mg = self.taps.tap_ms, self.taps.tap_mg
+        self.log.info("tap t_ms=%d mg=%d" % (t, mg))
+        if self.on_tap is not None:
+            self.on_tap(t, mg)
+
+    async def run(self):
+        if self.hw.accel is None:
+            self.log.error("no accelerometer: motion off")
+            return
+        poll_ms = self.setup()
+        self.log.info("motion rate=%dHz irq=%s click=%s" % (
+            self.rate, "no" if poll_ms else "yes", "hw" if self._hw_click else "sw"))
+        while True:
+            if poll_ms:
+                await asyncio.sleep_ms(poll_ms)
+            else:
+                try:
+                    # A missed edge must not stall counting: time out to a poll.
+                    await asyncio.wait_for_ms(self._wake.wait(), 500)
+                except asyncio.TimeoutError:
+                    pass
+            self.drain()
