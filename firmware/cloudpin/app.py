@@ -4,6 +4,7 @@ import asyncio
 
 from cloudpin import VERSION
 from cloudpin.log import Logger
+from cloudpin.motion import MotionService
 from cloudpin.status import StatusService
 from cloudpin.supervisor import Supervisor
 
@@ -13,7 +14,8 @@ class App:
         self.hw = hw
         self.log = log
         self.supervisor = Supervisor(log.child("super"), hw.wdt)
-        self.services = [StatusService(hw, log.child("status"), status_every_ms)]
+        self.motion = MotionService(hw, log.child("motion"))
+        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self.motion)]
         self.wdt_timer = None
 
     async def main(self, run_ms=0):
