@@ -2,13 +2,15 @@
 tap-capable output data rate, with physically modelled pin-to-pin taps added.
 
 Usage: python -m host_tools.bench.tapgen SRC_DIR [SRC_DIR ...] OUT_DIR
-           [--odr 400] [--seed 1] [--max-seconds 120]
+           [--odr 400] [--seed 1] [--max-seconds 120] [--distractors PER_MIN]
 
 Output (the `../shared/data/steps` format plus taps): one CSV `t_ms,x,y,z` (g)
-per source recording (a random window of at most --max-seconds), labels.csv
-(the source rows, with sample_hz set to the new rate) and taps.csv `file,t_ms`.
-Everything is drawn from one seeded generator, so the same arguments make
-byte-identical files.
+per source recording (a random window of at most --max-seconds; its step
+count is blanked when it is a window of a longer recording), labels.csv (the
+source rows, sample_hz set to the new rate), taps.csv `file,t_ms` and, with
+--distractors, distractors.csv `file,t_ms,kind`. Everything is drawn from one
+seeded generator, so the same arguments make byte-identical files. Values are
+not clipped: the bench clips them at the sensor's range.
 
 Tap model (two pins deliberately touched together)
 --------------------------------------------------
@@ -16,38 +18,45 @@ Tap model (two pins deliberately touched together)
   lanyard. The wearers bring the pins together at a closing speed of
   0.1-0.5 m/s; with a coefficient of restitution of ~0.5 for hard plastics
   each pin's velocity changes by dv = (1 + e) / 2 * v_closing, so dv is drawn
-  log-uniformly from 0.05-0.35 m/s (a gentle touch to a firm clink).
+  log-uniformly from 0.05-0.35 m/s (a gentle touch to a firm clink). These
+  are our assumptions, not measurements; the outcome matches what tap
+  engines are tuned for (below).
 * Hard plastic on hard plastic: the contact lasts about a millisecond, up to
   several when a finger, fabric or a soft case sits between the pins. The
   true acceleration is a half-sine of width tau drawn from 0.5-5 ms with area
-  dv (peak pi*dv/(2*tau): up to tens of g for an instant). What
-  the accelerometer reports is that impulse through its own anti-alias
-  low-pass (LIS3DH bandwidth ODR/2, datasheet DocID17530 table 4 note;
-  MPU-6886 ACCEL_CONFIG2 218 Hz at a 1 kHz internal rate): a pulse about one
-  to two output samples wide whose peak is set by dv and the bandwidth, a few
-  g at 400 Hz. This is why taps need a high ODR: at 25-50 Hz the same tap is a
-  fraction of a g and indistinguishable from a footfall (hardware-facts.md
-  "Accelerometers"), and why the ADXL345 datasheet suggests a tap threshold
-  above 3 g and a duration limit under 10 ms (ADXL345 rev. E, "Tap detection").
-  We synthesise the impulse at 64x the output rate and decimate it with the
-  same band-limited filter the recording goes through (resample.py), so the
-  tap sees exactly the filtering the walking signal sees.
+  dv (peak pi*dv/(2*tau): up to tens of g for an instant). What the
+  accelerometer reports is that impulse through its own anti-alias low-pass
+  (LIS3DH: bandwidth ODR/2; MPU-6886: 218 Hz at a 1 kHz internal rate,
+  ACCEL_CONFIG2 A_DLPF_CFG=1; MPU-6050: 184-260 Hz, CONFIG DLPF_CFG=1/0,
+  register map RM-MPU-6000A rev 4.2): a pulse one or two output samples wide
+  whose peak is set by dv and the bandwidth, about 1-13 g at 400 Hz. That fits
+  the ADXL345 datasheet's tap starting points (rev. E, "Tap detection":
+  THRESH_TAP above 3 g, time above threshold DUR up to 10 ms or more) and
+  users' reports of light taps reading 12 g on a LIS3DH (ST community,
+  "LIS3DH output register value less than the set threshold"). It is also why
+  taps need a high ODR: at 25-50 Hz the same tap is a fraction of a g, as
+  broad as a footfall (hardware-facts.md "Accelerometers"). We synthesise the
+  impulse at 64x the output rate and decimate it with the same band-limited
+  filter the recording goes through (resample.py), so the tap sees exactly
+  the filtering the walking signal sees.
 * The hand or lanyard then arrests the pin: the opposite velocity change
-  spread over 60-200 ms (a raised cosine, ~0.1 g), so the tap carries no net
-  velocity. The direction is mostly the pin's face normal (the device z axis,
-  as the face of a watch or phone in the source recordings): within 35 degrees
-  of +-z for 80% of taps, any direction for the rest (edge-on taps).
+  spread over 60-200 ms (a raised cosine, 0.05-1.2 g), so the tap carries no
+  net velocity. The direction is mostly the pin's face normal (the device z
+  axis, as the face of a watch or phone in the source recordings): within 35
+  degrees of +-z for 80% of taps, any direction for the rest (edge-on taps).
 * Times: tap events are at least 1.5 s apart (plus an exponential gap, mean
   5 s) and 1 s away from the ends; 15% of events are double taps 250-500 ms
-  apart. The label is the centre of the contact.
+  apart. The label is the centre of the contact. A real sensor's causal
+  filter delays every sample by about a period; both pins share that delay.
 
 What the recordings cannot give: the sources are 12.5 Hz (watch) and 100 Hz
 (phone) data. Resampling to 400 Hz interpolates them faithfully but cannot
 recreate what they never held, so heel strikes, knocks and clothing rubs
 above ~6 Hz (watch) or ~45 Hz (phone) are missing and a false-tap rate
-measured on them is optimistic. The unit tests add synthetic heel-strike,
-chest-swing and table-knock transients to cover that gap; no recording with
-real high-rate walking impacts is available here.
+measured on them is optimistic. --distractors adds modelled non-tap
+transients (heel strikes, chest swings, table knocks, see DISTRACTORS) to
+cover part of that gap; no recording with real high-rate walking impacts is
+available here.
 """
 import argparse
 import csv
