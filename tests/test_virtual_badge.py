@@ -1,0 +1,277 @@
+"""Virtual badges on the wire: the unmodified mpremote and ampy, run as
+separate processes against the pty, and a raw serial console for the exact
+bytes a board sends."""
+import os
+import select
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from host_tools.virtual_badge import RAW_BANNER, VirtualBadge, VirtualBadgeFarm
+
+BIN = Path(sys.executable).parent
+TIMEOUT = 60  # generous: the machine is shared; a wait only ends early on success
+
+BOOT_PY = 'print("boot ran")\nwith open("boots.txt", "a") as f:\n    f.write("x")\n'
+MAIN_PY = 'print("main ran")\n'
+LOOP_MAIN_PY = 'import time\nwhile True:\n    print("tick")\n    time.sleep(0.05)\n'
+
+
+def boots(badge):
+    p = badge.root / "boots.txt"
+    return len(p.read_text()) if p.exists() else 0
+
+
+def mpremote(port, *args):
+    proc = subprocess.run([str(BIN / "mpremote"), "connect", port, *args],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def ampy(port, *args):
+    proc = subprocess.run([str(BIN / "ampy"), "--port", port, *args],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+class Console:
+    """A terminal on the badge's port that waits for text, never for time."""
+
+    def __init__(self, port):
+        self.ser = serial.Serial(port, 115200, timeout=0.05)
+        self.seen = b""
+
+    def send(self, data):
+        self.ser.write(data)
+
+    def sync(self):
+        """Reach a fresh friendly prompt, past whatever the badge sent before."""
+        self.send(b"print('in' 'sync')\r")  # the echo never contains the output
+        self.expect(b"insync\r\n>>> ")
+
+    def expect(self, text, timeout=TIMEOUT):
+        """Read until `text` arrives; return everything read up to and including it."""
+        end = time.monotonic() + timeout
+        while text not in self.seen:
+            assert time.monotonic() < end, "waited for %r, got %r" % (text, self.seen)
+            self.seen += self.ser.read(max(1, self.ser.in_waiting))
+        i = self.seen.index(text) + len(text)
+        got, self.seen = self.seen[:i], self.seen[i:]
+        return got
+
+    def close(self):
+        self.ser.close()
+
+
+def make_badge(folder, main=MAIN_PY, **kw):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "boot.py").write_text(BOOT_PY)
+    if main:
+        (folder / "main.py").write_text(main)
+    return VirtualBadge(folder, **kw)
+
+
+@pytest.fixture
+def badge(tmp_path):
+    with make_badge(tmp_path / "badge") as b:
+        assert b.wait_repl(TIMEOUT)
+        yield b
+
+
+@pytest.fixture
+def console(badge):
+    c = Console(badge.port)
+    yield c
+    c.close()
+
+
+def test_mpremote_cp_ls_cat_run_exec(badge, tmp_path):
+    local = tmp_path / "hello.txt"
+    local.write_text("hello badge\n" * 50)
+    mpremote(badge.port, "cp", str(local), ":hello.txt")
+    assert (badge.root / "hello.txt").read_text() == local.read_text()
+    listing = mpremote(badge.port, "ls")
+    assert "hello.txt" in listing and "boot.py" in listing
+    assert "%d hello.txt" % len(local.read_text()) in listing  # sizes, as LittleFS reports them
+    assert mpremote(badge.port, "cat", "hello.txt") == local.read_text()
+    back = tmp_path / "back.txt"
+    mpremote(badge.port, "cp", ":hello.txt", str(back))
+    assert back.read_text() == local.read_text()
+    script = tmp_path / "script.py"
+    script.write_text("import os\nprint('files', sorted(os.listdir('/')))\n")
+    assert "files ['boot.py', 'boots.txt', 'hello.txt', 'main.py']" in mpremote(badge.port, "run", str(script))
+    assert mpremote(badge.port, "exec", "print(6 * 7)").strip() == "42"
+
+
+def test_mpremote_soft_reset_then_exec_runs_boot_again(badge):
+    before = boots(badge)
+    out = mpremote(badge.port, "soft-reset", "exec", "print(open('boots.txt').read())")
+    # A soft reset into the raw REPL runs boot.py but not main.py (ports/esp32).
+    assert out.strip() == "x" * (before + 1)
+    assert mpremote(badge.port, "exec", "print('again')").strip() == "again"
+    assert boots(badge) == before + 2  # mpremote soft-resets on connect
+
+
+def test_ampy_put_get_ls_run(badge, tmp_path):
+    local = tmp_path / "data.txt"
+    local.write_text("".join("line %d\n" % i for i in range(200)))
+    ampy(badge.port, "put", str(local), "data.txt")
+    assert (badge.root / "data.txt").read_text() == local.read_text()
+    assert ampy(badge.port, "get", "data.txt").replace("\r\n", "\n").rstrip("\n") == local.read_text().rstrip("\n")
+    assert "/data.txt" in ampy(badge.port, "ls").split()
+    script = tmp_path / "s.py"
+    script.write_text("print('ran', 3 * 3)\n")
+    assert "ran 9" in ampy(badge.port, "run", str(script))
+
+
+def test_friendly_soft_reset_prints_board_text_and_reruns_boot_and_main(badge, console):
+    console.sync()
+    assert boots(badge) == 1
+    console.send(b"\x04")
+    out = console.expect(b">>> ")
+    assert out.startswith(b"\r\nMPY: soft reboot\r\nboot ran\r\nmain ran\r\nMicroPython ")
+    assert out.endswith(b'; Generic ESP32 module with ESP32\r\nType "help()" for more information.\r\n>>> ')
+    assert boots(badge) == 2
+    console.send(b"import sys; sys.platform\r")  # the REPL still works after the restart
+    assert b"'linux'" in console.expect(b">>> ")
+
+
+def test_raw_repl_soft_reset_stays_in_raw_repl_without_main(badge, console):
+    console.sync()
+    console.send(b"\r\x01")
+    console.expect(RAW_BANNER + b">")
+    console.send(b"\x04")
+    assert console.expect(RAW_BANNER + b">") == b"OK\r\nMPY: soft reboot\r\nboot ran\r\n" + RAW_BANNER + b">"
+    console.send(b"print(1 + 1)\x04")
+    assert console.expect(b"\x04>") == b"OK2\r\n\x04\x04>"
+    console.send(b"\x05A\x01")  # raw-paste mode, with its flow-control window
+    window = b"R\x01" + (128).to_bytes(2, "little") + b"\x01"  # 128: the ESP32's too
+    assert console.expect(window) == window
+    console.send(b"print('paste')\x04")
+    assert console.expect(b"\x04>") == b"\x04paste\r\n\x04\x04>"
+    assert boots(badge) == 2
+
+
+def test_ctrl_c_interrupts_main(tmp_path):
+    with make_badge(tmp_path / "b", main=LOOP_MAIN_PY) as b:
+        c = Console(b.port)
+        c.expect(b"tick\r\n")
+        c.send(b"\x03")
+        out = c.expect(b">>> ")
+        c.close()
+    assert b'Traceback (most recent call last):\r\n  File "main.py", line 4, in <module>\r\nKeyboardInterrupt: \r\n' in out
+    assert b"<stdin>" not in out  # the badge's own start-up code stays out of tracebacks
+
+
+def test_ctrl_c_stops_code_started_by_raw_paste(badge, tmp_path):
+    script = tmp_path / "forever.py"
+    script.write_text("print('looping')\nwhile True:\n    pass\n")
+    proc = subprocess.Popen([str(BIN / "mpremote"), "connect", badge.port, "run", str(script)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "looping"
+    finally:
+        proc.kill()  # leaves the loop running on the badge, as a closed terminal would
+        proc.communicate(timeout=TIMEOUT)
+    assert mpremote(badge.port, "exec", "print('back')").strip() == "back"
+
+
+def test_pacing_limits_transfer_to_the_baud_rate(tmp_path):
+    baud, size = 9600, 2048
+    local = tmp_path / "blob.txt"
+    local.write_text("0123456789abcde\n" * (size // 16))
+    with make_badge(tmp_path / "slow", baud=baud) as b:
+        assert b.wait_repl(TIMEOUT)
+        t0 = time.monotonic()
+        mpremote(b.port, "cp", str(local), ":blob.txt")
+        elapsed = time.monotonic() - t0
+        assert (b.root / "blob.txt").read_text() == local.read_text()
+    # 10 bits a byte on the wire: the file alone needs size * 10 / baud seconds.
+    assert size / elapsed < baud / 10, "%d bytes in %.2f s beats %d baud" % (size, elapsed, baud)
+
+
+def test_badges_have_separate_filesystems(tmp_path):
+    with VirtualBadgeFarm(2, root=tmp_path) as farm:
+        a, b = farm
+        assert a.root == tmp_path / "badge-1" and b.root == tmp_path / "badge-2"
+        assert os.readlink(tmp_path / "badge-1.tty") == a.port
+        assert os.readlink(tmp_path / "badge-2.tty") == b.port
+        mpremote(str(tmp_path / "badge-1.tty"), "exec", "open('who.txt', 'w').write('one')")
+        mpremote(b.port, "exec", "open('who.txt', 'w').write('two')")
+        assert (a.root / "who.txt").read_text() == "one"
+        assert (b.root / "who.txt").read_text() == "two"
+        assert mpremote(a.port, "exec", "print(open('/who.txt').read())").strip() == "one"
+
+
+def test_listing_shows_only_the_badges_files(badge):
+    out = mpremote(badge.port, "exec",
+                   "import os, esp32, machine\n"
+                   "n = esp32.NVS('t'); n.set_i32('k', 7); n.commit()\n"
+                   "print(sorted(os.listdir('/')), machine.reset_cause())")
+    # The emulated built-ins and the NVS partition are not files on the pin's flash.
+    assert out.strip() == "['boot.py', 'boots.txt', 'main.py'] 1"
+    assert (badge.nvs_path).exists()
+
+
+def test_machine_reset_reboots_like_the_chip(badge, console):
+    console.sync()
+    console.send(b"import machine; machine.reset()\r")
+    out = console.expect(b">>> ")
+    assert b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\nboot ran\r\nmain ran\r\n" in out
+    console.send(b"import machine; machine.reset_cause() == machine.HARD_RESET\r")
+    assert b"True" in console.expect(b">>> ")
+
+
+def test_unplug_and_replug(badge, console):
+    console.sync()
+    old_port = badge.port
+    badge.unplug()
+    with pytest.raises(serial.SerialException):
+        for _ in range(100):
+            console.ser.read(1)
+    assert not os.path.exists(old_port)
+    badge.replug()
+    assert badge.wait_repl(TIMEOUT)
+    assert boots(badge) == 2  # powered on again, files kept
+    assert mpremote(badge.port, "exec", "import machine; print(machine.reset_cause())").strip() == "1"
+
+
+def _read_lines(stream, n, timeout):
+    data, end = b"", time.monotonic() + timeout
+    while data.count(b"\n") < n:
+        r, _, _ = select.select([stream], [], [], max(0, end - time.monotonic()))
+        assert r, "%d lines not printed within %s s: %r" % (n, timeout, data)
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, "output ended: %r" % data
+        data += chunk
+    return data.decode().split()
+
+
+def test_cli_prints_ports_and_stops_on_sigterm(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "virtual-badge", "--count", "2",
+                             "--root", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        ports = _read_lines(proc.stdout, 2, TIMEOUT)
+        for p in ports:
+            assert stat.S_ISCHR(os.stat(p).st_mode)
+        assert [os.readlink(tmp_path / ("badge-%d.tty" % n)) for n in (1, 2)] == ports
+        assert mpremote(ports[1], "exec", "print('hi')").strip() == "hi"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(TIMEOUT) == 0
+        assert not any(os.path.exists(p) for p in ports)
+        assert not (tmp_path / "badge-1.tty").exists()
+        assert (tmp_path / "badge-2").is_dir()  # --root folders persist
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()
