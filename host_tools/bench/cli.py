@@ -1,0 +1,91 @@
+"""Benchmarks: the firmware step counter and tap detector run under the
+MicroPython unix port on labelled recordings, and the motion pipeline's cost.
+
+  cloudpin bench steps DIR     step counts vs labels.csv (JSON on stdout)
+  cloudpin bench taps DIR...   tap detection (host_tools.bench.taps)
+  cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
+  cloudpin bench all --data D  steps on every set in D, taps, cost -> --out FILE
+"""
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from host_tools.bench import cost, steps
+
+
+def _taps():
+    return importlib.import_module("host_tools.bench.taps")
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
+    p = sub.add_parser("steps", help="step counter on a folder of labelled recordings", description=steps.__doc__)
+    steps.add_arguments(p)
+    p.set_defaults(_bench=steps.run)
+    p = sub.add_parser("taps", help="tap detector on tap-labelled recordings")
+    try:
+        taps = _taps()
+    except ImportError as e:
+        p.set_defaults(_bench=lambda a, e=e: _missing(e))
+    else:
+        p.description = taps.__doc__
+        taps.add_arguments(p)
+        p.set_defaults(_bench=taps.run)
+    p = sub.add_parser("cost", help="us per sample and heap per sample under MicroPython", description=cost.__doc__)
+    cost.add_arguments(p)
+    p.set_defaults(_bench=cost.run)
+    p = sub.add_parser("all", help="every benchmark, written to one JSON file")
+    p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
+    p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
+    p.add_argument("--odr", type=float, default=None, help="step counter ODR, Hz (default: the board's)")
+    p.add_argument("--board", default=steps.DEFAULT_BOARD)
+    p.set_defaults(_bench=run_all)
+
+
+def _missing(e):
+    print("error: tap benchmark not available: %s" % e, file=sys.stderr)
+    return 2
+
+
+def run_all(args):
+    say = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    data = Path(args.data)
+    sets = sorted(p for p in data.iterdir() if (p / "labels.csv").exists()) if data.is_dir() else []
+    if not sets:
+        print("error: %s: no folders with labels.csv" % data, file=sys.stderr)
+        return 2
+    t0 = time.time()
+    result = {"generated_by": "cloudpin bench all --data %s" % args.data, "steps": {}}
+    try:
+        for s in sets:
+            r = steps.bench_steps(s, args.odr, args.board, say)
+            result["steps"][r["set"]] = r
+        result["cost"] = cost.measure(args.odr)
+    except (steps.BenchError, steps.rs.RecordingError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    try:
+        taps = _taps()
+        say("taps: generating and benchmarking...")
+        result["taps"] = taps.bench_suite([str(s) for s in sets], progress=say)
+    except Exception as e:  # another module's failure must not lose the step results
+        say("taps: skipped: %s: %s" % (type(e).__name__, e))
+        result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
+    result["seconds"] = round(time.time() - t0, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    say("wrote %s in %.0f s" % (out, result["seconds"]))
+    for name, r in result["steps"].items():
+        s = r["summary"]
+        say("  %s: MAPE %s%%, false steps/h %s" % (name, s.get("mape_pct"), s.get("false_steps_per_hour")))
+    return 0
+
+
+def run(args):
+    if not getattr(args, "_bench", None):
+        print("usage: cloudpin bench {steps,taps,cost,all} ... (see --help)", file=sys.stderr)
+        return 2
+    return args._bench(args)
