@@ -13,6 +13,8 @@ COMMANDS = [
     ("flash", "flash", "write MicroPython firmware to badges with esptool"),
     ("image", "image", "build a LittleFS + NVS + firmware image for mass flashing"),
     ("desk", "desk.cli", "press-centre desk: provision, verify, return, export badges"),
+    ("bench", "bench.cli", "benchmarks: step counter, tap detector, cost"),
+    ("plot", "plot", "draw a recording with detected steps"),
 ]
 
 
