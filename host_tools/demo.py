@@ -120,6 +120,7 @@ def run(args):
     if seconds is None and not sys.stdout.isatty():
         seconds = NOT_A_TTY_SECONDS
     with VirtualBadge(baud=args.baud, board=board, name="demo") as badge:
+        badge.wait_repl()  # a blank badge: boots straight to the REPL
         copied = install_firmware(args.firmware, badge.root, board, vm_arch(badge.exe))
         sys.stderr.write("virtual badge on %s (folder %s): copied %d files, soft-resetting\n"
                          % (badge.port, badge.root, len(copied)))

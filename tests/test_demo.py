@@ -1,0 +1,55 @@
+"""`cloudpin demo`: a firmware folder booted on a virtual badge, its output
+streamed line by line. A small fixture firmware stands in for the real one."""
+import subprocess
+import sys
+
+import pytest
+
+from host_tools import REPO
+from host_tools.demo import install_firmware, vm_arch
+from host_tools.virtual_badge import board_file, micropython_binary
+
+
+@pytest.fixture
+def firmware(tmp_path):
+    fw = tmp_path / "fw"
+    (fw / "pkg").mkdir(parents=True)
+    (fw / "boot.py").write_text('print("fixture boot")\n')
+    (fw / "main.py").write_text(
+        "import time\nfrom pkg import greet\nimport json\n"
+        "print(greet.line(json.load(open('board.json'))['name']))\n"
+        "while True:\n    print('I 0 demo tick')\n    time.sleep(0.2)\n")
+    (fw / "pkg" / "__init__.py").write_text("")
+    (fw / "pkg" / "greet.py").write_text("def line(board):\n    return 'I 0 demo hello from ' + board\n")
+    (fw / "pyrightconfig.json").write_text("{}")  # not firmware: stays behind
+    return fw
+
+
+def test_install_puts_scripts_as_source_and_packages_compiled(firmware, tmp_path):
+    root = tmp_path / "badge"
+    root.mkdir()
+    board = board_file("cloudpin_ref")
+    names = install_firmware(firmware, root, board, vm_arch(micropython_binary()))
+    assert sorted(names) == ["board.json", "boot.py", "main.py", "pkg/__init__.mpy", "pkg/greet.mpy"]
+    assert (root / "main.py").read_text() == (firmware / "main.py").read_text()
+    assert (root / "pkg" / "greet.mpy").read_bytes()[:1] == b"M"  # mpy header
+    assert (root / "board.json").read_bytes() == board.read_bytes()
+
+
+def test_demo_soft_resets_the_badge_and_streams_its_lines(firmware):
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "2",
+                           "--firmware", str(firmware), "--board", "m5stickc_plus"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "MPY: soft reboot" in lines
+    i = lines.index("MPY: soft reboot")
+    assert lines[i + 1:i + 4] == ["fixture boot", "I 0 demo hello from m5stickc_plus", "I 0 demo tick"]
+    assert "virtual badge on /dev/pts/" in proc.stderr
+
+
+def test_demo_rejects_an_unknown_board():
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--board", "nope"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "known boards" in proc.stderr
