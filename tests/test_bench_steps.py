@@ -1,0 +1,97 @@
+"""The step benchmark harness on a small generated folder: JSON shape, numbers
+that agree with the firmware counter, and clear errors for bad input."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from host_tools import REPO
+from host_tools.bench import steps as bench
+
+
+def _write(path, seconds, rate=25.0, step_hz=0.0, noise=0.004):
+    lines = ["t_ms,x,y,z"]
+    for i in range(int(seconds * rate)):
+        t = i / rate
+        b = 0.0
+        if step_hz:
+            b = 0.35 * math.sin(2 * math.pi * step_hz * t) + 0.1 * math.sin(math.pi * step_hz * t)
+        n = noise * math.sin(i * 12.9898)
+        lines.append("%d,%.4f,%.4f,%.4f" % (round(t * 1000), n, 0.01, 1.0 + b))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    _write(tmp_path / "walk.csv", 40, step_hz=2.0)  # 80 steps
+    _write(tmp_path / "still.csv", 30)
+    (tmp_path / "labels.csv").write_text("file,steps\nwalk.csv,80\nstill.csv,0\n")
+    return tmp_path
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_steps_json_shape_and_numbers(folder):
+    proc = _cli("steps", str(folder), "--odr", "25")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    files = {f["file"]: f for f in result["files"]}
+    assert set(files) == {"walk.csv", "still.csv"}
+    assert files["walk.csv"]["kind"] == "walk" and files["still.csv"]["kind"] == "none"
+    assert abs(files["walk.csv"]["counted"] - 80) <= 4
+    assert files["still.csv"]["counted"] == 0
+    s = result["summary"]
+    ape = abs(files["walk.csv"]["counted"] - 80) * 100 / 80
+    assert s["mape_pct"] == pytest.approx(ape, abs=0.01) and s["median_ape_pct"] == pytest.approx(ape, abs=0.01)
+    assert s["false_steps_per_hour"] == 0 and s["hours"] > 0
+    assert set(s["by_kind"]) == {"walk", "none"}
+    assert "counting in the MicroPython VM" in proc.stderr  # progress goes to stderr
+
+
+def test_vm_counts_equal_the_counter_in_cpython(folder):
+    # the VM (feed_fifo, 32-sample chunks) and CPython (feed) agree exactly
+    sys.path[:0] = [str(REPO / "firmware"), str(REPO / "host_tools" / "emulator")]
+    try:
+        from cloudpin.steps import StepCounter
+    finally:
+        del sys.path[:2]
+    from host_tools.bench import resample as rs
+
+    result = bench.bench_steps(folder, odr=50)
+    for f in result["files"]:
+        t, x, y, z = rs.load_resampled(folder / f["file"], 50)
+        sc = StepCounter(50)
+        for a, b, c in rs.to_mg_int16(x, y, z).reshape(-1, 3).tolist():
+            sc.feed(a, b, c)
+        assert sc.steps == f["counted"], f
+
+
+def test_missing_labels_is_a_clear_error(tmp_path):
+    _write(tmp_path / "a.csv", 5)
+    proc = _cli("steps", str(tmp_path))
+    assert proc.returncode == 2
+    assert "missing labels.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_malformed_row_is_a_clear_error(folder):
+    with (folder / "walk.csv").open("a") as f:
+        f.write("1234,0.1,oops,1.0\n")
+    proc = _cli("steps", str(folder))
+    assert proc.returncode == 2
+    assert "walk.csv" in proc.stderr and "expected 4 numbers" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_label_naming_a_missing_file(folder):
+    (folder / "labels.csv").write_text("file,steps\nwalk.csv,80\nghost.csv,3\n")
+    proc = _cli("steps", str(folder))
+    assert proc.returncode == 2 and "ghost.csv not found" in proc.stderr
+
+
+def test_default_odr_comes_from_the_board():
+    assert bench.board_odr("no-such-board") == bench.FALLBACK_ODR
+    assert bench.board_odr() > 0
