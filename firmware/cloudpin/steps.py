@@ -139,7 +139,7 @@ class StepCounter:
     """Counts steps; `steps` is the running total, `walking` the current state."""
 
     def __init__(self, odr_hz, fast=True):
-        if not 5 <= odr_hz <= 400:
+        if not 5 <= odr_hz <= 1000:  # tap rates (400-500 Hz) are averaged down
             raise ValueError("odr_hz out of range")
         dec = int(odr_hz / _RATE_HZ + 0.5)
         self._dec = dec if dec > 0 else 1

@@ -93,7 +93,7 @@ def test_counts_a_walk_and_finds_taps_through_the_lis3dh():
     assert svc.steps.steps <= 63, svc.steps.steps
     assert len(taps) == 2, (taps, lines[-5:])
     assert abs(taps[0][0] - 35000) <= 20 and abs(taps[1][0] - 36500) <= 20, taps
-    assert taps[0][1] >= 1500  # strength in mg
+    assert taps[0][1] >= 800  # strength in mg: at least the threshold
     assert svc._hw_click  # the LIS3DH's click engine watched for them
 
 
