@@ -21,6 +21,40 @@ _WATERMARK = const(24)  # LIS3DH/MPU6886 interrupt level: 60 ms at 400 Hz
 _TAP_MG = const(800)  # tap threshold (high-passed), software and click engine alike
 
 
+class MotionPipeline:
+    """What happens to every sample, without hardware: a FIFO burst in,
+    steps counted and taps reported out. process() allocates nothing
+    unless a tap is reported."""
+
+    def __init__(self, rate_hz, on_tap=None):
+        self.rate = rate_hz
+        self.on_tap = on_tap  # on_tap(t_ms, strength_mg)
+        self.steps = StepCounter(rate_hz)
+        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG)
+        self.tap_count = 0
+
+    def process(self, buf, n, t_last, click=None):
+        """buf: n x,y,z samples in mg (array "h"), the last taken at t_last ms.
+        click: None to run the software tap detector on every sample; False or
+        True when a hardware tap engine watches (True: it fired in this burst,
+        so locate the tap among these samples)."""
+        steps = self.steps
+        j = 0
+        for _ in range(n):
+            steps.feed(buf[j], buf[j + 1], buf[j + 2])
+            j += 3
+        if click is None:
+            if self.taps.feed_fifo(buf, n, t_last):
+                self._tap()
+        elif click and self.taps.locate(buf, n, t_last):
+            self._tap()
+
+    def _tap(self):
+        self.tap_count += 1
+        if self.on_tap is not None:
+            self.on_tap(self.taps.tap_ms, self.taps.tap_mg)
+
+
 class MotionService:
     name = "motion"
 
@@ -32,14 +66,18 @@ class MotionService:
         # The clock taps are stamped with; a simulation passes its own.
         self.ticks_ms = ticks_ms or time.ticks_ms
         self.rate = cfg.get("tap_odr") or cfg["odr"]
-        self.steps = StepCounter(self.rate)
-        self.taps = TapDetector(self.rate, threshold_mg=_TAP_MG)
-        self.tap_count = 0
+        self.pipeline = MotionPipeline(self.rate, self._tap)
+        self.steps = self.pipeline.steps
+        self.taps = self.pipeline.taps
         self.overruns = 0
         self._buf = array("h", bytes(2 * 3 * _FIFO_FRAMES))
         self._wake = asyncio.ThreadSafeFlag()
         self._clicked = False
         self._hw_click = False
+
+    @property
+    def tap_count(self):
+        return self.pipeline.tap_count
 
     def summary(self):
         return "steps=%d taps=%d" % (self.steps.steps, self.tap_count)
@@ -79,20 +117,13 @@ class MotionService:
             n = accel.read_fifo(buf)
             if n == 0:
                 break
-            t_last = self.ticks_ms()
-            steps = self.steps
-            j = 0
-            for _ in range(n):
-                steps.feed(buf[j], buf[j + 1], buf[j + 2])
-                j += 3
+            click = None
             if self._hw_click:
-                if self._clicked:
+                click = self._clicked
+                if click:
                     self._clicked = False
                     accel.read_click()
-                    if self.taps.locate(buf, n, t_last):
-                        self._tap()
-            elif self.taps.feed_fifo(buf, n, t_last):
-                self._tap()
+            self.pipeline.process(buf, n, self.ticks_ms(), click)
             total += n
             if n < _FIFO_FRAMES:
                 break
@@ -103,9 +134,7 @@ class MotionService:
             self.log.warning("fifo overrun %d" % self.overruns)
         return total
 
-    def _tap(self):
-        self.tap_count += 1
-        t, mg = self.taps.tap_ms, self.taps.tap_mg
+    def _tap(self, t, mg):
         self.log.info("tap t_ms=%d mg=%d" % (t, mg))
         if self.on_tap is not None:
             self.on_tap(t, mg)

@@ -111,29 +111,21 @@ def test_mpu6886_board_uses_software_taps():
     assert len(taps) == 1 and abs(taps[0][0] - 22000) <= 20, taps
 
 
-def test_mp_drain_allocates_nothing_per_sample():
-    world, svc, taps, lines = _pin(Walk(cadence=2.0))
-    svc.setup()
-    world.advance(60)
-    svc.drain()
-    gc.collect()
-    # The emulated bus and model allocate on their side of I2C (on a pin that
-    # is C); count only the firmware's share: drain the same samples twice.
-    world.advance(60)
-    before = gc.mem_alloc()
-    n = svc.drain()
-    after_model = gc.mem_alloc()
-    assert n > 0
-    # Re-run the pure per-sample part on the same buffer: no heap use at all.
-    buf = svc._buf
-    steps = svc.steps
-    gc.collect()
-    start = gc.mem_alloc()
-    for _ in range(200):
-        j = 0
-        for _ in range(n):
-            steps.feed(buf[j], buf[j + 1], buf[j + 2])
-            j += 3
-        svc.taps.feed_fifo(buf, n, 1000)
-    assert gc.mem_alloc() == start
-    assert after_model >= before
+def test_mp_pipeline_allocates_nothing_per_sample():
+    from array import array
+    from cloudpin.motion import MotionPipeline
+
+    walk = Walk(cadence=2.0)
+    buf = array("h", bytes(2 * 3 * 32))
+    for i in range(32):
+        x, y, z = walk.at(i * 2.5)
+        buf[3 * i], buf[3 * i + 1], buf[3 * i + 2] = int(x * 1000), int(y * 1000), int(z * 1000)
+    for click in (None, False):
+        p = MotionPipeline(400)
+        for k in range(20):
+            p.process(buf, 32, k * 80, click)  # warm up: buffers filled
+        gc.collect()
+        start = gc.mem_alloc()
+        for k in range(20, 420):  # 12,800 samples
+            p.process(buf, 32, k * 80, click)
+        assert gc.mem_alloc() == start, (click, gc.mem_alloc() - start)
