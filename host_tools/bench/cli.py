@@ -6,17 +6,12 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
   cloudpin bench all --data D  steps on every set in D, taps, cost -> --out FILE
 """
-import importlib
 import json
 import sys
 import time
 from pathlib import Path
 
-from host_tools.bench import cost, steps
-
-
-def _taps():
-    return importlib.import_module("host_tools.bench.taps")
+from host_tools.bench import cost, steps, taps
 
 
 def add_arguments(parser):
@@ -24,15 +19,9 @@ def add_arguments(parser):
     p = sub.add_parser("steps", help="step counter on a folder of labelled recordings", description=steps.__doc__)
     steps.add_arguments(p)
     p.set_defaults(_bench=steps.run)
-    p = sub.add_parser("taps", help="tap detector on tap-labelled recordings")
-    try:
-        taps = _taps()
-    except ImportError as e:
-        p.set_defaults(_bench=lambda a, e=e: _missing(e))
-    else:
-        p.description = taps.__doc__
-        taps.add_arguments(p)
-        p.set_defaults(_bench=taps.run)
+    p = sub.add_parser("taps", help="tap detector on tap-labelled recordings", description=taps.__doc__)
+    taps.add_arguments(p)
+    p.set_defaults(_bench=taps.run)
     p = sub.add_parser("cost", help="us per sample and heap per sample under MicroPython", description=cost.__doc__)
     cost.add_arguments(p)
     p.set_defaults(_bench=cost.run)
@@ -42,11 +31,6 @@ def add_arguments(parser):
     p.add_argument("--odr", type=float, default=None, help="step counter ODR, Hz (default: the board's)")
     p.add_argument("--board", default=steps.DEFAULT_BOARD)
     p.set_defaults(_bench=run_all)
-
-
-def _missing(e):
-    print("error: tap benchmark not available: %s" % e, file=sys.stderr)
-    return 2
 
 
 def run_all(args):
@@ -62,12 +46,11 @@ def run_all(args):
         for s in sets:
             r = steps.bench_steps(s, args.odr, args.board, say)
             result["steps"][r["set"]] = r
-        result["cost"] = cost.measure(args.odr)
+        result["cost"] = cost.measure()  # at the rate the app runs the sensor
     except (steps.BenchError, steps.rs.RecordingError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
     try:
-        taps = _taps()
         say("taps: generating and benchmarking...")
         result["taps"] = taps.bench_suite([str(s) for s in sets], progress=say)
     except Exception as e:  # another module's failure must not lose the step results
