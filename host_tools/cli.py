@@ -12,6 +12,8 @@ COMMANDS = [
     ("check-board", "boardcheck", "validate board definition files"),
     ("flash", "flash", "write MicroPython firmware to badges with esptool"),
     ("image", "image", "build a LittleFS + NVS + firmware image for mass flashing"),
+    ("deploy", "deploy", "copy the compiled app to running badges, skipping unchanged files"),
+    ("logs", "logs", "read badge logs from serial ports"),
     ("desk", "desk.cli", "press-centre desk: provision, verify, return, export badges"),
     ("bench", "bench.cli", "benchmarks: step counter, tap detector, cost"),
     ("plot", "plot", "draw a recording with detected steps"),
@@ -34,7 +36,8 @@ def build_parser():
             if e.name != "host_tools." + modname:
                 raise
             continue  # not built yet
-        p = sub.add_parser(name, help=helptext, description=(mod.__doc__ or helptext).strip())
+        p = sub.add_parser(name, help=helptext, description=(mod.__doc__ or helptext).strip(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
