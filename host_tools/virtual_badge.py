@@ -14,6 +14,13 @@ raw-paste mode are the VM's own (the same pyexec.c as the board).
 /dev/pts/7) and runs until Ctrl-C or SIGTERM. With `--root DIR` badge N keeps
 its files in DIR/badge-N and gets a stable symlink DIR/badge-N.tty to its
 port; without it each badge gets a temporary folder, deleted on exit.
+
+Inside the VM, the emulated built-ins live at /.emu and the board files at
+/.board (read-only, left out of listings, as C modules and the partition table
+are on a pin); the NVS partition is the hidden file .nvs.json in the badge
+folder. machine.reset() and friends end the VM with exit status 64 + reset
+cause and the badge boots it again as the chip would. Output sent while no
+program reads the port is lost once the port's buffer is full, as on a UART.
 """
 import errno
 import os

@@ -167,8 +167,19 @@ def test_ctrl_c_interrupts_main(tmp_path):
         c.send(b"\x03")
         out = c.expect(b">>> ")
         c.close()
-    assert b'Traceback (most recent call last):\r\n  File "main.py", line 4, in <module>\r\nKeyboardInterrupt: \r\n' in out
+    tb = out[out.index(b"Traceback (most recent call last):\r\n"):]
+    assert tb.startswith(b'Traceback (most recent call last):\r\n  File "main.py", line ')
+    assert b", in <module>\r\nKeyboardInterrupt: \r\nMicroPython " in tb
     assert b"<stdin>" not in out  # the badge's own start-up code stays out of tracebacks
+
+
+def test_tools_stop_a_main_that_runs_forever(tmp_path):
+    with make_badge(tmp_path / "b", main=LOOP_MAIN_PY) as b:
+        c = Console(b.port)
+        c.expect(b"tick\r\n")
+        c.close()
+        assert mpremote(b.port, "exec", "print('stopped it')").strip() == "stopped it"
+        assert "/boot.py" in ampy(b.port, "ls").split()
 
 
 def test_ctrl_c_stops_code_started_by_raw_paste(badge, tmp_path):
