@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from host_tools import FIRMWARE_DIR
 
 _MARK = "@@"
+_READ_TIMEOUT = 10
+# Output that shows MicroPython runs user code (safe to interrupt): a CloudPin
+# log line "I 1234 app ...", a traceback, the REPL banner or a prompt.
+_ALIVE = re.compile(rb"(^|\n)[DIWE] \d+ \S+ |Traceback|MicroPython v|MicroPython \w|>>> |raw REPL")
 
 
 class BadgeGone(Exception):
@@ -134,10 +138,11 @@ def state_from(d):
 class SerialBadge:
     """A badge on a serial port. Methods raise BadgeGone or BadgeError only."""
 
-    def __init__(self, port, baud=115200, connect_timeout=8.0):
+    def __init__(self, port, baud=115200, connect_timeout=8.0, boot_wait=4.0):
         self.port = port
         self.baud = baud
         self.connect_timeout = connect_timeout
+        self.boot_wait = boot_wait
         self.t = None
 
     # -- connection -------------------------------------------------------
@@ -154,8 +159,9 @@ class SerialBadge:
             raise BadgeGone("%s: no such port" % self.port)
         try:
             # timeout: mpremote reads ptys one blocking byte at a time; a
-            # bounded read keeps its own timeouts working on a silent badge.
-            self.t = SerialTransport(self.port, baudrate=self.baud, timeout=2)
+            # bounded read keeps its own timeouts working on a silent badge,
+            # and a generous one lets a busy badge take its time in a raw paste.
+            self.t = SerialTransport(self.port, baudrate=self.baud, timeout=_READ_TIMEOUT)
         except TransportError:
             raise BadgeGone("%s: cannot open the port (in use by another program?)" % self.port) from None
         except OSError as e:
@@ -172,15 +178,29 @@ class SerialBadge:
             raise self._gone_or_error(e) from None
 
     def _wake(self):
-        """Stop the running app with Ctrl-C until the REPL prompt shows (a
-        badge just plugged in may still be booting and miss the first one)."""
-        deadline = time.monotonic() + self.connect_timeout
-        while time.monotonic() < deadline:
-            self.t.serial.write(b"\r\x03\x03")
-            data = self.t.read_until(1, b">>> ", timeout=0.3, timeout_overall=0.8)
-            if data.endswith(b">>> ") or b"raw REPL" in data:
-                return
-        # No prompt: maybe already in the raw REPL; enter_raw_repl decides.
+        """Stop the running app with Ctrl-C until the REPL prompt shows.
+
+        A badge just plugged in is booting. A Ctrl-C that lands in
+        MicroPython's own start-up (_boot.py mounts the filesystem) can leave
+        the badge without its files, so while boot output is arriving the
+        desk first waits for a sign that user code runs: the app's first log
+        line, a traceback, the banner or a prompt (at most boot_wait)."""
+        serial = self.t.serial
+        serial.timeout = 0.05  # short reads while listening (mpremote reads ptys blocking)
+        try:
+            t0 = time.monotonic()
+            seen = self.t.read_until(1, b"\n", timeout=0.3, timeout_overall=0.3)
+            while seen and not _ALIVE.search(seen) and time.monotonic() - t0 < self.boot_wait:
+                seen = seen[-200:] + self.t.read_until(1, b"\n", timeout=0.3, timeout_overall=0.5)
+            deadline = time.monotonic() + self.connect_timeout
+            while time.monotonic() < deadline:
+                serial.write(b"\r\x03")  # one per round: a second one can hit the next boot stage
+                data = self.t.read_until(1, b">>> ", timeout=0.3, timeout_overall=0.8)
+                if data.endswith(b">>> ") or b"raw REPL" in data:
+                    return
+            # No prompt: maybe already in the raw REPL; enter_raw_repl decides.
+        finally:
+            serial.timeout = _READ_TIMEOUT
 
     def close(self):
         if self.t is not None:
@@ -196,12 +216,13 @@ class SerialBadge:
                     pass
 
     def _run(self, code, timeout=15):
-        from mpremote.transport import TransportError, TransportExecError
+        from mpremote.transport import TransportError
 
         if self.t is None:
             raise BadgeGone("%s: not connected" % self.port)
         try:
-            out, err = self.t.exec_raw(code, timeout=timeout)
+            # The app stopped by Ctrl-C leaves garbage: collect before compiling.
+            out, err = self.t.exec_raw("import gc\ngc.collect()\n" + code, timeout=timeout)
         except (TransportError, OSError) as e:
             raise self._gone_or_error(e) from None
         if err:

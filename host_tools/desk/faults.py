@@ -65,11 +65,12 @@ class HandOuts:
         self.given.add((acc.acc_id, badge_id))
 
 
-def check(db, badges, cards_dir=None, final=False, whole=True, handed_out=None):
+def check(db, badges, cards_dir=None, final=False, whole=True, handed_out=None, in_order=True):
     """Counter of violations (empty when all is well). whole=False checks
     only the badges, not the whole assignment table (cheaper). handed_out:
     the (acc_id, badge_id) pairs that got a card; a badge returned without
-    ever being handed out is a lost accreditation."""
+    ever being handed out is a lost accreditation. in_order: accreditations
+    were taken in roster order (bulk mode), so a gap means one was lost."""
     bad = Counter()
     if whole or final:
         bad["duplicated"] += db._query(
@@ -93,7 +94,7 @@ def check(db, badges, cards_dir=None, final=False, whole=True, handed_out=None):
             holders[st.owner["acc"]] += 1
     bad["duplicated"] += sum(1 for n in holders.values() if n > 1)
     # Roster order: the accreditations used are exactly the first ones.
-    if whole or final:
+    if in_order and (whole or final):
         top, used = db._query("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM accreditations a WHERE EXISTS "
                               "(SELECT 1 FROM assignments s WHERE s.acc_id = a.acc_id AND s.state <> 'void')")[0]
         if top != used:

@@ -68,6 +68,7 @@ class Station:
         self.stop_event = threading.Event()
         self.watcher = PortWatcher(lister, interval)
         self.finished = collections.Counter()
+        self._input = threading.Lock()  # one operator line at a time, checked then delivered
 
     # -- life cycle ---------------------------------------------------------
     def start(self):
@@ -198,6 +199,10 @@ class Station:
 
     def handle_line(self, line):
         """One line from the operator (keyboard or barcode scanner)."""
+        with self._input:
+            self._handle(line)
+
+    def _handle(self, line):
         text = normalize_acc(line)
         if not text:
             return
