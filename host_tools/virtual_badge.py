@@ -171,12 +171,19 @@ def _cpvb():
             pass
         def ilistdir(s, path):
             f, q = s._p(path)
-            d = q if q.endswith("/") else q + "/"
+            d = q if not q or q.endswith("/") else q + "/"
+            top = f is s.r and (path == "/" or (path in ("", ".") and s.r.getcwd() in ("", "/")))
             for e in f.ilistdir(q):
-                if f is s.r and e[0] == s.n and path in ("/", "", "."):
+                if top and e[0] == s.n:
                     continue
                 # LittleFS on a board reports sizes; VfsPosix does not.
-                yield (e[0], e[1], 0, f.stat(d + e[0])[6] if e[1] == 0x8000 else 0)
+                n = 0
+                if e[1] == 0x8000:
+                    try:
+                        n = f.stat(d + e[0])[6]
+                    except OSError:
+                        pass
+                yield (e[0], e[1], 0, n)
         def chdir(s, path):
             s._p(path, True)
             s.r.chdir(path)
@@ -199,13 +206,13 @@ def _cpvb():
         def open(s, path, mode):
             f, q = s._p(path, "w" in mode or "a" in mode or "+" in mode or "x" in mode)
             return f.open(q, mode)
-    vfs.umount("/")
-    vfs.mount(FS(ROOT, HIDDEN, NVS), "/")
-    os.chdir("/")
-    sys.path[:] = ["", ".frozen", "/lib", EMU]
     w = sys.stdout.write
-    w("\x1b]cpvb;run\x07")
     try:
+        vfs.umount("/")
+        vfs.mount(FS(ROOT, HIDDEN, NVS), "/")
+        os.chdir("/")
+        sys.path[:] = ["", ".frozen", "/lib", EMU]
+        w("\x1b]cpvb;run\x07")
         for n in FILES:
             try:
                 os.stat(n)
@@ -704,6 +711,7 @@ class VirtualBadge:
     def _enter_ready(self, mode):
         self._phase = "ready"
         self._mode = mode
+        self._tail = b""  # what an earlier VM printed says nothing about this one
         self._to_vm += self._pending
         self._pending = bytearray()
         self._repl.set()
