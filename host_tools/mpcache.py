@@ -7,8 +7,10 @@ firmware is tested with. So they are compiled once with mpy-cross (portable
 bytecode) into a cache folder that goes on MICROPYPATH instead of the source.
 """
 import os
+import struct
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from host_tools import EMULATOR_DIR, REPO
@@ -47,3 +49,35 @@ def compile_tree(src, dst):
 def emulator_dir():
     """Folder to put on MICROPYPATH for the emulated machine/bluetooth/esp32."""
     return compile_tree(EMULATOR_DIR, CACHE_DIR)
+
+
+# The pin's MicroPython heap with BLE on. In the 64-bit VM objects take twice
+# the bytes (they are mostly machine words), so the firmware's share is scaled
+# to the VM's word size, as MicroPython's own `-X heapsize=100wk` does.
+FIRMWARE_HEAP = 100 * 1024
+_heap_cache = {}
+
+
+def firmware_heap_in_vm():
+    return FIRMWARE_HEAP * struct.calcsize("P") // 4
+
+
+def vm_heap(exe, probe_imports, env=None, path=()):
+    """-X heapsize for a VM that runs firmware on the emulator: CLOUDPIN_MP_HEAP
+    if set, else the firmware's share plus what the emulator occupies once
+    `probe_imports` (Python source) has run — on a pin those are C modules in
+    flash. Measured once per distinct probe."""
+    if os.environ.get("CLOUDPIN_MP_HEAP"):
+        return os.environ["CLOUDPIN_MP_HEAP"]
+    env = dict(env if env is not None else os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([str(p) for p in path] + [str(emulator_dir()), ".frozen"])
+    key = (exe, probe_imports, env.get("CLOUDPIN_EMU_BOARD"), env["MICROPYPATH"])
+    if key not in _heap_cache:
+        code = "import gc\ngc.collect()\na=gc.mem_alloc()\n%s\ngc.collect()\nprint(gc.mem_alloc()-a)\n" % probe_imports
+        with tempfile.TemporaryDirectory(prefix="cloudpin-probe-") as cwd:
+            proc = subprocess.run([exe, "-X", "heapsize=4m", "-c", code], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=60)
+        if proc.returncode:
+            raise RuntimeError("emulator does not import in the VM:\n" + proc.stdout + proc.stderr)
+        _heap_cache[key] = str(firmware_heap_in_vm() + int(proc.stdout.split()[-1]) + 4096)
+    return _heap_cache[key]

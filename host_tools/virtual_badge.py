@@ -39,11 +39,10 @@ import tty
 from pathlib import Path
 
 from host_tools.boards import BoardError, board_path
-from host_tools.mpcache import emulator_dir
+from host_tools.mpcache import emulator_dir, vm_heap
 
 DEFAULT_BOARD = "cloudpin_ref"
 DEFAULT_BAUD = 115200
-FIRMWARE_HEAP = 100 * 1024  # what a pin's MicroPython heap holds, BLE on
 
 # What stock ESP32_GENERIC firmware prints (ports/esp32, shared/runtime/pyexec.c).
 BOARD_MACHINE = b"Generic ESP32 module with ESP32"
@@ -100,39 +99,15 @@ def vm_machine(exe):
     return _machine_cache[exe]
 
 
-# A badge's heap: the pin's 100 KB scaled to the VM's word size, as
-# MicroPython's own `-X heapsize=100wk` does (objects are mostly words, so a
-# 64-bit VM needs twice the bytes for the same firmware), plus the emulated C
-# modules and the board's device models, which live in the VM's heap (on a pin
-# they are in flash): measured once per board.
-_EMULATOR_PROBE = (
-    "import gc\ngc.collect()\na=gc.mem_alloc()\n"
-    "import machine, bluetooth, esp32\nmachine.Pin(0)\n"
-    "gc.collect()\nprint(gc.mem_alloc()-a)\n"
-)
-_heap_cache = {}
-
-
 def default_heap(exe, board=None):
-    """-X heapsize for a badge: CLOUDPIN_MP_HEAP if set, else the pin's 100 KB
-    in the VM's words plus the emulator's resident size with this board."""
-    if os.environ.get("CLOUDPIN_MP_HEAP"):
-        return os.environ["CLOUDPIN_MP_HEAP"]
-    key = (exe, str(board))
-    if key not in _heap_cache:
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join((str(emulator_dir()), ".frozen")))
-        env.pop("CLOUDPIN_NVS_FILE", None)
-        env.pop("CLOUDPIN_EMU_BOARD", None)
-        if board is not None:
-            env["CLOUDPIN_EMU_BOARD"] = str(board)
-        with tempfile.TemporaryDirectory(prefix="cloudpin-probe-") as cwd:
-            proc = subprocess.run([exe, "-X", "heapsize=4m", "-c", _EMULATOR_PROBE], cwd=cwd, env=env,
-                                  capture_output=True, text=True, timeout=60)
-        if proc.returncode:
-            raise RuntimeError("emulator does not import in the VM:\n" + proc.stdout + proc.stderr)
-        pin = FIRMWARE_HEAP * struct.calcsize("P") // 4
-        _heap_cache[key] = str(pin + int(proc.stdout.split()[-1]) + 4096)
-    return _heap_cache[key]
+    """-X heapsize for a badge: the pin's heap in the VM's words plus the
+    emulator's resident size with this board (host_tools/mpcache.py)."""
+    env = dict(os.environ)
+    env.pop("CLOUDPIN_NVS_FILE", None)
+    env.pop("CLOUDPIN_EMU_BOARD", None)
+    if board is not None:
+        env["CLOUDPIN_EMU_BOARD"] = str(board)
+    return vm_heap(exe, "import machine, bluetooth, esp32\nmachine.Pin(0)", env)
 
 
 def board_file(board):

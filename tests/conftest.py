@@ -22,7 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 FW_TESTS = REPO / "tests" / "fw"
 FIRMWARE = REPO / "firmware"
 EMULATOR = REPO / "host_tools" / "emulator"
-FIRMWARE_HEAP = 100 * 1024  # what a pin's MicroPython heap holds, BLE on
 
 
 def micropython_binary():
@@ -46,30 +45,12 @@ def micropython_path():
     return os.pathsep.join([str(p) for p in (FW_TESTS, FIRMWARE, _EMULATOR_MPY[0])] + [".frozen"])
 
 
-_HEAP = []
-# Emulated C modules and device models whose resident size the VM's heap gets
-# on top of the firmware's share (on a pin they live in flash, not the heap).
-_EMULATOR_PROBE = (
-    "import gc\ngc.collect()\na=gc.mem_alloc()\n"
-    "import emu_resident\nemu_resident.load_all()\n"
-    "gc.collect()\nprint(gc.mem_alloc()-a)\n"
-)
-
-
 def micropython_heap():
-    """-X heapsize for test VMs: CLOUDPIN_MP_HEAP if set, else the pin's 100 KB
-    plus what the emulator itself occupies (measured once per session)."""
-    if os.environ.get("CLOUDPIN_MP_HEAP"):
-        return os.environ["CLOUDPIN_MP_HEAP"]
-    if not _HEAP:
-        env = dict(os.environ, MICROPYPATH=micropython_path())
-        proc = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", _EMULATOR_PROBE],
-                              env=env, capture_output=True, text=True, timeout=60)
-        if proc.returncode:
-            raise RuntimeError("emulator does not import in the VM:\n" + proc.stdout + proc.stderr)
-        emulator = int(proc.stdout.split()[-1])
-        _HEAP.append("%d" % (FIRMWARE_HEAP + emulator + 4096))
-    return _HEAP[0]
+    """-X heapsize for test VMs: the pin's heap in the VM's words plus what
+    every emulator module a test may load occupies (host_tools/mpcache.py)."""
+    from host_tools.mpcache import vm_heap
+
+    return vm_heap(micropython_binary(), "import emu_resident\nemu_resident.load_all()", path=[FW_TESTS])
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
