@@ -220,3 +220,53 @@ def test_expected_problems_are_messages_not_tracebacks(place, capsys):
     assert rc == 2 and "--yes" in err
     rc, out, err = desk(capsys, tmp_path, "export", "--db", "mysql://nope")
     assert rc == 1 and "database" in err and "Traceback" not in err
+
+
+def test_live_desk_in_a_terminal(place):
+    # `cloudpin desk` as the operator runs it: a terminal, badges plugged in,
+    # keys typed without echo into the table's prompt, q to close.
+    import os
+    import pty
+    import re
+    import select
+    import subprocess
+    import sys
+
+    tmp_path, badge = place
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host_tools.cli", "desk", "--roster", str(tmp_path / "roster.csv"), "--watch-glob",
+         str(tmp_path / "*.tty"), "--db", str(tmp_path / "desk.sqlite"), "--log", str(tmp_path / "desk.log")],
+        stdin=slave, stdout=slave, stderr=slave, cwd=str(tmp_path), start_new_session=True,
+        env=dict(os.environ, PYTHONPATH=str(bench.FIRMWARE_DIR.parent), COLUMNS="120", LINES="30"))
+    os.close(slave)
+    screen = [b""]
+
+    def until(pattern, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen[0].decode("utf-8", "replace"))
+            if re.search(pattern, text):
+                return text
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    screen[0] += os.read(master, 65536)
+                except OSError:
+                    break
+        raise AssertionError("no %r on the screen:\n%s" % (pattern, text[-2000:]))
+
+    try:
+        until("Plug in a badge")
+        badge("a")
+        until("Scan or type the accreditation for the badge on a.tty")
+        os.write(master, b"PR-0")
+        until(r"a\.tty > PR-0")  # typed keys show in the prompt, not echoed over the table
+        os.write(master, b"03\r")
+        until(r"a\.tty \(PR-003, Chen Li\): done: hand the badge and card to Chen Li")
+        os.write(master, b"q\r")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert "PR-003" in (tmp_path / "desk.log").read_text()

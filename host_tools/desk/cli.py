@@ -233,8 +233,8 @@ def _print_verify(r):
     print("identity  %s" % state)
     o = r.get("owner")
     if o:
-        print("owner     %s: %s, %s, %s %s" % (o["acc"], o["name"], o["organisation"], o["role"],
-                                               " ".join(o["handles"])))
+        parts = [o["name"], o["organisation"], o["role"], " ".join(o["handles"])]
+        print("owner     %s: %s" % (o["acc"], ", ".join(p for p in parts if p)))
     st = r.get("selftest")
     if st:
         for k in ("sensor", "ble", "storage"):

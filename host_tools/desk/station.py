@@ -11,6 +11,7 @@ release that badge and give them a new one.
 """
 import collections
 import logging
+import os
 import threading
 import time
 
@@ -170,7 +171,7 @@ class Station:
         if out.status == "cancelled":
             return
         who = " (%s, %s)" % (out.acc_id, out.name) if out.acc_id else ""
-        self.say("%s%s: %s" % (slot.port, who, out.message))
+        self.say("%s%s: %s" % (os.path.basename(slot.port), who, out.message))
 
     # -- accreditations ---------------------------------------------------------
     def _chooser(self, slot):
@@ -259,7 +260,7 @@ class Station:
                      "`cloudpin desk return --acc %s --lost`" % (acc.acc_id, acc.name, live.badge_id[:8], acc.acc_id))
             return None
         if live.badge_id in here:
-            self.say("%s (%s) is being written on %s" % (acc.acc_id, acc.name, here[live.badge_id]))
+            self.say("%s (%s) is being written on %s" % (acc.acc_id, acc.name, os.path.basename(here[live.badge_id])))
             return None
         if self.confirm.get(acc.acc_id) != live.id:
             self.confirm[acc.acc_id] = live.id
@@ -286,6 +287,6 @@ class Station:
                 self.queue.append(acc)
                 port = None
         if port:
-            self.say("%s (%s) -> %s" % (acc.acc_id, acc.name, port))
+            self.say("%s (%s) -> %s" % (acc.acc_id, acc.name, os.path.basename(port)))
         else:
             self.say("%s (%s) queued: plug in a badge" % (acc.acc_id, acc.name))
