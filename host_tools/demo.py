@@ -8,13 +8,14 @@ it over the serial port with Ctrl-D as a user would, and prints what the badge
 sends, line by line, until Ctrl-C (or for --seconds; 10 s when stdout is not
 a terminal).
 """
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from host_tools import FIRMWARE_DIR
+from host_tools import FIRMWARE_DIR, REPO
 from host_tools.boards import BoardError
 from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file
 
@@ -100,12 +101,20 @@ def stream_lines(ser, seconds, out):
         out.flush()
 
 
+def default_recording():
+    walks = sorted((REPO.parent / "shared" / "data" / "steps" / "oxford-validation").glob("*neckpouch*.csv"))
+    return str(walks[0]) if walks else None
+
+
 def add_arguments(parser):
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board name in boards/ or JSON path (default %s)" % DEFAULT_BOARD)
     parser.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C, or %d s when "
                         "stdout is not a terminal)" % NOT_A_TTY_SECONDS)
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="serial line rate (default %d)" % DEFAULT_BAUD)
     parser.add_argument("--firmware", default=str(FIRMWARE_DIR), help="firmware folder to copy (default firmware/)")
+    parser.add_argument("--recording", default=default_recording(),
+                        help="t_ms,x,y,z CSV the accelerometer replays (default: a real neck-pouch walk from "
+                        "../shared/data/steps when present, else the pin lies still)")
 
 
 def run(args):
@@ -119,7 +128,10 @@ def run(args):
     seconds = args.seconds
     if seconds is None and not sys.stdout.isatty():
         seconds = NOT_A_TTY_SECONDS
-    with VirtualBadge(baud=args.baud, board=board, name="demo") as badge:
+    if args.recording and not os.path.isfile(args.recording):
+        sys.stderr.write("recording %s: no such file\n" % args.recording)
+        return 2
+    with VirtualBadge(baud=args.baud, board=board, name="demo", recording=args.recording) as badge:
         badge.wait_repl()  # a blank badge: boots straight to the REPL
         copied = install_firmware(args.firmware, badge.root, board, vm_arch(badge.exe))
         sys.stderr.write("virtual badge on %s (folder %s): copied %d files, soft-resetting\n"

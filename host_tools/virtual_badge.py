@@ -73,6 +73,7 @@ MARK_END = b"\x07"
 VM_EMU = "/.emu"
 VM_BOARD_DIR = "/.board"
 NVS_NAME = ".nvs.json"
+RECORDING_NAME = ".motion.csv"  # what the accelerometer model replays, if given
 
 _BUFFER = 512  # bytes queued per direction before the proxy stops reading
 
@@ -313,10 +314,15 @@ class VirtualBadge:
     """
 
     def __init__(self, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None,
-                 link=None, name="badge"):
+                 link=None, name="badge", recording=None):
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="cloudpin-badge-") if root is None else root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.recording = None
+        if recording:
+            # The VM sees only the badge folder: the recording goes inside it.
+            shutil.copyfile(recording, self.root / RECORDING_NAME)
+            self.recording = "/" + RECORDING_NAME
         self.baud = int(baud)
         self.board = board_file(board)
         self.link = Path(link) if link else None
@@ -426,8 +432,11 @@ class VirtualBadge:
         env["CLOUDPIN_NVS_FILE"] = "/" + NVS_NAME
         env["CLOUDPIN_RESET_CAUSE"] = str(self._cause)
         env.pop("CLOUDPIN_EMU_BOARD", None)
+        env.pop("CLOUDPIN_EMU_RECORDING", None)
         if self.board is not None:
             env["CLOUDPIN_EMU_BOARD"] = VM_BOARD_DIR + "/" + self.board.name
+        if self.recording:
+            env["CLOUDPIN_EMU_RECORDING"] = self.recording
         return env
 
     def _spawn(self, text, target):
@@ -735,16 +744,16 @@ class VirtualBadgeFarm:
     """count badges. With root, badge N lives in root/badge-N with a stable
     symlink root/badge-N.tty; without, each has a temporary folder."""
 
-    def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None):
+    def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None, recording=None):
         self.root = Path(root).resolve() if root else None
         self.badges = []
         for n in range(1, count + 1):
             name = "badge-%d" % n
             if self.root is None:
-                self.badges.append(VirtualBadge(None, baud, board, heap, name=name))
+                self.badges.append(VirtualBadge(None, baud, board, heap, name=name, recording=recording))
             else:
                 self.badges.append(VirtualBadge(self.root / name, baud, board, heap,
-                                                link=self.root / (name + ".tty"), name=name))
+                                                link=self.root / (name + ".tty"), name=name, recording=recording))
 
     @property
     def ports(self):
@@ -786,6 +795,8 @@ def add_arguments(parser):
                         "(default: a temporary folder per badge, deleted on exit)")
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board the emulated hardware follows: a name in boards/ or "
                         "a JSON path (default %s)" % DEFAULT_BOARD)
+    parser.add_argument("--recording", help="t_ms,x,y,z CSV (g) the accelerometer replays, looped (default: the pin "
+                        "lies still)")
     parser.add_argument("--heap", help="MicroPython -X heapsize (default: CLOUDPIN_MP_HEAP, else the pin's 100 KB "
                         "in the VM's word size plus what the emulated hardware occupies)")
 
@@ -818,7 +829,9 @@ def run(args):
         sys.stderr.write("--count must be at least 1\n")
         return 2
     try:
-        farm = VirtualBadgeFarm(args.count, args.root, args.baud, args.board, args.heap)
+        if args.recording and not os.path.isfile(args.recording):
+            raise BoardError("recording %s: no such file" % args.recording)
+        farm = VirtualBadgeFarm(args.count, args.root, args.baud, args.board, args.heap, args.recording)
     except BoardError as e:
         sys.stderr.write("%s\n" % e)
         return 2
