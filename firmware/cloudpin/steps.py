@@ -11,14 +11,22 @@ How it counts (why each stage is there):
 2. The magnitude of the averaged vector makes the count independent of how the
    pin hangs or rotates; a one-pole low-pass (tau ~1 s) estimates gravity and is
    subtracted, a 120 ms moving average smooths the rest.
-3. Walking is recognised by its *stride* periodicity, the one rhythm every wear
-   position shares (a lanyard or pocket often shows left and right steps
-   differently): every 0.5 s the normalised autocorrelation of the last 4 s is
-   searched for its best peak at a stride lag of 0.75..1.6 s. Steps are only
-   credited once that peak stays above 0.5 with a consistent lag for 6
-   evaluations (3 s) and the signal is stronger than 40 mg rms: arm
-   movements, desk work and vehicle vibration are rarely that periodic for
-   that long. The seconds that led up to the decision are credited at once.
+3. Walking is recognised by its periodicity: every 0.5 s the normalised
+   autocorrelation of the last 4 s is searched for peaks at lags of
+   0.35..2 s. The best peak says how periodic the signal is; the period is the
+   *shortest* lag that repeats within 0.1 of the best (its multiples, 2 or 3
+   steps, repeat as well, and picking the highest would count them as one).
+   Whether that period is one step or a stride (left + right) is decided by
+   physics, not by which repeats better: longer than 0.95 s it is a stride
+   (a step would be < 63/min); shorter, it is a stride only if the two steps
+   show as a repeat at half the period, i.e. r(P/2) exceeds r(3P/4) by 0.4
+   (one bump per period puts the deepest trough at P/2). 0.95 s is the
+   log-middle of 60/P and 120/P around a typical 90 steps/min.
+   Steps are only credited once the best peak stays above 0.5 with a
+   consistent period for 6 evaluations (3 s) and the signal is stronger than
+   40 mg rms: arm movements, desk work and vehicle vibration are rarely that
+   periodic for that long. The seconds that led up to the decision (window
+   plus one period) are credited at once.
 4. While walking, steps are integrated at two per stride (a phase accumulator)
    and the stride is re-estimated every 0.5 s (parabolic interpolation between
    lags). Walking ends when periodicity drops below 0.4; for 10 s after that it
@@ -40,11 +48,14 @@ _TAU_G_MS = const(1000)  # gravity estimate time constant
 _SMOOTH_MS = const(120)  # moving-average length
 _WIN_MS = const(4000)  # autocorrelation window
 _HOP_MS = const(500)  # evaluation interval
-_STRIDE_MIN_MS = const(750)  # 160 steps/min
-_STRIDE_MAX_MS = const(1600)  # 75 steps/min
+_STEP_MIN_MS = const(350)  # shortest period searched: 171 steps/min
+_STEP_MAX_MS = const(950)  # a period longer than this is a stride (60/min)
+_STRIDE_MAX_MS = const(2000)  # longest period searched: 60 steps/min
+_STILL_MS = const(750)  # this long below _QUIET_MG counts as standing still
+_NEAR_BEST = const(102)  # fundamental: first peak within 0.1 of the best (Q10)
+_HALF_MIN = const(410)  # r(P/2) - r(3P/4) above this: two steps per period P
 _AC_IN = const(512)  # periodicity to start walking, Q10 (0.5)
 _AC_OUT = const(410)  # periodicity to keep walking, Q10 (0.4)
-_PREFER_DOUBLE = const(205)  # take lag 2L over L when within 0.2 (Q10)
 _RMS_MIN_MG = const(40)  # quieter than this is not walking
 _CONFIRM = const(6)  # consistent evaluations needed to start walking
 _RELAX_MS = const(10000)  # after a walk, resume on one evaluation
@@ -158,8 +169,10 @@ class StepCounter:
         self._smooth = array.array("h", bytes(2 * self._sw))
         self._win = n_of(_WIN_MS)
         self._hop = max(1, n_of(_HOP_MS))
-        self._lmin = max(3, int(rate * _STRIDE_MIN_MS / 1000))
+        self._lmin = max(3, int(rate * _STEP_MIN_MS / 1000))
+        self._lstep = int(rate * _STEP_MAX_MS / 1000)
         self._lmax = int(rate * _STRIDE_MAX_MS / 1000 + 0.999)
+        self._still = max(2, n_of(_STILL_MS))
         self._size = self._win + self._lmax + 3
         self._ring = array.array("h", bytes(2 * self._size))
         self._rr = array.array("i", bytes(4 * (self._lmax + 3)))
@@ -258,7 +271,7 @@ class StepCounter:
         self._n += 1
         if -_QUIET_MG < s < _QUIET_MG:
             self._quiet += 1
-            if self._quiet >= self._lmin:
+            if self._quiet >= self._still:
                 self._since = 0
         else:
             self._quiet = 0
@@ -304,14 +317,21 @@ class StepCounter:
             end += self._size
         lo = self._lmin
         hi = self._lmax
-        e0 = self._acf(self._ring, self._size, end, self._win, lo - 1, hi + 2, rr)
+        e0 = self._acf(self._ring, self._size, end, self._win, lo - 1, hi + 1, rr)
         best = -1
-        bl = 0
         for lag in range(lo, hi + 1):
             v = rr[lag]
             if v > best and v >= rr[lag - 1] and v > rr[lag + 1]:
                 best = v
+        # The fundamental period is the shortest lag that repeats about as
+        # well as the best one: its multiples (2, 3 steps) repeat too.
+        bl = 0
+        floor = best - _NEAR_BEST
+        for lag in range(lo, hi + 1):
+            v = rr[lag]
+            if v >= floor and v >= rr[lag - 1] and v > rr[lag + 1]:
                 bl = lag
+                break
         n = self._n
         relaxed = self.walking or n - self._wend <= self._relax
         th = _AC_OUT if relaxed else _AC_IN
@@ -321,16 +341,13 @@ class StepCounter:
             self.walking = False
             self._ok = 0
             return
-        if 2 * bl <= hi:
-            # A lag twice as long that repeats about as well is the real
-            # stride (slow walking, or two peaks per step on the wrist).
-            l2 = 2 * bl
-            if rr[l2 - 1] > rr[l2]:
-                l2 -= 1
-            if rr[l2 + 1] > rr[l2]:
-                l2 += 1
-            if rr[l2] >= best - _PREFER_DOUBLE:
-                bl = l2
+        # One step or a whole stride? Too slow for a step, or left and right
+        # steps visible as a repeat at half the period (a peak there, where
+        # a period with one bump per cycle has its deepest trough): a stride.
+        steps2 = bl > self._lstep
+        h = bl >> 1
+        if not steps2 and h >= lo:
+            steps2 = rr[h] - rr[h + (h >> 1)] >= _HALF_MIN
         a = rr[bl - 1]
         b = rr[bl]
         c = rr[bl + 1]
@@ -341,6 +358,8 @@ class StepCounter:
         elif off < -128:
             off = -128
         stride = (bl << 8) + off
+        if not steps2:
+            stride <<= 1
         self._stride = stride
         self._inc = (1 << 25) // stride
         if self.walking:
@@ -352,10 +371,11 @@ class StepCounter:
         self._last = stride
         if self._ok < (1 if relaxed else _CONFIRM):
             return
-        if self._since < self._lmin:
+        if self._since < self._still:
             return  # still now: periodicity from the past only
         self.walking = True
-        span = self._win + (self._ok - 1) * self._hop
+        # The first evaluation's evidence spans its window plus one period.
+        span = self._win + bl + (self._ok - 1) * self._hop
         if relaxed and span > n - self._wend:
             span = n - self._wend
         if span > self._since:
