@@ -10,6 +10,7 @@ from cpsim import mpu6050 as model
 from cpsim.mpu6886 import MPU6886 as MPU6886Model
 from cloudpin import accel
 from cloudpin.mpu6050 import MPU6050
+from fwcheck import raises
 
 
 def pattern(t_ms):
@@ -86,15 +87,6 @@ def wake_on_int(w, drv, pin_no):
         w.advance(1 if not seen else 500)
     w.advance(499)
     return seen, flags, got
-
-
-def raises(exc_type, fn, *args):
-    """The exception fn(*args) raises; fails the test if it raises none."""
-    try:
-        fn(*args)
-    except exc_type as e:
-        return e
-    raise AssertionError("%s not raised" % exc_type.__name__)
 
 
 def reads_allocate(drv, out, reads=400):

@@ -5,14 +5,7 @@ import errno
 import bluetooth
 from cpsim.world import World
 from cpsim.blelog import IrqLog, ble_of
-
-
-def _raises(exc, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except exc as e:
-        return e
-    raise AssertionError("%s not raised" % exc.__name__)
+from fwcheck import raises as _raises
 
 
 def _errno(fn, *args, **kw):

@@ -1,12 +1,5 @@
 # The emulated `esp32` module: NVS as on the ESP32 port (i32 and blob only).
-
-
-def _raises(exc, fn, *args):
-    try:
-        fn(*args)
-    except exc as e:
-        return e
-    raise AssertionError("%s not raised" % exc.__name__)
+from fwcheck import raises as _raises
 
 
 def _device():

@@ -1,6 +1,7 @@
 # The emulated `machine` module behaves like MicroPython's ESP32 port, on the
 # simulated clock of a cpsim World.
 import errno
+from fwcheck import raises as _raises
 
 
 def _world():
@@ -8,14 +9,6 @@ def _world():
 
     w = World()
     return w, w.device("a")
-
-
-def _raises(exc, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except exc as e:
-        return e
-    raise AssertionError("%s not raised" % exc.__name__)
 
 
 def test_pin_constants_are_the_esp32_ports():
