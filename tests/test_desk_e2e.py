@@ -270,3 +270,33 @@ def test_live_desk_in_a_terminal(place):
             proc.kill()
         os.close(master)
     assert "PR-003" in (tmp_path / "desk.log").read_text()
+
+
+def test_a_garbled_exchange_is_retried_once_on_a_fresh_connection(place):
+    from mpremote.transport import TransportError
+
+    from host_tools.desk.badge_io import BadgeError
+
+    tmp_path, badge = place
+    b = badge()
+    sb = SerialBadge(b.port)
+    sb.connect()
+    failures = [2]
+    real = type(sb.t).exec_raw
+
+    def flaky(t, *a, **kw):
+        if failures[0]:
+            failures[0] -= 1
+            raise TransportError("unexpected read during raw paste: b''")
+        return real(t, *a, **kw)
+
+    type(sb.t).exec_raw, saved = flaky, real
+    try:
+        failures[0] = 1
+        assert sb.inspect().version == firmware_version()  # one failure: retried, fine
+        failures[0] = 2
+        with pytest.raises(BadgeError, match="raw paste"):
+            sb.inspect()  # failing again on the fresh connection: reported
+    finally:
+        type(sb.t).exec_raw = saved
+        sb.close()

@@ -15,6 +15,7 @@ pair_key(), for a pairing card; they never appear in an error message.
 """
 import binascii
 import json
+import logging
 import os
 import re
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from host_tools import FIRMWARE_DIR
 
+log = logging.getLogger("cloudpin.desk")
 _MARK = "@@"
 _READ_TIMEOUT = 10
 # Output that shows MicroPython runs user code (safe to interrupt): a CloudPin
@@ -202,12 +204,19 @@ class SerialBadge:
         finally:
             serial.timeout = _READ_TIMEOUT
 
-    def close(self):
+    def close(self, restart=True):
+        """Let go of the badge. restart: start the app again (a soft reset at
+        the REPL, as pressing Ctrl-D there does): a badge with a battery keeps
+        running after it is unplugged, and must not stay stopped at the REPL."""
         if self.t is not None:
             t, self.t = self.t, None
             try:
                 if t.in_raw_repl:
                     t.exit_raw_repl()
+                    if restart:
+                        t.read_until(1, b">>> ", timeout=1, timeout_overall=2)
+                        t.serial.write(b"\x04")
+                        t.read_until(1, b"soft reboot", timeout=1, timeout_overall=2)
                 t.close()
             except Exception:  # the port may be gone already; nothing to save
                 try:
@@ -215,7 +224,10 @@ class SerialBadge:
                 except Exception:
                     pass
 
-    def _run(self, code, timeout=15):
+    def _run(self, code, timeout=15, retry=True):
+        """Run one step's script; its "@@" answer. Every script is idempotent,
+        so a garbled exchange (noise on the line, a badge that stalled) is
+        retried once on a fresh connection."""
         from mpremote.transport import TransportError
 
         if self.t is None:
@@ -224,7 +236,13 @@ class SerialBadge:
             # The app stopped by Ctrl-C leaves garbage: collect before compiling.
             out, err = self.t.exec_raw("import gc\ngc.collect()\n" + code, timeout=timeout)
         except (TransportError, OSError) as e:
-            raise self._gone_or_error(e) from None
+            problem = self._gone_or_error(e)
+            if isinstance(problem, BadgeGone) or not retry:
+                raise problem from None
+            log.warning("%s: %s; reconnecting to try again", self.port, problem)
+            self.close(restart=False)
+            self.connect()
+            return self._run(code, timeout, retry=False)
         if err:
             last = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
             raise BadgeError("%s: the badge reported %s" % (self.port, last[-1] if last else "an error"))
@@ -256,7 +274,7 @@ class SerialBadge:
     # -- firmware updates (the deploy seam) -----------------------------------
     def release(self):
         """Give the port up (for a deploy tool that opens it itself)."""
-        self.close()
+        self.close(restart=False)
 
 
 def deploy_updater(board_name):

@@ -176,14 +176,14 @@ def _desk_run(lanes, per_lane, root):
     return total, times, errors
 
 
-def bench_one(per_lane=3):
+def bench_one(per_lane=8):
     with tempfile.TemporaryDirectory(prefix="cloudpin-deskbench-") as root:
         total, times, errors = _desk_run(1, per_lane, root)
     return {"plug_to_done_s": round(max(times), 2), "plug_to_done_median_s": round(sorted(times)[len(times) // 2], 2),
             "one_port_badges_per_min": round(60 * per_lane / total, 1), "errors": errors}
 
 
-def bench_four(per_lane=3, one=None):
+def bench_four(per_lane=8, one=None):
     one = one or bench_one(per_lane)
     with tempfile.TemporaryDirectory(prefix="cloudpin-deskbench-") as root:
         total, times, errors = _desk_run(4, per_lane, root)
@@ -228,7 +228,7 @@ def bench_real_unplugs(rounds=5):
             "real_unplug_duplicated": dup}
 
 
-def bench_desk(provisionings=1000, per_lane=3, real_rounds=5):
+def bench_desk(provisionings=1000, per_lane=8, real_rounds=5):
     result = {"baud": BAUD}
     one = bench_one(per_lane)
     result.update(one)
@@ -249,7 +249,7 @@ def bench_desk(provisionings=1000, per_lane=3, real_rounds=5):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m host_tools.desk.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--provisionings", type=int, default=1000, help="fault-harness provisionings (default 1000)")
-    p.add_argument("--per-lane", type=int, default=3, help="badges through each port (default 3)")
+    p.add_argument("--per-lane", type=int, default=8, help="badges through each port (default 8)")
     p.add_argument("--real-rounds", type=int, default=5, help="real virtual badges pulled out mid-way (default 5)")
     p.add_argument("--serve-badge", nargs=3, metavar=("FOLDER", "LINK", "BAUD"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
