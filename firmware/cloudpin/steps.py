@@ -201,6 +201,7 @@ class StepCounter:
         self._ph = 0
         self._ok = 0
         self._last = 0
+        self._lastp = 0
         self._wend = -self._relax - 1
         self._quiet = 0  # consecutive quiet samples
         self._since = 0  # samples since the last quiet stride
@@ -357,18 +358,20 @@ class StepCounter:
             off = 128
         elif off < -128:
             off = -128
-        stride = (bl << 8) + off
-        if not steps2:
-            stride <<= 1
+        per = (bl << 8) + off
+        stride = per if steps2 else per << 1
         self._stride = stride
         self._inc = (1 << 25) // stride
         if self.walking:
             return
-        if self._ok and abs(stride - self._last) * 10 <= stride:
+        # Consistent: the same stride, or the same period (a step/stride
+        # reading that flips near 0.95 s does not restart the count).
+        if self._ok and (abs(stride - self._last) * 10 <= stride or abs(per - self._lastp) * 10 <= per):
             self._ok += 1
         else:
             self._ok = 1
         self._last = stride
+        self._lastp = per
         if self._ok < (1 if relaxed else _CONFIRM):
             return
         if self._since < self._still:

@@ -65,6 +65,45 @@ def test_orientation_and_lanyard_swing_do_not_matter():
     assert 77 <= counts[0] <= 83, counts
 
 
+def _bumps(sc, seconds, odr, step_hz, stride_amp=0.0, amp=300):
+    """Vertical bounce with one smooth bump per step; with `stride_amp`, every
+    other step is that much weaker (a limp, or a wrist seeing one arm)."""
+    for i in range(int(seconds * odr)):
+        t = i / odr
+        ph = step_hz * t
+        k = 1.0 - stride_amp * (int(ph) & 1)
+        sc.feed(0, 0, 1000 + int(amp * k * math.cos(2 * math.pi * ph)))
+
+
+def test_slow_stroll_is_one_step_per_period():
+    # 66 steps/min: a period of 0.91 s with nothing at half of it is a slow
+    # step, not a fast stride (which would count 132/min)
+    sc = StepCounter(25)
+    _rest(sc, 3, 25)
+    _bumps(sc, 60, 25, 1.1)
+    _rest(sc, 3, 25)
+    assert 62 <= sc.steps <= 70, sc.steps
+
+
+def test_uneven_steps_are_a_stride_with_two_steps():
+    # 144 steps/min with every other step much weaker: the period is the
+    # stride (0.83 s, below 0.95 s) and it repeats at half of it: 2 steps
+    sc = StepCounter(25)
+    _rest(sc, 3, 25)
+    _bumps(sc, 60, 25, 2.4, stride_amp=0.6)
+    _rest(sc, 3, 25)
+    assert 138 <= sc.steps <= 150, sc.steps
+
+
+def test_fast_even_walk_counts_each_step():
+    # 130 steps/min, all steps alike: the period is the step (0.46 s)
+    sc = StepCounter(50)
+    _rest(sc, 3, 50)
+    _bumps(sc, 40, 50, 130 / 60)
+    _rest(sc, 3, 50)
+    assert 83 <= sc.steps <= 90, sc.steps
+
+
 def test_nothing_counted_at_rest_or_in_noise():
     sc = StepCounter(50)
     _rest(sc, 60, 50)
