@@ -21,12 +21,17 @@ How it counts (why each stage is there):
    (a step would be < 63/min); shorter, it is a stride only if the two steps
    show as a repeat at half the period, i.e. r(P/2) exceeds r(3P/4) by 0.4
    (one bump per period puts the deepest trough at P/2). 0.95 s is the
-   log-middle of 60/P and 120/P around a typical 90 steps/min.
+   log-middle of 60/P and 120/P around a typical 90 steps/min. Limitation:
+   a walker above 126 steps/min whose two steps look exactly alike *and* show
+   no sub-repeat would be counted at half; a 68/min stroll read as strides
+   (the old rule) was counted at double, and strolls occur in the data.
    Steps are only credited once the best peak stays above 0.5 with a
-   consistent period for 6 evaluations (3 s) and the signal is stronger than
-   40 mg rms: arm movements, desk work and vehicle vibration are rarely that
-   periodic for that long. The seconds that led up to the decision (window
-   plus one period) are credited at once.
+   consistent stride or period (within 10%; either, so a reading that flips
+   between step and stride, or between a period and its double, does not
+   restart the count) for 6 evaluations (3 s) and the signal is stronger
+   than 40 mg rms: arm movements, desk work and vehicle vibration are rarely
+   that periodic for that long. The seconds that led up to the decision
+   (window plus one period) are credited at once.
 4. While walking, steps are integrated at two per stride (a phase accumulator)
    and the stride is re-estimated every 0.5 s (parabolic interpolation between
    lags). Walking ends when periodicity drops below 0.4; for 10 s after that it

@@ -11,7 +11,6 @@ a constant is judged on every set at once rather than on one file.
 Resampled recordings are cached in /tmp (keyed by set, file and rate).
 """
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -62,20 +61,13 @@ def run_sets(data, overrides, odr):
         for e, p, n in cached_bins(s, odr):
             jobs.append((odr, p, n))
             meta.append((s.name, e))
+    old = bench.FIRMWARE_DIR
     with tempfile.TemporaryDirectory(prefix="cloudpin-tune-") as tmp:
-        fw = patched_firmware(overrides, tmp)
-        env_fw = os.environ.get("MICROPYPATH")
-        os.environ["MICROPYPATH"] = str(fw)
+        bench.FIRMWARE_DIR = patched_firmware(overrides, tmp)  # _run_vm's MICROPYPATH
         try:
-            old = bench.FIRMWARE_DIR
-            bench.FIRMWARE_DIR = fw
             counts = bench._run_vm(jobs, tmp)
         finally:
             bench.FIRMWARE_DIR = old
-            if env_fw is None:
-                os.environ.pop("MICROPYPATH", None)
-            else:
-                os.environ["MICROPYPATH"] = env_fw
     out = {}
     for (name, e), c in zip(meta, counts):
         out.setdefault(name, []).append(dict(e, counted=c))
@@ -84,8 +76,7 @@ def run_sets(data, overrides, odr):
 
 def score_line(files):
     """The issue-3 metrics of one set in one line."""
-    s = bench.summarise(files)
-    k = s["by_kind"]
+    k: dict = bench.summarise(files)["by_kind"]  # pyright: ignore[reportAssignmentType] -- summarise returns a mixed dict; by_kind is a dict
     parts = []
     if "walk" in k:
         parts.append("walk %.2f%%" % k["walk"]["mape_pct"])
