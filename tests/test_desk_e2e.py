@@ -45,6 +45,8 @@ def place(tmp_path):
 def desk(capsys, tmp_path, *argv, db=None):
     args = ["desk"] + list(argv[:1]) + ["--db", db or str(tmp_path / "desk.sqlite"), "--log",
                                         str(tmp_path / "desk.log")] + list(argv[1:])
+    if argv[0] in ("provision", "return") and "--cards" not in argv:
+        args += ["--cards", str(tmp_path / "cards")]  # never into the checkout
     rc = cli.main(args)
     out, err = capsys.readouterr()
     return rc, out, err
