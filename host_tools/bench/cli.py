@@ -4,7 +4,8 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench steps DIR     step counts vs labels.csv (JSON on stdout)
   cloudpin bench taps DIR...   tap detection (host_tools.bench.taps)
   cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
-  cloudpin bench all --data D  steps on every set in D, taps, cost -> --out FILE
+  cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
+                               desk provisioning on virtual badges -> --out FILE
 """
 import json
 import sys
@@ -33,6 +34,18 @@ def add_arguments(parser):
     p.set_defaults(_bench=run_all)
 
 
+def _bench_deploy():
+    from host_tools.bench import deploy_bench
+
+    return deploy_bench.bench_deploy()
+
+
+def _bench_desk():
+    from host_tools.desk import bench as desk_bench
+
+    return desk_bench.bench_desk()
+
+
 def run_all(args):
     say = lambda m: print(m, file=sys.stderr)  # noqa: E731
     data = Path(args.data)
@@ -56,6 +69,13 @@ def run_all(args):
     except Exception as e:  # another module's failure must not lose the step results
         say("taps: skipped: %s: %s" % (type(e).__name__, e))
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
+    for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk)):
+        say("%s: benchmarking on virtual badges..." % name)
+        try:
+            result[name] = run_one()
+        except Exception as e:  # one benchmark's failure must not lose the others' results
+            say("%s: failed: %s: %s" % (name, type(e).__name__, e))
+            result[name] = {"error": "%s: %s" % (type(e).__name__, e)}
     result["seconds"] = round(time.time() - t0, 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
