@@ -1,0 +1,168 @@
+# Runs ON THE BADGE (MicroPython), sent as source over the raw REPL by
+# host_tools/deploy.py once per connection; its functions then stay in the
+# REPL's globals for the short commands that follow. Comment lines and blank
+# lines are stripped before sending (they would cost serial time). Names start
+# with _cp_ so that nothing the app left in the REPL's globals is shadowed.
+# Paths are relative to the working directory, as mpremote's are: / on a pin.
+import os
+import gc
+import sys
+import io
+import hashlib
+import binascii
+
+_cp_f = None
+_cp_buf = bytearray(512)
+
+
+def _cp_hash(p):
+    # (size, base64 sha256) of a file, or None if it is not a readable file.
+    h = hashlib.sha256()
+    n = 0
+    mv = memoryview(_cp_buf)
+    try:
+        with open(p, "rb") as f:
+            while True:
+                k = f.readinto(_cp_buf)
+                if not k:
+                    break
+                h.update(mv[:k])
+                n += k
+    except OSError:
+        return None
+    return n, binascii.b2a_base64(h.digest()).decode().strip()
+
+
+def _cp_files(d, out):
+    # Every file below directory d ("" = the working directory), as relative paths.
+    try:
+        entries = list(os.ilistdir(d or "."))
+    except OSError:
+        return
+    for e in entries:
+        p = d + "/" + e[0] if d else e[0]
+        if e[1] == 0x4000:
+            _cp_files(p, out)
+        else:
+            out.append(p)
+
+
+def _cp_unz_init():
+    try:
+        import deflate
+
+        def unz(d):
+            return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
+
+        return unz
+    except ImportError:
+        pass
+    try:
+        import zlib
+
+        return zlib.decompress
+    except (ImportError, AttributeError):
+        return None
+
+
+_cp_unz = _cp_unz_init()
+
+
+def _cp_inv(want, dirs, manifest, tmp):
+    # One round trip: a header line, then "size hash" (or "-") for each wanted
+    # path in order, then "+path" for files found under the app's dirs or in
+    # the last deploy's manifest that the build lacks ("+path size hash" for
+    # our own temp files, which a later deploy may reuse).
+    gc.collect()
+    print("cp1 %s %d %d %d" % (sys.platform, sys.implementation._mpy, _cp_unz is not None, gc.mem_free()))
+    for p in want:
+        r = _cp_hash(p)
+        print("%d %s" % r if r else "-")
+    seen = set(want)
+    found = []
+    for d in dirs:
+        _cp_files(d, found)
+    try:
+        with open(manifest) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    found.append(line)
+    except OSError:
+        pass
+    for p in found:
+        if p in seen:
+            continue
+        seen.add(p)
+        if p.endswith(tmp):
+            r = _cp_hash(p)
+            if r:
+                print("+%s %d %s" % (p, r[0], r[1]))
+                continue
+        try:
+            os.stat(p)
+        except OSError:
+            continue  # listed by an old manifest, gone already
+        print("+" + p)
+
+
+def _cp_mkdirs(p):
+    i = p.find("/")
+    while i > 0:
+        try:
+            os.mkdir(p[:i])
+        except OSError:
+            pass  # exists
+        i = p.find("/", i + 1)
+
+
+def _cp_o(p):
+    # Start writing a temp file (the final name only comes with _cp_commit).
+    global _cp_f
+    _cp_mkdirs(p)
+    _cp_f = open(p, "wb")
+
+
+def _cp_w(s, z):
+    d = binascii.a2b_base64(s)
+    if z:
+        d = _cp_unz(d)
+    _cp_f.write(d)
+
+
+def _cp_c(p):
+    # Close and report what actually reached the filesystem.
+    global _cp_f
+    _cp_f.close()
+    _cp_f = None
+    r = _cp_hash(p)
+    print("%d %s" % r if r else "-")
+
+
+def _cp_rename(a, b):
+    try:
+        os.rename(a, b)  # LittleFS replaces b atomically
+    except OSError:
+        os.remove(b)  # FAT refuses to replace: no longer atomic, but done
+        os.rename(a, b)
+
+
+def _cp_commit(moves, drop, dirs, manifest, text):
+    for a, b in moves:
+        _cp_rename(a, b)
+    for p in drop:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+    for d in dirs:
+        # Deepest first; a directory still holding files refuses, which is fine.
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    if text is not None:
+        with open(manifest + ".new", "w") as f:
+            f.write(text)
+        _cp_rename(manifest + ".new", manifest)
+    print("ok")

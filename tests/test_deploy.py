@@ -1,0 +1,346 @@
+"""cloudpin deploy: the plan (pure), the badge-side agent inside the real
+MicroPython VM, and whole deploys onto virtual badges over ptys: user data
+kept, stale files removed, unchanged files skipped, an unplug mid-deploy
+leaving nothing half-written, clear errors, several ports at once."""
+import base64
+import hashlib
+import os
+import random
+import subprocess
+import threading
+import time
+import zlib
+
+import pytest
+
+from host_tools import cli, deploy, flash, logreader
+from host_tools.boards import load_board
+from host_tools.deploy import DeployError, Inventory, make_plan
+from host_tools.virtual_badge import VirtualBadge, micropython_binary
+
+BAUD = 921600  # the tests check behaviour; speed at 115200 is the benchmark's job
+
+
+def _digest(data):
+    return deploy.digest(data)
+
+
+# -- pure parts ------------------------------------------------------------------------
+
+def _inflate(text, z):
+    data = base64.b64decode(text)
+    return zlib.decompress(data) if z else data
+
+
+def test_chunks_round_trip_and_deflate_only_what_shrinks():
+    rnd = random.Random(1)
+    noise = bytes(rnd.randrange(256) for _ in range(7000))
+    text = b"I 10 steps count=1\n" * 400
+    for data in (noise, text, bytes(range(256)) * 3, b""):
+        pieces = deploy.chunks(data)
+        assert b"".join(_inflate(t, z) for t, z, _ in pieces) == data
+        assert [n for _, _, n in pieces] == [len(data[i:i + deploy.CHUNK]) for i in range(0, len(data), deploy.CHUNK)
+                                             or [0]]
+    assert not any(z for _, z, _ in deploy.chunks(noise))
+    assert all(z for _, z, _ in deploy.chunks(text))
+    assert not any(z for _, z, _ in deploy.chunks(text, deflate=False))  # a badge without `deflate`
+    # A small window, so the badge's inflater needs 1 KB.
+    assert zlib.decompressobj(deploy.WBITS).decompress(base64.b64decode(deploy.chunks(text)[0][0]))
+
+
+def _inv(have=None, strays=None, platform="esp32", mpy=(10 << 10) | 6):
+    return Inventory(platform, mpy, True, 50000, have or {}, strays or {})
+
+
+def test_plan_skips_identical_files_and_writes_the_rest():
+    files = {"boot.py": b"b", "cloudpin/a.mpy": b"A", "cloudpin/b.mpy": b"B2"}
+    inv = _inv(have={"boot.py": (1, _digest(b"b")), "cloudpin/b.mpy": (2, _digest(b"B1"))})
+    plan = make_plan(files, inv)
+    assert plan.unchanged == ["boot.py"]
+    assert plan.write == ["cloudpin/a.mpy", "cloudpin/b.mpy"]
+    assert make_plan(files, inv, force=True).write == sorted(files)
+
+
+def test_plan_deletes_stale_app_files_and_empty_dirs_reuses_complete_temps():
+    files = {"main.py": b"m", "cloudpin/a.mpy": b"A", "cloudpin/b.mpy": b"B"}
+    inv = _inv(strays={"cloudpin/a.py": None, "cloudpin/old/x.mpy": None, "cloudpin/old/deep/y.mpy": None,
+                       "cloudpin/a.mpy.new": (1, _digest(b"A")),  # complete: renamed, not re-sent
+                       "cloudpin/b.mpy.new": (1, _digest(b"x")),  # a different build: rewritten
+                       "cloudpin/c.mpy.new": (3, "?")})  # of a module since dropped
+    plan = make_plan(files, inv)
+    assert plan.reuse == ["cloudpin/a.mpy"]
+    assert plan.write == ["cloudpin/b.mpy", "main.py"]
+    assert plan.delete == ["cloudpin/a.py", "cloudpin/c.mpy.new", "cloudpin/old/deep/y.mpy", "cloudpin/old/x.mpy"]
+    assert plan.rmdirs == ["cloudpin/old/deep", "cloudpin/old"]
+    assert plan.changes
+
+
+def test_inventory_parses_the_agents_answer():
+    text = "cp1 esp32 10246 1 81234\r\n3 aGFzaA==\r\n-\r\n+cloudpin/x.py\r\n+cloudpin/a.mpy.new 5 h5\r\n"
+    inv = Inventory.parse(text, ["boot.py", "main.py"])
+    assert (inv.platform, inv.arch, inv.can_inflate, inv.mem_free) == ("esp32", "xtensawin", True, 81234)
+    assert inv.have == {"boot.py": (3, "aGFzaA==")}
+    assert inv.strays == {"cloudpin/x.py": None, "cloudpin/a.mpy.new": (5, "h5")}
+    with pytest.raises(DeployError, match="unexpected answer"):
+        Inventory.parse("Traceback ...", ["boot.py"])
+
+
+def test_arch_is_the_boards_and_a_real_badge_of_another_cpu_is_refused():
+    board = load_board("cloudpin_ref")
+    assert deploy.choose_arch(board, _inv()) == "xtensawin"
+    assert deploy.choose_arch(board, _inv(platform="linux", mpy=(2 << 10) | 6)) == "x64"  # a virtual badge
+    with pytest.raises(DeployError, match="wrong --board"):
+        deploy.choose_arch(board, _inv(mpy=(11 << 10) | 6))  # an ESP32-C3 (rv32imc)
+    assert deploy.choose_arch(board, _inv(mpy=(11 << 10) | 6), "rv32imc") == "rv32imc"
+    with pytest.raises(DeployError, match=".mpy version 5"):
+        deploy.choose_arch(board, _inv(mpy=(10 << 10) | 5))
+
+
+def test_upload_commands_stay_within_the_batch_and_cover_every_file():
+    rnd = random.Random(2)
+    files = {"a": bytes(rnd.randrange(256) for _ in range(9000)), "b": b"small", "c": b""}
+    cmds = deploy.upload_commands(files, ["a", "b", "c"], True)
+    assert all(len(text) < deploy.BATCH + 200 for text, _, _ in cmds)
+    assert [p for _, closes, _ in cmds for p in closes] == ["a", "b", "c"]
+    assert sum(n for _, _, n in cmds) == 9000 + 5
+
+
+def test_agent_source_compiles_for_the_esp32(tmp_path):
+    src = tmp_path / "agent.py"
+    src.write_text(deploy.agent_source())
+    exe = os.path.join(os.path.dirname(micropython_binary()), "mpy-cross")
+    proc = subprocess.run([exe, "-march=xtensawin", "-o", str(tmp_path / "a.mpy"), str(src)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_agent_in_micropython_writes_binary_files_atomically_and_commits(tmp_path):
+    rnd = random.Random(3)
+    files = {"cloudpin/bin.mpy": bytes(range(256)) * 20 + bytes(rnd.randrange(256) for _ in range(5000)),
+             "cloudpin/sub/t.mpy": b"text " * 900, "main.py": b"print('hi')\n", "empty.txt": b""}
+    (tmp_path / "cloudpin").mkdir()
+    (tmp_path / "cloudpin" / "stale.py").write_text("x = 1\n")
+    (tmp_path / "owner.json").write_text("{}")
+    want = sorted(files) + [deploy.MANIFEST]
+    script = deploy.agent_source() + "_cp_inv(%r, %r, %r, %r)\n" % (want, list(deploy.APP_DIRS), deploy.MANIFEST,
+                                                                     deploy.TMP)
+    for cmd, _, _ in deploy.upload_commands(files, sorted(files), True):
+        script += cmd
+    script += "_cp_commit(%r, %r, %r, %r, %r)\n" % ([(p + ".new", p) for p in sorted(files)], ["cloudpin/stale.py"],
+                                                    [], deploy.MANIFEST, "# m\nmain.py\n")
+    (tmp_path / "run.py").write_text(script)
+    proc = subprocess.run([micropython_binary(), "run.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    lines = proc.stdout.splitlines()
+    inv = Inventory.parse("\n".join(lines[:1 + len(want) + 1]), want)
+    assert inv.platform == "linux" and inv.can_inflate and inv.have == {}
+    assert inv.strays == {"cloudpin/stale.py": None}
+    # What the badge reports after each write is what was sent.
+    assert lines[-len(files) - 1:-1] == ["%d %s" % (len(files[p]), _digest(files[p])) for p in sorted(files)]
+    assert lines[-1] == "ok"
+    for path, data in files.items():
+        assert (tmp_path / path).read_bytes() == data
+    assert not (tmp_path / "cloudpin" / "stale.py").exists() and (tmp_path / "owner.json").exists()
+    assert not list(tmp_path.rglob("*.new"))
+    assert (tmp_path / deploy.MANIFEST).read_text() == "# m\nmain.py\n"
+
+
+# -- on virtual badges -----------------------------------------------------------------------
+
+def _app(root, version, extra=None):
+    """A small app: main.py records that it ran; a module of binary data
+    bigger than a chunk, one of noise that does not compress."""
+    (root / "cloudpin").mkdir(parents=True, exist_ok=True)
+    (root / "cloudpin" / "__init__.py").write_text('VERSION = "%s"\n' % version)
+    (root / "cloudpin" / "data.py").write_text("DATA = %r\n" % (bytes(range(256)) * 16))
+    (root / "cloudpin" / "noise.py").write_text("NOISE = %r\n" % random.Random(4).randbytes(4000))
+    (root / "cloudpin" / "fast.py").write_text(
+        "import micropython\n@micropython.viper\ndef twice(x: int) -> int:\n    return x * 2\n")
+    (root / "boot.py").write_text("import gc\ngc.collect()\n")
+    (root / "main.py").write_text(
+        "import cloudpin\nfrom cloudpin import data, fast\n"
+        "with open('ran.txt', 'w') as f:\n    f.write(cloudpin.VERSION + ' %d' % fast.twice(len(data.DATA)))\n")
+    for name, text in (extra or {}).items():
+        (root / "cloudpin" / name).write_text(text)
+    return root
+
+
+@pytest.fixture(scope="module")
+def board():
+    return load_board("cloudpin_ref")
+
+
+@pytest.fixture
+def vb(tmp_path):
+    b = VirtualBadge(tmp_path / "badge", baud=BAUD, board=None, name="deploy")
+    b.start()
+    assert b.wait_repl(30)
+    yield b
+    b.stop()
+
+
+def _on_badge(vb, files):
+    return {p: (vb.root / p).read_bytes() if (vb.root / p).exists() else None for p in files}
+
+
+def test_deploy_copies_the_app_keeps_user_data_removes_stale_files_and_restarts(vb, board, tmp_path):
+    user = {"owner.json": b'{"acc": "A1"}', "stats.json": b"{}", "friends/0001.json": b"{}"}
+    for p, data in user.items():
+        (vb.root / p).parent.mkdir(parents=True, exist_ok=True)
+        (vb.root / p).write_bytes(data)
+    # Leftovers of an older app copied with mpremote: a .py that would shadow
+    # its .mpy, a package since dropped, and a temp file of a cut-off deploy.
+    (vb.root / "cloudpin" / "gone").mkdir(parents=True)
+    (vb.root / "cloudpin" / "data.py").write_text("DATA = b''\n")
+    (vb.root / "cloudpin" / "gone" / "x.mpy").write_bytes(b"M\x06")
+    (vb.root / "cloudpin" / "old.mpy.new").write_bytes(b"half")
+    app = _app(tmp_path / "app", "1.0")
+
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert "error" not in r, r
+    files = deploy.build(board, "x64", app)
+    assert r["arch"] == "x64" and sorted(r["written"]) == sorted(files)
+    assert _on_badge(vb, files) == files
+    assert files["cloudpin/fast.mpy"][2] >> 2 == 2  # viper code for the virtual badge's CPU, x64
+    assert _on_badge(vb, user) == user
+    assert sorted(r["deleted"]) == ["cloudpin/data.py", "cloudpin/gone/x.mpy", "cloudpin/old.mpy.new"]
+    assert not (vb.root / "cloudpin" / "gone").exists()
+    assert (vb.root / deploy.MANIFEST).read_text().splitlines()[1:] == sorted(files)
+    # Restarted: main.py ran and imported the new package.
+    assert r["restarted"] and vb.wait_repl(30)
+    assert (vb.root / "ran.txt").read_text() == "1.0 8192"
+
+
+def test_redeploy_sends_only_what_changed_and_nothing_when_nothing_did(vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0", {"extra.py": "X = 1\n"})
+    assert "error" not in deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    vb.wait_repl(30)
+    stamp = {p: p.stat().st_mtime_ns for p in vb.root.rglob("*") if p.is_file() and p.name != "ran.txt"}
+
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert (r["written"], r["deleted"], r["bytes"]) == ([], [], 0), r
+    vb.wait_repl(30)
+    assert {p: p.stat().st_mtime_ns for p in stamp} == stamp  # not even rewritten
+
+    (app / "cloudpin" / "__init__.py").write_text('VERSION = "1.1"\n')
+    (app / "cloudpin" / "extra.py").unlink()
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert r["written"] == ["cloudpin/__init__.mpy"] and r["deleted"] == ["cloudpin/extra.mpy"], r
+    assert vb.wait_repl(30) and (vb.root / "ran.txt").read_text() == "1.1 8192"
+
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, force=True)
+    assert len(r["written"]) == len(deploy.build(board, "x64", app))
+
+
+def test_dry_run_changes_nothing(vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0")
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, dry_run=True)
+    assert r["dry_run"] and "main.py" in r["written"]
+    assert sorted(p.name for p in vb.root.iterdir()) == []
+    assert "would write" in deploy.describe(r)
+
+
+def test_unplug_mid_deploy_leaves_no_half_file_and_the_next_deploy_finishes(vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0")
+    assert "error" not in deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    vb.wait_repl(30)
+    old = deploy.build(board, "x64", app)
+    # A small module, then one of several commands' worth (noise does not compress).
+    (app / "cloudpin" / "__init__.py").write_text('VERSION = "2.0"\n')
+    (app / "cloudpin" / "noise.py").write_text("NOISE = %r\n" % random.Random(5).randbytes(9000))
+    new = deploy.build(board, "x64", app)
+    seen = []
+
+    def pull_the_cable(event, **info):
+        if event == "file":
+            seen.append(info["path"])
+            vb.unplug()
+
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, progress=pull_the_cable)
+    assert "unplugged" in r.get("error", ""), r
+    assert seen == ["cloudpin/__init__.mpy"]
+    # Every app file is whole: the old version. The new ones wait as .new, the
+    # last one cut short.
+    assert _on_badge(vb, old) == old
+    assert (vb.root / "cloudpin" / "__init__.mpy.new").read_bytes() == new["cloudpin/__init__.mpy"]
+    assert len((vb.root / "cloudpin" / "noise.mpy.new").read_bytes()) < len(new["cloudpin/noise.mpy"])
+    vb.replug()
+    assert vb.wait_repl(30)
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert "error" not in r, r
+    assert r["reused"] == ["cloudpin/__init__.mpy"] and r["written"] == ["cloudpin/noise.mpy"]
+    assert _on_badge(vb, new) == new and not list(vb.root.rglob("*.new"))
+    assert vb.wait_repl(30) and (vb.root / "ran.txt").read_text() == "2.0 8192"
+
+
+def test_errors_say_what_is_wrong(vb, board, tmp_path):
+    assert "no such port" in deploy.deploy_port(str(tmp_path / "ttyUSB9"), board)["error"]
+    # Busy: another program holds the port (here, a log reader).
+    held = logreader.open_port(vb.port)
+    try:
+        assert "port busy" in deploy.deploy_port(vb.port, board, baud=BAUD)["error"]
+    finally:
+        held.close()
+    # A port where nothing answers, and one where something that is not MicroPython does.
+    master, slave = os.openpty()
+    silent = os.ttyname(slave)
+    with pytest.raises(DeployError, match="not answering"):
+        deploy.Badge(silent, wake_timeout=1).connect()
+    stop = threading.Event()
+
+    def chatter():
+        while not stop.is_set():
+            try:
+                os.read(master, 1024)
+            except BlockingIOError:
+                pass
+            os.write(master, b"GPS fix 3 sats\r\n")
+            time.sleep(0.05)
+
+    os.set_blocking(master, False)
+    t = threading.Thread(target=chatter, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(DeployError, match="not a MicroPython REPL.*GPS fix"):
+            deploy.Badge(silent, wake_timeout=1).connect()
+    finally:
+        stop.set()
+        t.join()
+        os.close(master)
+        os.close(slave)
+
+
+def test_cli_deploys_several_ports_at_once(board, tmp_path, monkeypatch, capsys):
+    app = _app(tmp_path / "app", "3.0")
+    badges = [VirtualBadge(tmp_path / ("b%d" % i), baud=BAUD, board=None, name="b%d" % i) for i in range(2)]
+    try:
+        for b in badges:
+            b.start()
+        assert all(b.wait_repl(30) for b in badges)
+        argv = ["deploy", "--board", "cloudpin_ref", "--app", str(app), "--baud", str(BAUD)]
+        assert cli.main(argv + ["--port", badges[0].port, "--port", badges[1].port]) == 0
+        out = capsys.readouterr().out
+        assert out.count("app restarted") == 2, out
+        assert all(b.wait_repl(30) and (b.root / "ran.txt").read_text() == "3.0 8192" for b in badges)
+        # --all finds the badges the way flash does (USB adapters), here the two ptys.
+        monkeypatch.setattr(flash, "discover_ports", lambda: [b.port for b in badges])
+        assert cli.main(argv + ["--all"]) == 0
+        assert capsys.readouterr().out.count("0 files (0 bytes)") == 2
+        monkeypatch.setattr(flash, "discover_ports", lambda: [])
+        assert cli.main(argv + ["--all"]) == 1
+        assert "no USB serial port found" in capsys.readouterr().err
+    finally:
+        for b in badges:
+            b.stop()
+
+
+def test_cli_has_the_deploy_command():
+    args = cli.build_parser().parse_args(["deploy", "--board", "cloudpin_ref", "--port", "/dev/ttyUSB0",
+                                          "--dry-run", "--force", "--arch", "bytecode"])
+    assert (args.port, args.dry_run, args.force, args.arch) == (["/dev/ttyUSB0"], True, True, "bytecode")
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["deploy", "--board", "cloudpin_ref"])  # --port or --all
+
+
+def test_digest_is_sha256():
+    assert deploy.digest(b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
