@@ -26,7 +26,7 @@ from pathlib import Path
 from host_tools import flash, logparse
 from host_tools.logreader import BAUD, PortReader
 
-RESCAN_EVERY = 2.0  # seconds between looks for new badges with --all
+RESCAN_EVERY = 0.25  # seconds between looks for new badges with --all: a pin boots in about one
 
 _COLOURS = {"D": "\x1b[2m", "I": "", "W": "\x1b[33m", "E": "\x1b[31m"}
 _KIND_COLOURS = {"traceback": "\x1b[1;31m", "panic": "\x1b[1;97;41m"}
@@ -143,7 +143,7 @@ class LogSession:
             for p in self.discover():
                 self._add(p)
 
-    def get(self, timeout=0.2):
+    def get(self, timeout=0.1):
         """The next record, or None after `timeout`."""
         self.scan()
         try:

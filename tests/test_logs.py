@@ -341,13 +341,14 @@ def test_reader_opens_without_toggling_dtr_rts(monkeypatch):
 
 
 MAIN_SHORT = """
+import time
 from cloudpin.log import Logger
+time.sleep_ms(300)  # a pin's boot time, in which a reader finds the port
 log = Logger("app")
 log.info("hello badge=00000000000000bb")
 log.warning("careful")
 log.error("failed: OSError")
 print("plain print")
-import time
 time.sleep_ms(200)
 """
 
@@ -396,3 +397,50 @@ def test_cli_has_the_logs_command():
     assert (args.ports, args.level, args.module, args.no_color) == (["/dev/ttyUSB0"], "W", ["ble"], True)
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["logs", "--level", "X"])
+
+
+def test_all_picks_up_badges_plugged_in_later_and_text_output_has_no_colour_off_a_terminal(tmp_path, monkeypatch):
+    vb = _badge_with(tmp_path, MAIN_SHORT)
+    found = []  # what USB discovery reports: nothing at first, then the badge
+    monkeypatch.setattr(logs, "RESCAN_EVERY", 0.05)
+    monkeypatch.setattr(logs.flash, "discover_ports", lambda: list(found))
+    stop = threading.Event()
+
+    class Out(io.StringIO):
+        def write(self, s):
+            if "failed: OSError" in s:
+                stop.set()
+            return super().write(s)
+
+    out = Out()
+    t = threading.Thread(target=logs.run, args=(_cli_args(["--all", "--module", "app"]), out, stop))
+    t.start()
+    try:
+        vb.start()
+        found.append(str(vb.link))
+        assert stop.wait(30), out.getvalue()
+        t.join(10)
+    finally:
+        stop.set()
+        vb.stop()
+    lines = out.getvalue().splitlines()
+    assert "\x1b" not in out.getvalue()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} b\.tty 00000000000000bb \| W \d+ app careful", lines[-2])
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} b\.tty 00000000000000bb \| E \d+ app failed: OSError", lines[-1])
+
+
+def test_reader_says_when_the_port_is_busy(tmp_path):
+    vb = _badge_with(tmp_path, "")
+    vb.start()
+    held = logreader.open_port(str(vb.link))
+    c = Collector()
+    stop = threading.Event()
+    r = logreader.PortReader(str(vb.link), c.record, c.on_status, stop)
+    r.start()
+    try:
+        c.wait_for(lambda c: any("port busy" in s for s in c.status))
+    finally:
+        stop.set()
+        r.join(5)
+        held.close()
+        vb.stop()
