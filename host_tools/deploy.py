@@ -417,7 +417,18 @@ def deploy_badge(badge, board, *, arch=None, force=False, dry_run=False, root=FI
     t0 = time.monotonic()
     note = progress or (lambda *a, **k: None)
     # The badge's paths follow from the sources alone; the arch from the badge.
-    inv = inventory(badge, [p for _, p in targets(root)] + ["board.json", MANIFEST])
+    want = [p for _, p in targets(root)] + ["board.json", MANIFEST]
+    try:
+        inv = inventory(badge, want)
+    except DeployError:
+        # A badge that reset while we connected (plugged in, still booting,
+        # a watchdog) garbles the first exchange; nothing is written yet.
+        if not os.path.exists(badge.port):
+            raise
+        badge.close()
+        time.sleep(0.5)
+        badge.connect()
+        inv = inventory(badge, want)
     arch = choose_arch(board, inv, arch)
     files = build(board, arch, root)
     plan = make_plan(files, inv, force)

@@ -232,6 +232,14 @@ def test_redeploy_sends_only_what_changed_and_nothing_when_nothing_did(vb, board
     assert len(r["written"]) == len(deploy.build(board, "x64", app))
 
 
+def test_deploy_right_after_a_restart_while_the_app_boots(vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0")
+    for _ in range(3):  # no waiting for the REPL in between: Ctrl-C lands during boot
+        r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+        assert "error" not in r, r
+    assert vb.wait_repl(30) and (vb.root / "ran.txt").read_text() == "1.0 8192"
+
+
 def test_dry_run_changes_nothing(vb, board, tmp_path):
     app = _app(tmp_path / "app", "1.0")
     r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, dry_run=True)
