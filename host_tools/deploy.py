@@ -82,7 +82,7 @@ def _compile(src_path, rel, arch):
         return cached.read_bytes()
     data = fsimage.compile_module(src_path, rel, arch)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".%d.tmp" % threading.get_ident())
+    tmp = cached.with_suffix(".%d-%d.tmp" % (os.getpid(), threading.get_ident()))
     tmp.write_bytes(data)
     os.replace(tmp, cached)
     return data
@@ -218,11 +218,18 @@ def manifest_text(files, version):
 
 # -- one badge -----------------------------------------------------------------------
 
-def agent_source():
+WRITER = "# ---- writer"
+
+
+def agent_source(part=None):
     """The badge-side helpers without comments, blank lines or deep indents
-    (every byte costs 87 us at 115200 baud)."""
+    (every byte costs 87 us at 115200 baud): part "inventory" (what an
+    unchanged deploy needs), "writer", or None for all."""
+    text = AGENT.read_text()
+    cut = text.index(WRITER)
+    text = {"inventory": text[:cut], "writer": text[cut:]}.get(part, text)
     out = []
-    for line in AGENT.read_text().splitlines():
+    for line in text.splitlines():
         body = line.lstrip(" ")
         if not body or body.startswith("#"):
             continue
@@ -364,7 +371,7 @@ class Badge:
 
 def inventory(badge, want):
     """Send the agent and hash every app file on the badge in one command."""
-    code = agent_source() + "_cp_inv(%r, %r, %r, %r)\n" % (want, list(APP_DIRS), MANIFEST, TMP)
+    code = agent_source("inventory") + "_cp_inv(%r, %r, %r, %r)\n" % (want, list(APP_DIRS), MANIFEST, TMP)
     return Inventory.parse(badge.run(code), want)
 
 
@@ -443,8 +450,10 @@ def deploy_badge(badge, board, *, arch=None, force=False, dry_run=False, root=FI
             result["restarted"] = badge.restart()
         result["seconds"] = time.monotonic() - t0
         return result
+    writer = agent_source("writer")
     for cmd, closes, size in upload_commands(files, plan.write, inv.can_inflate):
-        out = [ln for ln in badge.run(cmd).splitlines() if ln.strip()]
+        out = [ln for ln in badge.run(writer + cmd).splitlines() if ln.strip()]
+        writer = ""
         if len(out) != len(closes):
             raise DeployError("%s: unexpected answer while writing: %r" % (badge.port, out[-3:]))
         for path, line in zip(closes, out):
@@ -457,7 +466,8 @@ def deploy_badge(badge, board, *, arch=None, force=False, dry_run=False, root=FI
     if plan.changes or inv.have.get(MANIFEST) != (len(manifest), digest(manifest)):
         moves = [(p + TMP, p) for p in plan.write + plan.reuse]
         # Renames in one command: the old and the new app never mix for long.
-        badge.run("_cp_commit(%r, %r, %r, %r, %r)\n" % (moves, plan.delete, plan.rmdirs, MANIFEST, manifest.decode()))
+        badge.run(writer + "_cp_commit(%r, %r, %r, %r, %r)\n" % (
+            moves, plan.delete, plan.rmdirs, MANIFEST, manifest.decode()))
     if restart:
         result["restarted"] = badge.restart()
     result["seconds"] = time.monotonic() - t0

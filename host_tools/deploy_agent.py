@@ -1,5 +1,6 @@
 # Runs ON THE BADGE (MicroPython), sent as source over the raw REPL by
-# host_tools/deploy.py once per connection; its functions then stay in the
+# host_tools/deploy.py, the part above the writer line with the inventory
+# command, the rest before the first write; its functions then stay in the
 # REPL's globals for the short commands that follow. Comment lines and blank
 # lines are stripped before sending (they would cost serial time). Names start
 # with _cp_ so that nothing the app left in the REPL's globals is shadowed.
@@ -11,7 +12,6 @@ import io
 import hashlib
 import binascii
 
-_cp_f = None
 _cp_buf = bytearray(512)
 
 
@@ -104,6 +104,10 @@ def _cp_inv(want, dirs, manifest, tmp):
         except OSError:
             continue  # listed by an old manifest, gone already
         print("+" + p)
+
+
+# ---- writer: sent only when there is something to write ----
+_cp_f = None
 
 
 def _cp_mkdirs(p):
