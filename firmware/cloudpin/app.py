@@ -9,19 +9,35 @@ from cloudpin.status import StatusService
 from cloudpin.supervisor import Supervisor
 
 
+def badge_label(hw):
+    """The badge id as hex for log lines; "none" before the desk gave it one."""
+    if hw.nvs is None:
+        return "none"
+    from cloudpin import identity
+    import binascii
+
+    bid = identity.load(hw.nvs)["badge_id"]
+    return binascii.hexlify(bid).decode() if bid is not None else "none"
+
+
 class App:
     def __init__(self, hw, log, status_every_ms=10000):
         self.hw = hw
         self.log = log
         self.supervisor = Supervisor(log.child("super"), hw.wdt)
+        self.badge = badge_label(hw)
         self.motion = MotionService(hw, log.child("motion"))
-        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self.motion)]
+        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self)]
         self.wdt_timer = None
+
+    def summary(self):
+        # badge= lets `cloudpin logs` label every port without stopping the app
+        return "badge=%s %s" % (self.badge, self.motion.summary())
 
     async def main(self, run_ms=0):
         b = self.hw.board
-        self.log.info("cloudpin %s board=%s accel=%s faults=%s" % (
-            VERSION, b["name"], b["accel"]["type"], ",".join(self.hw.faults) or "none"))
+        self.log.info("cloudpin %s badge=%s board=%s accel=%s faults=%s" % (
+            VERSION, self.badge, b["name"], b["accel"]["type"], ",".join(self.hw.faults) or "none"))
         if self.hw.led is not None:
             self.hw.led.set("green" if not self.hw.faults else "red")
         self.supervisor.start(self.services)

@@ -24,7 +24,7 @@ class Hardware:
     parts that failed to come up, for the self-test."""
 
     def __init__(self, board, i2c=None, accel=None, accel_int=None, led=None, button=None,
-                 battery=None, wdt=None, ble=None, faults=None):
+                 battery=None, wdt=None, ble=None, faults=None, nvs=None):
         self.board = board
         self.i2c = i2c
         self.accel = accel  # driver object (cloudpin.lis3dh / mpu6886 / mpu6050)
@@ -34,6 +34,7 @@ class Hardware:
         self.battery = battery
         self.wdt = wdt
         self.ble = ble
+        self.nvs = nvs  # esp32.NVS of the identity namespace
         self.faults = faults if faults is not None else []
 
 
@@ -86,5 +87,13 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
         except (ImportError, OSError) as e:
             faults.append("ble")
             log.error("bluetooth unavailable: %r" % (e,))
+    nvs = None
+    try:
+        from cloudpin import identity
+
+        nvs = identity.open_nvs()
+    except (ImportError, OSError) as e:
+        faults.append("nvs")
+        log.error("nvs unavailable: %r" % (e,))
     wdt = machine.WDT(timeout=wdt_timeout_ms) if wdt_timeout_ms else None
-    return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults)
+    return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults, nvs)

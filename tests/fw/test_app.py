@@ -1,0 +1,43 @@
+# The app as main.py starts it, on emulated parts: boot line, heartbeat with
+# the badge id (what `cloudpin logs` labels ports by), services supervised.
+from cloudpin import board as board_layer
+from cloudpin import identity
+from cloudpin.app import App
+from cloudpin.log import Logger
+from cpsim.lis3dh import LIS3DH
+from cpsim.world import World
+
+_BOARD = {
+    "name": "t", "chip": "ESP32", "mcu": "ESP32-PICO-D4", "flash_size": "4MB",
+    "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
+    "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39, "odr": 50, "range_g": 4, "tap_odr": 400},
+}
+
+
+def _app(lines, badge_id=None, accel=True):
+    dev = World().device("p")
+    if accel:
+        dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+    log = Logger("app", sink=lines.append)
+    hw = board_layer.build(_BOARD, log.child("board"), wdt_timeout_ms=0, with_ble=False)
+    if badge_id is not None:
+        identity.set_badge_id(hw.nvs, badge_id)
+    return App(hw, log, status_every_ms=100)
+
+
+def test_boot_line_and_heartbeat_name_the_badge():
+    lines = []
+    _app(lines, bytes((0, 0, 0xC1, 0x0D, 0, 0, 0, 0x2A))).run(run_ms=250)
+    boot = [ln for ln in lines if " app cloudpin " in ln]
+    assert len(boot) == 1 and "badge=0000c10d0000002a" in boot[0] and "faults=none" in boot[0], lines
+    beats = [ln for ln in lines if " status " in ln]
+    assert len(beats) >= 2 and all("badge=0000c10d0000002a" in ln and "steps=0" in ln for ln in beats), beats
+
+
+def test_unprovisioned_badge_and_missing_sensor_still_run():
+    lines = []
+    app = _app(lines, accel=False)
+    app.run(run_ms=250)
+    assert any("badge=none" in ln and "faults=accel" in ln for ln in lines), lines
+    assert any("no accelerometer" in ln for ln in lines), lines
+    assert any(" status " in ln for ln in lines), lines  # the heartbeat goes on
