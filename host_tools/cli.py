@@ -20,7 +20,9 @@ COMMANDS = [
 ]
 
 
-def build_parser():
+def build_parser(chosen=None):
+    """The argument parser; with `chosen` (a subcommand name) only that
+    subcommand's module is imported, so the desk's every call starts fast."""
     parser = argparse.ArgumentParser(
         prog="cloudpin",
         description="CloudPin badge tools. Every subcommand has --help.",
@@ -30,12 +32,10 @@ def build_parser():
     parser.add_argument("--version", action="version", version="cloudpin " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, modname, helptext in COMMANDS:
-        try:
-            mod = importlib.import_module("host_tools." + modname)
-        except ModuleNotFoundError as e:
-            if e.name != "host_tools." + modname:
-                raise
-            continue  # not built yet
+        if chosen is not None and name != chosen:
+            sub.add_parser(name, help=helptext)
+            continue
+        mod = importlib.import_module("host_tools." + modname)
         p = sub.add_parser(name, help=helptext, description=(mod.__doc__ or helptext).strip(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
@@ -44,7 +44,10 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    names = [c[0] for c in COMMANDS]
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in names else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
