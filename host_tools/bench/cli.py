@@ -83,7 +83,10 @@ def run_all(args):
     say("wrote %s in %.0f s" % (out, result["seconds"]))
     for name, r in result["steps"].items():
         s = r["summary"]
-        say("  %s: MAPE %s%%, false steps/h %s" % (name, s.get("mape_pct"), s.get("false_steps_per_hour")))
+        kinds = s.get("by_kind", {})
+        say("  %s: MAPE %s%% over all walking files (%s), false steps/h %s" % (
+            name, s.get("mape_pct"), ", ".join("%s %s%%" % (k, v["mape_pct"]) for k, v in sorted(kinds.items())
+                                               if "mape_pct" in v), s.get("false_steps_per_hour")))
     return 0
 
 
