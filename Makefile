@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/python -m pip install -q --upgrade --target $(STUBS) micropython-esp32-stubs
+	$(BIN)/python -m pip install -q --upgrade --target $(STUBS) micropython-esp32-stubs==1.29.0.post1
 	touch $@
 
 test: install
