@@ -201,7 +201,8 @@ exec(open("main.py").read())
     assert "app from /flash/cloudpin/__init__.mpy" in text, text
     assert "'badge_id': '0000c10d00000042'" in text and "'provisioned': True" in text, text
     boot = [ln for ln in lines if " cloudpin " in ln and "board=" in ln]
-    assert boot and "cloudpin %s board=cloudpin_ref" % image.firmware_version() in boot[0], text
+    assert boot and "cloudpin %s " % image.firmware_version() in boot[0], text
+    assert "board=cloudpin_ref" in boot[0] and "badge=0000c10d00000042" in boot[0], text
 
 
 def test_fs_image_refuses_an_app_that_does_not_fit(tmp_path, board):
