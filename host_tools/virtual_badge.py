@@ -108,7 +108,8 @@ def default_heap(exe, board=None):
     env.pop("CLOUDPIN_EMU_BOARD", None)
     if board is not None:
         env["CLOUDPIN_EMU_BOARD"] = str(board)
-    return vm_heap(exe, "import machine, bluetooth, esp32\nmachine.Pin(0)", env)
+    # Every emulated module the firmware may load, and the board's models.
+    return vm_heap(exe, "from cpsim import resident\nresident.load_all()\nimport machine\nmachine.Pin(0)", env)
 
 
 def board_file(board):

@@ -50,7 +50,7 @@ def micropython_heap():
     every emulator module a test may load occupies (host_tools/mpcache.py)."""
     from host_tools.mpcache import vm_heap
 
-    return vm_heap(micropython_binary(), "import emu_resident\nemu_resident.load_all()", path=[FW_TESTS])
+    return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all()")
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):

@@ -14,9 +14,9 @@ def test_mp_firmware_gets_an_esp32_sized_heap():
     # 64-bit VM take twice the bytes) plus what the emulated C modules occupy;
     # with those loaded, what is left is what firmware gets on a pin.
     import gc
-    import emu_resident
+    from cpsim import resident
 
-    emu_resident.load_all()
+    resident.load_all()
     gc.collect()
     free = gc.mem_free()
     assert sys.implementation.name == "micropython"

@@ -1,5 +1,6 @@
-# Every emulator module a firmware test may load: on a pin these are C code
-# in flash, so the harness adds their resident size to the VM's heap.
+# Every emulator module firmware may load: on a pin these are C code in
+# flash, so every VM that runs firmware on the emulator (tests, virtual
+# badges) gets their resident size added to the pin's heap (host_tools/mpcache.py).
 
 
 def load_all():
