@@ -20,28 +20,13 @@
 # deviation) from a seeded generator, so jittery runs are repeatable too.
 import math
 import sys
+from cpsim.rng import Rng
 
 # pairs whose RSSI is kept between set_* calls; small in the VM, whose heap is small
 _CACHE_MAX = 256 if sys.implementation.name == "micropython" else 65536
 
 CONNECT_DELAY_US = 1250  # CONNECT_IND to "connection complete": one 1.25 ms slot
 MAX_CONNECTIONS = 4  # micropython ports/esp32/boards/sdkconfig.ble
-
-
-class Rng:
-    """xorshift32: the same numbers under CPython and MicroPython, and apart
-    from the `random` module that the firmware itself uses."""
-
-    def __init__(self, seed):
-        self.s = (seed & 0xFFFFFFFF) or 0x9E3779B9
-
-    def next(self):
-        x = self.s
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.s = x
-        return x
 
 
 class Radio:

@@ -109,17 +109,14 @@ class Rest:
     (deterministic, about `noise_g` rms per axis)."""
 
     def __init__(self, g=(0.0, 0.0, 1.0), noise_g=0.002, seed=0x2545F491):
+        from cpsim.rng import Rng
+
         self.g = g
         self._k = noise_g * 1.2247 / 2147483648.0  # sum of 2 uniforms -> rms noise_g
-        self._s = seed & 0xFFFFFFFF or 1
+        self._rng = Rng(seed)
 
     def _rand(self):
-        s = self._s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self._s = s
-        return s - 2147483648
+        return self._rng.next() - 2147483648
 
     def _noise(self):
         return (self._rand() + self._rand()) * self._k
