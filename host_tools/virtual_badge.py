@@ -7,8 +7,11 @@ path. A proxy sits between the VM and the pty the host opens, so that the
 unmodified mpremote, ampy or a terminal see what a board sends: bytes are paced
 to the baud rate (10 bits a byte), Ctrl-D at an empty REPL soft-resets
 ("MPY: soft reboot", boot.py, then main.py in the friendly REPL, as
-ports/esp32 does), Ctrl-C interrupts running code, and the raw REPL and
-raw-paste mode are the VM's own (the same pyexec.c as the board).
+ports/esp32 does), and the raw REPL and raw-paste mode are the VM's own (the
+same pyexec.c as the board). Ctrl-C, any number in any state, raises
+KeyboardInterrupt in running code and is input for the REPL otherwise; it
+never kills or breaks the VM (VirtualBadge._ctrl_c). One that comes while the
+badge boots stops boot.py; the board's emulated hardware is in place before.
 
 `cloudpin virtual-badge --count 4` prints one device path per line (e.g.
 /dev/pts/7) and runs until Ctrl-C or SIGTERM. With `--root DIR` badge N keeps
@@ -22,8 +25,10 @@ folder. machine.reset() and friends end the VM with exit status 64 + reset
 cause and the badge boots it again as the chip would. Output sent while no
 program reads the port is lost once the port's buffer is full, as on a UART.
 """
+import bisect
 import errno
 import os
+import random
 import re
 import select
 import shutil
@@ -65,7 +70,7 @@ _EXIT_CAUSE_BASE = 64
 # The VM side talks to the proxy with OSC-style escapes that no REPL output
 # contains: ESC ] cpvb; COMMAND BEL. run = boot.py starts, repl = the REPL
 # starts, exit:N = SystemExit(N) in boot.py/main.py (the VM itself exits with
-# N when SystemExit reaches its REPL).
+# N when SystemExit reaches its REPL), kbd = send the last Ctrl-C again.
 MARK = b"\x1b]cpvb;"
 MARK_END = b"\x07"
 
@@ -125,16 +130,22 @@ def board_file(board):
 
 # Runs in the VM before the REPL, as the board's _boot.py and pyexec do: makes
 # the badge folder "/" (hiding the emulated built-ins and the NVS file from
-# listings, as a board's flash filesystem would), then boot.py, then main.py in
-# __main__'s globals. Tracebacks drop this shim's own frame.
+# listings, as a board's flash filesystem would), puts the board's hardware in
+# place, then runs boot.py, then main.py in __main__'s globals. Tracebacks drop
+# this shim's own frame. Ctrl-C raises KeyboardInterrupt only while a file
+# runs (interrupts on, as pyexec does); while the hardware is set up and once
+# the files are done, a Ctrl-C is input for the REPL (VirtualBadge._ctrl_c).
 _SHIM = r'''
 def _cpvb():
     import sys, os, vfs, time
+    from micropython import kbd_intr
+    kbd_intr(-1)
     class FS:
         def __init__(s, root, hid, nvs):
             s.r = vfs.VfsPosix(root)
             s.h = [(p, vfs.VfsPosix(d)) for p, d in hid]
             s.n = nvs
+            s.w = sys.stdout.write
         def _p(s, path, w=False):
             for p, f in s.h:
                 if path == p or path.startswith(p + "/"):
@@ -176,8 +187,21 @@ def _cpvb():
             s._p(b, True)
             s._p(a, True)[0].rename(a, b)
         def stat(s, path):
-            f, q = s._p(path)
-            return f.stat(q)
+            # Imports call this from C, which takes any exception for "no such
+            # file", and this VM raises a Ctrl-C's KeyboardInterrupt from its
+            # signal handler, wherever it is: one landing in here would be lost
+            # and the import misled. So finish the stat and ask the badge to
+            # send that Ctrl-C again ("kbd").
+            k = 0
+            while True:
+                try:
+                    if k:
+                        k = 0
+                        s.w("\x1b]cpvb;kbd\x07")
+                    f, q = s._p(path)
+                    return f.stat(q)
+                except KeyboardInterrupt:
+                    k = 1
         def statvfs(s, path):
             return s.r.statvfs("/")
         def open(s, path, mode):
@@ -189,32 +213,47 @@ def _cpvb():
         vfs.mount(FS(ROOT, HIDDEN, NVS), "/")
         os.chdir("/")
         sys.path[:] = ["", ".frozen", "/lib", EMU]
+        # The emulated device with the board's wiring and sensors, built before
+        # the badge passes on any input (it does from "run"), so no Ctrl-C can
+        # leave it half made: the hardware is there whatever boot.py meets.
+        try:
+            from cpsim.world import current
+            current()
+        except Exception as e:
+            sys.print_exception(e)
+        # From "run" the badge passes input on: Ctrl-Cs that came while it
+        # booted stop boot.py, later ones whichever file runs; an interrupted
+        # or failed boot.py skips main.py, as on a board.
+        kbd_intr(3)
         w("\x1b]cpvb;run\x07")
-        for n in FILES:
-            try:
-                os.stat(n)
-            except OSError:
-                continue
-            try:
+        try:
+            for n in FILES:
+                try:
+                    os.stat(n)
+                except OSError:
+                    continue
                 with open(n) as f:
                     c = f.read()
-                c = compile(c, n, "exec")
-                exec(c, globals())
-            except SystemExit as e:
-                a = e.args[0] if e.args else 0
-                w("\x1b]cpvb;exit:%d\x07" % (a if isinstance(a, int) else 1))
-                while True:
-                    time.sleep(1)
-            except BaseException as e:
-                import io
-                b = io.StringIO()
-                sys.print_exception(e, b)
-                t = b.getvalue().split("\n")
-                if len(t) > 1 and t[1].startswith('  File "<stdin>"'):
-                    del t[1]
-                w("\n".join(t))
-                break
+                exec(compile(c, n, "exec"), globals())
+            kbd_intr(-1)
+            time.sleep_ms(0)  # where KeyboardInterrupt waits for a check: here
+        except SystemExit as e:
+            kbd_intr(-1)
+            a = e.args[0] if e.args else 0
+            w("\x1b]cpvb;exit:%d\x07" % (a if isinstance(a, int) else 1))
+            while True:
+                time.sleep(1)
+        except BaseException as e:
+            kbd_intr(-1)
+            import io
+            b = io.StringIO()
+            sys.print_exception(e, b)
+            t = b.getvalue().split("\n")
+            if len(t) > 1 and t[1].startswith('  File "<stdin>"'):
+                del t[1]
+            w("\n".join(t))
     finally:
+        kbd_intr(-1)
         w("\x1b]cpvb;repl\x07")
 _cpvb()
 del _cpvb
@@ -230,8 +269,9 @@ def shim_source(root, files, board_dir=None):
     return consts + _SHIM + "del ROOT, HIDDEN, NVS, EMU, FILES\n"
 
 
-# Started as the VM's parent: takes the VM's pty as controlling terminal (so
-# Ctrl-C during execution raises KeyboardInterrupt via SIGINT) and becomes the VM.
+# Started as the VM's parent: takes the VM's pty as controlling terminal, so
+# that the VM gets SIGHUP and ends when the badge's side closes (an unplug, or
+# a host process that died), and becomes the VM.
 _LAUNCH = ("import os, sys, fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
            "os.execv(sys.argv[1], sys.argv[1:])")
 
@@ -239,16 +279,19 @@ _LAUNCH = ("import os, sys, fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 def _vm_tty_settings(fd):
     # The VM saves these as its "original" mode and restores them while code
     # runs: no echo, no line editing, no output translation (the proxy cooks
-    # newlines as the ESP32's stdout does), but Ctrl-C still signals.
+    # newlines as the ESP32's stdout does), and no signals: 0x03 is a byte
+    # like any other, and the proxy alone turns Ctrl-C into SIGINT (_ctrl_c).
+    # A tty-made SIGINT kills the VM whenever it is not executing code (the
+    # unix port installs its SIGINT handler only meanwhile, SIG_DFL otherwise)
+    # and may land anywhere in it (see _INTERPRETER).
     a = termios.tcgetattr(fd)
     a[0] = 0
     a[1] = 0
     a[2] = termios.CS8 | termios.CREAD | termios.CLOCAL
-    a[3] = termios.ISIG | termios.NOFLSH
+    a[3] = 0
     cc = a[6]
     for i in range(len(cc)):
-        cc[i] = 0  # disables ^Z, ^\ and the rest
-    cc[termios.VINTR] = 3
+        cc[i] = 0
     cc[termios.VMIN] = 1
     cc[termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, a)
@@ -297,7 +340,210 @@ def _close(*fds):
 
 
 _LONE_LF = re.compile(rb"(?<!\r)\n")
-_READ_SYSCALLS = {"0", "63"}  # read(2) on x86-64 and arm64
+# How the proxy turns Ctrl-C into KeyboardInterrupt (VirtualBadge._ctrl_c).
+# The unix port raises it straight from its SIGINT handler (the handler
+# long-jumps out of whatever C code runs), so a SIGINT that lands in an
+# allocation leaves the heap locked or broken ("MemoryError: heap is locked",
+# a deadlock, a segfault later), and one that lands in an import's file lookup
+# is lost (mp_vfs_import_stat takes any exception for "no such file"). A board
+# raises it between bytecodes. So the VM is stopped, and signalled only at a
+# safe point: in the bytecode loop or in a system call other than memory
+# management, locks and signal masks; after _ANY_C_AFTER_S also in a C
+# function of the VM other than its allocator, locks, maps and qstrs, with
+# none of those under way above it; never while an import looks for a file
+# (until _STACK_TRUST_S: a stale word on the stack may look like one). As on a
+# board, a VM that stays in C code is interrupted once it leaves it.
+_INTERPRETER = "mp_execute_bytecode"
+_SWALLOWS = "mp_vfs_import_stat"
+_ALLOCATOR = ("gc_", "m_malloc", "m_realloc", "m_free", "mp_map_", "qstr_", "mp_thread_")
+_UNSAFE_SYSCALLS = {
+    # mmap mprotect munmap brk rt_sigaction rt_sigprocmask rt_sigreturn mremap madvise futex
+    "x86_64": {9, 10, 11, 12, 13, 14, 15, 25, 28, 202},
+    "aarch64": {222, 226, 215, 214, 134, 135, 139, 216, 233, 98},
+}.get(os.uname().machine, set())
+_STACK_SCAN = 4096  # bytes of stack searched for an import's lookup (found ~1.2 KB deep)
+_ALLOC_SCAN = 1024  # and for an allocation under way, in C code
+_ANY_C_AFTER_S = 0.02
+_STACK_TRUST_S = 2.0
+# When the next Ctrl-C may go out as SIGINT (VirtualBadge._kbd_settled), if
+# the VM did not block or leave the code: after this much CPU time of the VM.
+_KBD_SETTLE_CPU_NS = 10000000
+_SIGINT_BIT = 1 << (signal.SIGINT - 1)
+
+
+def _proc(pid, name):
+    try:
+        with open("/proc/%d/%s" % (pid, name)) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _task_state(pid, task):
+    """Scheduler state letter (R, S, D, T, Z...) of one thread of a process."""
+    text = _proc(pid, "task/%s/stat" % task)
+    i = text.rfind(")")
+    return text[i + 2:i + 3] if i >= 0 else "X"
+
+
+def _frozen(pid, timeout=1.0):
+    """Wait until every thread of a process sent SIGSTOP has stopped (or it
+    is gone); False if that takes longer than timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            return True
+        if all(_task_state(pid, t) in "TtZX" for t in tasks):
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.0001)
+
+
+def _catches_sigint(pid):
+    for line in _proc(pid, "status").splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & _SIGINT_BIT)
+    return False
+
+
+def _elf_functions(path):
+    """{name: (address, size)} of the functions in an ELF64 little-endian
+    file's symbol tables, and whether addresses are relative to where it is
+    loaded; ({}, False) for anything else."""
+    found = {}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4:6] != b"\x02\x01":
+                return found, False
+            shoff, = struct.unpack_from("<Q", head, 40)
+            shentsize, shnum = struct.unpack_from("<HH", head, 58)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+            sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+            for sec in sections:
+                if sec[1] not in (2, 11):  # SHT_SYMTAB, SHT_DYNSYM
+                    continue
+                f.seek(sec[4])
+                syms = f.read(sec[5])
+                strtab = sections[sec[6]]
+                f.seek(strtab[4])
+                names = f.read(strtab[5])
+                for i in range(0, len(syms) - 23, 24):
+                    name, info = struct.unpack_from("<IB", syms, i)
+                    value, size = struct.unpack_from("<QQ", syms, i + 8)
+                    if info & 0xF == 2 and value and size:  # STT_FUNC
+                        end = names.find(b"\0", name)
+                        found[names[name:end].decode("latin-1")] = (value, size)
+            return found, struct.unpack_from("<H", head, 16)[0] == 3  # ET_DYN
+    except (OSError, struct.error, IndexError):
+        return {}, False
+
+
+_elf_cache = {}
+
+
+def _vm_layout(pid):
+    """Where a running VM's code is: "funcs", its functions as sorted
+    (start, end, unsafe) address ranges (unsafe: allocator and the like, see
+    above), "bytecode" and "import" (one range each), and "stack_end", the
+    top of its stack; {} if its code has no symbols."""
+    layout = {}
+    stack_end = None
+    for line in _proc(pid, "maps").splitlines():
+        parts = line.split(None, 5)
+        if len(parts) < 6:
+            continue
+        if parts[5] == "[stack]":
+            stack_end = int(parts[0].split("-")[1], 16)
+        elif not layout and parts[2].strip("0") == "" and "micropython" in os.path.basename(parts[5]):
+            try:
+                key = (parts[5], os.stat(parts[5]).st_mtime_ns)
+            except OSError:
+                continue
+            if key not in _elf_cache:
+                _elf_cache[key] = _elf_functions(parts[5])
+            funcs, relative = _elf_cache[key]
+            if _INTERPRETER in funcs and _SWALLOWS in funcs:
+                shift = int(parts[0].split("-")[0], 16) if relative else 0
+                ranges = sorted((v + shift, v + shift + n, name.startswith(_ALLOCATOR))
+                                for name, (v, n) in funcs.items())
+                layout = {"funcs": ranges, "starts": [r[0] for r in ranges],
+                          "bytecode": (funcs[_INTERPRETER][0] + shift, sum(funcs[_INTERPRETER]) + shift),
+                          "import": (funcs[_SWALLOWS][0] + shift, sum(funcs[_SWALLOWS]) + shift)}
+    if layout and stack_end:
+        layout["stack_end"] = stack_end
+    return layout
+
+
+def _function_at(layout, addr):
+    i = bisect.bisect_right(layout["starts"], addr) - 1
+    if i >= 0 and addr < layout["funcs"][i][1]:
+        return layout["funcs"][i]
+    return None
+
+
+def _stack(pid, sp, end, size):
+    """The words on a stopped process's stack from sp up; None if unreadable."""
+    try:
+        fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+        try:
+            data = os.pread(fd, min(size, end - sp), sp)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, OverflowError):
+        return None
+    return memoryview(data[:len(data) & ~7]).cast("Q")
+
+
+def _at_safe_point(pid, layout, waited):
+    """May a stopped VM that a Ctrl-C has waited for `waited` seconds get
+    KeyboardInterrupt now (see above)? As far as it cannot be told, yes."""
+    fields = _proc(pid, "syscall").split()
+    if not fields:
+        return True
+    if fields[0] == "running":
+        return False
+    nr, sp, pc = int(fields[0]), int(fields[-2], 16), int(fields[-1], 16)
+    if nr in _UNSAFE_SYSCALLS:
+        return False
+    if not layout or "stack_end" not in layout:
+        return True
+    in_c = nr < 0 and not layout["bytecode"][0] <= pc < layout["bytecode"][1]
+    if in_c:
+        func = _function_at(layout, pc)
+        if waited < _ANY_C_AFTER_S or func is None or func[2]:
+            return False
+    words = _stack(pid, sp, layout["stack_end"], _STACK_SCAN)
+    if words is None:
+        return True
+    if in_c and any(f is not None and f[2] for f in (_function_at(layout, w) for w in words[:_ALLOC_SCAN // 8])):
+        return False
+    lo, hi = layout["import"]
+    return waited >= _STACK_TRUST_S or not any(lo <= w < hi for w in words)
+
+
+def _switches(pid):
+    """Times the process has blocked (its voluntary context switches)."""
+    for line in _proc(pid, "status").splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_ns(pid):
+    """CPU time the process's main thread has run, in ns."""
+    fields = _proc(pid, "schedstat").split()
+    if fields and fields[0] != "0":
+        return int(fields[0])
+    text = _proc(pid, "stat")
+    fields = text[text.rfind(")") + 2:].split()
+    if len(fields) < 13:
+        return 0
+    return (int(fields[11]) + int(fields[12])) * 1000000000 // os.sysconf("SC_CLK_TCK")
 
 
 class VirtualBadge:
@@ -458,6 +704,10 @@ class VirtualBadge:
         self._phase = "boot"  # boot -> run -> [enter1 -> enter2 ->] ready
         self._target = target
         self._repl.clear()
+        self._kbd = None  # (VM CPU ns, voluntary switches) at the last SIGINT, until taken
+        self._kbd_since = None  # when the Ctrl-C now waiting for a safe point first tried
+        self._retry_at = 0.0  # a waiting Ctrl-C tries again then
+        self._layout = None  # where the VM's code and stack are (_vm_layout)
         self._started = time.monotonic()
         self.boots += 1
 
@@ -509,7 +759,7 @@ class VirtualBadge:
                 time.sleep(0.05)
 
     def _step(self):
-        if self._to_vm and not self._vm_blocked:
+        if self._to_vm and not self._vm_blocked and time.monotonic() >= self._retry_at:
             n = self._in_pace.take(len(self._to_vm))
             if n:
                 self._write_vm(n)
@@ -527,7 +777,7 @@ class VirtualBadge:
             wl.append(self._vm_fd)
         timeout = None
         if self._to_vm and not self._vm_blocked:
-            timeout = self._in_pace.wait()
+            timeout = max(self._in_pace.wait(), self._retry_at - time.monotonic())
         if self._to_host:
             t = self._out_pace.wait()
             timeout = t if timeout is None else min(timeout, t)
@@ -577,9 +827,11 @@ class VirtualBadge:
         chunk = bytes(self._to_vm[:n])
         i = chunk.find(b"\x03")
         if i == 0:
-            self._ctrl_c()
-            del self._to_vm[:1]
-            self._in_pace.refund(n - 1)
+            if self._ctrl_c():
+                del self._to_vm[:1]
+                self._in_pace.refund(n - 1)
+            else:
+                self._in_pace.refund(n)
             return
         if i > 0:
             self._in_pace.refund(n - i)
@@ -596,37 +848,66 @@ class VirtualBadge:
         del self._to_vm[:done]
 
     def _ctrl_c(self):
-        # A board's UART interrupt turns Ctrl-C into KeyboardInterrupt while
-        # code runs and passes it to the REPL otherwise. The VM's tty does the
-        # former by SIGINT only while in its "original" mode; code started by
-        # raw-paste runs in raw mode, so the proxy signals it itself.
+        """Ctrl-C as a board's UART interrupt handles it: KeyboardInterrupt
+        if the running code has Ctrl-C as interrupt character, else a byte of
+        input for the REPL. In the VM, "interrupt character set" is its SIGINT
+        handler, installed only while code executes (mp_hal_set_interrupt_char);
+        a SIGINT at any other moment kills it. So the VM is stopped while the
+        proxy looks, and signalled only at a safe point (see _INTERPRETER).
+        False: not delivered yet, call again (later bytes wait, as in a FIFO)."""
+        if self._kbd is not None and not self._kbd_settled():
+            return False
+        pid = self._vm.pid
         try:
-            lflag = termios.tcgetattr(self._vm_fd)[3]
-        except termios.error:
-            lflag = termios.ISIG
-        if lflag & termios.ISIG or self._vm_reading():
-            try:
-                os.write(self._vm_fd, b"\x03")
-            except OSError:
-                pass
-        else:
-            try:
-                os.kill(self._vm.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            return True
+        verdict = "byte"
+        try:
+            if not _frozen(pid):
+                verdict = "wait"
+            elif _catches_sigint(pid):
+                verdict = "wait"
+                now = time.monotonic()
+                waited = now - (self._kbd_since or now)
+                if self._layout is None:
+                    self._layout = _vm_layout(pid)
+                if _at_safe_point(pid, self._layout, waited):
+                    os.kill(pid, signal.SIGINT)
+                    self._kbd = (_cpu_ns(pid), _switches(pid))
+                    verdict = "signal"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        if verdict == "wait":
+            self._kbd_since = self._kbd_since or time.monotonic()
+            self._retry_at = time.monotonic() + 0.001
+            return False
+        self._kbd_since = None
+        if verdict == "signal":
+            return True
+        try:
+            os.write(self._vm_fd, b"\x03")
+        except BlockingIOError:
+            self._vm_blocked = True
+            return False
+        except OSError:
+            pass  # VM gone; the read side reboots it
+        return True
 
-    def _vm_reading(self):
-        """Is the VM blocked reading its stdin (a REPL prompt)? Sampled a few
-        times so that a VM between two reads is not taken for running code."""
-        for _ in range(4):
-            try:
-                with open("/proc/%d/syscall" % self._vm.pid) as f:
-                    fields = f.read().split()
-            except OSError:
-                return True  # cannot tell: never risk a signal at a prompt
-            if len(fields) > 1 and fields[0] in _READ_SYSCALLS and int(fields[1], 16) == 0:
-                return True
-            time.sleep(0.003)
+    def _kbd_settled(self):
+        """Has the VM dealt with the last KeyboardInterrupt: left the code
+        that got it (no handler), blocked, or ran on for _KBD_SETTLE_CPU_NS?
+        Until then the next Ctrl-C waits. Ports that raise KeyboardInterrupt
+        at the next bytecode rather than at once exit on a second SIGINT
+        before that; and the code that got one reacts first, as on a board
+        where the next Ctrl-C comes a character time later."""
+        pid = self._vm.pid
+        cpu, switches = self._kbd
+        if (not _catches_sigint(pid) or _switches(pid) > switches
+                or _cpu_ns(pid) - cpu >= _KBD_SETTLE_CPU_NS):
+            self._kbd = None
+            return True
+        self._retry_at = time.monotonic() + 0.002
         return False
 
     # ---- VM -> host ----
@@ -691,6 +972,13 @@ class VirtualBadge:
         elif cmd.startswith(b"exit:"):
             self._reboot(int(cmd[5:]))
             return True
+        elif cmd == b"kbd":
+            # The VM took a KeyboardInterrupt where it could not raise it
+            # (the shim's FS.stat): the same Ctrl-C again, ahead of later input,
+            # a moment later, when the VM has moved on from there.
+            self._kbd = None
+            self._to_vm[:0] = b"\x03"
+            self._retry_at = time.monotonic() + 0.001 + random.random() * 0.004
         return False
 
     def _enter_ready(self, mode):
