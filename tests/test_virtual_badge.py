@@ -289,3 +289,105 @@ def test_cli_prints_ports_and_stops_on_sigterm(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         proc.stdout.close()
+
+
+# What host tools send to stop a badge: mpremote and `cloudpin deploy` "\r\x03\x03",
+# an impatient user more.
+BURSTS = (b"\r\x03\x03", b"\x03" * 5)
+GO = b"print('go' '!')"  # prints go!, which its echo does not contain
+I2C_MAIN_PY = ("import machine\ni2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21))\n"
+               + LOOP_MAIN_PY)  # builds the board's I2C bus, as the firmware does, then runs forever
+
+
+def test_ctrl_c_bursts_in_every_state_never_reboot_the_vm(tmp_path):
+    with make_badge(tmp_path / "b", main=LOOP_MAIN_PY) as b:
+        c = Console(b.port)
+        c.expect(b"tick\r\n")
+        c.send(BURSTS[0])  # main.py running
+        c.expect(b"KeyboardInterrupt: \r\n")
+        c.sync()
+        for burst in BURSTS:
+            c.send(burst)  # friendly REPL, idle
+            c.sync()
+            for loop in (b"pass", b"time.sleep_ms(1)"):  # friendly REPL, code running
+                c.send(b'import time; exec("%s\\nwhile True: %s")\r' % (GO, loop))
+                c.expect(b"go!\r\n")
+                c.send(burst)
+                c.expect(b"KeyboardInterrupt: \r\n")
+                c.sync()
+            c.send((b"x = 1\r" + burst) * 10)  # just as code ends
+            c.sync()
+            c.send(b"\r\x01")
+            c.expect(RAW_BANNER + b">")
+            c.send(burst)  # raw REPL, idle
+            c.send(b"print(6 * 7)\x04")
+            c.expect(b"OK42\r\n\x04\x04>")
+            c.send(GO + b"\nwhile True: pass\x04")  # raw REPL, code running
+            c.expect(b"go!\r\n")
+            c.send(burst)
+            c.expect(b"KeyboardInterrupt: \r\n\x04>")
+            c.send((b"x = 1\x04" + burst) * 10)  # just as code ends
+            c.send(b"\x05A\x01")  # raw-paste, while the badge reads the code
+            c.expect(b"R\x01")
+            c.send(b"x = 1\nwhile Tr" + burst)
+            c.expect(b"KeyboardInterrupt: \r\n\x04>")
+            c.send(b"\x05A\x01")  # raw-paste, code running
+            c.expect(b"R\x01")
+            c.send(GO + b"\nwhile True: pass\n\x04")
+            c.expect(b"go!\r\n")
+            c.send(burst)
+            c.expect(b"KeyboardInterrupt: \r\n\x04>")
+            c.send(b"\x02")
+            c.sync()
+        c.close()
+        assert b.boots == 1
+
+
+def test_ctrl_c_while_booting_stops_the_files_and_leaves_the_hardware(tmp_path):
+    with make_badge(tmp_path / "b", main=I2C_MAIN_PY) as b:
+        for n, burst in enumerate(BURSTS):
+            if n:
+                b.unplug()
+                b.replug()
+            c = Console(b.port)
+            while not b.wait_repl(0.01):  # from power-on until a Ctrl-C got main.py
+                c.send(burst)
+            c.sync()
+            assert b.boots == n + 1
+            c.send(b"import machine; machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21)).scan()\r")
+            assert b"\r\n[24]\r\n>>> " in c.expect(b">>> ")  # the board's LIS3DH
+            c.close()
+        # A host tool in the same VM (`resume`: no soft reset) finds it too.
+        out = mpremote(b.port, "resume", "exec", "import machine\n"
+                       "print(machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21)).scan())")
+        assert out.strip() == "[24]"
+        assert b.boots == 2
+
+
+def test_ctrl_c_that_came_while_booting_stops_boot_py(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "boot.py").write_text("import time\nwhile True:\n    time.sleep_ms(10)\n")
+    (folder / "main.py").write_text(MAIN_PY)
+    with VirtualBadge(folder) as b:
+        c = Console(b.port)
+        c.send(b"\x03")  # held while the VM starts, as a UART buffers it
+        out = c.expect(b">>> ")
+        c.close()
+        assert b"KeyboardInterrupt: \r\n" in out and b"main ran" not in out  # a failed boot.py skips main.py
+        assert b.boots == 1
+
+
+def test_ctrl_c_in_allocating_code_leaves_a_working_heap(badge, console):
+    # The VM raises KeyboardInterrupt from its signal handler; landing inside
+    # the allocator it would leave the heap locked ("MemoryError: memory
+    # allocation failed, heap is locked") or the VM hung.
+    console.sync()
+    for burst in BURSTS * 5:
+        console.send(b'exec("%s\\nwhile True: x = [str(i) for i in range(50)]")\r' % GO)
+        console.expect(b"go!\r\n")
+        console.send(burst)
+        console.expect(b"KeyboardInterrupt: \r\n")
+        console.send(b"print(len([str(i) for i in range(500)]))\r")
+        assert b"\r\n500\r\n>>> " in console.expect(b"500\r\n>>> ")
+    assert badge.boots == 1
