@@ -245,6 +245,18 @@ class SerialBadge:
             return self._run(code, timeout, retry=False)
         if err:
             last = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+            if retry and last and last[-1].startswith("MemoryError"):
+                # The stopped app can leave the heap too fragmented to compile
+                # the step. A soft reset in the raw REPL runs boot.py but not
+                # main.py: a clean heap, and every step is idempotent. (On an
+                # ESP32 the app's watchdog keeps running; the desk restarts
+                # the app when it lets go of the badge.)
+                log.warning("%s: badge out of memory; soft-resetting it to try again", self.port)
+                try:
+                    self.t.enter_raw_repl(soft_reset=True, timeout_overall=10)
+                except (TransportError, OSError) as e:
+                    raise self._gone_or_error(e) from None
+                return self._run(code, timeout, retry=False)
             raise BadgeError("%s: the badge reported %s" % (self.port, last[-1] if last else "an error"))
         for line in reversed(out.decode("utf-8", "replace").splitlines()):
             if line.startswith(_MARK):
