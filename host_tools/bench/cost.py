@@ -6,12 +6,12 @@ viper one. The pipeline is the app's own per-burst code (cloudpin.motion.MotionP
 step counter plus software tap detector over 32-sample FIFO bursts) at the
 rate the app runs the sensor (the board's accel.tap_odr).
 """
-import json
 import os
 import subprocess
 import tempfile
 
 from host_tools import FIRMWARE_DIR
+from host_tools.bench import emit
 from host_tools.bench.steps import DEFAULT_BOARD, MP_HEAP, BenchError, micropython_binary
 from host_tools.boards import load_board
 
@@ -138,6 +138,5 @@ def run(args):
     except BenchError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    json.dump(result, sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    emit(result)
     return 0

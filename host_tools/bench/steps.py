@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
+from host_tools.bench import emit
 from host_tools.bench import resample as rs
 
 RUNNER = Path(__file__).resolve().parent / "mp_steps_runner.py"
@@ -188,9 +189,7 @@ def run(args):
     except (BenchError, rs.RecordingError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    json.dump(result, sys.stdout, indent=1)
-    sys.stdout.write("\n")
     s = result["summary"]
-    progress("%s: MAPE %s%% (median %s%%) over walking files, %s false steps/h" % (
+    emit(result, "%s: MAPE %s%% (median %s%%) over walking files, %s false steps/h" % (
         result["set"], s.get("mape_pct"), s.get("median_ape_pct"), s.get("false_steps_per_hour")))
     return 0

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
+from host_tools.bench import emit
 from host_tools.bench import resample as rs
 from host_tools.bench import tapgen
 
@@ -276,10 +277,8 @@ def run(args):
     except (BenchError, rs.RecordingError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    json.dump(result, sys.stdout, indent=1)
-    sys.stdout.write("\n")
     s = result["summary"]
-    progress("taps: recall %s precision %s timing %s/%s ms, %s false taps/h over %s h without taps" % (
+    emit(result, "taps: recall %s precision %s timing %s/%s ms, %s false taps/h over %s h without taps" % (
         s["recall"], s["precision"], s["timing_error_ms_mean"], s["timing_error_ms_max"],
         s["false_taps_per_hour"], s["hours_without_taps"]))
     return 0
