@@ -29,7 +29,7 @@ How it counts (why each stage is there):
    consistent stride or period (within 10%; either, so a reading that flips
    between step and stride, or between a period and its double, does not
    restart the count) for 6 evaluations (3 s) and the signal is stronger
-   than 40 mg rms: arm movements, desk work and vehicle vibration are rarely
+   than 45 mg rms: arm movements, desk work and vehicle vibration are rarely
    that periodic for that long. The seconds that led up to the decision
    (window plus one period) are credited at once.
 4. While walking, steps are integrated at two per stride (a phase accumulator)
@@ -61,7 +61,7 @@ _NEAR_BEST = const(102)  # fundamental: first peak within 0.1 of the best (Q10)
 _HALF_MIN = const(410)  # r(P/2) - r(3P/4) above this: two steps per period P
 _AC_IN = const(512)  # periodicity to start walking, Q10 (0.5)
 _AC_OUT = const(410)  # periodicity to keep walking, Q10 (0.4)
-_RMS_MIN_MG = const(40)  # quieter than this is not walking
+_RMS_MIN_MG = const(45)  # quieter than this is not walking
 _CONFIRM = const(6)  # consistent evaluations needed to start walking
 _RELAX_MS = const(10000)  # after a walk, resume on one evaluation
 _QUIET_MG = const(50)  # a whole stride below this: the walk has stopped
