@@ -27,18 +27,22 @@ def truth_for(path):
 
 def trace_steps(path, odr):
     """Run the firmware counter over a recording; returns dict of arrays:
-    t_s, magnitude_g, filtered_g, step_t_s, walking and the final count."""
+    t_s, magnitude_g, filtered_g, step_t_s, walking, periodicity (the last
+    evaluation's autocorrelation peak, 0..1), rms_g (of the filtered signal
+    over the counter's window), the thresholds the counter uses, and the final
+    count."""
     import numpy as np
 
     for d in (EMULATOR_DIR, FIRMWARE_DIR):  # the emulator supplies CPython's `micropython`
         if str(d) not in sys.path:
             sys.path.insert(0, str(d))
-    from cloudpin.steps import StepCounter
+    from cloudpin import steps as fw
 
     t, x, y, z = rs.load_resampled(path, odr)
     mg = rs.to_mg_int16(x, y, z).reshape(-1, 3).tolist()
-    sc = StepCounter(odr)
+    sc = fw.StepCounter(odr)
     filt = np.empty(len(mg))
+    per = np.zeros(len(mg))
     walking = np.zeros(len(mg), dtype=bool)
     marks = []
     prev = 0
@@ -47,6 +51,7 @@ def trace_steps(path, odr):
         sc.feed(a, b, c)
         filt[i] = sc.filtered
         walking[i] = sc.walking
+        per[i] = sc.periodicity / 1024.0
         if sc.steps > prev:
             # A walk's opening steps are credited together once it is
             # recognised: spread them back over the time they were taken.
@@ -56,8 +61,14 @@ def trace_steps(path, odr):
         elif sc.steps < prev:  # a still stride at the end of a walk, taken back
             del marks[len(marks) - (prev - sc.steps):]
         prev = sc.steps
+    win = max(1, int(odr * fw._WIN_MS / 1000))
+    sq = np.concatenate([[0.0], np.cumsum((filt / 1000.0) ** 2)])
+    rms = np.sqrt((sq[win:] - sq[:-win]) / win)
+    rms = np.concatenate([np.full(len(filt) - len(rms), np.nan), rms])
     return {"t_s": t_s, "magnitude_g": np.sqrt(x * x + y * y + z * z), "filtered_g": filt / 1000.0,
-            "step_t_s": np.asarray(marks), "walking": walking, "steps": sc.steps}
+            "step_t_s": np.asarray(marks), "walking": walking, "periodicity": per, "rms_g": rms,
+            "thresholds": {"start": fw._AC_IN / 1024.0, "keep": fw._AC_OUT / 1024.0, "rms_g": fw._RMS_MIN_MG / 1000.0},
+            "steps": sc.steps}
 
 
 def plot_steps(path, out, odr=None, start_s=None, seconds=None):
@@ -78,7 +89,7 @@ def plot_steps(path, out, odr=None, start_s=None, seconds=None):
         sel &= t < (start_s or 0) + seconds
     marks = tr["step_t_s"]
     marks = marks[(marks >= t[sel][0]) & (marks <= t[sel][-1])] if sel.any() else marks[:0]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(14, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(14, 8.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.3, 1]})
     ax1.plot(t[sel], tr["magnitude_g"][sel], lw=0.7, color="tab:gray")
     ax1.set_ylabel("|a| (g)")
     ax1.grid(alpha=0.3)
@@ -90,9 +101,25 @@ def plot_steps(path, out, odr=None, start_s=None, seconds=None):
     if len(marks):
         ax2.plot(marks, np.interp(marks, t, tr["filtered_g"]), "v", color="tab:red", ms=4, label="step credited")
     ax2.set_ylabel("filtered (g)")
-    ax2.set_xlabel("time (s)")
     ax2.grid(alpha=0.3)
     ax2.legend(loc="upper right", fontsize=8)
+    # Why a walk was (not) recognised: it starts only while the periodicity
+    # stays above `start` and the window is louder than the rms floor.
+    th = tr["thresholds"]
+    ax3.plot(t[sel], tr["periodicity"][sel], lw=0.9, color="tab:purple", label="periodicity (autocorrelation peak)")
+    ax3.axhline(th["start"], color="tab:purple", ls="--", lw=0.8, label="to start walking (%.2f)" % th["start"])
+    ax3.axhline(th["keep"], color="tab:purple", ls=":", lw=0.8, label="to keep walking (%.2f)" % th["keep"])
+    ax3.set_ylim(0, 1)
+    ax3.set_ylabel("periodicity")
+    ax3.set_xlabel("time (s)")
+    ax3.grid(alpha=0.3)
+    r = ax3.twinx()
+    r.plot(t[sel], tr["rms_g"][sel], lw=0.8, color="tab:orange", label="rms over the window (g)")
+    r.axhline(th["rms_g"], color="tab:orange", ls="--", lw=0.8, label="rms floor (%.3f g)" % th["rms_g"])
+    r.set_ylabel("rms (g)")
+    h1, l1 = ax3.get_legend_handles_labels()
+    h2, l2 = r.get_legend_handles_labels()
+    ax3.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=7, ncol=2)
     if truth is None:
         verdict = "counted %d (no label)" % tr["steps"]
     else:

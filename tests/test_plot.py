@@ -6,7 +6,7 @@ import sys
 from PIL import Image
 
 from host_tools import REPO
-from host_tools.plot import plot_steps, truth_for
+from host_tools.plot import plot_steps, trace_steps, truth_for
 
 
 def _walk_csv(path, seconds=30, rate=50.0):
@@ -43,3 +43,14 @@ def test_plot_bad_file_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "plot", "steps", str(tmp_path / "bad.csv"),
                            "-o", str(tmp_path / "o.png")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "header must start t_ms,x,y,z" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_trace_shows_why_a_walk_was_recognised(tmp_path):
+    _walk_csv(tmp_path / "w.csv", seconds=40)
+    tr = trace_steps(tmp_path / "w.csv", 50)
+    t, per, rms, th = tr["t_s"], tr["periodicity"], tr["rms_g"], tr["thresholds"]
+    walking = (t > 10) & (t < 26)
+    after = t > 35  # the window (4 s) plus the longest lag (2 s) after the walk ended
+    assert per[walking].min() > th["start"] and rms[walking].min() > th["rms_g"]
+    assert per[after].max() < th["keep"] and rms[after].max() < th["rms_g"]
+    assert tr["walking"][walking].all() and not tr["walking"][after].any()

@@ -212,6 +212,7 @@ class StepCounter:
         self._since = 0  # samples since the last quiet stride
         self._entry = self.steps  # total when the current walk was credited
         self.filtered = 0  # last smoothed dynamic magnitude, mg
+        self.periodicity = 0  # last evaluation's best autocorrelation peak, Q10
 
     def period_ms(self):
         """Current step period in ms (0 when not walking)."""
@@ -329,6 +330,7 @@ class StepCounter:
             v = rr[lag]
             if v > best and v >= rr[lag - 1] and v > rr[lag + 1]:
                 best = v
+        self.periodicity = best
         # The fundamental period is the shortest lag that repeats about as
         # well as the best one: its multiples (2, 3 steps) repeat too.
         bl = 0

@@ -113,6 +113,22 @@ def test_nothing_counted_at_rest_or_in_noise():
     assert sc.steps == 0, sc.steps
 
 
+def test_periodicity_is_reported_and_quiet_rhythm_is_not_walking():
+    sc = StepCounter(50)
+    _rest(sc, 3, 50)
+    _walk(sc, 20, 50)
+    assert sc.walking and sc.periodicity > 800, sc.periodicity
+    _rest(sc, 10, 50, noise=150)
+    assert not sc.walking and sc.periodicity < 512, sc.periodicity
+    # The same perfect rhythm, but a hand tapping on a steering wheel weak:
+    # below the rms floor it is not walking; a little louder it is.
+    for amp, walks in ((60, False), (120, True)):
+        sc = StepCounter(50)
+        _rest(sc, 3, 50, noise=2)
+        _walk(sc, 30, 50, amp=amp)
+        assert sc.walking is walks and (sc.steps > 50) is walks, (amp, sc.steps)
+
+
 def test_isolated_bumps_are_not_steps():
     sc = StepCounter(50)
     for k in range(10):
