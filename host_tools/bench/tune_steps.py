@@ -7,10 +7,16 @@ a constant is judged on every set at once rather than on one file.
 
   python -m host_tools.bench.tune_steps DATA [NAME=V ...] [--odr 50] [--files]
   python -m host_tools.bench.tune_steps DATA --sweep NAME=V1,V2,V3
+  python -m host_tools.bench.tune_steps DATA --grid A=1,2 B=3,4 [--odr ...]
+
+--grid runs every combination and prints one line per combination with the
+issue-3 targets it misses (`set:kind`; none: `meets ALL`), so a claim such as "no setting
+of these gates meets every target" can be checked rather than believed.
 
 Resampled recordings are cached in /tmp (keyed by set, file and rate).
 """
 import argparse
+import itertools
 import re
 import shutil
 import subprocess
@@ -90,6 +96,44 @@ def score_line(files):
     return " | ".join(parts)
 
 
+# The issue-3 targets by kind of recording (the bangle set's; oxford's stricter
+# 2% holds there too, see README); a set is held to those of its kinds it has.
+TARGETS = (("walk", lambda k: k.get("mape_pct", 0) <= 5), ("long", lambda k: k.get("mape_pct", 0) <= 2),
+           ("none", lambda k: (k.get("false_steps_per_hour") or 0) <= 10),
+           ("mixed", lambda k: all(abs(v) <= 40 for v in k.get("error_pct", {}).values())))
+
+
+def missed_targets(res):
+    """["set:kind", ...] of the targets a run misses (empty: it meets them all)."""
+    out = []
+    for name, files in res.items():
+        k = bench.summarise(files)["by_kind"]
+        out.extend("%s:%s" % (name, kind) for kind, ok in TARGETS if kind in k and not ok(k[kind]))
+    return out
+
+
+def grid(data, base, axes, odr, out=sys.stdout):
+    """Every combination of the values in `axes` ("NAME=V1,V2"): one line each
+    with its scores and the targets it misses; returns how many meet them all."""
+    names, values = [], []
+    for ax in axes:
+        n, v = ax.split("=", 1)
+        names.append(n)
+        values.append(v.split(","))
+    combos = list(itertools.product(*values))
+    met_all = 0
+    for combo in combos:
+        res = run_sets(data, dict(base, **dict(zip(names, combo))), odr)
+        missed = missed_targets(res)
+        met_all += not missed
+        print("%-40s %s | %s" % (" ".join("%s=%s" % kv for kv in zip(names, combo)),
+                                 " ; ".join("%s %s" % (n, score_line(f)) for n, f in res.items()),
+                                 "meets ALL" if not missed else "misses: " + ",".join(missed)), file=out)
+        out.flush()
+    print("%d of %d combinations meet every target" % (met_all, len(combos)), file=out)
+    return met_all
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data")
@@ -97,7 +141,11 @@ def main(argv=None):
     ap.add_argument("--odr", type=float, default=50.0)
     ap.add_argument("--sweep", help="NAME=V1,V2,... one run per value")
     ap.add_argument("--files", action="store_true", help="per-file errors too")
+    ap.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", help="every combination of these values")
     a = ap.parse_args(argv)
+    if a.grid:
+        grid(a.data, dict(kv.split("=", 1) for kv in a.set), a.grid, a.odr)
+        return 0
     base = dict(kv.split("=", 1) for kv in a.set)
     variants = [base]
     if a.sweep:
