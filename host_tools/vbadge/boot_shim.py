@@ -1,0 +1,164 @@
+"""The code a virtual badge's VM runs before its REPL, in place of a
+board's _boot.py and pyexec start-up, and the markers it uses to tell the
+proxy where the boot has got to.
+
+It exists as its own module because it is MicroPython source that runs
+inside the VM, not on the host: it is sent with `micropython -c`, so it must
+stay small and use only what the unix port has.
+
+The VM side talks to the proxy with OSC-style escapes that no REPL output
+contains: ESC ] cpvb; COMMAND BEL. run = boot.py starts, repl = the REPL
+starts, exit:N = SystemExit(N) in boot.py/main.py (the VM itself exits with
+N when SystemExit reaches its REPL), kbd = send the last Ctrl-C again.
+"""
+from host_tools.mpcache import emulator_dir
+
+MARK = b"\x1b]cpvb;"
+MARK_END = b"\x07"
+
+# The VM's paths for what the host keeps in the badge folder or repo.
+VM_EMU = "/.emu"
+VM_BOARD_DIR = "/.board"
+NVS_NAME = ".nvs.json"
+RECORDING_NAME = ".motion.csv"  # what the accelerometer model replays, if given
+
+
+# Runs in the VM before the REPL, as the board's _boot.py and pyexec do: makes
+# the badge folder "/" (hiding the emulated built-ins and the NVS file from
+# listings, as a board's flash filesystem would), puts the board's hardware in
+# place, then runs boot.py, then main.py in __main__'s globals. Tracebacks drop
+# this shim's own frame. Ctrl-C raises KeyboardInterrupt only while a file
+# runs (interrupts on, as pyexec does); while the hardware is set up and once
+# the files are done, a Ctrl-C is input for the REPL (serial_link.py, vm_interrupt.py).
+_SHIM = r'''
+def _cpvb():
+    import sys, os, vfs, time
+    from micropython import kbd_intr
+    kbd_intr(-1)
+    class FS:
+        def __init__(s, root, hid, nvs):
+            s.r = vfs.VfsPosix(root)
+            s.h = [(p, vfs.VfsPosix(d)) for p, d in hid]
+            s.n = nvs
+            s.w = sys.stdout.write
+        def _p(s, path, w=False):
+            for p, f in s.h:
+                if path == p or path.startswith(p + "/"):
+                    if w:
+                        raise OSError(30)  # EROFS: the emulated built-ins
+                    return f, path[len(p):] or "/"
+            return s.r, path
+        def mount(s, ro, mkfs):
+            pass
+        def umount(s):
+            pass
+        def ilistdir(s, path):
+            f, q = s._p(path)
+            d = q if not q or q.endswith("/") else q + "/"
+            top = f is s.r and (path == "/" or (path in ("", ".") and s.r.getcwd() in ("", "/")))
+            for e in f.ilistdir(q):
+                if top and e[0] == s.n:
+                    continue
+                # LittleFS on a board reports sizes; VfsPosix does not.
+                n = 0
+                if e[1] == 0x8000:
+                    try:
+                        n = f.stat(d + e[0])[6]
+                    except OSError:
+                        pass
+                yield (e[0], e[1], 0, n)
+        def chdir(s, path):
+            s._p(path, True)
+            s.r.chdir(path)
+        def getcwd(s):
+            return s.r.getcwd()
+        def mkdir(s, path):
+            s._p(path, True)[0].mkdir(path)
+        def rmdir(s, path):
+            s._p(path, True)[0].rmdir(path)
+        def remove(s, path):
+            s._p(path, True)[0].remove(path)
+        def rename(s, a, b):
+            s._p(b, True)
+            s._p(a, True)[0].rename(a, b)
+        def stat(s, path):
+            # Imports call this from C, which takes any exception for "no such
+            # file", and this VM raises a Ctrl-C's KeyboardInterrupt from its
+            # signal handler, wherever it is: one landing in here would be lost
+            # and the import misled. So finish the stat and ask the badge to
+            # send that Ctrl-C again ("kbd").
+            k = 0
+            while True:
+                try:
+                    if k:
+                        k = 0
+                        s.w("\x1b]cpvb;kbd\x07")
+                    f, q = s._p(path)
+                    return f.stat(q)
+                except KeyboardInterrupt:
+                    k = 1
+        def statvfs(s, path):
+            return s.r.statvfs("/")
+        def open(s, path, mode):
+            f, q = s._p(path, "w" in mode or "a" in mode or "+" in mode or "x" in mode)
+            return f.open(q, mode)
+    w = sys.stdout.write
+    try:
+        vfs.umount("/")
+        vfs.mount(FS(ROOT, HIDDEN, NVS), "/")
+        os.chdir("/")
+        sys.path[:] = ["", ".frozen", "/lib", EMU]
+        # The emulated device with the board's wiring and sensors, built before
+        # the badge passes on any input (it does from "run"), so no Ctrl-C can
+        # leave it half made: the hardware is there whatever boot.py meets.
+        try:
+            from cpsim.world import current
+            current()
+        except Exception as e:
+            sys.print_exception(e)
+        # From "run" the badge passes input on: Ctrl-Cs that came while it
+        # booted stop boot.py, later ones whichever file runs; an interrupted
+        # or failed boot.py skips main.py, as on a board.
+        kbd_intr(3)
+        w("\x1b]cpvb;run\x07")
+        try:
+            for n in FILES:
+                try:
+                    os.stat(n)
+                except OSError:
+                    continue
+                with open(n) as f:
+                    c = f.read()
+                exec(compile(c, n, "exec"), globals())
+            kbd_intr(-1)
+            time.sleep_ms(0)  # where KeyboardInterrupt waits for a check: here
+        except SystemExit as e:
+            kbd_intr(-1)
+            a = e.args[0] if e.args else 0
+            w("\x1b]cpvb;exit:%d\x07" % (a if isinstance(a, int) else 1))
+            while True:
+                time.sleep(1)
+        except BaseException as e:
+            kbd_intr(-1)
+            import io
+            b = io.StringIO()
+            sys.print_exception(e, b)
+            t = b.getvalue().split("\n")
+            if len(t) > 1 and t[1].startswith('  File "<stdin>"'):
+                del t[1]
+            w("\n".join(t))
+    finally:
+        kbd_intr(-1)
+        w("\x1b]cpvb;repl\x07")
+_cpvb()
+del _cpvb
+'''
+
+
+def shim_source(root, files, board_dir=None):
+    hidden = [(VM_EMU, str(emulator_dir()))]
+    if board_dir is not None:
+        hidden.append((VM_BOARD_DIR, str(board_dir)))
+    consts = "ROOT = %r\nHIDDEN = %r\nNVS = %r\nEMU = %r\nFILES = %r\n" % (
+        str(root), hidden, NVS_NAME, VM_EMU, tuple(files))
+    return consts + _SHIM + "del ROOT, HIDDEN, NVS, EMU, FILES\n"
