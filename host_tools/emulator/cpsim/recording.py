@@ -1,14 +1,30 @@
-# Acceleration sources for sensor models: what the pin feels, in g, as a
-# continuous signal of time (ms since the source started).
+# Acceleration sources for sensor models: what the pin feels, as a continuous
+# signal of time since the source started.
+#
+# A model asks for mean_ug(t0_us, t1_us, out, j): the average over one output
+# period, written to out[j], out[j + 1], out[j + 2] as integer micro-g. That
+# box filter is the anti-alias low-pass of the sensor's digital chain when the
+# output rate is below the recording's rate, and plain interpolation when it
+# is above. Everything is integer and written in place: in the VM a float or
+# a tuple is a heap object, and a model runs this at the sensor's rate
+# (400 Hz) in the firmware's heap, where the chip itself would allocate nothing.
+# mean(t0_ms, t1_ms) -> (x, y, z) in g is kept for other callers.
 #
 # Recording replays a `t_ms,x,y,z` CSV (shared/data/steps/README.md): linear
-# between samples, held before the first and after the last (or looped). A
-# model asks for mean(t0, t1), the average over one output period: that box
-# filter is the anti-alias low-pass of the sensor's digital chain when the
-# output rate is below the recording's rate, and plain interpolation when it
-# is above. The file is read forward one line at a time (two samples in
-# memory), so multi-MB recordings cost nothing in the 100 KB VM; going back
-# in time reopens the file.
+# between samples, held before the first and after the last (or looped). The
+# file is parsed forward from a fixed buffer, two rows in memory, so multi-MB
+# recordings cost nothing in the 100 KB VM; going back in time reopens it.
+
+_CHUNK = 256  # bytes read at a time
+_SCALE = (3, 6, 6, 6)  # decimal digits kept per column: t in us, x/y/z in ug
+_MAX_FRAC = 12  # fraction digits beyond these cannot matter at ug
+
+
+def _div_round(a, b):
+    """a / b rounded half away from zero (b > 0), in integers."""
+    if a >= 0:
+        return (2 * a + b) // (2 * b)
+    return -((-2 * a + b) // (2 * b))
 
 
 class Recording:
@@ -16,92 +32,177 @@ class Recording:
         self.path = path
         self.loop = loop
         self._f = None
+        self._buf = bytearray(_CHUNK)
+        self._p0 = [0, 0, 0, 0]  # t_us, x, y, z (ug) of the row at or before now
+        self._p1 = [0, 0, 0, 0]  # the row after it, if _has1
         self._rewind()
 
-    def _rewind(self):
+    # --- reading rows -------------------------------------------------------------
+    def _open(self):
         self.close()
-        self._f = open(self.path)
-        head = self._f.readline().replace(" ", "").strip()
+        self._f = open(self.path, "rb")
+        head = self._f.readline().decode().replace(" ", "").strip()
         if not head.startswith("t_ms,x,y,z"):
             raise ValueError("%s: expected a 't_ms,x,y,z' header, got %r" % (self.path, head))
-        self._offset = 0.0
-        self._last_dt = 0.0
-        self._p0 = self._line()
-        if self._p0 is None:
+        self._pos = 0
+        self._end = 0
+
+    def _rewind(self):
+        self._open()
+        self._offset = 0
+        self._last_dt = 0
+        self._has1 = False
+        if not self._row(self._p0):
             raise ValueError("%s: no samples" % self.path)
         self._start = self._p0[0]
-        self._p1 = self._next()
+        self._has1 = self._next(self._p1)
 
     def close(self):
         if self._f is not None:
             self._f.close()
             self._f = None
 
-    def _line(self):
-        while True:
-            line = self._f.readline()
-            if not line:
-                return None
-            parts = line.split(",")
-            if len(parts) >= 4:
-                return (float(parts[0]) + self._offset, float(parts[1]), float(parts[2]), float(parts[3]))
+    def _byte(self):
+        """Next byte of the file, -1 at its end."""
+        if self._pos == self._end:
+            self._end = self._f.readinto(self._buf) or 0
+            self._pos = 0
+            if not self._end:
+                return -1
+        b = self._buf[self._pos]
+        self._pos += 1
+        return b
 
-    def _next(self):
-        p = self._line()
-        if p is None and self.loop and self._p0 is not None:
+    def _row(self, dst):
+        """Parse the next row with at least 4 numbers into dst (t_us + offset,
+        x, y, z in ug); False at the end of the file. Digits are accumulated
+        as integers: no float, no string per row."""
+        field = acc = frac = exp = 0
+        neg = dot = eneg = ine = digits = False
+        while True:
+            b = self._byte()
+            if 48 <= b <= 57:  # digit
+                digits = True
+                if ine:
+                    exp = exp * 10 + b - 48
+                elif not dot:
+                    acc = acc * 10 + b - 48
+                elif frac < _MAX_FRAC:
+                    acc = acc * 10 + b - 48
+                    frac += 1
+            elif b == 46:  # .
+                dot = True
+            elif b == 45:  # -
+                if ine:
+                    eneg = True
+                else:
+                    neg = True
+            elif b == 101 or b == 69:  # e E
+                ine = True
+            elif b == 44 or b == 10 or b == -1:  # , newline, end of file
+                if digits:
+                    if field < 4:
+                        p = _SCALE[field] - frac + (-exp if eneg else exp)
+                        v = acc * 10 ** p if p >= 0 else _div_round(acc, 10 ** -p)
+                        dst[field] = -v if neg else v
+                    field += 1
+                elif b == 44 or field:
+                    if field < 4:
+                        raise ValueError("%s: empty number in a row" % self.path)
+                    field += 1
+                if b != 44:
+                    if field >= 4:
+                        dst[0] += self._offset
+                        return True
+                    if b == -1:
+                        return False
+                    field = 0  # a short or empty line: skipped
+                acc = frac = exp = 0
+                neg = dot = eneg = ine = digits = False
+            elif b != 43 and b != 32 and b != 13 and b != 9:  # + space CR tab
+                raise ValueError("%s: not a number in a row (byte %r)" % (self.path, chr(b)))
+
+    def _next(self, dst):
+        ok = self._row(dst)
+        if not ok and self.loop:
             # Start again one sample interval after the last sample.
-            last = self._p0[0]
-            self._f.close()
-            self._f = open(self.path)
-            self._f.readline()
-            self._offset = last + (self._last_dt or 1.0) - self._start
-            p = self._line()
-        if p is not None and self._p0 is not None:
-            self._last_dt = p[0] - self._p0[0]
-        return p
+            self._open()
+            self._offset = self._p0[0] + (self._last_dt or 1000) - self._start
+            ok = self._row(dst)
+        if ok:
+            self._last_dt = dst[0] - self._p0[0]
+        return ok
 
     def _seek(self, t):
         if t < self._p0[0] and (self._offset or self._p0[0] != self._start):
             self._rewind()
-        while self._p1 is not None and self._p1[0] <= t:
-            self._p0 = self._p1
-            self._p1 = self._next()
+        while self._has1 and self._p1[0] <= t:
+            self._p0, self._p1 = self._p1, self._p0
+            self._has1 = self._next(self._p1)
 
+    # --- values ---------------------------------------------------------------------
     def _value(self, t, i):
-        p0, p1 = self._p0, self._p1
-        if p1 is None or t <= p0[0]:
+        p0 = self._p0
+        if not self._has1 or t <= p0[0]:
             return p0[i]
-        span = p1[0] - p0[0]
-        if span <= 0:
-            return p1[i]
-        return p0[i] + (p1[i] - p0[i]) * (t - p0[0]) / span
+        p1 = self._p1
+        return p0[i] + (p1[i] - p0[i]) * (t - p0[0]) // (p1[0] - p0[0])
+
+    def at_ug(self, t_us, out, j):
+        self._seek(t_us)
+        out[j] = self._value(t_us, 1)
+        out[j + 1] = self._value(t_us, 2)
+        out[j + 2] = self._value(t_us, 3)
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        """Average acceleration over [t0_us, t1_us] into out[j:j + 3] (ug):
+        the trapezoids of the piecewise-linear signal, summed exactly."""
+        if t1_us <= t0_us:
+            self.at_ug(t1_us, out, j)
+            return
+        sx = sy = sz = 0
+        t = t0_us
+        while t < t1_us:
+            self._seek(t)
+            p0 = self._p0
+            end = t1_us
+            if t < p0[0] or not self._has1:  # held before the first / after the last row
+                if t < p0[0] < t1_us:
+                    end = p0[0]
+                dt = 2 * (end - t)
+                sx += p0[1] * dt
+                sy += p0[2] * dt
+                sz += p0[3] * dt
+            else:
+                p1 = self._p1
+                if p1[0] < t1_us:
+                    end = p1[0]
+                dt = end - t
+                span = p1[0] - p0[0]
+                a = t - p0[0]
+                b = end - p0[0]
+                d = p1[1] - p0[1]
+                sx += (2 * p0[1] + d * a // span + d * b // span) * dt
+                d = p1[2] - p0[2]
+                sy += (2 * p0[2] + d * a // span + d * b // span) * dt
+                d = p1[3] - p0[3]
+                sz += (2 * p0[3] + d * a // span + d * b // span) * dt
+            t = end
+        n = 2 * (t1_us - t0_us)
+        out[j] = _div_round(sx, n)
+        out[j + 1] = _div_round(sy, n)
+        out[j + 2] = _div_round(sz, n)
 
     def at(self, t_ms):
-        self._seek(t_ms)
-        return (self._value(t_ms, 1), self._value(t_ms, 2), self._value(t_ms, 3))
+        g = [0, 0, 0]
+        self.at_ug(int(round(t_ms * 1000)), g, 0)
+        return (g[0] / 1e6, g[1] / 1e6, g[2] / 1e6)
 
     def mean(self, t0_ms, t1_ms):
-        """Average acceleration (x, y, z) over [t0_ms, t1_ms]."""
-        if t1_ms <= t0_ms:
-            return self.at(t1_ms)
-        sx = sy = sz = 0.0
-        t = t0_ms
-        while t < t1_ms:
-            self._seek(t)
-            p0, p1 = self._p0, self._p1
-            if t < p0[0]:
-                end = p0[0] if p0[0] < t1_ms else t1_ms
-            elif p1 is None:
-                end = t1_ms
-            else:
-                end = p1[0] if p1[0] < t1_ms else t1_ms
-            dt = end - t
-            sx += (self._value(t, 1) + self._value(end, 1)) * dt
-            sy += (self._value(t, 2) + self._value(end, 2)) * dt
-            sz += (self._value(t, 3) + self._value(end, 3)) * dt
-            t = end
-        k = 0.5 / (t1_ms - t0_ms)
-        return (sx * k, sy * k, sz * k)
+        """Average acceleration (x, y, z) in g over [t0_ms, t1_ms]."""
+        g = [0, 0, 0]
+        self.mean_ug(int(round(t0_ms * 1000)), int(round(t1_ms * 1000)), g, 0)
+        return (g[0] / 1e6, g[1] / 1e6, g[2] / 1e6)
 
 
 class Rest:
@@ -112,18 +213,28 @@ class Rest:
         from cpsim.rng import Rng
 
         self.g = g
-        self._k = noise_g * 1.2247 / 2147483648.0  # sum of 2 uniforms -> rms noise_g
+        self._g = [int(round(v * 1000000)) for v in g]
+        # The sum of two uniform 32-bit draws, scaled to noise_g rms in ug.
+        self._k = int(round(noise_g * 1.2247 * 1000000))
         self._rng = Rng(seed)
 
-    def _rand(self):
-        return self._rng.next() - 2147483648
-
     def _noise(self):
-        return (self._rand() + self._rand()) * self._k
+        r = self._rng
+        return ((r.next() + r.next() - 4294967296) * self._k) >> 31
+
+    def at_ug(self, t_us, out, j):
+        g = self._g
+        out[j] = g[0] + self._noise()
+        out[j + 1] = g[1] + self._noise()
+        out[j + 2] = g[2] + self._noise()
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        self.at_ug(t1_us, out, j)
 
     def at(self, t_ms):
-        g = self.g
-        return (g[0] + self._noise(), g[1] + self._noise(), g[2] + self._noise())
+        g = [0, 0, 0]
+        self.at_ug(0, g, 0)
+        return (g[0] / 1e6, g[1] / 1e6, g[2] / 1e6)
 
     def mean(self, t0_ms, t1_ms):
         return self.at(t1_ms)
