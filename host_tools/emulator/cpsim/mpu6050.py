@@ -6,14 +6,16 @@
 # its oldest bytes on overflow, and the INT pin.
 #
 # Samples fall on the sim clock (every sample period from when the rate was
-# set) from `source`, as the LIS3DH model takes it: anything with
-# mean(t0_ms, t1_ms) -> (x, y, z) in g (cpsim.recording.Recording, Rest; the
-# mean over one sample period is the chip's anti-alias filter), or a plain
-# callable(t_ms) -> (x, y, z). Time t is ms since t0_us (default: when the
-# model is attached). Nothing runs per sample: due samples are made when a
-# transaction touches the chip, and one clock event is scheduled only for the
-# next sample that can change the INT pin. A crowd of pins costs one event per
-# watermark each.
+# set) from `source`, as the LIS3DH model takes it: mean_ug(t0_us, t1_us, out,
+# j) in integer micro-g (cpsim.recording.Recording, Rest; the mean over one
+# sample period is the chip's anti-alias filter), or, at a heap cost per
+# sample, mean(t0_ms, t1_ms) -> (x, y, z) in g or a plain callable(t_ms) ->
+# (x, y, z). Time t is since t0_us (default: when the model is attached).
+# Nothing runs per sample: due samples are made when a transaction touches
+# the chip, and one clock event is scheduled only for the next sample that
+# can change the INT pin. A crowd of pins costs one event per watermark each.
+# The sample path is integer arithmetic into preallocated buffers: in the VM
+# it shares the firmware's heap, where the chip itself allocates nothing.
 from cpsim import gpio
 from cpsim.i2cdev import I2CDeviceModel
 from cpsim.recording import Rest
@@ -64,13 +66,16 @@ class MPU6050(I2CDeviceModel):
     def __init__(self, source=None, int_pin=None, t0_us=None, address=None):
         I2CDeviceModel.__init__(self, address)
         self.source = source if source is not None else Rest()
+        self._ug = hasattr(self.source, "mean_ug")
         self._mean = getattr(self.source, "mean", None)
+        self._in = [0, 0, 0]  # one sample from the source (ug)
         self.int_pin = int_pin  # GPIO of the Device the INT line is wired to
         self.t0_us = t0_us
         self.samples = 0  # samples made since power-on (for tests)
         self._fifo = bytearray(FIFO_SIZE)
         self._event = None
         self._event_t = None
+        self._on_event_cb = self._on_event  # one bound method, not one per event
         self._pulse_end = 0
         self._pin_level = None
         self._fired = False  # an enabled interrupt event happened
@@ -87,6 +92,8 @@ class MPU6050(I2CDeviceModel):
         self._count = 0
         self._last_byte = 0
         self._next_us = None
+        self._layout = ()  # (register, bytes) pairs of one FIFO frame
+        self._frame = 0
 
     def attach(self, device):
         I2CDeviceModel.attach(self, device)
@@ -135,25 +142,40 @@ class MPU6050(I2CDeviceModel):
             if self._fifo_on() and self.frame_size():
                 self._raise(FIFO_OFLOW)
         while self._next_us <= now:
-            self._sample(self._next_us)
+            self._sample(self._next_us, period)
             self._next_us += period
 
     # --- one sample ---------------------------------------------------------------
     def _raw(self, g):
+        """g (float) -> output digits, as the chip rounds them."""
         fs = 2 << ((self.regs[ACCEL_CONFIG] >> 3) & 3)
         v = int(round(g * 32768 / fs))
         return -32768 if v < -32768 else (32767 if v > 32767 else v)
 
-    def _sample(self, t_us):
-        t_ms = (t_us - self.t0_us) / 1000.0
-        if self._mean is not None:
-            x, y, z = self._mean(t_ms - self.period_us() / 1000.0, t_ms)
-        else:
-            x, y, z = self.source(t_ms)
+    def _sample(self, t_us, period):
         r = self.regs
+        g = self._in
+        t = t_us - self.t0_us
+        if self._ug:
+            self.source.mean_ug(t - period, t, g, 0)
+            # digits = ug * 32768 / (fs * 10^6), rounded half to even as round()
+            den = 1000000 << ((r[ACCEL_CONFIG] >> 3) & 3)
+            for i in range(3):
+                q = (g[i] << 14) // den
+                rem = (g[i] << 14) - q * den
+                if 2 * rem > den or (2 * rem == den and q & 1):
+                    q += 1
+                g[i] = -32768 if q < -32768 else (32767 if q > 32767 else q)
+        else:
+            t_ms = t / 1000.0
+            if self._mean is not None:
+                x, y, z = self._mean(t_ms - period / 1000.0, t_ms)
+            else:
+                x, y, z = self.source(t_ms)
+            g[0], g[1], g[2] = self._raw(x), self._raw(y), self._raw(z)
         i = ACCEL_XOUT_H
-        for g in (x, y, z):
-            v = self._raw(g) & 0xFFFF
+        for a in range(3):
+            v = g[a] & 0xFFFF
             r[i] = v >> 8
             r[i + 1] = v & 0xFF
             i += 2
@@ -163,8 +185,9 @@ class MPU6050(I2CDeviceModel):
         self.samples += 1
         self._raise(DATA_RDY)
         if self._fifo_on():
-            for reg, n in self.frame_layout():
-                self._push(r[reg:reg + n])
+            for reg, n in self._layout:
+                for a in range(reg, reg + n):
+                    self._push(r[a])
             self._frame_written()
 
     def frame_layout(self):
@@ -182,7 +205,12 @@ class MPU6050(I2CDeviceModel):
         return out
 
     def frame_size(self):
-        return sum(n for _, n in self.frame_layout())
+        return self._frame
+
+    def _framing(self):
+        """FIFO_EN changed: cache the frame layout the sample path pushes."""
+        self._layout = tuple(self.frame_layout())
+        self._frame = sum(n for _, n in self._layout)
 
     def _frame_written(self):
         pass
@@ -194,16 +222,15 @@ class MPU6050(I2CDeviceModel):
     def _stop_when_full(self):
         return False
 
-    def _push(self, data):
-        for b in data:
-            if self._count == FIFO_SIZE:
-                self._raise(FIFO_OFLOW)
-                if self._stop_when_full():
-                    return
-                self._head = (self._head + 1) % FIFO_SIZE  # oldest byte lost
-                self._count -= 1
-            self._fifo[(self._head + self._count) % FIFO_SIZE] = b
-            self._count += 1
+    def _push(self, b):
+        if self._count == FIFO_SIZE:
+            self._raise(FIFO_OFLOW)
+            if self._stop_when_full():
+                return
+            self._head = (self._head + 1) % FIFO_SIZE  # oldest byte lost
+            self._count -= 1
+        self._fifo[(self._head + self._count) % FIFO_SIZE] = b
+        self._count += 1
 
     def _pop(self):
         if not self._count:
@@ -266,7 +293,7 @@ class MPU6050(I2CDeviceModel):
         if reg == WHO_AM_I:
             return
         if reg == FIFO_R_W:
-            self._push((value,))
+            self._push(value)
             return
         if reg == PWR_MGMT_1 and value & DEVICE_RESET:
             self._reset()
@@ -278,6 +305,8 @@ class MPU6050(I2CDeviceModel):
         self.regs[reg] = value
         if reg in self.TIMING_REGS:
             self._restart()
+        elif reg == FIFO_EN:
+            self._framing()
 
     TIMING_REGS = (SMPLRT_DIV, CONFIG, PWR_MGMT_1, PWR_MGMT_2)
 
@@ -335,7 +364,7 @@ class MPU6050(I2CDeviceModel):
             self._event = None
         if t is not None:
             self._event_t = t
-            self._event = self.clock.call_at(t, self._on_event)
+            self._event = self.clock.call_at(t, self._on_event_cb)
 
     def _on_event(self):
         self._event = None
