@@ -14,6 +14,7 @@ class I2CDeviceModel:
         self.device = None  # the cpsim.world.Device it is attached to
         self.nack = False  # True simulates an unplugged/dead chip (ENODEV)
         self.pointer = 0  # register address pointer, set by the first byte written
+        self._rbufs = {}  # read length -> buffer reused for reads of that length
 
     def attach(self, device):
         self.device = device
@@ -29,37 +30,38 @@ class I2CDeviceModel:
         return (reg + 1) & 0xFF
 
     def read_burst(self, reg, n):
-        out = bytearray(n)
+        """n bytes from `reg` on; the register pointer ends after them. The
+        buffer is reused by the next read of the same length (the bus copies
+        it): a FIFO drained in bursts allocates nothing here."""
+        out = self._rbufs.get(n)
+        if out is None:
+            out = self._rbufs[n] = bytearray(n)
         for i in range(n):
             out[i] = self.read_reg(reg & 0xFF) & 0xFF
             reg = self.autoinc(reg)
+        self.pointer = reg
         return out
 
-    def write_burst(self, reg, data):
-        for b in data:
-            self.write_reg(reg & 0xFF, b)
+    def write_burst(self, reg, data, start=0):
+        """data[start:] written from `reg` on; the pointer ends after them."""
+        for i in range(start, len(data)):
+            self.write_reg(reg & 0xFF, data[i])
             reg = self.autoinc(reg)
+        self.pointer = reg
 
     def i2c_write(self, data):
         """One write transaction after the address byte: the first byte sets the
         register pointer, the rest are written from there."""
         if not len(data):
             return
-        reg = data[0]
+        self.pointer = data[0]
         if len(data) > 1:
-            self.write_burst(reg, data[1:])
-        self.pointer = self._advance(reg, len(data) - 1)
+            self.write_burst(data[0], data, 1)
 
     def i2c_read(self, n):
-        """One read transaction of n bytes from the register pointer."""
-        out = self.read_burst(self.pointer, n)
-        self.pointer = self._advance(self.pointer, n)
-        return out
-
-    def _advance(self, reg, n):
-        for _ in range(n):
-            reg = self.autoinc(reg)
-        return reg
+        """One read transaction of n bytes from the register pointer (valid
+        until the next read: see read_burst)."""
+        return self.read_burst(self.pointer, n)
 
     # --- what a model overrides -----------------------------------------------
     def read_reg(self, reg):

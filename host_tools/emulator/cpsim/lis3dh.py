@@ -10,10 +10,15 @@
 # interrupt generators (INT1_CFG..INT2_DURATION stay plain registers), double
 # click, activity/sleep, self-test, ADC/temperature, reference/autoreset HP modes.
 #
-# Cost: samples are computed when something looks (a register access) or at
-# clock events planned for the exact sample at which an INT line can change
-# (watermark, overrun: one event per interrupt; data-ready and click: one per
-# sample). A sensor nobody looks at costs nothing.
+# Cost. Samples are computed when something looks (a register access) or at a
+# clock event planned for the exact sample at which an INT line changes
+# (watermark, overrun, data-ready, click). Nothing else runs, and a sensor
+# nobody looks at costs nothing. The click engine's edges depend on the data,
+# so _plan() runs a copy of it ahead of time (the look-ahead) on samples it
+# reads from the source early and keeps in a small stage until their time
+# comes; one event then covers up to _AHEAD samples of a quiet pin. The sample
+# path is integer arithmetic on preallocated buffers: in the VM a float or a
+# tuple is a heap object, and this runs at 400 Hz in the firmware's heap.
 from array import array
 
 from cpsim import gpio
@@ -54,31 +59,64 @@ _SENS_NORMAL = (4, 8, 16, 48)
 _SENS_LP = (16, 32, 64, 192)
 # Threshold LSB in mg per FS, as for INT1_THS (the click threshold shares it).
 _THS_MG = (16, 32, 62, 186)
+# First-order high-pass, cut-off ODR/50, /100, /200, /400 for HPCF 0-3 (the
+# datasheet's table, rounded to a ratio of the ODR): y = a * (y + x - x_prev)
+# with a = 1 / (1 + 2 pi / ratio), as a 16-bit fraction.
+_HP_A = tuple(int(65536 / (1 + 6.2832 / r) + 0.5) for r in (50, 100, 200, 400))
+_HP_FRAC = 4  # extra bits of the high-pass output below 1 ug
 
 _BYPASS = 0
 _FIFO = 1
 _STREAM = 2
 _STREAM_TO_FIFO = 3
 _DEPTH = 32
+_AHEAD = 32  # samples the look-ahead may read early (the stage's size)
+
+# The high-pass filter and the click engine's state, one list of ints so that
+# the look-ahead can run a copy: indices.
+_HIN = 0  # 0-2: last input per axis (ug)
+_HOUT = 3  # 3-5: last output per axis (ug << _HP_FRAC)
+_FRESH = 6  # nonzero: the next sample restarts the filter settled
+_STATE = 7  # click: 0 idle, 1 over the threshold, 2 over it for too long
+_START = 8  # sample number the threshold was crossed at
+_AXIS = 9  # axis 1-3 of that crossing | 0x08 if negative
+_HOLD = 10  # samples of the latency window left after a click
+_SRC = 11  # CLICK_SRC of the last click
+_NDET = 12
+# What one click-engine step did (_click_step).
+_CLICKED = 1
+_HOLD_OVER = 2
 
 
 class LIS3DH(I2CDeviceModel):
     address = 0x18
 
     def __init__(self, source=None, sa0=0, int1=None, int2=None, t0_us=None, address=None):
-        """source: .mean(t0_ms, t1_ms) -> (x, y, z) in g (Recording, Rest);
+        """source: .mean_ug(t0_us, t1_us, out, j) (Recording, Rest), or any
+        .mean(t0_ms, t1_ms) -> (x, y, z) in g (at a heap cost per sample);
         sa0: level of the SA0 pin (address 0x18 or 0x19); int1/int2: GPIO
         numbers of the device the INT lines are wired to; t0_us: sim time of
         the source's t = 0 (default: when attached)."""
         I2CDeviceModel.__init__(self, address if address is not None else 0x18 | (sa0 & 1))
         self.source = source if source is not None else Rest()
+        self._ug = hasattr(self.source, "mean_ug")
         self.int1 = int1
         self.int2 = int2
         self.t0_us = t0_us
         self._fifo = array("h", [0] * (3 * _DEPTH))
         self._cur = array("h", [0, 0, 0])  # last sample (bypass output)
         self._shown = array("h", [0, 0, 0])  # last sample popped from the FIFO
+        self._held = array("h", [0, 0, 0])  # BDU: the set being read
+        # Stage: source values (ug) of samples read ahead, a ring of _AHEAD.
+        # A source in g also keeps its floats, which the output rounds as
+        # it always did (ug would round a value like 0.7 g differently).
+        self._stage = [0] * (3 * _AHEAD)
+        self._stage_g = None if self._ug else [0.0] * (3 * _AHEAD)
+        self._det = [0] * _NDET
+        self._ahead = [0] * _NDET  # the look-ahead's copy of _det
         self._ev = None
+        self._ev_t = -1
+        self._on_event_cb = self._on_event  # one bound method, not one per event
         self._lines = [None, None]  # levels last driven on INT1 / INT2
         self.samples = 0  # samples produced so far (for tests and benchmarks)
         self._power_on()
@@ -92,20 +130,41 @@ class LIS3DH(I2CDeviceModel):
         regs[_CTRL_REG1] = 0x07
         self._head = 0
         self._count = 0
-        self._hp_in = [0.0, 0.0, 0.0]
-        self._hp_out = [0.0, 0.0, 0.0]
-        self._hp_fresh = True
+        det = self._det
+        for i in range(_NDET):
+            det[i] = 0
+        det[_FRESH] = 1
         self._status = 0
-        self._bdu_hold = None
-        self._click_state = 0
-        self._click_start = 0
-        self._click_axis = 0
-        self._click_hold = 0
+        self._bdu = False
         self._click_src = 0
         self._click_int = False
         self._odr_hz = 0
+        self._period_us = 0
         self._t_base = 0
         self._k = 1
+        self._st_head = 0  # ring slot of the oldest staged sample
+        self._st_k = 0  # its sample number
+        self._st_n = 0  # samples staged
+        self._ahead_ok = False  # _ahead holds the engine's state before sample _ahead_k
+        self._ahead_k = 0
+        self._ahead_hit = -1  # sample number of a click the look-ahead found
+        self._configure()
+
+    def _configure(self):
+        """Cache what the sample path needs from the registers."""
+        regs = self.regs
+        c1 = regs[_CTRL_REG1]
+        c4 = regs[_CTRL_REG4]
+        fs = (c4 >> 4) & 3
+        bits = 8 if c1 & 0x08 else (12 if c4 & 0x08 else 10)
+        self._sens = (_SENS_LP if bits == 8 else _SENS_HR if bits == 12 else _SENS_NORMAL)[fs]
+        self._div = 1000 * self._sens  # ug per digit
+        self._top = (1 << (bits - 1)) - 1
+        self._shift = 16 - bits
+        self._ths = (regs[_CLICK_THS] & 0x7F) * _THS_MG[fs] * 1000
+        self._hp_a = _HP_A[(regs[_CTRL_REG2] >> 4) & 3]
+        self._mode = regs[_FIFO_CTRL] >> 6 if regs[_CTRL_REG5] & 0x40 else _BYPASS
+        self._ahead_ok = False
 
     def attach(self, device):
         I2CDeviceModel.attach(self, device)
@@ -116,14 +175,6 @@ class LIS3DH(I2CDeviceModel):
         self._update_lines()
 
     # --- configuration ------------------------------------------------------------
-    def _bits(self):
-        if self.regs[_CTRL_REG1] & 0x08:
-            return 8
-        return 12 if self.regs[_CTRL_REG4] & 0x08 else 10
-
-    def _fs(self):
-        return (self.regs[_CTRL_REG4] >> 4) & 3
-
     def _odr_of(self, ctrl1):
         code = ctrl1 >> 4
         lp = ctrl1 & 0x08
@@ -135,16 +186,6 @@ class LIS3DH(I2CDeviceModel):
             return 5376 if lp else 1344
         return 0
 
-    def _fifo_mode(self):
-        if not self.regs[_CTRL_REG5] & 0x40:
-            return _BYPASS
-        return self.regs[_FIFO_CTRL] >> 6
-
-    def _per_sample(self):
-        # INT sources that can change on any sample need a look at each one.
-        return (self.regs[_CLICK_CFG] & 0x15 or self.regs[_CTRL_REG3] & 0x18
-                or self._fifo_mode() == _STREAM_TO_FIFO)
-
     def _t(self, k):
         return self._t_base + k * 1000000 // self._odr_hz
 
@@ -154,195 +195,366 @@ class LIS3DH(I2CDeviceModel):
         if not self._odr_hz:
             return
         now = self.clock.now_us()
-        if self._t(self._k) > now:
+        k = self._k
+        if self._t(k) > now:
             return
-        lazy = not self._per_sample()
-        fifo_mode = self._fifo_mode() == _FIFO
-        if lazy and not fifo_mode:
-            # Only the last FIFO's worth matters (plus a settle for the HP filter).
-            last = (now - self._t_base) * self._odr_hz // 1000000
-            if last - self._k > 2 * _DEPTH:
-                self._k = last - 2 * _DEPTH
-        while True:
-            t = self._t(self._k)
-            if t > now:
+        last = (now - self._t_base) * self._odr_hz // 1000000
+        while self._t(last + 1) <= now:
+            last += 1
+        regs = self.regs
+        mode = self._mode
+        per_sample = mode == _STREAM_TO_FIFO  # the FIFO follows the INT lines
+        # The click engine, and data-ready's filter history, need every sample.
+        every = per_sample or regs[_CLICK_CFG] & 0x15 or self._det[_HOLD] or regs[_CTRL_REG3] & 0x18
+        # Samples whose output nobody can see any more: in stream and bypass
+        # mode only the last FIFO's worth (plus a settle for the high-pass).
+        out_from = last - 2 * _DEPTH if mode == _STREAM or mode == _BYPASS else k
+        if not every and out_from > k:
+            k = out_from
+        while k <= last:
+            if mode == _FIFO and self._count == _DEPTH and not every:
+                k = last + 1  # a full FIFO in FIFO mode takes nothing more
                 break
-            if lazy and fifo_mode and self._count == _DEPTH:
-                # A full FIFO in FIFO mode takes nothing more: skip to now.
-                self._k = (now - self._t_base) * self._odr_hz // 1000000
-                while self._t(self._k) <= now:
-                    self._k += 1
-                break
-            self._sample(t)
-            self._k += 1
-            self._update_lines()
+            self._k = k
+            self._sample(k, k >= out_from)
+            k += 1
+            if per_sample:
+                self._k = k
+                self._update_lines()
+        self._k = k
+        self._update_lines()
 
     def _plan(self):
+        """One clock event, at the first sample that can change a wired INT
+        line; none while the lines can only change on a bus transaction."""
+        k = self._plan_k()
+        t = self._t(k) if k >= 0 else -1
+        if t == self._ev_t and self._ev is not None:
+            return
         clock = self.clock
         if self._ev is not None:
             clock.cancel(self._ev)
             self._ev = None
+        self._ev_t = t
+        if t >= 0:
+            self._ev = clock.call_at(t, self._on_event_cb)
+
+    def _plan_k(self):
         if not self._odr_hz or (self.int1 is None and self.int2 is None):
-            return
-        k = None
-        if self._per_sample():
-            k = self._k
-        else:
-            ctrl3 = self.regs[_CTRL_REG3]
-            mode = self._fifo_mode()
-            fth = self.regs[_FIFO_CTRL] & 0x1F
+            return -1
+        k = self._k
+        mode = self._mode
+        if mode == _STREAM_TO_FIFO:
+            return k
+        regs = self.regs
+        det = self._det
+        latched = regs[_CLICK_THS] & 0x80
+        clicks = regs[_CLICK_CFG] & 0x15
+        click_int = self._click_int
+        # When a non-latched click INT ends: the last latency sample, or the
+        # next one if the engine was switched off meanwhile.
+        hold_end = -1
+        if click_int and not latched and det[_HOLD]:
+            hold_end = k + det[_HOLD] - 1 if clicks else k
+        best = -1
+        look = False
+        if self.int1 is not None:
+            c3 = regs[_CTRL_REG3]
             n = self._count
-            if mode != _BYPASS:
-                if ctrl3 & 0x04 and n <= fth:
-                    k = self._k + fth - n
-                if ctrl3 & 0x02 and n < _DEPTH:
-                    k2 = self._k + _DEPTH - 1 - n
-                    k = k2 if k is None or k2 < k else k
-        if k is not None:
-            self._ev = clock.call_at(self._t(k), self._on_event)
+            fth = regs[_FIFO_CTRL] & 0x1F
+            fifo = mode != _BYPASS
+            # Sources that stay active until a bus transaction clears them.
+            if not ((c3 & 0x04 and fifo and n > fth) or (c3 & 0x02 and n >= _DEPTH)
+                    or (c3 & 0x18 and self._status & 0x08)
+                    or (c3 & 0x80 and click_int and (latched or not det[_HOLD]))):
+                if c3 & 0x80 and click_int:
+                    best = hold_end
+                else:
+                    if c3 & 0x04 and fifo:
+                        best = _earlier(best, k + fth - n)
+                    if c3 & 0x02 and fifo:
+                        best = _earlier(best, k + _DEPTH - 1 - n)
+                    if c3 & 0x18:
+                        best = k
+                    look = c3 & 0x80 and clicks
+        if self.int2 is not None and regs[_CTRL_REG6] & 0x80:
+            if click_int:
+                best = _earlier(best, hold_end)
+            elif clicks:
+                look = True
+        if look:
+            limit = k + _AHEAD - 1
+            if 0 <= best < limit:
+                limit = best
+            hit = self._look_ahead(limit)
+            # Without a click by `limit`, wake there to look further.
+            best = _earlier(best, hit if hit >= 0 else self._ahead_k - 1)
+        return best
 
     def _on_event(self):
         self._ev = None
+        self._ev_t = -1
         self._sync()
         self._update_lines()
         self._plan()
 
-    # --- one output sample ----------------------------------------------------------
-    def _sample(self, t_us):
-        self.samples += 1
-        regs = self.regs
-        period_ms = 1000.0 / self._odr_hz
-        t1 = (t_us - self.t0_us) / 1000.0
-        g = self.source.mean(t1 - period_ms, t1)
-        ctrl2 = regs[_CTRL_REG2]
-        hp = None
-        if ctrl2 & 0x0C:  # FDS (output) or HPCLICK (click) use the high-pass
-            hp = self._highpass(g, (ctrl2 >> 4) & 3)
-        out = hp if ctrl2 & 0x08 else g
-        bits = self._bits()
-        fs = self._fs()
-        sens = (_SENS_LP if bits == 8 else _SENS_HR if bits == 12 else _SENS_NORMAL)[fs]
-        top = (1 << (bits - 1)) - 1
-        shift = 16 - bits
-        en = regs[_CTRL_REG1]
-        cur = self._cur
+    # --- stage: source values read ahead of their time --------------------------------
+    def _staged(self, k):
+        """Ring offset (3 * slot) of sample k's source values, reading the
+        source up to k if needed; -1 if k is further ahead than the stage
+        holds. Drop the samples before k first (_drop_staged)."""
+        if not self._st_n:
+            self._st_head = 0
+            self._st_k = k
+        d = k - self._st_k
+        if d < 0:
+            self._st_n = 0
+            self._st_head = 0
+            self._st_k = k
+            d = 0
+        if d >= _AHEAD:
+            return -1
+        while self._st_n <= d:
+            slot = (self._st_head + self._st_n) % _AHEAD
+            self._read_source(self._st_k + self._st_n, 3 * slot)
+            self._st_n += 1
+        return 3 * ((self._st_head + d) % _AHEAD)
+
+    def _drop_staged(self, k):
+        """Forget staged samples up to and including k."""
+        d = k + 1 - self._st_k
+        if d <= 0 or not self._st_n:
+            return
+        if d >= self._st_n:
+            self._st_n = 0
+            return
+        self._st_head = (self._st_head + d) % _AHEAD
+        self._st_k += d
+        self._st_n -= d
+
+    def _read_source(self, k, j):
+        t1 = self._t(k) - self.t0_us
+        if self._ug:
+            self.source.mean_ug(t1 - self._period_us, t1, self._stage, j)
+            return
+        t1 = t1 / 1000.0
+        g = self.source.mean(t1 - 1000.0 / self._odr_hz, t1)
+        st, sg = self._stage, self._stage_g
         for i in range(3):
-            if en & (1 << i):
-                d = int(round(out[i] * 1000.0 / sens))
-                d = top if d > top else -top - 1 if d < -top - 1 else d
-                cur[i] = d << shift
+            sg[j + i] = g[i]
+            st[j + i] = int(round(g[i] * 1000000))
+
+    # --- one output sample ----------------------------------------------------------
+    def _sample(self, k, output):
+        """Sample number k at its time: high-pass and click engine always,
+        the output registers and FIFO if `output`."""
+        self.samples += 1
+        if self._st_n and self._st_k == k:
+            j = 3 * self._st_head
+        else:
+            self._drop_staged(k - 1)
+            j = self._staged(k)
+        regs = self.regs
+        det = self._det
+        ctrl2 = regs[_CTRL_REG2]
+        if ctrl2 & 0x0C:  # FDS (output) or HPCLICK (click) use the high-pass
+            self._highpass(det, j)
+        if output:
+            self._output(j, ctrl2 & 0x08)
+        if regs[_CLICK_CFG] & 0x15:
+            step = self._click_step(det, k, j, ctrl2 & 0x04)
+            if step == _CLICKED:
+                self._click_src = det[_SRC]
+                self._click_int = True
+            elif step == _HOLD_OVER and not regs[_CLICK_THS] & 0x80:
+                self._click_int = False
+        elif det[_HOLD]:
+            det[_HOLD] = 0
+            if not regs[_CLICK_THS] & 0x80:
+                self._click_int = False
+        # Sample k is the stage's oldest: done with it.
+        self._st_head = (self._st_head + 1) % _AHEAD
+        self._st_k += 1
+        self._st_n -= 1
+
+    def _output(self, j, filtered):
+        en = self.regs[_CTRL_REG1]
+        cur = self._cur
+        top = self._top
+        low = -top - 1
+        shift = self._shift
+        if filtered or self._ug:
+            if filtered:
+                src, base, sh = self._det, _HOUT, _HP_FRAC
             else:
-                cur[i] = 0
+                src, base, sh = self._stage, j, 0
+            div = self._div
+            for i in range(3):
+                # ug / (ug per digit), rounded half to even as round() does
+                v = src[base + i] >> sh
+                d = v // div
+                r = v - d * div
+                if 2 * r > div or (2 * r == div and d & 1):
+                    d += 1
+                d = top if d > top else low if d < low else d
+                cur[i] = d << shift if en & (1 << i) else 0
+        else:
+            sg, sens = self._stage_g, self._sens
+            for i in range(3):
+                d = int(round(sg[j + i] * 1000.0 / sens))
+                d = top if d > top else low if d < low else d
+                cur[i] = d << shift if en & (1 << i) else 0
         if self._status & 0x08:
             self._status |= 0xF0  # overrun: previous set was never read
         self._status |= 0x0F
         self._fifo_push()
-        if regs[_CLICK_CFG] & 0x15:
-            self._click((hp if ctrl2 & 0x04 else g), fs)
-        elif self._click_hold:
-            self._click_hold = 0
-            if not regs[_CLICK_THS] & 0x80:
-                self._click_int = False
 
-    def _highpass(self, g, hpcf):
-        # First-order high-pass, cut-off ODR/50, /100, /200, /400 for HPCF 0-3
-        # (the datasheet's table, rounded to a ratio of the ODR).
-        fc_ratio = (50.0, 100.0, 200.0, 400.0)[hpcf]
-        a = 1.0 / (1.0 + 6.2832 / fc_ratio)
-        hin, hout = self._hp_in, self._hp_out
-        if self._hp_fresh:
+    def _highpass(self, s, j):
+        st = self._stage
+        if s[_FRESH]:
             # Start settled on the first sample (as after a REFERENCE read),
             # not with a step from zero that would look like a click.
-            self._hp_fresh = False
-            for i in range(3):
-                hin[i] = g[i]
-                hout[i] = 0.0
-        for i in range(3):
-            hout[i] = a * (hout[i] + g[i] - hin[i])
-            hin[i] = g[i]
-        return hout
+            s[_FRESH] = 0
+            s[0], s[1], s[2] = st[j], st[j + 1], st[j + 2]
+            s[3] = s[4] = s[5] = 0
+            return
+        a = self._hp_a
+        g = st[j]
+        s[3] = (a * (s[3] + ((g - s[0]) << _HP_FRAC))) >> 16
+        s[0] = g
+        g = st[j + 1]
+        s[4] = (a * (s[4] + ((g - s[1]) << _HP_FRAC))) >> 16
+        s[1] = g
+        g = st[j + 2]
+        s[5] = (a * (s[5] + ((g - s[2]) << _HP_FRAC))) >> 16
+        s[2] = g
+
+    def _click_step(self, s, k, j, filtered):
+        """One sample through the single-click engine with state s; returns
+        _CLICKED (CLICK_SRC in s[_SRC]), _HOLD_OVER or 0."""
+        hold = s[_HOLD]
+        if hold:
+            # Latency window after a click: nothing new is detected; a
+            # non-latched INT stays asserted for this long (AN3308).
+            s[_HOLD] = hold - 1
+            return _HOLD_OVER if hold == 1 else 0
+        ths = self._ths
+        if ths <= 0:
+            return 0
+        regs = self.regs
+        cfg = regs[_CLICK_CFG]
+        if filtered:
+            x, y, z = s[3] >> _HP_FRAC, s[4] >> _HP_FRAC, s[5] >> _HP_FRAC
+        else:
+            st = self._stage
+            x, y, z = st[j], st[j + 1], st[j + 2]
+        # The first enabled axis over the threshold: 1-3, | 0x08 if negative.
+        if cfg & 0x01 and (x > ths or x < -ths):
+            over = 0x09 if x < 0 else 1
+        elif cfg & 0x04 and (y > ths or y < -ths):
+            over = 0x0A if y < 0 else 2
+        elif cfg & 0x10 and (z > ths or z < -ths):
+            over = 0x0B if z < 0 else 3
+        else:
+            over = 0
+        state = s[_STATE]
+        if state == 0:
+            if over:
+                s[_STATE] = 1
+                s[_START] = k
+                s[_AXIS] = over
+        elif state == 1:
+            if not over:
+                s[_STATE] = 0
+                if k - s[_START] <= (regs[_TIME_LIMIT] & 0x7F):
+                    axis = s[_AXIS]
+                    s[_SRC] = 0x40 | 0x10 | (1 << ((axis & 3) - 1)) | (axis & 0x08)
+                    lat = regs[_TIME_LATENCY]
+                    s[_HOLD] = lat if lat > 1 else 1
+                    return _CLICKED
+            elif k - s[_START] > (regs[_TIME_LIMIT] & 0x7F):
+                s[_STATE] = 2  # too long for a click: wait for it to end
+        elif not over:
+            s[_STATE] = 0
+        return 0
+
+    def _look_ahead(self, limit):
+        """Run a copy of the click engine over the samples after now, up to
+        `limit` at most (and as far as the stage holds): the sample number
+        of the first click, or -1. What it has covered stays valid until a
+        register write: the real engine will see the same samples."""
+        a = self._ahead
+        if not self._ahead_ok or self._ahead_k < self._k:
+            det = self._det
+            for i in range(_NDET):
+                a[i] = det[i]
+            self._ahead_ok = True
+            self._ahead_k = self._k
+            self._ahead_hit = -1
+        if self._ahead_hit >= self._k:
+            return self._ahead_hit
+        self._drop_staged(self._k - 1)
+        ctrl2 = self.regs[_CTRL_REG2]
+        k = self._ahead_k
+        while k <= limit:
+            j = self._staged(k)
+            if j < 0:
+                break
+            if ctrl2 & 0x0C:
+                self._highpass(a, j)
+            step = self._click_step(a, k, j, ctrl2 & 0x04)
+            k += 1
+            if step == _CLICKED:
+                self._ahead_k = k
+                self._ahead_hit = k - 1
+                return k - 1
+        self._ahead_k = k
+        return -1
 
     def _fifo_push(self):
-        mode = self._fifo_mode()
+        mode = self._mode
         if mode == _STREAM_TO_FIFO:
-            trig = self._lines_active()[1 if self.regs[_FIFO_CTRL] & 0x20 else 0]
+            trig = self._active(1 if self.regs[_FIFO_CTRL] & 0x20 else 0)
             mode = _FIFO if trig else _STREAM
         if mode == _BYPASS:
             return
-        if self._count == _DEPTH:
+        n = self._count
+        if n == _DEPTH:
             if mode == _FIFO:
                 return  # FIFO mode stops collecting when full
             self._head = (self._head + 1) % _DEPTH  # stream: drop the oldest
-            self._count -= 1
-        j = 3 * ((self._head + self._count) % _DEPTH)
+            n -= 1
+        j = 3 * ((self._head + n) % _DEPTH)
         f, c = self._fifo, self._cur
-        f[j] = c[0]
-        f[j + 1] = c[1]
-        f[j + 2] = c[2]
-        self._count += 1
-
-    def _click(self, d, fs):
-        regs = self.regs
-        if self._click_hold:
-            # Latency window after a click: nothing new is detected; a
-            # non-latched INT stays asserted for this long (AN3308).
-            self._click_hold -= 1
-            if not self._click_hold and not regs[_CLICK_THS] & 0x80:
-                self._click_int = False
-            return
-        ths = (regs[_CLICK_THS] & 0x7F) * _THS_MG[fs] / 1000.0
-        if ths <= 0:
-            return
-        cfg = regs[_CLICK_CFG]
-        over = 0
-        for i in range(3):
-            if cfg & (1 << (2 * i)) and (d[i] > ths or d[i] < -ths):
-                over = (i + 1) | (0x08 if d[i] < 0 else 0)
-                break
-        k = self._k
-        state = self._click_state
-        if state == 0:
-            if over:
-                self._click_state = 1
-                self._click_start = k
-                self._click_axis = over
-        elif state == 1:
-            if not over:
-                self._click_state = 0
-                if k - self._click_start <= (regs[_TIME_LIMIT] & 0x7F):
-                    axis = self._click_axis
-                    self._click_src = 0x40 | 0x10 | (1 << ((axis & 3) - 1)) | (axis & 0x08)
-                    self._click_int = True
-                    self._click_hold = max(1, regs[_TIME_LATENCY])
-            elif k - self._click_start > (regs[_TIME_LIMIT] & 0x7F):
-                self._click_state = 2  # too long for a click: wait for it to end
-        elif not over:
-            self._click_state = 0
+        f[j], f[j + 1], f[j + 2] = c[0], c[1], c[2]
+        self._count = n + 1
 
     # --- INT lines ---------------------------------------------------------------------
-    def _lines_active(self):
+    def _active(self, line):
+        """Whether INT1 (line 0) or INT2 (line 1) is asserted, before polarity."""
         regs = self.regs
+        if line:
+            return bool(regs[_CTRL_REG6] & 0x80 and self._click_int)
         c3 = regs[_CTRL_REG3]
         n = self._count
-        a1 = bool((c3 & 0x80 and self._click_int)
-                  or (c3 & 0x04 and n > (regs[_FIFO_CTRL] & 0x1F) and self._fifo_mode() != _BYPASS)
-                  or (c3 & 0x02 and n >= _DEPTH)
-                  or (c3 & 0x18 and self._status & 0x08))
-        a2 = bool(regs[_CTRL_REG6] & 0x80 and self._click_int)
-        return a1, a2
+        return bool((c3 & 0x80 and self._click_int)
+                    or (c3 & 0x04 and n > (regs[_FIFO_CTRL] & 0x1F) and self._mode != _BYPASS)
+                    or (c3 & 0x02 and n >= _DEPTH)
+                    or (c3 & 0x18 and self._status & 0x08))
 
     def _update_lines(self):
         if self.device is None:
             return
         pol = 1 if self.regs[_CTRL_REG6] & 0x02 else 0  # INT_POLARITY: active low
-        act = self._lines_active()
-        for i, pin in ((0, self.int1), (1, self.int2)):
-            if pin is None:
-                continue
-            level = (1 if act[i] else 0) ^ pol
-            if self._lines[i] != level:
-                self._lines[i] = level
-                gpio.drive(self.device, pin, level)
+        if self.int1 is not None:
+            self._drive(0, self.int1, (1 if self._active(0) else 0) ^ pol)
+        if self.int2 is not None:
+            self._drive(1, self.int2, (1 if self._active(1) else 0) ^ pol)
+
+    def _drive(self, i, pin, level):
+        if self._lines[i] != level:
+            self._lines[i] = level
+            gpio.drive(self.device, pin, level)
 
     # --- bus side ------------------------------------------------------------------------
     def autoinc(self, reg):
@@ -358,14 +570,39 @@ class LIS3DH(I2CDeviceModel):
 
     def read_burst(self, reg, n):
         self._sync()
-        out = I2CDeviceModel.read_burst(self, reg, n)
+        if reg == 0x80 | _OUT_X_L and n and not n % 6 and self._mode != _BYPASS:
+            out = self._read_frames(n)
+        else:
+            out = I2CDeviceModel.read_burst(self, reg, n)
         self._update_lines()
         self._plan()
         return out
 
-    def write_burst(self, reg, data):
+    def _read_frames(self, n):
+        """The FIFO drain, n // 6 whole frames from OUT_X_L: what read_reg()
+        gives byte by byte (the pointer wraps at OUT_Z_H), a frame at a time."""
+        out = self._rbufs.get(n)
+        if out is None:
+            out = self._rbufs[n] = bytearray(n)
+        f, s = self._fifo, self._shown
+        swap = 1 if self.regs[_CTRL_REG4] & 0x40 else 0  # BLE
+        for j in range(0, n, 6):
+            if self._count:
+                h = 3 * self._head
+                s[0], s[1], s[2] = f[h], f[h + 1], f[h + 2]
+                self._head = (self._head + 1) % _DEPTH
+                self._count -= 1
+            for i in range(3):
+                v = s[i]
+                out[j + 2 * i + swap] = v & 0xFF
+                out[j + 2 * i + 1 - swap] = (v >> 8) & 0xFF
+        self._status = 0  # all three high bytes read
+        self.pointer = 0x80 | _OUT_X_L
+        return out
+
+    def write_burst(self, reg, data, start=0):
         self._sync()
-        I2CDeviceModel.write_burst(self, reg, data)
+        I2CDeviceModel.write_burst(self, reg, data, start)
         self._update_lines()
         self._plan()
 
@@ -376,12 +613,13 @@ class LIS3DH(I2CDeviceModel):
         if reg == _STATUS_REG:
             return self._status
         if reg == _REFERENCE:
-            self._hp_fresh = True  # reading REFERENCE resets the high-pass filter
+            self._det[_FRESH] = 1  # reading REFERENCE resets the high-pass filter
+            self._ahead_ok = False
         if reg == _FIFO_SRC:
             n = self._count
             fth = self.regs[_FIFO_CTRL] & 0x1F
             v = n if n < 31 else 31
-            if n > fth and self._fifo_mode() != _BYPASS:
+            if n > fth and self._mode != _BYPASS:
                 v |= 0x80
             if n >= _DEPTH:
                 v |= 0x40
@@ -399,7 +637,7 @@ class LIS3DH(I2CDeviceModel):
     def _read_out(self, reg):
         axis = (reg - _OUT_X_L) >> 1
         high = reg & 1
-        if self._fifo_mode() != _BYPASS:
+        if self._mode != _BYPASS:
             if self._count:
                 j = 3 * self._head
                 f, s = self._fifo, self._shown
@@ -413,11 +651,13 @@ class LIS3DH(I2CDeviceModel):
         else:
             src = self._cur
             if self.regs[_CTRL_REG4] & 0x80:  # BDU: hold the set until the MSB is read
-                if self._bdu_hold is None:
-                    self._bdu_hold = array("h", src)
-                src = self._bdu_hold
+                held = self._held
+                if not self._bdu:
+                    self._bdu = True
+                    held[0], held[1], held[2] = src[0], src[1], src[2]
+                src = held
                 if high:
-                    self._bdu_hold = None
+                    self._bdu = False
             v = src[axis]
         if high:
             self._status &= ~(0x11 << axis) & 0xFF
@@ -436,9 +676,11 @@ class LIS3DH(I2CDeviceModel):
             odr = self._odr_of(value)
             if odr != self._odr_hz:
                 self._odr_hz = odr
+                self._period_us = 1000000 // odr if odr else 0
                 self._t_base = self.clock.now_us()
                 self._k = 1
-                self._hp_fresh = True
+                self._st_n = 0  # staged samples were for the old sample times
+                self._det[_FRESH] = 1
         elif reg == _CTRL_REG5 and value & 0x80:
             self._power_on()  # BOOT: reload the trimming and default registers
             return
@@ -449,3 +691,13 @@ class LIS3DH(I2CDeviceModel):
             self._head = 0
             self._count = 0
         regs[reg] = value & 0xFF
+        self._configure()
+
+
+def _earlier(a, b):
+    """The earlier of two sample numbers, -1 meaning none."""
+    if a < 0:
+        return b
+    return a if b < 0 or a < b else b
+
+
