@@ -13,7 +13,7 @@
 #   transaction, host plumbing that the pin does not have, per burst anyway;
 # - RecyclingClock reuses its event records: SimClock.call_at() allocates one
 #   tuple per event. The models ask for an event per INT edge, or per
-#   32 samples of click look-ahead, never per sample: counted in
+#   64 samples of click look-ahead, never per sample: counted in
 #   test_clock_events_come_per_interrupt_not_per_sample.
 # - the recording is longer than the run: looping reopens the file (once
 #   per pass over it, not per sample).
@@ -231,7 +231,7 @@ def test_mp_mpu6050_allocates_nothing_per_sample():
 def test_clock_events_come_per_interrupt_not_per_sample():
     # Under the real SimClock every event is a heap tuple: the LIS3DH's click
     # engine used to take one per sample. Now: per watermark and drain while
-    # the app runs; per 32 samples of look-ahead while it is stopped, and
+    # the app runs; per 64 samples of look-ahead while it is stopped, and
     # none once both INT lines are held (FIFO full, latched click unread:
     # the recording has a knock every 2.5 s).
     for source in ("rest", "recording"):
@@ -245,7 +245,7 @@ def test_clock_events_come_per_interrupt_not_per_sample():
         assert samples >= 3990 and events <= samples // 6, (source, samples, events)
         e0 = clock.scheduled
         _run_stopped(w, drv, RUN_MS // 2)
-        assert clock.scheduled - e0 <= RUN_MS // 2 * 400 // 1000 // 32 + 2, (source, clock.scheduled - e0)
+        assert clock.scheduled - e0 <= RUN_MS // 2 * 400 // 1000 // 64 + 2, (source, clock.scheduled - e0)
         e0 = clock.scheduled
         _run_stopped(w, drv, RUN_MS // 2)
         if source == "recording":

@@ -64,13 +64,14 @@ _THS_MG = (16, 32, 62, 186)
 # with a = 1 / (1 + 2 pi / ratio), as a 16-bit fraction.
 _HP_A = tuple(int(65536 / (1 + 6.2832 / r) + 0.5) for r in (50, 100, 200, 400))
 _HP_FRAC = 4  # extra bits of the high-pass output below 1 ug
+_UG_MAX = 1000000000  # 1000 g: far past full scale, inside the stage's 32 bits
 
 _BYPASS = 0
 _FIFO = 1
 _STREAM = 2
 _STREAM_TO_FIFO = 3
 _DEPTH = 32
-_AHEAD = 32  # samples the look-ahead may read early (the stage's size)
+_AHEAD = 64  # samples the look-ahead may read early (the stage's size)
 
 # The high-pass filter and the click engine's state, one list of ints so that
 # the look-ahead can run a copy: indices.
@@ -110,7 +111,7 @@ class LIS3DH(I2CDeviceModel):
         # Stage: source values (ug) of samples read ahead, a ring of _AHEAD.
         # A source in g also keeps its floats, which the output rounds as
         # it always did (ug would round a value like 0.7 g differently).
-        self._stage = [0] * (3 * _AHEAD)
+        self._stage = array("i", bytes(4 * 3 * _AHEAD))
         self._stage_g = None if self._ug else [0.0] * (3 * _AHEAD)
         self._det = [0] * _NDET
         self._ahead = [0] * _NDET  # the look-ahead's copy of _det
@@ -342,7 +343,8 @@ class LIS3DH(I2CDeviceModel):
         st, sg = self._stage, self._stage_g
         for i in range(3):
             sg[j + i] = g[i]
-            st[j + i] = int(round(g[i] * 1000000))
+            v = int(round(g[i] * 1000000))
+            st[j + i] = -_UG_MAX if v < -_UG_MAX else _UG_MAX if v > _UG_MAX else v
 
     # --- one output sample ----------------------------------------------------------
     def _sample(self, k, output):
