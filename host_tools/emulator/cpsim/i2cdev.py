@@ -29,13 +29,19 @@ class I2CDeviceModel:
         Chips differ (LIS3DH needs bit 7 of the sub-address): override."""
         return (reg + 1) & 0xFF
 
-    def read_burst(self, reg, n):
-        """n bytes from `reg` on; the register pointer ends after them. The
-        buffer is reused by the next read of the same length (the bus copies
-        it): a FIFO drained in bursts allocates nothing here."""
+    def read_buffer(self, n):
+        """The buffer a read of n bytes returns, reused by the next read of
+        the same length (the bus copies it): a FIFO drained in bursts
+        allocates nothing here."""
         out = self._rbufs.get(n)
         if out is None:
             out = self._rbufs[n] = bytearray(n)
+        return out
+
+    def read_burst(self, reg, n):
+        """n bytes from `reg` on (in read_buffer(n)); the register pointer
+        ends after them."""
+        out = self.read_buffer(n)
         for i in range(n):
             out[i] = self.read_reg(reg & 0xFF) & 0xFF
             reg = self.autoinc(reg)
@@ -60,7 +66,7 @@ class I2CDeviceModel:
 
     def i2c_read(self, n):
         """One read transaction of n bytes from the register pointer (valid
-        until the next read: see read_burst)."""
+        until the next read of n bytes: see read_buffer)."""
         return self.read_burst(self.pointer, n)
 
     # --- what a model overrides -----------------------------------------------

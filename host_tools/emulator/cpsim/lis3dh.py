@@ -583,9 +583,7 @@ class LIS3DH(I2CDeviceModel):
     def _read_frames(self, n):
         """The FIFO drain, n // 6 whole frames from OUT_X_L: what read_reg()
         gives byte by byte (the pointer wraps at OUT_Z_H), a frame at a time."""
-        out = self._rbufs.get(n)
-        if out is None:
-            out = self._rbufs[n] = bytearray(n)
+        out = self.read_buffer(n)
         f, s = self._fifo, self._shown
         swap = 1 if self.regs[_CTRL_REG4] & 0x40 else 0  # BLE
         for j in range(0, n, 6):

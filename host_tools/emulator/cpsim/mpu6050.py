@@ -250,6 +250,23 @@ class MPU6050(I2CDeviceModel):
         # A burst on FIFO_R_W keeps popping the FIFO.
         return reg if reg == FIFO_R_W else (reg + 1) & 0xFF
 
+    def read_burst(self, reg, n):
+        if reg != FIFO_R_W:
+            return I2CDeviceModel.read_burst(self, reg, n)
+        # The FIFO drain: _pop() n times, without a register lookup per byte.
+        out = self.read_buffer(n)
+        f = self._fifo
+        head, count, b = self._head, self._count, self._last_byte
+        for i in range(n):
+            if count:  # RM 4.31: an empty FIFO repeats the last byte
+                b = f[head]
+                head = (head + 1) % FIFO_SIZE
+                count -= 1
+            out[i] = b
+        self._head, self._count, self._last_byte = head, count, b
+        self.pointer = FIFO_R_W
+        return out
+
     def i2c_read(self, n):
         self.catch_up()
         out = I2CDeviceModel.i2c_read(self, n)
