@@ -78,18 +78,31 @@ def test_missing_labels_is_a_clear_error(tmp_path):
     assert "missing labels.csv" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_malformed_row_is_a_clear_error(folder):
+def test_malformed_recording_is_skipped_with_its_reason_and_the_rest_scored(folder):
     with (folder / "walk.csv").open("a") as f:
         f.write("1234,0.1,oops,1.0\n")
     proc = _cli("steps", str(folder))
-    assert proc.returncode == 2
-    assert "walk.csv" in proc.stderr and "expected 4 numbers" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1, proc.stderr  # JSON printed, but not a clean run
+    result = json.loads(proc.stdout)
+    assert [f["file"] for f in result["files"]] == ["still.csv"]
+    (skip,) = result["skipped"]
+    assert skip["file"] == "walk.csv" and "expected 4 numbers" in skip["error"]
+    assert "skipped" in proc.stderr and "walk.csv" in proc.stderr and "Traceback" not in proc.stderr
+    assert result["summary"]["files"] == 1 and "mape_pct" not in result["summary"]
 
 
-def test_label_naming_a_missing_file(folder):
+def test_label_naming_a_missing_file_is_skipped(folder):
     (folder / "labels.csv").write_text("file,steps\nwalk.csv,80\nghost.csv,3\n")
     proc = _cli("steps", str(folder))
-    assert proc.returncode == 2 and "ghost.csv not found" in proc.stderr
+    assert proc.returncode == 1 and "ghost.csv not found" in proc.stderr
+    result = json.loads(proc.stdout)
+    assert [f["file"] for f in result["files"]] == ["walk.csv"] and result["skipped"][0]["file"] == "ghost.csv"
+
+
+def test_no_usable_recording_is_an_error(folder):
+    (folder / "labels.csv").write_text("file,steps\nghost.csv,3\n")
+    proc = _cli("steps", str(folder))
+    assert proc.returncode == 2 and "no usable recordings (1 skipped)" in proc.stderr and not proc.stdout
 
 
 def test_default_odr_comes_from_the_board():

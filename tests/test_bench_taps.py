@@ -152,3 +152,13 @@ def test_generator_cli_reports_bad_source(tmp_path, capsys):
     assert tapgen.main([str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
     assert "not a folder" in capsys.readouterr().err
     assert math.isfinite(tapgen.G)
+
+
+def test_unreadable_recording_is_skipped_and_the_rest_scored(source, capsys):
+    (source / "broken.csv").write_text("t_ms,x,y,z\n0,0,0,nan\n10,0,0,1\n")
+    assert _cli([str(source)]) == 1  # JSON printed, but not a clean run
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert sorted(f["file"] for f in result["files"]) == ["desk.csv", "walk.csv"]
+    assert result["skipped"] == [{"file": "broken.csv", "error": "%s: non-finite values" % (source / "broken.csv")}]
+    assert "1 recording(s) skipped" in out.err

@@ -14,7 +14,9 @@ VM processes.
 Output: JSON on stdout, per file {file, expected, counted, kind, hours}, and a
 summary: MAPE and median APE over walking files (expected > 0), false steps
 per hour over no-step files (expected == 0), and the same per kind (`long` =
-walks of 1,000+ steps). Progress goes to stderr.
+walks of 1,000+ steps). Progress goes to stderr. A recording that is missing
+or unreadable does not stop the run: it is listed under `skipped` with the
+reason, left out of the summary, and the exit status is 1 instead of 0.
 """
 import csv
 import json
@@ -52,7 +54,8 @@ def board_odr(board=DEFAULT_BOARD):
 
 
 def read_labels(folder):
-    """[{file, expected, kind}] from folder/labels.csv."""
+    """[{file, expected, kind}] from folder/labels.csv; a listed file that
+    does not exist gets an `error` instead of stopping the benchmark."""
     path = Path(folder) / "labels.csv"
     if not Path(folder).is_dir():
         raise BenchError("%s: not a folder" % folder)
@@ -72,9 +75,10 @@ def read_labels(folder):
             except (TypeError, ValueError):
                 raise BenchError("%s:%d: steps must be a number, got %r" % (path, lineno, row["steps"])) from None
             kind = (row.get("kind") or "").strip() or ("walk" if expected > 0 else "none")
-            if not (Path(folder) / name).exists():
-                raise BenchError("%s:%d: recording %s not found" % (path, lineno, name))
-            out.append({"file": name, "expected": expected, "kind": kind})
+            entry = {"file": name, "expected": expected, "kind": kind}
+            if not (Path(folder) / name).is_file():
+                entry["error"] = "%s:%d: recording %s not found" % (path, lineno, name)
+            out.append(entry)
     if not out:
         raise BenchError("%s: no recordings listed" % path)
     return out
@@ -158,21 +162,36 @@ def bench_steps(folder, odr=None, board=DEFAULT_BOARD, progress=None, workers=WO
         raise BenchError("--odr must be within 5..400 Hz, got %g" % odr)
     labels = read_labels(folder)
     t0 = time.time()
+    usable, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="cloudpin-steps-") as tmp:
         jobs = []
         for i, entry in enumerate(labels):
-            t, x, y, z = rs.load_resampled(Path(folder) / entry["file"], odr)
+            if "error" not in entry:
+                try:
+                    t, x, y, z = rs.load_resampled(Path(folder) / entry["file"], odr)
+                except rs.RecordingError as e:
+                    entry["error"] = str(e)
+            if "error" in entry:
+                say("skipped %s" % entry["error"])
+                skipped.append({"file": entry["file"], "error": entry["error"]})
+                continue
             entry["hours"] = round(len(t) / odr / 3600.0, 4)
             binpath = Path(tmp) / ("rec%d.bin" % i)
             rs.to_mg_int16(x, y, z).tofile(binpath)
             jobs.append((odr, binpath, len(t)))
+            usable.append(entry)
+        if not usable:
+            raise BenchError("%s: no usable recordings (%d skipped)" % (folder, len(skipped)))
         say("%s: %d recordings resampled to %g Hz in %.1f s; counting in the MicroPython VM..." % (
-            Path(folder).name, len(labels), odr, time.time() - t0))
+            Path(folder).name, len(usable), odr, time.time() - t0))
         counts = _run_vm(jobs, tmp, workers)
     files = [{"file": e["file"], "expected": e["expected"], "counted": c, "kind": e["kind"], "hours": e["hours"]}
-             for e, c in zip(labels, counts)]
+             for e, c in zip(usable, counts)]
     say("%s: done in %.1f s" % (Path(folder).name, time.time() - t0))
-    return {"set": Path(folder).name, "odr_hz": odr, "files": files, "summary": summarise(files)}
+    out = {"set": Path(folder).name, "odr_hz": odr, "files": files, "summary": summarise(files)}
+    if skipped:
+        out["skipped"] = skipped
+    return out
 
 
 def add_arguments(parser):
@@ -190,6 +209,8 @@ def run(args):
         print("error: %s" % e, file=sys.stderr)
         return 2
     s = result["summary"]
-    emit(result, "%s: MAPE %s%% (median %s%%) over walking files, %s false steps/h" % (
-        result["set"], s.get("mape_pct"), s.get("median_ape_pct"), s.get("false_steps_per_hour")))
-    return 0
+    skipped = result.get("skipped", [])
+    emit(result, "%s: MAPE %s%% (median %s%%) over walking files, %s false steps/h%s" % (
+        result["set"], s.get("mape_pct"), s.get("median_ape_pct"), s.get("false_steps_per_hour"),
+        "; %d recording(s) skipped, see `skipped`" % len(skipped) if skipped else ""))
+    return 1 if skipped else 0

@@ -15,7 +15,9 @@ the detector in the VM. A detection within 50 ms of a labelled tap finds it
 
 Output: JSON on stdout, per file {file, taps_ms, expected_taps_ms, hours}
 and a summary: recall, precision, mean/max timing error (ms) and false taps
-per hour over the files without labelled taps. Progress goes to stderr.
+per hour over the files without labelled taps. Progress goes to stderr. An
+unreadable recording does not stop the run: it is listed under `skipped`
+with the reason, left out of the summary, and the exit status is 1.
 """
 import csv
 import json
@@ -142,6 +144,7 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
     folders = [Path(f) for f in folders]
     multi = len(folders) > 1
     files_out = []
+    skipped = []
     t_start = time.time()
     with tempfile.TemporaryDirectory(prefix="cloudpin-taps-") as work:
         for folder in folders:
@@ -154,16 +157,20 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
             for path in paths:
                 if progress:
                     progress("taps: %s" % path)
+                name = (folder.name + "/" + path.name) if multi else path.name
                 try:
                     t, x, y, z = rs.load_resampled(path, odr)
                 except rs.RecordingError as e:
-                    raise BenchError(str(e)) from None
+                    if progress:
+                        progress("skipped %s" % e)
+                    skipped.append({"file": name, "error": str(e)})
+                    continue
                 # the sensor saturates at its full scale
                 samples = rs.to_mg_int16(*(np.clip(a, -range_g, range_g) for a in (x, y, z)))
                 found = run_detector(samples, odr, params, work)
                 taps_ms = [round(t[0] + ms, 1) for ms, _ in found]
                 files_out.append({
-                    "file": (folder.name + "/" + path.name) if multi else path.name,
+                    "file": name,
                     "taps_ms": taps_ms,
                     "strengths_mg": [mg for _, mg in found],
                     "expected_taps_ms": None if labels is None else labels[path.name],
@@ -171,8 +178,12 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
                 })
                 if path.name in distractors:
                     files_out[-1]["distractors"] = distractors[path.name]
+    if not files_out:
+        raise BenchError("no usable recordings (%d skipped)" % len(skipped))
     result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "params": params or {},
               "files": files_out, "summary": summarise(files_out)}
+    if skipped:
+        result["skipped"] = skipped
     result["summary"]["seconds"] = round(time.time() - t_start, 1)
     return result
 
@@ -278,10 +289,12 @@ def run(args):
         print("error: %s" % e, file=sys.stderr)
         return 2
     s = result["summary"]
-    emit(result, "taps: recall %s precision %s timing %s/%s ms, %s false taps/h over %s h without taps" % (
+    skipped = result.get("skipped", [])
+    emit(result, "taps: recall %s precision %s timing %s/%s ms, %s false taps/h over %s h without taps%s" % (
         s["recall"], s["precision"], s["timing_error_ms_mean"], s["timing_error_ms_max"],
-        s["false_taps_per_hour"], s["hours_without_taps"]))
-    return 0
+        s["false_taps_per_hour"], s["hours_without_taps"],
+        "; %d recording(s) skipped, see `skipped`" % len(skipped) if skipped else ""))
+    return 1 if skipped else 0
 
 
 def main(argv=None):

@@ -35,6 +35,9 @@ def cached_bins(folder, odr):
     """[(label entry, bin path, n samples)] for one set at `odr`."""
     out = []
     for e in bench.read_labels(folder):
+        if "error" in e:
+            print("skipped %s" % e["error"], file=sys.stderr)
+            continue
         p = CACHE / ("%s-%g" % (Path(folder).name, odr)) / (e["file"] + ".bin")
         if not p.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
