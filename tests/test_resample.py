@@ -64,3 +64,15 @@ def test_to_mg_int16_interleaves_and_clips():
     out = rs.to_mg_int16(np.array([0.001, 40.0]), np.array([-1.0, 0]), np.array([1.0005, -0.0004]))
     assert out.dtype == np.dtype("<i2")
     assert list(out) == [1, -1000, 1000, 32767, 0, 0]
+
+
+def test_load_csv_reads_a_spreadsheet_bom_and_refuses_other_units(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes("\ufefft_ms,x,y,z\n0,0,0,1\n20,0,0.1,1\n".encode("utf-8"))
+    t, x, y, z = rs.load_csv(p)
+    assert list(t) == [0, 20] and list(y) == [0, 0.1]
+    for scale, unit in ((9.80665, "m/s^2"), (1000.0, "mg")):
+        q = tmp_path / ("%s.csv" % scale)
+        q.write_text("t_ms,x,y,z\n0,0,0,%g\n20,0,0.1,%g\n40,0.2,0,%g\n" % (scale, scale, 0.9 * scale))
+        with pytest.raises(rs.RecordingError, match="must be in g; these look like %s" % unit.replace("^", r"\^")):
+            rs.load_csv(q)

@@ -35,6 +35,9 @@ PHASES = 4096  # tabulated fractional positions per input sample
 _BLOCK = 1 << 21  # taps x outputs per vectorised block (bounds memory to ~50 MB)
 
 
+_MAX_MEDIAN_G = 4.0
+
+
 class RecordingError(ValueError):
     """A recording file is missing, empty or not `t_ms,x,y,z`."""
 
@@ -46,7 +49,7 @@ def load_csv(path):
     timing information and would break interpolation)."""
     path = Path(path)
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # a spreadsheet's BOM is not part of `t_ms`
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
@@ -73,6 +76,12 @@ def load_csv(path):
         raise RecordingError("%s: non-finite values" % path)
     if len(data) < 2:
         raise RecordingError("%s: timestamps never increase" % path)
+    # Worn sensors read about 1 g on average; far more means other units,
+    # which would be counted as violent motion rather than refused.
+    g = float(np.median(np.sqrt((data[:, 1:] ** 2).sum(axis=1))))
+    if g > _MAX_MEDIAN_G:
+        unit = "m/s^2" if 5 < g < 20 else "mg" if 500 < g < 2000 else "not g"
+        raise RecordingError("%s: x,y,z must be in g; these look like %s (median |a| %.4g)" % (path, unit, g))
     return data[:, 0], data[:, 1], data[:, 2], data[:, 3]
 
 

@@ -62,7 +62,7 @@ def read_labels(folder):
     if not path.exists():
         raise BenchError("%s: missing labels.csv (columns file,steps[,kind])" % folder)
     out = []
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "file" not in reader.fieldnames or "steps" not in reader.fieldnames:
             raise BenchError("%s: header must have file and steps columns" % path)

@@ -246,7 +246,7 @@ def _read_labels(src):
     path = Path(src) / "labels.csv"
     if not path.exists():
         return None, {}
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         return reader.fieldnames, {row["file"]: row for row in reader}
 

@@ -68,7 +68,7 @@ def read_tap_labels(folder, names):
     if not path.exists():
         return None
     labels = {n: [] for n in names}
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or not {"file", "t_ms"} <= set(reader.fieldnames):
             raise BenchError("%s: header must have file,t_ms" % path)
@@ -89,7 +89,7 @@ def read_distractors(folder):
     path = Path(folder) / "distractors.csv"
     out = {}
     if path.exists():
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             for row in csv.DictReader(f):
                 out.setdefault(row["file"], []).append((float(row["t_ms"]), row["kind"]))
     return out
