@@ -21,31 +21,33 @@
 # tuple is a heap object, and this runs at 400 Hz in the firmware's heap.
 from array import array
 
+from micropython import const
+
 from cpsim import gpio
 from cpsim.i2cdev import I2CDeviceModel
 from cpsim.recording import Rest
 
-_WHO_AM_I = 0x0F
-_CTRL_REG0 = 0x1E
-_CTRL_REG1 = 0x20
-_CTRL_REG2 = 0x21
-_CTRL_REG3 = 0x22
-_CTRL_REG4 = 0x23
-_CTRL_REG5 = 0x24
-_CTRL_REG6 = 0x25
-_REFERENCE = 0x26
-_STATUS_REG = 0x27
-_OUT_X_L = 0x28
-_OUT_Z_H = 0x2D
-_FIFO_CTRL = 0x2E
-_FIFO_SRC = 0x2F
-_INT1_SRC = 0x31
-_INT2_SRC = 0x35
-_CLICK_CFG = 0x38
-_CLICK_SRC = 0x39
-_CLICK_THS = 0x3A
-_TIME_LIMIT = 0x3B
-_TIME_LATENCY = 0x3C
+_WHO_AM_I = const(0x0F)
+_CTRL_REG0 = const(0x1E)
+_CTRL_REG1 = const(0x20)
+_CTRL_REG2 = const(0x21)
+_CTRL_REG3 = const(0x22)
+_CTRL_REG4 = const(0x23)
+_CTRL_REG5 = const(0x24)
+_CTRL_REG6 = const(0x25)
+_REFERENCE = const(0x26)
+_STATUS_REG = const(0x27)
+_OUT_X_L = const(0x28)
+_OUT_Z_H = const(0x2D)
+_FIFO_CTRL = const(0x2E)
+_FIFO_SRC = const(0x2F)
+_INT1_SRC = const(0x31)
+_INT2_SRC = const(0x35)
+_CLICK_CFG = const(0x38)
+_CLICK_SRC = const(0x39)
+_CLICK_THS = const(0x3A)
+_TIME_LIMIT = const(0x3B)
+_TIME_LATENCY = const(0x3C)
 
 _READ_ONLY = (0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, _WHO_AM_I, _STATUS_REG,
               0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x2D, _FIFO_SRC, _INT1_SRC, _INT2_SRC, _CLICK_SRC)
@@ -63,30 +65,30 @@ _THS_MG = (16, 32, 62, 186)
 # datasheet's table, rounded to a ratio of the ODR): y = a * (y + x - x_prev)
 # with a = 1 / (1 + 2 pi / ratio), as a 16-bit fraction.
 _HP_A = tuple(int(65536 / (1 + 6.2832 / r) + 0.5) for r in (50, 100, 200, 400))
-_HP_FRAC = 4  # extra bits of the high-pass output below 1 ug
-_UG_MAX = 1000000000  # 1000 g: far past full scale, inside the stage's 32 bits
+_HP_FRAC = const(4)  # extra bits of the high-pass output below 1 ug
+_UG_MAX = const(1000000000)  # 1000 g: far past full scale, inside the stage's 32 bits
 
-_BYPASS = 0
-_FIFO = 1
-_STREAM = 2
-_STREAM_TO_FIFO = 3
-_DEPTH = 32
-_AHEAD = 64  # samples the look-ahead may read early (the stage's size)
+_BYPASS = const(0)
+_FIFO = const(1)
+_STREAM = const(2)
+_STREAM_TO_FIFO = const(3)
+_DEPTH = const(32)
+_AHEAD = const(64)  # samples the look-ahead may read early (the stage's size)
 
 # The high-pass filter and the click engine's state, one list of ints so that
 # the look-ahead can run a copy: indices.
-_HIN = 0  # 0-2: last input per axis (ug)
-_HOUT = 3  # 3-5: last output per axis (ug << _HP_FRAC)
-_FRESH = 6  # nonzero: the next sample restarts the filter settled
-_STATE = 7  # click: 0 idle, 1 over the threshold, 2 over it for too long
-_START = 8  # sample number the threshold was crossed at
-_AXIS = 9  # axis 1-3 of that crossing | 0x08 if negative
-_HOLD = 10  # samples of the latency window left after a click
-_SRC = 11  # CLICK_SRC of the last click
-_NDET = 12
+_HIN = const(0)  # 0-2: last input per axis (ug)
+_HOUT = const(3)  # 3-5: last output per axis (ug << _HP_FRAC)
+_FRESH = const(6)  # nonzero: the next sample restarts the filter settled
+_STATE = const(7)  # click: 0 idle, 1 over the threshold, 2 over it for too long
+_START = const(8)  # sample number the threshold was crossed at
+_AXIS = const(9)  # axis 1-3 of that crossing | 0x08 if negative
+_HOLD = const(10)  # samples of the latency window left after a click
+_SRC = const(11)  # CLICK_SRC of the last click
+_NDET = const(12)
 # What one click-engine step did (_click_step).
-_CLICKED = 1
-_HOLD_OVER = 2
+_CLICKED = const(1)
+_HOLD_OVER = const(2)
 
 
 class LIS3DH(I2CDeviceModel):

@@ -14,10 +14,11 @@
 # between samples, held before the first and after the last (or looped). The
 # file is parsed forward from a fixed buffer, two rows in memory, so multi-MB
 # recordings cost nothing in the 100 KB VM; going back in time reopens it.
+from micropython import const
 
-_CHUNK = 256  # bytes read at a time
+_CHUNK = const(256)  # bytes read at a time
 _SCALE = (3, 6, 6, 6)  # decimal digits kept per column: t in us, x/y/z in ug
-_MAX_FRAC = 12  # fraction digits beyond these cannot matter at ug
+_MAX_FRAC = const(12)  # fraction digits beyond these cannot matter at ug
 
 
 def _div_round(a, b):
