@@ -54,6 +54,11 @@ class DeployError(RuntimeError):
     """A badge that could not be deployed; the message says why and what to do."""
 
 
+class BadgeOutOfMemory(DeployError):
+    """The badge could not compile or run a command: its heap is full or too
+    fragmented (typically by the app stopped with Ctrl-C)."""
+
+
 # -- the build -----------------------------------------------------------------
 
 def board_json(board):
@@ -353,8 +358,20 @@ class Badge:
                 from None
         if err:
             lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
-            raise DeployError("%s: the badge reported %s" % (self.port, lines[-1] if lines else "an error"))
+            last = lines[-1] if lines else "an error"
+            cls = BadgeOutOfMemory if last.startswith("MemoryError") else DeployError
+            raise cls("%s: the badge reported %s" % (self.port, last))
         return out.decode("utf-8", "replace")
+
+    def soft_reset_raw(self):
+        """Soft-reset in the raw REPL: boot.py runs, main.py does not, so the
+        app's objects are gone and the heap is whole again."""
+        from mpremote.transport import TransportError
+
+        try:
+            self.t.enter_raw_repl(soft_reset=True, timeout_overall=10)
+        except (TransportError, OSError) as e:
+            raise DeployError("%s: the badge did not come back from a soft reset: %s" % (self.port, e)) from None
 
     def restart(self):
         """Leave the raw REPL and soft-reset at the friendly prompt, where a
@@ -417,10 +434,25 @@ def upload_commands(files, paths, can_inflate, batch=BATCH):
     return cmds
 
 
-def deploy_badge(badge, board, *, arch=None, force=False, dry_run=False, root=FIRMWARE_DIR, progress=None,
-                 restart=True):
+def deploy_badge(badge, board, *, progress=None, **kw):
     """Deploy to a connected Badge. progress(event, **info) hears "plan"
-    (total bytes, files), "bytes" (n), "file" (path). Returns a result dict."""
+    (total bytes, files), "bytes" (n), "file" (path), and "retry" (reason)
+    when the badge ran out of memory and the deploy starts over once on a
+    soft-reset badge: every step is idempotent (files land as temps, an
+    inventory decides what is left to send). Returns a result dict."""
+    try:
+        return _deploy_once(badge, board, progress=progress, **kw)
+    except BadgeOutOfMemory as e:
+        if progress:
+            progress("retry", reason=str(e))
+        badge.soft_reset_raw()
+        result = _deploy_once(badge, board, progress=progress, **kw)
+        result["retried"] = str(e)
+        return result
+
+
+def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FIRMWARE_DIR, progress=None,
+                 restart=True):
     t0 = time.monotonic()
     note = progress or (lambda *a, **k: None)
     # The badge's paths follow from the sources alone; the arch from the badge.
@@ -518,6 +550,8 @@ def describe(result):
                                           result["bytes"])]
     if result["reused"]:
         parts.append("finished %d from an interrupted deploy" % len(result["reused"]))
+    if result.get("retried"):
+        parts.append("soft-reset once: the badge was out of memory")
     parts.append("%d unchanged" % len(result["unchanged"]))
     if result["deleted"]:
         parts.append("%s %d stale (%s)" % ("would delete" if result["dry_run"] else "deleted",
@@ -582,6 +616,8 @@ class _Bars:
                 self.progress.update(task, what=info["path"])
             elif event == "bytes":
                 self.progress.advance(task, info["n"])
+            elif event == "retry":
+                self.progress.update(task, what="out of memory: soft reset, starting over")
             elif event == "done":
                 r = info["result"]
                 self.progress.update(task, what="failed" if "error" in r else "done")

@@ -240,6 +240,25 @@ def test_deploy_right_after_a_restart_while_the_app_boots(vb, board, tmp_path):
     assert vb.wait_repl(30) and (vb.root / "ran.txt").read_text() == "1.0 8192"
 
 
+def test_a_badge_whose_app_filled_the_heap_is_soft_reset_and_deployed(vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0")
+    # An app that holds nearly all of the heap when stopped: the next deploy's
+    # first command cannot even be compiled on the badge.
+    (app / "main.py").write_text(
+        "import gc\n_hog = []\ntry:\n    while True:\n        _hog.append(bytearray(64))\n"
+        "except MemoryError:\n    pass\ndel _hog[-16:]\ngc.collect()\n")
+    assert "error" not in deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert vb.wait_repl(30)
+    (app / "cloudpin" / "__init__.py").write_text('VERSION = "1.1"\n')
+    events = []
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, progress=lambda ev, **info: events.append(ev))
+    assert "error" not in r, r
+    assert "MemoryError" in r["retried"] and events.count("retry") == 1
+    assert r["written"] == ["cloudpin/__init__.mpy"] and "out of memory" in deploy.describe(r)
+    files = deploy.build(board, "x64", app)
+    assert _on_badge(vb, ["cloudpin/__init__.mpy"]) == {"cloudpin/__init__.mpy": files["cloudpin/__init__.mpy"]}
+
+
 def test_dry_run_changes_nothing(vb, board, tmp_path):
     app = _app(tmp_path / "app", "1.0")
     r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, dry_run=True)
