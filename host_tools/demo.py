@@ -5,7 +5,7 @@ main.py as source, the package compiled with mpy-cross for the VM's CPU, as a
 deploy does for the pin's, so that imports fit the pin-sized heap) and the
 board file as /board.json, soft-resets
 it over the serial port with Ctrl-D as a user would, and prints what the badge
-sends, line by line, until Ctrl-C (or for --seconds; 10 s when stdout is not
+sends, line by line, until Ctrl-C (or for --seconds; 25 s when stdout is not
 a terminal).
 """
 import os
@@ -23,7 +23,7 @@ from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, 
 _MPY_ARCHS = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
               "xtensa", "xtensawin", "rv32imc", "rv64imc")
 
-NOT_A_TTY_SECONDS = 10
+NOT_A_TTY_SECONDS = 25  # long enough for a few status lines (every 10 s) with steps counted
 
 
 def vm_arch(exe):
@@ -96,8 +96,13 @@ def stream_lines(ser, seconds, out):
             out.write(line.rstrip(b"\r").decode("utf-8", "replace") + "\n")
         if lines:
             out.flush()
-    if partial.strip():
-        out.write(partial.rstrip(b"\r").decode("utf-8", "replace") + "\n")
+    # Time is up: finish the line being sent rather than print half of it.
+    finish = time.monotonic() + 1.0
+    while partial.strip() and b"\n" not in partial and time.monotonic() < finish:
+        partial += ser.read(max(1, ser.in_waiting))
+    line = partial.split(b"\n")[0].rstrip(b"\r")
+    if line.strip():
+        out.write(line.decode("utf-8", "replace") + "\n")
         out.flush()
 
 
