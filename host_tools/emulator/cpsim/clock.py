@@ -4,10 +4,26 @@
 import time
 
 
+class Event(list):
+    """A clock event its owner makes once and re-arms as often as it likes:
+    call_at(t_us, event) moves it instead of queueing a new record, which in
+    the VM would be a fresh ~64 bytes of the firmware's heap per call (the
+    sensor models and machine.Timer/WDT re-arm per interrupt or feed).
+
+    It is the clock's own record, [t_us, seq, callback], and calling it runs
+    the callback, so a clock that takes it for a plain callback still works."""
+
+    def __init__(self, callback):
+        super().__init__((-1, 0, callback))  # seq 0: not queued
+
+    def __call__(self):
+        self[2]()
+
+
 class SimClock:
     def __init__(self, start_us=0):
         self._us = start_us
-        self._events = []  # sorted [(t_us, seq, callback)]
+        self._events = []  # sorted [[t_us, seq, callback]]; seq > 0
         self._seq = 0
 
     def now_us(self):
@@ -17,33 +33,47 @@ class SimClock:
         return self._us // 1000
 
     def call_at(self, t_us, callback):
-        """Schedule callback() at absolute time t_us; returns a handle for cancel()."""
+        """Schedule callback() at absolute time t_us; returns a handle for
+        cancel(). An Event is moved to t_us if already queued and is its own
+        handle: nothing is allocated."""
+        if isinstance(callback, Event):
+            ev = callback
+            if ev[1]:
+                self.cancel(ev)
+        else:
+            ev = [0, 0, callback]
         self._seq += 1
-        ev = (t_us, self._seq, callback)
-        ev_list = self._events
-        i = len(ev_list)
-        while i > 0 and (ev_list[i - 1][0], ev_list[i - 1][1]) > (t_us, self._seq):
+        ev[0] = t_us
+        ev[1] = self._seq
+        evs = self._events
+        i = len(evs)
+        # Later seq after every equal time: same-time events run in the order scheduled.
+        while i > 0 and evs[i - 1][0] > t_us:
             i -= 1
-        ev_list.insert(i, ev)
+        evs.insert(i, ev)
         return ev
 
     def call_later_ms(self, ms, callback):
         return self.call_at(self._us + int(ms * 1000), callback)
 
     def cancel(self, handle):
-        try:
-            self._events.remove(handle)
-        except ValueError:
-            pass
+        evs = self._events
+        for i in range(len(evs)):
+            if evs[i] is handle:
+                evs.pop(i)
+                handle[1] = 0
+                return
 
     def advance_us(self, us):
         """Move time forward, running every event due on the way, in order."""
         end = self._us + us
-        while self._events and self._events[0][0] <= end:
-            t, _, cb = self._events.pop(0)
-            if t > self._us:
-                self._us = t
-            cb()
+        evs = self._events
+        while evs and evs[0][0] <= end:
+            ev = evs.pop(0)
+            ev[1] = 0
+            if ev[0] > self._us:
+                self._us = ev[0]
+            ev[2]()
         if end > self._us:  # a callback may have advanced time itself (sleep)
             self._us = end
 

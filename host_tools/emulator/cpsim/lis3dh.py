@@ -24,6 +24,7 @@ from array import array
 from micropython import const
 
 from cpsim import gpio
+from cpsim.clock import Event
 from cpsim.i2cdev import I2CDeviceModel
 from cpsim.recording import Rest
 
@@ -119,7 +120,7 @@ class LIS3DH(I2CDeviceModel):
         self._ahead = [0] * _NDET  # the look-ahead's copy of _det
         self._ev = None
         self._ev_t = -1
-        self._on_event_cb = self._on_event  # one bound method, not one per event
+        self._on_event_cb = Event(self._on_event)  # re-armed in place: no record per event
         self._lines = [None, None]  # levels last driven on INT1 / INT2
         self.samples = 0  # samples produced so far (for tests and benchmarks)
         self._power_on()

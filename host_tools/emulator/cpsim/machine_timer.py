@@ -1,6 +1,7 @@
 # machine.Timer and machine.WDT of the emulated ESP32 port, and what a reset of
 # the chip does to a Device (see machine.py).
 from cpsim import gpio
+from cpsim.clock import Event
 from cpsim.world import current
 
 _WDT_RESET = 3  # machine.WDT_RESET
@@ -33,6 +34,9 @@ class Timer:
             t._dev = dev
             t._id = id
             t._ev = None
+            # Re-armed every period, never remade; under the method's own
+            # name (every name is interned for good in the VM).
+            t._fire = Event(t._fire)
             t._mode = Timer.PERIODIC
             t._period_us = 0
             t._start = 0
@@ -59,6 +63,10 @@ class Timer:
             if ticks == 0:
                 raise ValueError("period too small for soft timer, less than OS tick period of 10 ms.  Try a hardware timer.")
             period_us = ticks * 10000
+        if period_us == int(period_us):
+            # An int period keeps every later event time an int: a float
+            # would be a new heap object per period in the VM.
+            period_us = int(period_us)
         self._mode = mode
         self._cb = callback
         self._period_us = max(1, period_us)
@@ -109,6 +117,7 @@ class WDT:
             w = dev.wdt = object.__new__(cls)
             w._dev = dev
             w._ev = None
+            w._expire = Event(w._expire)  # re-armed by every feed (see Timer)
         w._timeout_us = int(timeout) * 1000
         w.feed()
         return w

@@ -17,6 +17,7 @@
 # The sample path is integer arithmetic into preallocated buffers: in the VM
 # it shares the firmware's heap, where the chip itself allocates nothing.
 from cpsim import gpio
+from cpsim.clock import Event
 from cpsim.i2cdev import I2CDeviceModel
 from cpsim.recording import Rest
 
@@ -75,7 +76,7 @@ class MPU6050(I2CDeviceModel):
         self._fifo = bytearray(FIFO_SIZE)
         self._event = None
         self._event_t = None
-        self._on_event_cb = self._on_event  # one bound method, not one per event
+        self._on_event_cb = Event(self._on_event)  # re-armed in place: no record per event
         self._pulse_end = 0
         self._pin_level = None
         self._fired = False  # an enabled interrupt event happened
