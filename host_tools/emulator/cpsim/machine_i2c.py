@@ -1,17 +1,10 @@
 # machine.I2C and machine.SoftI2C of the emulated ESP32 port (see machine.py).
-from cpsim.i2cbus import Bus
+from cpsim.i2cbus import Bus, into_bytes
 from cpsim.machine_pin import _pin_num
 from cpsim.world import current
 
 
 # --- I2C ----------------------------------------------------------------------
-
-
-def _memaddr(memaddr, addrsize):
-    if addrsize > 32 or addrsize % 8 or addrsize <= 0:
-        raise ValueError("invalid addrsize")
-    n = addrsize // 8
-    return bytes((memaddr >> (8 * (n - 1 - i))) & 0xFF for i in range(n))
 
 
 class _I2CBase:
@@ -20,28 +13,25 @@ class _I2CBase:
         return self._bus.scan()
 
     def writeto(self, addr, buf, stop=True):
-        return self._bus.write(addr, bytes(buf))
+        return self._bus.write(addr, buf)
 
     def writevto(self, addr, vector, stop=True):
-        data = b"".join(bytes(b) for b in vector)
-        return self._bus.write(addr, data)
+        return self._bus.writevto(addr, vector)
 
     def readfrom(self, addr, nbytes, stop=True):
         return self._bus.read(addr, nbytes)
 
     def readfrom_into(self, addr, buf, stop=True):
-        buf[:] = self._bus.read(addr, len(buf))
+        self._bus.readfrom_into(addr, buf)
 
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
-        self._bus.write(addr, _memaddr(memaddr, addrsize))
-        return self._bus.read(addr, nbytes)
+        return self._bus.read(addr, nbytes, memaddr, addrsize)
 
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
-        self._bus.write(addr, _memaddr(memaddr, addrsize))
-        buf[:] = self._bus.read(addr, len(buf))
+        self._bus.readfrom_into(addr, buf, memaddr, addrsize)
 
     def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
-        self._bus.write(addr, _memaddr(memaddr, addrsize) + bytes(buf))
+        self._bus.write(addr, buf, memaddr, addrsize)
 
     def deinit(self):
         pass
@@ -132,10 +122,11 @@ class SoftI2C(_I2CBase):
 
     def readinto(self, buf, nack=True):
         t = self._txn
+        dst = into_bytes(buf)
         if t and t[0] is not None and t[1]:
-            buf[:] = t[0].i2c_read(len(buf))
+            dst[:] = t[0].i2c_read(len(dst))
         else:
-            for i in range(len(buf)):
-                buf[i] = 0xFF  # nobody drives SDA: the pull-up reads as ones
+            for i in range(len(dst)):
+                dst[i] = 0xFF  # nobody drives SDA: the pull-up reads as ones
 
 
