@@ -9,11 +9,10 @@
 #
 # The model alone is measured:
 # - ModelBus is the two machine.I2C calls the drivers make, straight onto the
-#   model: the emulated bus (cpsim/i2cbus.py, machine_i2c.py) allocates per
-#   transaction, host plumbing that the pin does not have, per burst anyway;
-# - RecyclingClock reuses its event records: SimClock.call_at() allocates one
-#   tuple per event. The models ask for an event per INT edge, or per
-#   64 samples of click look-ahead, never per sample: counted in
+#   model (the emulated bus and a whole pin are measured in
+#   test_emu_i2c_alloc.py);
+# - the models re-arm one cpsim.clock.Event each, asking for an event per INT
+#   edge, or per 64 samples of click look-ahead, never per sample: counted in
 #   test_clock_events_come_per_interrupt_not_per_sample.
 # - the recording is longer than the run: looping reopens the file (once
 #   per pass over it, not per sample).
@@ -53,42 +52,6 @@ class ModelBus:
             self.model.i2c_write(self.cmd2)
         else:
             self.model.i2c_write(bytes((reg,)) + bytes(buf))
-
-
-class RecyclingClock(SimClock):
-    """SimClock with a few reused event records instead of a tuple per event
-    (same order and handles semantics for the models: call_at / cancel)."""
-
-    def __init__(self):
-        SimClock.__init__(self)
-        self._pool = [[0, 0, None] for _ in range(8)]
-
-    def call_at(self, t_us, callback):
-        for ev in self._pool:
-            if not self._queued(ev):
-                break
-        else:
-            return SimClock.call_at(self, t_us, callback)
-        self._seq += 1
-        ev[0], ev[1], ev[2] = t_us, self._seq, callback
-        evs = self._events
-        i = len(evs)
-        while i > 0 and evs[i - 1][0] > t_us:
-            i -= 1
-        evs.insert(i, ev)
-        return ev
-
-    def cancel(self, handle):
-        for i in range(len(self._events)):
-            if self._events[i] is handle:
-                self._events.pop(i)
-                return
-
-    def _queued(self, ev):
-        for e in self._events:
-            if e is ev:
-                return True
-        return False
 
 
 class CountingClock(SimClock):
@@ -182,7 +145,7 @@ def _run_stopped(w, drv, ms, step_ms=250):
 def _heap_per_phase(cfg, source_kind):
     """[(heap growth, samples made)] for 10 s of the app running, then 10 s
     stopped, after a warm-up that has made every burst size once."""
-    w, chip, drv, flag = _pin(cfg, _source(source_kind), RecyclingClock())
+    w, chip, drv, flag = _pin(cfg, _source(source_kind), SimClock())
     out = array("h", [0] * (3 * 32))
     for n in (1, 2, 4, 8, 16, 32):
         w.advance(n * 1000 // cfg["tap_odr"] + 1)
