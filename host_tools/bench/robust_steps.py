@@ -9,7 +9,7 @@ sensitivity tolerance), and with all of these at once, and prints the issue-3
 metrics per variant beside the unchanged run, so a score that holds only for
 the exact files shows as one that moves.
 
-  python -m host_tools.bench.robust_steps DATA [--odr 50] [--noise-mg 5] [--seed 7]
+  python -m host_tools.bench.robust_steps DATA [--odr HZ] [--noise-mg 5] [--seed 7]
 """
 import argparse
 import sys
@@ -77,10 +77,11 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", help="folder of labelled sets (each a folder with labels.csv)")
-    ap.add_argument("--odr", type=float, default=50.0)
+    ap.add_argument("--odr", type=float, default=None, help="sensor rate, Hz (default: the reference board's, as the app runs it)")
     ap.add_argument("--noise-mg", type=float, default=5.0, help="rms sensor noise added per sample (mg)")
     ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args(argv)
+    a.odr = a.odr or bench.board_odr()
     rng = np.random.default_rng(a.seed)
     for name, opts in variants(a.noise_mg):
         with tempfile.TemporaryDirectory(prefix="cloudpin-robust-") as tmp:

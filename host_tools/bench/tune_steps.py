@@ -5,7 +5,7 @@ data folder with some `_NAME = const(V)` constants overridden (a patched copy
 of steps.py in a temp dir), and prints the issue-3 target metrics per set, so
 a constant is judged on every set at once rather than on one file.
 
-  python -m host_tools.bench.tune_steps DATA [NAME=V ...] [--odr 50] [--files]
+  python -m host_tools.bench.tune_steps DATA [NAME=V ...] [--odr HZ] [--files]
   python -m host_tools.bench.tune_steps DATA --sweep NAME=V1,V2,V3
   python -m host_tools.bench.tune_steps DATA --grid A=1,2 B=3,4 [--odr ...]
 
@@ -141,11 +141,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data")
     ap.add_argument("set", nargs="*", help="NAME=VALUE constant overrides")
-    ap.add_argument("--odr", type=float, default=50.0)
+    ap.add_argument("--odr", type=float, default=None, help="sensor rate, Hz (default: the reference board's, as the app runs it)")
     ap.add_argument("--sweep", help="NAME=V1,V2,... one run per value")
     ap.add_argument("--files", action="store_true", help="per-file errors too")
     ap.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", help="every combination of these values")
     a = ap.parse_args(argv)
+    a.odr = a.odr or bench.board_odr()
     if a.grid:
         grid(a.data, dict(kv.split("=", 1) for kv in a.set), a.grid, a.odr)
         return 0
