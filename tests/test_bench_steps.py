@@ -108,3 +108,22 @@ def test_no_usable_recording_is_an_error(folder):
 def test_default_odr_comes_from_the_board():
     assert bench.board_odr("no-such-board") == bench.FALLBACK_ODR
     assert bench.board_odr() > 0
+
+
+def test_default_rate_is_the_one_the_app_runs_each_board_at():
+    # The bench must measure the counter as the pin feeds it: the motion
+    # service picks the sensor rate; the bench's default has to follow it.
+    from types import SimpleNamespace
+
+    from host_tools import BOARDS_DIR
+
+    sys.path[:0] = [str(REPO / "firmware"), str(REPO / "host_tools" / "emulator")]
+    try:
+        from cloudpin.motion import MotionService
+    finally:
+        del sys.path[:2]
+    boards = sorted(BOARDS_DIR.glob("*.json"))
+    assert len(boards) >= 3
+    for path in boards:
+        svc = MotionService(SimpleNamespace(board=json.loads(path.read_text())), log=None)
+        assert bench.board_odr(path.stem) == svc.rate and svc.pipeline.steps.rate_hz <= 30, path.stem
