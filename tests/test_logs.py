@@ -296,9 +296,12 @@ def test_reader_follows_a_badge_through_tracebacks_panic_unplug_and_replug(tmp_p
         assert all(r["port"] == port and r["host_time"] for r in recs)
         _assert_badge_learnt(recs, "00000000000000aa")
 
-        n = len(c.records)
         vb.unplug()
         c.wait_for(lambda c: any("disconnected" in s for s in c.status))
+        # Split here, not before the unplug: the first connection's last lines
+        # (the REPL's banner after the traceback) may still be on their way.
+        with c.cond:
+            n = len(c.records)
         vb.replug()
         c.wait_for(lambda c: reader.connections == 2 and any(
             m.startswith("ValueError: the end") for m in _messages(c.records[n:])))
