@@ -51,6 +51,7 @@ def test_steps_json_shape_and_numbers(folder):
     assert s["false_steps_per_hour"] == 0 and s["hours"] > 0
     assert set(s["by_kind"]) == {"walk", "none"}
     assert "counting in the MicroPython VM" in proc.stderr  # progress goes to stderr
+    assert "counted 1 of 2 recordings" in proc.stderr and "counted 2 of 2 recordings" in proc.stderr
 
 
 def test_vm_counts_equal_the_counter_in_cpython(folder):

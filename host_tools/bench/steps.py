@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,8 +94,9 @@ def micropython_binary():
     return exe
 
 
-def _run_vm(jobs, workdir, workers=WORKERS):
-    """jobs: [(odr, binpath, weight)] -> counts, run in `workers` VMs."""
+def _run_vm(jobs, workdir, workers=WORKERS, on_count=None):
+    """jobs: [(odr, binpath, weight)] -> counts, run in `workers` VMs.
+    on_count(done, total) hears each file as its VM finishes it."""
     groups = [[] for _ in range(max(1, min(workers, len(jobs))))]
     load = [0] * len(groups)
     for i in sorted(range(len(jobs)), key=lambda i: -jobs[i][2]):
@@ -109,12 +111,27 @@ def _run_vm(jobs, workdir, workers=WORKERS):
         procs.append(subprocess.Popen([micropython_binary(), "-X", "heapsize=" + MP_HEAP, str(RUNNER), str(manifest)],
                                       cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     counts = [None] * len(jobs)
-    for idx, p in zip(groups, procs):
-        out, err = p.communicate()
-        for line in out.splitlines():
+    lock = threading.Lock()
+
+    def collect(idx, p):
+        # One reader per VM: results are reported as they come, and a VM's
+        # full pipe never stalls it while another is being read.
+        for line in p.stdout:
             if line.startswith("RESULT "):
                 _, k, steps = line.split()
-                counts[idx[int(k)]] = int(steps)
+                with lock:
+                    counts[idx[int(k)]] = int(steps)
+                    done = sum(c is not None for c in counts)
+                if on_count:
+                    on_count(done, len(jobs))
+
+    readers = [threading.Thread(target=collect, args=(idx, p), daemon=True) for idx, p in zip(groups, procs)]
+    for t in readers:
+        t.start()
+    for idx, p, t in zip(groups, procs, readers):
+        err = p.stderr.read()
+        p.wait()
+        t.join()
         if p.returncode != 0 or any(counts[i] is None for i in idx):
             raise BenchError("step counter failed in the MicroPython VM (exit %s):\n%s" % (p.returncode, err[-2000:]))
     return counts
@@ -165,9 +182,12 @@ def bench_steps(folder, odr=None, board=DEFAULT_BOARD, progress=None, workers=WO
     labels = read_labels(folder)
     t0 = time.time()
     usable, skipped = [], []
+    every = max(1, len(labels) // 10)
     with tempfile.TemporaryDirectory(prefix="cloudpin-steps-") as tmp:
         jobs = []
         for i, entry in enumerate(labels):
+            if i and i % every == 0:
+                say("%s: resampled %d of %d recordings" % (Path(folder).name, i, len(labels)))
             if "error" not in entry:
                 try:
                     t, x, y, z = rs.load_resampled(Path(folder) / entry["file"], odr)
@@ -186,7 +206,9 @@ def bench_steps(folder, odr=None, board=DEFAULT_BOARD, progress=None, workers=WO
             raise BenchError("%s: no usable recordings (%d skipped)" % (folder, len(skipped)))
         say("%s: %d recordings resampled to %g Hz in %.1f s; counting in the MicroPython VM..." % (
             Path(folder).name, len(usable), odr, time.time() - t0))
-        counts = _run_vm(jobs, tmp, workers)
+        counts = _run_vm(jobs, tmp, workers, on_count=lambda done, total: (
+            say("%s: counted %d of %d recordings" % (Path(folder).name, done, total))
+            if done % every == 0 or done == total else None))
     files = [{"file": e["file"], "expected": e["expected"], "counted": c, "kind": e["kind"], "hours": e["hours"]}
              for e, c in zip(usable, counts)]
     say("%s: done in %.1f s" % (Path(folder).name, time.time() - t0))
