@@ -24,7 +24,8 @@ def random_rotation(rng):
     """A uniformly random 3x3 rotation matrix (from a random unit quaternion)."""
     import numpy as np
 
-    a, b, c, d = (lambda q: q / np.linalg.norm(q))(rng.normal(size=4))
+    q = rng.normal(size=4)
+    a, b, c, d = q / np.linalg.norm(q)
     return np.array([
         [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
         [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
