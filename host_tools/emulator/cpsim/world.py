@@ -33,6 +33,9 @@ class Device:
         self.irq_disabled = 0  # machine.disable_irq() depth; pin IRQs wait while > 0
         self.cpu_freq = 160000000  # ESP32_GENERIC boots at 160 MHz
         self.log = []  # emulator-side notes (e.g. WDT expiry): (t_ms, what, detail)
+        from cpsim.accounting import Accounting
+
+        self.acct = Accounting(world.clock)  # state times and counters (power model, sim)
 
     def attach_i2c(self, bus, model):
         """Put a register-level device model on I2C bus `bus` at model.address."""
