@@ -136,20 +136,40 @@ def add_arguments(parser):
     sub = parser.add_subparsers(dest="what", metavar="WHAT")
     p = sub.add_parser("steps", help="a recording with its detected steps and true count")
     p.add_argument("file", metavar="FILE.csv", help="recording t_ms,x,y,z in g")
-    p.add_argument("-o", "--out", required=True, help="PNG to write")
+    p.add_argument("-o", "--out", required=True, help="PNG to write (its folder is created if missing)")
     p.add_argument("--odr", type=float, default=None, help="sensor ODR, Hz (default: the %s board's)" % DEFAULT_BOARD)
     p.add_argument("--start", type=float, default=None, help="first second to draw")
     p.add_argument("--seconds", type=float, default=None, help="how many seconds to draw")
+
+
+def _prepare_out(out):
+    """Create the folder `out` goes in; a one-line reason if that cannot be
+    done. Checked before the (slow) trace, so a typo costs nothing."""
+    parent = Path(out).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return "cannot create the folder for %s: %s" % (out, e.strerror or e)
+    if Path(out).is_dir():
+        return "%s is a folder: give the PNG's file name" % out
+    return None
 
 
 def run(args):
     if getattr(args, "what", None) != "steps":
         print("usage: cloudpin plot steps FILE.csv -o out.png", file=sys.stderr)
         return 2
+    err = _prepare_out(args.out)
+    if err:
+        print("error: %s" % err, file=sys.stderr)
+        return 2
     try:
         counted, truth = plot_steps(args.file, args.out, args.odr, args.start, args.seconds)
     except (rs.RecordingError, ValueError) as e:
         print("error: %s" % e, file=sys.stderr)
+        return 2
+    except OSError as e:
+        print("error: cannot write %s: %s" % (args.out, e.strerror or e), file=sys.stderr)
         return 2
     print("%s: counted %d, truth %s -> %s" % (args.file, counted, truth, args.out), file=sys.stderr)
     return 0

@@ -54,3 +54,22 @@ def test_trace_shows_why_a_walk_was_recognised(tmp_path):
     assert per[walking].min() > th["start"] and rms[walking].min() > th["rms_g"]
     assert per[after].max() < th["keep"] and rms[after].max() < th["rms_g"]
     assert tr["walking"][walking].all() and not tr["walking"][after].any()
+
+
+def test_plot_cli_creates_the_output_folder(tmp_path):
+    _walk_csv(tmp_path / "w.csv", seconds=8)
+    out = tmp_path / "missing" / "dir" / "x.png"
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "plot", "steps", str(tmp_path / "w.csv"),
+                           "-o", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size[0] >= 1000
+
+
+def test_plot_cli_unwritable_output_is_a_clear_error(tmp_path):
+    _walk_csv(tmp_path / "w.csv", seconds=8)
+    (tmp_path / "afile").write_text("not a folder\n")
+    for out, says in ((tmp_path / "afile" / "x.png", "cannot create the folder"), (tmp_path, "is a folder")):
+        proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "plot", "steps", str(tmp_path / "w.csv"),
+                               "-o", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
