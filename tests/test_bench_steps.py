@@ -128,3 +128,62 @@ def test_default_rate_is_the_one_the_app_runs_each_board_at():
     for path in boards:
         svc = MotionService(SimpleNamespace(board=json.loads(path.read_text())), log=None)
         assert bench.board_odr(path.stem) == svc.rate and svc.pipeline.steps.rate_hz <= 30, path.stem
+
+
+def test_non_utf8_recording_is_skipped_and_the_rest_scored(folder):
+    (folder / "latin1.csv").write_bytes("t_ms,x,y,z\n0,0,0,1\n20,0,0,1\n# caf\xe9\n".encode("latin-1"))
+    with (folder / "labels.csv").open("a") as f:
+        f.write("latin1.csv,0\n")
+    proc = _cli("steps", str(folder))
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert sorted(f["file"] for f in result["files"]) == ["still.csv", "walk.csv"]
+    (skip,) = result["skipped"]
+    assert skip["file"] == "latin1.csv" and "latin1.csv:4: not UTF-8 text (byte 0xe9)" in skip["error"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_non_utf8_labels_is_a_one_line_error(folder):
+    (folder / "labels.csv").write_bytes("file,steps\nwalk.csv,80\nstill\xe9.csv,0\n".encode("latin-1"))
+    proc = _cli("steps", str(folder))
+    assert proc.returncode == 2 and not proc.stdout
+    assert proc.stderr.strip().splitlines() == [
+        "error: %s:3: not UTF-8 text (byte 0xe9); save the CSV as UTF-8" % (folder / "labels.csv")]
+
+
+def test_timestamps_in_seconds_are_refused_not_scored(folder):
+    # The same walk with t in seconds: spaced 0.04 "ms", i.e. 25 kHz.
+    lines = (folder / "walk.csv").read_text().splitlines()
+    seconds = [lines[0]] + ["%g,%s" % (int(r.split(",", 1)[0]) / 1000.0, r.split(",", 1)[1]) for r in lines[1:]]
+    (folder / "walk_s.csv").write_text("\n".join(seconds) + "\n")
+    with (folder / "labels.csv").open("a") as f:
+        f.write("walk_s.csv,80\n")
+    proc = _cli("steps", str(folder))
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "walk_s.csv" not in [f["file"] for f in result["files"]]
+    (skip,) = result["skipped"]
+    assert skip["file"] == "walk_s.csv" and "t_ms must be milliseconds" in skip["error"]
+    assert "look like seconds" in skip["error"] and "walk_s.csv" in proc.stderr
+
+
+def test_bench_all_keeps_the_other_sets_when_one_labels_file_is_bad(folder, tmp_path_factory, monkeypatch):
+    from types import SimpleNamespace
+
+    from host_tools.bench import cli as bench_cli
+
+    data = tmp_path_factory.mktemp("sets")
+    folder.rename(data / "good")
+    (data / "bad").mkdir()
+    (data / "bad" / "labels.csv").write_bytes(b"file,steps\n\xff.csv,1\n")
+    # only the step sets are under test here: the other benchmarks answer at once
+    monkeypatch.setattr(bench_cli.cost, "measure", lambda: {})
+    monkeypatch.setattr(bench_cli.taps, "bench_suite", lambda sets, progress: {})
+    monkeypatch.setattr(bench_cli, "_bench_deploy", lambda: {})
+    monkeypatch.setattr(bench_cli, "_bench_desk", lambda: {})
+    out = data / "results.json"
+    rc = bench_cli.run_all(SimpleNamespace(data=str(data), out=str(out), odr=25.0, board=bench.DEFAULT_BOARD))
+    assert rc == 1
+    result = json.loads(out.read_text())
+    assert "not UTF-8 text" in result["steps"]["bad"]["error"]
+    assert {f["file"] for f in result["steps"]["good"]["files"]} == {"walk.csv", "still.csv"}

@@ -76,3 +76,24 @@ def test_load_csv_reads_a_spreadsheet_bom_and_refuses_other_units(tmp_path):
         q.write_text("t_ms,x,y,z\n0,0,0,%g\n20,0,0.1,%g\n40,0.2,0,%g\n" % (scale, scale, 0.9 * scale))
         with pytest.raises(rs.RecordingError, match="must be in g; these look like %s" % unit.replace("^", r"\^")):
             rs.load_csv(q)
+
+
+@pytest.mark.parametrize("times,unit", [
+    ((0, 0.02, 0.04, 0.06), "seconds"),  # 50 Hz written in seconds
+    ((0, 20000, 40000, 60000), "microseconds"),
+])
+def test_load_csv_refuses_timestamps_that_are_not_milliseconds(tmp_path, times, unit):
+    p = tmp_path / "r.csv"
+    p.write_text("t_ms,x,y,z\n" + "".join("%g,0,0,1\n" % t for t in times))
+    with pytest.raises(rs.RecordingError, match="t_ms must be milliseconds.*look like %s" % unit):
+        rs.load_csv(p)
+    p.write_text("t_ms,x,y,z\n" + "".join("%g,0,0,1\n" % (t * 1000 if unit == "seconds" else t / 1000)
+                                          for t in times))
+    assert len(rs.load_csv(p)[0]) == 4  # the same samples in ms load
+
+
+def test_load_csv_names_a_file_that_is_not_utf8(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_bytes(b"t_ms,x,y,z\n0,0,0,1\n\xff\xfe,0,0,1\n")
+    with pytest.raises(rs.RecordingError, match=r"r\.csv:3: not UTF-8 text \(byte 0xff\)"):
+        rs.load_csv(p)

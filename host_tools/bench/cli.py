@@ -55,14 +55,15 @@ def run_all(args):
         return 2
     t0 = time.time()
     result = {"generated_by": "cloudpin bench all --data %s" % args.data, "steps": {}}
-    try:
-        for s in sets:
-            r = steps.bench_steps(s, args.odr, args.board, say)
-            result["steps"][r["set"]] = r
-        result["cost"] = cost.measure()  # at the rate the app runs the sensor
-    except (steps.BenchError, steps.rs.RecordingError) as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
+    failed = 0
+    for s in sets:
+        try:
+            result["steps"][s.name] = steps.bench_steps(s, args.odr, args.board, say)
+        except steps.BenchError as e:  # one bad set must not lose the others' results
+            say("error: %s" % e)
+            result["steps"][s.name] = {"error": str(e)}
+            failed += 1
+    result["cost"] = cost.measure()  # at the rate the app runs the sensor
     try:
         say("taps: generating and benchmarking...")
         result["taps"] = taps.bench_suite([str(s) for s in sets], progress=say)
@@ -82,12 +83,15 @@ def run_all(args):
     out.write_text(json.dumps(result, indent=1) + "\n")
     say("wrote %s in %.0f s" % (out, result["seconds"]))
     for name, r in result["steps"].items():
+        if "error" in r:
+            say("  %s: not scored: %s" % (name, r["error"]))
+            continue
         s = r["summary"]
         kinds = s.get("by_kind", {})
         say("  %s: MAPE %s%% over all walking files (%s), false steps/h %s" % (
             name, s.get("mape_pct"), ", ".join("%s %s%%" % (k, v["mape_pct"]) for k, v in sorted(kinds.items())
                                                if "mape_pct" in v), s.get("false_steps_per_hour")))
-    return 0
+    return 1 if failed else 0
 
 
 def run(args):

@@ -36,6 +36,11 @@ _BLOCK = 1 << 21  # taps x outputs per vectorised block (bounds memory to ~50 MB
 
 
 _MAX_MEDIAN_G = 4.0
+# Sample rates a worn accelerometer is plausibly recorded at (phones and
+# watches 5-500 Hz, MEMS parts up to ~5 kHz): a median spacing outside this
+# means t_ms is in another unit, which would silently distort every count.
+_MIN_RATE_HZ = 1.0
+_MAX_RATE_HZ = 5000.0
 
 
 class RecordingError(ValueError):
@@ -67,6 +72,8 @@ def load_csv(path):
                     raise RecordingError("%s:%d: expected 4 numbers, got %r" % (path, lineno, row)) from None
     except OSError as e:
         raise RecordingError("%s: %s" % (path, e.strerror or e)) from None
+    except UnicodeDecodeError:
+        raise RecordingError(not_utf8(path)) from None
     if len(rows) < 2:
         raise RecordingError("%s: needs at least 2 samples, has %d" % (path, len(rows)))
     data = np.asarray(rows, dtype=np.float64)
@@ -76,6 +83,7 @@ def load_csv(path):
         raise RecordingError("%s: non-finite values" % path)
     if len(data) < 2:
         raise RecordingError("%s: timestamps never increase" % path)
+    _check_time_unit(path, data[:, 0])
     # Worn sensors read about 1 g on average; far more means other units,
     # which would be counted as violent motion rather than refused.
     g = float(np.median(np.sqrt((data[:, 1:] ** 2).sum(axis=1))))
@@ -83,6 +91,29 @@ def load_csv(path):
         unit = "m/s^2" if 5 < g < 20 else "mg" if 500 < g < 2000 else "not g"
         raise RecordingError("%s: x,y,z must be in g; these look like %s (median |a| %.4g)" % (path, unit, g))
     return data[:, 0], data[:, 1], data[:, 2], data[:, 3]
+
+
+def not_utf8(path):
+    """The one-line message for a CSV that is not UTF-8 text, naming its first
+    bad line (a decoder's offset counts from its read buffer, not the file)."""
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return "%s:%d: not UTF-8 text (byte 0x%02x); save the CSV as UTF-8" % (path, lineno, line[e.start])
+    return "%s: not UTF-8 text; save the CSV as UTF-8" % path
+
+
+def _check_time_unit(path, t_ms):
+    """Refuse timestamps whose spacing says they are not milliseconds."""
+    spacing = float(np.median(np.diff(t_ms)))
+    rate = 1000.0 / spacing
+    if _MIN_RATE_HZ <= rate <= _MAX_RATE_HZ:
+        return
+    unit = "seconds" if rate > _MAX_RATE_HZ else "microseconds" if rate * 1000 >= _MIN_RATE_HZ else "not ms"
+    raise RecordingError("%s: t_ms must be milliseconds; a median sample spacing of %.4g would mean %.4g Hz, "
+                         "so these look like %s" % (path, spacing, rate, unit))
 
 
 def source_rate(t_ms):

@@ -16,7 +16,9 @@ summary: MAPE and median APE over walking files (expected > 0), false steps
 per hour over no-step files (expected == 0), and the same per kind (`long` =
 walks of 1,000+ steps). Progress goes to stderr. A recording that is missing
 or unreadable does not stop the run: it is listed under `skipped` with the
-reason, left out of the summary, and the exit status is 1 instead of 0.
+reason, left out of the summary, and the exit status is 1 instead of 0;
+so is one that is not UTF-8 text or whose timestamps are not milliseconds
+(judged from the sample spacing: seconds would otherwise count 0 steps).
 """
 import csv
 import json
@@ -64,6 +66,13 @@ def read_labels(folder):
         raise BenchError("%s: not a folder" % folder)
     if not path.exists():
         raise BenchError("%s: missing labels.csv (columns file,steps[,kind])" % folder)
+    try:
+        return _read_label_rows(folder, path)
+    except UnicodeDecodeError:
+        raise BenchError(rs.not_utf8(path)) from None
+
+
+def _read_label_rows(folder, path):
     out = []
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
