@@ -89,3 +89,70 @@ def test_scanned_input_is_normalised():
     assert roster.check_acc_id("PR-001") is None
     assert "empty" in roster.check_acc_id("")
     assert "longer" in roster.check_acc_id("x" * 41)
+
+
+@pytest.mark.parametrize("header,missing", [
+    ("Name,Organisation,Role", "no accreditation id column; name the accreditation id column one of: "
+                               "accreditation id, accreditation"),
+    ("Accreditation Number,Name", "no accreditation id column"),
+    ("accreditation id,organisation,role", "no name column; name the name column one of: name, full name"),
+    ("org,role", "no accreditation id column and no name column"),
+])
+def test_a_header_without_the_id_or_name_column_is_refused_not_imported(tmp_path, header, missing):
+    # Read as data, "Name,Organisation,Role" was a person with id "Name".
+    p = tmp_path / "r.csv"
+    p.write_text(header + "\nA1,Ann,X\n")
+    with pytest.raises(roster.RosterError) as e:
+        roster.read(p)
+    assert e.value.problems == [e.value.problems[0]] and "line 1: the header" in e.value.problems[0]
+    assert missing in e.value.problems[0]
+
+
+def test_a_headerless_first_person_from_an_outlet_called_media_is_still_a_person():
+    (e,) = roster.parse("A1,Jane,Media\n")
+    assert (e.acc_id, e.name, e.organisation) == ("A1", "Jane", "Media")
+
+
+@pytest.mark.parametrize("cell,col,code", [
+    ("Ann\x00Lee", "name", "U+0000"), ("Ann\x1b[31m", "name", "U+001B"), ("Org\x7f", "organisation", "U+007F"),
+    ("Ann\x9b2J", "name", "U+009B"),
+])
+def test_control_characters_are_refused_with_the_line(cell, col, code):
+    row = ["A2", "Bob", "Org", "role", ""]
+    row[1 if col == "name" else 2] = cell
+    with pytest.raises(roster.RosterError) as e:
+        roster.parse("id,name,organisation,role,handles\nA1,Ann,X,Y,\n" + ",".join(row) + "\n", "r.csv")
+    assert e.value.problems == ["line 3: %s contains the control character %s" % (col, code)]
+
+
+def test_the_csv_export_neutralises_spreadsheet_formulas(tmp_path, capsys):
+    # OWASP CSV injection: a cell starting = + - @ tab or CR is prefixed with
+    # an apostrophe so a spreadsheet shows it as text instead of running it.
+    import csv
+    import io
+
+    from host_tools import cli
+    from host_tools.desk import cli as cli_desk
+    from host_tools.desk import db as deskdb
+
+    url = str(tmp_path / "desk.sqlite")
+    (tmp_path / "r.csv").write_text(
+        'id,name,organisation,role,handles\n'
+        'A1,"=HYPERLINK(""http://x"",""y"")",+1 Org,-2 role,@ann\n'
+        'A2,Tab,Plain,"@SUM(1,2)",\n')
+    assert cli.main(["desk", "import", "--db", url, "--roster", str(tmp_path / "r.csv")]) == 0
+    db = deskdb.connect(url)
+    for acc, badge in (("A1", "b1"), ("A2", "b2")):
+        db.see_badge(badge, "0.1.0")
+        db.finish(db.reserve(acc, badge, "digest", "desk").id)
+    db.close()
+    capsys.readouterr()
+    assert cli.main(["desk", "export", "--csv", "--db", url]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["name"] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "Tab"]
+    assert (rows[0]["organisation"], rows[0]["role"], rows[0]["handles"]) == ("'+1 Org", "'-2 role", "'@ann")
+    assert (rows[1]["organisation"], rows[1]["role"]) == ("Plain", "'@SUM(1,2)")
+    assert rows[0]["acc_id"] == "A1" and rows[0]["gen"].isdigit()
+    # tab and CR cannot come from the roster (whitespace is collapsed) but
+    # are neutralised all the same; numbers are left as numbers
+    assert [cli_desk.spreadsheet_safe(c) for c in ("\tx", "\rx", "x=1", 7)] == ["'\tx", "'\rx", "x=1", 7]

@@ -271,6 +271,18 @@ def _run_return(args):
         db.close()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell):
+    """A text cell that a spreadsheet will not run as a formula: one starting
+    with = + - @ tab or CR gets a leading apostrophe (OWASP, CSV injection).
+    Roster text comes from outside and a desk opens the export in Excel."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def _run_export(args):
     db = _open_db(args)
     try:
@@ -285,7 +297,7 @@ def _run_export(args):
                 "created_at", "done_at", "ended_at")
         w.writerow(keys)
         for r in rows:
-            w.writerow([" ".join(r[k]) if k == "handles" else r[k] for k in keys])
+            w.writerow([spreadsheet_safe(" ".join(r[k]) if k == "handles" else r[k]) for k in keys])
     else:
         for r in rows:
             print("%-6s %-12s %-28s %-16s %-9s %s" % (r["gen"], r["acc_id"], r["name"][:28], r["badge_id"],

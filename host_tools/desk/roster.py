@@ -6,7 +6,9 @@ are separated by spaces, commas or semicolons. UTF-8 (with or without the
 BOM Excel writes); comma, semicolon or tab delimited.
 
 Every problem is reported with its line number, all at once (up to a limit),
-and nothing is imported from a file with errors. The length limits are the
+and nothing is imported from a file with errors. A header must name an
+accreditation id and a name column; control characters (NUL, escapes) are
+refused in every field. The length limits are the
 badge's own (firmware/cloudpin/owner.py; a test keeps them equal).
 """
 import csv
@@ -30,6 +32,11 @@ _ALIASES = {
     "role": ("role", "function", "position"),
     "handles": ("handles", "handle", "social", "social handles"),
 }
+_DEFAULT_COLS = {c: i for i, c in enumerate(COLUMNS)}
+_LABELS = {"acc_id": "accreditation id", "name": "name"}
+# Control characters (C0, DEL, C1) that survive the whitespace clean-up: a NUL
+# or an escape sequence would be written to the badge and shown on screens.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BAD_ID = re.compile(r"[\s\x00-\x1f\x7f]")
 _HANDLE_SPLIT = re.compile(r"[\s,;]+")
 
@@ -60,16 +67,25 @@ def check_acc_id(acc_id):
 
 
 def _header_map(row):
-    """{column: index} if `row` is a header, else None."""
+    """{column: index} if `row` is a header, else None; a header without an
+    accreditation id or a name column is refused, naming the columns expected
+    (read as data, its cells would be imported as a person)."""
     found = {}
     for i, cell in enumerate(row):
         key = cell.strip().lower().replace("-", " ")
         for col, names in _ALIASES.items():
             if key in names and col not in found:
                 found[col] = i
-    if "acc_id" in found and "name" in found:
-        return found
-    return None
+    # Two column names, or one in a row that is no valid person, make a
+    # header: a first person whose organisation is "Media" stays a person.
+    if not found or (len(found) == 1 and not _entry(row, _DEFAULT_COLS)[1]):
+        return None
+    missing = [c for c in ("acc_id", "name") if c not in found]
+    if missing:
+        raise ValueError("the header %s has no %s; name %s (organisation, role and handles are optional)" % (
+            ",".join(cell.strip() for cell in row), " and no ".join(_LABELS[c] + " column" for c in missing),
+            " and ".join("the %s column one of: %s" % (_LABELS[c], ", ".join(_ALIASES[c])) for c in missing)))
+    return found
 
 
 def _sniff_delimiter(first_line):
@@ -93,10 +109,13 @@ def parse(text, source="roster"):
             if not any(cell.strip() for cell in row):
                 continue
             if cols is None:
-                cols = _header_map(row)
+                try:
+                    cols = _header_map(row)
+                except ValueError as e:
+                    raise RosterError(source, ["line %d: %s" % (lineno, e)]) from None
                 if cols is not None:
                     continue
-                cols = {c: i for i, c in enumerate(COLUMNS)}
+                cols = _DEFAULT_COLS
             entry, errs = _entry(row, cols)
             for e in errs:
                 problems.append("line %d: %s" % (lineno, e))
@@ -134,6 +153,10 @@ def _entry(row, cols):
     for col in ("name", "organisation", "role"):
         if len(cell(col)) > MAX_TEXT:
             errs.append("%s is longer than %d characters" % (col, MAX_TEXT))
+    for col in ("name", "organisation", "role", "handles"):
+        bad = _CONTROL.search(cell(col))
+        if bad:
+            errs.append("%s contains the control character U+%04X" % (col, ord(bad.group())))
     handles = [h for h in _HANDLE_SPLIT.split(cell("handles")) if h]
     if len(handles) > MAX_HANDLES:
         errs.append("more than %d handles" % MAX_HANDLES)
