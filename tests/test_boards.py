@@ -50,3 +50,16 @@ def test_cloudpin_entry_point_help(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "check-board" in out and "virtual-badge" in out or "check-board" in out
+
+
+def test_check_board_prints_the_rate_the_app_runs_the_sensor_at(tmp_path, capsys):
+    # The reference pin's step ODR is 50 Hz, but the app runs the LIS3DH at its tap rate.
+    assert main(["check-board", "cloudpin_ref"]) == 0
+    out = capsys.readouterr().out
+    assert "run at 400 Hz (accel.tap_odr)" in out and "50 Hz" not in out, out
+    typo = json.loads((boards.BOARDS_DIR / "cloudpin_ref.json").read_text())
+    typo["accel"]["tapodr"] = typo["accel"].pop("tap_odr")
+    f = tmp_path / "typo.json"
+    f.write_text(json.dumps(typo))
+    assert main(["check-board", str(f)]) == 1
+    assert "'accel.tapodr' is not known; did you mean 'tap_odr'?" in capsys.readouterr().err

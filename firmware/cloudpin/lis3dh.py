@@ -7,7 +7,7 @@
 # is in use and costs the same current as normal mode (datasheet table 12):
 # normal mode is the default; low-power mode (8 bit) halves the current.
 from micropython import const
-from cloudpin import accel
+from cloudpin import accel, boardspec
 
 _WHO_AM_I = const(0x0F)
 _LIS3DH_ID = const(0x33)
@@ -48,10 +48,6 @@ NORMAL = const(0)  # 10 bit
 LOW_POWER = const(1)  # 8 bit
 HIGH_RES = const(2)  # 12 bit (output registers only; the FIFO keeps 10)
 
-# ODR register code for each rate (CTRL_REG1 ODR3..0, datasheet table 31).
-_ODRS = ((1, 1), (10, 2), (25, 3), (50, 4), (100, 5), (200, 6), (400, 7))
-_ODRS_LP = ((1600, 8), (5376, 9))
-_ODRS_NORMAL = ((1344, 9),)
 # mg per digit for FS = 2, 4, 8, 16 g (datasheet table 4) and the right shift
 # that turns the left-justified 16-bit word into digits, per mode.
 _SENS = ((4, 8, 16, 48), (16, 32, 64, 192), (1, 2, 4, 12))
@@ -86,15 +82,14 @@ class LIS3DH(accel.FifoAccel):
 
     # --- configuration --------------------------------------------------------
     def set_odr(self, hz):
-        """Smallest supported rate >= hz (the largest if hz is above them all);
-        returns the rate now in use (also in .odr)."""
-        table = _ODRS + (_ODRS_LP if self.mode == LOW_POWER else _ODRS_NORMAL)
-        best = table[-1]
-        for rate, code in table:
-            if rate >= hz:
-                best = (rate, code)
-                break
-        self.odr, self._odr_code = best
+        """The supported rate nearest to hz (boardspec.sensor_rate, which the
+        board layer and check-board use too); returns it (also in .odr)."""
+        lp = self.mode == LOW_POWER
+        self.odr = boardspec.sensor_rate("lis3dh", hz, lp)
+        i = (boardspec.LIS3DH_ODRS_LP if lp else boardspec.LIS3DH_ODRS_NORMAL).index(self.odr)
+        # CTRL_REG1 ODR code (datasheet table 31): the tables' order, except
+        # that normal mode's 1344 Hz is code 9 (code 8 is low-power only).
+        self._odr_code = i + 1 if lp or i < 7 else 9
         self._write_ctrl1()
         self._apply_click()
         return self.odr

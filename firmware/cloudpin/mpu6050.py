@@ -17,6 +17,8 @@
 # set_odr) 10/20/70/140 uA at 1.25/5/20/40 Hz; sleep 5 uA.
 from micropython import const
 from cloudpin import accel
+# The rate arithmetic is shared with the board layer and check-board.
+from cloudpin.boardspec import mpu_divider as divider, mpu_rate as rate
 
 _SMPLRT_DIV = const(0x19)
 _CONFIG = const(0x1A)  # - - EXT_SYNC_SET[2:0] DLPF_CFG[2:0]
@@ -49,16 +51,6 @@ _DLPF_BW = (184, 94, 44, 21, 10, 5)
 # Cycle mode wake-up rates (LP_WAKE_CTRL 0..3, RM 4.29).
 _WAKE_HZ = (1.25, 5, 20, 40)
 _FS = (2, 4, 8, 16)
-
-
-def rate(div):
-    """Output rate of a 1 kHz clock divided by 1 + div: an int when exact."""
-    return 1000 // (div + 1) if 1000 % (div + 1) == 0 else 1000 / (div + 1)
-
-
-def divider(hz):
-    """SMPLRT_DIV giving the rate nearest to hz from the 1 kHz clock."""
-    return max(0, min(255, int(1000 / hz + 0.5) - 1))
 
 
 def low_pass(bandwidths, odr, scale=1):

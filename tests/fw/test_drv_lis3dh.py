@@ -66,10 +66,12 @@ def test_odr_range_mode_and_fifo_registers():
     r = chip.regs
     assert r[0x20] == 0x47  # CTRL_REG1: ODR 50 Hz, normal mode, x y z on
     assert r[0x23] == 0x90  # CTRL_REG4: BDU, FS +-4 g, HR off
-    assert drv.set_odr(12.5) == 25 and r[0x20] >> 4 == 3  # next rate up
+    assert drv.set_odr(20) == 25 and r[0x20] >> 4 == 3  # the nearest rate
+    assert drv.set_odr(500) == 400 and r[0x20] >> 4 == 7  # not 1344 Hz, the next one up
+    assert drv.set_odr(1100) == 1344 and r[0x20] >> 4 == 9  # normal mode's top rate is code 9
     assert drv.set_odr(400) == 400 and r[0x20] >> 4 == 7
     drv.set_mode(lis3dh.LOW_POWER)
-    assert r[0x20] & 0x08 and drv.set_odr(1000) == 1600 and r[0x20] >> 4 == 8
+    assert r[0x20] & 0x08 and drv.set_odr(1200) == 1600 and r[0x20] >> 4 == 8
     drv.set_mode(lis3dh.NORMAL)
     assert drv.set_odr(50) == 50 and not r[0x20] & 0x08
     raises(ValueError, drv.set_range, 6)
