@@ -12,7 +12,7 @@ COMMANDS = [
     ("check-board", "boardcheck", "validate board definition files"),
     ("flash", "flash", "write MicroPython firmware to badges with esptool"),
     ("image", "image", "build a LittleFS + NVS + firmware image for mass flashing"),
-    ("deploy", "deploy", "copy the compiled app to running badges, skipping unchanged files"),
+    ("deploy", "deploy_cli", "copy the compiled app to running badges, skipping unchanged files"),
     ("logs", "logs", "read badge logs from serial ports"),
     ("desk", "desk.cli", "press-centre desk: provision, verify, return, export badges"),
     ("bench", "bench.cli", "benchmarks: step counter, tap detector, cost"),

@@ -19,9 +19,7 @@ changed:
 The running app is stopped with Ctrl-C, as mpremote does; the firmware keeps
 its watchdog fed from a timer once interrupted.
 """
-import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -31,10 +29,9 @@ import time
 import zlib
 from pathlib import Path
 
-from host_tools import FIRMWARE_DIR, REPO, chips, flash, fsimage, image
-from host_tools.boards import BoardError, load_board
-
-BAUD = 115200
+from host_tools import FIRMWARE_DIR, REPO, chips, fsimage, image
+from host_tools.link.pool import crashed, each_port
+from host_tools.link.session import BAUD, BadgeError, LinkError, SerialSession
 APP_DIRS = ("cloudpin",)
 MANIFEST = ".cloudpin-deploy"
 TMP = ".new"
@@ -47,16 +44,10 @@ MPY_ARCHS = ("bytecode", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "
 MPY_VERSION = 6  # what this mpy-cross writes
 CACHE_DIR = REPO / ".cache" / "deploy-mpy"
 AGENT = Path(__file__).with_name("deploy_agent.py")
-RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 
 
-class DeployError(RuntimeError):
+class DeployError(BadgeError):
     """A badge that could not be deployed; the message says why and what to do."""
-
-
-class BadgeOutOfMemory(DeployError):
-    """The badge could not compile or run a command: its heap is full or too
-    fragmented (typically by the app stopped with Ctrl-C)."""
 
 
 # -- the build -----------------------------------------------------------------
@@ -243,149 +234,6 @@ def agent_source(part=None):
     return "\n".join(out) + "\n"
 
 
-class Badge:
-    """A running badge on a serial port, in the raw REPL, through mpremote's
-    SerialTransport. Raises DeployError with a message for the operator."""
-
-    def __init__(self, port, baud=BAUD, wake_timeout=6.0):
-        self.port = port
-        self.baud = baud
-        self.wake_timeout = wake_timeout
-        self.t = None
-
-    def __enter__(self):
-        self.connect()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def connect(self):
-        from mpremote.transport import TransportError
-        from mpremote.transport_serial import SerialTransport
-
-        if not os.path.exists(self.port):
-            raise DeployError("%s: no such port (unplugged? list ports with: python -m serial.tools.list_ports)"
-                              % self.port)
-        if not os.access(self.port, os.R_OK | os.W_OK):
-            raise DeployError("%s: permission denied (add yourself to the dialout group)" % self.port)
-        try:
-            # A bounded read timeout: mpremote reads ptys one blocking byte at a time.
-            self.t = SerialTransport(self.port, baudrate=self.baud, timeout=1)
-        except TransportError:
-            raise DeployError("%s: port busy: another program has it open (mpremote, screen, "
-                              "cloudpin logs?)" % self.port) from None
-        try:
-            seen, prompt = self._wake()
-            if not prompt and not seen:
-                raise DeployError("%s: the badge is not answering (powered? the right port? is the baud rate %d "
-                                  "right?)" % (self.port, self.baud))
-            if not prompt:
-                raise DeployError("%s: not a MicroPython REPL (is MicroPython flashed? `cloudpin flash`); it said %r"
-                                  % (self.port, seen[-80:]))
-            try:
-                self.t.enter_raw_repl(soft_reset=False, timeout_overall=4)
-            except TransportError:
-                raise DeployError("%s: the badge did not enter the raw REPL; it said %r" % (self.port, seen[-80:])) \
-                    from None
-        except BaseException:
-            self.close()
-            raise
-
-    def _read_for(self, endings, seconds):
-        """Bytes until one of `endings` arrives or `seconds` pass, even on a
-        port that never stops talking (mpremote's read_until checks its
-        overall timeout only while the line is quiet)."""
-        s = self.t.serial
-        data = b""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            chunk = s.read(s.in_waiting or 1)
-            if chunk:
-                data += chunk
-                if any(e in data[-len(e) - len(chunk):] for e in endings):
-                    break
-        return data
-
-    def _wake(self):
-        """Ctrl-C until a prompt shows (a badge just plugged in may still be
-        booting and miss the first one); Ctrl-A in case it sits in the raw
-        REPL already, where Ctrl-C prints nothing. Returns (everything
-        received, whether a MicroPython prompt showed)."""
-        s = self.t.serial
-        timeout, s.timeout = s.timeout, 0.05
-        seen = b""
-        try:
-            deadline = time.monotonic() + self.wake_timeout
-            while time.monotonic() < deadline:
-                s.write(b"\r\x03\x03")
-                seen += self._read_for((b">>> ", RAW_BANNER), 0.5)
-                if b">>> " in seen[-400:] or RAW_BANNER in seen[-400:]:
-                    return seen, True
-                s.write(b"\r\x01")
-                seen += self._read_for((RAW_BANNER,), 0.3)
-                if RAW_BANNER in seen[-400:]:
-                    return seen, True
-            return seen, False
-        finally:
-            s.timeout = timeout
-
-    def close(self):
-        t, self.t = self.t, None
-        if t is None:
-            return
-        try:
-            t.close()
-        except Exception:  # the port may be gone already; nothing to save
-            with contextlib.suppress(Exception):
-                t.serial.close()
-
-    def detach(self):
-        """Hand over the open pyserial port (for a reader that goes on
-        listening); the Badge is closed without closing it."""
-        t, self.t = self.t, None
-        return t.serial
-
-    def run(self, code, timeout=20):
-        """Execute code in the raw REPL; its printed output."""
-        from mpremote.transport import TransportError
-
-        try:
-            out, err = self.t.exec_raw(code, timeout=timeout)
-        except (TransportError, OSError) as e:
-            gone = not os.path.exists(self.port)
-            raise DeployError("%s: %s" % (self.port, "badge unplugged" if gone else "badge stopped answering: %s" % e)) \
-                from None
-        if err:
-            lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
-            last = lines[-1] if lines else "an error"
-            cls = BadgeOutOfMemory if last.startswith("MemoryError") else DeployError
-            raise cls("%s: the badge reported %s" % (self.port, last))
-        return out.decode("utf-8", "replace")
-
-    def soft_reset_raw(self):
-        """Soft-reset in the raw REPL: boot.py runs, main.py does not, so the
-        app's objects are gone and the heap is whole again."""
-        from mpremote.transport import TransportError
-
-        try:
-            self.t.enter_raw_repl(soft_reset=True, timeout_overall=10)
-        except (TransportError, OSError) as e:
-            raise DeployError("%s: the badge did not come back from a soft reset: %s" % (self.port, e)) from None
-
-    def restart(self):
-        """Leave the raw REPL and soft-reset at the friendly prompt, where a
-        board runs boot.py and main.py again. True once 'soft reboot' shows."""
-        try:
-            self.t.serial.write(b"\r\x02")
-            self.t.read_until(1, b">>> ", timeout=1, timeout_overall=3)
-            self.t.serial.write(b"\x04")
-            data = self.t.read_until(1, b"soft reboot\r\n", timeout=2, timeout_overall=5)
-        except OSError:  # unplugged right at the end: the files are in place, it restarts on power-up
-            return False
-        return data.endswith(b"soft reboot\r\n")
-
-
 def inventory(badge, want):
     """Send the agent and hash every app file on the badge in one command."""
     code = agent_source("inventory") + "_cp_inv(%r, %r, %r, %r)\n" % (want, list(APP_DIRS), MANIFEST, TMP)
@@ -435,20 +283,22 @@ def upload_commands(files, paths, can_inflate, batch=BATCH):
 
 
 def deploy_badge(badge, board, *, progress=None, **kw):
-    """Deploy to a connected Badge. progress(event, **info) hears "plan"
-    (total bytes, files), "bytes" (n), "file" (path), and "retry" (reason)
-    when the badge ran out of memory and the deploy starts over once on a
-    soft-reset badge: every step is idempotent (files land as temps, an
+    """Deploy to a connected SerialSession. progress(event, **info) hears
+    "plan" (total bytes, files), "bytes" (n), "file" (path), and "retry"
+    (reason) when the badge ran out of memory and the deploy starts over once
+    on a soft-reset badge: every step is idempotent (files land as temps, an
     inventory decides what is left to send). Returns a result dict."""
-    try:
-        return _deploy_once(badge, board, progress=progress, **kw)
-    except BadgeOutOfMemory as e:
+    retried = []
+
+    def on_retry(e):
+        retried.append(str(e))
         if progress:
             progress("retry", reason=str(e))
-        badge.soft_reset_raw()
-        result = _deploy_once(badge, board, progress=progress, **kw)
-        result["retried"] = str(e)
-        return result
+
+    result = badge.after_oom(lambda: _deploy_once(badge, board, progress=progress, **kw), on_retry)
+    if retried:
+        result["retried"] = retried[0]
+    return result
 
 
 def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FIRMWARE_DIR, progress=None,
@@ -459,12 +309,12 @@ def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FI
     want = [p for _, p in targets(root)] + ["board.json", MANIFEST]
     try:
         inv = inventory(badge, want)
-    except DeployError:
+    except BadgeError:
         # A badge that reset while we connected (plugged in, still booting,
         # a watchdog) garbles the first exchange; nothing is written yet.
         if not os.path.exists(badge.port):
             raise
-        badge.close()
+        badge.close(restart=False)
         time.sleep(0.5)
         badge.connect()
         inv = inventory(badge, want)
@@ -510,139 +360,20 @@ def deploy_port(port, board, *, baud=BAUD, **kw):
     """Connect to `port`, deploy, restart the app; a result dict (with
     "error" instead when it failed)."""
     try:
-        with Badge(port, baud) as badge:
+        with SerialSession(port, baud, wake_timeout=6.0) as badge:
             return deploy_badge(badge, board, **kw)
-    except (DeployError, fsimage.ImageError, chips.FirmwareError) as e:
+    except (LinkError, fsimage.ImageError, chips.FirmwareError) as e:
         return {"port": port, "error": str(e)}
 
 
 def deploy_ports(ports, board, *, progress=None, **kw):
-    """Deploy to several ports at once, one thread each (the work is serial
-    I/O). progress(port, event, **info). Returns {port: result}."""
-    results = {}
+    """Deploy to several ports at once, one worker each. progress(port,
+    event, **info). Returns {port: result}."""
 
     def one(port):
         note = (lambda ev, **info: progress(port, ev, **info)) if progress else None
-        try:
-            results[port] = deploy_port(port, board, progress=note, **kw)
-        except Exception as e:  # one port's crash is that port's failure only
-            results[port] = {"port": port, "error": "%s: %s: %s" % (port, type(e).__name__, e)}
-        if progress:
-            progress(port, "done", result=results[port])
+        return deploy_port(port, board, progress=note, **kw)
 
-    threads = [threading.Thread(target=one, args=(p,), name="deploy-" + os.path.basename(p)) for p in ports]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return {p: results[p] for p in ports}
-
-
-# -- command line ------------------------------------------------------------------------
-
-def describe(result):
-    """One summary line for a port's result."""
-    port = result["port"]
-    if "error" in result:
-        return "%s: FAILED: %s" % (port, result["error"])
-    verb = "would write" if result["dry_run"] else "wrote"
-    parts = ["%s %d file%s (%d bytes)" % (verb, len(result["written"]), "" if len(result["written"]) == 1 else "s",
-                                          result["bytes"])]
-    if result["reused"]:
-        parts.append("finished %d from an interrupted deploy" % len(result["reused"]))
-    if result.get("retried"):
-        parts.append("soft-reset once: the badge was out of memory")
-    parts.append("%d unchanged" % len(result["unchanged"]))
-    if result["deleted"]:
-        parts.append("%s %d stale (%s)" % ("would delete" if result["dry_run"] else "deleted",
-                                           len(result["deleted"]), ", ".join(result["deleted"])))
-    line = "%s: %s; %s, %.1f s" % (port, ", ".join(parts), result["arch"], result["seconds"])
-    if result["dry_run"]:
-        return line + (": " + ", ".join(result["written"]) if result["written"] else "")
-    return line + ("; app restarted" if result["restarted"] else "; restart it with the reset button")
-
-
-def add_arguments(p):
-    p.add_argument("--board", required=True, help="board name (boards/NAME.json) or path to a board JSON")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", action="append", help="serial port of a running badge (repeatable)")
-    where.add_argument("--all", action="store_true", help="every USB serial adapter that looks like an ESP32 board")
-    p.add_argument("--arch", help="mpy-cross architecture instead of the board's CPU (a virtual badge gets its own "
-                                  "automatically); 'bytecode' for portable .mpy")
-    p.add_argument("--force", action="store_true", help="write every file even if the badge has it already")
-    p.add_argument("--dry-run", action="store_true",
-                   help="compare and say what would change, write nothing (the app is interrupted and restarted)")
-    p.add_argument("--baud", type=int, default=BAUD, help="serial speed (default %(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--app", default=str(FIRMWARE_DIR), help=argparse.SUPPRESS)
-
-
-class _Bars:
-    """A rich progress bar per port on stderr (bytes of changed files)."""
-
-    def __init__(self, ports, enabled):
-        self.progress = None
-        self.tasks = {}
-        self.lock = threading.Lock()
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("{task.fields[port]:<14}"), BarColumn(), DownloadColumn(),
-                                 TextColumn("{task.fields[what]}"), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=False)
-        for port in ports:
-            self.tasks[port] = self.progress.add_task("", total=None, port=os.path.basename(port), what="connecting")
-
-    def __enter__(self):
-        if self.progress:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.progress:
-            self.progress.stop()
-
-    def __call__(self, port, event, **info):
-        if not self.progress:
-            return
-        task = self.tasks[port]
-        with self.lock:
-            if event == "plan":
-                self.progress.update(task, total=info["total"] or 1, completed=0 if info["total"] else 1,
-                                     what="%d file%s to write" % (info["files"], "" if info["files"] == 1 else "s"))
-            elif event == "file":
-                self.progress.update(task, what=info["path"])
-            elif event == "bytes":
-                self.progress.advance(task, info["n"])
-            elif event == "retry":
-                self.progress.update(task, what="out of memory: soft reset, starting over")
-            elif event == "done":
-                r = info["result"]
-                self.progress.update(task, what="failed" if "error" in r else "done")
-
-
-def run(args):
-    try:
-        board = load_board(args.board)
-    except BoardError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    ports = list(dict.fromkeys(args.port)) if args.port else flash.discover_ports()
-    if not ports:
-        print("error: no USB serial port found; known adapters: %s" % ", ".join(
-            "%s (%04X:%04X)" % (n, v, p) for (v, p), n in flash.USB_SERIAL.items()), file=sys.stderr)
-        return 1
-    try:
-        targets(args.app)
-    except fsimage.ImageError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    show = not args.no_progress and sys.stderr.isatty()
-    with _Bars(ports, show) as bars:
-        results = deploy_ports(ports, board, progress=bars, arch=args.arch, force=args.force,
-                               dry_run=args.dry_run, root=args.app, baud=args.baud)
-    for port in ports:
-        print(describe(results[port]))
-    return 0 if all("error" not in r for r in results.values()) else 1
+    return each_port(ports, one, lambda port, e: {"port": port, "error": crashed(port, e)},
+                     done=(lambda port, result: progress(port, "done", result=result)) if progress else None,
+                     name="deploy")

@@ -16,23 +16,15 @@ import time
 from collections import namedtuple
 
 from serial import SerialException
-from serial.tools import list_ports
 
 from host_tools import REPO, chips
 from host_tools.boards import BoardError, load_board
+from host_tools.link import usb
+from host_tools.link.pool import crashed, each_port
 
 BAUD_FAST = 460800
 BAUD_SAFE = 115200  # the ROM bootloader's own rate: every adapter manages it
 CONNECT_ATTEMPTS = 7  # esptool's default
-# USB-UART bridges found on ESP32 boards, by (VID, PID).
-USB_SERIAL = {
-    (0x10C4, 0xEA60): "Silicon Labs CP210x",
-    (0x1A86, 0x7523): "WCH CH340",
-    (0x1A86, 0x55D4): "WCH CH9102",
-    (0x0403, 0x6001): "FTDI FT232R",
-    (0x0403, 0x6015): "FTDI FT231X",
-    (0x303A, 0x1001): "Espressif USB-Serial/JTAG",
-}
 _NO_ANSWER_HINT = (" Nothing answered: is a badge plugged in and powered? A board whose USB-UART has no "
                    "auto-reset needs BOOT held while it is plugged in.")
 
@@ -46,12 +38,6 @@ class FlashError(RuntimeError):
 
 class ChipMismatch(FlashError):
     pass
-
-
-def discover_ports(comports=None):
-    """Device names of the USB serial ports that look like ESP32 boards."""
-    entries = (comports or list_ports.comports)()
-    return sorted(p.device for p in entries if (p.vid, p.pid) in USB_SERIAL)
 
 
 def make_plan(board, firmware):
@@ -293,22 +279,10 @@ def flash_ports(ports, plan, baud=BAUD_FAST, erase=False, runner=None, out=sys.s
             return run_worker(port, spec, on_event)
 
     progress = Progress(ports, out)
-    results = {}
-
-    def one(port):
-        try:
-            res = runner(port, lambda ev: progress.event(port, ev))
-        except Exception as e:  # one port's crash is that port's failure only
-            res = {"port": port, "ok": False, "error": "%s: %s: %s" % (port, type(e).__name__, e)}
-        results[port] = res
-        progress.event(port, {"ev": "done", "ok": res.get("ok", False)})
-
-    threads = [threading.Thread(target=one, args=(p,), daemon=True) for p in ports]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return {p: results[p] for p in ports}
+    return each_port(ports, lambda port: runner(port, lambda ev: progress.event(port, ev)),
+                     lambda port, e: {"port": port, "ok": False, "error": crashed(port, e)},
+                     done=lambda port, res: progress.event(port, {"ev": "done", "ok": res.get("ok", False)}),
+                     name="flash", daemon=True)
 
 
 def summary(results):
@@ -340,7 +314,7 @@ def add_arguments(p):
 def _ports(requested):
     ports = []
     for p in requested:
-        for name in (discover_ports() if p == "all" else [p]):
+        for name in (usb.discover_ports() if p == "all" else [p]):
             if name not in ports:
                 ports.append(name)
     return ports
@@ -357,8 +331,7 @@ def run(args):
         print(describe_plan(plan, ports, args.baud, args.erase))
         return 0
     if not ports:
-        print("error: no USB serial port found; known adapters: %s" % ", ".join(
-            "%s (%04X:%04X)" % (n, v, p) for (v, p), n in USB_SERIAL.items()), file=sys.stderr)
+        print(usb.none_found(), file=sys.stderr)
         return 1
     results = flash_ports(ports, plan, args.baud, args.erase, connect_attempts=args.connect_attempts)
     print(summary(results))

@@ -66,15 +66,15 @@ def identify(port, baud=BAUD):
     and soft-resets it afterwards, so it is opt-in (`cloudpin logs
     --identify`). The port stays open, so the restarted app's first lines
     are not lost."""
-    from host_tools.deploy import Badge, DeployError
+    from host_tools.link.session import LinkError, SerialSession
 
-    badge = Badge(port, baud, wake_timeout=3)
+    badge = SerialSession(port, baud, wake_timeout=3)
     try:
         badge.connect()
         out = badge.run(IDENTIFY, timeout=5).strip().splitlines()
         badge.restart()
-    except DeployError:
-        badge.close()
+    except LinkError:
+        badge.close()  # the app runs again, whatever went wrong
         return open_port(port, baud), None
     s = badge.detach()
     s.timeout = 0.1

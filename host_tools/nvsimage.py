@@ -12,7 +12,6 @@ would read as "not provisioned" and it without them as a broken identity.
 import base64
 import binascii
 import csv
-import importlib.util
 import io
 import struct
 import zlib
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from esp_idf_nvs_partition_gen import nvs_partition_gen as gen
 
-from host_tools import FIRMWARE_DIR
+from host_tools import FIRMWARE_DIR, fwsource
 
 NAMESPACE = "cloudpin"
 NVS_SIZE = 0x6000  # MicroPython's nvs partition on ESP32 (ports/esp32/partitions-*.csv)
@@ -33,11 +32,7 @@ MARKER = "prov_gen"  # written last, erased first by firmware/cloudpin/identity.
 def firmware_keys(root=FIRMWARE_DIR):
     """{key: (kind, size)} from the firmware's identity module (not imported
     as a package: it is MicroPython code, loaded here as a plain file)."""
-    path = Path(root) / "cloudpin" / "identity.py"
-    spec = importlib.util.spec_from_file_location("cloudpin_identity_keys", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return {key: (kind, size) for key, kind, size in mod.KEYS}
+    return {key: (kind, size) for key, kind, size in fwsource.load("identity", root).KEYS}
 
 
 def check_identity(values, keys):

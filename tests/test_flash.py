@@ -12,6 +12,7 @@ import pytest
 
 from esptool.util import FatalError
 from host_tools import cli, flash
+from host_tools.link import usb
 from test_image import make_firmware
 
 
@@ -62,7 +63,7 @@ def test_dry_run_prints_what_would_be_written_where(firmware, capsys):
 
 
 def test_dry_run_with_port_all_lists_the_discovered_ports(firmware, capsys, monkeypatch):
-    monkeypatch.setattr(flash.list_ports, "comports", lambda: [
+    monkeypatch.setattr(usb.list_ports, "comports", lambda: [
         SimpleNamespace(device="/dev/ttyUSB3", vid=0x10C4, pid=0xEA60),
         SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None)])
     rc = cli.main(["flash", "--board", "cloudpin_ref", "--port", "all", "--firmware", str(firmware), "--dry-run"])
@@ -95,9 +96,9 @@ def test_port_discovery_keeps_only_esp32_usb_serial_adapters():
         SimpleNamespace(device="/dev/ttyUSB4", vid=0x1A86, pid=0x55D4),  # CH9102
         SimpleNamespace(device="/dev/ttyUSB5", vid=0x0403, pid=0x6001),  # FT232R
     ]
-    assert flash.discover_ports(lambda: entries) == [
+    assert usb.discover_ports(lambda: entries) == [
         "/dev/ttyACM0", "/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB2", "/dev/ttyUSB4", "/dev/ttyUSB5"]
-    assert flash.discover_ports(lambda: []) == []
+    assert usb.discover_ports(lambda: []) == []
 
 
 class FakeEsp:
@@ -219,7 +220,7 @@ def test_exit_code_says_whether_every_port_succeeded(firmware, monkeypatch, caps
     assert "1 of 1 badge flashed" in capsys.readouterr().out
     assert cli.main(args + ["--port", "/dev/ttyB"]) == 1
     assert "1 of 2 badges flashed" in capsys.readouterr().out
-    monkeypatch.setattr(flash.list_ports, "comports", lambda: [])
+    monkeypatch.setattr(usb.list_ports, "comports", lambda: [])
     assert cli.main(["flash", "--board", "cloudpin_ref", "--firmware", str(firmware), "--port", "all"]) == 1
     assert "no USB serial port found" in capsys.readouterr().err
 

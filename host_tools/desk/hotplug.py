@@ -10,13 +10,7 @@ import glob
 import os
 import threading
 
-
-def usb_serial_ports():
-    """Device paths of the USB serial adapters plugged in now (a USB vendor
-    id tells them from the motherboard's own ttyS ports)."""
-    from serial.tools import list_ports
-
-    return sorted(p.device for p in list_ports.comports() if p.vid is not None)
+from host_tools.link.usb import usb_serial_ports
 
 
 def fixed_ports(paths):

@@ -22,12 +22,12 @@ next time the badge is plugged in:
 The accreditation comes from `choose(badge_id)`: the operator's next scan
 (station.py) or the next unassigned one in the roster (bulk mode).
 """
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from host_tools import fwsource
 from host_tools.desk.badge_io import BadgeError, BadgeGone
 from host_tools.desk.db import Conflict, DeskDBError
 
@@ -84,8 +84,8 @@ def new_secrets():
 
 
 def digest(pair_key, id_key):
-    """The same SHA-256 as cloudpin.identity.digest on the badge."""
-    return hashlib.sha256(pair_key + id_key).hexdigest()
+    """cloudpin.identity.digest, the badge's own, as the hex the badge reports."""
+    return fwsource.load("identity").digest(pair_key, id_key).hex()
 
 
 class Desk:

