@@ -21,7 +21,9 @@ port; without it each badge gets a temporary folder, deleted on exit.
 Inside the VM, the emulated built-ins live at /.emu and the board files at
 /.board (read-only, left out of listings, as C modules and the partition table
 are on a pin); the NVS partition is the hidden file .nvs.json in the badge
-folder. machine.reset() and friends end the VM with exit status 64 + reset
+folder. A damaged one boots as an ESP32 with damaged NVS pages does: what does
+not decode is dropped (the file kept as .nvs.json.corrupt), the rest and all
+the hardware come up, and the badge says so on stderr. machine.reset() and friends end the VM with exit status 64 + reset
 cause and the badge boots it again as the chip would. Output sent while no
 program reads the port is lost once the port's buffer is full, as on a UART.
 """

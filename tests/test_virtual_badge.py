@@ -1,6 +1,7 @@
 """Virtual badges on the wire: the unmodified mpremote and ampy, run as
 separate processes against the pty, and a raw serial console for the exact
 bytes a board sends."""
+import json
 import os
 import select
 import signal
@@ -391,3 +392,35 @@ def test_ctrl_c_in_allocating_code_leaves_a_working_heap(badge, console):
         console.send(b"print(len([str(i) for i in range(500)]))\r")
         assert b"\r\n500\r\n>>> " in console.expect(b"500\r\n>>> ")
     assert badge.boots == 1
+
+
+def test_corrupt_nvs_file_boots_with_the_hardware_and_says_so(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / ".nvs.json").write_bytes(b'{"prov": {"id": ["i32", 4')  # cut short by a power cut
+    with make_badge(folder) as b:
+        assert b.wait_repl(TIMEOUT)
+        out = mpremote(b.port, "exec", "import machine, esp32\n"
+                       "print(machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21)).scan())\n"
+                       "n = esp32.NVS('prov')\nn.set_i32('id', 7)\nn.commit()")
+        assert out.strip() == "[24]"  # the board's LIS3DH, there whatever the NVS held
+        assert len(b.warnings) == 1 and "NVS" in b.warnings[0] and ".corrupt" in b.warnings[0], b.warnings
+        assert "boot.py" in mpremote(b.port, "ls") and ".nvs" not in mpremote(b.port, "ls")
+    assert (folder / ".nvs.json.corrupt").read_bytes() == b'{"prov": {"id": ["i32", 4'
+    assert json.loads((folder / ".nvs.json").read_text()) == {"prov": {"id": ["i32", 7]}}
+
+
+def test_rename_replaces_a_file_as_littlefs_does(badge):
+    # What every atomic save on the pin relies on (firmware/cloudpin/store.py),
+    # with names of many lengths: a rooted VfsPosix builds both paths in one
+    # buffer, and whether a rename works then depends on its size.
+    pairs = [("s.tmp", "s"), ("u", "v")] + [("n%d" % k, "n%d.%s" % (k, "x" * k)) for k in range(1, 40, 3)]
+    mpremote(badge.port, "exec", "import os\n"
+             "for a, b in %r:\n"
+             "    for n, t in ((a, 'new'), (b, 'old')):\n"
+             "        with open(n, 'w') as f:\n            f.write(t)\n"
+             "    os.rename(a, b)\n    os.rename('/' + b, '/' + a)\n    os.rename(a, '/' + b)\n"
+             "os.mkdir('d')\nos.chdir('d')\nopen('c', 'w').close()\nos.rename('c', '/e')\nos.rename('/e', '../f')" % pairs)
+    for a, b in pairs:
+        assert (badge.root / b).read_text() == "new" and not (badge.root / a).exists(), (a, b)
+    assert (badge.root / "f").exists() and not (badge.root / "e").exists() and not (badge.root / "d" / "c").exists()

@@ -3,8 +3,21 @@
 # lives in Device.nvs and, when Device.nvs_file is set (the virtual badge:
 # CLOUDPIN_NVS_FILE), commit() writes it there as JSON:
 #   {"namespace": {"key": ["i32", 5], "other": ["blob", "<hex>"]}}
+#
+# A damaged file is a damaged NVS partition, and boots as the chip does: the
+# port's boardctrl_startup() calls nvs_flash_init() and erases the partition
+# only for ESP_ERR_NVS_NO_FREE_PAGES / NEW_VERSION_FOUND, which corruption does
+# not cause. ESP-IDF's PageManager::load() puts a page whose header is invalid
+# on the free list (erased when next used) and Page::load() drops an entry whose
+# CRC fails, keeping the rest. So: a file that is not NVS JSON at all (or larger
+# than the 24 KB partition could hold) is every page corrupt, an empty NVS; an
+# entry that does not decode is dropped and the others kept. Nothing raises:
+# the pin boots with all its hardware. The damaged bytes are copied to
+# <file>.corrupt (what `esptool read_flash` would still find before the pages
+# are reused) and a "warn" note says what was dropped.
 import binascii
 import json
+import os
 
 from cpsim.world import current
 
@@ -97,23 +110,95 @@ def save(nvs, path):
         o = out[ns] = {}
         for k, v in items.items():
             o[k] = ["i32", v] if isinstance(v, int) else ["blob", binascii.hexlify(v).decode()]
-    with open(path, "w") as f:
+    # NVS writes survive a power cut at any instant: a new file, then a rename
+    # over the old one (atomic), never a half-written partition.
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         json.dump(out, f)
+    os.rename(tmp, path)
 
 
-def load(path):
-    """NVS contents from a file written by save(); {} if there is none."""
+# The largest file save() can write for the ESP32_GENERIC 0x6000 NVS partition:
+# every byte as two hex digits. Anything bigger never came from a partition.
+_FILE_MAX = 2 * 0x6000
+
+
+def load(path, note=None):
+    """NVS contents from a file written by save(); {} if there is none. A
+    damaged file never raises (see the top of this module): note(text), if
+    given, else the current device's note, hears what was dropped."""
     try:
-        with open(path) as f:
-            raw = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read(_FILE_MAX + 1)
     except OSError:
         return {}
     nvs = {}
-    for ns, items in raw.items():
-        d = nvs[ns] = {}
-        for k, (kind, v) in items.items():
-            d[k] = int(v) if kind == "i32" else binascii.unhexlify(v)
+    dropped = _decode(data, nvs)
+    if dropped:
+        _keep_damaged(path, data, bool(nvs))
+        (note or _warn)("NVS %s: %s dropped, as an ESP32 drops corrupt NVS pages and entries; the damaged file "
+                        "is kept as %s.corrupt" % (path, dropped, path))
     return nvs
+
+
+def _decode(data, nvs):
+    """Fill nvs from file bytes; what was dropped (text), "" if nothing."""
+    raw = None
+    if len(data) <= _FILE_MAX:
+        try:
+            raw = json.loads(data.decode())
+        except ValueError:  # not JSON, or not UTF-8 (UnicodeError is a ValueError)
+            pass
+    if not isinstance(raw, dict):
+        return "the whole partition (not NVS JSON)"
+    bad = 0
+    for ns, items in raw.items():
+        if not isinstance(items, dict) or len(ns) > _KEY_MAX:
+            bad += 1
+            continue
+        d = {}
+        for k, entry in items.items():
+            v = _entry(k, entry)
+            if v is None:
+                bad += 1
+            else:
+                d[k] = v
+        if d:
+            nvs[ns] = d
+    return "%d damaged entries" % bad if bad else ""
+
+
+def _entry(key, entry):
+    """The value save() wrote for one key, or None if it does not decode."""
+    if len(key) > _KEY_MAX or not isinstance(entry, list) or len(entry) != 2:
+        return None
+    kind, v = entry
+    if kind == "i32" and isinstance(v, int) and not isinstance(v, bool) and -0x80000000 <= v <= 0x7FFFFFFF:
+        return v
+    if kind == "blob" and isinstance(v, str):
+        try:
+            return binascii.unhexlify(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _keep_damaged(path, data, some_kept):
+    # With nothing left to keep the file moves aside whole (it may be larger
+    # than is worth reading); with good entries it stays until the next commit
+    # rewrites it, so they survive a power cut before that, and a copy is made.
+    try:
+        if not some_kept:
+            os.rename(path, path + ".corrupt")
+            return
+        with open(path + ".corrupt", "wb") as f:
+            f.write(data)
+    except OSError:
+        pass
+
+
+def _warn(text):
+    current().note("warn", text)
 
 
 def raw_temperature():

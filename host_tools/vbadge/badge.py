@@ -95,6 +95,7 @@ class VirtualBadge(SerialLink, BoardConsole):
         self._repl = threading.Event()
         self._cause = PWRON_RESET
         self.boots = 0  # VM starts so far (power-on, soft and hard resets)
+        self.warnings = []  # what the emulated hardware said of bad input (also on stderr)
 
     # ---- public API ----
 

@@ -9,7 +9,8 @@ stay small and use only what the unix port has.
 The VM side talks to the proxy with OSC-style escapes that no REPL output
 contains: ESC ] cpvb; COMMAND BEL. run = boot.py starts, repl = the REPL
 starts, exit:N = SystemExit(N) in boot.py/main.py (the VM itself exits with
-N when SystemExit reaches its REPL), kbd = send the last Ctrl-C again.
+N when SystemExit reaches its REPL), kbd = send the last Ctrl-C again,
+warn:TEXT = the emulated hardware met bad input (printed on the host's stderr).
 """
 from host_tools.mpcache import emulator_dir
 
@@ -38,6 +39,8 @@ def _cpvb():
     class FS:
         def __init__(s, root, hid, nvs):
             s.r = vfs.VfsPosix(root)
+            s.root = root
+            s.x = vfs.VfsPosix()  # host paths as given: for rename
             s.h = [(p, vfs.VfsPosix(d)) for p, d in hid]
             s.n = nvs
             s.w = sys.stdout.write
@@ -57,7 +60,7 @@ def _cpvb():
             d = q if not q or q.endswith("/") else q + "/"
             top = f is s.r and (path == "/" or (path in ("", ".") and s.r.getcwd() in ("", "/")))
             for e in f.ilistdir(q):
-                if top and e[0] == s.n:
+                if top and e[0].startswith(s.n):  # with its .tmp and .corrupt
                     continue
                 # LittleFS on a board reports sizes; VfsPosix does not.
                 n = 0
@@ -78,9 +81,18 @@ def _cpvb():
             s._p(path, True)[0].rmdir(path)
         def remove(s, path):
             s._p(path, True)[0].remove(path)
+        def _host(s, path):
+            if path[:1] != "/":
+                c = s.r.getcwd() or "/"
+                path = (c if c[-1] == "/" else c + "/") + path
+            return s.root + path
         def rename(s, a, b):
+            # A rooted VfsPosix builds both paths in one buffer, so its
+            # rename(a, b) renames b to itself: a no-op over an existing b, where
+            # LittleFS replaces b. Rename the host paths instead.
             s._p(b, True)
-            s._p(a, True)[0].rename(a, b)
+            s._p(a, True)
+            s.x.rename(s._host(a), s._host(b))
         def stat(s, path):
             # Imports call this from C, which takes any exception for "no such
             # file", and this VM raises a Ctrl-C's KeyboardInterrupt from its
@@ -113,7 +125,20 @@ def _cpvb():
         # leave it half made: the hardware is there whatever boot.py meets.
         try:
             from cpsim.world import current
-            current()
+            d = current()
+            # The emulator's "warn" notes (a damaged NVS file, an unreadable
+            # recording) go to the badge's owner on the host, not to the port.
+            def warn(t):
+                w("\x1b]cpvb;warn:%s\x07" % "".join(c if " " <= c else " " for c in str(t)[:400]))
+            for e in d.log:
+                if e[1] == "warn":
+                    warn(e[2])
+            note0 = d.note  # (names the file loop below does not reuse)
+            def note(what, detail=None):
+                note0(what, detail)
+                if what == "warn":
+                    warn(detail)
+            d.note = note
         except Exception as e:
             sys.print_exception(e)
         # From "run" the badge passes input on: Ctrl-Cs that came while it

@@ -16,6 +16,7 @@ banner.
 import os
 import random
 import re
+import sys
 import time
 
 from host_tools.vbadge.boot_shim import MARK, MARK_END
@@ -26,6 +27,9 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_HELP = b'Type "help()" for more information.'
 
 _LONE_LF = re.compile(rb"(?<!\r)\n")
+# Output after a MARK is held this long for its MARK_END (a warn: marker
+# carries up to 400 characters of text); beyond that it was not a marker.
+_MARK_MAX = 512
 
 
 def partial_tail(buf, pattern):
@@ -100,7 +104,7 @@ class BoardConsole:
                 self._hold = buf[len(buf) - k:] if k else b""
                 return
             j = buf.find(MARK_END, i)
-            if j < 0 and len(buf) - i < 64:
+            if j < 0 and len(buf) - i < _MARK_MAX:
                 self._emit_vm(buf[:i])
                 self._hold = buf[i:]
                 return
@@ -128,6 +132,11 @@ class BoardConsole:
         elif cmd.startswith(b"exit:"):
             self._reboot(int(cmd[5:]))
             return True
+        elif cmd.startswith(b"warn:"):
+            text = cmd[5:].decode("utf-8", "replace")
+            self.warnings.append(text)
+            sys.stderr.write("%s: %s\n" % (self.name, text))
+            sys.stderr.flush()
         elif cmd == b"kbd":
             # The VM took a KeyboardInterrupt where it could not raise it
             # (the shim's FS.stat): the same Ctrl-C again, ahead of later input,

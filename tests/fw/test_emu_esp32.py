@@ -99,3 +99,81 @@ def test_mp_virtual_badge_delivers_timers_while_asyncio_sleeps():
     asyncio.run(idle())
     machine.Timer(0).deinit()
     assert fired, "no timer callback while the app slept"
+
+
+def _board_json():
+    import json
+
+    with open("board.json", "w") as f:
+        json.dump({"i2c": {"bus": 0, "scl": 22, "sda": 21}, "accel": {"type": "lis3dh", "address": 24}}, f)
+    return "board.json"
+
+
+def _head(path):
+    # size and first bytes: a whole 50 KB file would not fit the VM's heap twice
+    import os
+
+    with open(path, "rb") as f:
+        return os.stat(path)[6], f.read(32)
+
+
+def test_corrupt_nvs_file_boots_empty_with_all_the_hardware():
+    # Garbage where the partition was (a binary file, JSON cut short by a
+    # power cut, the wrong JSON shape): every page corrupt, as ESP-IDF treats
+    # them, an empty NVS; never an exception that leaves the pin without its
+    # sensor.
+    import esp32
+    import machine
+    from cpsim import default_device
+
+    for garbage in (b"\x00\xff\xfe\x81binary\x00", b'{"prov": {"id": ["i32", 4', b'["i32", 1]', b"{}" + b" " * 50000):
+        with open("nvs.json", "wb") as f:
+            f.write(garbage)
+        dev = default_device.build(board_path=_board_json(), nvs_file="nvs.json")
+        assert dev.nvs == {}
+        assert machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21)).scan() == [0x18]
+        warns = [n[2] for n in dev.log if n[1] == "warn"]
+        assert len(warns) == 1 and "whole partition" in warns[0], warns
+        assert _head("nvs.json.corrupt") == (len(garbage), garbage[:32])  # kept for a person to look at
+        nvs = esp32.NVS("prov")
+        _raises(OSError, nvs.get_i32, "id")
+        nvs.set_i32("id", 9)
+        nvs.commit()
+        default_device.build(nvs_file="nvs.json")
+        assert esp32.NVS("prov").get_i32("id") == 9
+
+
+def test_damaged_nvs_entries_are_dropped_and_the_rest_kept():
+    import esp32
+    from cpsim import default_device
+
+    with open("nvs.json", "w") as f:
+        f.write('{"prov": {"id": ["i32", 42], "secret": ["blob", "fe0"], "x": ["str", "a"], "big": ["i32", 4294967296],'
+                ' "key": ["blob", "00ff"], "odd": "i32"}, "a_namespace_of_16": {"k": ["i32", 1]}, "n": 5}')
+    dev = default_device.build(nvs_file="nvs.json")
+    assert dev.nvs == {"prov": {"id": 42, "key": b"\x00\xff"}}
+    warns = [n[2] for n in dev.log if n[1] == "warn"]
+    assert len(warns) == 1 and "6 damaged entries" in warns[0], warns
+    assert esp32.NVS("prov").get_i32("id") == 42
+
+
+def test_good_nvs_file_loads_without_a_warning_and_commit_leaves_no_temporary():
+    import os
+
+    import esp32
+    from cpsim import default_device
+
+    for name in ("nvs.json", "nvs.json.corrupt", "nvs.json.tmp"):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+    default_device.build(nvs_file="nvs.json")
+    nvs = esp32.NVS("prov")
+    nvs.set_i32("id", -5)
+    nvs.set_blob("k", b"")
+    nvs.commit()
+    dev = default_device.build(nvs_file="nvs.json")
+    assert dev.nvs == {"prov": {"id": -5, "k": b""}} and not [n for n in dev.log if n[1] == "warn"]
+    names = os.listdir(".")
+    assert "nvs.json.tmp" not in names and "nvs.json.corrupt" not in names
