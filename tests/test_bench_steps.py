@@ -123,10 +123,15 @@ def test_default_rate_is_the_one_the_app_runs_each_board_at():
         from cloudpin.motion import MotionService
     finally:
         del sys.path[:2]
+    from host_tools.boards import boardspec
+
     boards = sorted(BOARDS_DIR.glob("*.json"))
     assert len(boards) >= 3
     for path in boards:
-        svc = MotionService(SimpleNamespace(board=json.loads(path.read_text())), log=None)
+        # The board layer hands the service the rate the chip runs at (tests/fw/test_app.py).
+        accel = json.loads(path.read_text())["accel"]
+        hw = SimpleNamespace(accel=object(), accel_rate=boardspec.motion_rate(accel))
+        svc = MotionService(hw, log=None)
         assert bench.board_odr(path.stem) == svc.rate and svc.pipeline.steps.rate_hz <= 30, path.stem
 
 

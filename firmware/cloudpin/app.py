@@ -56,12 +56,10 @@ class App:
             # Ctrl-C from a host tool (mpremote, the desk) drops to the REPL.
             # An ESP32 watchdog cannot be stopped once started, so a hardware
             # timer keeps feeding it and the REPL session survives.
-            wdt = self.hw.wdt
-            if wdt is not None:
-                import machine
+            if self.hw.wdt is not None:
+                from cloudpin.board import wdt_keeper
 
-                self.wdt_timer = machine.Timer(0)
-                self.wdt_timer.init(period=1000, mode=machine.Timer.PERIODIC, callback=lambda t: wdt.feed())
+                self.wdt_timer = wdt_keeper(self.hw.wdt)
             self.log.warning("app stopped by Ctrl-C; REPL ready")
             raise
 

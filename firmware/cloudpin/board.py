@@ -20,15 +20,23 @@ def load_board_file(path="board.json"):
 
 
 class Hardware:
-    """Everything the app touches. Absent parts are None; `faults` names the
-    parts that failed to come up, for the self-test."""
+    """Everything the app touches, resolved: the app never reads the board
+    file for hardware facts. Absent parts are None; `faults` names the parts
+    that failed to come up, for the self-test."""
 
     def __init__(self, board, i2c=None, accel=None, accel_int=None, led=None, button=None,
-                 battery=None, wdt=None, ble=None, faults=None, nvs=None):
+                 battery=None, wdt=None, ble=None, faults=None, nvs=None, accel_rate=None,
+                 accel_int2=None, display=None, power=None):
         self.board = board
         self.i2c = i2c
         self.accel = accel  # driver object (cloudpin.lis3dh / mpu6886 / mpu6050)
+        # The rate the sensor really runs at (what its set_odr() returned): the
+        # step counter and tap detector must count time in its samples.
+        self.accel_rate = accel_rate
         self.accel_int = accel_int  # machine.Pin wired to the sensor's INT1
+        self.accel_int2 = accel_int2  # machine.Pin on INT2 (the click engine's line), or None
+        self.display = display  # cloudpin.display.StatusDisplay, or None
+        self.power = power  # cloudpin.axp192.AXP192 power chip, or None
         self.led = led
         self.button = button
         self.battery = battery
@@ -47,14 +55,10 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
     i2c = machine.I2C(c["bus"], scl=machine.Pin(c["scl"]), sda=machine.Pin(c["sda"]), freq=c["freq"])
     a = board["accel"]
     accel_int = machine.Pin(a["int1"], machine.Pin.IN)
-    accel = None
-    try:
-        from cloudpin.accel import make_accel
-
-        accel = make_accel(i2c, a)
-    except (OSError, ValueError) as e:
+    accel_int2 = machine.Pin(a["int2"], machine.Pin.IN) if a.get("int2") is not None else None
+    accel, accel_rate = _accel(i2c, a, log)
+    if accel is None:
         faults.append("accel")
-        log.error("accelerometer %s at 0x%02x: %r" % (a["type"], a["address"], e))
     led = None
     cfg = board.get("led")
     if cfg:
@@ -96,4 +100,33 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
         faults.append("nvs")
         log.error("nvs unavailable: %r" % (e,))
     wdt = machine.WDT(timeout=wdt_timeout_ms) if wdt_timeout_ms else None
-    return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults, nvs)
+    return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults, nvs,
+                    accel_rate, accel_int2)
+
+
+def _accel(i2c, cfg, log):
+    """(driver, rate it runs at) for the board's accelerometer, programmed at
+    the app's rate; (None, None) with the reason logged when the chip does
+    not answer or cannot be configured."""
+    try:
+        from cloudpin.accel import make_accel
+
+        drv = make_accel(i2c, cfg)
+        rate = drv.set_odr(boardspec.requested_rate(cfg))
+        if not 5 <= rate <= boardspec.MOTION_MAX_HZ:
+            raise ValueError("runs at %s Hz, outside the app's 5..%d Hz" % (rate, boardspec.MOTION_MAX_HZ))
+        return drv, rate
+    except (OSError, ValueError) as e:
+        log.error("accelerometer %s at 0x%02x: %r" % (cfg["type"], cfg["address"], e))
+        return None, None
+
+
+def wdt_keeper(wdt, period_ms=1000):
+    """A hardware timer that feeds `wdt` on its own, for when the app stops
+    (Ctrl-C to the REPL): an ESP32 watchdog cannot be stopped once started.
+    Returns the Timer (keep it referenced; deinit() stops the feeding)."""
+    import machine
+
+    timer = machine.Timer(0)
+    timer.init(period=period_ms, mode=machine.Timer.PERIODIC, callback=lambda t: wdt.feed())
+    return timer

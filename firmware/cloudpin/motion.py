@@ -2,8 +2,9 @@
 # (or a timer on chips without one), drains the FIFO in one burst and runs
 # every sample through the step counter and the tap detector.
 #
-# The sensor runs at the board's tap rate (accel.tap_odr, 400-500 Hz): a tap
-# lasts a few ms and vanishes at step rates. The step counter block-averages
+# The sensor runs at the board's tap rate (accel.tap_odr, 400-500 Hz; the
+# board layer programs it and hands over the rate the chip really runs at,
+# Hardware.accel_rate): a tap lasts a few ms and vanishes at step rates. The step counter block-averages
 # down to its own 25 Hz internally. Where the chip has a tap engine (LIS3DH
 # click), it watches every sample in hardware and the CPU only locates the
 # click in the burst; elsewhere the software detector sees every sample.
@@ -59,16 +60,16 @@ class MotionService:
     name = "motion"
 
     def __init__(self, hw, log, on_tap=None, ticks_ms=None):
-        cfg = hw.board["accel"]
         self.hw = hw
         self.log = log
         self.on_tap = on_tap  # on_tap(t_ms, strength_mg): the handshake's hook
         # The clock taps are stamped with; a simulation passes its own.
         self.ticks_ms = ticks_ms or time.ticks_ms
-        self.rate = cfg.get("tap_odr") or cfg["odr"]
-        self.pipeline = MotionPipeline(self.rate, self._tap)
-        self.steps = self.pipeline.steps
-        self.taps = self.pipeline.taps
+        # Resolved by the board layer; None (and no pipeline) without a sensor.
+        self.rate = hw.accel_rate if hw.accel is not None else None
+        self.pipeline = MotionPipeline(self.rate, self._tap) if self.rate else None
+        self.steps = self.pipeline.steps if self.pipeline else None
+        self.taps = self.pipeline.taps if self.pipeline else None
         self.overruns = 0
         self._buf = array("h", bytes(2 * 3 * _FIFO_FRAMES))
         self._wake = asyncio.ThreadSafeFlag()
@@ -77,9 +78,11 @@ class MotionService:
 
     @property
     def tap_count(self):
-        return self.pipeline.tap_count
+        return self.pipeline.tap_count if self.pipeline else 0
 
     def summary(self):
+        if self.steps is None:
+            return "motion=off"
         return "steps=%d taps=%d" % (self.steps.steps, self.tap_count)
 
     # Interrupt handlers: no allocation, just flags (as aioble does).
@@ -94,14 +97,10 @@ class MotionService:
         """Program the sensor; returns the poll interval (ms) for chips
         without a watermark interrupt, 0 when the interrupt wakes us."""
         accel = self.hw.accel
-        accel.set_odr(self.rate)
         accel.enable_fifo(_WATERMARK)
-        int2 = self.hw.board["accel"].get("int2")
-        if accel.HAS_CLICK and int2 is not None:
-            import machine
-
+        if accel.HAS_CLICK and self.hw.accel_int2 is not None:
             accel.enable_click(_TAP_MG, 15, 30, 0, pin=2)
-            accel.attach_irq(machine.Pin(int2, machine.Pin.IN), self._on_click)
+            accel.attach_irq(self.hw.accel_int2, self._on_click)
             self._hw_click = True
         if accel.HAS_WATERMARK_IRQ:
             accel.attach_irq(self.hw.accel_int, self._on_watermark)
@@ -111,6 +110,9 @@ class MotionService:
     def drain(self):
         """Read everything the FIFO holds and process it; returns samples read."""
         accel = self.hw.accel
+        pipeline = self.pipeline
+        if pipeline is None:
+            return 0
         buf = self._buf
         total = 0
         while True:
@@ -123,14 +125,14 @@ class MotionService:
                 if click:
                     self._clicked = False
                     accel.read_click()
-            self.pipeline.process(buf, n, self.ticks_ms(), click)
+            pipeline.process(buf, n, self.ticks_ms(), click)
             total += n
             if n < _FIFO_FRAMES:
                 break
         if accel.overruns != self.overruns:
             # Samples were lost: the filters' history no longer joins up.
             self.overruns = accel.overruns
-            self.taps.reset()
+            pipeline.taps.reset()
             self.log.warning("fifo overrun %d" % self.overruns)
         return total
 
@@ -140,7 +142,7 @@ class MotionService:
             self.on_tap(t, mg)
 
     async def run(self):
-        if self.hw.accel is None:
+        if self.pipeline is None:
             self.log.error("no accelerometer: motion off")
             return
         poll_ms = self.setup()

@@ -35,6 +35,7 @@ from host_tools import BOARDS_DIR, FIRMWARE_DIR
 from host_tools import mpcache
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
+from host_tools.boards import boardspec
 
 RUNNER = Path(__file__).resolve().parent / "mp_steps_runner.py"
 DEFAULT_BOARD = "cloudpin_ref"
@@ -50,10 +51,11 @@ class BenchError(Exception):
 
 def board_odr(board=DEFAULT_BOARD):
     """The rate the app feeds the step counter on `board`: the sensor runs at
-    the tap rate where the board has one (motion.py), else at accel.odr."""
+    the tap rate where the board has one, else at accel.odr, as the chip can
+    run it (boardspec.motion_rate, what the board layer programs)."""
     try:
         accel = json.loads((BOARDS_DIR / (board + ".json")).read_text())["accel"]
-        return float(accel.get("tap_odr") or accel["odr"])
+        return float(boardspec.motion_rate(accel))
     except (OSError, ValueError, KeyError, TypeError):
         return FALLBACK_ODR
 

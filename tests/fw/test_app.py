@@ -41,3 +41,37 @@ def test_unprovisioned_badge_and_missing_sensor_still_run():
     assert any("badge=none" in ln and "faults=accel" in ln for ln in lines), lines
     assert any("no accelerometer" in ln for ln in lines), lines
     assert any(" status " in ln for ln in lines), lines  # the heartbeat goes on
+
+
+def test_the_app_runs_at_the_rate_the_chip_really_runs():
+    # tap_odr 500 on an LIS3DH: the chip runs the nearest rate it has (400 Hz,
+    # not 1344), and the motion service counts time in that rate's samples.
+    dev = World().device("p")
+    chip = dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+    board = dict(_BOARD)
+    board["accel"] = dict(_BOARD["accel"], tap_odr=500)
+    lines = []
+    log = Logger("app", sink=lines.append)
+    hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
+    app = App(hw, log, status_every_ms=100)
+    assert hw.accel_rate == 400 and app.motion.rate == 400 and chip._odr_hz == 400
+    assert app.motion.steps.rate_hz * app.motion.steps._dec == 400
+    assert hw.accel_int2 is not None and not hw.faults
+
+
+def test_an_impossible_rate_is_a_board_fault_not_a_crash():
+    # 1344 Hz is an LIS3DH rate but above what the step counter takes: it
+    # raised inside App.__init__, outside the supervisor, before.
+    dev = World().device("p")
+    dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+    board = dict(_BOARD)
+    board["accel"] = dict(_BOARD["accel"], tap_odr=1344)
+    lines = []
+    log = Logger("app", sink=lines.append)
+    hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
+    assert hw.faults == ["accel"] and hw.accel is None and hw.accel_rate is None
+    assert any("1344" in ln and "5..1000" in ln for ln in lines), lines
+    app = App(hw, log, status_every_ms=100)
+    app.run(run_ms=250)
+    assert any("faults=accel" in ln for ln in lines), lines
+    assert any(" status " in ln and "motion=off" in ln for ln in lines), lines
