@@ -1,7 +1,7 @@
 """Build one image per badge for mass flashing: the app compiled with mpy-cross
 for the board's CPU in a LittleFS filesystem, a per-badge NVS partition
 (the identity keys of firmware/cloudpin/identity.py: badge_id, or badge_id,
-pair_key, id_key and prov_gen), and, with --firmware,
+pair_key, id_key, event_key, utc_offset and prov_gen), and, with --firmware,
 MicroPython's bootloader, partition table and app, merged with esptool into
 one file written at the chip's bootloader offset (0x1000 on the ESP32).
 Addresses come from the firmware's own partition table. The parts are also
@@ -146,7 +146,8 @@ def add_arguments(p):
     p.add_argument("--nvs", action="append", default=[], metavar="KEY[:TYPE]=VALUE",
                    help="per-badge NVS value in namespace cloudpin; TYPE str (default, a UTF-8 blob), i32, hex or b64. "
                         "Keys as in firmware/cloudpin/identity.py, e.g. --nvs badge_id:hex=0000000000000042 "
-                        "(a blank badge), plus pair_key:hex=..., id_key:hex=..., prov_gen:i32=1 (provisioned)")
+                        "(a blank badge), plus pair_key:hex=..., id_key:hex=..., event_key:hex=..., utc_offset:i32=MINUTES_EAST_OF_UTC, "
+                        "prov_gen:i32=1 (provisioned)")
     p.add_argument("--nvs-csv", help="NVS values as an esp-idf-nvs-partition-gen CSV (i32 and blob encodings only)")
     p.add_argument("--arch", help="mpy-cross architecture instead of the board's (x64 or bytecode: run the image in "
                                   "the host's MicroPython VM)")

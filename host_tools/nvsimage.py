@@ -5,7 +5,7 @@ MicroPython's esp32.NVS reads only i32 (get_i32) and blob (get_blob) values,
 so these are the only two encodings written: ints become i32, bytes become
 blobs (text, a UTF-8 blob). In namespace "cloudpin" the keys, types and sizes
 are the firmware's own (KEYS in firmware/cloudpin/identity.py: badge_id,
-pair_key, id_key as blobs, prov_gen as i32), and an identity is all or
+pair_key, id_key, event_key as blobs, utc_offset and prov_gen as i32), and an identity is all or
 nothing: prov_gen is the firmware's commit marker, so secrets without it
 would read as "not provisioned" and it without them as a broken identity.
 """

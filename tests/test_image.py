@@ -220,7 +220,7 @@ def test_fs_image_refuses_an_app_that_does_not_fit(tmp_path, board):
 # -- NVS -------------------------------------------------------------------------
 
 IDENTITY = {"badge_id": bytes.fromhex("0000c10d00000042"), "pair_key": bytes(range(16)),
-            "id_key": bytes(range(16, 32)), "prov_gen": 3}
+            "id_key": bytes(range(16, 32)), "event_key": bytes(range(32, 48)), "utc_offset": -300, "prov_gen": 3}
 
 
 def test_nvs_image_parses_back_to_the_values_written(tmp_path):
@@ -278,8 +278,8 @@ def test_nvs_rejects_what_micropython_could_not_read(tmp_path, values, match):
     ({"badge_id": 5}, "8-byte blob"),
     (dict(IDENTITY, prov_gen=b"1234"), "must be an i32"),
     (dict(IDENTITY, prov_gen=0), "must be > 0"),
-    ({"badge_id": IDENTITY["badge_id"], "pair_key": IDENTITY["pair_key"]}, "missing id_key, prov_gen"),
-    ({"prov_gen": 1}, "missing badge_id, id_key, pair_key"),
+    ({"badge_id": IDENTITY["badge_id"], "pair_key": IDENTITY["pair_key"]}, "missing event_key, id_key, prov_gen, utc_offset"),
+    ({"prov_gen": 1}, "missing badge_id, event_key, id_key, pair_key, utc_offset"),
 ])
 def test_nvs_identity_follows_the_firmwares_keys(tmp_path, values, match):
     with pytest.raises(nvsimage.NvsError, match=match):
@@ -297,6 +297,7 @@ def test_nvs_from_csv(tmp_path):
     csv = tmp_path / "in.csv"
     csv.write_text("key,type,encoding,value\n# per badge\ncloudpin,namespace,,\nbadge_id,data,hex2bin,0000c10d00000042\n"
                    "pair_key,data,base64,AAECAwQFBgcICQoLDA0ODw==\nid_key,data,binary,abcdefghijklmnop\n"
+                   "event_key,data,hex2bin,202122232425262728292a2b2c2d2e2f\nutc_offset,data,i32,-300\n"
                    "prov_gen,data,i32,0x3\nother,namespace,,\ncert,file,binary,cert.der\n")
     nvs = nvsimage.build_nvs_image_from_csv(csv, tmp_path / "nvs.bin")
     assert nvsimage.parse_nvs(nvs.read_bytes()) == {

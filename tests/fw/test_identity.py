@@ -70,8 +70,9 @@ def _provisioned(pk, ik, gen):
     return nvs.flash
 
 
-def test_keys_are_the_documented_four():
-    assert [k for k, _, _ in identity.KEYS] == ["badge_id", "pair_key", "id_key", "prov_gen"]
+def test_keys_are_the_documented_six():
+    assert [k for k, _, _ in identity.KEYS] == ["badge_id", "pair_key", "id_key", "event_key", "utc_offset",
+                                                 "prov_gen"]
     for key, kind, size in identity.KEYS:
         assert kind in ("i32", "blob")  # all esp32.NVS can store
         assert len(key) <= 15  # NVS key name limit
@@ -183,3 +184,58 @@ def test_wipe_of_a_blank_badge_is_harmless():
     nvs = FakeNVS()
     identity.wipe(nvs)
     assert identity.load(nvs)["provisioned"] is False
+
+
+EK1, EK2 = b"E" * 16, b"e" * 16
+
+
+def test_event_keys_make_the_pin_social_and_are_wiped():
+    nvs = FakeNVS()
+    identity.set_badge_id(nvs, BID)
+    identity.write(nvs, PK1, IK1, 4, EK1, -300)
+    d = identity.load(FakeNVS(nvs.flash))
+    assert d["provisioned"] and d["social"]
+    assert d["event_key"] == EK1 and d["utc_offset"] == -300
+    pub = identity.public(d)
+    assert pub["social"] and pub["utc_offset"] == -300 and "EEEE" not in repr(pub)
+    import binascii
+
+    assert pub["event_digest"] == binascii.hexlify(identity.event_digest(EK1)).decode()
+    # A later provisioning without event keys must not keep this event's.
+    identity.write(nvs, PK2, IK2, 5)
+    d = identity.load(nvs)
+    assert d["provisioned"] and not d["social"] and d["event_key"] is None and d["utc_offset"] is None
+    identity.write(nvs, PK2, IK2, 6, EK2, 0)
+    assert identity.load(nvs)["social"]
+    identity.wipe(nvs)
+    d = identity.load(FakeNVS(nvs.flash))
+    assert d["event_key"] is None and d["utc_offset"] is None and not d["social"] and not d["provisioned"]
+
+
+def test_event_keys_are_checked():
+    nvs = FakeNVS()
+    identity.set_badge_id(nvs, BID)
+    for ek, off in ((EK1, None), (None, 60), (EK1[:15], 60), (EK1, 841), (EK1, -721), (EK1, "60"), (EK1, True)):
+        try:
+            identity.write(nvs, PK1, IK1, 1, ek, off)
+            assert False, (ek, off)
+        except ValueError:
+            pass
+    identity.write(nvs, PK1, IK1, 1, EK1, 840)
+    nvs.set_i32("utc_offset", 5000)  # out of range in flash: not social, never a crash
+    d = identity.load(nvs)
+    assert d["provisioned"] and not d["social"] and d["utc_offset"] is None
+
+
+def test_power_cut_at_every_step_of_a_social_reprovisioning():
+    for budget in range(0, 20):
+        nvs = FakeNVS(_provisioned(PK1, IK1, 1), budget)
+        try:
+            identity.write(nvs, PK2, IK2, 2, EK2, 120)
+        except PowerCut:
+            pass
+        d = identity.load(FakeNVS(nvs.flash))
+        if d["provisioned"] and d["prov_gen"] == 2:
+            assert d["social"] and d["event_key"] == EK2 and d["utc_offset"] == 120
+        elif d["provisioned"]:
+            assert (d["prov_gen"], d["pair_key"], d["social"]) == (1, PK1, False)
