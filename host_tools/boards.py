@@ -1,21 +1,12 @@
 """Board definitions (boards/*.json) for host tools. Validation is the
 firmware's own (firmware/cloudpin/boardspec.py), so a board file the host
 accepts is one the pin accepts."""
-import importlib.util
 import json
 from pathlib import Path
 
-from host_tools import BOARDS_DIR, FIRMWARE_DIR
+from host_tools import BOARDS_DIR, fwsource
 
-
-def _load_boardspec():
-    spec = importlib.util.spec_from_file_location("cloudpin_boardspec", FIRMWARE_DIR / "cloudpin" / "boardspec.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-boardspec = _load_boardspec()
+boardspec = fwsource.load("boardspec")
 BoardError = boardspec.BoardError
 
 

@@ -29,7 +29,7 @@ import time
 import zlib
 from pathlib import Path
 
-from host_tools import FIRMWARE_DIR, REPO, chips, fsimage, image
+from host_tools import FIRMWARE_DIR, REPO, chips, fsimage, fwsource
 from host_tools.link.pool import crashed, each_port
 from host_tools.link.session import BAUD, BadgeError, LinkError, SerialSession
 APP_DIRS = ("cloudpin",)
@@ -321,7 +321,7 @@ def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FI
     arch = choose_arch(board, inv, arch)
     files = build(board, arch, root)
     plan = make_plan(files, inv, force)
-    manifest = manifest_text(files, image.firmware_version(root)).encode()
+    manifest = manifest_text(files, fwsource.version(root)).encode()
     total = sum(len(files[p]) for p in plan.write)
     note("plan", total=total, files=len(plan.write), plan=plan)
     result = {"port": badge.port, "arch": arch, "platform": inv.platform, "written": list(plan.write),
@@ -362,7 +362,7 @@ def deploy_port(port, board, *, baud=BAUD, **kw):
     try:
         with SerialSession(port, baud, wake_timeout=6.0) as badge:
             return deploy_badge(badge, board, **kw)
-    except (LinkError, fsimage.ImageError, chips.FirmwareError) as e:
+    except (LinkError, fsimage.ImageError, fwsource.SourceError, chips.FirmwareError) as e:
         return {"port": port, "error": str(e)}
 
 

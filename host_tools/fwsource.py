@@ -11,6 +11,10 @@ from pathlib import Path
 from host_tools import FIRMWARE_DIR
 
 
+class SourceError(ValueError):
+    """The firmware tree lacks what a host tool takes from it."""
+
+
 def _path(name, root):
     return Path(root) / "cloudpin" / (name.replace(".", "/") + ".py")
 
@@ -31,6 +35,14 @@ def constants(name, root=FIRMWARE_DIR):
         except ValueError:  # computed at run time: not a constant the host can take
             continue
     return out
+
+
+def version(root=FIRMWARE_DIR):
+    """VERSION of the firmware tree (cloudpin/__init__.py)."""
+    found = constants("__init__", root).get("VERSION")
+    if not isinstance(found, str):
+        raise SourceError('no VERSION = "x.y.z" in %s' % _path("__init__", root))
+    return found
 
 
 def load(name, root=FIRMWARE_DIR):

@@ -10,13 +10,12 @@ written next to the output (OUT.fs.bin, OUT.nvs.bin) with a manifest
 import argparse
 import hashlib
 import json
-import re
 import sys
 from pathlib import Path
 
 from esptool.cmds import merge_bin
 
-from host_tools import FIRMWARE_DIR, chips, fsimage, nvsimage
+from host_tools import FIRMWARE_DIR, chips, fsimage, fwsource, nvsimage
 from host_tools.boards import BoardError, load_board
 
 
@@ -24,13 +23,7 @@ class MergeError(ValueError):
     pass
 
 
-def firmware_version(root=FIRMWARE_DIR):
-    """VERSION from the app's cloudpin/__init__.py, without importing it."""
-    text = (Path(root) / "cloudpin" / "__init__.py").read_text()
-    m = re.search(r'^VERSION\s*=\s*"([^"]+)"', text, re.M)
-    if not m:
-        raise fsimage.ImageError("no VERSION = \"x.y.z\" in %s/cloudpin/__init__.py" % root)
-    return m.group(1)
+firmware_version = fwsource.version
 
 
 def _data(part):
@@ -162,7 +155,7 @@ def run(args):
         values = dict(nvsimage.parse_assignment(a) for a in args.nvs)
         manifest = build_image(args.board, args.output, firmware=args.firmware, nvs_values=values,
                                nvs_csv=args.nvs_csv, arch=args.arch, root=args.app)
-    except (BoardError, chips.FirmwareError, fsimage.ImageError, nvsimage.NvsError, MergeError) as e:
+    except (BoardError, chips.FirmwareError, fsimage.ImageError, fwsource.SourceError, nvsimage.NvsError, MergeError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
     print(describe(manifest))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR, chips, cli, fsimage, image, nvsimage
+from host_tools import EMULATOR_DIR, FIRMWARE_DIR, chips, cli, fsimage, fwsource, image, nvsimage
 from host_tools.boards import load_board
 
 MICROPYTHON = str(Path(sys.executable).parent / "micropython")
@@ -290,6 +290,26 @@ def test_nvs_identity_keys_come_from_the_firmware():
     keys = nvsimage.firmware_keys()
     assert keys["badge_id"] == ("blob", 8) and keys["prov_gen"][0] == "i32"
     assert set(keys) == set(IDENTITY)
+
+
+def test_host_tools_read_the_firmwares_constants_and_version_from_its_source(tmp_path):
+    pkg = tmp_path / "cloudpin"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('VERSION = "9.8.7"\n')
+    (pkg / "limits.py").write_text("from micropython import const\nfrom cloudpin.store import Store\n"
+                                   "A = const(12)\nB = (1, 'x')\nC = A * 2\nD: int = 3\n")
+    assert fwsource.constants("limits", tmp_path) == {"A": 12, "B": (1, "x")}  # C is computed at run time
+    assert fwsource.version(tmp_path) == "9.8.7"
+    (pkg / "__init__.py").write_text("VERSION = make()\n")
+    with pytest.raises(fwsource.SourceError, match="no VERSION"):
+        fwsource.version(tmp_path)
+    # The real firmware: the desk's limits and digest are the badge's own.
+    from host_tools.desk import provision, roster
+
+    owner = fwsource.constants("owner")
+    assert (roster.MAX_TEXT, roster.MAX_HANDLES, roster.MAX_HANDLE) == (owner["MAX_TEXT"], owner["MAX_HANDLES"],
+                                                                        owner["MAX_HANDLE"])
+    assert provision.digest(b"p" * 16, b"i" * 16) == hashlib.sha256(b"p" * 16 + b"i" * 16).hexdigest()
 
 
 def test_nvs_from_csv(tmp_path):

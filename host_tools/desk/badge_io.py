@@ -10,24 +10,16 @@ pair_key(), for a pairing card; they never appear in an error message.
 import binascii
 import json
 import logging
-import os
-import re
 from dataclasses import dataclass
 
-from host_tools import FIRMWARE_DIR
-from host_tools.link.session import BAUD, BadgeError, BadgeGone, LinkError, SerialSession
+from host_tools import fwsource
+from host_tools.link.session import BAUD, BadgeError, BadgeGone, SerialSession  # noqa: F401 (BadgeGone: the desk's too)
 
 log = logging.getLogger("cloudpin.desk")
 _MARK = "@@"
 
 
-def firmware_version(root=FIRMWARE_DIR):
-    """VERSION of the firmware tree this tool would deploy."""
-    text = (root / "cloudpin" / "__init__.py").read_text()
-    m = re.search(r'^VERSION\s*=\s*"([^"]+)"', text, re.M)
-    if not m:
-        raise RuntimeError("no VERSION in %s" % (root / "cloudpin" / "__init__.py"))
-    return m.group(1)
+firmware_version = fwsource.version  # what this desk would deploy
 
 
 @dataclass
