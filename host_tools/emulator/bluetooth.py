@@ -168,7 +168,7 @@ class BLE(IrqDelivery):
         self._handler = None
         self._active = False
         self._gen = 0
-        self._name = b"nimble"  # ESP-IDF CONFIG_BT_NIMBLE_SVC_GAP_DEVICE_NAME
+        self._name = b"MPY ESP32"  # micropython ports/esp32/boards/sdkconfig.ble
         self._mtu = 256  # ESP-IDF CONFIG_BT_NIMBLE_ATT_PREFERRED_MTU
         self._bond = False
         base = int.from_bytes(bytes(dev.uid[:6]), "big")
@@ -176,6 +176,7 @@ class BLE(IrqDelivery):
         self._rng = Rng(base ^ (base >> 24) ^ 0x5BD1E995)
         self._slots = []
         self._depth = 0
+        self._st = self._radio.attach(self)
         _gap().reset(self)
 
     # --- GAP: cpsim.blegap -------------------------------------------------------------

@@ -5,7 +5,15 @@ from bluetooth import _err, _int, _buf, _ENODEV, _EINVAL, _EALREADY, _EBUSY, _NO
 import errno
 
 _RPA_TIMEOUT_US = 900000000  # ESP-IDF CONFIG_BT_NIMBLE_RPA_TIMEOUT, 900 s
-_MAX_CONN = 4  # CONFIG_BT_NIMBLE_MAX_CONNECTIONS in micropython's sdkconfig.ble
+# micropython's sdkconfig.ble lets NimBLE hold 4 connections, but the classic
+# ESP32 controller's BTDM_CTRL_BLE_MAX_CONN defaults to 3 and refuses a 4th
+# LE Create Connection; its HCI error is not in modbluetooth_nimble.c's
+# ble_hs_err_to_errno table, which makes it EIO.
+_MAX_CONN = 3
+_INIT_SCAN_US = 10000  # gap_connect scans 0x0010 x 625 us of every 0x0010 (modbluetooth_nimble.c)
+_SECRET_OUR_IRK = 10  # modbluetooth_nimble.c SECRET_TYPE_OUR_IRK
+_SECRET_PEER_SEC = 2  # NimBLE BLE_STORE_OBJ_TYPE_PEER_SEC
+SEC_VALUE_LEN = 80  # sizeof(struct ble_store_value_sec) the store must hand back (NimBLE 1.x, ESP-IDF 5)
 
 
 def reset(ble):
@@ -25,6 +33,8 @@ def reset(ble):
     ble._conn_itvl = 30000
     ble._conns = {}  # conn_handle -> cpsim.link.Link
     ble._chr_disc = False
+    ble._procs = 0  # GATT client procedures in flight (cpsim.blegattc)
+    ble._mbufs = 0  # host buffers held by queued notifications and writes (cpsim.link)
 
 
 def active(ble, on):
@@ -33,19 +43,46 @@ def active(ble, on):
         if on:
             ble._gen += 1
             ble._active = True
+            ble._radio.power(ble, True)
+            _load_irk(ble)
     return ble._active
 
 
+def _load_irk(ble):
+    # modbluetooth_nimble.c sync_cb -> load_irk(), before active(True) returns:
+    # ask the store for our IRK; without one, make one and offer it to the
+    # store; once the store holds one, NimBLE reloads the peers' keys
+    # (ble_hs_misc_restore_irks: PEER_SEC entries by index until none).
+    irk = ble._irq_secret(29, (_SECRET_OUR_IRK, 0), b"irk", None)
+    if not (irk is not None and len(_buf(irk)) == 16):
+        fresh = bytearray(16)
+        for i in range(16):
+            fresh[i] = ble._rng.next() & 0xFF
+        if not ble._irq_secret(30, (_SECRET_OUR_IRK,), b"irk", bytes(fresh)):
+            return  # a store that keeps nothing: NimBLE's fixed IRK
+    i = 0
+    while ble._active:
+        v = ble._irq_secret(29, (_SECRET_PEER_SEC, i), None, None)
+        if v is None or len(_buf(v)) != SEC_VALUE_LEN:
+            return
+        i += 1
+
+
 def deinit(ble, graceful, irq):
+    # mp_bluetooth_deinit: advertising and scanning stop (SCAN_DONE), then
+    # nimble_port_stop() terminates every link while the state is still ACTIVE
+    # on the ESP32 port (mpnimbleport.c), so with `irq` this side gets its own
+    # disconnect events and the queued procedures fail (status 7) first.
     if not ble._active:
         return
     ble._radio.stop_adv(ble)
-    scan_stop(ble, irq)  # SCAN_DONE still arrives: the stack is up until here
-    ble._active = False
+    scan_stop(ble, irq)
     if ble._connecting is not None:
         connect_end(ble)
     for link in list(ble._conns.values()):
-        link.drop(link.side_of(ble), graceful)
+        link.drop(link.side_of(ble), graceful, irq)
+    ble._active = False
+    ble._radio.power(ble, False)
     ble._gen += 1
     reset(ble)
 
@@ -167,7 +204,7 @@ def scan(ble, duration_ms, interval_us, window_us, active):
     ble._scan_itvl = iu * 625
     ble._scan_win = wu * 625
     ble._scan_t0 = ble._clock.now_us()
-    ble._radio.track(ble._radio.scanners, ble, True)
+    ble._radio.listen_start(ble, 1, ble._scan_itvl, ble._scan_win)
     if duration > 0:
         ble._scan_end = ble._clock.call_at(ble._scan_t0 + duration * 1000, lambda: scan_stop(ble, True, True))
 
@@ -178,7 +215,7 @@ def scan_stop(ble, irq, expired=False):
     if not ble._scanning:
         return
     ble._scanning = False
-    ble._radio.track(ble._radio.scanners, ble, False)
+    ble._radio.listen_stop(ble)
     if ble._scan_end is not None:
         ble._clock.cancel(ble._scan_end)
         ble._scan_end = None
@@ -203,20 +240,20 @@ def connect(ble, addr_type, addr, duration, imin, imax):
         if link.addrs[1 - link.side_of(ble)] == (addr_type, addr):
             raise _err(errno.EIO)  # BLE_HS_EDONE: already connected to it
     if len(ble._conns) >= _MAX_CONN:
-        raise _err(errno.ENOMEM)
+        raise _err(errno.EIO)
     if umin < 6 or umax > 3200 or umin > umax:
         raise _err(_EINVAL)
     ble._connecting = (addr_type, addr)
     ble._conn_itvl = umin * 1250
     ble._conn_own = own_addr(ble)
-    ble._radio.track(ble._radio.initiators, ble, True)
+    ble._radio.listen_start(ble, 2, _INIT_SCAN_US, _INIT_SCAN_US)
     ms = duration if duration > 0 else 30000  # 0: NimBLE's default
     ble._conn_to = ble._clock.call_at(ble._clock.now_us() + ms * 1000, lambda: _timeout(ble))
 
 
 def connect_end(ble):
     ble._connecting = None
-    ble._radio.track(ble._radio.initiators, ble, False)
+    ble._radio.listen_stop(ble)
     if ble._conn_to is not None:
         ble._clock.cancel(ble._conn_to)
         ble._conn_to = None

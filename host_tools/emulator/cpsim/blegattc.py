@@ -1,8 +1,23 @@
 # GATT client and pairing of the emulated bluetooth.BLE, loaded on first use.
 # Each request travels to the peer at the next connection event, is answered
 # there by cpsim.blegatts, and its result IRQs come back one event later.
+# NimBLE allocates every client procedure (discoveries, read, write with
+# response, MTU exchange, and the server's indications) from a pool of
+# MAX_PROCS for the whole stack; ble_gattc_proc_alloc() failing is
+# BLE_HS_ENOMEM, which modbluetooth_nimble.c raises as ENOMEM.
+import errno
+
 from bluetooth import _err, UUID, _int, _buf, _ENODEV, _EINVAL, _EALREADY, _EBUSY
 from cpsim.blegatts import server, serve_read, serve_write
+
+MAX_PROCS = 4  # ESP-IDF CONFIG_BT_NIMBLE_GATT_MAX_PROCS default
+# Pairing (LE Secure Connections, "just works"): Pairing Request/Response,
+# public keys, confirm, random, DHKey check, then the link layer's encryption
+# start: six round trips before _IRQ_ENCRYPTION_UPDATE (Core spec Vol 3 Part H
+# 2.3.5.6; key distribution rides on the last ones).
+PAIRING_ROUND_TRIPS = 6
+_SECRET_OUR_SEC = 1  # NimBLE BLE_STORE_OBJ_TYPE_OUR_SEC
+_SECRET_PEER_SEC = 2  # NimBLE BLE_STORE_OBJ_TYPE_PEER_SEC
 
 
 def _status(err):
@@ -11,6 +26,23 @@ def _status(err):
 
 def _ignore(status):
     pass
+
+
+def proc(ble):
+    """Take a procedure from the pool (ENOMEM when it is empty); returns
+    the function that gives it back, once, for this stack's generation."""
+    if ble._procs >= MAX_PROCS:
+        raise _err(errno.ENOMEM)
+    ble._procs += 1
+    gen = ble._gen
+    held = [True]
+
+    def done():
+        if held[0] and ble._gen == gen:
+            ble._procs -= 1
+        held[0] = False
+
+    return done
 
 
 def discover(ble, event, conn, start, end, uuid):
@@ -25,6 +57,7 @@ def discover(ble, event, conn, start, end, uuid):
             raise _err(_EBUSY)  # modbluetooth_nimble: one at a time
     link, side, conn = ble._link(conn, True)
     raw = None if uuid is None else uuid._data
+    done = proc(ble)
     if event == 11:
         ble._chr_disc = True
 
@@ -51,14 +84,15 @@ def discover(ble, event, conn, start, end, uuid):
         def on_rx():
             for nums, u in found:
                 ble._irq_uuid(event, nums, u)
-            _done(ble, event, conn, status)
+            _done(ble, event, conn, status, done)
 
         return on_rx
 
-    link.transact(side, 0, on_tx, lambda st: _done(ble, event, conn, st))
+    link.transact(side, 0, on_tx, lambda st: _done(ble, event, conn, st, done))
 
 
-def _done(ble, event, conn, status):
+def _done(ble, event, conn, status, done):
+    done()
     if event == 11:
         ble._chr_disc = False
     ble._irq(event + 1, (conn, status))
@@ -68,18 +102,20 @@ def read(ble, conn, h):
     h = _int(h) & 0xFFFF
     link, side, conn = ble._link(conn, True)
     peer = link.ends[1 - side]
+    done = proc(ble)
 
     def on_tx():
         err, v = serve_read(peer, link, 1 - side, h)
 
         def on_rx():
+            done()
             if not err:
                 ble._irq_data(15, conn, h, v)
             ble._irq(16, (conn, h, _status(err)))
 
         return on_rx
 
-    link.transact(side, 0, on_tx, lambda st: ble._irq(16, (conn, h, st)))
+    link.transact(side, 0, on_tx, lambda st: done() or ble._irq(16, (conn, h, st)))
 
 
 def write(ble, conn, h, data, mode):
@@ -94,18 +130,20 @@ def write(ble, conn, h, data, mode):
     if mode == 0:
         link.post(side, lambda: serve_write(peer, link, 1 - side, h, data))
         return
+    done = proc(ble)
 
     def on_tx():
         err = serve_write(peer, link, 1 - side, h, data)
-        return lambda: ble._irq(17, (conn, h, _status(err)))
+        return lambda: done() or ble._irq(17, (conn, h, _status(err)))
 
-    link.transact(side, 0, on_tx, lambda st: ble._irq(17, (conn, h, st)))
+    link.transact(side, 0, on_tx, lambda st: done() or ble._irq(17, (conn, h, st)))
 
 
 def exchange_mtu(ble, conn):
     link, side, conn = ble._link(conn, False)
     if link.mtu_sent[side]:
         raise _err(_EALREADY)
+    done = proc(ble)
     link.mtu_sent[side] = True
     mine = ble._mtu
 
@@ -114,19 +152,64 @@ def exchange_mtu(ble, conn):
         mtu = max(23, min(mine, peer._mtu))
         link.mtu = mtu
         peer._irq(21, (link.handles[1 - side], mtu))
-        return lambda: ble._irq(21, (conn, mtu))
+        return lambda: done() or ble._irq(21, (conn, mtu))
 
-    link.transact(side, 0, on_tx, _ignore)
+    link.transact(side, 0, on_tx, lambda st: done())
+
+
+def _addr_key(atype, addr):
+    # NimBLE's ble_addr_t as the store sees it: type, then the address LSB first
+    return bytes((atype,)) + bytes(reversed(bytes(addr)))
 
 
 def pair(ble, conn):
+    """gap_pair: ble_gap_security_initiate(). EALREADY while a pairing is
+    under way. The initiator's store is asked for a bond with the peer first
+    (_IRQ_GET_SECRET); the pairing takes PAIRING_ROUND_TRIPS connection-event
+    round trips; if both ends bond, each offers its keys to its store
+    (_IRQ_SET_SECRET, ours then the peer's) before _IRQ_ENCRYPTION_UPDATE.
+    A link lost meanwhile ends it without an event (NimBLE finds no
+    connection to report on)."""
     link, side, conn = ble._link(conn, False)
+    if link.pairing:
+        raise _err(_EALREADY)
+    link.pairing = True
     peer = link.ends[1 - side]
+    at, a = link.addrs[1 - side]
+    ble._irq_secret(29, (_SECRET_PEER_SEC, 0), _addr_key(at, a), None)
+    left = [PAIRING_ROUND_TRIPS]
 
     def on_tx():
+        return step
+
+    def step():
+        left[0] -= 1
+        if left[0] > 0:
+            link.transact(side, 2, on_tx, fail)
+            return
+        link.pairing = False
         link.encrypted = True
         bonded = 1 if ble._bond and peer._bond else 0
-        peer._irq(28, (link.handles[1 - side], 1, 0, bonded, 16))
-        return lambda: ble._irq(28, (conn, 1, 0, bonded, 16))
+        for b, s in ((peer, 1 - side), (ble, side)):
+            if bonded:
+                pt, pa = link.addrs[1 - s]
+                key = _addr_key(pt, pa)
+                b._irq_secret(30, (_SECRET_OUR_SEC,), key, _sec_value(b, key))
+                b._irq_secret(30, (_SECRET_PEER_SEC,), key, _sec_value(b, key))
+            b._irq(28, (link.handles[s], 1, 0, bonded, 16))
 
-    link.transact(side, 0, on_tx, _ignore)
+    def fail(status):
+        link.pairing = False
+
+    link.transact(side, 2, on_tx, fail)
+
+
+def _sec_value(ble, key):
+    # a struct ble_store_value_sec's worth of key material (its layout is NimBLE's)
+    from cpsim.blegap import SEC_VALUE_LEN
+
+    v = bytearray(SEC_VALUE_LEN)
+    v[0:7] = key
+    for i in range(7, SEC_VALUE_LEN):
+        v[i] = ble._rng.next() & 0xFF
+    return bytes(v)

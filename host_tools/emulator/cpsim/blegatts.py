@@ -108,7 +108,10 @@ def write(ble, h, data, update):
             side = link.side_of(ble)
             bits = link.cccd[side].get(h, 0)
             if bits:
-                _send(ble, link, side, h, data, not bits & 1)
+                try:
+                    _send(ble, link, side, h, data, not bits & 1)
+                except OSError:
+                    pass  # ble_gatts_chr_updated() reports nothing back
     return len(data)
 
 
@@ -140,18 +143,23 @@ def push(ble, conn, h, data, indicate):
 
 
 def _send(ble, link, side, h, data, indicate):
+    # a notification holds a host buffer until sent (cpsim.link: ENOMEM when
+    # none is left); an indication is also a GATT procedure (ENOMEM past 4)
     data = data[: link.mtu - 3]
     peer = link.ends[1 - side]
     if not indicate:
         link.post(side, lambda: peer._irq_data(18, link.handles[1 - side], h, data))
         return
+    from cpsim.blegattc import proc
+
+    done = proc(ble)
     conn = link.handles[side]
 
     def on_tx():
         peer._irq_data(19, link.handles[1 - side], h, data)
-        return lambda: ble._irq(20, (conn, h, 0))
+        return lambda: done() or ble._irq(20, (conn, h, 0))
 
-    link.transact(side, 1, on_tx, lambda st: ble._irq(20, (conn, h, st)))
+    link.transact(side, 1, on_tx, lambda st: done() or ble._irq(20, (conn, h, st)))
 
 
 # --- server: answering a peer (runs when its request arrives) -------------------------------

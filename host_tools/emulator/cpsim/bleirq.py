@@ -2,8 +2,12 @@
 # synchronously, as with the ESP32 port's synchronous events, with the
 # handler's own Device current (machine.* built in a handler binds there).
 # addr/data are read-only memoryviews into per-nesting-level buffers and uuid a
-# reused UUID; all are overwritten when the handler returns, as the board's
-# stack memory is. An exception in a handler is printed the way modbluetooth.c
+# reused UUID. On the board the data tuple and what its memoryviews point at
+# live on the NimBLE task's stack (modbluetooth.c invoke_irq_handler_run:
+# mp_local_alloc, memoryviews over the event's own buffers), gone once the
+# handler returns: here the views are released (CPython: reading one raises
+# ValueError) or, where memoryview has no release() (MicroPython), their
+# bytes are wiped. An exception in a handler is printed the way modbluetooth.c
 # prints it and unregisters the handler.
 import sys
 
@@ -13,9 +17,12 @@ _RO = hasattr(memoryview, "toreadonly")
 _ADDR0 = b"\x00\x00\x00\x00\x00\x00"
 
 
-def _view(buf, n):
+def _view(s, buf, n):
     mv = memoryview(buf)[:n]
-    return mv.toreadonly() if _RO else mv
+    if _RO:
+        mv = mv.toreadonly()
+        s.views.append(mv)
+    return mv
 
 
 class _Slot:  # buffers behind one nesting level's memoryviews and UUID
@@ -25,6 +32,7 @@ class _Slot:  # buffers behind one nesting level's memoryviews and UUID
         self.addr = bytearray(6)
         self.data = bytearray(32)
         self.uuid = UUID(0)
+        self.views = []
 
 
 class IrqDelivery:
@@ -68,6 +76,9 @@ class IrqDelivery:
 
     def _leave(self, s, n):
         # what a handler kept a view of is gone on the board: make that visible
+        views = s.views
+        while views:
+            views.pop().release()
         buf = s.data
         for i in range(n):
             buf[i] = 0
@@ -81,7 +92,7 @@ class IrqDelivery:
         s = self._fill(addr, data)
         rssi = -128 if rssi < -128 else (127 if rssi > 127 else rssi)
         try:
-            self._irq(5, (addr_type, _view(s.addr, 6), adv_type, rssi, _view(s.data, len(data))))
+            self._irq(5, (addr_type, _view(s, s.addr, 6), adv_type, rssi, _view(s, s.data, len(data))))
         finally:
             self._leave(s, len(data))
 
@@ -89,7 +100,7 @@ class IrqDelivery:
         if self._handler is not None:
             s = self._fill(addr, None)
             try:
-                self._irq(event, (conn, addr_type, _view(s.addr, 6)))
+                self._irq(event, (conn, addr_type, _view(s, s.addr, 6)))
             finally:
                 self._leave(s, 0)
 
@@ -97,7 +108,7 @@ class IrqDelivery:
         if self._handler is not None:
             s = self._fill(None, data)
             try:
-                self._irq(event, (conn, handle, _view(s.data, len(data))))
+                self._irq(event, (conn, handle, _view(s, s.data, len(data))))
             finally:
                 self._leave(s, len(data))
 
@@ -109,3 +120,18 @@ class IrqDelivery:
                 self._irq(event, nums + (s.uuid,))
             finally:
                 self._leave(s, 0)
+
+    def _irq_secret(self, event, nums, key, value):
+        """_IRQ_GET_SECRET (nums: type, index; data: key or None) or
+        _IRQ_SET_SECRET (nums: type; data: key, value or None); returns what
+        the handler returned (modbluetooth.c mp_bluetooth_gap_on_get/set_secret)."""
+        if self._handler is None:
+            return None
+        s = self._fill(None, None)
+        datas = []
+        for d in (key, value) if event == 30 else (key,):
+            datas.append(None if d is None else _view(s, bytearray(d), len(d)))
+        try:
+            return self._irq(event, nums + tuple(datas))
+        finally:
+            self._leave(s, 0)

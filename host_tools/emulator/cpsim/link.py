@@ -4,8 +4,25 @@
 # both ends are up and hear each other; a link that has been silent for the
 # supervision timeout is closed on whichever ends are still open.
 
+# Each connection event takes cpsim.radio.CONN_EVENT_US of both ends' radio
+# time (they hear no advertising meanwhile) and carries at most
+# PACKETS_PER_EVENT data packets each way; a notification or write command
+# holds one of the sender's MBUFS host buffers until its packet is sent, and
+# a send with none free raises ENOMEM, as ble_hs_mbuf_from_flat() failing
+# does in modbluetooth_nimble.c.
+import errno
+
+from bluetooth import _err
+
 SUPERVISION_TIMEOUT_US = 2560000  # NimBLE BLE_GAP_INITIAL_SUPERVISION_TIMEOUT, 256 x 10 ms
 STATUS_NOT_CONNECTED = 7  # BLE_HS_ENOTCONN: status of procedures cut by a disconnect
+# ESP-IDF CONFIG_BT_NIMBLE_MSYS_1_BLOCK_COUNT default: the host's pool for
+# outgoing ATT packets (incoming traffic shares it, so this is an upper bound)
+MBUFS = 24
+# 27-byte LL packets: 328 us + T_IFS + an 80 us empty reply + T_IFS each; the
+# ESP32 controller's event length is not documented: ~3 ms, 4 packets (estimate)
+PACKETS_PER_EVENT = 4
+_EMPTY_PDU_US = 80  # a packet without payload: the keep-alive of each event
 
 _SUP_TICK_US = SUPERVISION_TIMEOUT_US // 4
 
@@ -25,7 +42,10 @@ class Link:
         self.cccd = ({}, {})  # per server side: value handle -> subscription bits
         self.encrypted = False
         self.lost_since = None
-        self._q = ([], [], [], [])  # [side * 2 + kind]: kind 0 ATT requests, 1 indications
+        self.pairing = False
+        # [side * 3 + kind]: kind 0 ATT requests, 1 indications, 2 pairing (SMP)
+        self._q = ([], [], [], [], [], [])
+        self._slot = [[0, 0], [0, 0]]  # per sending side: [event time, packets queued in it]
 
     def side_of(self, ble):
         return 0 if self.ends[0] is ble else 1
@@ -38,6 +58,10 @@ class Link:
         self.handles[1] = p._connected(self)
         self.open[0] = self.open[1] = True
         self.radio.links.append(self)
+        self.t_open = self._now()
+        for b in (c, p):
+            b._st.links.append(self)
+            _acct_links(b)
         self._later(_SUP_TICK_US, self._supervise)
         c._irq_addr(7, self.handles[0], self.addrs[1][0], self.addrs[1][1])
         p._irq_addr(1, self.handles[1], self.addrs[0][0], self.addrs[0][1])
@@ -64,18 +88,37 @@ class Link:
 
     # --- traffic ------------------------------------------------------------
     def post(self, from_side, fn):
-        """Run fn() at the other end at the next connection event it hears
-        (notifications, write commands)."""
-        to = 1 - from_side
-        self.radio.clock.call_at(self.next_event(), lambda: self._deliver(to, fn))
+        """Run fn() at the other end when its packet goes: at the next
+        connection event with room, one that the peer hears (notifications,
+        write commands). Raises ENOMEM when the sender's buffers are all held."""
+        ble = self.ends[from_side]
+        if ble._mbufs >= MBUFS:
+            raise _err(errno.ENOMEM)
+        ble._mbufs += 1
+        t = self.next_event()
+        sl = self._slot[from_side]
+        if sl[0] >= t:
+            t = sl[0]
+            if sl[1] >= PACKETS_PER_EVENT:
+                t += self.interval
+                sl[1] = 0
+        else:
+            sl[1] = 0
+        sl[0] = t
+        sl[1] += 1
+        gen = ble._gen
+        self.radio.clock.call_at(t, lambda: self._deliver(from_side, fn, gen))
 
-    def _deliver(self, to, fn):
-        if not self.open[to]:
+    def _deliver(self, frm, fn, gen):
+        to = 1 - frm
+        if self.open[to] and self.open[frm] and not self.alive():
+            self._later(self.interval, lambda: self._deliver(frm, fn, gen))
             return
-        if not self.alive():
-            self._later(self.interval, lambda: self._deliver(to, fn))
-            return
-        fn()
+        ble = self.ends[frm]
+        if ble._gen == gen:
+            ble._mbufs -= 1
+        if self.open[to] and self.open[frm]:
+            fn()
 
     def transact(self, side, kind, on_tx, on_fail):
         """A request from `side` answered one connection event later, one at a
@@ -83,7 +126,7 @@ class Link:
         when the request arrives and returns what runs back at `side` when the
         response arrives (or None); on_fail(status) runs instead if the link
         closes first."""
-        q = self._q[side * 2 + kind]
+        q = self._q[side * 3 + kind]
         q.append((on_tx, on_fail))
         if len(q) == 1:
             self._tx_next(side, kind)
@@ -92,7 +135,7 @@ class Link:
         self.radio.clock.call_at(self.next_event(), lambda: self._tx(side, kind))
 
     def _tx(self, side, kind):
-        q = self._q[side * 2 + kind]
+        q = self._q[side * 3 + kind]
         if not q:
             return
         if not self.alive():
@@ -102,7 +145,7 @@ class Link:
         self._later(self.interval, lambda: self._rx(side, kind, resp))
 
     def _rx(self, side, kind, resp):
-        q = self._q[side * 2 + kind]
+        q = self._q[side * 3 + kind]
         if not q:
             return  # failed by a close meanwhile
         if not self.alive():
@@ -130,11 +173,12 @@ class Link:
         if heard:
             self.close(1 - side, True)
 
-    def drop(self, side, graceful):
-        """`side`'s stack goes down without events of its own; a graceful stop
-        tells the peer at the next event, otherwise the peer times out."""
+    def drop(self, side, graceful, irq=False):
+        """`side`'s stack goes down (with its own disconnect events if `irq`);
+        a graceful stop tells the peer at the next event, otherwise the peer
+        times out."""
         heard = self.open[1 - side] and self.in_range()
-        self.close(side, False)
+        self.close(side, irq)
         other = 1 - side
         if graceful and heard:
             self.radio.clock.call_at(self.next_event(), lambda: self.in_range() and self.close(other, True))
@@ -145,16 +189,30 @@ class Link:
         if not self.open[side]:
             return
         self.open[side] = False
-        for kind in (0, 1):
-            q = self._q[side * 2 + kind]
+        end = self.ends[side]
+        if self in end._st.links:
+            end._st.links.remove(self)
+            self._account(end)
+            _acct_links(end)
+        for kind in (0, 1, 2):
+            q = self._q[side * 3 + kind]
             ops = q[:]
             del q[:]
             if irq:
                 for op in ops:
                     op[1](STATUS_NOT_CONNECTED)
-        self.ends[side]._closed(self, side, irq)
+        end._closed(self, side, irq)
         if not self.open[1 - side] and self in self.radio.links:
             self.radio.links.remove(self)
+
+    def _account(self, end):
+        # every connection event: an empty packet each way, at least
+        a = end._st.acct
+        if a is not None:
+            n = (self._now() - self.anchor) // self.interval + 1
+            if n > 0:
+                a.add_us("air.tx", n * _EMPTY_PDU_US)
+                a.add_us("air.rx", n * _EMPTY_PDU_US)
 
     def range_changed(self):
         if self.lost_since is None and not self.alive():
@@ -173,3 +231,9 @@ class Link:
             self.close(1, True)
             return
         self._later(_SUP_TICK_US, self._supervise)
+
+
+def _acct_links(ble):
+    a = ble._st.acct
+    if a is not None:
+        a.state("radio_conn", str(len(ble._st.links)))
