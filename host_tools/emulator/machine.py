@@ -81,16 +81,60 @@ def deepsleep(time_ms=0):
 
 
 def lightsleep(time_ms=0):
-    """The sim clock moves on by time_ms (events due meanwhile run at their
-    times); with no time, up to the next scheduled event."""
+    """Only this pin sleeps (cpsim.timebase): on simulated time its tasks and
+    callbacks wait while the others run, until time_ms passes or a wake source
+    (ext0/ext1 level) fires; its CPU accounting is "lightsleep" meanwhile.
+    Without time_ms and without a wake source it sleeps until the world's run
+    ends (outside a run: returns at once, nothing could wake it). On the
+    virtual badge's real-time clock the process sleeps time_ms."""
+    from cpsim import gpio, timebase
+
     dev = current()
     clock = _clock(dev)
-    if not time_ms:
-        ev = getattr(clock, "_events", None)
-        time_ms = (ev[0][0] - clock.now_us()) / 1000 if ev else 0
-    if time_ms > 0:
-        clock.advance(time_ms)
-    dev.wake_reason = TIMER_WAKE
+    if not clock.simulated:
+        if time_ms:
+            clock.advance(time_ms)
+        dev.wake_reason = TIMER_WAKE
+        return
+    acct = dev.acct
+    was = acct.get_state("cpu")
+    acct.state("cpu", "lightsleep")
+    why = [TIMER_WAKE]
+
+    def woken():
+        r = _wake_source(dev)
+        if r:
+            why[0] = r
+        return r != 0
+
+    dev.asleep = True
+    try:
+        if time_ms or _wake_source(dev, armed_only=True):
+            timebase.block(dev, int(time_ms * 1000) if time_ms else None, woken)
+    finally:
+        dev.asleep = False
+        acct.state("cpu", was or "active")
+    dev.wake_reason = why[0]
+    gpio.run_deferred(dev)
+
+
+def _wake_source(dev, armed_only=False):
+    """EXT0_WAKE/EXT1_WAKE when a light-sleep wake source's level is present
+    (or, with armed_only, when one is armed at all), else 0."""
+    from cpsim import gpio
+
+    e0 = getattr(dev, "ext0_wake", None)
+    if e0 is not None and e0[0] is not None and (e0[2] is None or e0[2] & SLEEP):
+        if armed_only or gpio.level(dev, e0[0]) == e0[1]:
+            return EXT0_WAKE
+    e1 = getattr(dev, "ext1_wake", None)
+    if e1 is not None and e1[0]:
+        if armed_only:
+            return EXT1_WAKE
+        levels = [gpio.level(dev, n) for n in e1[0]]
+        if (any(levels) if e1[1] else not any(levels)):
+            return EXT1_WAKE
+    return 0
 
 
 sleep = lightsleep

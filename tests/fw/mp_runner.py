@@ -7,6 +7,11 @@ import gc
 
 
 def main():
+    # Firmware's `import time` reads the simulated clock of the bound world
+    # (cpsim.timebase): installed before the test module imports firmware.
+    from cpsim import simtime
+
+    simtime.install()
     modname = sys.argv[1]
     workdir = sys.argv[2] if len(sys.argv) > 2 else None
     mod = __import__(modname)

@@ -1,29 +1,41 @@
-# Time for emulated hardware. SimClock only moves when a test advances it, so
-# radio, timers and sensor FIFOs are deterministic; WallClock follows real
-# time for the virtual badge.
+# Time for emulated hardware. SimClock only moves when a test or the world's
+# runner advances it, so radio, timers and sensor FIFOs are deterministic;
+# WallClock follows real time for the virtual badge.
+#
+# The queue is a binary heap of records [key_t, key_seq, callback, t, seq]:
+# (key_t, key_seq) is where the record sits in the heap, (t, seq) when it is
+# really due (seq 0: cancelled). Cancelling and moving an event later are lazy
+# (the record is re-filed or dropped when it reaches the top), so re-arming
+# allocates nothing and costs O(1); moving an event earlier re-heaps (rare: a
+# sensor's rate change). seq grows with every call_at, so events due at the
+# same time run in the order they were last scheduled.
 import time
+from heapq import heapify, heappop, heappush
 
 
-class Event(list):
+class Event:
     """A clock event its owner makes once and re-arms as often as it likes:
     call_at(t_us, event) moves it instead of queueing a new record, which in
     the VM would be a fresh ~64 bytes of the firmware's heap per call (the
     sensor models and machine.Timer/WDT re-arm per interrupt or feed).
 
-    It is the clock's own record, [t_us, seq, callback], and calling it runs
-    the callback, so a clock that takes it for a plain callback still works."""
+    It is its own handle, and calling it runs the callback, so a clock that
+    takes it for a plain callback still works."""
 
     def __init__(self, callback):
-        super().__init__((-1, 0, callback))  # seq 0: not queued
+        self.callback = callback
+        self.rec = [0, 0, self, 0, 0]  # key_seq 0: not in the heap
 
     def __call__(self):
-        self[2]()
+        self.callback()
 
 
 class SimClock:
+    simulated = True  # firmware time and asyncio follow it (cpsim.timebase)
+
     def __init__(self, start_us=0):
         self._us = start_us
-        self._events = []  # sorted [[t_us, seq, callback]]; seq > 0
+        self._heap = []
         self._seq = 0
 
     def now_us(self):
@@ -36,44 +48,74 @@ class SimClock:
         """Schedule callback() at absolute time t_us; returns a handle for
         cancel(). An Event is moved to t_us if already queued and is its own
         handle: nothing is allocated."""
-        if isinstance(callback, Event):
-            ev = callback
-            if ev[1]:
-                self.cancel(ev)
-        else:
-            ev = [0, 0, callback]
         self._seq += 1
-        ev[0] = t_us
-        ev[1] = self._seq
-        evs = self._events
-        i = len(evs)
-        # Later seq after every equal time: same-time events run in the order scheduled.
-        while i > 0 and evs[i - 1][0] > t_us:
-            i -= 1
-        evs.insert(i, ev)
-        return ev
+        seq = self._seq
+        if isinstance(callback, Event):
+            rec = callback.rec
+            rec[3] = t_us
+            rec[4] = seq
+            if rec[1]:  # in the heap already
+                if t_us >= rec[0]:
+                    return callback  # later: re-filed when its old key comes up
+                h = self._heap
+                h.pop(h.index(rec))  # earlier: take it out (identity match first)
+                heapify(h)
+            rec[0] = t_us
+            rec[1] = seq
+            heappush(self._heap, rec)
+            return callback
+        rec = [t_us, seq, callback, t_us, seq]
+        heappush(self._heap, rec)
+        return rec
 
     def call_later_ms(self, ms, callback):
         return self.call_at(self._us + int(ms * 1000), callback)
 
     def cancel(self, handle):
-        evs = self._events
-        for i in range(len(evs)):
-            if evs[i] is handle:
-                evs.pop(i)
-                handle[1] = 0
-                return
+        rec = handle.rec if isinstance(handle, Event) else handle
+        rec[4] = 0
+
+    def _top(self):
+        # The live record due first, with dead and moved ones cleared off the top.
+        h = self._heap
+        while h:
+            rec = h[0]
+            if rec[4] == 0:
+                heappop(h)
+                rec[1] = 0
+            elif rec[1] != rec[4]:
+                heappop(h)
+                rec[0] = rec[3]
+                rec[1] = rec[4]
+                heappush(h, rec)
+            else:
+                return rec
+        return None
+
+    def next_us(self):
+        """When the next event is due, or None with nothing queued."""
+        rec = self._top()
+        return None if rec is None else rec[0]
+
+    def run_next(self, limit_us):
+        """Run the first event due at or before limit_us, moving time to it;
+        False when there is none."""
+        rec = self._top()
+        if rec is None or rec[0] > limit_us:
+            return False
+        heappop(self._heap)
+        rec[1] = 0
+        rec[4] = 0
+        if rec[0] > self._us:
+            self._us = rec[0]
+        rec[2]()
+        return True
 
     def advance_us(self, us):
         """Move time forward, running every event due on the way, in order."""
         end = self._us + us
-        evs = self._events
-        while evs and evs[0][0] <= end:
-            ev = evs.pop(0)
-            ev[1] = 0
-            if ev[0] > self._us:
-                self._us = ev[0]
-            ev[2]()
+        while self.run_next(end):
+            pass
         if end > self._us:  # a callback may have advanced time itself (sleep)
             self._us = end
 
@@ -84,13 +126,25 @@ class SimClock:
         pass
 
 
+# The host's own clock, whatever `time` the firmware is given (in the VM a
+# shim may stand in sys.modules["time"]: cpsim.simtime keeps the real one).
+_rt = getattr(time, "real", time)
+_CPY = hasattr(_rt, "monotonic_ns")
+
+
+def _real_us():
+    return _rt.monotonic_ns() // 1000 if _CPY else _rt.ticks_us()
+
+
 class WallClock(SimClock):
     """Real time; scheduled callbacks run whenever emulated hardware is polled."""
+
+    simulated = False
 
     def __init__(self):
         SimClock.__init__(self)
         self._polling = False
-        self._t0 = time.ticks_us() if hasattr(time, "ticks_us") else None
+        self._t0 = _real_us()
 
     def now_us(self):
         self.poll()
@@ -106,14 +160,12 @@ class WallClock(SimClock):
             self._polling = False
 
     def _catch_up(self):
-        now = time.ticks_us() if hasattr(time, "ticks_us") else int(time.monotonic() * 1e6)
-        if self._t0 is None:
-            self._t0 = now
-        elapsed = time.ticks_diff(now, self._t0) if hasattr(time, "ticks_diff") else now - self._t0
+        now = _real_us()
+        elapsed = now - self._t0 if _CPY else _rt.ticks_diff(now, self._t0)
         self._t0 = now
         if elapsed > 0:
             SimClock.advance_us(self, elapsed)
 
     def advance_us(self, us):
-        time.sleep_us(us) if hasattr(time, "sleep_us") else time.sleep(us / 1e6)
+        _rt.sleep(us / 1e6) if _CPY else _rt.sleep_us(us)
         self.poll()

@@ -43,14 +43,19 @@ def install():
     import asyncio
 
     if not hasattr(time, "ticks_ms"):
+        # On the bound world's simulated clock in host runs, else real time
+        # (cpsim.timebase).
+        from cpsim import simloop, timebase
+
         t0 = time.monotonic_ns()
 
-        def ticks_ns():
-            return time.monotonic_ns() - t0
+        def now_us():
+            c = timebase.sim_clock()
+            return c.now_us() if c is not None else (time.monotonic_ns() - t0) // 1000
 
-        time.ticks_ms = lambda: (ticks_ns() // 1000000) & _MASK
-        time.ticks_us = lambda: (ticks_ns() // 1000) & _MASK
-        time.ticks_cpu = lambda: ticks_ns() & _MASK
+        time.ticks_ms = lambda: (now_us() // 1000) & _MASK
+        time.ticks_us = lambda: now_us() & _MASK
+        time.ticks_cpu = time.ticks_us
         time.ticks_add = lambda t, d: (t + d) & _MASK
 
         def ticks_diff(a, b):
@@ -58,8 +63,14 @@ def install():
             return d - (_MASK + 1) if d > (_MASK >> 1) else d
 
         time.ticks_diff = ticks_diff
-        time.sleep_ms = lambda ms: time.sleep(ms / 1000)
-        time.sleep_us = lambda us: time.sleep(us / 1000000)
+
+        def sleep_us(us):
+            if not timebase.sleep_us(us):
+                time.sleep(us / 1000000)
+
+        time.sleep_ms = lambda ms: sleep_us(ms * 1000)
+        time.sleep_us = sleep_us
+        simloop.install()
     if not hasattr(asyncio, "sleep_ms"):
         asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
     if not hasattr(asyncio, "wait_for_ms"):

@@ -4,6 +4,9 @@
 # time, which is when the edge happens.
 import sys
 
+from cpsim import cpucost
+from cpsim import world as _world
+
 # Values of the ESP32 port (ESP-IDF gpio_mode_t / gpio_int_type_t).
 MODE_IN = 1
 MODE_OUT = 3  # INPUT_OUTPUT: reading an output gives the pad level
@@ -82,6 +85,16 @@ def flush_pending(dev):
 
 
 def run_handler(dev, handler, arg, what):
+    """Run a pin IRQ or Timer callback of `dev`, with `dev` bound (an object
+    the handler builds belongs to its pin). While the pin is in lightsleep
+    the callback waits for the wake-up, once per source (cpsim.timebase)."""
+    if dev.asleep:
+        for d in dev.deferred:
+            if d[0] is handler and d[1] is arg:
+                return
+        dev.deferred.append((handler, arg, what))
+        return
+    prev = dev.bind()
     # On the board a scheduled callback that raises prints the traceback and
     # the VM carries on; do the same and keep a note for tests.
     try:
@@ -89,6 +102,16 @@ def run_handler(dev, handler, arg, what):
     except Exception as e:  # noqa: BLE001 - mirror the port's behaviour
         sys.print_exception(e) if hasattr(sys, "print_exception") else print(repr(e))
         dev.note(what + "_error", repr(e))
+    finally:
+        _world.unbind(prev)
+    cpucost.irq(dev)
+
+
+def run_deferred(dev):
+    """The callbacks held while `dev` slept, now that it is awake."""
+    while dev.deferred:
+        h, arg, what = dev.deferred.pop(0)
+        run_handler(dev, h, arg, what)
 
 
 def state(device, num):

@@ -7,6 +7,6 @@ def load_all():
     import machine  # noqa: F401
     import bluetooth  # noqa: F401
     import esp32  # noqa: F401
-    from cpsim import world, clock, accounting, radio, lis3dh, mpu6050, mpu6886, recording  # noqa: F401
+    from cpsim import world, clock, accounting, cpucost, timebase, radio, lis3dh, mpu6050, mpu6886, recording  # noqa: F401
     from cpsim import machine_pin, machine_i2c, machine_timer, machine_adc, machine_rtc  # noqa: F401
     from cpsim import blegap, link, gatt, blegatts, blegattc, bleirq  # noqa: F401

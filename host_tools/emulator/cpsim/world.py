@@ -2,11 +2,23 @@
 # emulated hardware of every pin in it. A Device is one pin's hardware: what
 # its `machine`, `bluetooth` and `esp32` objects talk to.
 #
-# Emulated modules find "their" device through current(); a test that builds
-# many pins switches with world.use(device) or builds drivers directly from
-# device objects, so no firmware code needs to know about the simulation.
+# Emulated modules find "their" device through current(): the device bound
+# now. Whatever runs on behalf of a pin binds that pin for its duration: its
+# firmware's tasks (world.start; cpsim.simloop under CPython, cpsim.mptasks in
+# the VM), its pin IRQ and Timer callbacks (cpsim.gpio.run_handler) and its
+# BLE events (cpsim.bleirq), so an object a task or handler builds lazily
+# belongs to the right pin however many pins share the process. Code outside
+# any pin (a test's top level) gets the device bound with world.use(device);
+# for single-pin tests World.device() binds the world's first device there.
+#
+# The runner (start, run_for, run_until) runs the pins' firmware on the
+# world's simulated clock: see cpsim/timebase.py for what time, asyncio and
+# the blocking calls do there.
+import sys
+
 from cpsim.clock import SimClock
 
+_MP = sys.implementation.name == "micropython"
 _state = {"world": None, "device": None}
 
 
@@ -36,6 +48,12 @@ class Device:
         from cpsim.accounting import Accounting
 
         self.acct = Accounting(world.clock)  # state times and counters (power model, sim)
+        self.blocked = False  # in a blocking call: its tasks wait (cpsim.timebase)
+        self.asleep = False  # in machine.lightsleep: its IRQ callbacks wait as well
+        self.woken = False  # a wake source ended the light sleep early
+        self.deferred = []  # (handler, arg, what) callbacks held while asleep
+        self.cpu_src = None  # sample counters the CPU model reads (cpsim.cpucost)
+        self.cpu_samples = 0
 
     def attach_i2c(self, bus, model):
         """Put a register-level device model on I2C bus `bus` at model.address."""
@@ -53,12 +71,25 @@ class Device:
     def note(self, what, detail=None):
         self.log.append((self.world.clock.now_ms(), what, detail))
 
+    def bind(self):
+        """Make this device the one emulated constructors bind to; returns the
+        device bound before, for unbind()."""
+        prev = _state["device"]
+        _state["device"] = self
+        _state["world"] = self.world
+        return prev
+
 
 class World:
     def __init__(self, clock=None):
         self.clock = clock if clock is not None else SimClock()
+        if self.clock.simulated and _MP:
+            from cpsim import mptasks  # the VM's asyncio follows simulated time
+
+            mptasks.install()
         self.devices = []
         self._radio = None
+        self._runner = None
 
     @property
     def radio(self):
@@ -84,6 +115,27 @@ class World:
     def advance(self, ms):
         self.clock.advance(ms)
 
+    # --- running firmware on simulated time ---------------------------------
+    def runner(self):
+        if self._runner is None:
+            from cpsim import timebase
+
+            self._runner = timebase.runner(self)
+        return self._runner
+
+    def start(self, dev, coro):
+        """Run coroutine `coro` as a task of pin `dev`: it and every task it
+        creates run with `dev` bound. Starts when the world next runs."""
+        return self.runner().start(dev, coro)
+
+    def run_until(self, t_ms):
+        """Run every pin's tasks and hardware on the simulated clock until
+        t_ms (absolute simulated time)."""
+        self.runner().run_until(t_ms)
+
+    def run_for(self, ms):
+        self.run_until(self.clock.now_ms() + ms)
+
 
 def current():
     """The Device that emulated constructors bind to. A process that never built
@@ -97,7 +149,25 @@ def current():
     return dev
 
 
+def unbind(prev):
+    """Bind back the device bind() returned (None: no device bound)."""
+    _state["device"] = prev
+    if prev is not None:
+        _state["world"] = prev.world
+
+
+def active_world():
+    """The world of the bound device (or the running world), None if none."""
+    return _state["world"]
+
+
 def reset():
     """Forget the current world (between tests)."""
+    w = _state["world"]
+    if w is not None and w._runner is not None:
+        w._runner.close()
+    m = sys.modules.get("cpsim.mptasks")
+    if m is not None:
+        m.reset()  # the VM's one task queue: drop the last test's tasks
     _state["world"] = None
     _state["device"] = None

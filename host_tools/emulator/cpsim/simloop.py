@@ -1,0 +1,204 @@
+# CPython's asyncio on a World's simulated clock (see cpsim/timebase.py).
+#
+# SimLoop is asyncio's own BaseEventLoop (tasks, futures, wait_for, gather,
+# timers all unchanged) with two things replaced: time() reads the SimClock,
+# and the "wait for I/O" step, instead of blocking, runs the clock's events in
+# order and stops as soon as one of them made something runnable (an IRQ set
+# a ThreadSafeFlag) or the next asyncio timer is due. A pin's tasks carry the
+# pin in a context variable; before a callback runs, the loop binds its pin
+# (cpsim.world), holds it back while the pin is blocked (lightsleep, a
+# blocking sleep) and charges the pin's CPU model (cpsim.cpucost).
+import asyncio
+import contextvars
+from asyncio import base_events, events, tasks
+
+from cpsim import cpucost
+from cpsim import world as _world
+
+PIN = contextvars.ContextVar("cpsim_pin", default=None)
+
+
+class Deadlock(RuntimeError):
+    """Every task waits and nothing is scheduled: no simulated time can help."""
+
+
+class SimLoop(base_events.BaseEventLoop):
+    def __init__(self, world):
+        super().__init__()
+        self.world = world
+        self.clock = world.clock
+        self._clock_resolution = 1e-7  # the clock counts whole microseconds
+        self._held = []  # handles of blocked pins, run when the pin is free
+        self._limits = []  # innermost blocking call's end, in us
+        self._outer = None  # device bound where the loop was entered
+        self._deadline = None  # World.run_until's end, us (cpsim.timebase._FOREVER)
+
+    def time(self):
+        return self.clock.now_us() / 1e6
+
+    def _write_to_self(self):
+        pass  # one thread: call_soon_threadsafe needs no wake-up
+
+    def _process_events(self, event_list):
+        pass
+
+    def run_forever(self):
+        # Callbacks of no pin run with the device bound where the loop began
+        # (a single-pin test's asyncio.run, or none under World.run_until).
+        self._outer = _world._state["device"]
+        super().run_forever()
+
+    def block(self, dev, until_us, woken):
+        """Pin `dev` is inside a blocking call until until_us (or woken()):
+        the loop goes on with every other pin while this one's callbacks wait."""
+        if until_us >= 1 << 62:
+            if self._deadline is None:
+                return  # asyncio.run with no end: nothing bounds the wait
+            until_us = self._deadline
+        clock = self.clock
+        if clock.now_us() >= until_us or woken():
+            return
+        cur = tasks.current_task(self)
+        if cur is not None:
+            tasks._leave_task(self, cur)
+        dev.blocked = True
+        self._limits.append(until_us)
+        try:
+            while clock.now_us() < until_us and not woken():
+                self._run_once()
+        finally:
+            self._limits.pop()
+            dev.blocked = False
+            self.release(dev)
+            if cur is not None:
+                tasks._enter_task(self, cur)
+            dev.bind()
+
+    def _advance(self, timeout):
+        # The selector's wait, on simulated time: run clock events until
+        # something is ready, the asyncio timeout ends or a blocking call's end.
+        clock = self.clock
+        limit = None if timeout is None else clock.now_us() + int(timeout * 1e6 + 0.5)
+        if self._limits:
+            cap = self._limits[-1]
+            limit = cap if limit is None or cap < limit else limit
+        end = self._deadline
+        if end is not None and clock._us < end and (limit is None or limit > end):
+            limit = end  # World.run_until: stop there
+        if limit is None:
+            limit = 1 << 62
+        ready = self._ready
+        while not ready:
+            if not clock.run_next(limit):
+                if limit >= 1 << 62:
+                    raise Deadlock("every task waits and no event is scheduled")
+                if limit > clock._us:
+                    clock._us = limit
+                return
+            if self._limits:
+                return  # a sleeping pin may have woken: let block() look
+
+    def _run_once(self):
+        sched = self._scheduled
+        while sched and sched[0]._cancelled:
+            self._timer_cancelled_count -= 1
+            base_events.heapq.heappop(sched)._scheduled = False
+        timeout = None
+        if self._ready or (self._stopping and not self._limits):
+            timeout = 0
+        elif sched:
+            timeout = max(0.0, sched[0]._when - self.time())
+        if timeout == 0:
+            self.clock.advance_us(0)  # events due now (an IRQ at this instant)
+        else:
+            self._advance(timeout)
+        end = self.time() + self._clock_resolution
+        while sched and sched[0]._when < end:
+            h = base_events.heapq.heappop(sched)
+            h._scheduled = False
+            self._ready.append(h)
+        self._run_ready()
+        end = self._deadline
+        if (end is not None and not self._limits and not self._ready and self.clock._us >= end
+                and not (sched and sched[0]._when < end / 1e6 + self._clock_resolution)):
+            self._stopping = True  # everything due up to the run's end has run
+
+    def _run_ready(self):
+        ready = self._ready
+        outer = self._outer
+        for _ in range(len(ready)):
+            h = ready.popleft()
+            if h._cancelled:
+                continue
+            dev = h._context.get(PIN) if h._context is not None else None
+            if dev is None:
+                _world.unbind(outer)
+                h._run()
+                continue
+            if dev.blocked:
+                self._held.append(h)
+                continue
+            dev.bind()
+            h._run()
+            cpucost.step(dev)
+
+    def release(self, dev):
+        """A blocked pin is free again: its held callbacks run next, in order."""
+        keep = []
+        for h in self._held:
+            (self._ready if h._context.get(PIN) is dev else keep).append(h)
+        self._held = keep
+
+
+class Runner:
+    """World.start/run_until under CPython."""
+
+    def __init__(self, world):
+        self.world = world
+        self.loop = SimLoop(world)
+
+    def start(self, dev, coro):
+        ctx = contextvars.copy_context()
+        ctx.run(PIN.set, dev)
+        cpucost.begin(dev)
+        return self.loop.create_task(coro, context=ctx)
+
+    def run_until(self, t_ms):
+        loop = self.loop
+        if loop.is_running():
+            raise RuntimeError("run_until() from inside the simulation")
+        prev_world = _world._state["world"]
+        _world._state["world"] = self.world
+        loop._deadline = t_ms * 1000
+        try:
+            if self.world.clock.now_us() < loop._deadline or loop._ready:
+                loop.run_forever()
+        finally:
+            loop._deadline = None
+            _world.unbind(loop._outer)
+            _world._state["world"] = prev_world
+
+    def close(self):
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class _Policy(asyncio.DefaultEventLoopPolicy):
+    # asyncio.run() from firmware (App.run) in a host run: a SimLoop when the
+    # device bound is on a simulated clock, asyncio's own loop otherwise.
+    def new_event_loop(self):
+        w = _world._state["world"]
+        if w is not None and getattr(w.clock, "simulated", False):
+            return SimLoop(w)
+        return super().new_event_loop()
+
+
+def running(world):
+    """The SimLoop running `world` now, if a callback of it is the caller."""
+    loop = events._get_running_loop()
+    return loop if isinstance(loop, SimLoop) and loop.world is world else None
+
+
+def install():
+    if not isinstance(asyncio.get_event_loop_policy(), _Policy):
+        asyncio.set_event_loop_policy(_Policy())

@@ -1,0 +1,56 @@
+# `time` for firmware in the MicroPython VM of a host run: install() puts this
+# module in sys.modules["time"] before the firmware is imported, so its
+# `import time` reads the bound world's simulated clock (cpsim.timebase) and
+# real time otherwise. `real` is the VM's own time module.
+import sys
+import time as real
+
+from cpsim import timebase
+
+_MASK = timebase.MASK
+
+
+def ticks_us():
+    c = timebase.sim_clock()
+    return (c._us if c is not None else real.ticks_us()) & _MASK
+
+
+def ticks_ms():
+    c = timebase.sim_clock()
+    return (c._us // 1000 if c is not None else real.ticks_ms()) & _MASK
+
+
+ticks_cpu = ticks_us
+
+
+def ticks_add(t, d):
+    return (t + d) & _MASK
+
+
+def ticks_diff(a, b):
+    d = (a - b) & _MASK
+    return d - _MASK - 1 if d > _MASK >> 1 else d
+
+
+def sleep_us(us):
+    if not timebase.sleep_us(us):
+        real.sleep_us(us)
+
+
+def sleep_ms(ms):
+    sleep_us(ms * 1000)
+
+
+def sleep(s):
+    sleep_us(int(s * 1000000))
+
+
+time = real.time
+time_ns = real.time_ns
+localtime = real.localtime
+gmtime = real.gmtime
+mktime = real.mktime
+
+
+def install():
+    sys.modules["time"] = sys.modules["cpsim.simtime"]
