@@ -4,6 +4,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench steps DIR     step counts vs labels.csv (JSON on stdout)
   cloudpin bench taps DIR...   tap detection (host_tools.bench.taps)
   cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
+  cloudpin bench crowd         simulated s per wall s for 30/100/400 pins running the app
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -12,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from host_tools.bench import cost, steps, taps
+from host_tools.bench import cost, crowd, steps, taps
 
 
 def add_arguments(parser):
@@ -26,6 +27,9 @@ def add_arguments(parser):
     p = sub.add_parser("cost", help="us per sample and heap per sample under MicroPython", description=cost.__doc__)
     cost.add_arguments(p)
     p.set_defaults(_bench=cost.run)
+    p = sub.add_parser("crowd", help="many pins' apps on one simulated clock: sim s per wall s", description=crowd.__doc__)
+    crowd.add_arguments(p)
+    p.set_defaults(_bench=crowd.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -96,6 +100,6 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,all} ... (see --help)", file=sys.stderr)
+        print("usage: cloudpin bench {steps,taps,cost,crowd,all} ... (see --help)", file=sys.stderr)
         return 2
     return args._bench(args)
