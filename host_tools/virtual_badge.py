@@ -103,12 +103,16 @@ def add_arguments(parser):
                         "a JSON path (default %s)" % DEFAULT_BOARD)
     parser.add_argument("--recording", help="t_ms,x,y,z CSV (g) the accelerometer replays, looped (default: the pin "
                         "lies still)")
+    parser.add_argument("--display-png", metavar="PATH", help="keep PATH a PNG of what the badge's display shows "
+                        "(boards with a display, e.g. m5stickc_plus), rewritten every second; with --count N, "
+                        "badge K writes PATH with -badge-K before its suffix")
     parser.add_argument("--heap", help="MicroPython -X heapsize (default: CLOUDPIN_MP_HEAP, else the pin's 100 KB "
                         "in the VM's word size plus what the emulated hardware occupies)")
 
 
-def serve_until_signalled(farm):
-    """Run farm until SIGINT, SIGTERM or SIGHUP, then stop it."""
+def serve_until_signalled(farm, display_png=None):
+    """Run farm until SIGINT, SIGTERM or SIGHUP, then stop it; meanwhile
+    keep display_png (a path) showing each badge's display."""
     done = threading.Event()
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -122,8 +126,10 @@ def serve_until_signalled(farm):
         for b in farm:
             print(b.port)
         sys.stdout.flush()
-        while not done.wait(0.5):
-            pass
+        while not done.wait(1.0):
+            for b in farm if display_png else ():
+                p = Path(display_png)
+                b.save_display_png(p if len(farm) == 1 else p.with_name("%s-%s%s" % (p.stem, b.name, p.suffix)))
     finally:
         farm.stop()
         for sig, handler in previous.items():
@@ -141,5 +147,5 @@ def run(args):
     except BoardError as e:
         sys.stderr.write("%s\n" % e)
         return 2
-    serve_until_signalled(farm)
+    serve_until_signalled(farm, args.display_png)
     return 0

@@ -10,6 +10,8 @@ from micropython import const
 import errno
 from machine import Pin
 
+from cloudpin.regs import Registers
+
 # Interrupt sources, as returned by int1_source() of every driver.
 WATERMARK = const(1)  # FIFO holds at least the watermark
 OVERRUN = const(2)  # FIFO overflowed: samples were lost
@@ -74,7 +76,7 @@ def check_id(i2c, address, reg, expected, name):
                          % (name, address, buf[0], _part(buf[0]), expected))
 
 
-class FifoAccel:
+class FifoAccel(Registers):
     """Base of the drivers. A subclass sets FIFO_REG and FRAME (bytes per x,y,z
     frame as the FIFO delivers it) and implements _level() -> frames waiting
     and _convert(buf, frames, out, pos) -> writes x,y,z mg ints at out[pos:]."""
@@ -83,8 +85,7 @@ class FifoAccel:
     FRAME = 6
 
     def __init__(self, i2c, address):
-        self.i2c = i2c
-        self.address = address
+        Registers.__init__(self, i2c, address)
         self.odr = 0
         self.range_g = 0
         self.watermark = 0
@@ -92,17 +93,6 @@ class FifoAccel:
         self._buf = bytearray(self.FRAME << _CHUNK_LOG2)
         mv = memoryview(self._buf)
         self._views = [mv[: self.FRAME << i] for i in range(_CHUNK_LOG2 + 1)]
-        self._b1 = bytearray(1)
-        self._b2 = bytearray(2)
-
-    # --- register access (no allocation) ------------------------------------
-    def _read8(self, reg):
-        self.i2c.readfrom_mem_into(self.address, reg, self._b1)
-        return self._b1[0]
-
-    def _write8(self, reg, value):
-        self._b1[0] = value
-        self.i2c.writeto_mem(self.address, reg, self._b1)
 
     # --- FIFO ---------------------------------------------------------------
     def fifo_level(self):

@@ -28,6 +28,10 @@ class App:
         self.badge = badge_label(hw)
         self.motion = MotionService(hw, log.child("motion"))
         self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self)]
+        if hw.display is not None:
+            from cloudpin.display import DisplayService
+
+            self.services.append(DisplayService(hw.display, self, status_every_ms))
         self.wdt_timer = None
 
     def summary(self):

@@ -13,6 +13,11 @@ class AdcBattery:
         return int(self._adc.read_uv() * self._divider) // 1000
 
     def percent(self):
-        mv = self.millivolts()
-        p = (mv - self._empty) * 100 // (self._full - self._empty)
-        return 0 if p < 0 else 100 if p > 100 else p
+        return percent(self.millivolts(), self._empty, self._full)
+
+
+def percent(mv, empty_mv, full_mv):
+    """Charge level 0..100 from the voltage, linear between empty and full:
+    rough (a LiPo's curve is flat in the middle) but enough for a badge."""
+    p = (mv - empty_mv) * 100 // (full_mv - empty_mv)
+    return 0 if p < 0 else 100 if p > 100 else p

@@ -72,6 +72,17 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
             button = machine.Pin(cfg["pin"], machine.Pin.IN, machine.Pin.PULL_UP)
         else:
             button = machine.Pin(cfg["pin"], machine.Pin.IN)
+    power = None
+    cfg = board.get("power")
+    if cfg and cfg["type"] == "axp192":
+        try:
+            from cloudpin.axp192 import AXP192
+
+            bat = board.get("battery") or {}
+            power = AXP192(i2c, cfg["address"], bat.get("empty_mv", 3300), bat.get("full_mv", 4200))
+        except (OSError, ValueError) as e:
+            faults.append("power")
+            log.error("power chip axp192 at 0x%02x: %r" % (cfg["address"], e))
     battery = None
     cfg = board.get("battery")
     if cfg and cfg["type"] == "adc":
@@ -79,6 +90,14 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
 
         adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
         battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"])
+    elif cfg and cfg["type"] == "axp192":
+        battery = power  # the AXP192 measures its battery (None if it did not answer)
+    display = None
+    cfg = board.get("display")
+    if cfg:
+        display = _display(machine, cfg, power, log)
+        if display is None:
+            faults.append("display")
     ble = None
     if with_ble:
         try:
@@ -101,7 +120,31 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
         log.error("nvs unavailable: %r" % (e,))
     wdt = machine.WDT(timeout=wdt_timeout_ms) if wdt_timeout_ms else None
     return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults, nvs,
-                    accel_rate, accel_int2)
+                    accel_rate, accel_int2, display, power)
+
+
+def _display(machine, cfg, power, log):
+    """The status screen on the board's ST7789, powered and initialised; None
+    with the reason logged when it cannot be (framebuf missing, a bad bus)."""
+    try:
+        from cloudpin.display import StatusDisplay
+        from cloudpin.st7789 import ST7789
+
+        if power is not None:
+            power.lcd_power(True)  # LDO3 logic and LDO2 backlight before talking to it
+        s = cfg["spi"]
+        spi = machine.SPI(s["bus"], s.get("baudrate", 20000000), sck=machine.Pin(s["sck"]),
+                          mosi=machine.Pin(s["mosi"]))
+        out = machine.Pin.OUT
+        rst = machine.Pin(cfg["rst"], out, value=1) if cfg.get("rst") is not None else None
+        lcd = ST7789(spi, machine.Pin(cfg["cs"], out, value=1), machine.Pin(cfg["dc"], out, value=0), rst,
+                     cfg["width"], cfg["height"], cfg.get("x_offset", 0), cfg.get("y_offset", 0),
+                     bool(cfg.get("invert")))
+        lcd.init()
+        return StatusDisplay(lcd)
+    except (ImportError, OSError, ValueError) as e:
+        log.error("display %s: %r" % (cfg["type"], e))
+        return None
 
 
 def _accel(i2c, cfg, log):

@@ -24,7 +24,7 @@ _FIELDS = (
     ("led", ("type", "pins", "active_low")),
     ("button", ("pin", "active_low")),
     ("battery", ("type", "adc_pin", "divider", "full_mv", "empty_mv")),
-    ("display", ("type", "width", "height", "x_offset", "y_offset", "spi", "cs", "dc", "rst")),
+    ("display", ("type", "width", "height", "x_offset", "y_offset", "invert", "spi", "cs", "dc", "rst")),
     ("display.spi", ("bus", "sck", "mosi", "miso", "baudrate")),
     ("power", ("type", "address")),
 )
@@ -332,6 +332,9 @@ def _display(board, used):
     if not (0 < w and 0 < h and 0 <= x0 and 0 <= y0 and x0 + w <= 240 and y0 + h <= 320):
         raise BoardError("board fields 'display.width'/'height'/'x_offset'/'y_offset' must fit the ST7789's "
                          "240x320 memory, got %dx%d at (%d,%d)" % (w, h, x0, y0))
+    inv = _lookup(board, "display.invert", False)
+    if inv is not None and not isinstance(inv, bool):
+        raise BoardError("board field 'display.invert' must be true or false (the glass inverts colours), got %r" % inv)
     _section(board, "display.spi")
     bus = _int(board, "display.spi.bus")
     if bus not in (1, 2):

@@ -43,6 +43,8 @@ def __getattr__(name):
         from cpsim import machine_timer as m
     elif name == "ADC":
         from cpsim import machine_adc as m
+    elif name == "SPI":
+        from cpsim import machine_spi as m
     elif name == "RTC":
         from cpsim import machine_rtc as m
     else:

@@ -39,6 +39,8 @@ _CHIP_RESETS = {
     4: _ROM % b"0x5 (DEEPSLEEP_RESET)",
 }
 _EXIT_CAUSE_BASE = 64
+# The emulated display's memory, in the badge folder (cpsim/st7789.py).
+DISPLAY_NAME = ".display.st7789"
 
 
 def board_file(board):
@@ -132,6 +134,26 @@ class VirtualBadge(SerialLink, BoardConsole):
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def save_display_png(self, path):
+        """Save what the badge's display shows now as a PNG; False when its
+        board has no display or the firmware has not drawn since power-on."""
+        import importlib.util
+        import json
+
+        memory = self.root / DISPLAY_NAME
+        cfg = json.loads(self.board.read_text()).get("display") if self.board else None
+        if not cfg or not memory.exists():
+            return False
+        from host_tools import EMULATOR_DIR
+
+        spec = importlib.util.spec_from_file_location("cpsim_st7789", EMULATOR_DIR / "cpsim" / "st7789.py")
+        st7789 = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(st7789)
+        tmp = "%s.tmp" % path  # a viewer never sees half a file
+        st7789.save_png(st7789.read_file(str(memory)), cfg["width"], cfg["height"], tmp)
+        os.replace(tmp, path)
+        return True
+
     def wait_repl(self, timeout=30):
         """Wait until the badge sits at a REPL prompt (boot.py/main.py done);
         False on timeout, e.g. while a main.py runs forever."""
@@ -163,6 +185,7 @@ class VirtualBadge(SerialLink, BoardConsole):
             env["CLOUDPIN_EMU_BOARD"] = VM_BOARD_DIR + "/" + self.board.name
         if self.recording:
             env["CLOUDPIN_EMU_RECORDING"] = self.recording
+        env["CLOUDPIN_EMU_DISPLAY"] = "/" + DISPLAY_NAME
         return env
 
     def _spawn(self, text, target):

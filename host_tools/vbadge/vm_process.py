@@ -35,6 +35,7 @@ def default_heap(exe, board=None):
     env.pop("CLOUDPIN_EMU_BOARD", None)
     if board is not None:
         env["CLOUDPIN_EMU_BOARD"] = str(board)
+    env["CLOUDPIN_EMU_DISPLAY"] = "display.st7789"  # in a file, as the badge keeps it: not in the heap
     # Every emulated module the firmware may load, and the board's models.
     return vm_heap(exe, "from cpsim import resident\nresident.load_all()\nimport machine\nmachine.Pin(0)", env)
 

@@ -1,7 +1,7 @@
 # Heap the emulated bus and clock take per sample while the firmware reads
 # its accelerometer the way it does on a pin: hardware built by the board
 # layer (cloudpin.board.build) on the emulator's fitting of a board file
-# (cpsim.default_device.fit), the real emulated machine.I2C, the motion
+# (cpsim.boardfit.fit), the real emulated machine.I2C, the motion
 # service's set-up, FIFO drained in bursts into preallocated buffers, a
 # periodic machine.Timer feeding the WDT as the app does. On an ESP32 those
 # machine.I2C calls are C and allocate nothing when handed a buffer; in the
@@ -14,7 +14,7 @@ import time
 from array import array
 
 import machine
-from cpsim import default_device
+from cpsim import boardfit
 from cpsim.clock import WallClock
 from cpsim.world import World
 
@@ -48,13 +48,7 @@ class Pin:
         cfg = spec["accel"]
         self.world = World(clock)
         dev = self.world.device()
-        default_device.fit(dev, spec)  # the virtual badge's fitting: LIS3DH only
-        if cfg["type"] != "lis3dh":
-            from cpsim.mpu6050 import MPU6050
-            from cpsim.mpu6886 import MPU6886
-
-            model = MPU6886 if cfg["type"] == "mpu6886" else MPU6050
-            dev.attach_i2c(spec["i2c"]["bus"], model(int_pin=cfg["int1"], address=cfg["address"]))
+        boardfit.fit(dev, spec)  # the virtual badge's fitting
         self.lines = []
         self.hw = board.build(boardspec.validate(spec), Logger("board", sink=self.lines.append), with_ble=False)
         assert self.hw.faults == [], (self.hw.faults, self.lines)

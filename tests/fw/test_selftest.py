@@ -6,7 +6,7 @@ import os
 
 import bluetooth
 import machine
-from cpsim import default_device
+from cpsim import boardfit
 from cpsim.world import World
 from cloudpin import selftest
 
@@ -25,7 +25,7 @@ BOARD = {
 def _pin(fitted=None, written=None):
     """A pin whose hardware is `fitted` and whose /board.json says `written`."""
     dev = World().device()
-    default_device.fit(dev, fitted or BOARD)
+    boardfit.fit(dev, fitted or BOARD)
     with open("board.json", "w") as f:
         json.dump(written or fitted or BOARD, f)
     return dev

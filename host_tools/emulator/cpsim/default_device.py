@@ -1,9 +1,11 @@
 # The device a process gets when it never built a World: the firmware booted
 # in a virtual badge VM. Environment:
 #   CLOUDPIN_EMU_BOARD      board JSON (boards/*.json): real time (WallClock),
-#                           and its I2C wiring, accelerometer and battery
+#                           and its parts (cpsim/boardfit.py)
 #   CLOUDPIN_EMU_RECORDING  t_ms,x,y,z CSV the accelerometer replays (looped);
 #                           without it the pin lies still (1 g on z + noise)
+#   CLOUDPIN_EMU_DISPLAY    file the board's display memory is kept in (the
+#                           host turns it into a PNG: cpsim/st7789.read_file)
 #   CLOUDPIN_NVS_FILE       JSON file esp32.NVS is loaded from and commits to
 #   CLOUDPIN_RESET_CAUSE    machine.reset_cause() of this boot (the badge sets
 #                           it when it restarts the VM after a reset)
@@ -40,30 +42,11 @@ def build(board_path=None, recording=None, nvs_file=None):
     if board_path:
         with open(board_path) as f:
             board = json.load(f)
-        fit(dev, board, recording or _env("CLOUDPIN_EMU_RECORDING"))
+        from cpsim.boardfit import fit
+
+        fit(dev, board, recording or _env("CLOUDPIN_EMU_RECORDING"), _env("CLOUDPIN_EMU_DISPLAY"))
         dev.on_reset = _exit
         _poll_from_asyncio(world.clock)
-    return dev
-
-
-def fit(dev, board, recording=None):
-    """Put the hardware a board file describes on `dev` (unknown keys ignored)."""
-    i2c = board.get("i2c") or {}
-    bus = i2c.get("bus", 0)
-    if "scl" in i2c and "sda" in i2c:
-        dev.wire_i2c(bus, i2c["scl"], i2c["sda"])
-    accel = board.get("accel") or {}
-    if accel.get("type") == "lis3dh":
-        from cpsim.lis3dh import LIS3DH
-        from cpsim.recording import Recording
-
-        source = Recording(recording, loop=True) if recording else None
-        dev.attach_i2c(bus, LIS3DH(source, address=accel.get("address", 0x18),
-                                   int1=accel.get("int1"), int2=accel.get("int2")))
-    bat = board.get("battery") or {}
-    if "adc_pin" in bat:
-        # A charged LiPo (3.9 V) behind the board's divider, in microvolts.
-        dev.adc_values[bat["adc_pin"]] = int(3900000 / bat.get("divider", 2.0))
     return dev
 
 

@@ -1,0 +1,83 @@
+# The badge's status screen on boards with a display: who the badge is and
+# how many steps it counted. Drawn a text line at a time into one small
+# RGB565 FrameBuffer (a line, not the screen: 135x240 would be 63 KB of a
+# 100 KB heap) that is reused for every line, so a refresh allocates
+# nothing; refreshed rarely (the app's status period), since every refresh
+# keeps the CPU and SPI busy for milliseconds.
+import asyncio
+
+from cloudpin.st7789 import color
+
+LINE_H = 12  # the 8x8 font with 2 pixels above and below
+_DIGITS = "0123456789"
+
+
+class StatusDisplay:
+    def __init__(self, lcd):
+        """lcd: a cloudpin.st7789.ST7789, initialised. ImportError where the
+        port has no framebuf (CPython simulations): no display then."""
+        import framebuf
+
+        self.lcd = lcd
+        self.width = lcd.width
+        self._buf = bytearray(lcd.width * LINE_H * 2)
+        self._fb = framebuf.FrameBuffer(self._buf, lcd.width, LINE_H, framebuf.RGB565)
+        self._digits = tuple(_DIGITS)  # one-character strings made once
+        self.fg = color(255, 255, 255)
+        self.accent = color(0, 200, 255)
+        self.refreshes = 0
+
+    def clear(self):
+        self._fb.fill(0)
+        for row in range(self.lcd.height // LINE_H + 1):
+            y = row * LINE_H
+            self.lcd.blit(self._buf, 0, y, self.width, min(LINE_H, self.lcd.height - y))
+
+    def line(self, row, text, n=-1, fg=None):
+        """Row `row` (LINE_H pixels each): text, then n in decimal if n >= 0."""
+        fb = self._fb
+        fb.fill(0)
+        fb.text(text, 2, 2, self.fg if fg is None else fg)
+        if n >= 0:
+            x = 2 + 8 * len(text)
+            d = 1
+            while d * 10 <= n:
+                d *= 10
+            while d:
+                fb.text(self._digits[n // d % 10], x, 2, self.fg if fg is None else fg)
+                x += 8
+                d //= 10
+        self.lcd.blit(self._buf, 0, row * LINE_H, self.width, LINE_H)
+
+    def show(self, badge, steps, taps):
+        """The status screen: title, badge id (a pair of strings: 16 hex
+        digits do not fit the 135-pixel width in one line), steps and taps
+        (-1: unknown). Allocates nothing."""
+        self.line(0, "CloudPin", -1, self.accent)
+        self.line(2, "badge")
+        self.line(3, badge[0])
+        self.line(4, badge[1])
+        self.line(6, "steps ", steps)
+        self.line(7, "taps ", taps)
+        self.refreshes += 1
+
+
+class DisplayService:
+    """Keeps the status screen current: redrawn every `every_ms`."""
+
+    name = "display"
+
+    def __init__(self, screen, app, every_ms=10000):
+        self.screen = screen
+        self.app = app
+        self.every_ms = every_ms
+        b = app.badge
+        self._badge = (b[:8], b[8:])  # split once: slicing allocates
+
+    async def run(self):
+        self.screen.clear()
+        motion = self.app.motion
+        while True:
+            steps = motion.steps.steps if motion.steps is not None else -1
+            self.screen.show(self._badge, steps, motion.tap_count if motion.steps is not None else -1)
+            await asyncio.sleep_ms(self.every_ms)

@@ -1,0 +1,72 @@
+# One path from a board file (boards/*.json) to emulated parts on a Device:
+# the virtual badge (default_device.py) and in-process simulations fit every
+# board the same way. Models load only when a board has the part, so a VM
+# pays heap only for what its board carries (cpsim/resident.py).
+#
+#   i2c      the bus on its SCL/SDA pins
+#   accel    LIS3DH, MPU6886 or MPU6050 model, INT lines on the board's pins,
+#            feeling `source` (an acceleration source: cpsim/recording.py),
+#            or replaying `recording` (t_ms,x,y,z CSV, looped), or lying still
+#   battery  adc: a charged LiPo (3.9 V) behind the board's divider on the
+#            ADC pin; axp192: the AXP192's battery voltage
+#   power    AXP192 at its address (battery ADC, LDO2 backlight, LDO3 logic)
+#   display  ST7789 on its SPI host, selected by its CS pin, D/C on its pin;
+#            with display_path its memory lives in that file (no VM heap)
+# Fields it does not know are left alone: the validator (boardspec) judges.
+BATTERY_MV = 3900
+
+
+def fit(dev, board, recording=None, display_path=None, source=None):
+    """Put the hardware `board` describes on `dev`; returns {part: model}."""
+    parts = {}
+    i2c = board.get("i2c") or {}
+    bus = i2c.get("bus", 0)
+    if "scl" in i2c and "sda" in i2c:
+        dev.wire_i2c(bus, i2c["scl"], i2c["sda"])
+    accel = board.get("accel") or {}
+    if accel.get("type") in ("lis3dh", "mpu6886", "mpu6050"):
+        parts["accel"] = dev.attach_i2c(bus, _accel(accel, recording, source))
+    power = board.get("power") or {}
+    if power.get("type") == "axp192":
+        from cpsim.axp192 import AXP192
+
+        parts["power"] = dev.attach_i2c(bus, AXP192(BATTERY_MV, address=power.get("address", 0x34)))
+    bat = board.get("battery") or {}
+    if bat.get("type", "adc") == "adc" and "adc_pin" in bat:
+        # The firmware's default too: no divider field, no divider.
+        dev.adc_values[bat["adc_pin"]] = int(BATTERY_MV * 1000 / (bat.get("divider") or 1.0))
+    disp = board.get("display") or {}
+    if disp.get("type") == "st7789":
+        parts["display"] = _display(dev, disp, display_path)
+        if "power" in parts:
+            # On the M5StickC Plus the AXP192's LDO2 feeds the backlight.
+            axp, lcd = parts["power"], parts["display"]
+            axp.on_output = lambda a: lcd.set_backlight(a.backlight)
+            lcd.set_backlight(axp.backlight)
+    return parts
+
+
+def _accel(cfg, recording, source):
+    if source is None and recording:
+        from cpsim.recording import Recording
+
+        source = Recording(recording, loop=True)
+    kind = cfg["type"]
+    if kind == "lis3dh":
+        from cpsim.lis3dh import LIS3DH
+
+        return LIS3DH(source, address=cfg.get("address", 0x18), int1=cfg.get("int1"), int2=cfg.get("int2"))
+    if kind == "mpu6886":
+        from cpsim.mpu6886 import MPU6886 as cls
+    else:
+        from cpsim.mpu6050 import MPU6050 as cls
+    return cls(source, int_pin=cfg.get("int1"), address=cfg.get("address", 0x68))
+
+
+def _display(dev, cfg, path):
+    from cpsim.machine_spi import attach_spi
+    from cpsim.st7789 import ST7789
+
+    lcd = ST7789(cfg["cs"], cfg["dc"], cfg["width"], cfg["height"], cfg.get("x_offset", 0), cfg.get("y_offset", 0),
+                 path=path, panel_inverts=bool(cfg.get("invert")))
+    return attach_spi(dev, (cfg.get("spi") or {}).get("bus", 1), lcd)

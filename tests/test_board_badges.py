@@ -1,0 +1,69 @@
+"""Every board in boards/ boots the real firmware on a virtual badge (the
+VM, the board's emulated parts fitted by cpsim/boardfit.py) with its
+accelerometer working: steps and a tap reach the log. The M5StickC Plus's
+display shows the status screen, saved as a PNG as `cloudpin virtual-badge
+--display-png` does."""
+import re
+import time
+
+import pytest
+import serial
+from PIL import Image
+
+from host_tools import FIRMWARE_DIR, boards
+from host_tools.demo import install_firmware, soft_reset, vm_arch
+from host_tools.virtual_badge import VirtualBadge, board_file, micropython_binary
+from test_motion import Walk
+
+TAP_MS = 6000
+
+
+@pytest.fixture(scope="module")
+def walk_csv(tmp_path_factory):
+    # A walk at 2 steps/s with one sharp knock, sampled at 1 kHz: what the pin feels, in g.
+    walk = Walk(cadence=2.0, walk_from_ms=0, walk_to_ms=10 ** 9, taps=(TAP_MS,))
+    path = tmp_path_factory.mktemp("rec") / "walk.csv"
+    with path.open("w") as f:
+        f.write("t_ms,x,y,z\n")
+        for t in range(0, 60000):
+            x, y, z = walk.at(t)
+            f.write("%d,%.4f,%.4f,%.4f\n" % (t, x, y, z))
+    return path
+
+
+def test_every_board_boots_on_a_virtual_badge_and_counts(tmp_path, walk_csv):
+    arch = vm_arch(micropython_binary())
+    names = boards.board_names()
+    badges, ports, seen = {}, {}, {}
+    try:
+        for name in names:
+            b = VirtualBadge(tmp_path / name, board=name, recording=str(walk_csv), name=name)
+            install_firmware(FIRMWARE_DIR, b.root, board_file(name), arch)
+            badges[name] = b.start()
+            ports[name] = serial.Serial(b.port, timeout=0.05)
+            seen[name] = b""
+        deadline = time.monotonic() + 90
+        done = set()
+        while len(done) < len(names) and time.monotonic() < deadline:
+            for name in names:
+                seen[name] += ports[name].read(4096)
+                steps = [int(n) for n in re.findall(rb" steps=(\d+)", seen[name])]
+                if steps and max(steps) > 0 and b" tap t_ms=" in seen[name] and name not in done:
+                    done.add(name)
+        for name in names:
+            log = seen[name].decode("utf-8", "replace")
+            assert "faults=none" in log, (name, log[-2000:])
+            assert name in done, (name, log[-2000:])
+        png = tmp_path / "m5.png"
+        assert badges["m5stickc_plus"].save_display_png(png)
+        img = Image.open(png)
+        assert img.size == (135, 240)
+        colours = img.getcolors(135 * 240)
+        lit = sum(n for n, c in colours if c != (0, 0, 0))
+        assert 200 < lit < 135 * 240 // 4, lit  # text on black
+        assert not badges["cloudpin_ref"].save_display_png(tmp_path / "none.png")  # no display on that board
+    finally:
+        for p in ports.values():
+            p.close()
+        for b in badges.values():
+            b.stop()
