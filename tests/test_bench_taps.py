@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from host_tools.bench import tapgen
+from host_tools.bench import tapgen, tapmodel, tapsplit
 from host_tools.bench import taps as bench
 
 
@@ -63,14 +63,14 @@ def test_generator_writes_the_set_deterministically(source, tmp_path):
 def test_tap_model_physics():
     # the sensor sees the impulse through its low-pass: the peak grows with
     # the bandwidth (ODR) and the velocity change, and the pin ends at rest
-    _, w400 = tapgen.tap_waveform(400, 0.1, 1e-3, 0.1, 0.0)
-    _, w200 = tapgen.tap_waveform(200, 0.1, 1e-3, 0.1, 0.0)
-    _, w400s = tapgen.tap_waveform(400, 0.2, 1e-3, 0.1, 0.0)
+    _, w400 = tapmodel.tap_waveform(400, 0.1, 1e-3, 0.1, 0.0)
+    _, w200 = tapmodel.tap_waveform(200, 0.1, 1e-3, 0.1, 0.0)
+    _, w400s = tapmodel.tap_waveform(400, 0.2, 1e-3, 0.1, 0.0)
     assert 3.0 < w400.max() < 4.5 and 1.7 < w400.max() / w200.max() < 2.3
     assert w400s.max() == pytest.approx(2 * w400.max(), rel=0.01)
     assert abs(w400.sum()) / 400 * tapgen.G < 0.002  # net velocity change ~0 m/s
     assert (w400 > 0.15 * w400.max()).sum() <= 2  # one or two samples wide
-    _, swing = tapgen.chest_swing_waveform(400, 0.3, 0.025, 0.0)
+    _, swing = tapmodel.chest_swing_waveform(400, 0.3, 0.025, 0.0)
     assert (swing > 0.5 * swing.max()).sum() >= 5  # soft collisions are broad
 
 
@@ -86,6 +86,11 @@ def test_bench_finds_the_generated_taps(source, tmp_path):
     assert s["labelled_taps"] == len(_taps(out))
     assert s["recall"] >= 0.9 and s["precision"] >= 0.9, s
     assert s["timing_error_ms_max"] <= 20
+    # recall and timing per contact-duration band, over every labelled touch
+    bands = s["by_contact_ms"]
+    assert set(bands) <= {tapmodel.band_of(t) for t in (0.5, 2, 4, 8)}
+    assert sum(b["labelled"] for b in bands.values()) == s["labelled_taps"]
+    assert sum(b["found"] for b in bands.values()) == s["found_taps"]
     assert json.loads(json.dumps(result)) == result
 
 
@@ -146,6 +151,8 @@ def test_low_odr_and_bad_params_are_refused(source, capsys):
     assert "--params" in capsys.readouterr().err
     assert _cli([str(source), "--params", '{"threshold": 1}']) == 2  # not a detector argument
     assert "threshold" in capsys.readouterr().err
+    assert _cli([str(source), "--generate", "--split", "heldout", "--seed", "3"]) == 2
+    assert "seed 3 is not a heldout seed" in capsys.readouterr().err
 
 
 def test_generator_cli_reports_bad_source(tmp_path, capsys):
@@ -162,3 +169,75 @@ def test_unreadable_recording_is_skipped_and_the_rest_scored(source, capsys):
     assert sorted(f["file"] for f in result["files"]) == ["desk.csv", "walk.csv"]
     assert result["skipped"] == [{"file": "broken.csv", "error": "%s: non-finite values" % (source / "broken.csv")}]
     assert "1 recording(s) skipped" in out.err
+
+
+def test_touch_parameters_span_the_plausible_range():
+    rng = np.random.default_rng(0)
+    draws = [tapmodel.draw_touch(rng) for _ in range(3000)]
+    taus = np.array([p["tau"] * 1000 for p in draws])
+    dvs = np.array([p["dv"] for p in draws])
+    # under a millisecond (hard pins) to about 10 ms (behind fabric), every band filled
+    assert taus.min() < 0.3 and 8.0 < taus.max() <= 10.0
+    bands = {tapmodel.band_of(t) for t in taus}
+    assert bands == {"0-1 ms", "1-3 ms", "3-6 ms", "6-10 ms"}
+    assert tapmodel.DV_RANGE[0] <= dvs.min() and dvs.max() <= tapmodel.DV_RANGE[1]
+    mounts = {p["mount"] for p in draws}
+    assert mounts == set(tapmodel.MOUNTS)
+    assert all(p["sway_g"] > 0 for p in draws if p["mount"] == "lanyard")
+    assert all(p["sway_g"] == 0 for p in draws if p["mount"] != "lanyard")
+    fabric = taus[[p["mount"] == "fabric" for p in draws]]
+    assert fabric.min() >= 2.0 and np.median(fabric) > np.median(taus)
+
+
+def test_soft_contact_is_broader_and_weaker_and_ringing_rings_at_its_frequency():
+    _, hard = tapmodel.tap_waveform(400, 0.1, 0.5e-3, 0.1, 0.0)
+    _, soft = tapmodel.tap_waveform(400, 0.1, 10e-3, 0.1, 0.0)
+    assert soft.max() < 0.5 * hard.max()
+    assert (soft > 0.5 * soft.max()).sum() >= 3 > (hard > 0.5 * hard.max()).sum()
+    # a 60 Hz ring at damping 0.1 after the contact: its spectrum peaks there
+    offs, ringing = tapmodel.tap_waveform(400, 0.2, 1e-3, 0.1, 0.0, ring=(0.3, 60.0, 0.1))
+    tail = (ringing - tapmodel.tap_waveform(400, 0.2, 1e-3, 0.1, 0.0)[1])[offs > 2]
+    spectrum = np.abs(np.fft.rfft(tail, 4096))
+    assert abs(np.fft.rfftfreq(4096, 1 / 400)[spectrum.argmax()] - 60) < 3
+
+
+def test_reach_and_sway_are_slow_and_bounded():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        p = tapmodel.draw_touch(rng)
+        offs, slow = tapmodel.slow_waveform(400, p, 0.0)
+        assert np.abs(slow).max() < 2.5  # g: minimum-jerk reaches of <= 30 cm in >= 0.3 s
+        spectrum = np.abs(np.fft.rfft(slow, axis=0)) ** 2
+        f = np.fft.rfftfreq(len(slow), 1 / 400)
+        assert spectrum[f > 15].sum() < 0.01 * spectrum.sum()  # nothing a tap detector keys on
+
+
+def test_every_non_touch_kind_is_generated(source, tmp_path):
+    out = tmp_path / "set"
+    tapgen.generate([source], out, odr=400, seed=5, taps=False, mix={k: 10.0 for k in tapmodel.DISTRACTORS})
+    rows = list(csv.DictReader(open(out / "distractors.csv")))
+    assert {r["kind"] for r in rows} == set(tapmodel.DISTRACTORS)
+    assert _taps(out) == []
+
+
+def test_the_held_out_split_is_disjoint_from_tuning(tmp_path):
+    names = ["rec%03d.csv" % i for i in range(60)]
+    held = {n for n in names if tapsplit.split_of(n) == tapsplit.HELDOUT}
+    assert 10 <= len(held) <= 30  # about a third, fixed by the name
+    assert set(tapsplit.TUNE_SEEDS).isdisjoint(tapsplit.HELDOUT_SEEDS)
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in names[:9]:
+        _write_recording(src / n, 5, 50, True)
+    sets = {}
+    for split, seed in ((tapsplit.TUNE, 1), (tapsplit.HELDOUT, 1000)):
+        tapgen.generate([src], tmp_path / split, odr=400, seed=seed, max_seconds=5, split=split)
+        sets[split] = {p.name for p in (tmp_path / split).glob("rec*.csv")}
+        assert all(tapsplit.split_of(n) == split for n in sets[split])
+    assert sets[tapsplit.TUNE] and sets[tapsplit.HELDOUT]
+    assert sets[tapsplit.TUNE].isdisjoint(sets[tapsplit.HELDOUT])
+    assert sets[tapsplit.TUNE] | sets[tapsplit.HELDOUT] == set(names[:9])
+    with pytest.raises(tapsplit.SplitError):  # a tuning seed on held-out recordings
+        tapgen.generate([src], tmp_path / "x", odr=400, seed=1, split=tapsplit.HELDOUT)
+    with pytest.raises(tapsplit.SplitError):
+        tapgen.generate([src], tmp_path / "y", odr=400, seed=1000, split=tapsplit.TUNE)

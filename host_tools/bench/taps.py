@@ -35,8 +35,13 @@ from host_tools import mpcache
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
 from host_tools.bench import tapgen
+from host_tools.bench import tapmodel
+from host_tools.bench import tapsplit
 
 MATCH_MS = 50.0
+# a false tap is put down to a transient up to this long after its time (a
+# bag's knocks come up to 120 ms after the step, tapmodel.bag_step_waveform)
+DISTRACTOR_AFTER_MS = 150.0
 RUNNER = Path(__file__).resolve().parent / "mp_taps_runner.py"
 MP_HEAP = mpcache.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
 DEFAULT_BOARD = "cloudpin_ref"
@@ -61,6 +66,14 @@ def micropython_binary():
 
 def read_tap_labels(folder, names):
     """{file: [t_ms, ...]} from folder/taps.csv, or None when there is none."""
+    taps = read_taps(folder, names)
+    return None if taps is None else {n: [t for t, _ in v] for n, v in taps.items()}
+
+
+def read_taps(folder, names):
+    """{file: [(t_ms, tau_ms or None), ...]} sorted by time, from folder/taps.csv
+    (tau_ms: the touch's contact duration, when the set was made by tapgen),
+    or None when there is no taps.csv."""
     path = Path(folder) / "taps.csv"
     if not path.exists():
         return None
@@ -73,7 +86,8 @@ def read_tap_labels(folder, names):
             if row["file"] not in labels:
                 raise BenchError("%s:%d: no recording named %r in %s" % (path, lineno, row["file"], folder))
             try:
-                labels[row["file"]].append(float(row["t_ms"]))
+                tau = float(row["tau_ms"]) if row.get("tau_ms") not in (None, "") else None
+                labels[row["file"]].append((float(row["t_ms"]), tau))
             except (TypeError, ValueError):
                 raise BenchError("%s:%d: t_ms %r is not a number" % (path, lineno, row["t_ms"])) from None
     for v in labels.values():
@@ -149,7 +163,7 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
                 paths = tapgen.recordings(folder)
             except rs.RecordingError as e:
                 raise BenchError(str(e)) from None
-            labels = read_tap_labels(folder, [p.name for p in paths])
+            labels = read_taps(folder, [p.name for p in paths])
             distractors = read_distractors(folder)
             for path in paths:
                 if progress:
@@ -170,9 +184,11 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
                     "file": name,
                     "taps_ms": taps_ms,
                     "strengths_mg": [mg for _, mg in found],
-                    "expected_taps_ms": None if labels is None else labels[path.name],
+                    "expected_taps_ms": None if labels is None else [t for t, _ in labels[path.name]],
                     "hours": round(len(t) / odr / 3600.0, 5),
                 })
+                if labels is not None and any(tau is not None for _, tau in labels[path.name]):
+                    files_out[-1]["expected_tau_ms"] = [tau for _, tau in labels[path.name]]
                 if path.name in distractors:
                     files_out[-1]["distractors"] = distractors[path.name]
     if not files_out:
@@ -185,11 +201,21 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
     return result
 
 
+def _errors(errs):
+    """Timing error statistics (ms) of matched taps: detected minus labelled."""
+    if not errs:
+        return {"timing_error_ms_mean": None, "timing_error_ms_p95": None, "timing_error_ms_max": None}
+    a = np.abs(np.asarray(errs))
+    return {"timing_error_ms_mean": round(float(a.mean()), 2), "timing_error_ms_p95": round(float(np.percentile(a, 95)), 2),
+            "timing_error_ms_max": round(float(a.max()), 2), "timing_bias_ms": round(float(np.mean(errs)), 2)}
+
+
 def summarise(files):
     labelled = matched = detected = 0
     errors = []
     false_free, hours_free, hours = 0, 0.0, 0.0
     kinds = {}
+    bands = {}
     for f in files:
         expected = f["expected_taps_ms"] or []
         hours += f["hours"]
@@ -202,13 +228,21 @@ def summarise(files):
         labelled += len(expected)
         detected += len(f["taps_ms"])
         matched += len(pairs)
-        errors += [abs(d - e) for d, e in pairs]
+        errors += [d - e for d, e in pairs]
         f["found"] = len(pairs)
+        if f.get("expected_tau_ms"):
+            found_at = {e: d for d, e in pairs}
+            for e, tau in zip(expected, f["expected_tau_ms"]):
+                b = bands.setdefault(tapmodel.band_of(tau), {"labelled": 0, "found": 0, "errors": []})
+                b["labelled"] += 1
+                if e in found_at:
+                    b["found"] += 1
+                    b["errors"].append(found_at[e] - e)
         unmatched = set(f["taps_ms"]) - {d for d, _ in pairs}
         for t_d, kind in f.get("distractors", ()):
             k = kinds.setdefault(kind, {"events": 0, "false_taps": 0})
             k["events"] += 1
-            hit = [d for d in unmatched if abs(d - t_d) <= MATCH_MS]
+            hit = [d for d in unmatched if -MATCH_MS <= d - t_d <= DISTRACTOR_AFTER_MS]
             k["false_taps"] += len(hit)
             unmatched -= set(hit)
     s = {
@@ -219,12 +253,19 @@ def summarise(files):
         "found_taps": matched,
         "recall": round(matched / labelled, 4) if labelled else None,
         "precision": round(matched / detected, 4) if detected else None,
-        "timing_error_ms_mean": round(sum(errors) / len(errors), 2) if errors else None,
-        "timing_error_ms_max": round(max(errors), 2) if errors else None,
+    }
+    s.update(_errors(errors))
+    s.update({
         "hours_without_taps": round(hours_free, 3),
         "false_taps_without_taps": false_free,
         "false_taps_per_hour": round(false_free / hours_free, 3) if hours_free else None,
-    }
+    })
+    if bands:
+        s["by_contact_ms"] = {}
+        for name in sorted(bands, key=lambda n: float(n.split("-")[0]) if n[0].isdigit() else 1e9):
+            b = bands[name]
+            s["by_contact_ms"][name] = dict({"labelled": b["labelled"], "found": b["found"],
+                                             "recall": round(b["found"] / b["labelled"], 4)}, **_errors(b["errors"]))
     if kinds:
         s["distractors"] = kinds
     return s
@@ -235,20 +276,48 @@ def bench_taps(folder, odr=None, range_g=None, params=None, progress=None):
     return bench_folders([folder], odr, range_g, params, progress)
 
 
-def bench_suite(data_dirs, odr=None, range_g=None, seed=1, max_seconds=120.0, params=None, progress=None):
-    """What `bench all` reports for taps: recall/precision/timing on a tap set
-    generated from `data_dirs`, and false taps per hour on all of their real
-    recordings (no taps added)."""
+SUITE_SEEDS = 4  # generator seeds per split in the suite: ~250 touches each on the held-out recordings
+
+
+def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds=SUITE_SEEDS, max_seconds=120.0,
+                params=None, progress=None):
+    """What `bench all` and `bench taps --suite` report, on one split of
+    `data_dirs` (tapsplit: report HELDOUT, tune on TUNE):
+    - touched: touches laid over the split's recordings with the untouched
+      day's transients between them (tapgen.UNTOUCHED_MIX), `seeds` seeds of
+      the split: recall, precision, timing, and recall per contact duration;
+    - untouched: the same recordings with the transients and no touches:
+      false taps per hour and per kind of transient;
+    - real: the split's whole recordings as they are: false taps per hour."""
     d_odr, _ = board_defaults()
     odr = int(odr or d_odr)
+    first = tapsplit.seeds(split).start
+    touched, untouched, gen = [], [], []
     with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
-        gen = tapgen.generate(data_dirs, tmp, odr=odr, seed=seed, max_seconds=max_seconds, progress=progress)
-        generated = bench_folders([tmp], odr, range_g, params, progress)
-    real = bench_folders(data_dirs, odr, range_g, params, progress)
+        for i in range(seeds):
+            for kind, out in (("touched", touched), ("untouched", untouched)):
+                folder = Path(tmp) / ("%s-%d" % (kind, first + i))
+                g = tapgen.generate(data_dirs, folder, odr=odr, seed=first + i, max_seconds=max_seconds,
+                                    progress=progress, split=split, taps=kind == "touched", mix=tapgen.UNTOUCHED_MIX)
+                gen.append(dict(g, set=kind, seed=first + i))
+                out += bench_folders([folder], odr, range_g, params, progress)["files"]
+        with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
+            # the split's real recordings whole, linked (not copied) into one folder
+            for src in data_dirs:
+                for path in tapgen.recordings(src):
+                    if tapsplit.split_of(path.name) == split:
+                        target = Path(real_dir) / path.name
+                        if not target.exists():
+                            os.symlink(path.resolve(), target)
+            real = bench_folders([real_dir], odr, range_g, params, progress)
     return {
         "odr_hz": odr,
-        "generator": dict(gen, seed=seed, max_seconds=max_seconds),
-        "generated": generated["summary"],
+        "split": split,
+        "seeds": [first, first + seeds - 1],
+        "untouched_mix_per_min": tapgen.UNTOUCHED_MIX,
+        "generator": gen,
+        "touched": summarise(touched),
+        "untouched": summarise(untouched),
         "real": real["summary"],
         "real_false_taps": [{"file": f["file"], "taps_ms": f["taps_ms"]} for f in real["files"] if f["taps_ms"]],
     }
@@ -263,8 +332,32 @@ def add_arguments(parser):
                         help="sensor full scale, g; samples clip there (default: the board's, %g)" % board_defaults()[1])
     parser.add_argument("--generate", action="store_true",
                         help="treat DIRs as sources: generate a tap set from them first (tapgen), then bench it")
-    parser.add_argument("--seed", type=int, default=1, help="generator seed (with --generate)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="generator seed (with --generate; default: the split's first, else 1)")
+    parser.add_argument("--split", choices=tapsplit.SPLITS, default=None,
+                        help="with --generate or --suite: only this split's recordings and seeds (tapsplit.py); "
+                             "tune constants on `tune`, report `heldout` (the --suite default)")
+    parser.add_argument("--suite", action="store_true",
+                        help="treat DIRs as sources and run what `bench all` reports: touches, untouched "
+                             "transients and the real recordings of one split, with recall per contact duration")
+    parser.add_argument("--seeds", type=int, default=SUITE_SEEDS, help="with --suite: seeds per set (default %(default)s)")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="with --suite: also store the result as the `taps` entry of this JSON file "
+                             "(e.g. bench/results.json), leaving its other entries alone")
     parser.add_argument("--params", default=None, help="detector keyword arguments as JSON, e.g. '{\"threshold_mg\": 1000}'")
+
+
+def _store(path, result):
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError as e:
+        raise BenchError("%s: not JSON (%s)" % (path, e)) from None
+    data["taps"] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def run(args):
@@ -273,17 +366,30 @@ def run(args):
         params = json.loads(args.params) if args.params else None
         if params is not None and not isinstance(params, dict):
             raise BenchError("--params must be a JSON object")
+        if args.suite:
+            result = bench_suite(args.dirs, args.odr, args.range_g, split=args.split or tapsplit.HELDOUT,
+                                 seeds=args.seeds, params=params, progress=progress)
+            if args.out:
+                _store(args.out, result)
+            t, u, r = result["touched"], result["untouched"], result["real"]
+            return emit(result, "taps (%s): recall %s precision %s timing p95/max %s/%s ms; false taps/h %s untouched "
+                        "(modelled transients), %s real over %s h" % (
+                            result["split"], t["recall"], t["precision"], t["timing_error_ms_p95"],
+                            t["timing_error_ms_max"], u["false_taps_per_hour"], r["false_taps_per_hour"],
+                            r["hours_without_taps"]))
         if args.generate:
+            seed = args.seed if args.seed is not None else (tapsplit.seeds(args.split).start if args.split else 1)
             with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
-                tapgen.generate(args.dirs, tmp, odr=args.odr or board_defaults()[0], seed=args.seed, progress=progress)
+                tapgen.generate(args.dirs, tmp, odr=args.odr or board_defaults()[0], seed=seed, progress=progress,
+                                split=args.split)
                 result = bench_folders([tmp], args.odr, args.range_g, params, progress)
         else:
             result = bench_folders(args.dirs, args.odr, args.range_g, params, progress)
+    except (BenchError, rs.RecordingError, tapsplit.SplitError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
     except ValueError as e:  # bad --params JSON
         print("error: --params: %s" % e, file=sys.stderr)
-        return 2
-    except (BenchError, rs.RecordingError) as e:
-        print("error: %s" % e, file=sys.stderr)
         return 2
     s = result["summary"]
     return emit(result, "taps: recall %s precision %s timing %s/%s ms, %s false taps/h over %s h without taps" % (
