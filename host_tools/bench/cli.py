@@ -5,15 +5,17 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench taps DIR...   tap detection (host_tools.bench.taps)
   cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
   cloudpin bench crowd         simulated s per wall s for 30/100/400 pins running the app
+  cloudpin bench radio         a hall of pins on the emulated air (host_tools.bench.radio)
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from host_tools.bench import cost, crowd, steps, taps
+from host_tools.bench import cost, crowd, radio, steps, taps
 
 
 def add_arguments(parser):
@@ -30,6 +32,10 @@ def add_arguments(parser):
     p = sub.add_parser("crowd", help="many pins' apps on one simulated clock: sim s per wall s", description=crowd.__doc__)
     crowd.add_arguments(p)
     p.set_defaults(_bench=crowd.run)
+    p = sub.add_parser("radio", help="a hall of pins advertising on the emulated air", description=radio.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    radio.add_arguments(p)
+    p.set_defaults(_bench=radio.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -74,7 +80,8 @@ def run_all(args):
     except Exception as e:  # another module's failure must not lose the step results
         say("taps: skipped: %s: %s" % (type(e).__name__, e))
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
-    for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk)):
+    for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
+                          ("radio", lambda: radio.bench_radio(progress=say))):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()
@@ -100,6 +107,6 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,crowd,all} ... (see --help)", file=sys.stderr)
+        print("usage: cloudpin bench {steps,taps,cost,crowd,radio,all} ... (see --help)", file=sys.stderr)
         return 2
     return args._bench(args)

@@ -54,7 +54,7 @@
 import math
 
 from cpsim.clock import Event
-from cpsim.linkbudget import LinkBudget, mix, lost_to_noise, FADES, FADE_MAX, SENSITIVITY_DBM, TX_DBM
+from cpsim.linkbudget import LinkBudget, mix, lost_to_noise, FADES, FADE_MAX, SENSITIVITY_DBM, TX_DBM, PER_HI
 from cpsim.rng import Rng
 
 T_IFS = 150  # us, Core spec Vol 6 Part B 4.1.1
@@ -73,6 +73,7 @@ CULL_DBM = SENSITIVITY_DBM - CAPTURE_DB - FADE_MAX // 10 - 1
 DEFAULT_DBM = -60  # mean power between stations nobody placed: "close by"
 
 _SENS10 = SENSITIVITY_DBM * 10
+_PER_HI10 = PER_HI * 10  # stronger packets never fail the PER draw
 _FLOOR10 = (SENSITIVITY_DBM - CAPTURE_DB) * 10  # weaker than this neither decodes nor disturbs
 _CULL10 = CULL_DBM * 10
 _CAPTURE = 10 ** (CAPTURE_DB / 10)
@@ -161,6 +162,7 @@ class Radio:
         self.listen = ([], [], [])  # stations listening (or about to) per channel 37, 38, 39
         self._dirty = []
         self._tick_ev = Event(self._tick)
+        self._tick_armed = False
         self._reqs = []  # SCAN_REQs sent this tick: (pdu, scanner)
         self._seq = 0
         self.scanners = []  # BLE objects scanning now (inject_advertisement)
@@ -285,11 +287,12 @@ class Radio:
 
     def stop_adv(self, ble):
         st = ble._st
-        if ble._adv_on and st.acct is not None:
+        if not ble._adv_on:
+            return
+        if st.acct is not None:
             st.acct.state("radio_adv", "off")
         ble._adv_on = False
-        if st.ev_adv[1]:
-            self.clock.cancel(st.ev_adv)
+        self.clock.cancel(st.ev_adv)  # armed exactly while advertising
 
     def _adv_delay(self):
         return self.rng.next() % (self.adv_delay_us + 1) if self.adv_delay_us else 0
@@ -349,14 +352,20 @@ class Radio:
             if p < _CULL10:
                 continue
             if fading:
-                p += g[1][mix(h0 + r.id) & 255]
+                h = (h0 + r.id) & 0xFFFFFFFF  # cpsim.linkbudget.mix, inlined: the hot loop
+                h ^= h >> 16
+                h = (h * 0x7FEB352D) & 0xFFFFFFFF
+                h ^= h >> 15
+                h = (h * 0x846CA68B) & 0xFFFFFFFF
+                p += g[1][(h ^ (h >> 16)) & 255]
                 if p < _FLOOR10:
                     continue
             r.pending.append([s, e, p, pdu, False])
             if not r.dirty:
                 r.dirty = True
                 dirty.append(r)
-        if dirty and not self._tick_ev[1]:
+        if dirty and not self._tick_armed:
+            self._tick_armed = True
             self.clock.call_at(e + TICK_US, self._tick_ev)
 
     # --- scanning and initiating: which channel lists a station is in ------
@@ -382,9 +391,8 @@ class Radio:
         if st.mode == 0:
             return
         now = self.clock.now_us()
-        for ev in (st.ev_join, st.ev_leave):
-            if ev[1]:
-                self.clock.cancel(ev)
+        for ev in (st.ev_join, st.ev_leave):  # both armed while listening
+            self.clock.cancel(ev)
         for lst in self.listen:
             if st in lst:
                 lst.remove(st)
@@ -424,6 +432,7 @@ class Radio:
 
     # --- resolving what each receiver decoded ---------------------------------
     def _tick(self):
+        self._tick_armed = False
         now = self.clock.now_us()
         dirty = self._dirty
         self._dirty = []
@@ -437,7 +446,8 @@ class Radio:
             if r.pending and not r.dirty:
                 r.dirty = True
                 self._dirty.append(r)
-        if self._dirty:
+        if self._dirty and not self._tick_armed:
+            self._tick_armed = True
             self.clock.call_at(nxt, self._tick_ev)
 
     def _busy(self, st, s, e):
@@ -457,7 +467,7 @@ class Radio:
             oldest = pend[0][0]
             r.busy = [b for b in r.busy if b[1] > oldest]
         n = len(pend)
-        a = r.acct
+        nc = nb = nw = ok = 0
         for i in range(n):
             x = pend[i]
             if x[4] or x[1] > now:
@@ -484,24 +494,27 @@ class Radio:
             if not lost and inter and 10 ** (p / 100) < _CAPTURE * inter:
                 lost = True
             if lost:
-                if a is not None:
-                    a.count("radio.lost_collision")
+                nc += 1
                 continue
             if self._busy(r, s, e):
-                if a is not None:
-                    a.count("radio.lost_busy")
+                nb += 1
                 continue
-            if lost_to_noise(p, mix(pdu[4] * 0x85EBCA6B + r.id) >> 12):
-                if a is not None:
-                    a.count("radio.lost_weak")
+            if p < _PER_HI10 and lost_to_noise(p, mix(pdu[4] * 0x85EBCA6B + r.id) >> 12):
+                nw += 1
                 continue
-            if a is not None:
-                a.count("radio.rx_packets")
+            ok += 1
             self._decoded(r, pdu, p, e)
             if r.pending is not pend:
-                return  # the handler stopped the scan
-        keep = now - _MAX_SPAN
-        r.pending = [x for x in pend if not x[4] or x[1] > keep]
+                break  # the handler stopped the scan
+        a = r.acct
+        if a is not None:
+            for k, v in (("radio.lost_collision", nc), ("radio.lost_busy", nb), ("radio.lost_weak", nw),
+                         ("radio.rx_packets", ok)):
+                if v:
+                    a.count(k, v)
+        if r.pending is pend:
+            keep = now - _MAX_SPAN
+            r.pending = [x for x in pend if not x[4] or x[1] > keep]
 
     def _decoded(self, r, pdu, p, e):
         ev = pdu[3]
