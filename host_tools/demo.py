@@ -8,7 +8,6 @@ it over the serial port with Ctrl-D as a user would, and prints what the badge
 sends, line by line, until Ctrl-C (or for --seconds; 25 s when stdout is not
 a terminal).
 """
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,8 @@ from pathlib import Path
 
 from host_tools import FIRMWARE_DIR, REPO
 from host_tools.boards import BoardError
-from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file
+from host_tools.bench.resample import RecordingError
+from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file, check_recording
 
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
 _MPY_ARCHS = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
@@ -133,10 +133,13 @@ def run(args):
     seconds = args.seconds
     if seconds is None and not sys.stdout.isatty():
         seconds = NOT_A_TTY_SECONDS
-    if args.recording and not os.path.isfile(args.recording):
-        sys.stderr.write("recording %s: no such file\n" % args.recording)
-        return 2
-    with VirtualBadge(baud=args.baud, board=board, name="demo", recording=args.recording) as badge:
+    if args.recording:
+        try:
+            check_recording(args.recording)
+        except RecordingError as e:
+            sys.stderr.write("%s\n" % e)
+            return 2
+    with VirtualBadge(baud=args.baud, board=board, name="demo", recording=args.recording, check=False) as badge:
         badge.wait_repl()  # a blank badge: boots straight to the REPL
         copied = install_firmware(args.firmware, badge.root, board, vm_arch(badge.exe))
         sys.stderr.write("virtual badge on %s (folder %s): copied %d files, soft-resetting\n"

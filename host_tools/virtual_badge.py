@@ -30,20 +30,20 @@ program reads the port is lost once the port's buffer is full, as on a UART.
 # The docstring above is also `cloudpin virtual-badge --help`. The badge
 # itself is in host_tools/vbadge/, one module per job; this module is its
 # public face and the command.
-import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from host_tools.bench.resample import RecordingError
 from host_tools.boards import BoardError
-from host_tools.vbadge.badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file
+from host_tools.vbadge.badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file, check_recording
 from host_tools.vbadge.console import RAW_BANNER
 from host_tools.vbadge.vm_process import micropython_binary
 
 # What other code imports from here, wherever it is defined.
 __all__ = ["DEFAULT_BAUD", "DEFAULT_BOARD", "RAW_BANNER", "VirtualBadge", "VirtualBadgeFarm", "add_arguments",
-           "board_file", "micropython_binary", "run", "serve_until_signalled"]
+           "board_file", "check_recording", "micropython_binary", "run", "serve_until_signalled"]
 
 
 class VirtualBadgeFarm:
@@ -53,13 +53,17 @@ class VirtualBadgeFarm:
     def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None, recording=None):
         self.root = Path(root).resolve() if root else None
         self.badges = []
+        if recording:
+            check_recording(recording)
         for n in range(1, count + 1):
             name = "badge-%d" % n
             if self.root is None:
-                self.badges.append(VirtualBadge(None, baud, board, heap, name=name, recording=recording))
+                self.badges.append(VirtualBadge(None, baud, board, heap, name=name, recording=recording,
+                                                check=False))
             else:
                 self.badges.append(VirtualBadge(self.root / name, baud, board, heap,
-                                                link=self.root / (name + ".tty"), name=name, recording=recording))
+                                                link=self.root / (name + ".tty"), name=name, recording=recording,
+                                                check=False))
 
     @property
     def ports(self):
@@ -102,7 +106,7 @@ def add_arguments(parser):
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board the emulated hardware follows: a name in boards/ or "
                         "a JSON path (default %s)" % DEFAULT_BOARD)
     parser.add_argument("--recording", help="t_ms,x,y,z CSV (g) the accelerometer replays, looped (default: the pin "
-                        "lies still)")
+                        "lies still); checked to its end before any badge starts")
     parser.add_argument("--display-png", metavar="PATH", help="keep PATH a PNG of what the badge's display shows "
                         "(boards with a display, e.g. m5stickc_plus), rewritten every second; with --count N, "
                         "badge K writes PATH with -badge-K before its suffix")
@@ -141,10 +145,8 @@ def run(args):
         sys.stderr.write("--count must be at least 1\n")
         return 2
     try:
-        if args.recording and not os.path.isfile(args.recording):
-            raise BoardError("recording %s: no such file" % args.recording)
         farm = VirtualBadgeFarm(args.count, args.root, args.baud, args.board, args.heap, args.recording)
-    except BoardError as e:
+    except (BoardError, RecordingError) as e:
         sys.stderr.write("%s\n" % e)
         return 2
     serve_until_signalled(farm, args.display_png)

@@ -424,3 +424,38 @@ def test_rename_replaces_a_file_as_littlefs_does(badge):
     for a, b in pairs:
         assert (badge.root / b).read_text() == "new" and not (badge.root / a).exists(), (a, b)
     assert (badge.root / "f").exists() and not (badge.root / "e").exists() and not (badge.root / "d" / "c").exists()
+
+
+WALK = "t_ms,x,y,z\n" + "".join("%d,0.01,-0.02,%.3f\n" % (t * 10, 1 + 0.3 * (t % 50 < 25)) for t in range(400))
+
+
+def test_cli_refuses_a_bad_recording_before_any_badge_starts(tmp_path):
+    bad = {"binary.csv": (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 40, "UTF-8"),
+           "header.csv": (b"time,a,b,c\n0,0,0,1\n10,0,0,1\n", "t_ms,x,y,z"),
+           "late.csv": (WALK.encode() + b"4000,0.1,oops,1\n", "late.csv:402"),
+           "seconds.csv": (b"t_ms,x,y,z\n" + b"".join(b"%.2f,0,0,1\n" % (t / 100) for t in range(200)), "seconds"),
+           "missing.csv": (None, "No such file")}
+    for name, (data, says) in sorted(bad.items()):
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+        root = tmp_path / ("root-" + name)
+        proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "virtual-badge", "--root", str(root),
+                               "--recording", str(tmp_path / name)], capture_output=True, text=True, timeout=TIMEOUT)
+        assert proc.returncode == 2 and proc.stdout == "", (name, proc.stdout, proc.stderr)
+        err = proc.stderr.strip()
+        assert name in err and says in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert not root.exists()  # refused before a badge folder, a link or a VM
+
+
+def test_recording_unreadable_in_the_vm_keeps_the_accelerometer_and_says_so(tmp_path):
+    rec = tmp_path / "walk.csv"
+    rec.write_text(WALK)
+    b = make_badge(tmp_path / "b", recording=str(rec))
+    (b.root / ".motion.csv").write_bytes(b"\x00\xff" * 100)  # the badge's copy, damaged before power-on
+    with b:
+        assert b.wait_repl(TIMEOUT)
+        out = mpremote(b.port, "exec", "import machine\n"
+                       "print(machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21)).scan())")
+        assert out.strip() == "[24]"
+        # once per boot (mpremote's soft reset boots it again), on the host's stderr
+        assert b.warnings and all(".motion.csv" in w and "still" in w for w in b.warnings), b.warnings

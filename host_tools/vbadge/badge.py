@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from host_tools import EMULATOR_DIR
 from host_tools.boards import BoardError, board_path
 from host_tools.mpcache import emulator_dir
 from host_tools.vbadge.boot_shim import NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
@@ -43,6 +44,25 @@ _EXIT_CAUSE_BASE = 64
 DISPLAY_NAME = ".display.st7789"
 
 
+def check_recording(path):
+    """Refuse, before any VM starts, a recording the accelerometer could not
+    replay: host_tools.bench.resample.RecordingError naming the file and the
+    problem. It must read as the benches read recordings (UTF-8 text, a
+    t_ms,x,y,z header, numbers, ms and g) and parse to its end with the
+    emulator's own reader (cpsim/recording.py), which the VM runs."""
+    from host_tools.bench.resample import RecordingError, load_csv
+
+    load_csv(path)
+    if str(EMULATOR_DIR) not in sys.path:
+        sys.path.append(str(EMULATOR_DIR))  # cpsim, and its CPython `micropython`
+    from cpsim.recording import check
+
+    try:
+        check(str(path))
+    except (OSError, ValueError) as e:
+        raise RecordingError(str(e)) from None
+
+
 def board_file(board):
     """Path of a board JSON given a name in boards/ or a path; None for no
     board. Raises host_tools.boards.BoardError."""
@@ -69,7 +89,9 @@ class VirtualBadge(SerialLink, BoardConsole):
     """
 
     def __init__(self, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None,
-                 link=None, name="badge", recording=None):
+                 link=None, name="badge", recording=None, check=True):
+        if recording and check:  # (a farm checks its one recording once)
+            check_recording(recording)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="cloudpin-badge-") if root is None else root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ def fit(dev, board, recording=None, display_path=None, source=None):
         dev.wire_i2c(bus, i2c["scl"], i2c["sda"])
     accel = board.get("accel") or {}
     if accel.get("type") in ("lis3dh", "mpu6886", "mpu6050"):
-        parts["accel"] = dev.attach_i2c(bus, _accel(accel, recording, source))
+        parts["accel"] = dev.attach_i2c(bus, _accel(accel, recording, source, dev))
     power = board.get("power") or {}
     if power.get("type") == "axp192":
         from cpsim.axp192 import AXP192
@@ -46,11 +46,12 @@ def fit(dev, board, recording=None, display_path=None, source=None):
     return parts
 
 
-def _accel(cfg, recording, source):
+def _accel(cfg, recording, source, dev):
     if source is None and recording:
         from cpsim.recording import Recording
 
-        source = Recording(recording, loop=True)
+        # With the device, a recording it cannot read holds still and says so.
+        source = Recording(recording, loop=True, device=dev)
     kind = cfg["type"]
     if kind == "lis3dh":
         from cpsim.lis3dh import LIS3DH

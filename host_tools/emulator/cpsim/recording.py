@@ -14,6 +14,10 @@
 # between samples, held before the first and after the last (or looped). The
 # file is parsed forward from a fixed buffer, two rows in memory, so multi-MB
 # recordings cost nothing in the 100 KB VM; going back in time reopens it.
+# Built with a device (a virtual badge's accelerometer), a file that cannot be
+# read, at the start or at any later row, never raises into the sensor model:
+# the source holds still (its last good sample, or 1 g on z) and a "warn" note
+# on the device says why, as a sensor keeps answering whatever its wearer does.
 from micropython import const
 
 _CHUNK = const(256)  # bytes read at a time
@@ -29,28 +33,56 @@ def _div_round(a, b):
 
 
 class Recording:
-    def __init__(self, path, loop=False):
+    def __init__(self, path, loop=False, device=None):
         self.path = path
         self.loop = loop
+        self.device = device
+        self.failed = None  # why the file stopped being replayed (with a device)
         self._f = None
         self._buf = bytearray(_CHUNK)
         self._p0 = [0, 0, 0, 0]  # t_us, x, y, z (ug) of the row at or before now
         self._p1 = [0, 0, 0, 0]  # the row after it, if _has1
-        self._rewind()
+        self._line = 1  # of the file, for messages
+        try:
+            self._rewind()
+        except (OSError, ValueError) as e:
+            self._fail(e, False)
+
+    def _fail(self, e, keep):
+        """Stop replaying: hold the last good sample (keep) or a pin lying
+        still, and say why on the device; without one, raise."""
+        self.close()
+        if self.device is None:
+            raise e
+        self.failed = "%s" % (e,)
+        self.loop = False
+        self._has1 = False
+        if not keep:
+            self._p0[0] = self._start = self._offset = 0
+            self._p0[1] = self._p0[2] = 0
+            self._p0[3] = 1000000
+        self.device.note("warn", "recording %s unreadable (%s): the accelerometer holds %s from now on" % (
+            self.path, self.failed, "its last sample" if keep else "still, 1 g on z"))
 
     # --- reading rows -------------------------------------------------------------
     def _open(self):
         self.close()
         self._f = open(self.path, "rb")
-        head = self._f.readline().decode().replace(" ", "").strip()
-        if not head.startswith("t_ms,x,y,z"):
-            raise ValueError("%s: expected a 't_ms,x,y,z' header, got %r" % (self.path, head))
+        line = self._f.readline(64)  # bounded: a binary file may have no newline
+        try:
+            head = line.decode().replace(" ", "").strip()
+        except ValueError:  # not UTF-8 (UnicodeError)
+            head = None
+        if head is None or not head.startswith("t_ms,x,y,z"):
+            raise ValueError("%s: expected a 't_ms,x,y,z' header, got %r" % (self.path, line[:16]))
         self._pos = 0
         self._end = 0
+        self._line = 2
 
     def _rewind(self):
-        self._open()
         self._offset = 0
+        self._start = 0
+        self._open()
         self._last_dt = 0
         self._has1 = False
         if not self._row(self._p0):
@@ -109,9 +141,10 @@ class Recording:
                     field += 1
                 elif b == 44 or field:
                     if field < 4:
-                        raise ValueError("%s: empty number in a row" % self.path)
+                        raise ValueError("%s:%d: empty number in a row" % (self.path, self._line))
                     field += 1
                 if b != 44:
+                    self._line += 1
                     if field >= 4:
                         dst[0] += self._offset
                         return True
@@ -121,7 +154,7 @@ class Recording:
                 acc = frac = exp = 0
                 neg = dot = eneg = ine = digits = False
             elif b != 43 and b != 32 and b != 13 and b != 9:  # + space CR tab
-                raise ValueError("%s: not a number in a row (byte %r)" % (self.path, chr(b)))
+                raise ValueError("%s:%d: not a number in a row (byte 0x%02x)" % (self.path, self._line, b))
 
     def _next(self, dst):
         ok = self._row(dst)
@@ -135,11 +168,18 @@ class Recording:
         return ok
 
     def _seek(self, t):
-        if t < self._p0[0] and (self._offset or self._p0[0] != self._start):
-            self._rewind()
-        while self._has1 and self._p1[0] <= t:
-            self._p0, self._p1 = self._p1, self._p0
-            self._has1 = self._next(self._p1)
+        if self.failed is not None:
+            return
+        rewound = False
+        try:
+            if t < self._p0[0] and (self._offset or self._p0[0] != self._start):
+                rewound = True
+                self._rewind()
+            while self._has1 and self._p1[0] <= t:
+                self._p0, self._p1 = self._p1, self._p0
+                self._has1 = self._next(self._p1)
+        except (OSError, ValueError) as e:
+            self._fail(e, not rewound)  # a failed rewind may have left _p0 half read
 
     # --- values ---------------------------------------------------------------------
     def _value(self, t, i):
@@ -239,3 +279,19 @@ class Rest:
 
     def mean(self, t0_ms, t1_ms):
         return self.at(t1_ms)
+
+
+def check(path):
+    """Parse every row of a recording as replay does and return how many
+    there are: ValueError or OSError, naming the file and line, for whatever
+    would stop the replay. The host runs it before a badge starts."""
+    r = Recording(path)
+    try:
+        n = 1
+        while r._has1:
+            r._p0, r._p1 = r._p1, r._p0
+            r._has1 = r._next(r._p1)
+            n += 1
+        return n
+    finally:
+        r.close()
