@@ -16,7 +16,9 @@ badge boots stops boot.py; the board's emulated hardware is in place before.
 `cloudpin virtual-badge --count 4` prints one device path per line (e.g.
 /dev/pts/7) and runs until Ctrl-C or SIGTERM. With `--root DIR` badge N keeps
 its files in DIR/badge-N and gets a stable symlink DIR/badge-N.tty to its
-port; without it each badge gets a temporary folder, deleted on exit.
+port; without it each badge gets a temporary folder, deleted on exit. One
+process at a time serves a DIR (it holds DIR/.virtual-badge.lock, with its
+pid): a second is refused rather than take over the first one's badges.
 
 Inside the VM, the emulated built-ins live at /.emu and the board files at
 /.board (read-only, left out of listings, as C modules and the partition table
@@ -30,6 +32,8 @@ program reads the port is lost once the port's buffer is full, as on a UART.
 # The docstring above is also `cloudpin virtual-badge --help`. The badge
 # itself is in host_tools/vbadge/, one module per job; this module is its
 # public face and the command.
+import fcntl
+import os
 import signal
 import sys
 import threading
@@ -43,7 +47,34 @@ from host_tools.vbadge.vm_process import micropython_binary
 
 # What other code imports from here, wherever it is defined.
 __all__ = ["DEFAULT_BAUD", "DEFAULT_BOARD", "RAW_BANNER", "VirtualBadge", "VirtualBadgeFarm", "add_arguments",
-           "board_file", "check_recording", "micropython_binary", "run", "serve_until_signalled"]
+           "board_file", "check_recording", "lock_root", "micropython_binary", "run", "serve_until_signalled"]
+
+
+LOCK_NAME = ".virtual-badge.lock"
+
+
+class RootInUse(RuntimeError):
+    """Another process serves virtual badges from this --root."""
+
+
+def lock_root(root):
+    """Hold folder `root` for this process: an flock on ROOT/.virtual-badge.lock
+    with our pid in it; returns its fd. The kernel lets go when the fd is
+    closed or the process ends however it ends, so a lock is never stale.
+    RootInUse, naming the holder, while another process holds it: a second
+    farm would boot a second VM on each badge's folder and repoint its link."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise RootInUse("%s is in use by another virtual-badge (pid %s): stop that one first, or give another --root"
+                        % (root, holder)) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+    return fd
 
 
 class VirtualBadgeFarm:
@@ -53,8 +84,26 @@ class VirtualBadgeFarm:
     def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None, recording=None):
         self.root = Path(root).resolve() if root else None
         self.badges = []
+        self._lock = None
         if recording:
             check_recording(recording)
+        self._hold_root()
+        try:
+            self._make(count, baud, board, heap, recording)
+        except BaseException:
+            self._release_root()
+            raise
+
+    def _hold_root(self):
+        if self.root is not None and self._lock is None:
+            self._lock = lock_root(self.root)
+
+    def _release_root(self):
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _make(self, count, baud, board, heap, recording):
         for n in range(1, count + 1):
             name = "badge-%d" % n
             if self.root is None:
@@ -70,6 +119,7 @@ class VirtualBadgeFarm:
         return [b.port for b in self.badges]
 
     def start(self):
+        self._hold_root()  # again, after a stop()
         try:
             for b in self.badges:
                 b.start()
@@ -81,6 +131,7 @@ class VirtualBadgeFarm:
     def stop(self):
         for b in self.badges:
             b.stop()
+        self._release_root()
 
     def __iter__(self):
         return iter(self.badges)
@@ -146,7 +197,7 @@ def run(args):
         return 2
     try:
         farm = VirtualBadgeFarm(args.count, args.root, args.baud, args.board, args.heap, args.recording)
-    except (BoardError, RecordingError) as e:
+    except (BoardError, RecordingError, RootInUse) as e:
         sys.stderr.write("%s\n" % e)
         return 2
     serve_until_signalled(farm, args.display_png)

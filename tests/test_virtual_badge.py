@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from host_tools.virtual_badge import RAW_BANNER, VirtualBadge, VirtualBadgeFarm
+from host_tools.virtual_badge import RAW_BANNER, RootInUse, VirtualBadge, VirtualBadgeFarm
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60  # generous: the machine is shared; a wait only ends early on success
@@ -459,3 +459,21 @@ def test_recording_unreadable_in_the_vm_keeps_the_accelerometer_and_says_so(tmp_
         assert out.strip() == "[24]"
         # once per boot (mpremote's soft reset boots it again), on the host's stderr
         assert b.warnings and all(".motion.csv" in w and "still" in w for w in b.warnings), b.warnings
+
+
+def test_second_farm_on_the_same_root_is_refused_and_leaves_the_first_alone(tmp_path):
+    link = tmp_path / "badge-1.tty"
+    with VirtualBadgeFarm(1, tmp_path) as farm:
+        assert farm[0].wait_repl(TIMEOUT)
+        port = farm.ports[0]
+        proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "virtual-badge", "--root", str(tmp_path)],
+                              capture_output=True, text=True, timeout=TIMEOUT)
+        err = proc.stderr.strip()
+        assert proc.returncode == 2 and proc.stdout == "", err
+        assert "in use" in err and "pid %d" % os.getpid() in err and len(err.splitlines()) == 1, err
+        with pytest.raises(RootInUse):
+            VirtualBadgeFarm(2, tmp_path)
+        assert os.readlink(link) == port and not (tmp_path / "badge-2").exists()
+        assert mpremote(port, "exec", "print(6 * 7)").strip() == "42"
+    with VirtualBadgeFarm(1, tmp_path) as again:  # free once the first has stopped
+        assert os.readlink(link) == again.ports[0]
