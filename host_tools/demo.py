@@ -6,7 +6,9 @@ deploy does for the pin's, so that imports fit the pin-sized heap) and the
 board file as /board.json, soft-resets
 it over the serial port with Ctrl-D as a user would, and prints what the badge
 sends, line by line, until Ctrl-C (or for --seconds; 25 s when stdout is not
-a terminal).
+a terminal). The accelerometer replays a minute of a real walk shipped in
+host_tools/data (looped), so the pin counts steps from a fresh clone; with
+--still it lies on a table and counts none, and the demo says which it is.
 """
 import shutil
 import subprocess
@@ -24,6 +26,8 @@ _MPY_ARCHS = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7em
               "xtensa", "xtensawin", "rv32imc", "rv64imc")
 
 NOT_A_TTY_SECONDS = 25  # long enough for a few status lines (every 10 s) with steps counted
+# A minute of a real walk, phone in a neck pouch (CC BY 4.0: host_tools/data/README.md).
+DEMO_RECORDING = Path(__file__).resolve().parent / "data" / "walk_neckpouch_60s.csv"
 
 
 def vm_arch(exe):
@@ -106,9 +110,11 @@ def stream_lines(ser, seconds, out):
         out.flush()
 
 
-def default_recording():
-    walks = sorted((REPO.parent / "shared" / "data" / "steps" / "oxford-validation").glob("*neckpouch*.csv"))
-    return str(walks[0]) if walks else None
+def accelerometer_says(recording):
+    """The line that tells the user what the pin feels."""
+    if recording:
+        return "accelerometer: replays %s, looped (a walk: expect steps)" % recording
+    return "accelerometer: the pin lies still on a table, so it counts no steps (give --recording to walk)"
 
 
 def add_arguments(parser):
@@ -117,9 +123,11 @@ def add_arguments(parser):
                         "stdout is not a terminal)" % NOT_A_TTY_SECONDS)
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="serial line rate (default %d)" % DEFAULT_BAUD)
     parser.add_argument("--firmware", default=str(FIRMWARE_DIR), help="firmware folder to copy (default firmware/)")
-    parser.add_argument("--recording", default=default_recording(),
-                        help="t_ms,x,y,z CSV the accelerometer replays (default: a real neck-pouch walk from "
-                        "../shared/data/steps when present, else the pin lies still)")
+    motion = parser.add_mutually_exclusive_group()
+    motion.add_argument("--recording", default=str(DEMO_RECORDING),
+                        help="t_ms,x,y,z CSV (g) the accelerometer replays, looped (default: a minute of a real "
+                        "walk, %s)" % DEMO_RECORDING.relative_to(REPO))
+    motion.add_argument("--still", action="store_true", help="no recording: the pin lies still and counts no steps")
 
 
 def run(args):
@@ -133,13 +141,15 @@ def run(args):
     seconds = args.seconds
     if seconds is None and not sys.stdout.isatty():
         seconds = NOT_A_TTY_SECONDS
-    if args.recording:
+    recording = None if args.still else args.recording
+    if recording:
         try:
-            check_recording(args.recording)
+            check_recording(recording)
         except RecordingError as e:
             sys.stderr.write("%s\n" % e)
             return 2
-    with VirtualBadge(baud=args.baud, board=board, name="demo", recording=args.recording, check=False) as badge:
+    sys.stderr.write(accelerometer_says(recording) + "\n")
+    with VirtualBadge(baud=args.baud, board=board, name="demo", recording=recording, check=False) as badge:
         badge.wait_repl()  # a blank badge: boots straight to the REPL
         copied = install_firmware(args.firmware, badge.root, board, vm_arch(badge.exe))
         sys.stderr.write("virtual badge on %s (folder %s): copied %d files, soft-resetting\n"

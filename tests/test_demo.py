@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from host_tools import REPO
-from host_tools.demo import install_firmware, vm_arch
+from host_tools.demo import DEMO_RECORDING, install_firmware, vm_arch
 from host_tools.virtual_badge import board_file, micropython_binary
 
 
@@ -46,6 +46,7 @@ def test_demo_soft_resets_the_badge_and_streams_its_lines(firmware):
     i = lines.index("MPY: soft reboot")
     assert lines[i + 1:i + 4] == ["fixture boot", "I 0 demo hello from m5stickc_plus", "I 0 demo tick"]
     assert "virtual badge on /dev/pts/" in proc.stderr
+    assert "accelerometer: replays %s, looped (a walk" % DEMO_RECORDING in proc.stderr  # by default, from the repo
 
 
 def test_demo_rejects_an_unknown_board():
@@ -53,3 +54,27 @@ def test_demo_rejects_an_unknown_board():
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "known boards" in proc.stderr
+
+
+def test_demo_recording_ships_in_the_repo_and_is_a_walk():
+    from host_tools.bench.resample import load_csv
+    from host_tools.bench.steps import board_odr
+    from host_tools.plot import trace_steps
+
+    rec = DEMO_RECORDING
+    assert rec.is_relative_to(REPO) and rec.stat().st_size < 300 * 1024
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(rec), str(rec.parent / "README.md")],
+                             cwd=REPO, capture_output=True, text=True)
+    assert tracked.returncode == 0, tracked.stderr  # in a fresh clone, not only here
+    t, x, y, z = load_csv(rec)
+    assert 55000 < t[-1] - t[0] < 65000
+    # The firmware's counter (in CPython, at the rate the app runs the sensor)
+    # counts a minute of walking at about 1.7 steps a second.
+    assert 85 <= trace_steps(rec, board_odr())["steps"] <= 120
+
+
+def test_demo_says_when_the_pin_lies_still(firmware):
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "1", "--still",
+                           "--firmware", str(firmware)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "accelerometer: the pin lies still" in proc.stderr and "counts no steps" in proc.stderr
