@@ -22,7 +22,8 @@ pid): a second is refused rather than take over the first one's badges.
 
 Inside the VM, the emulated built-ins live at /.emu and the board files at
 /.board (read-only, left out of listings, as C modules and the partition table
-are on a pin); the NVS partition is the hidden file .nvs.json in the badge
+are on a pin); os.statvfs reports the board's vfs partition (2 MB on a 4 MB
+ESP32), with its files counted in LittleFS blocks, not the host's disk; the NVS partition is the hidden file .nvs.json in the badge
 folder. A damaged one boots as an ESP32 with damaged NVS pages does: what does
 not decode is dropped (the file kept as .nvs.json.corrupt), the rest and all
 the hardware come up, and the badge says so on stderr. machine.reset() and friends end the VM with exit status 64 + reset

@@ -1,6 +1,7 @@
 """Virtual badges on the wire: the unmodified mpremote and ampy, run as
 separate processes against the pty, and a raw serial console for the exact
 bytes a board sends."""
+import ast
 import json
 import os
 import select
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 import serial
 
-from host_tools.virtual_badge import RAW_BANNER, RootInUse, VirtualBadge, VirtualBadgeFarm
+from host_tools import REPO
+from host_tools.virtual_badge import RAW_BANNER, RootInUse, VirtualBadge, VirtualBadgeFarm, micropython_binary
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60  # generous: the machine is shared; a wait only ends early on success
@@ -477,3 +479,78 @@ def test_second_farm_on_the_same_root_is_refused_and_leaves_the_first_alone(tmp_
         assert mpremote(port, "exec", "print(6 * 7)").strip() == "42"
     with VirtualBadgeFarm(1, tmp_path) as again:  # free once the first has stopped
         assert os.readlink(link) == again.ports[0]
+
+
+# A real VfsLfs2 (the port's own LittleFS, default settings) in a VM, on a RAM
+# block device of `blocks` blocks, holding files of the given sizes: the
+# blocks its statvfs says are used.
+_LFS_USED = """
+import os, vfs
+class Dev:
+    def __init__(s, n):
+        s.n = n
+        s.d = bytearray(4096 * n)
+    def readblocks(s, n, buf, off=0):
+        o = n * 4096 + off
+        buf[:] = s.d[o:o + len(buf)]
+    def writeblocks(s, n, buf, off=0):
+        o = n * 4096 + off
+        s.d[o:o + len(buf)] = buf
+    def ioctl(s, op, arg):
+        if op == 4:
+            return s.n
+        if op == 5:
+            return 4096
+        if op == 6:
+            s.d[arg * 4096:(arg + 1) * 4096] = b"\\xff" * 4096
+        return 0
+d = Dev(%d)
+vfs.VfsLfs2.mkfs(d)
+vfs.mount(vfs.VfsLfs2(d), "/l")
+for p, z in %r:
+    if z is None:
+        os.mkdir("/l" + p)
+    else:
+        with open("/l" + p, "wb") as f:
+            f.write(b"x" * z)
+st = os.statvfs("/l")
+print(st[2] - st[3])
+"""
+
+
+def lfs_used(blocks, tree):
+    proc = subprocess.run([micropython_binary(), "-X", "heapsize=%d" % (blocks * 4096 + (1 << 20)), "-c",
+                           _LFS_USED % (blocks, tree)], capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return int(proc.stdout)
+
+
+def badge_tree(root):
+    """(badge path, size or None for a folder) of what a badge's filesystem holds."""
+    tree = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0].startswith((".nvs.json", ".motion.csv")):
+            continue
+        tree.append(("/" + rel.as_posix(), None if p.is_dir() else p.stat().st_size))
+    return tree
+
+
+def test_filesystem_is_the_boards_vfs_partition_not_the_hosts_disk(badge):
+    (badge.root / "big.bin").write_bytes(b"x" * 20000)
+    (badge.root / "d").mkdir()
+    (badge.root / "d" / "log.txt").write_bytes(b"y" * 300)
+    (badge.root / ".nvs.json").write_bytes(b"{}" + b" " * 9000)  # the NVS partition, elsewhere on a pin
+    pkg = badge.root / "cloudpin"
+    pkg.mkdir()
+    for name in ("__init__.py", "log.py", "selftest.py"):
+        (pkg / name).write_bytes((REPO / "firmware" / "cloudpin" / name).read_bytes())
+    out = mpremote(badge.port, "exec", "import os\nfrom cloudpin import selftest\n"
+                   "print(os.statvfs('/'))\nprint(os.statvfs('/d'))\nprint(selftest._storage('t.tmp')['detail'])")
+    st, st_d, detail = out.strip().splitlines()
+    st = ast.literal_eval(st)
+    assert ast.literal_eval(st_d) == st
+    assert st[:3] == (4096, 4096, 512) and st[4] == st[3] and st[5:] == (0, 0, 0, 0, 255), st  # 2 MB of 4 MB
+    used = lfs_used(512, badge_tree(badge.root))
+    assert abs((512 - st[3]) - used) <= 2, (512 - st[3], used)
+    assert detail.strip() == "%d KB free of 2048 KB" % (st[3] * 4)

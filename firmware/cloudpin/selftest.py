@@ -48,7 +48,7 @@ def _storage(path):
     detail = "ok"
     try:
         st = os.statvfs("/" if path[0] == "/" else ".")
-        detail = "%d KB free" % (st[0] * st[3] // 1024)
+        detail = "%d KB free of %d KB" % (st[0] * st[3] // 1024, st[0] * st[2] // 1024)
     except (OSError, AttributeError):
         pass
     return {"ok": True, "detail": detail}

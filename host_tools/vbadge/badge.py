@@ -7,6 +7,7 @@ prints what the chip would and boots it again), the environment that points
 the emulated hardware at the badge folder, board and recording. The bytes
 themselves go through serial_link.py and console.py, mixed into VirtualBadge.
 """
+import json
 import os
 import shutil
 import sys
@@ -15,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools import EMULATOR_DIR
+from host_tools import EMULATOR_DIR, fsimage
 from host_tools.boards import BoardError, board_path
 from host_tools.mpcache import emulator_dir
 from host_tools.vbadge.boot_shim import NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
@@ -26,6 +27,7 @@ from host_tools.vbadge.vm_process import default_heap, kill_vm, micropython_bina
 
 DEFAULT_BOARD = "cloudpin_ref"
 DEFAULT_BAUD = 115200
+DEFAULT_VFS_BYTES = 0x200000
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 _ROM = b"ets Jun  8 2016 00:22:57\r\n\r\nrst:%s,boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -61,6 +63,18 @@ def check_recording(path):
         check(str(path))
     except (OSError, ValueError) as e:
         raise RecordingError(str(e)) from None
+
+
+def vfs_bytes(board):
+    """Size of the filesystem a badge of this board (a JSON path, or None) has:
+    its vfs partition as MicroPython lays out its flash; 2 MB (a 4 MB
+    ESP32_GENERIC) when the board does not say."""
+    if board is not None:
+        try:
+            return fsimage.default_vfs_size(json.loads(Path(board).read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return DEFAULT_VFS_BYTES
 
 
 def board_file(board):
@@ -102,6 +116,7 @@ class VirtualBadge(SerialLink, BoardConsole):
             self.recording = "/" + RECORDING_NAME
         self.baud = int(baud)
         self.board = board_file(board)
+        self.fs_bytes = vfs_bytes(self.board)  # what statvfs in the badge reports
         self.link = Path(link) if link else None
         self.name = name
         self.nvs_path = self.root / NVS_NAME
@@ -214,7 +229,7 @@ class VirtualBadge(SerialLink, BoardConsole):
         """Start a VM after printing `text`, heading for the friendly or raw REPL."""
         self._emit(text)
         files = ("boot.py", "main.py") if target == "friendly" else ("boot.py",)
-        src = shim_source(self.root, files, self.board.parent if self.board else None)
+        src = shim_source(self.root, files, self.board.parent if self.board else None, self.fs_bytes)
         self._vm, self._vm_fd = spawn_vm(self.exe, self.heap, src, str(self.root), self._env())
         self._phase = "boot"  # boot -> run -> [enter1 -> enter2 ->] ready
         self._target = target

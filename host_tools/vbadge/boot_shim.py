@@ -22,6 +22,15 @@ VM_EMU = "/.emu"
 VM_BOARD_DIR = "/.board"
 NVS_NAME = ".nvs.json"
 RECORDING_NAME = ".motion.csv"  # what the accelerometer model replays, if given
+# The badge folder's files that a pin keeps elsewhere (the NVS partition, with
+# its .tmp and .corrupt) or not at all (the recording): out of listings and of
+# the filesystem's size.
+NOT_ON_FS = (NVS_NAME, RECORDING_NAME)
+# LittleFS on the board's vfs partition (hardware-facts.md): 4096-byte blocks;
+# a file of up to 128 bytes lives inline in its directory (VfsLfs2 with the
+# port's read and prog size 32, measured in the VM).
+FS_BLOCK = 4096
+FS_INLINE_MAX = 128
 
 
 # Runs in the VM before the REPL, as the board's _boot.py and pyexec do: makes
@@ -37,12 +46,13 @@ def _cpvb():
     from micropython import kbd_intr
     kbd_intr(-1)
     class FS:
-        def __init__(s, root, hid, nvs):
+        def __init__(s, root, hid, nvs, fs):
             s.r = vfs.VfsPosix(root)
             s.root = root
             s.x = vfs.VfsPosix()  # host paths as given: for rename
             s.h = [(p, vfs.VfsPosix(d)) for p, d in hid]
             s.n = nvs
+            s.fs = fs  # (blocks, block size, inline limit): the constants are gone once booted
             s.w = sys.stdout.write
         def _p(s, path, w=False):
             for p, f in s.h:
@@ -60,7 +70,7 @@ def _cpvb():
             d = q if not q or q.endswith("/") else q + "/"
             top = f is s.r and (path == "/" or (path in ("", ".") and s.r.getcwd() in ("", "/")))
             for e in f.ilistdir(q):
-                if top and e[0].startswith(s.n):  # with its .tmp and .corrupt
+                if top and s._off(e[0]):
                     continue
                 # LittleFS on a board reports sizes; VfsPosix does not.
                 n = 0
@@ -70,6 +80,11 @@ def _cpvb():
                     except OSError:
                         pass
                 yield (e[0], e[1], 0, n)
+        def _off(s, name):
+            for p in s.n:
+                if name.startswith(p):
+                    return True
+            return False
         def chdir(s, path):
             s._p(path, True)
             s.r.chdir(path)
@@ -109,15 +124,35 @@ def _cpvb():
                     return f.stat(q)
                 except KeyboardInterrupt:
                     k = 1
+        def _used(s, d):
+            # Blocks LittleFS uses under folder d: the root's metadata pair, 4
+            # for any other folder, and each file too big to be inline in whole
+            # blocks (as statvfs of VfsLfs2 counts them, measured in the VM).
+            n = 2 if d == "/" else 4
+            for e in s.r.ilistdir(d):
+                if d == "/" and s._off(e[0]):
+                    continue
+                p = d + e[0] if d[-1] == "/" else d + "/" + e[0]
+                if e[1] == 0x4000:
+                    n += s._used(p)
+                else:
+                    z = s.r.stat(p)[6]
+                    if z > s.fs[2]:
+                        n += (z + s.fs[1] - 1) // s.fs[1]
+            return n
         def statvfs(s, path):
-            return s.r.statvfs("/")
+            # What MicroPython's VfsLfs2 answers (extmod/vfs_lfsx.c) for a
+            # filesystem of the board's vfs partition, not the host's disk.
+            b, k = s.fs[0], s.fs[1]
+            f = max(0, b - s._used("/"))
+            return (k, k, b, f, f, 0, 0, 0, 0, 255)
         def open(s, path, mode):
             f, q = s._p(path, "w" in mode or "a" in mode or "+" in mode or "x" in mode)
             return f.open(q, mode)
     w = sys.stdout.write
     try:
         vfs.umount("/")
-        vfs.mount(FS(ROOT, HIDDEN, NVS), "/")
+        vfs.mount(FS(ROOT, HIDDEN, NOT_ON_FS, (FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX)), "/")
         os.chdir("/")
         sys.path[:] = ["", ".frozen", "/lib", EMU]
         # The emulated device with the board's wiring and sensors, built before
@@ -180,10 +215,13 @@ del _cpvb
 '''
 
 
-def shim_source(root, files, board_dir=None):
+def shim_source(root, files, board_dir=None, fs_bytes=0x200000):
+    """fs_bytes: the size of the board's vfs partition (badge.vfs_bytes), the
+    filesystem's size as statvfs reports it."""
     hidden = [(VM_EMU, str(emulator_dir()))]
     if board_dir is not None:
         hidden.append((VM_BOARD_DIR, str(board_dir)))
-    consts = "ROOT = %r\nHIDDEN = %r\nNVS = %r\nEMU = %r\nFILES = %r\n" % (
-        str(root), hidden, NVS_NAME, VM_EMU, tuple(files))
-    return consts + _SHIM + "del ROOT, HIDDEN, NVS, EMU, FILES\n"
+    consts = ("ROOT = %r\nHIDDEN = %r\nNOT_ON_FS = %r\nEMU = %r\nFILES = %r\nFS_BLOCKS = %d\n"
+              "FS_BLOCK = %d\nFS_INLINE_MAX = %d\n") % (
+        str(root), hidden, NOT_ON_FS, VM_EMU, tuple(files), fs_bytes // FS_BLOCK, FS_BLOCK, FS_INLINE_MAX)
+    return consts + _SHIM + "del ROOT, HIDDEN, NOT_ON_FS, EMU, FILES, FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX\n"

@@ -103,3 +103,13 @@ def test_unwritable_storage_fails():
     _pin()
     r = selftest.run(tmp_path="no_such_dir/selftest.tmp")
     assert r["storage"]["ok"] is False and r["ok"] is False
+
+
+def test_storage_reports_the_filesystems_free_and_total_size():
+    # On a pin the filesystem is the vfs partition (about 2 MB of a 4 MB
+    # flash); the detail says how much of it is free.
+    _pin()
+    st = os.statvfs(".")
+    d = selftest.run()["storage"]["detail"]
+    assert d.endswith(" KB free of %d KB" % (st[0] * st[2] // 1024)), d
+    assert int(d.split()[0]) <= st[0] * st[2] // 1024
