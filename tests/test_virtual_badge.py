@@ -16,6 +16,7 @@ import pytest
 import serial
 
 from host_tools import REPO
+from host_tools.vbadge.boot_shim import NOT_ON_FS
 from host_tools.virtual_badge import RAW_BANNER, RootInUse, VirtualBadge, VirtualBadgeFarm, micropython_binary
 
 BIN = Path(sys.executable).parent
@@ -530,7 +531,7 @@ def badge_tree(root):
     tree = []
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if rel.parts[0].startswith((".nvs.json", ".motion.csv")):
+        if rel.parts[0].startswith(NOT_ON_FS):
             continue
         tree.append(("/" + rel.as_posix(), None if p.is_dir() else p.stat().st_size))
     return tree

@@ -19,7 +19,7 @@ from pathlib import Path
 from host_tools import EMULATOR_DIR, fsimage
 from host_tools.boards import BoardError, board_path
 from host_tools.mpcache import emulator_dir
-from host_tools.vbadge.boot_shim import NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
+from host_tools.vbadge.boot_shim import DISPLAY_NAME, NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
 from host_tools.vbadge.console import BOARD_MACHINE, BoardConsole
 from host_tools.vbadge.serial_link import SerialLink
 from host_tools.vbadge.vm_interrupt import VmInterrupt
@@ -42,8 +42,6 @@ _CHIP_RESETS = {
     4: _ROM % b"0x5 (DEEPSLEEP_RESET)",
 }
 _EXIT_CAUSE_BASE = 64
-# The emulated display's memory, in the badge folder (cpsim/st7789.py).
-DISPLAY_NAME = ".display.st7789"
 
 
 def check_recording(path):

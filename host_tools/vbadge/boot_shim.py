@@ -22,10 +22,11 @@ VM_EMU = "/.emu"
 VM_BOARD_DIR = "/.board"
 NVS_NAME = ".nvs.json"
 RECORDING_NAME = ".motion.csv"  # what the accelerometer model replays, if given
+DISPLAY_NAME = ".display.st7789"  # the emulated display's memory (cpsim/st7789.py)
 # The badge folder's files that a pin keeps elsewhere (the NVS partition, with
-# its .tmp and .corrupt) or not at all (the recording): out of listings and of
-# the filesystem's size.
-NOT_ON_FS = (NVS_NAME, RECORDING_NAME)
+# its .tmp and .corrupt) or not at all (the recording, the display's memory):
+# out of listings and of the filesystem's size.
+NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME)
 # LittleFS on the board's vfs partition (hardware-facts.md): 4096-byte blocks;
 # a file of up to 128 bytes lives inline in its directory (VfsLfs2 with the
 # port's read and prog size 32, measured in the VM).
@@ -46,12 +47,12 @@ def _cpvb():
     from micropython import kbd_intr
     kbd_intr(-1)
     class FS:
-        def __init__(s, root, hid, nvs, fs):
+        def __init__(s, root, hid, off, fs):
             s.r = vfs.VfsPosix(root)
             s.root = root
             s.x = vfs.VfsPosix()  # host paths as given: for rename
             s.h = [(p, vfs.VfsPosix(d)) for p, d in hid]
-            s.n = nvs
+            s.n = off  # top-level names a pin keeps off its filesystem
             s.fs = fs  # (blocks, block size, inline limit): the constants are gone once booted
             s.w = sys.stdout.write
         def _p(s, path, w=False):
