@@ -155,11 +155,10 @@ class SerialSession:
         user code runs (see the module docstring); what was heard."""
         seen = self._read_for((b"\n",), 0.3)
         end = time.monotonic() + self.boot_wait
+        # Quiet is no sign: _boot.py can be silent for a while (a first boot
+        # formats the filesystem) before boot.py and main.py print.
         while seen and not _ALIVE.search(seen) and time.monotonic() < end:
-            more = self._read_for((b"\n",), 0.5)
-            if not more:
-                break
-            seen = seen[-200:] + more
+            seen = seen[-200:] + self._read_for((b"\n",), 0.5)
         return seen
 
     def _wake(self):
