@@ -311,3 +311,21 @@ def test_views_and_the_data_tuple_die_when_the_handler_returns():
             assert _MP and stale != copy  # MicroPython (no release()): the bytes were overwritten
         except ValueError:
             assert not _MP  # CPython: the view is released, as the board's stack is gone
+
+
+def test_pair_cache_keeps_every_pair_and_forgets_only_a_moved_pin():
+    # the old cache was one dict cleared whole when full (256 pairs in the VM,
+    # 65536 under CPython: about 23 and 360 pins), so big crowds recomputed
+    # every pair; now each station keeps its pairs until one of them moves
+    w = World()
+    devs = [w.device("p%d" % i) for i in range(30)]
+    rad = w.radio
+    for i, d in enumerate(devs):
+        rad.set_position(d, i % 6, i // 6, 90)
+    first = [[rad.rssi(a, b) for b in devs if b is not a] for a in devs]
+    rows = [rad.station(d).row for d in devs]
+    assert all(len(r) == 29 for r in rows)  # 435 pairs, all kept
+    rad.set_position(devs[0], 10, 10, 90)
+    assert len(rad.station(devs[0]).row) == 0 and all(len(r) == 28 for r in rows[1:])
+    again = [[rad.rssi(a, b) for b in devs if b is not a] for a in devs]
+    assert again[0] != first[0] and [row[1:] for row in again[1:]] == [row[1:] for row in first[1:]]
