@@ -241,3 +241,21 @@ def test_the_held_out_split_is_disjoint_from_tuning(tmp_path):
         tapgen.generate([src], tmp_path / "x", odr=400, seed=1, split=tapsplit.HELDOUT)
     with pytest.raises(tapsplit.SplitError):
         tapgen.generate([src], tmp_path / "y", odr=400, seed=1000, split=tapsplit.TUNE)
+
+
+def test_suite_scores_one_split_and_stores_it(source, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    out.write_text('{"steps": {"kept": 1}}\n')
+    assert _cli([str(source), "--suite", "--split", "heldout", "--seeds", "1", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["steps"] == {"kept": 1}  # other benches' results stay
+    t = r["taps"]
+    assert t["split"] == "heldout" and t["seeds"] == [1000, 1000]
+    # only the held-out recording (walk.csv) is used, in every set
+    assert all(g["files"] == 1 for g in t["generator"])
+    assert t["touched"]["labelled_taps"] > 0 and "by_contact_ms" in t["touched"]
+    assert t["untouched"]["labelled_taps"] == 0 and t["untouched"]["distractors"]
+    assert set(t["untouched"]["distractors"]) <= set(tapgen.UNTOUCHED_MIX)
+    assert "bag" not in t["touched"].get("distractors", {})  # a pin in a bag is not touched
+    assert t["real"]["files"] == 1 and t["real"]["false_taps_without_taps"] == 0
+    assert "taps (heldout): recall" in capsys.readouterr().err

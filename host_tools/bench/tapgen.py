@@ -55,6 +55,8 @@ DISTRACTORS = tm.DISTRACTORS
 # (our assumption of a busy day: walking most of it, the pin on a lanyard,
 # some of it in a bag, the odd pat on the chest or knock on a table)
 UNTOUCHED_MIX = {"heel": 3.0, "swing": 2.0, "bag": 1.0, "chest": 0.5, "knock": 0.5}
+# between touches: the same, less the bag (a pin in a bag is not being touched)
+TOUCHED_MIX = {k: v for k, v in UNTOUCHED_MIX.items() if k != "bag"}
 
 
 def tap_times(rng, duration_ms):

@@ -283,9 +283,10 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                 params=None, progress=None):
     """What `bench all` and `bench taps --suite` report, on one split of
     `data_dirs` (tapsplit: report HELDOUT, tune on TUNE):
-    - touched: touches laid over the split's recordings with the untouched
-      day's transients between them (tapgen.UNTOUCHED_MIX), `seeds` seeds of
-      the split: recall, precision, timing, and recall per contact duration;
+    - touched: touches laid over the split's recordings with the day's
+      transients between them (tapgen.TOUCHED_MIX: no bag rattle, a pin in a
+      bag is not touched), `seeds` seeds of the split: recall, precision,
+      timing, and recall per contact duration;
     - untouched: the same recordings with the transients and no touches:
       false taps per hour and per kind of transient;
     - real: the split's whole recordings as they are: false taps per hour."""
@@ -298,7 +299,8 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
             for kind, out in (("touched", touched), ("untouched", untouched)):
                 folder = Path(tmp) / ("%s-%d" % (kind, first + i))
                 g = tapgen.generate(data_dirs, folder, odr=odr, seed=first + i, max_seconds=max_seconds,
-                                    progress=progress, split=split, taps=kind == "touched", mix=tapgen.UNTOUCHED_MIX)
+                                    progress=progress, split=split, taps=kind == "touched",
+                                    mix=tapgen.TOUCHED_MIX if kind == "touched" else tapgen.UNTOUCHED_MIX)
                 gen.append(dict(g, set=kind, seed=first + i))
                 out += bench_folders([folder], odr, range_g, params, progress)["files"]
         with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
@@ -314,6 +316,7 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
         "odr_hz": odr,
         "split": split,
         "seeds": [first, first + seeds - 1],
+        "touched_mix_per_min": tapgen.TOUCHED_MIX,
         "untouched_mix_per_min": tapgen.UNTOUCHED_MIX,
         "generator": gen,
         "touched": summarise(touched),

@@ -156,6 +156,60 @@ def test_locate_times_a_hardware_click_from_the_fifo():
     assert det.locate(quiet, 32, 10000) is None
 
 
+def test_locate_keeps_a_ten_ms_contact_at_full_height():
+    # a pin behind fabric: a 10 ms half-sine is four samples at 400 Hz; a
+    # neighbour-difference would see a quarter of it
+    buf = _still(32)
+    _half_sine(buf, 20, 1500, 10)
+    det = TapDetector(ODR)
+    assert det.locate(buf, 32, 10000)
+    assert abs(det.tap_ms - (10000 - int(11 * PERIOD_MS))) <= 3 and det.tap_mg >= 1300, (det.tap_ms, det.tap_mg)
+
+
+def test_locate_rejects_broad_swings_and_crowded_clicks():
+    det = TapDetector(ODR)
+    swing = _still(32)
+    _half_sine(swing, 16, 2500, 30)  # a lanyard swing into the chest: 30 ms
+    assert det.locate(swing, 32, 10000) is None
+    rattle = _still(32)
+    _add_tap(rattle, 22, 2000)
+    _add_tap(rattle, 17, 1800, axis=0)  # another knock 12 ms before: keys in a bag
+    assert det.locate(rattle, 32, 10000) is None
+    alone = _still(32)
+    _add_tap(alone, 22, 2000)
+    assert det.locate(alone, 32, 10000)
+
+
+def _train(n, period, mg):
+    # keys against a pin in a bag: at every step a knock, and a weaker one
+    # 200 ms later (past the tap's refractory time)
+    sig = _still(n)
+    for k in range(200, n - 100, period):
+        _add_tap(sig, k, mg)
+        _add_tap(sig, k + int(0.2 * ODR), mg * 7 // 20, axis=1)
+    return sig
+
+
+_RATTLE = {"lo_pct": 60, "iso_ms": 1000, "post_ms": 600}
+
+
+def test_rattle_veto_suppresses_a_train_of_knocks_but_not_a_double_touch():
+    train = _train(ODR * 8, int(0.55 * ODR), 2000)  # 13 steps, 550 ms apart
+    assert len(_run(TapDetector(ODR), train)) >= 10  # off (the default): each strong knock passes
+    assert len(_run(TapDetector(ODR, **_RATTLE), train)) <= 1
+    double = _still(ODR * 3)
+    _add_tap(double, 400, 2500)
+    _add_tap(double, 400 + int(0.3 * ODR), 2200, axis=1)
+    det = TapDetector(ODR, **_RATTLE)
+    reported = []
+    for i in range(ODR * 3):
+        if det.feed(double[3 * i], double[3 * i + 1], double[3 * i + 2], int(i * PERIOD_MS)):
+            reported.append((i, det.tap_ms))
+    # both touches, timed at their peaks; the second reported post_ms after it
+    assert [t for _, t in reported] == [1000, 1000 + 300], reported
+    assert abs((reported[1][0] - 400 - int(0.3 * ODR)) * PERIOD_MS - 600) <= 5
+
+
 def test_isqrt():
     assert [isqrt(n) for n in (0, 1, 3, 4, 15, 16, 17, 999999, 1000000)] == [0, 1, 1, 2, 3, 4, 4, 999, 1000]
 
@@ -185,6 +239,30 @@ def test_mp_feed_allocates_nothing():
             t += 2
     after = gc.mem_alloc()
     assert det.taps >= 10, det.taps  # the tap path ran too
+    assert after == before, after - before
+
+
+def test_mp_rattle_veto_and_locate_allocate_nothing():
+    import gc
+
+    n = 2000
+    buf = _train(1000, 220, 2000)  # rattle, then quiet, then a touch
+    buf.extend(_still(n - 1000))
+    _add_tap(buf, 1500, 3000, axis=1)
+    det = TapDetector(ODR, **_RATTLE)
+    feed = det.feed
+    burst = array("h", [0] * 96)
+    for i in range(96):
+        burst[i] = buf[3 * 1480 + i]
+    gc.collect()
+    before = gc.mem_alloc()
+    j = 0
+    for i in range(n):
+        feed(buf[j], buf[j + 1], buf[j + 2], i * 5 // 2)
+        j += 3
+    located = det.locate(burst, 32, 5000)
+    after = gc.mem_alloc()
+    assert located and det.taps >= 1, det.taps  # the veto and the report paths ran
     assert after == before, after - before
 
 
