@@ -107,9 +107,9 @@ class TapDetector:
         # iso_ms/post_ms, a narrow event above lo_pct % of the threshold that
         # is no tap vetoes taps for iso_ms after it and cancels a tap found up
         # to post_ms before it (a tap is then reported post_ms after its
-        # peak). Measured (docs/taps.md): lo_pct=60, iso_ms=1000, post_ms=600
-        # cut false taps from modelled bag rattle 2.7x but lose ~1.3% of
-        # touches, so the defaults keep recall.
+        # peak). Measured on the tuning split (docs/taps.md): lo_pct=60,
+        # iso_ms=1000, post_ms=600 cut false taps from modelled bag rattle
+        # 2.7x but lose 1% of touches, so the defaults keep recall.
         self._iso = _ms_to_samples(iso_ms, odr_hz) if iso_ms > 0 else 0
         self._post = _ms_to_samples(post_ms, odr_hz) if post_ms > 0 else 0
         # baseline EMA time constant ~5 ms (2^k samples; k = 0 at 200 Hz is a
