@@ -41,7 +41,7 @@ import threading
 from pathlib import Path
 
 from host_tools.bench.resample import RecordingError
-from host_tools.boards import BoardError
+from host_tools.boards import BoardError, load_board
 from host_tools.vbadge.badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file, check_recording
 from host_tools.vbadge.console import RAW_BANNER
 from host_tools.vbadge.vm_process import micropython_binary
@@ -197,6 +197,8 @@ def run(args):
         sys.stderr.write("--count must be at least 1\n")
         return 2
     try:
+        if args.display_png and not load_board(args.board).get("display"):
+            raise BoardError("--display-png: board %s has no display" % args.board)
         farm = VirtualBadgeFarm(args.count, args.root, args.baud, args.board, args.heap, args.recording)
     except (BoardError, RecordingError, RootInUse) as e:
         sys.stderr.write("%s\n" % e)

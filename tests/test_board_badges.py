@@ -67,3 +67,27 @@ def test_every_board_boots_on_a_virtual_badge_and_counts(tmp_path, walk_csv):
             p.close()
         for b in badges.values():
             b.stop()
+
+
+def test_virtual_badge_cli_keeps_a_png_of_the_display(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from host_tools import REPO
+
+    png = tmp_path / "screen.png"
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "virtual-badge", "--board", "m5stickc_plus",
+                             "--root", str(tmp_path / "vb"), "--display-png", str(png)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not png.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert png.exists(), proc.stderr.read1().decode() if proc.poll() is not None else "no PNG"
+        # A blank badge runs no firmware: the controller sleeps and the glass is black.
+        img = Image.open(png)
+        assert img.size == (135, 240) and img.getcolors() == [(135 * 240, (0, 0, 0))]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
