@@ -36,7 +36,8 @@ def test_spi_follows_the_esp32_port():
 
 def _lcd(panel_inverts=False):
     dev = World().device("p")
-    lcd = attach_spi(dev, 1, ST7789(cs=5, dc=23, panel_inverts=panel_inverts))
+    lcd = attach_spi(dev, 1, ST7789(cs=5, dc=23, panel_inverts=panel_inverts, sck=13, mosi=15, rst=18))
+    machine.Pin(18, machine.Pin.OUT, value=1)
     spi = machine.SPI(1, 20000000, sck=13, mosi=15)
     cs = machine.Pin(5, machine.Pin.OUT, value=1)
     dc = machine.Pin(23, machine.Pin.OUT, value=0)
@@ -102,3 +103,34 @@ def test_axp192_registers():
     i2c.writeto_mem(0x34, 0x28, b"\xf0")
     i2c.writeto_mem(0x34, 0x12, b"\x07")
     assert axp.backlight and axp.ldo_mv(2) == 3300 and axp.ldo_mv(3) == 0
+
+
+def test_st7789_hears_only_its_own_wiring():
+    dev, lcd, spi, cs, cmd = _lcd()
+    cmd(0x11)
+    assert not lcd.asleep
+    spi.init(sck=14)  # the host's default pins, not the panel's
+    cmd(0x10)
+    assert not lcd.asleep and lcd.garbled == 1
+    spi.init(sck=13, phase=1)  # mode 1: the chip samples on the other edge
+    cmd(0x10)
+    assert not lcd.asleep and lcd.garbled == 2
+    spi.init(phase=0, baudrate=80000000)  # faster than its 16 ns write cycle
+    cmd(0x10)
+    assert not lcd.asleep and lcd.garbled == 3
+    spi.init(baudrate=20000000)
+    machine.Pin(18).value(0)  # held in reset
+    cmd(0x11)
+    assert lcd.asleep
+    machine.Pin(18).value(1)
+    cmd(0x11)
+    assert not lcd.asleep
+
+
+def test_st7789_madctl_mirrors_columns():
+    dev, lcd, spi, cs, cmd = _lcd()
+    for c, d in ((0x11, b""), (0x29, b""), (0x3A, b"\x55"), (0x36, b"\x40"),  # MX: columns right to left
+                 (0x2A, bytes((0, 53, 0, 53))), (0x2B, bytes((0, 40, 0, 40))), (0x2C, b"\xf8\x00")):
+        cmd(c, d)
+    # Column 53 mirrored is memory column 239 - 53 = 186: the glass's last (52 + 135 - 1).
+    assert lcd.shown()[2 * 134:2 * 135] == b"\xf8\x00" and lcd.pixels == 1

@@ -68,6 +68,8 @@ def _display(dev, cfg, path):
     from cpsim.machine_spi import attach_spi
     from cpsim.st7789 import ST7789
 
+    spi = cfg.get("spi") or {}
     lcd = ST7789(cfg["cs"], cfg["dc"], cfg["width"], cfg["height"], cfg.get("x_offset", 0), cfg.get("y_offset", 0),
-                 path=path, panel_inverts=bool(cfg.get("invert")))
-    return attach_spi(dev, (cfg.get("spi") or {}).get("bus", 1), lcd)
+                 path=path, panel_inverts=bool(cfg.get("invert")), sck=spi.get("sck"), mosi=spi.get("mosi"),
+                 rst=cfg.get("rst"))
+    return attach_spi(dev, spi.get("bus", 1), lcd)

@@ -18,8 +18,13 @@
 # 18-bit colour (COLMOD 0x66: 3 bytes a pixel), so a driver that skips
 # SLPOUT, DISPON or COLMOD shows nothing or garbage; shown() is what the
 # glass shows (black unless awake and on; inverted with INVON).
-# Not modelled: timing (120 ms after SLPOUT), the RST line (drivers pulse
-# it and then send SWRESET, which is modelled), reads, scrolling.
+# The wiring is checked as the chip would feel it: bytes reach it only from
+# the SPI host driving its SCK/MOSI pins, in mode 0 or 3 (it samples on the
+# rising edge), at up to 62.5 MHz (16 ns write cycle, datasheet 7.4), with
+# CS low and RST high; anything else it does not see.
+# Not modelled: timing (120 ms after SLPOUT), the RST pulse itself (held low
+# it ignores the bus; drivers pulse it and then send SWRESET, which is
+# modelled), reads, scrolling.
 
 SWRESET = 0x01
 SLPIN = 0x10
@@ -41,9 +46,13 @@ _MY, _MX, _MV = 0x80, 0x40, 0x20
 
 
 class ST7789:
-    def __init__(self, cs, dc, width=135, height=240, x_offset=52, y_offset=40, path=None, panel_inverts=False):
+    def __init__(self, cs, dc, width=135, height=240, x_offset=52, y_offset=40, path=None, panel_inverts=False,
+                 sck=None, mosi=None, rst=None):
         self.cs = cs  # GPIO numbers of the Device the lines are wired to
         self.dc = dc
+        self.sck = sck  # None: any host's pins reach it
+        self.mosi = mosi
+        self.rst = rst
         self.width = width
         self.height = height
         self.x0 = x_offset
@@ -69,6 +78,7 @@ class ST7789:
             self._run_n = 0
         self.backlit = True  # the backlight's supply (a power chip's LDO may switch it)
         self.commands = 0  # command bytes received (for tests)
+        self.garbled = 0  # transfers it could not have read
         self.pixels = 0  # pixels written to the visible window
         self._reset()
 
@@ -108,6 +118,13 @@ class ST7789:
     def spi_transfer(self, spi, data, out):
         if self._level(self.cs):
             return  # not selected
+        if self.rst is not None and not self._level(self.rst):
+            self._reset()  # held in reset
+            return
+        if (self.sck is not None and (spi.sck, spi.mosi) != (self.sck, self.mosi)) \
+                or spi.polarity != spi.phase or spi.baudrate > 62500000:
+            self.garbled += 1  # clocked on other pins, the wrong edge, or too fast
+            return
         if self._level(self.dc):
             self._data(data)
         else:
