@@ -17,7 +17,9 @@ import serial
 
 from host_tools import REPO
 from host_tools.vbadge.boot_shim import NOT_ON_FS
-from host_tools.virtual_badge import RAW_BANNER, RootInUse, VirtualBadge, VirtualBadgeFarm, micropython_binary
+from host_tools.bench.resample import RecordingError
+from host_tools.virtual_badge import (RAW_BANNER, RootInUse, VirtualBadge, VirtualBadgeFarm, check_recording,
+                                      micropython_binary)
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60  # generous: the machine is shared; a wait only ends early on success
@@ -441,13 +443,17 @@ def test_cli_refuses_a_bad_recording_before_any_badge_starts(tmp_path):
     for name, (data, says) in sorted(bad.items()):
         if data is not None:
             (tmp_path / name).write_bytes(data)
-        root = tmp_path / ("root-" + name)
-        proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "virtual-badge", "--root", str(root),
-                               "--recording", str(tmp_path / name)], capture_output=True, text=True, timeout=TIMEOUT)
-        assert proc.returncode == 2 and proc.stdout == "", (name, proc.stdout, proc.stderr)
-        err = proc.stderr.strip()
-        assert name in err and says in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
-        assert not root.exists()  # refused before a badge folder, a link or a VM
+        with pytest.raises(RecordingError) as e:
+            VirtualBadgeFarm(2, tmp_path / "root", recording=str(tmp_path / name))
+        assert name in str(e.value) and says in str(e.value), e.value
+    (tmp_path / "ok.csv").write_text(WALK)
+    check_recording(tmp_path / "ok.csv")  # a good one passes
+    root = tmp_path / "root"
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "virtual-badge", "--root", str(root),
+                           "--recording", str(tmp_path / "binary.csv")], capture_output=True, text=True, timeout=TIMEOUT)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and proc.stdout == "" and len(err.splitlines()) == 1 and "UTF-8" in err, err
+    assert not root.exists()  # refused before a badge folder, a link or a VM
 
 
 def test_recording_unreadable_in_the_vm_keeps_the_accelerometer_and_says_so(tmp_path):
