@@ -68,3 +68,12 @@ def test_virtual_badge_device_keeps_its_accelerometer_on_a_bad_recording():
     assert i2c.scan() == [0x18] and i2c.readfrom_mem(0x18, 0x0F, 1) == b"\x33"
     w = _warns(dev)
     assert len(w) == 1 and "bad.csv" in w[0], w
+
+
+def test_recording_saved_with_a_utf8_bom_replays():
+    from cpsim.recording import Recording, check
+
+    _write("bom.csv", b"\xef\xbb\xbft_ms,x,y,z\r\n0,0.5,0,1\r\n10,0.7,0,1\r\n")
+    out = [0, 0, 0]
+    Recording("bom.csv").at_ug(5000, out, 0)
+    assert out == [600000, 0, 1000000] and check("bom.csv") == 2
