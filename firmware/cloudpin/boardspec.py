@@ -312,14 +312,23 @@ def validate(board):
             # divides, and beyond 10 a LiPo's 3.0-4.2 V spans too few ADC counts.
             if _lookup(board, "battery.divider", False) is not None:
                 _number(board, "battery.divider", 1, 10, "battery volts per volt at the ADC pin")
-            lo, hi = _int(board, "battery.empty_mv"), _int(board, "battery.full_mv")
-            if not 2500 <= lo < hi <= 4500:
-                raise BoardError("board fields 'battery.empty_mv'/'battery.full_mv' must satisfy 2500 <= empty < full <= 4500")
-        elif power is None or power.get("type") != "axp192":
-            raise BoardError("board field 'battery.type': an axp192 battery needs a 'power' section of type axp192")
+            _levels(_int(board, "battery.empty_mv"), _int(board, "battery.full_mv"))
+        else:
+            if power is None or power.get("type") != "axp192":
+                raise BoardError("board field 'battery.type': an axp192 battery needs a 'power' section of type axp192")
+            for f in ("adc_pin", "divider"):
+                if _lookup(board, "battery." + f, False) is not None:
+                    raise BoardError("board field 'battery.%s': an axp192 battery is measured by the AXP192" % f)
+            # Optional here: the driver's defaults (3300, 4200) otherwise.
+            _levels(_opt_int(board, "battery.empty_mv") or 3300, _opt_int(board, "battery.full_mv") or 4200)
     if _section(board, "display", False) is not None:
         _display(board, used)
     return board
+
+
+def _levels(lo, hi):
+    if not 2500 <= lo < hi <= 4500:
+        raise BoardError("board fields 'battery.empty_mv'/'battery.full_mv' must satisfy 2500 <= empty < full <= 4500")
 
 
 def _display(board, used):

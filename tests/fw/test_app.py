@@ -75,3 +75,32 @@ def test_an_impossible_rate_is_a_board_fault_not_a_crash():
     app.run(run_ms=250)
     assert any("faults=accel" in ln for ln in lines), lines
     assert any(" status " in ln and "motion=off" in ln for ln in lines), lines
+
+
+def test_ctrl_c_leaves_a_board_timer_feeding_the_watchdog():
+    # An ESP32 watchdog cannot be stopped: after Ctrl-C the board layer's
+    # timer keeps the REPL session alive, and only it does.
+    world = World()
+    dev = world.device("p")
+    dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+    lines = []
+    log = Logger("app", sink=lines.append)
+    hw = board_layer.build(_BOARD, log.child("board"), wdt_timeout_ms=2000, with_ble=False)
+    app = App(hw, log)
+
+    async def interrupted(run_ms=0):
+        raise KeyboardInterrupt
+
+    app.main = interrupted
+    try:
+        app.run()
+    except KeyboardInterrupt:
+        pass
+    else:
+        assert False, "Ctrl-C swallowed"
+    assert any("REPL ready" in ln for ln in lines), lines
+    world.advance(10000)
+    assert dev.resets == [], dev.resets
+    app.wdt_timer.deinit()
+    world.advance(3000)
+    assert len(dev.resets) == 1 and dev.resets[0][1] == 3, dev.resets  # WDT_RESET once nothing feeds it

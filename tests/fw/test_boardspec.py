@@ -179,6 +179,12 @@ def test_out_of_range_values_are_refused():
     b["power"] = None
     _refused(b, "'battery.type'", "power")
     b = _m5()
+    b["battery"]["full_mv"] = 2000
+    _refused(b, "'battery.empty_mv'/'battery.full_mv'")
+    b = _m5()
+    b["battery"]["divider"] = 2
+    _refused(b, "'battery.divider'", "measured by the AXP192")
+    b = _m5()
     b["display"]["x_offset"] = 200
     _refused(b, "'display.width'", "240x320")
     b = _m5()
