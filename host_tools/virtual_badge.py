@@ -80,11 +80,18 @@ def lock_root(root):
 
 class VirtualBadgeFarm:
     """count badges. With root, badge N lives in root/badge-N with a stable
-    symlink root/badge-N.tty; without, each has a temporary folder."""
+    symlink root/badge-N.tty; without, each has a temporary folder. With a
+    board, the badges share one air (`.air`, a host_tools.air.AirHub: they
+    hear each other, and host_tools.air.Central joins them)."""
 
     def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None, recording=None):
         self.root = Path(root).resolve() if root else None
         self.badges = []
+        self.air = None
+        if board:
+            from host_tools.air import AirHub
+
+            self.air = AirHub()
         self._lock = None
         if recording:
             check_recording(recording)
@@ -107,13 +114,14 @@ class VirtualBadgeFarm:
     def _make(self, count, baud, board, heap, recording):
         for n in range(1, count + 1):
             name = "badge-%d" % n
+            shared = {"air": self.air and self.air.path, "uid": bytes((0x24, 0x0A, 0xC4, 0, n >> 8, n & 0xFF))}
             if self.root is None:
                 self.badges.append(VirtualBadge(None, baud, board, heap, name=name, recording=recording,
-                                                check=False))
+                                                check=False, **shared))
             else:
                 self.badges.append(VirtualBadge(self.root / name, baud, board, heap,
                                                 link=self.root / (name + ".tty"), name=name, recording=recording,
-                                                check=False))
+                                                check=False, **shared))
 
     @property
     def ports(self):
@@ -122,6 +130,8 @@ class VirtualBadgeFarm:
     def start(self):
         self._hold_root()  # again, after a stop()
         try:
+            if self.air is not None:
+                self.air.start()
             for b in self.badges:
                 b.start()
         except BaseException:
@@ -132,6 +142,8 @@ class VirtualBadgeFarm:
     def stop(self):
         for b in self.badges:
             b.stop()
+        if self.air is not None:
+            self.air.stop()
         self._release_root()
 
     def __iter__(self):

@@ -101,7 +101,7 @@ class VirtualBadge(SerialLink, BoardConsole):
     """
 
     def __init__(self, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None,
-                 link=None, name="badge", recording=None, check=True):
+                 link=None, name="badge", recording=None, check=True, air=None, uid=None):
         if recording and check:  # (a farm checks its one recording once)
             check_recording(recording)
         self._own_root = root is None
@@ -117,6 +117,8 @@ class VirtualBadge(SerialLink, BoardConsole):
         self.fs_bytes = vfs_bytes(self.board)  # what statvfs in the badge reports
         self.link = Path(link) if link else None
         self.name = name
+        self.air = str(air) if air else None  # air hub socket (host_tools/air): radio shared with others
+        self.uid = uid  # machine.unique_id() (bytes; None: the emulator's default)
         self.nvs_path = self.root / NVS_NAME
         self.port = None
         self.exe = micropython_binary()
@@ -221,6 +223,13 @@ class VirtualBadge(SerialLink, BoardConsole):
         if self.recording:
             env["CLOUDPIN_EMU_RECORDING"] = self.recording
         env["CLOUDPIN_EMU_DISPLAY"] = "/" + DISPLAY_NAME
+        env.pop("CLOUDPIN_AIR", None)
+        env.pop("CLOUDPIN_EMU_UID", None)
+        if self.uid:
+            env["CLOUDPIN_EMU_UID"] = bytes(self.uid).hex()
+        if self.air:
+            env["CLOUDPIN_AIR"] = self.air
+            env["CLOUDPIN_AIR_NAME"] = self.name
         return env
 
     def _spawn(self, text, target):

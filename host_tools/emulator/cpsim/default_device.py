@@ -9,6 +9,11 @@
 #   CLOUDPIN_NVS_FILE       JSON file esp32.NVS is loaded from and commits to
 #   CLOUDPIN_RESET_CAUSE    machine.reset_cause() of this boot (the badge sets
 #                           it when it restarts the VM after a reset)
+#   CLOUDPIN_AIR            (with a board) Unix socket of the farm's air hub:
+#                           the radio is shared with the other badges
+#                           (cpsim/airclient.py), as station CLOUDPIN_AIR_NAME
+#   CLOUDPIN_EMU_UID        machine.unique_id() as 12 hex digits (the badges of
+#                           a farm differ, so do their Bluetooth addresses)
 # With a board file, asyncio's idle wait is capped at 10 ms so that pin IRQs
 # and timers reach a sleeping app in time (see _poll_from_asyncio).
 # A reset (machine.reset(), deepsleep(), soft_reset(), WDT expiry) of this
@@ -28,8 +33,10 @@ def _env(name):
 
 def build(board_path=None, recording=None, nvs_file=None):
     board_path = board_path or _env("CLOUDPIN_EMU_BOARD")
-    world = World(WallClock() if board_path else None)
-    dev = world.device("default")
+    air = _env("CLOUDPIN_AIR") if board_path else None
+    world = (_AirWorld if air else World)(WallClock() if board_path else None)
+    uid = _env("CLOUDPIN_EMU_UID")
+    dev = world.device("default", bytes.fromhex(uid) if uid else None)
     nvs_file = nvs_file or _env("CLOUDPIN_NVS_FILE")
     if nvs_file:
         import esp32
@@ -48,6 +55,17 @@ def build(board_path=None, recording=None, nvs_file=None):
         dev.on_reset = _exit
         _poll_from_asyncio(world.clock)
     return dev
+
+
+class _AirWorld(World):
+    # the radio, on first use, is the farm's shared air
+    @property
+    def radio(self):
+        if self._radio is None:
+            from cpsim.airclient import AirRadio
+
+            self._radio = AirRadio(self, _env("CLOUDPIN_AIR"), _env("CLOUDPIN_AIR_NAME") or "badge")
+        return self._radio
 
 
 def _poll_from_asyncio(clock, max_wait_ms=10):

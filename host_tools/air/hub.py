@@ -1,0 +1,260 @@
+"""The air hub: ONE emulated radio (cpsim.radio.Radio on a WallClock) in the
+host process, and a Unix-domain socket that badge VMs join it through
+(cpsim/airclient.py speaks the other end; the frames are described there).
+Each VM, and each host-side Central, is a station of that radio: its
+advertising events collide, fade and are decoded by the same model as in a
+simulated hall (docs/radio.md), in real time.
+
+A station is known by name (the badge's, e.g. "badge-2"): set_position() may
+place it before its VM connects, and a VM that reboots and says hello again
+takes its old place."""
+import os
+import select
+import socket
+import sys
+import tempfile
+import threading
+
+from host_tools import EMULATOR_DIR
+
+POLL_S = 0.005  # the radio resolves packets in 5 ms batches (cpsim.radio.TICK_US)
+SOCKET_NAME = "air.sock"
+
+
+def _cpsim():
+    if str(EMULATOR_DIR) not in sys.path:
+        sys.path.append(str(EMULATOR_DIR))  # cpsim, and its CPython `micropython`
+
+
+class Peer:
+    """What the radio needs of a BLE object, for a station whose stack lives
+    elsewhere (a VM behind the socket, or a Central): reports go to `deliver`."""
+
+    def __init__(self, radio, dev, deliver):
+        self._dev = dev
+        self._adv_on = False
+        self._adv_data = self._resp_data = b""
+        self._adv_type = 0
+        self._adv_itvl = 100000
+        self._addr = (0, bytes(6))
+        self._scanning = False
+        self._scan_active = False
+        self._conns = {}  # connections are not carried over the hub (yet): nobody initiates
+        self._connecting = None
+        self._gen = 0
+        self._deliver = deliver
+        self._st = radio.attach(self)
+        radio.power(self, True)
+
+    def _adv_address(self):
+        return self._addr
+
+    def _on_adv(self, atype, addr, kind, rssi, data):
+        self._deliver(atype, bytes(addr), kind, rssi, bytes(data))
+
+
+class AirHub:
+    """Shared air. start() serves `path` (default: a fresh temporary folder's
+    air.sock); stop() ends it. Every method is safe from any thread."""
+
+    def __init__(self, path=None, seed=1):
+        _cpsim()
+        from cpsim.clock import WallClock
+        from cpsim.radio import Radio
+        from cpsim.world import World
+
+        self._tmp = None
+        if path is None:
+            self._tmp = tempfile.mkdtemp(prefix="cloudpin-air-")
+            path = os.path.join(self._tmp, SOCKET_NAME)
+        self.path = str(path)
+        self.world = World(WallClock())
+        self.radio = Radio(self.world, seed)
+        self.world._radio = self.radio
+        self.lock = threading.RLock()
+        self._devs = {}  # name -> cpsim Device (the station's place survives reconnects)
+        self._peers = {}  # name -> current Peer
+        self._conns = {}  # socket -> [bytearray received, Peer or None]
+        self._srv = None
+        self._thread = None
+        self._stopping = False
+
+    # ---- stations -----------------------------------------------------------
+    def device(self, name):
+        """The cpsim Device standing for station `name` (made on first use)."""
+        with self.lock:
+            dev = self._devs.get(name)
+            if dev is None:
+                from cpsim.world import Device
+
+                dev = Device(self.world, name)
+                self.world.devices.append(dev)
+                self._devs[name] = dev
+            return dev
+
+    def set_position(self, name, x, y=0.0, facing_deg=None):
+        """Place station `name` (metres; facing as cpsim.radio.Radio.set_position).
+        Stations nobody placed hear each other at -60 dBm: close by."""
+        with self.lock:
+            self.radio.set_position(self.device(name), x, y, facing_deg)
+
+    def rssi(self, a, b):
+        """Mean RSSI (dBm) station b hears station a with."""
+        with self.lock:
+            return self.radio.rssi(self.device(a), self.device(b))
+
+    def names(self):
+        """Stations on the air now."""
+        with self.lock:
+            return sorted(self._peers)
+
+    def join(self, name, deliver):
+        """A new Peer for station `name` (replacing the one there: its VM
+        rebooted); deliver(addr_type, addr, adv_type, rssi, data) gets its reports."""
+        with self.lock:
+            self._retire(name)
+            peer = Peer(self.radio, self.device(name), deliver)
+            self._peers[name] = peer
+            return peer
+
+    def leave(self, name, peer):
+        with self.lock:
+            if self._peers.get(name) is peer:
+                self._retire(name)
+
+    def _retire(self, name):
+        old = self._peers.pop(name, None)
+        if old is not None:
+            self.stop_adv(old)
+            self.stop_scan(old)
+            self.radio.power(old, False)
+
+    def advertise(self, peer, itvl_us, addr_type, addr, adv_type, adv_data, resp_data):
+        with self.lock:
+            self.radio.stop_adv(peer)
+            peer._adv_itvl = itvl_us
+            peer._addr = (addr_type, bytes(addr))
+            peer._adv_type = adv_type
+            peer._adv_data, peer._resp_data = bytes(adv_data), bytes(resp_data)
+            self.radio.start_adv(peer)
+
+    def stop_adv(self, peer):
+        with self.lock:
+            self.radio.stop_adv(peer)
+
+    def scan(self, peer, itvl_us, win_us, active):
+        with self.lock:
+            peer._scanning, peer._scan_active = True, bool(active)
+            self.radio.listen_start(peer, 1, itvl_us, win_us)
+
+    def stop_scan(self, peer):
+        with self.lock:
+            peer._scanning = False
+            self.radio.listen_stop(peer)
+
+    # ---- the socket ---------------------------------------------------------
+    def start(self):
+        if self._thread is not None:
+            return self
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        srv.bind(self.path)
+        srv.listen(64)
+        self._srv = srv
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="air-hub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._thread is not None:
+            self._stopping = True
+            self._thread.join()
+            self._thread = None
+        for s in list(self._conns):
+            self._drop(s)
+        if self._srv is not None:
+            self._srv.close()
+            self._srv = None
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+        if self._tmp is not None and os.path.isdir(self._tmp):
+            os.rmdir(self._tmp)  # start() makes it again
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _loop(self):
+        while not self._stopping:
+            ready, _, _ = select.select([self._srv] + list(self._conns), [], [], POLL_S)
+            with self.lock:
+                for s in ready:
+                    if s is self._srv:
+                        c, _ = s.accept()
+                        c.setblocking(False)
+                        self._conns[c] = [bytearray(), None]
+                    else:
+                        self._read(s)
+                self.world.clock.poll()  # runs the radio's events up to now
+
+    def _read(self, s):
+        try:
+            data = s.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(s)
+            return
+        st = self._conns[s]
+        buf = st[0]
+        buf += data
+        i = 0
+        while i < len(buf) and i + 1 + buf[i] <= len(buf):
+            self._frame(s, st, bytes(buf[i + 1:i + 1 + buf[i]]))
+            i += 1 + buf[i]
+        del buf[:i]
+
+    def _frame(self, s, st, p):
+        # a VM's frames (cpsim/airclient.py); anything malformed is ignored
+        if not p:
+            return
+        kind, peer = p[:1], st[1]
+        if kind == b"H":
+            name = p[1:].decode("utf-8", "replace")
+            st[1] = self.join(name, lambda *r: self._send(s, r))
+            st.append(name)
+        elif peer is None:
+            return
+        elif kind == b"A" and len(p) >= 14 and len(p) >= 14 + p[13] and p[13] <= 31 and len(p) - 14 - p[13] <= 31:
+            n = p[13]
+            self.advertise(peer, int.from_bytes(p[1:5], "little"), p[5], p[7:13], p[6], p[14:14 + n], p[14 + n:])
+        elif kind == b"a":
+            self.stop_adv(peer)
+        elif kind == b"S" and len(p) == 10:
+            itvl, win = int.from_bytes(p[1:5], "little"), int.from_bytes(p[5:9], "little")
+            if 0 < win <= itvl:
+                self.scan(peer, itvl, win, p[9])
+        elif kind == b"s":
+            self.stop_scan(peer)
+
+    def _send(self, s, report):
+        atype, addr, kind, rssi, data = report
+        rssi = -128 if rssi < -128 else (127 if rssi > 127 else rssi)
+        p = b"R" + bytes((atype,)) + addr + bytes((kind, rssi + 128)) + data
+        try:
+            s.send(bytes((len(p),)) + p)
+        except OSError:
+            pass  # the VM is not reading (its buffers are full) or gone: the report is lost
+
+    def _drop(self, s):
+        st = self._conns.pop(s, None)
+        if st is not None and st[1] is not None:
+            self.leave(st[2], st[1])
+        s.close()

@@ -1,0 +1,121 @@
+# The radio of a virtual badge on shared air: what the pin advertises and
+# when it scans goes to the farm's air hub (host_tools/air/hub.py), which owns
+# the one cpsim.radio.Radio every badge of the farm is a station of; what that
+# air decodes for this pin comes back as advertising reports. The local Radio
+# still keeps the pin's own bookkeeping (accounting, timers): it just has no
+# other station to hear. docs/radio.md, "Shared air", has the protocol.
+#
+# Frames both ways: one length byte, then the payload; payload[0] says what:
+#   VM -> hub  H name                      hello: which station this is
+#              A itvl(4 LE) atype adv_type addr(6) n data(n) rsp
+#                                          advertising (re)started
+#              a                           advertising stopped
+#              S itvl(4 LE) win(4 LE) active
+#                                          scanning started
+#              s                           scanning stopped
+#   hub -> VM  R atype addr(6) kind rssi(+128) data
+#                                          an advertising report
+# The socket is non-blocking and read from a clock Event every POLL_US, which
+# the WallClock runs from asyncio's idle hook (default_device._poll_from_asyncio)
+# and whenever the firmware reads the time: a pin that never yields hears
+# nothing, as a board whose NimBLE task never runs would.
+import select
+import socket
+
+from cpsim.clock import Event
+from cpsim.radio import Radio
+
+POLL_US = 5000
+_BUF = 1024
+
+
+def frame(payload):
+    return bytes((len(payload),)) + payload
+
+
+class AirRadio(Radio):
+    def __init__(self, world, path, name):
+        Radio.__init__(self, world)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        p = path.encode() if isinstance(path, str) else path
+        # the unix port takes a raw struct sockaddr_un: sa_family (AF_UNIX, host order), path, NUL
+        s.connect(bytes((socket.AF_UNIX & 0xFF, socket.AF_UNIX >> 8)) + p + b"\0")
+        s.setblocking(False)
+        self._sock = s
+        self._poller = select.poll()
+        self._poller.register(s, select.POLLIN)
+        self._ipoll = getattr(self._poller, "ipoll", self._poller.poll)
+        self._buf = bytearray(_BUF)
+        self._mv = memoryview(self._buf)
+        self._have = 0
+        self._ble = None
+        self._send(b"H" + (name.encode() if isinstance(name, str) else name))
+        self._ev = Event(self._poll)
+        self.clock.call_at(self.clock.now_us() + POLL_US, self._ev)
+
+    def _send(self, payload):
+        if self._sock is None:
+            return
+        try:
+            self._sock.send(frame(payload))
+        except OSError:
+            pass  # the hub is gone or not reading: the air loses it
+
+    def attach(self, ble):
+        self._ble = ble
+        return Radio.attach(self, ble)
+
+    def start_adv(self, ble):
+        Radio.start_adv(self, ble)
+        atype, addr = ble._adv_address()
+        data, rsp = ble._adv_data, ble._resp_data
+        i = ble._adv_itvl
+        self._send(b"A" + bytes((i & 0xFF, (i >> 8) & 0xFF, (i >> 16) & 0xFF, i >> 24, atype, ble._adv_type))
+                   + bytes(addr) + bytes((len(data),)) + data + rsp)
+
+    def stop_adv(self, ble):
+        if ble._adv_on:
+            self._send(b"a")
+        Radio.stop_adv(self, ble)
+
+    def listen_start(self, ble, mode, itvl, win):
+        Radio.listen_start(self, ble, mode, itvl, win)
+        if mode == 1:
+            self._send(b"S" + itvl.to_bytes(4, "little") + win.to_bytes(4, "little")
+                       + bytes((1 if ble._scan_active else 0,)))
+
+    def listen_stop(self, ble):
+        if ble._st.mode == 1:
+            self._send(b"s")
+        Radio.listen_stop(self, ble)
+
+    def _poll(self):
+        self.clock.call_at(self.clock.now_us() + POLL_US, self._ev)
+        s = self._sock
+        if s is None:
+            return
+        for _ in self._ipoll(0):
+            try:
+                n = s.recv_into(self._mv[self._have:]) if hasattr(s, "recv_into") else s.readinto(self._mv[self._have:])
+            except OSError:
+                return
+            if not n:
+                self._sock = None  # the hub closed: this pin's air is silent from now on
+                s.close()
+                return
+            self._have += n
+            self._frames()
+            return
+
+    def _frames(self):
+        b, mv, i, have = self._buf, self._mv, 0, self._have
+        while i < have and i + 1 + b[i] <= have:
+            n = b[i]
+            if n >= 10 and b[i + 1] == 0x52:  # R: a report of at least atype, addr, kind, rssi
+                ble = self._ble
+                if ble is not None and ble._scanning:
+                    ble._on_adv(b[i + 2], mv[i + 3:i + 9], b[i + 9], b[i + 10] - 128, mv[i + 11:i + 1 + n])
+            i += 1 + n
+        if i:
+            b[0:have - i] = b[i:have]
+            self._have = have - i
