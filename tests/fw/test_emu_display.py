@@ -134,3 +134,30 @@ def test_st7789_madctl_mirrors_columns():
         cmd(c, d)
     # Column 53 mirrored is memory column 239 - 53 = 186: the glass's last (52 + 135 - 1).
     assert lcd.shown()[2 * 134:2 * 135] == b"\xf8\x00" and lcd.pixels == 1
+
+
+def test_st7789_memory_in_a_file_reads_back_as_shown():
+    dev = World().device("p")
+    lcd = attach_spi(dev, 1, ST7789(cs=5, dc=23, path="lcd-test.bin", sck=13, mosi=15))
+    spi = machine.SPI(1, 20000000, sck=13, mosi=15)
+    cs = machine.Pin(5, machine.Pin.OUT, value=1)
+    dc = machine.Pin(23, machine.Pin.OUT, value=0)
+    for c, d in ((0x11, b""), (0x29, b""), (0x3A, b"\x55"), (0x2A, bytes((0, 52, 0, 186))),
+                 (0x2B, bytes((0, 41, 0, 42))), (0x2C, b"\x12\x34" * 140)):
+        cs(0)
+        dc(0)
+        spi.write(bytes((c,)))
+        if d:
+            dc(1)
+            spi.write(d)
+        cs(1)
+    w = 135
+    assert lcd.shown()[w * 2:w * 4] == b"\x12\x34" * w  # (also flushes CPython's file buffer)
+    with open("lcd-test.bin", "rb") as f:
+        head = f.read(4)
+        f.seek(4 + w * 2)  # row 1 of the glass
+        row1 = f.read(w * 2)
+        row2 = f.read(10)
+    assert head == b"ST\x01\x00" and row1 == b"\x12\x34" * w, (head, row1[:8])
+    assert row2 == b"\x12\x34" * 5  # the 136th..140th pixels wrapped to the next row
+    assert lcd.pixels == 140

@@ -11,7 +11,9 @@
 # RAMWR sends in COLMOD 0x55): `ram` is a bytearray, or with `path` a file
 # (a 4-byte header: b"ST", lit, inverted; then the words), so a virtual
 # badge's display costs the VM no heap and the host can read what the glass
-# shows from the file at any time (read_file()).
+# shows from the file at any time (read_file()). The VM's files are
+# unbuffered (each write is a write(2)), so no flush: in the unix port a
+# flush is an fsync, milliseconds each.
 #
 # What the chip does that a careless driver would trip over, modelled:
 # after reset (power-on, SWRESET) it sleeps with the display off and in
@@ -138,7 +140,6 @@ class ST7789:
             f = self._file
             f.seek(2)
             f.write(bytes((self.lit(), self.inverted != self.panel_inverts)))
-            f.flush()
 
     def _command(self, c):
         self.commands += 1
@@ -180,8 +181,12 @@ class ST7789:
 
     def _pixels(self, data):
         size = 2 if self.colmod & 7 == 5 else 3
+        start = 0
+        if size == 2 and not self.madctl & (_MV | _MX | _MY) and not self._npart:
+            start = self._rows(data)
         part = self._part
-        for b in data:
+        for j in range(start, len(data)):
+            b = data[j]
             part[self._npart] = b
             self._npart += 1
             if self._npart < size:
@@ -199,6 +204,40 @@ class ST7789:
             else:
                 self._x = self.xs
                 self._y = self._y + 1 if self._y < self.ye else self.ys
+
+    def _rows(self, data):
+        """The common case at the speed of a copy: RGB565 in the default
+        orientation, a row segment at a time; returns the bytes consumed
+        (whole pixels). Same result as _put() pixel by pixel."""
+        i = 0
+        n = len(data)
+        mv = memoryview(data)
+        while n - i >= 2:
+            run = min(self.xe - self._x + 1, (n - i) // 2)
+            if run <= 0:  # a window set with its end before its start
+                break
+            y = self._y - self.y0
+            a = max(0, self._x - self.x0)
+            z = min(self.width, self._x + run - self.x0)
+            if 0 <= y < self.height and a < z:
+                src = mv[i + 2 * (a - (self._x - self.x0)):i + 2 * (z - (self._x - self.x0))]
+                self._store((y * self.width + a) * 2, src)
+                self.pixels += z - a
+            i += 2 * run
+            self._x += run
+            if self._x > self.xe:
+                self._x = self.xs
+                self._y = self._y + 1 if self._y < self.ye else self.ys
+        return i
+
+    def _store(self, at, src):
+        if self._file is None:
+            self.ram[at:at + len(src)] = src
+            return
+        self._flush()
+        f = self._file
+        f.seek(at + 4)  # after the file's header
+        f.write(src)
 
     def _put(self, x, y, hi, lo):
         m = self.madctl
@@ -234,7 +273,6 @@ class ST7789:
             f.seek(self._run_at)
             # A full run goes as it is: a slice would be an object per write.
             f.write(self._run if n == len(self._run) else memoryview(self._run)[:n])
-            f.flush()
             self._run_n = 0
 
     # --- what the glass shows (host side) ---------------------------------------
@@ -243,6 +281,7 @@ class ST7789:
         memory while awake, on and backlit (colours inverted when INVON and
         the glass disagree), else black."""
         if self._file is not None:
+            self._file.flush()  # CPython buffers its files (the VM's are unbuffered)
             return read_file(self.path)
         return shown(bytes(self.ram), self.lit(), self.inverted != self.panel_inverts)
 
