@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from host_tools.air import AirHub, Central
+import pytest
+
+from host_tools.air import AirHub, Central, GattError
 from host_tools.virtual_badge import VirtualBadgeFarm
 
 BIN = Path(sys.executable).parent
@@ -67,6 +69,73 @@ def test_two_virtual_badges_hear_each_other_and_a_host_central_hears_both():
         assert -80 < rssi < -40  # unplaced stations: -60 dBm mean, fading around it
     by_payload = {a.data: a.addr for a in heard}
     assert by_payload.get(payload(0)) == own[0] and by_payload.get(payload(1)) == own[1]
+
+
+# Runs on a badge: a GATT server whose characteristic notifies back what is
+# written to it, reversed; advertises connectably until a central leaves.
+GATT_SERVER = """
+import bluetooth, asyncio
+CHR = (bluetooth.UUID(0x2A6E), bluetooth.FLAG_READ | bluetooth.FLAG_WRITE | bluetooth.FLAG_NOTIFY)
+b = bluetooth.BLE()
+b.active(True)
+((h,),) = b.gatts_register_services(((bluetooth.UUID(0x181A), (CHR,)),))
+b.gatts_write(h, b"hello")
+log = []
+done = []
+def irq(ev, data):
+    if ev == 1:
+        log.append(("connect", data[1], bytes(data[2])))
+    elif ev == 2:
+        log.append(("disconnect",))
+        done.append(1)
+    elif ev == 3:
+        v = b.gatts_read(data[1])
+        log.append(("write", bytes(v)))
+        b.gatts_notify(data[0], data[1], bytes(reversed(v)))
+b.irq(irq)
+b.gap_advertise(50000, b"\\x02\\x01\\x06")
+print("READY", h, b.config("mac")[1].hex())
+async def serve():
+    for _ in range(1500):
+        if done:
+            break
+        await asyncio.sleep_ms(20)
+asyncio.run(serve())
+print("LOG", repr(log))
+"""
+
+
+def test_a_host_central_connects_to_a_badge_and_reads_writes_and_gets_notified():
+    with VirtualBadgeFarm(1) as farm:
+        assert farm[0].wait_repl(TIMEOUT)
+        phone, other = Central(farm.air, "phone"), Central(farm.air, "other")
+        with pytest.raises(ConnectionError):
+            phone.connect(b"\x24\x0a\xc4\x00\x00\x03", timeout=1)  # not advertising yet
+        proc = subprocess.Popen([str(BIN / "mpremote"), "connect", farm[0].port, "exec", GATT_SERVER],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("READY "), line + proc.stdout.read()
+            h, mac = int(line.split()[1]), bytes.fromhex(line.split()[2])
+            phone.scan()
+            assert phone.wait_for(lambda ad: ad.addr == mac and ad.adv_type == 0, TIMEOUT) is not None
+            phone.stop_scan()
+            conn = phone.connect(mac, timeout=TIMEOUT)
+            with pytest.raises(ConnectionError):
+                other.connect(mac, timeout=1)  # a connection ends connectable advertising
+            assert conn.read(h) == b"hello"
+            conn.write(h, b"abc")
+            assert conn.wait_notification(h, TIMEOUT) == b"cba"
+            assert conn.read(h) == b"abc"
+            with pytest.raises(GattError):
+                conn.read(h + 5)  # no such handle
+            conn.disconnect()
+            assert not conn.connected
+            out = proc.communicate(timeout=TIMEOUT)[0]
+        finally:
+            proc.kill()
+    log = ast.literal_eval(out.split("LOG ", 1)[1].strip())
+    assert log == [("connect", 1, phone.addr), ("write", b"abc"), ("disconnect",)]
 
 
 def test_positions_on_the_hub_set_what_a_central_hears(tmp_path):

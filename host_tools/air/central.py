@@ -1,12 +1,125 @@
 """A host-side station on the shared air: what the phone client and tests use
 to see (and be seen by) virtual badges. It scans and advertises as a pin
-would (through the hub's radio: same collisions, fading, RSSI); connecting
-to a badge is not carried over the hub yet."""
+would (through the hub's radio: same collisions, fading, RSSI), and connects
+to a badge to read and write its GATT server and receive its notifications
+(the badge's side of the link is a cpsim.link.Link in its VM: cpsim/airlink.py).
+Handles are the badge's value handles (gatts_register_services'); there is
+no discovery over the hub yet."""
+import hashlib
 import threading
 import time
 from collections import namedtuple
 
 Advert = namedtuple("Advert", "addr_type addr adv_type rssi data t")
+MAX_WRITE = 20  # ATT_MTU 23 - 3: no MTU exchange over the hub
+
+
+class GattError(Exception):
+    """The badge answered with an ATT error (.status)."""
+
+    def __init__(self, status, what):
+        Exception.__init__(self, "%s: ATT error 0x%02x" % (what, status))
+        self.status = status
+
+
+class Connection:
+    """A central's link to one badge (AirHub.connect makes it)."""
+
+    def __init__(self, hub, peer, cid):
+        self.hub = hub
+        self.peer = peer
+        self.cid = cid
+        self.state = None  # None connecting, True open, False closed or refused
+        self._cond = threading.Condition()
+        self._replies = []  # (kind, status, handle, data) of reads and writes
+        self._notes = []  # (handle, data) notifications and indications
+
+    def _on(self, p):
+        # a frame from the badge (cpsim/airlink.py), in the hub's thread
+        with self._cond:
+            kind = p[:1]
+            if kind == b"c":
+                self.state = p[2:3] == b"\x00"
+            elif kind == b"x":
+                self.state = False
+            elif kind in (b"v", b"w") and len(p) >= 5:
+                self._replies.append((kind, p[2], p[3] | p[4] << 8, bytes(p[5:])))
+            elif kind == b"n" and len(p) >= 4:
+                self._notes.append((p[2] | p[3] << 8, bytes(p[4:])))
+            self._cond.notify_all()
+
+    def wait_open(self, timeout):
+        with self._cond:
+            self._cond.wait_for(lambda: self.state is not None, timeout)
+            return bool(self.state)
+
+    @property
+    def connected(self):
+        return bool(self.state)
+
+    def _send(self, payload):
+        if not self.state:
+            raise ConnectionError("not connected")
+        with self.hub.lock:
+            self.peer._raw(payload)
+
+    def _reply(self, kind, handle, timeout, what):
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for r in self._replies:
+                    if r[0] == kind and r[2] == handle:
+                        self._replies.remove(r)
+                        if r[1]:
+                            raise GattError(r[1], what)
+                        return r[3]
+                left = end - time.monotonic()
+                if not self.state:
+                    raise ConnectionError("%s: the link closed" % what)
+                if left <= 0:
+                    raise TimeoutError("%s: no answer in %s s" % (what, timeout))
+                self._cond.wait(left)
+
+    def read(self, handle, timeout=10.0):
+        """The value at `handle` (GattError if the badge refuses)."""
+        self._send(b"Q" + bytes((self.cid, handle & 0xFF, handle >> 8)))
+        return self._reply(b"v", handle, timeout, "read 0x%04x" % handle)
+
+    def write(self, handle, data, response=True, timeout=10.0):
+        """Write `data` (at most 20 bytes) to `handle`; with response, wait
+        for the badge's answer (GattError if it refuses)."""
+        data = bytes(data)
+        if len(data) > MAX_WRITE:
+            raise ValueError("at most %d bytes per write (ATT_MTU 23)" % MAX_WRITE)
+        self._send(b"W" + bytes((self.cid, 1 if response else 0, handle & 0xFF, handle >> 8)) + data)
+        if response:
+            self._reply(b"w", handle, timeout, "write 0x%04x" % handle)
+
+    def notifications(self):
+        """(handle, data) of every notification and indication so far."""
+        with self._cond:
+            return list(self._notes)
+
+    def wait_notification(self, handle, timeout=10.0):
+        """The next notification on `handle` not seen by this call before; None on timeout."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for n in self._notes:
+                    if n[0] == handle:
+                        self._notes.remove(n)
+                        return n[1]
+                left = end - time.monotonic()
+                if left <= 0 or not self.state:
+                    return None
+                self._cond.wait(left)
+
+    def disconnect(self, timeout=10.0):
+        if self.state:
+            self._send(b"X" + bytes((self.cid,)))
+            with self._cond:
+                self._cond.wait_for(lambda: not self.state, timeout)
+        self.hub.forget(self)
 
 
 class Central:
@@ -16,6 +129,9 @@ class Central:
         self._cond = threading.Condition()
         self._adverts = []
         self._peer = hub.join(name, self._deliver)
+        # a random static address of its own (top bits 11), as a phone has
+        self.addr = bytes((0xC0 | (len(name) & 0x3F),)) + hashlib.sha256(name.encode()).digest()[:5]
+        self._peer._addr = (1, self.addr)
 
     def _deliver(self, atype, addr, kind, rssi, data):
         with self._cond:
@@ -32,9 +148,10 @@ class Central:
     def stop_scan(self):
         self.hub.stop_scan(self._peer)
 
-    def advertise(self, adv_data, interval_us=100000, resp_data=b"", connectable=False,
-                  addr=b"\xc0\x00\x00\x00\x00\x01", addr_type=1):
-        """Advertise adv_data (legacy: at most 31 bytes) from `addr`; None stops."""
+    def advertise(self, adv_data, interval_us=100000, resp_data=b"", connectable=False, addr=None, addr_type=1):
+        """Advertise adv_data (legacy: at most 31 bytes) from `addr` (default
+        this central's .addr); None stops."""
+        addr = self.addr if addr is None else bytes(addr)
         if adv_data is None:
             self.hub.stop_adv(self._peer)
             return
@@ -42,6 +159,12 @@ class Central:
             raise ValueError("legacy advertising data is at most 31 bytes, an address 6")
         self.hub.advertise(self._peer, int(interval_us), addr_type, addr, 0 if connectable else 2, adv_data,
                            resp_data)
+
+    def connect(self, addr, timeout=10.0):
+        """Connect to the badge advertising connectably as `addr` (6 bytes):
+        a Connection; ConnectionError if nobody does, it is out of range or
+        refuses (3 links already)."""
+        return self.hub.connect(self._peer, addr, timeout)
 
     def adverts(self):
         """Every report received so far, oldest first."""

@@ -30,8 +30,10 @@ class Peer:
     """What the radio needs of a BLE object, for a station whose stack lives
     elsewhere (a VM behind the socket, or a Central): reports go to `deliver`."""
 
-    def __init__(self, radio, dev, deliver):
+    def __init__(self, radio, dev, deliver, raw=None):
         self._dev = dev
+        self._raw = raw  # sends a frame's payload to the VM (None: a host Central)
+        self._cid = 0
         self._adv_on = False
         self._adv_data = self._resp_data = b""
         self._adv_type = 0
@@ -39,7 +41,7 @@ class Peer:
         self._addr = (0, bytes(6))
         self._scanning = False
         self._scan_active = False
-        self._conns = {}  # connections are not carried over the hub (yet): nobody initiates
+        self._conns = {}  # the radio's own links: unused, connections go through AirHub.connect
         self._connecting = None
         self._gen = 0
         self._deliver = deliver
@@ -74,6 +76,7 @@ class AirHub:
         self.lock = threading.RLock()
         self._devs = {}  # name -> cpsim Device (the station's place survives reconnects)
         self._peers = {}  # name -> current Peer
+        self._links = {}  # (VM's Peer, cid) -> host_tools.air.central.Connection
         self._conns = {}  # socket -> [bytearray received, Peer or None]
         self._srv = None
         self._thread = None
@@ -108,12 +111,12 @@ class AirHub:
         with self.lock:
             return sorted(self._peers)
 
-    def join(self, name, deliver):
+    def join(self, name, deliver, raw=None):
         """A new Peer for station `name` (replacing the one there: its VM
         rebooted); deliver(addr_type, addr, adv_type, rssi, data) gets its reports."""
         with self.lock:
             self._retire(name)
-            peer = Peer(self.radio, self.device(name), deliver)
+            peer = Peer(self.radio, self.device(name), deliver, raw)
             self._peers[name] = peer
             return peer
 
@@ -125,6 +128,8 @@ class AirHub:
     def _retire(self, name):
         old = self._peers.pop(name, None)
         if old is not None:
+            for key in [k for k in self._links if k[0] is old]:
+                self._links.pop(key)._on(b"x")
             self.stop_adv(old)
             self.stop_scan(old)
             self.radio.power(old, False)
@@ -151,6 +156,35 @@ class AirHub:
         with self.lock:
             peer._scanning = False
             self.radio.listen_stop(peer)
+
+    def connect(self, central, addr, timeout):
+        """Connect Peer `central` to the station advertising connectably as
+        `addr` (6 bytes) if it hears it; a Connection, or ConnectionError."""
+        from host_tools.air.central import Connection
+
+        addr = bytes(addr)
+        with self.lock:
+            for target in self._peers.values():
+                if target._raw is not None and target._adv_on and target._adv_type == 0 \
+                        and target._addr[1] == addr:
+                    break
+            else:
+                raise ConnectionError("nobody advertises connectably as %s" % addr.hex(":"))
+            if not self.radio.hears(central._dev, target._dev):
+                raise ConnectionError("%s is out of range" % addr.hex(":"))
+            target._cid = cid = (target._cid + 1) & 0xFF
+            conn = Connection(self, target, cid)
+            self._links[(target, cid)] = conn
+            target._raw(b"C" + bytes((cid, central._addr[0])) + central._addr[1])
+        if not conn.wait_open(timeout):
+            with self.lock:
+                self._links.pop((target, cid), None)
+            raise ConnectionError("%s did not accept the connection" % addr.hex(":"))
+        return conn
+
+    def forget(self, conn):
+        with self.lock:
+            self._links.pop((conn.peer, conn.cid), None)
 
     # ---- the socket ---------------------------------------------------------
     def start(self):
@@ -228,10 +262,16 @@ class AirHub:
         kind, peer = p[:1], st[1]
         if kind == b"H":
             name = p[1:].decode("utf-8", "replace")
-            st[1] = self.join(name, lambda *r: self._send(s, r))
+            st[1] = self.join(name, lambda *r: self._send(s, r), lambda q: self._raw(s, q))
             st.append(name)
         elif peer is None:
             return
+        elif kind in (b"c", b"v", b"w", b"n", b"x") and len(p) >= 2:
+            conn = self._links.get((peer, p[1]))
+            if conn is not None:
+                if kind == b"x" or (kind == b"c" and p[2:3] != b"\x00"):
+                    self._links.pop((peer, p[1]), None)
+                conn._on(p)
         elif kind == b"A" and len(p) >= 14 and len(p) >= 14 + p[13] and p[13] <= 31 and len(p) - 14 - p[13] <= 31:
             n = p[13]
             self.advertise(peer, int.from_bytes(p[1:5], "little"), p[5], p[7:13], p[6], p[14:14 + n], p[14 + n:])
@@ -247,7 +287,9 @@ class AirHub:
     def _send(self, s, report):
         atype, addr, kind, rssi, data = report
         rssi = -128 if rssi < -128 else (127 if rssi > 127 else rssi)
-        p = b"R" + bytes((atype,)) + addr + bytes((kind, rssi + 128)) + data
+        self._raw(s, b"R" + bytes((atype,)) + addr + bytes((kind, rssi + 128)) + data)
+
+    def _raw(self, s, p):
         try:
             s.send(bytes((len(p),)) + p)
         except OSError:

@@ -15,6 +15,7 @@
 #              s                           scanning stopped
 #   hub -> VM  R atype addr(6) kind rssi(+128) data
 #                                          an advertising report
+# and connections from host centrals (cpsim/airlink.py has their frames).
 # The socket is non-blocking and read from a clock Event every POLL_US, which
 # the WallClock runs from asyncio's idle hook (default_device._poll_from_asyncio)
 # and whenever the firmware reads the time: a pin that never yields hears
@@ -49,6 +50,7 @@ class AirRadio(Radio):
         self._mv = memoryview(self._buf)
         self._have = 0
         self._ble = None
+        self._links = {}  # hub connection number -> cpsim.link.Link (cpsim/airlink.py)
         self._send(b"H" + (name.encode() if isinstance(name, str) else name))
         self._ev = Event(self._poll)
         self.clock.call_at(self.clock.now_us() + POLL_US, self._ev)
@@ -115,6 +117,10 @@ class AirRadio(Radio):
                 ble = self._ble
                 if ble is not None and ble._scanning:
                     ble._on_adv(b[i + 2], mv[i + 3:i + 9], b[i + 9], b[i + 10] - 128, mv[i + 11:i + 1 + n])
+            elif n >= 2 and b[i + 1] in (0x43, 0x51, 0x57, 0x58):  # C Q W X: a host central's connection
+                from cpsim import airlink
+
+                airlink.frame(self, b, i, n)
             i += 1 + n
         if i:
             b[0:have - i] = b[i:have]
