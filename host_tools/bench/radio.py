@@ -68,7 +68,7 @@ def hall(n, seconds, seed=1, progress=None):
         return rng.next() / 4294967296.0
 
     w = World()
-    w.radio.budget.seed = seed
+    w.radio.reseed(seed)
     pins, observers, counts = [], [], []
     for i in range(n + OBSERVERS):
         dev = w.device("p%03d" % i)

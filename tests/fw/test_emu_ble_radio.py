@@ -329,3 +329,20 @@ def test_pair_cache_keeps_every_pair_and_forgets_only_a_moved_pin():
     assert len(rad.station(devs[0]).row) == 0 and all(len(r) == 28 for r in rows[1:])
     again = [[rad.rssi(a, b) for b in devs if b is not a] for a in devs]
     assert again[0] != first[0] and [row[1:] for row in again[1:]] == [row[1:] for row in first[1:]]
+
+
+def test_runs_repeat_for_a_seed_and_differ_across_seeds():
+    def run(seed):
+        w, (a, b), logs = _pins()
+        w.radio.reseed(seed)
+        w.radio.set_position(w.devices[0], 0, 0, 0)
+        w.radio.set_position(w.devices[1], 3, 0, 90)
+        rec = _Rssi(b)
+        a.gap_advertise(20000, b"x")
+        b.gap_scan(0, *_FULL)
+        w.advance(1000)
+        return rec.rssi
+
+    one = run(1)
+    assert len(one) > 30 and run(1) == one and run(2) != one
+

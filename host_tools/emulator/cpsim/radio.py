@@ -118,7 +118,8 @@ class Station:
         self.tx_dbm = getattr(dev, "ble_tx_dbm", TX_DBM)
         self.irq_us = getattr(dev, "ble_irq_us", IRQ_US)
         self.row = {}  # other station id -> (gain10, fade table): the pair cache
-        self.pending = []  # [start, end, power10, pdu, decided]
+        self.pending = []  # (start, end, power10, pdu): decided once end <= resolved
+        self.resolved = 0
         self.dirty = False
         self.busy = []  # [start, end] of own transmissions and advertising events
         self.links = []
@@ -152,9 +153,8 @@ class Radio:
     def __init__(self, world, seed=1):
         self.world = world
         self.clock = world.clock
-        self.rng = Rng(seed)
-        self.budget = LinkBudget(seed)
         self.fading = True  # per-packet fading (tests of API plumbing may switch it off)
+        self.reseed(seed)
         self._stations = {}  # device -> Station
         self._by_id = []
         self._fixed = {}  # pair key -> mean dBm, set_rssi
@@ -164,9 +164,16 @@ class Radio:
         self._tick_ev = Event(self._tick)
         self._tick_armed = False
         self._reqs = []  # SCAN_REQs sent this tick: (pdu, scanner)
-        self._seq = 0
         self.scanners = []  # BLE objects scanning now (inject_advertisement)
         self.links = []  # open connections
+
+    def reseed(self, seed):
+        """Another draw of the noise: advDelay, backoff, shadowing and fading
+        all follow `seed` (before traffic: cached pairs keep their shadowing)."""
+        self.rng = Rng(seed)
+        self.budget = LinkBudget(seed)
+        # packet numbers start at a seed-dependent point: every per-packet hash moves with it
+        self._seq = mix(seed * 0x9E3779B1) & 0xFFFFFF
 
     # --- stations and the link budget -------------------------------------
     def station(self, dev):
@@ -360,7 +367,7 @@ class Radio:
                 p += g[1][(h ^ (h >> 16)) & 255]
                 if p < _FLOOR10:
                     continue
-            r.pending.append([s, e, p, pdu, False])
+            r.pending.append((s, e, p, pdu))
             if not r.dirty:
                 r.dirty = True
                 dirty.append(r)
@@ -468,12 +475,12 @@ class Radio:
             r.busy = [b for b in r.busy if b[1] > oldest]
         n = len(pend)
         nc = nb = nw = ok = 0
+        done = r.resolved
+        r.resolved = now
         for i in range(n):
-            x = pend[i]
-            if x[4] or x[1] > now:
+            s, e, p, pdu = pend[i]
+            if e <= done or e > now:
                 continue
-            x[4] = True
-            s, e, p, pdu = x[0], x[1], x[2], x[3]
             lost = False
             inter = 0.0
             j = i - 1
@@ -496,7 +503,7 @@ class Radio:
             if lost:
                 nc += 1
                 continue
-            if self._busy(r, s, e):
+            if (r.busy or r.links) and self._busy(r, s, e):
                 nb += 1
                 continue
             if p < _PER_HI10 and lost_to_noise(p, mix(pdu[4] * 0x85EBCA6B + r.id) >> 12):
@@ -514,7 +521,7 @@ class Radio:
                     a.count(k, v)
         if r.pending is pend:
             keep = now - _MAX_SPAN
-            r.pending = [x for x in pend if not x[4] or x[1] > keep]
+            r.pending = [x for x in pend if x[1] > keep]
 
     def _decoded(self, r, pdu, p, e):
         ev = pdu[3]
