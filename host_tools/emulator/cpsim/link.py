@@ -5,7 +5,9 @@
 # supervision timeout is closed on whichever ends are still open.
 
 # Each connection event takes cpsim.radio.CONN_EVENT_US of both ends' radio
-# time (they hear no advertising meanwhile) and carries at most
+# time (they hear no advertising meanwhile), gets through or not as one draw
+# of the pair's fading and the PER edge (a lost event is retried at the next:
+# the link layer's acknowledgement), and carries at most
 # PACKETS_PER_EVENT data packets each way; a notification or write command
 # holds one of the sender's MBUFS host buffers until its packet is sent, and
 # a send with none free raises ENOMEM, as ble_hs_mbuf_from_flat() failing
@@ -86,6 +88,11 @@ class Link:
     def alive(self):
         return self.open[0] and self.open[1] and self.in_range()
 
+    def event_ok(self):
+        """Both ends up and in range, and this connection event's packets got
+        through the fading and the sensitivity edge (else: the next event)."""
+        return self.alive() and self.radio.event_ok(self.ends[0]._dev, self.ends[1]._dev)
+
     # --- traffic ------------------------------------------------------------
     def post(self, from_side, fn):
         """Run fn() at the other end when its packet goes: at the next
@@ -111,7 +118,7 @@ class Link:
 
     def _deliver(self, frm, fn, gen):
         to = 1 - frm
-        if self.open[to] and self.open[frm] and not self.alive():
+        if self.open[to] and self.open[frm] and not self.event_ok():
             self._later(self.interval, lambda: self._deliver(frm, fn, gen))
             return
         ble = self.ends[frm]
@@ -138,7 +145,7 @@ class Link:
         q = self._q[side * 3 + kind]
         if not q:
             return
-        if not self.alive():
+        if not self.event_ok():
             self._later(self.interval, lambda: self._tx(side, kind))
             return
         resp = q[0][0]()
@@ -148,7 +155,7 @@ class Link:
         q = self._q[side * 3 + kind]
         if not q:
             return  # failed by a close meanwhile
-        if not self.alive():
+        if not self.event_ok():
             self._later(self.interval, lambda: self._rx(side, kind, resp))
             return
         q.pop(0)

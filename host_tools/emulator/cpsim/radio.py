@@ -254,9 +254,9 @@ class Radio:
     def hears(self, a, b):
         return self.rssi(a, b) >= self.sensitivity
 
-    def sample(self, a, b):
-        """RSSI (dBm) of one packet from a at b: the mean plus a fade."""
-        sa, sb = self.station(a), self.station(b)
+    def _packet10(self, sa, sb):
+        """Power (tenths of a dBm) of the next packet from station sa at sb:
+        its mean plus a fade; self._seq numbers the packet."""
         g = sa.row.get(sb.id)
         if g is None:
             g = self._pair(sa, sb)
@@ -264,7 +264,18 @@ class Radio:
         p = sa.tx_dbm * 10 + g[0]
         if self.fading:
             p += g[1][mix(self._seq * 0x9E3779B1 + sb.id) & 255]
-        return (p + 5) // 10
+        return p
+
+    def sample(self, a, b):
+        """RSSI (dBm) of one packet from a at b: the mean plus a fade."""
+        return (self._packet10(self.station(a), self.station(b)) + 5) // 10
+
+    def event_ok(self, a, b):
+        """One connection event between a and b: did its packets get through?
+        (One draw for both ways: the channel is reciprocal.)"""
+        sa = self.station(a)
+        p = self._packet10(sa, self.station(b))
+        return p >= _PER_HI10 or not lost_to_noise(p, mix(self._seq * 0x85EBCA6B + sa.id) >> 12)
 
     def _range_changed(self):
         for link in self.links:
@@ -643,13 +654,7 @@ class Radio:
         periph = adv.ble
         if periph is None or not periph._adv_on or len(periph._conns) >= MAX_CONNECTIONS:
             return
-        g = r.row.get(adv.id)
-        if g is None:
-            g = self._pair(r, adv)
-        p = r.tx_dbm * 10 + g[0]
-        self._seq += 1
-        if self.fading:
-            p += g[1][mix(self._seq * 0x9E3779B1 + adv.id) & 255]
+        p = self._packet10(r, adv)
         if lost_to_noise(p, mix(self._seq * 0x85EBCA6B + adv.id) >> 12):
             return
         if r.acct is not None:
