@@ -17,6 +17,7 @@ COMMANDS = [
     ("desk", "desk.cli", "press-centre desk: provision, verify, return, export badges"),
     ("bench", "bench.cli", "benchmarks: step counter, tap detector, cost"),
     ("plot", "plot", "draw a recording with detected steps"),
+    ("sim", "sim.cli", "run a scenario of many pins on simulated time (JSON result)"),
 ]
 
 

@@ -6,6 +6,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
   cloudpin bench crowd         simulated s per wall s for 30/100/400 pins running the app
   cloudpin bench radio         a hall of pins on the emulated air (host_tools.bench.radio)
+  cloudpin bench sim           `cloudpin sim` halls of 30/100/400 pins: sim s per wall s
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -36,6 +37,12 @@ def add_arguments(parser):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     radio.add_arguments(p)
     p.set_defaults(_bench=radio.run)
+    from host_tools.sim import bench as sim_bench
+
+    p = sub.add_parser("sim", help="cloudpin sim halls: sim s per wall s", description=sim_bench.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim_bench.add_arguments(p)
+    p.set_defaults(_bench=sim_bench.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -54,6 +61,12 @@ def _bench_desk():
     from host_tools.desk import bench as desk_bench
 
     return desk_bench.bench_desk()
+
+
+def _bench_sim():
+    from host_tools.sim import bench as sim_bench
+
+    return sim_bench.bench_sim()["sim"]
 
 
 def run_all(args):
@@ -81,7 +94,7 @@ def run_all(args):
         say("taps: skipped: %s: %s" % (type(e).__name__, e))
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
     for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
-                          ("radio", lambda: radio.bench_radio(progress=say))):
+                          ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim)):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()
@@ -107,6 +120,6 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,crowd,radio,all} ... (see --help)", file=sys.stderr)
+        print("usage: cloudpin bench {steps,taps,cost,crowd,radio,sim,all} ... (see --help)", file=sys.stderr)
         return 2
     return args._bench(args)

@@ -1,0 +1,66 @@
+"""Simulator benchmark (`cloudpin bench sim`): generated halls of 30, 100 and
+400 pins (sim/hall.py: 15% walking, a touch and a knock), every pin running
+the firmware app, for --seconds of simulated time each. Reports simulated
+seconds per wall second and per CPU second of this process (the machine is
+shared: CPU seconds are what the simulation itself cost), and tap recall.
+--scenario FILE times one scenario instead (the 400-pin, 45-s hall target:
+`cloudpin bench sim --scenario scenarios/hall-400.json`).
+"""
+import json
+import sys
+import time
+
+from host_tools.sim import hall, runner
+from host_tools.sim.scenario import ScenarioError, load, validate
+
+SIZES = (30, 100, 400)
+# room for each size at about the hall-400 density (3 m^2 a pin)
+ROOMS = {30: (10, 9), 100: (20, 15), 400: (40, 30)}
+
+
+def measure(sc, progress=None):
+    c0 = time.process_time()
+    r = runner.simulate(sc, progress=progress, warn=lambda m: None)
+    cpu = time.process_time() - c0
+    m = r["metrics"]
+    return {"name": sc["name"], "pins": m["pins"], "walkers": m["walkers"], "sim_s": m["sim_s"],
+            "wall_s": m["wall_s"], "cpu_s": round(cpu, 2),
+            "sim_s_per_wall_s": round(m["sim_s"] / m["wall_s"], 3),
+            "sim_s_per_cpu_s": round(m["sim_s"] / cpu, 3),
+            "tap_recall": m["taps"]["recall"], "false_taps": m["taps"]["false"]}
+
+
+def sized(n, seconds):
+    w, d = ROOMS.get(n, (max(2, int((3 * n) ** 0.5)),) * 2)
+    return validate(hall.hall("hall-%d" % n, n, w, d, seconds, max(1, n * 15 // 100), 1, 1, n))
+
+
+def add_arguments(p):
+    p.add_argument("--pins", type=int, nargs="+", default=list(SIZES), help="hall sizes (%(default)s)")
+    p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per hall (%(default)s)")
+    p.add_argument("--scenario", help="time this scenario file instead of generated halls")
+
+
+def bench_sim(sizes=SIZES, seconds=10.0, progress=None):
+    return {"sim": [measure(sized(n, seconds), progress) for n in sizes]}
+
+
+def run(args):
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if args.seconds < 8 or any(n < 2 for n in args.pins):
+        print("error: --seconds must be at least 8 (a touch needs room) and --pins at least 2", file=sys.stderr)
+        return 2
+    try:
+        scs = [load(args.scenario)] if args.scenario else [sized(n, args.seconds) for n in args.pins]
+    except ScenarioError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    results = []
+    for sc in scs:
+        say("sim bench: %s, %d pins, %g simulated s..." % (sc["name"], len(sc["pins"]), sc["duration_s"]))
+        r = measure(sc, say)
+        say("sim bench: %d pins: %.3f sim s per wall s, %.3f per CPU s (%.0f s wall)" % (
+            r["pins"], r["sim_s_per_wall_s"], r["sim_s_per_cpu_s"], r["wall_s"]))
+        results.append(r)
+    print(json.dumps({"sim": results}, indent=1))
+    return 0

@@ -1,0 +1,127 @@
+"""What one simulated pin's accelerometer feels: walking recordings while it
+walks, a pin lying still otherwise, and modelled touches added on top.
+
+A sensor model (cpsim.lis3dh, mpu6050, mpu6886) asks its source for
+mean_ug(t0_us, t1_us, out, j): the mean over one output period ending at t1.
+Times are simulated time (the models are attached at t = 0).
+
+Touches come from host_tools.bench.tapmodel (the tap bench's model: contact
+pulse, holder ringing, recoil, reach and withdrawal, lanyard sway), drawn
+from a generator seeded by the scenario's seed and the tap, synthesised at
+the rate the board's sensor runs at and added to the base signal sample by
+sample (the value of the modelled sample nearest t1, as the tap bench feeds
+its 400 Hz recordings to the detector).
+"""
+import bisect
+
+import numpy as np
+
+from host_tools.bench import tapmodel
+
+
+class Segments:
+    """A base signal switching source by time: [(start_us, source, shift_us)].
+    A source is asked for its own time (simulated time + shift), so a walker
+    starts its recording part-way through, and recordings replay looped."""
+
+    def __init__(self, parts):
+        self.starts = [p[0] for p in parts]
+        self.parts = parts
+        self._i = 0
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        i = self._i
+        parts = self.parts
+        # Time moves forward: a pointer, with bisect only when it jumps back.
+        if t1_us < parts[i][0]:
+            i = max(0, bisect.bisect_right(self.starts, t1_us) - 1)
+        while i + 1 < len(parts) and parts[i + 1][0] <= t1_us:
+            i += 1
+        self._i = i
+        src, shift = parts[i][1], parts[i][2]
+        src.mean_ug(t0_us + shift, t1_us + shift, out, j)
+
+
+class Touches:
+    """`base` plus modelled impulses: [(centre_us, period_us, first_offset, (n, 3) int ug rows)]."""
+
+    def __init__(self, base, events):
+        self.base = base
+        self.events = sorted(events, key=lambda e: e[0] + e[2] * e[1])  # by start
+        self._first = 0  # events ending before now are skipped for good
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        self.base.mean_ug(t0_us, t1_us, out, j)
+        ev = self.events
+        i = self._first
+        while i < len(ev):
+            c, period, k0, rows = ev[i]
+            k = (t1_us - c + period // 2) // period - k0  # nearest modelled sample
+            if k >= len(rows):
+                if i == self._first:
+                    self._first += 1
+                i += 1
+                continue
+            if k < 0:
+                break  # in order of start: later ones have not started
+            r = rows[k]
+            out[j] += r[0]
+            out[j + 1] += r[1]
+            out[j + 2] += r[2]
+            i += 1
+
+
+def touch_rows(rate_hz, rng, solo=False):
+    """One modelled touch as (first_offset, rows of [x, y, z] ug) at rate_hz,
+    offsets in samples from the contact. A solo tap (a knock on the pin, on a
+    table or a chest) is the same impulse without the reach and withdrawal."""
+    p = tapmodel.draw_touch(rng)
+    pieces = tapmodel.touch_events(rate_hz, p, 0.0)
+    if solo:
+        pieces = pieces[:1]
+    lo = min(int(o[0]) for o, _ in pieces)
+    hi = max(int(o[-1]) for o, _ in pieces)
+    acc = np.zeros((hi - lo + 1, 3))
+    for offs, wave in pieces:
+        acc[offs - lo] += wave
+    rows = np.rint(acc * 1e6).astype(np.int64).tolist()
+    return lo, rows, p
+
+
+def touch_event(t_ms, rate_hz, rng, solo=False):
+    """A Touches event for a contact at t_ms; also returns the drawn parameters."""
+    lo, rows, p = touch_rows(rate_hz, rng, solo)
+    period = int(round(1e6 / rate_hz))
+    return (int(t_ms) * 1000, period, lo, rows), p
+
+
+class RestNoise:
+    """A pin lying still, as cpsim.recording.Rest models it (1 g on z plus
+    its white noise), for a crowd: the noise comes from one table drawn once
+    from a Rest and shared by every pin, each reading it from its own offset.
+    Drawing it per sample (six xorshift calls) was the largest single cost of
+    a 400-pin hall. The table is NOISE_TABLE values long (the noise repeats
+    every ~55 s at 400 Hz: far longer than any filter in the firmware)."""
+
+    NOISE_TABLE = 65536
+
+    def __init__(self, table, offset, g_ug=(0, 0, 1000000)):
+        self.table = table
+        self.i = (3 * offset) % len(table)
+        self.g = g_ug
+
+    @classmethod
+    def table_for(cls, seed):
+        from cpsim.recording import Rest
+
+        r = Rest(seed=seed)
+        return [r._noise() for _ in range(cls.NOISE_TABLE)]
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        t, i, g = self.table, self.i, self.g
+        if i + 3 > len(t):
+            i = 0
+        out[j] = g[0] + t[i]
+        out[j + 1] = g[1] + t[i + 1]
+        out[j + 2] = g[2] + t[i + 2]
+        self.i = i + 3

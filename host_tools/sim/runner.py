@@ -1,0 +1,408 @@
+"""Run a scenario: every pin's real firmware app (cloudpin.app.App on the
+hardware its board file describes, fitted by cpsim.boardfit) in this
+process, on one simulated clock (cpsim.world), in a hall whose radio
+positions follow the scenario.
+
+The run goes in slices of simulated time (STEP_MS, plus the edges of every
+touch): between slices walkers' radio positions move along their waypoints
+(facing where they go) and touching pairs are put TOUCH_M apart for
+TOUCH_WINDOW_MS around the contact. What each pin did comes from the
+firmware itself: its step counter, its log's `tap t_ms=` lines, and its
+device's accounting (cpu and radio state times, packet counters).
+"""
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from host_tools import BOARDS_DIR, REPO
+from host_tools.sim import motionsrc
+from host_tools.sim.scenario import ScenarioError
+
+DEFAULT_BOARD = "cloudpin_ref"
+SHIPPED_WALKS = REPO / "host_tools" / "data"
+STEP_MS = 250  # how often walkers' radio positions are moved
+TOUCH_M = 0.02  # two pins touching: a couple of centimetres apart
+TOUCH_WINDOW_MS = 1000  # ...for about a second around the contact
+MATCH_MS = (-100, 150)  # a detected tap this close to an injected one is that tap
+MAX_SHIFT_S = 30.0  # walkers start their recording up to this far in (not in step)
+_SKIP_CSV = ("labels.csv", "taps.csv", "distractors.csv")
+
+
+class SimError(ValueError):
+    pass
+
+
+# --- inputs ----------------------------------------------------------------------
+def walk_recordings(folders):
+    """Walking recordings (sorted paths) in the shipped data folder and `folders`:
+    every `t_ms,x,y,z` CSV directly in a folder (or a CSV named itself), less
+    those labels.csv says are not walks (kind other than walk, or 0 steps)."""
+    found = []
+    for f in [SHIPPED_WALKS] + [Path(x) for x in folders]:
+        if f.is_file():
+            found.append(f)
+            continue
+        if not f.is_dir():
+            raise SimError("recordings %s: not a folder or a CSV file" % f)
+        not_walks = _not_walks(f / "labels.csv")
+        found += [p for p in sorted(f.glob("*.csv")) if p.name not in _SKIP_CSV and p.name not in not_walks]
+    return sorted(set(str(p.resolve()) for p in found))
+
+
+def _not_walks(labels):
+    import csv
+
+    if not labels.exists():
+        return set()
+    out = set()
+    with open(labels, newline="") as fh:
+        for row in csv.DictReader(fh):
+            kind = (row.get("kind") or "").strip()
+            steps = (row.get("steps") or "").strip()
+            if (kind and kind != "walk") or (not kind and steps in ("0", "0.0")):
+                out.add(row.get("file", ""))
+    return out
+
+
+def _boards(pins, warn):
+    from host_tools.boards import BoardError, load_board
+
+    boards = {}
+    for p in pins:
+        name = p["board"]
+        if name in boards:
+            continue
+        if not (BOARDS_DIR / (name + ".json")).exists():
+            warn("warning: board %r is not in boards/; pins using it run the reference pin (%s)" % (name, DEFAULT_BOARD))
+            name = DEFAULT_BOARD
+        try:
+            boards[p["board"]] = (name, load_board(name))
+        except BoardError as e:
+            raise SimError("board %s: %s" % (name, e)) from None
+    return boards
+
+
+def _check_recordings(paths):
+    from cpsim.recording import check
+
+    for p in paths:
+        try:
+            check(p)
+        except (OSError, ValueError) as e:
+            raise SimError("recording %s: %s" % (p, e)) from None
+
+
+# --- positions -------------------------------------------------------------------
+def position(pin, t_s):
+    """(x, y, heading_deg or None) of a pin at t_s: linear between waypoints,
+    facing the way it walks; still before the first and after the last."""
+    walk = pin["walk"]
+    if not walk:
+        return pin["x"], pin["y"], pin["facing_deg"]
+    if t_s <= walk[0][0]:
+        return walk[0][1], walk[0][2], pin["facing_deg"]
+    for (t0, x0, y0), (t1, x1, y1) in zip(walk, walk[1:]):
+        if t_s <= t1:
+            f = (t_s - t0) / (t1 - t0)
+            heading = math.degrees(math.atan2(y1 - y0, x1 - x0)) if (x1, y1) != (x0, y0) else pin["facing_deg"]
+            return x0 + f * (x1 - x0), y0 + f * (y1 - y0), heading
+    return walk[-1][1], walk[-1][2], pin["facing_deg"]
+
+
+def moving_spans(pin):
+    """[(start_s, end_s)] in which a pin walks (waypoint segments that move it)."""
+    spans = []
+    for (t0, x0, y0), (t1, x1, y1) in zip(pin["walk"], pin["walk"][1:]):
+        if (x0, y0) == (x1, y1):
+            continue
+        if spans and spans[-1][1] == t0:
+            spans[-1] = (spans[-1][0], t1)
+        else:
+            spans.append((t0, t1))
+    return spans
+
+
+# --- building the pins -----------------------------------------------------------
+def _rng(seed, *parts):
+    return np.random.default_rng([seed & 0xFFFFFFFF] + list(parts))
+
+
+def _source(pin, idx, sc, rate, pool, noise):
+    """The pin's accelerometer source and the recording it walks to (or None)."""
+    from cpsim.recording import Recording
+
+    rest = motionsrc.RestNoise(noise, idx * 7919)
+    spans = moving_spans(pin)
+    rec_path = None
+    if spans:
+        pick = random.Random("%d:%s" % (sc["seed"], pin["id"]))
+        if pin["recording"]:  # the pin's own recording, from its start
+            rec_path, shift = pin["recording"], -int(spans[0][0] * 1e6)
+        else:
+            rec_path = pool[pick.randrange(len(pool))]
+            shift = int(pick.uniform(0, MAX_SHIFT_S) * 1e6)
+        walking = Recording(rec_path, loop=True)
+        parts = [(0, rest, 0)] if spans[0][0] > 0 else []
+        for s, e in spans:
+            parts.append((int(s * 1e6), walking, shift))
+            parts.append((int(e * 1e6), rest, 0))
+        base = motionsrc.Segments(parts)
+    else:
+        base = rest
+    events = []
+    for k, t in enumerate(sc["taps"]):
+        for side, key in enumerate(("a", "b")):
+            if t[key] == pin["id"]:
+                events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 1, k, side))[0])
+    for k, t in enumerate(sc["solo_taps"]):
+        if t["pin"] == pin["id"]:
+            events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 2, k), solo=True)[0])
+    return (motionsrc.Touches(base, events) if events else base), rec_path
+
+
+class Pin:
+    """One simulated pin: its scenario entry, device, app and what its log said."""
+
+    def __init__(self, spec, board_name, dev):
+        self.spec = spec
+        self.board_name = board_name
+        self.dev = dev
+        self.app_box = [None]
+        self.taps = []  # t_ms of `tap` log lines
+        self.notes = []  # warnings and errors the firmware logged
+        self.recording = None
+
+    def sink(self, line):
+        # "L t_ms name msg": keep taps, warnings and errors only.
+        if " tap t_ms=" in line:
+            self.taps.append(int(line.split(" tap t_ms=", 1)[1].split()[0]))
+        elif line[:1] in ("W", "E"):
+            self.notes.append(line)
+
+
+async def _firmware(pin, board):
+    # What main.py does on a pin, with the pin's device bound by World.start.
+    from cloudpin import board as board_layer
+    from cloudpin.app import App
+    from cloudpin.log import Logger
+
+    log = Logger("app", sink=pin.sink)
+    hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0)
+    app = pin.app_box[0] = App(hw, log)
+    await app.main()
+
+
+def build(sc, recordings=(), warn=None):
+    """The world of a validated scenario: (world, [Pin]). Nothing runs yet."""
+    from host_tools.bench.crowd import _paths
+    from host_tools.boards import boardspec
+
+    warn = warn or (lambda m: print(m, file=sys.stderr))
+    _paths()
+    from cpsim import boardfit
+    from cpsim import world as world_mod
+    from cpsim.radio import Radio
+
+    boards = _boards(sc["pins"], warn)
+    pool = []
+    if any(moving_spans(p) and not p["recording"] for p in sc["pins"]):
+        pool = walk_recordings(list(sc["recordings"]) + list(recordings))
+        if not pool:
+            raise SimError("no walking recordings found for the walkers")
+    _check_recordings(sorted(set(pool) | {p["recording"] for p in sc["pins"] if p["recording"]}))
+    world_mod.reset()
+    w = world_mod.World()
+    w._radio = Radio(w, seed=sc["seed"])  # the hall's shadowing and fading follow the seed
+    pins = []
+    noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
+    for idx, spec in enumerate(sc["pins"]):
+        name, board = boards[spec["board"]]
+        dev = w.device(spec["id"])
+        pin = Pin(spec, name, dev)
+        source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise)
+        boardfit.fit(dev, board, source=source)
+        x, y, facing = position(spec, 0.0)
+        w.radio.set_position(dev, x, y, facing)
+        w.start(dev, _firmware(pin, board))
+        pins.append(pin)
+    return w, pins
+
+
+# --- running ---------------------------------------------------------------------
+def _edges(sc):
+    end = int(round(sc["duration_s"] * 1000))
+    walks = any(len(p["walk"]) > 1 for p in sc["pins"])
+    edges = set(range(0, end, STEP_MS)) if walks else {0}
+    for t in sc["taps"]:
+        edges.add(max(0, t["t_ms"] - TOUCH_WINDOW_MS // 2))
+        edges.add(t["t_ms"] + TOUCH_WINDOW_MS // 2)
+    edges.add(end)
+    return sorted(e for e in edges if e <= end)
+
+
+def _place(w, pins, by_id, sc, t_ms):
+    t_s = t_ms / 1000.0
+    radio = w.radio
+    for pin in pins:
+        if len(pin.spec["walk"]) > 1:
+            x, y, facing = position(pin.spec, t_s)
+            radio.set_position(pin.dev, x, y, facing)
+    for t in sc["taps"]:
+        near = abs(t_ms - t["t_ms"]) < TOUCH_WINDOW_MS // 2 or t_ms == t["t_ms"] - TOUCH_WINDOW_MS // 2
+        radio.set_distance(by_id[t["a"]].dev, by_id[t["b"]].dev, TOUCH_M if near else None)
+
+
+def simulate(sc, recordings=(), progress=None, warn=None):
+    """Run a validated scenario; returns the result dict (docs/sim.md)."""
+    t_build = time.perf_counter()
+    w, pins = build(sc, recordings, warn)
+    by_id = {p.spec["id"]: p for p in pins}
+    edges = _edges(sc)
+    t0 = time.perf_counter()
+    last = t0
+    try:
+        for a, b in zip(edges, edges[1:]):
+            _place(w, pins, by_id, sc, a)
+            w.run_until(b)
+            now = time.perf_counter()
+            if progress and (now - last >= 2.0 or b == edges[-1]):
+                last = now
+                progress("sim: %.1f / %.1f s simulated, %.2f sim s per wall s" % (
+                    b / 1000.0, sc["duration_s"], b / 1000.0 / max(1e-9, now - t0)))
+        wall = time.perf_counter() - t0
+        return _result(sc, w, pins, wall, t0 - t_build)
+    finally:
+        for p in pins:
+            src = getattr(p.dev, "i2c_models", {})
+            for models in src.values():
+                for m in models.values():
+                    _close(getattr(m, "source", None))
+        _quiet_close(w)
+
+
+def _quiet_close(w):
+    # The apps run forever: their tasks are left pending on purpose when the
+    # world is dropped, which asyncio would report one by one at exit.
+    import asyncio
+
+    from cpsim import world as world_mod
+
+    loop = getattr(w._runner, "loop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        for task in asyncio.all_tasks(loop):
+            task._log_destroy_pending = False
+    world_mod.reset()
+
+
+def _close(src):
+    base = getattr(src, "base", src)
+    for part in getattr(base, "parts", ()):
+        if hasattr(part[1], "close"):
+            part[1].close()
+
+
+def match_taps(injected, detected):
+    """(matched injected times, false detections): each detection matches at
+    most one injected tap within MATCH_MS of it."""
+    left = sorted(detected)
+    matched = []
+    for t in sorted(injected):
+        for i, d in enumerate(left):
+            if MATCH_MS[0] <= d - t <= MATCH_MS[1]:
+                matched.append(t)
+                del left[i]
+                break
+    return matched, left
+
+
+def _result(sc, w, pins, wall, build_s):
+    expected = {p.spec["id"]: [] for p in pins}
+    for t in sc["taps"]:
+        expected[t["a"]].append(t["t_ms"])
+        expected[t["b"]].append(t["t_ms"])
+    for t in sc["solo_taps"]:
+        expected[t["pin"]].append(t["t_ms"])
+    out = {}
+    radio_counts, time_us = {}, {}
+    n_exp = n_match = n_false = n_det = 0
+    for p in pins:
+        app = p.app_box[0]
+        acct = p.dev.acct.snapshot()
+        for k, v in acct["counts"].items():
+            radio_counts[k] = radio_counts.get(k, 0) + v
+        for k, v in acct["time_us"].items():
+            time_us[k] = time_us.get(k, 0) + v
+        exp = sorted(expected[p.spec["id"]])
+        matched, false = match_taps(exp, p.taps)
+        n_exp += len(exp)
+        n_match += len(matched)
+        n_false += len(false)
+        n_det += len(p.taps)
+        motion = app.motion if app is not None else None
+        out[p.spec["id"]] = {
+            "board": p.board_name,
+            "steps": motion.steps.steps if motion is not None and motion.steps is not None else None,
+            "taps": p.taps,
+            "taps_injected": exp,
+            "taps_missed": [t for t in exp if t not in matched],
+            "walk_recording": Path(p.recording).name if p.recording else None,
+            "faults": list(app.hw.faults) if app is not None else ["not started"],
+            "notes": p.notes,
+            "time_us": acct["time_us"],
+            "counts": acct["counts"],
+        }
+    sim_s = w.clock.now_ms() / 1000.0
+    metrics = {
+        "sim_s": sim_s,
+        "wall_s": round(wall, 3),
+        "pins": len(pins),
+        "walkers": sum(1 for p in pins if moving_spans(p.spec)),
+        "taps": {"injected": n_exp, "detected": n_det, "matched": n_match, "false": n_false,
+                 "recall": round(n_match / n_exp, 4) if n_exp else None},
+        "radio": {k: v for k, v in sorted(radio_counts.items()) if k.startswith("radio")},
+        "radio_time_us": {k: v for k, v in sorted(time_us.items()) if k.startswith("radio")},
+        "cpu_time_us": {k: v for k, v in sorted(time_us.items()) if k.startswith("cpu")},
+    }
+    return {"name": sc["name"], "seed": sc["seed"], "pins": out, "metrics": metrics}
+
+
+def summary(result):
+    """A few lines for a human (stderr)."""
+    m = result["metrics"]
+    pins = result["pins"].values()
+    steps = [p["steps"] for p in pins if p["steps"] is not None]
+    t = m["taps"]
+    cpu = m["cpu_time_us"]
+    busy = cpu.get("cpu.active", 0) / max(1, sum(cpu.values()))
+    lines = [
+        "sim %s: %d pins (%d walking), %.1f s simulated in %.1f s wall (%.2f sim s per wall s)" % (
+            result["name"], m["pins"], m["walkers"], m["sim_s"], m["wall_s"], m["sim_s"] / max(1e-9, m["wall_s"])),
+        "  steps: %d in all, most %d on one pin; taps: %d of %d injected found (recall %s), %d false" % (
+            sum(steps), max(steps or [0]), t["matched"], t["injected"],
+            "-" if t["recall"] is None else "%.0f%%" % (100 * t["recall"]), t["false"]),
+        "  modelled CPU active %.1f%%; radio packets: %s" % (
+            100 * busy, ", ".join("%s=%d" % (k[6:], v) for k, v in m["radio"].items()) or "none (the app does not use BLE yet)"),
+    ]
+    faulty = [k for k, p in result["pins"].items() if p["faults"] or p["notes"]]
+    if faulty:
+        lines.append("  pins with faults or warnings: %s" % ", ".join(faulty[:10]) + (" ..." if len(faulty) > 10 else ""))
+    return "\n".join(lines)
+
+
+def run_file(path, recordings=(), progress=None, warn=None):
+    """Load, validate and run a scenario file (the Python API of `cloudpin sim`)."""
+    from host_tools.sim.scenario import load
+
+    return simulate(load(path), recordings, progress, warn)
+
+
+def dumps(result):
+    return json.dumps(result, indent=1, sort_keys=False)
+
+
+__all__ = ["simulate", "run_file", "build", "summary", "SimError", "ScenarioError", "walk_recordings", "position"]

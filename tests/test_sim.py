@@ -1,0 +1,167 @@
+# `cloudpin sim`: scenarios validated with one-line errors naming the field,
+# the real firmware app on every pin, taps injected into both pins' sensors,
+# walkers' steps and radio positions, deterministic for a seed.
+import copy
+import json
+
+import pytest
+
+from host_tools import REPO, sim
+from host_tools.sim import runner
+
+WALK = REPO / "host_tools" / "data" / "walk_neckpouch_60s.csv"
+
+SMALL = {
+    "name": "small", "seed": 7, "duration_s": 9, "room": {"width_m": 8, "depth_m": 5},
+    "pins": [
+        {"id": "a", "x": 1.0, "y": 1.0, "walk": [[0, 1.0, 1.0], [4, 5.0, 1.0]]},
+        {"id": "b", "x": 5.1, "y": 1.0, "facing_deg": 180},
+        {"id": "c", "x": 3.0, "y": 4.0, "board": "devkitc_mpu6050"},
+    ],
+    "taps": [{"t_ms": 6000, "a": "a", "b": "b"}],
+    "solo_taps": [{"t_ms": 7500, "pin": "c"}],
+}
+
+
+def _run(sc, **kw):
+    return sim.simulate(sim.validate(copy.deepcopy(sc)), **kw)
+
+
+def _without_wall(result):
+    r = json.loads(json.dumps(result))
+    r["metrics"].pop("wall_s")
+    return r
+
+
+def test_a_small_scenario_runs_the_firmware_and_finds_its_taps_deterministically():
+    first = _run(SMALL)
+    pins, m = first["pins"], first["metrics"]
+    # each pin's own firmware reports what it felt: the touch (both pins) and
+    # the knock (one pin), each within a few ms; the detector may miss a soft
+    # touch (its bench recall is ~98%), and the result says which
+    for p, t in (("a", 6000), ("b", 6000), ("c", 7500)):
+        assert pins[p]["taps_injected"] == [t], pins[p]
+        assert all(abs(d - t) <= 50 for d in pins[p]["taps"]), pins[p]
+        assert pins[p]["taps_missed"] == ([] if pins[p]["taps"] else [t]), pins[p]
+    found = sum(len(pins[p]["taps"]) for p in "abc")
+    assert found >= 2 and m["taps"] == {"injected": 3, "detected": found, "matched": found, "false": 0,
+                                        "recall": round(found / 3, 4)}, m
+    assert pins["c"]["board"] == "devkitc_mpu6050" and pins["c"]["faults"] == [], pins["c"]
+    assert pins["b"]["steps"] == 0 and pins["c"]["steps"] == 0
+    assert pins["a"]["walk_recording"] == WALK.name
+    # accounting in simulated time: every pin's CPU states add up to the run
+    for p in pins.values():
+        assert p["time_us"]["cpu.active"] + p["time_us"]["cpu.idle"] == 9000000, p["time_us"]
+    assert m["sim_s"] == 9.0 and m["cpu_time_us"]["cpu.active"] > 0
+    assert _without_wall(first) == _without_wall(_run(SMALL))
+
+
+def test_walkers_count_what_the_step_bench_counts_on_the_same_recordings(tmp_path):
+    from host_tools.bench import steps as step_bench
+
+    rows = WALK.read_text().splitlines()[1:]
+    names = []
+    for i, start in enumerate((0, 20000)):
+        out = ["t_ms,x,y,z"]
+        for ln in rows:
+            t = int(ln.split(",", 1)[0])
+            if start <= t < start + 18000:
+                out.append("%d,%s" % (t - start, ln.split(",", 1)[1]))
+        name = "w%d.csv" % i
+        (tmp_path / name).write_text("\n".join(out) + "\n")
+        names.append(name)
+    (tmp_path / "labels.csv").write_text("file,steps\n" + "".join("%s,30\n" % n for n in names))
+    bench = {r["file"]: r["counted"] for r in step_bench.bench_steps(tmp_path)["files"]}
+    sc = {"duration_s": 18, "room": {"width_m": 30, "depth_m": 10},
+          "pins": [{"id": n, "x": 1, "y": 1 + 3 * i, "recording": str(tmp_path / n),
+                    "walk": [[0, 1, 1 + 3 * i], [18, 25, 1 + 3 * i]]} for i, n in enumerate(names)]}
+    result = _run(sc)
+    for n in names:
+        got, want = result["pins"][n]["steps"], bench[n]
+        assert want > 15, bench
+        # the bench resamples band-limited, the sensor model box-filters: a step either way
+        assert abs(got - want) <= max(2, 0.05 * want), (n, got, want)
+
+
+def test_a_walker_moves_on_the_air_and_touching_pins_are_centimetres_apart():
+    sc = sim.validate(copy.deepcopy(SMALL))
+    w, pins = runner.build(sc, warn=lambda m: None)
+    try:
+        by_id = {p.spec["id"]: p for p in pins}
+        a, b = by_id["a"].dev, by_id["b"].dev
+        far = w.radio.rssi(a, b)
+        runner._place(w, pins, by_id, sc, 3000)  # a walked 3 m towards b
+        nearer = w.radio.rssi(a, b)
+        runner._place(w, pins, by_id, sc, 6000)  # the touch
+        touching = w.radio.rssi(a, b)
+        runner._place(w, pins, by_id, sc, 7000)  # a second later: back to their positions
+        after = w.radio.rssi(a, b)
+        w.run_until(1)  # the apps start (and are dropped with the world)
+    finally:
+        runner._quiet_close(w)
+    assert far < nearer < touching, (far, nearer, touching)
+    assert after < touching, (after, touching)
+    assert runner.position(sc["pins"][0], 2.0)[:2] == (3.0, 1.0)
+    assert runner.position(sc["pins"][0], 8.0)[:2] == (5.0, 1.0)
+
+
+def test_an_unknown_board_runs_the_reference_pin_with_a_warning():
+    sc = {"duration_s": 0.5, "room": {"width_m": 2, "depth_m": 2}, "pins": [{"id": "x", "x": 1, "y": 1, "board": "nosuch"}]}
+    said = []
+    result = _run(sc, warn=said.append)
+    assert result["pins"]["x"]["board"] == "cloudpin_ref"
+    assert len(said) == 1 and "'nosuch'" in said[0] and "cloudpin_ref" in said[0], said
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda s: s["taps"][0].update(b="zz"), "taps[0].b: unknown pin 'zz'"),
+    (lambda s: s["taps"][0].update(t_ms=-1), "taps[0].t_ms"),
+    (lambda s: s["taps"][0].update(t_ms=99999), "taps[0].t_ms"),
+    (lambda s: s["solo_taps"][0].update(pin="q"), "solo_taps[0].pin"),
+    (lambda s: s["pins"][1].update(x=9.0), "pins[1] (b): (9, 1) is outside the room"),
+    (lambda s: s["pins"][0]["walk"].append([2, 1, 1]), "pins[0] (a).walk[2]"),
+    (lambda s: s["pins"][0]["walk"][1].__setitem__(2, 50), "pins[0] (a).walk[1]"),
+    (lambda s: s["pins"][2].update(id="a"), "pins[2].id: 'a' is used twice"),
+    (lambda s: s.update(duration_s=0), "duration_s"),
+    (lambda s: s.update(duraton_s=3), "did you mean 'duration_s'"),
+    (lambda s: s["pins"][1].update(bord="x"), "pins[1] (b).bord"),
+    (lambda s: s["room"].pop("depth_m"), "room.depth_m: missing"),
+    (lambda s: s.update(pins=[]), "pins: expected a non-empty list"),
+])
+def test_bad_scenarios_are_refused_naming_the_field(change, field):
+    sc = copy.deepcopy(SMALL)
+    change(sc)
+    with pytest.raises(sim.ScenarioError) as e:
+        sim.validate(sc)
+    assert field in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_the_cli_prints_json_and_refuses_a_bad_file_in_one_line(tmp_path, capsys):
+    from host_tools.cli import main
+
+    good = tmp_path / "s.json"
+    sc = {"name": "cli", "duration_s": 1, "room": {"width_m": 2, "depth_m": 2}, "pins": [{"id": "x", "x": 1, "y": 1}]}
+    good.write_text(json.dumps(sc))
+    assert main(["sim", str(good)]) == 0
+    out, err = capsys.readouterr()
+    r = json.loads(out)
+    assert r["pins"]["x"]["steps"] == 0 and r["metrics"]["sim_s"] == 1.0
+    assert "sim cli: 1 pins" in err
+    sc["pins"][0]["y"] = 3
+    good.write_text(json.dumps(sc))
+    assert main(["sim", str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "pins[0] (x)" in err and "outside the room" in err, err
+    assert main(["sim", str(tmp_path / "none.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_shipped_scenarios_are_valid():
+    names = sorted(p.name for p in (REPO / "scenarios").glob("*.json"))
+    assert {"quiet-pair.json", "hall-400.json", "press-room-30.json"} <= set(names)
+    for n in names:
+        sc = sim.load(REPO / "scenarios" / n)
+        assert sc["pins"]
+    hall = sim.load(REPO / "scenarios" / "hall-400.json")
+    assert len(hall["pins"]) == 400 and hall["duration_s"] == 45
+    assert sum(1 for p in hall["pins"] if len(p["walk"]) > 1) == 60
