@@ -44,7 +44,8 @@ def test_a_small_scenario_runs_the_firmware_and_finds_its_taps_deterministically
         assert all(abs(d - t) <= 50 for d in pins[p]["taps"]), pins[p]
         assert pins[p]["taps_missed"] == ([] if pins[p]["taps"] else [t]), pins[p]
     found = sum(len(pins[p]["taps"]) for p in "abc")
-    assert found >= 2 and m["taps"] == {"injected": 3, "detected": found, "matched": found, "false": 0,
+    assert pins["c"]["taps"], pins["c"]  # a knock on a pin lying face up is found
+    assert m["taps"] == {"injected": 3, "detected": found, "matched": found, "false": 0,
                                         "recall": round(found / 3, 4)}, m
     assert pins["c"]["board"] == "devkitc_mpu6050" and pins["c"]["faults"] == [], pins["c"]
     assert pins["b"]["steps"] == 0 and pins["c"]["steps"] == 0

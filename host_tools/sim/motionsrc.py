@@ -42,6 +42,29 @@ class Segments:
         src.mean_ug(t0_us + shift, t1_us + shift, out, j)
 
 
+class Held:
+    """A pin held still the way a recording left it: the source's mean over
+    [t0_us, t1_us] (its orientation; read when first needed), plus `rest`'s
+    noise around 1 g on z."""
+
+    def __init__(self, source, t0_us, t1_us, rest):
+        self.source = source
+        self.span = (t0_us, t1_us)
+        self.rest = rest
+        self._v = None
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        v = self._v
+        if v is None:
+            v = self._v = [0, 0, 0]
+            self.source.mean_ug(self.span[0], self.span[1], v, 0)
+            v[2] -= 1000000  # the rest source brings its own 1 g on z
+        self.rest.mean_ug(t0_us, t1_us, out, j)
+        out[j] += v[0]
+        out[j + 1] += v[1]
+        out[j + 2] += v[2]
+
+
 class Touches:
     """`base` plus modelled impulses: [(centre_us, period_us, first_offset, (n, 3) int ug rows)]."""
 

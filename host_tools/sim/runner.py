@@ -29,6 +29,7 @@ STEP_MS = 250  # how often walkers' radio positions are moved
 TOUCH_M = 0.02  # two pins touching: a couple of centimetres apart
 TOUCH_WINDOW_MS = 1000  # ...for about a second around the contact
 MATCH_MS = (-100, 150)  # a detected tap this close to an injected one is that tap
+HOLD_US = 1000000  # a standing walker's orientation: the recording's mean over 1 s
 MAX_SHIFT_S = 30.0  # walkers start their recording up to this far in (not in step)
 _SKIP_CSV = ("labels.csv", "taps.csv", "distractors.csv")
 
@@ -147,10 +148,16 @@ def _source(pin, idx, sc, rate, pool, noise):
             rec_path = pool[pick.randrange(len(pool))]
             shift = int(pick.uniform(0, MAX_SHIFT_S) * 1e6)
         walking = Recording(rec_path, loop=True)
-        parts = [(0, rest, 0)] if spans[0][0] > 0 else []
+        # Standing between walks, the wearer holds the pin as the recording
+        # left it (its orientation at that instant, plus rest noise), so
+        # stopping and starting are not a jump to 1 g on z (a false tap).
+        first = int(spans[0][0] * 1e6) + shift
+        parts = [(0, motionsrc.Held(walking, first, first + HOLD_US, rest), 0)] if spans[0][0] > 0 else []
         for s, e in spans:
             parts.append((int(s * 1e6), walking, shift))
-            parts.append((int(e * 1e6), rest, 0))
+            end = int(e * 1e6) + shift
+            parts.append((int(e * 1e6), motionsrc.Held(walking, end - HOLD_US, end,
+                                                       motionsrc.RestNoise(noise, idx * 7919 + int(e))), 0))
         base = motionsrc.Segments(parts)
     else:
         base = rest
@@ -206,7 +213,6 @@ def build(sc, recordings=(), warn=None):
     _paths()
     from cpsim import boardfit
     from cpsim import world as world_mod
-    from cpsim.radio import Radio
 
     boards = _boards(sc["pins"], warn)
     pool = []
@@ -217,7 +223,7 @@ def build(sc, recordings=(), warn=None):
     _check_recordings(sorted(set(pool) | {p["recording"] for p in sc["pins"] if p["recording"]}))
     world_mod.reset()
     w = world_mod.World()
-    w._radio = Radio(w, seed=sc["seed"])  # the hall's shadowing and fading follow the seed
+    w.radio.reseed(sc["seed"])  # the hall's shadowing, fading and back-off follow the seed
     pins = []
     noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
     for idx, spec in enumerate(sc["pins"]):
