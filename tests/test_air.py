@@ -1,6 +1,7 @@
 """Shared air: virtual badges of one farm, and host-side centrals, are
 stations of one emulated radio in the host process (host_tools/air)."""
 import ast
+import os
 import socket
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def test_two_virtual_badges_hear_each_other_and_a_host_central_hears_both():
                  for i, b in enumerate(farm)]
         outs = [p.communicate(timeout=TIMEOUT)[0] for p in procs]
         heard = central.adverts()
+        assert os.path.exists(farm.air.path)
+    assert not os.path.exists(farm.air.path)  # the farm leaves no socket behind
 
     own, seen = [], []
     for out in outs:

@@ -9,8 +9,10 @@ A station is known by name (the badge's, e.g. "badge-2"): set_position() may
 place it before its VM connects, and a VM that reboots and says hello again
 takes its old place."""
 import os
+import secrets
 import select
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -18,7 +20,6 @@ import threading
 from host_tools import EMULATOR_DIR
 
 POLL_S = 0.005  # the radio resolves packets in 5 ms batches (cpsim.radio.TICK_US)
-SOCKET_NAME = "air.sock"
 
 
 def _cpsim():
@@ -56,8 +57,8 @@ class Peer:
 
 
 class AirHub:
-    """Shared air. start() serves `path` (default: a fresh temporary folder's
-    air.sock); stop() ends it. Every method is safe from any thread."""
+    """Shared air. start() serves `path` (default: a fresh name in the
+    temporary folder); stop() ends it and removes the socket. Every method is safe from any thread."""
 
     def __init__(self, path=None, seed=1):
         _cpsim()
@@ -65,10 +66,9 @@ class AirHub:
         from cpsim.radio import Radio
         from cpsim.world import World
 
-        self._tmp = None
         if path is None:
-            self._tmp = tempfile.mkdtemp(prefix="cloudpin-air-")
-            path = os.path.join(self._tmp, SOCKET_NAME)
+            # a fresh name, no folder: nothing is left behind by a hub never started
+            path = os.path.join(tempfile.gettempdir(), "cloudpin-air-%s.sock" % secrets.token_hex(6))
         self.path = str(path)
         self.world = World(WallClock())
         self.radio = Radio(self.world, seed)
@@ -190,10 +190,9 @@ class AirHub:
     def start(self):
         if self._thread is not None:
             return self
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        if os.path.exists(self.path) and stat.S_ISSOCK(os.stat(self.path).st_mode):
+            os.unlink(self.path)  # left by a hub that was killed; anything else is not ours: bind refuses
         srv.bind(self.path)
         srv.listen(64)
         self._srv = srv
@@ -214,8 +213,6 @@ class AirHub:
             self._srv = None
             if os.path.exists(self.path):
                 os.unlink(self.path)
-        if self._tmp is not None and os.path.isdir(self._tmp):
-            os.rmdir(self._tmp)  # start() makes it again
 
     def __enter__(self):
         return self.start()
