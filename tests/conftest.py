@@ -28,11 +28,11 @@ _EMULATOR_MPY = []
 
 
 def micropython_path():
-    # The emulator goes in precompiled (host_tools/mpcache.py): on a pin its
+    # The emulator goes in precompiled (host_tools/fw/vm.py): on a pin its
     # modules are C and cost no heap. MICROPYPATH replaces the VM's default
     # path, so ".frozen" (asyncio is frozen into the unix port) is kept last.
     if not _EMULATOR_MPY:
-        from host_tools.mpcache import emulator_dir
+        from host_tools.fw.vm import emulator_dir
 
         _EMULATOR_MPY.append(emulator_dir())
     return os.pathsep.join([str(p) for p in (FW_TESTS, FIRMWARE, _EMULATOR_MPY[0])] + [".frozen"])
@@ -40,8 +40,8 @@ def micropython_path():
 
 def micropython_heap():
     """-X heapsize for test VMs: the pin's heap in the VM's words plus what
-    every emulator module a test may load occupies (host_tools/mpcache.py)."""
-    from host_tools.mpcache import vm_heap
+    every emulator module a test may load occupies (host_tools/fw/vm.py)."""
+    from host_tools.fw.vm import vm_heap
 
     return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all()")
 
@@ -50,7 +50,7 @@ for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 sys.path.append(str(REPO))  # host_tools when not installed
-from host_tools.mpcache import micropython_binary  # noqa: E402
+from host_tools.fw.vm import micropython_binary  # noqa: E402
 from cpsim import compat  # noqa: E402
 
 compat.install()

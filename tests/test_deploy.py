@@ -13,11 +13,12 @@ import zlib
 
 import pytest
 
-from host_tools import cli, deploy, deploy_cli, logreader
+from host_tools import cli
 from host_tools.boards import load_board
-from host_tools.deploy import DeployError, Inventory, make_plan
-from host_tools.link import usb
+from host_tools.link import deploy, deploy_cli, logreader
+from host_tools.link.deploy import DeployError, Inventory, make_plan
 from host_tools.link.session import BadgeError, SerialSession
+from host_tools.ports import usb
 from host_tools.virtual_badge import VirtualBadge, micropython_binary
 
 BAUD = 921600  # the tests check behaviour; speed at 115200 is the benchmark's job

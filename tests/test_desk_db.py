@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from host_tools.desk import db as deskdb
-from host_tools.desk import pgserver
 from host_tools.desk.db import Accreditation
+from host_tools.testkit import pgserver
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,11 +11,13 @@ import time
 import pytest
 
 from host_tools import cli
-from host_tools.desk import bench, hotplug, pgserver
+from host_tools.bench import desk as bench
 from host_tools.desk import db as deskdb
+from host_tools.desk import hotplug
 from host_tools.desk.badge_io import SerialBadge, firmware_version
 from host_tools.desk.provision import Desk, bulk_chooser, provision
 from host_tools.desk.station import Station
+from host_tools.testkit import pgserver
 from host_tools.virtual_badge import VirtualBadge
 
 ROSTER = ("accreditation id,name,organisation,role,handles\n"

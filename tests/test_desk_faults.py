@@ -1,9 +1,10 @@
 """1,000 provisionings with random unplugs and tool kills lose and duplicate
-nothing (host_tools/desk/faults.py), on SQLite and on PostgreSQL; and the
+nothing (host_tools/testkit/desk_faults.py), on SQLite and on PostgreSQL; and the
 harness does catch a desk that writes in the wrong order."""
 import pytest
 
-from host_tools.desk import faults, pgserver, provision
+from host_tools.desk import provision
+from host_tools.testkit import desk_faults as faults, pgserver
 
 
 def _report(name, r):

@@ -8,11 +8,11 @@ import logging
 import pytest
 
 from host_tools.desk import db as deskdb
-from host_tools.desk import faults, pgserver
 from host_tools.desk.card import card_filename
 from host_tools.desk.db import Accreditation
-from host_tools.desk.fake import FakeBadge
 from host_tools.desk.provision import Desk, bulk_chooser, provision, return_badge
+from host_tools.testkit import desk_faults as faults, pgserver
+from host_tools.testkit.fake_badge import FakeBadge
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -191,7 +191,7 @@ def test_return_wipes_personal_data_keeps_the_id_and_frees_the_badge(db, tmp_pat
 
 
 def _nvs(badge):
-    from host_tools.desk.fake import FakeNVS
+    from host_tools.testkit.fake_badge import FakeNVS
 
     return FakeNVS(badge.flash, lambda: None)
 

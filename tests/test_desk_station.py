@@ -7,12 +7,12 @@ import time
 import pytest
 
 from host_tools.desk import db as deskdb
-from host_tools.desk import faults
 from host_tools.desk.badge_io import firmware_version
 from host_tools.desk.db import Accreditation
-from host_tools.desk.fake import FakeBadge
 from host_tools.desk.provision import Desk
 from host_tools.desk.station import Station
+from host_tools.testkit import desk_faults as faults
+from host_tools.testkit.fake_badge import FakeBadge
 
 
 def wait_for(pred, what, timeout=10.0):

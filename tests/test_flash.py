@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from esptool.util import FatalError
-from host_tools import cli, flash
-from host_tools.link import usb
+from host_tools import cli
+from host_tools.images import flash
+from host_tools.ports import usb
 from test_image import make_firmware
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR, chips, cli, fsimage, fwsource, image, nvsimage
+from host_tools import EMULATOR_DIR, FIRMWARE_DIR, cli
 from host_tools.boards import load_board
+from host_tools.fw import source as fwsource
+from host_tools.images import chips, fsimage, image, nvsimage
 
 MICROPYTHON = str(Path(sys.executable).parent / "micropython")
 MB = 1024 * 1024

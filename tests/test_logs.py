@@ -12,8 +12,9 @@ import threading
 import pytest
 import serial
 
-from host_tools import FIRMWARE_DIR, cli, logparse, logreader, logs
-from host_tools.logparse import Classifier, parse_line
+from host_tools import FIRMWARE_DIR, cli
+from host_tools.link import logparse, logreader, logs
+from host_tools.link.logparse import Classifier, parse_line
 from host_tools.virtual_badge import VirtualBadge
 
 # -- parser ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from host_tools import FIRMWARE_DIR, static_check
+from host_tools import FIRMWARE_DIR
+from host_tools.fw import static_check
 
 
 def test_every_firmware_module_compiles_for_xtensawin():

@@ -58,7 +58,7 @@ def _bench_deploy():
 
 
 def _bench_desk():
-    from host_tools.desk import bench as desk_bench
+    from host_tools.bench import desk as desk_bench
 
     return desk_bench.bench_desk()
 

@@ -1,6 +1,6 @@
 """Deploy benchmark: the whole compiled app onto one virtual badge paced to
 115200 baud, in one run, by
-  - `cloudpin deploy` (host_tools/deploy.py, through its Python API),
+  - `cloudpin deploy` (host_tools/link/deploy.py, through its Python API),
   - `mpremote cp -r` of the same files,
   - `ampy put`, one process per file (as the tool is used),
 and `cloudpin deploy` again when nothing changed. Each copy starts from an
@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools import deploy
 from host_tools.boards import load_board
+from host_tools.link import deploy
 from host_tools.virtual_badge import VirtualBadge
 
 BAUD = 115200

@@ -32,16 +32,16 @@ import time
 from pathlib import Path
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
-from host_tools import mpcache
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
 from host_tools.boards import boardspec
+from host_tools.fw import vm
 
 RUNNER = Path(__file__).resolve().parent / "mp_steps_runner.py"
 DEFAULT_BOARD = "cloudpin_ref"
 FALLBACK_ODR = 50.0  # when there is no such board file
 LONG_WALK = 1000
-MP_HEAP = mpcache.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
+MP_HEAP = vm.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
 WORKERS = 2
 
 
@@ -99,7 +99,7 @@ def _read_label_rows(folder, path):
 
 
 def micropython_binary():
-    return mpcache.micropython_binary(BenchError)
+    return vm.micropython_binary(BenchError)
 
 
 def _run_vm(jobs, workdir, workers=WORKERS, on_count=None):

@@ -31,19 +31,19 @@ from pathlib import Path
 import numpy as np
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
-from host_tools import mpcache
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
 from host_tools.bench import tapgen
 from host_tools.bench import tapmodel
 from host_tools.bench import tapsplit
+from host_tools.fw import vm
 
 MATCH_MS = 50.0
 # a false tap is put down to a transient up to this long after its time (a
 # bag's knocks come up to 120 ms after the step, tapmodel.bag_step_waveform)
 DISTRACTOR_AFTER_MS = 150.0
 RUNNER = Path(__file__).resolve().parent / "mp_taps_runner.py"
-MP_HEAP = mpcache.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
+MP_HEAP = vm.vm_heap()  # the pin's heap in the VM's words: the firmware alone, no emulator
 DEFAULT_BOARD = "cloudpin_ref"
 
 
@@ -61,7 +61,7 @@ def board_defaults(board=DEFAULT_BOARD):
 
 
 def micropython_binary():
-    return mpcache.micropython_binary(BenchError)
+    return vm.micropython_binary(BenchError)
 
 
 def read_tap_labels(folder, names):

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from host_tools import fwsource
+from host_tools.fw import source as fwsource
 from host_tools.link.session import BAUD, BadgeError, BadgeGone, SerialSession  # noqa: F401 (BadgeGone: the desk's too)
 
 log = logging.getLogger("cloudpin.desk")
@@ -149,12 +149,12 @@ class SerialBadge(SerialSession):
 
 
 def deploy_updater(board_name):
-    """The state machine's firmware updater, through host_tools.deploy when
+    """The state machine's firmware updater, through host_tools.link.deploy when
     that tool is installed (None otherwise: outdated badges are reported).
     The deploy works on the desk's own session and restarts the app, which
     the desk then stops again on a fresh connection."""
     try:
-        from host_tools import deploy
+        from host_tools.link import deploy
         from host_tools.boards import load_board
     except ImportError:
         return None

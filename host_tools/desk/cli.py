@@ -154,7 +154,7 @@ def _serial_badge(args, port):
 
 def _run_provision(args):
     from host_tools.desk.provision import Outcome, bulk_chooser, provision
-    from host_tools.link.pool import crashed, each_port
+    from host_tools.ports.pool import crashed, each_port
 
     db = _open_db(args)
     try:

@@ -10,7 +10,7 @@ import glob
 import os
 import threading
 
-from host_tools.link.usb import usb_serial_ports
+from host_tools.ports.usb import usb_serial_ports
 
 
 def fixed_ports(paths):

@@ -27,9 +27,9 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from host_tools import fwsource
 from host_tools.desk.badge_io import BadgeError, BadgeGone
 from host_tools.desk.db import Conflict, DeskDBError
+from host_tools.fw import source as fwsource
 
 log = logging.getLogger("cloudpin.desk")
 

@@ -16,8 +16,8 @@ import io
 import re
 from pathlib import Path
 
-from host_tools import fwsource
 from host_tools.desk.db import Accreditation
+from host_tools.fw import source as fwsource
 
 _OWNER = fwsource.constants("owner")  # the badge's own limits
 MAX_TEXT = _OWNER["MAX_TEXT"]

@@ -6,7 +6,7 @@ are the same everywhere.
 
 Serial lines: the port is opened the way pyserial always does (DTR and RTS
 asserted together, which an ESP32's auto-reset circuit ignores) and never
-toggled, so connecting does not reset a badge (host_tools/logreader.py has
+toggled, so connecting does not reset a badge (host_tools/link/logreader.py has
 the table).
 
 Waking: the app is stopped with Ctrl-C, not a reset (the firmware keeps

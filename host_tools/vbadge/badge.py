@@ -16,9 +16,10 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools import EMULATOR_DIR, fsimage
+from host_tools import EMULATOR_DIR
 from host_tools.boards import BoardError, board_path
-from host_tools.mpcache import emulator_dir
+from host_tools.fw.vm import emulator_dir
+from host_tools.images import fsimage
 from host_tools.vbadge.boot_shim import DISPLAY_NAME, NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
 from host_tools.vbadge.console import BOARD_MACHINE, BoardConsole
 from host_tools.vbadge.serial_link import SerialLink

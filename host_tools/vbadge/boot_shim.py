@@ -12,7 +12,7 @@ starts, exit:N = SystemExit(N) in boot.py/main.py (the VM itself exits with
 N when SystemExit reaches its REPL), kbd = send the last Ctrl-C again,
 warn:TEXT = the emulated hardware met bad input (printed on the host's stderr).
 """
-from host_tools.mpcache import emulator_dir
+from host_tools.fw.vm import emulator_dir
 
 MARK = b"\x1b]cpvb;"
 MARK_END = b"\x07"

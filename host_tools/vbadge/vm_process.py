@@ -12,7 +12,7 @@ import subprocess
 import sys
 import termios
 
-from host_tools.mpcache import micropython_binary, vm_heap  # noqa: F401 (micropython_binary: re-exported)
+from host_tools.fw.vm import micropython_binary, vm_heap  # noqa: F401 (micropython_binary: re-exported)
 
 
 _machine_cache = {}
@@ -29,7 +29,7 @@ def vm_machine(exe):
 
 def default_heap(exe, board=None):
     """-X heapsize for a badge: the pin's heap in the VM's words plus the
-    emulator's resident size with this board (host_tools/mpcache.py)."""
+    emulator's resident size with this board (host_tools/fw/vm.py)."""
     env = dict(os.environ)
     env.pop("CLOUDPIN_NVS_FILE", None)
     env.pop("CLOUDPIN_EMU_BOARD", None)

@@ -1,6 +1,6 @@
 # Every emulator module firmware may load: on a pin these are C code in
 # flash, so every VM that runs firmware on the emulator (tests, virtual
-# badges) gets their resident size added to the pin's heap (host_tools/mpcache.py).
+# badges) gets their resident size added to the pin's heap (host_tools/fw/vm.py).
 # The models only some boards carry (AXP192, ST7789: cpsim/boardfit.py) are
 # left out: a virtual badge's heap probe fits its own board, so it counts
 # them where they are used and nowhere else.

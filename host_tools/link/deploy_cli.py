@@ -5,17 +5,18 @@ earlier deploy put there and the build no longer has are removed, user data
 (owner.json, stats, friends) is never touched; finally the app restarts.
 The running app is stopped with Ctrl-C; its watchdog keeps being fed.
 
-(The command line of host_tools.deploy, whose API scripts and the desk call.)
+(The command line of host_tools.link.deploy, whose API scripts and the desk call.)
 """
 import argparse
 import os
 import sys
 import threading
 
-from host_tools import FIRMWARE_DIR, fsimage
+from host_tools import FIRMWARE_DIR
 from host_tools.boards import BoardError, load_board
-from host_tools.deploy import BAUD, deploy_ports, targets
-from host_tools.link import usb
+from host_tools.images import fsimage
+from host_tools.link.deploy import BAUD, deploy_ports, targets
+from host_tools.ports import usb
 
 
 def describe(result):

@@ -3,7 +3,7 @@ with the host time, the port and the badge id, filtered by level, module and
 regex, coloured by level, MicroPython tracebacks and ESP32 panics
 highlighted; --json gives one object per line for machines. Ports that
 vanish (unplug, reset of a native-USB board) are reopened when they come
-back; opening a port does not reset the badge (see host_tools/logreader.py).
+back; opening a port does not reset the badge (see host_tools/link/logreader.py).
 
 The badge id comes from the firmware's `badge=<16 hex>` in its log lines, or,
 with --identify, from the badge's NVS identity over the REPL at each connect
@@ -23,9 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools import logparse
-from host_tools.link import usb
-from host_tools.logreader import BAUD, PortReader
+from host_tools.link import logparse
+from host_tools.link.logreader import BAUD, PortReader
+from host_tools.ports import usb
 
 RESCAN_EVERY = 0.25  # seconds between looks for new badges with --all: a pin boots in about one
 

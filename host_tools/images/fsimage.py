@@ -15,7 +15,7 @@ from pathlib import Path
 from littlefs import LittleFS, LittleFSError
 
 from host_tools import FIRMWARE_DIR
-from host_tools import chips
+from host_tools.images import chips
 
 BLOCK_SIZE = 4096
 READ_SIZE = 32

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from host_tools.desk import db as deskdb
 from host_tools.desk.db import Accreditation
-from host_tools.desk.fake import FakeBadge
 from host_tools.desk.provision import Desk, bulk_chooser, provision, return_badge
+from host_tools.testkit.fake_badge import FakeBadge
 
 
 class ToolKilled(BaseException):

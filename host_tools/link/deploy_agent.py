@@ -1,5 +1,5 @@
 # Runs ON THE BADGE (MicroPython), sent as source over the raw REPL by
-# host_tools/deploy.py, the part above the writer line with the inventory
+# host_tools/link/deploy.py, the part above the writer line with the inventory
 # command, the rest before the first write; its functions then stay in the
 # REPL's globals for the short commands that follow. Comment lines and blank
 # lines are stripped before sending (they would cost serial time). Names start

@@ -29,9 +29,11 @@ import time
 import zlib
 from pathlib import Path
 
-from host_tools import FIRMWARE_DIR, REPO, chips, fsimage, fwsource
-from host_tools.link.pool import crashed, each_port
+from host_tools import FIRMWARE_DIR, REPO
+from host_tools.fw import source as fwsource
+from host_tools.images import chips, fsimage
 from host_tools.link.session import BAUD, BadgeError, LinkError, SerialSession
+from host_tools.ports.pool import crashed, each_port
 APP_DIRS = ("cloudpin",)
 MANIFEST = ".cloudpin-deploy"
 TMP = ".new"

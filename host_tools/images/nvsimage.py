@@ -19,7 +19,8 @@ from pathlib import Path
 
 from esp_idf_nvs_partition_gen import nvs_partition_gen as gen
 
-from host_tools import FIRMWARE_DIR, fwsource
+from host_tools import FIRMWARE_DIR
+from host_tools.fw import source as fwsource
 
 NAMESPACE = "cloudpin"
 NVS_SIZE = 0x6000  # MicroPython's nvs partition on ESP32 (ports/esp32/partitions-*.csv)

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from esptool.cmds import merge_bin
 
-from host_tools import FIRMWARE_DIR, chips, fsimage, fwsource, nvsimage
+from host_tools import FIRMWARE_DIR
 from host_tools.boards import BoardError, load_board
+from host_tools.fw import source as fwsource
+from host_tools.images import chips, fsimage, nvsimage
 
 
 class MergeError(ValueError):

@@ -8,11 +8,11 @@ current firmware (issue 4's targets):
 - four ports: badges provisioned per second with four ports busy, over the
   same with one port; target >= 3.5x.
 - faults: provisionings with random unplugs and tool kills through the
-  in-process harness (host_tools/desk/faults.py), plus a few real virtual
+  in-process harness (host_tools/testkit/desk_faults.py), plus a few real virtual
   badges pulled out mid-write and plugged back in; lost and duplicated
   must both be 0.
 
-`python -m host_tools.desk.bench` prints the result as JSON; bench_desk()
+`python -m host_tools.bench.desk` prints the result as JSON; bench_desk()
 returns it as a dict.
 """
 import argparse
@@ -25,11 +25,12 @@ from pathlib import Path
 
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
 from host_tools.desk import db as deskdb
-from host_tools.desk import faults, hotplug
+from host_tools.desk import hotplug
 from host_tools.desk.badge_io import SerialBadge, firmware_version
 from host_tools.desk.db import Accreditation
 from host_tools.desk.provision import Desk, bulk_chooser, provision
 from host_tools.desk.station import Station
+from host_tools.testkit import desk_faults as faults
 
 BAUD = 115200
 
@@ -66,7 +67,7 @@ class BadgeProcess:
         self.name = name
         self.root = badge_folder(Path(root) / name)
         self.link = Path(root) / (name + ".tty")
-        self.proc = subprocess.Popen([sys.executable, "-m", "host_tools.desk.bench", "--serve-badge", str(self.root),
+        self.proc = subprocess.Popen([sys.executable, "-m", "host_tools.bench.desk", "--serve-badge", str(self.root),
                                       str(self.link), str(baud)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.port = None
@@ -247,7 +248,7 @@ def bench_desk(provisionings=1000, per_lane=8, real_rounds=5):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m host_tools.desk.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m host_tools.bench.desk", description=__doc__.split("\n\n")[0])
     p.add_argument("--provisionings", type=int, default=1000, help="fault-harness provisionings (default 1000)")
     p.add_argument("--per-lane", type=int, default=8, help="badges through each port (default 8)")
     p.add_argument("--real-rounds", type=int, default=5, help="real virtual badges pulled out mid-way (default 5)")

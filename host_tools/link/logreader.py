@@ -27,7 +27,7 @@ import time
 
 import serial
 
-from host_tools import logparse
+from host_tools.link import logparse
 
 BAUD = 115200
 REOPEN_EVERY = 0.05  # seconds between looks for a vanished port: a pin's boot lines come fast

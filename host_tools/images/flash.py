@@ -17,10 +17,11 @@ from collections import namedtuple
 
 from serial import SerialException
 
-from host_tools import REPO, chips
+from host_tools import REPO
 from host_tools.boards import BoardError, load_board
-from host_tools.link import usb
-from host_tools.link.pool import crashed, each_port
+from host_tools.images import chips
+from host_tools.ports import usb
+from host_tools.ports.pool import crashed, each_port
 
 BAUD_FAST = 460800
 BAUD_SAFE = 115200  # the ROM bootloader's own rate: every adapter manages it
@@ -172,7 +173,7 @@ def _worker_spec(plan, baud, erase, attempts):
 def run_worker(port, spec, on_event):
     """Flash `port` in its own esptool process; returns its result dict."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "host_tools.flash", "--worker", port, json.dumps(spec)]
+    cmd = [sys.executable, "-m", "host_tools.images.flash", "--worker", port, json.dumps(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     result, other = None, []
     assert proc.stdout is not None

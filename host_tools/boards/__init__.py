@@ -4,7 +4,8 @@ accepts is one the pin accepts."""
 import json
 from pathlib import Path
 
-from host_tools import BOARDS_DIR, fwsource
+from host_tools import BOARDS_DIR
+from host_tools.fw import source as fwsource
 
 boardspec = fwsource.load("boardspec")
 BoardError = boardspec.BoardError
