@@ -18,6 +18,7 @@ COMMANDS = [
     ("bench", "bench.cli", "benchmarks: step counter, tap detector, cost"),
     ("plot", "plot", "draw a recording with detected steps"),
     ("sim", "sim.cli", "run a scenario of many pins on simulated time (JSON result)"),
+    ("power", "power.cli", "battery life of each board over a day scenario (energy model)"),
 ]
 
 

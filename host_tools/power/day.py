@@ -1,0 +1,133 @@
+"""A day scenario: what a wearer's day holds (hours worn, steps, taps,
+syncs) and the planned radio windows. The CPU's duty is measured by running
+a short segment through the crowd simulator (host_tools.sim) with the real
+firmware, one walker and one pin lying still per board; the day is then
+accounted in bulk from those per-second fractions (docs/power.md)."""
+import json
+from pathlib import Path
+
+from host_tools import boards as boardfiles
+from host_tools import sim
+from host_tools.power import model
+from host_tools.power.batteries import battery
+
+DAY_KEYS = {"worn_h": (0, 24), "steps": (0, 1e6), "taps": (0, 1e5), "new_friends": (0, 1e5),
+            "phone_syncs": (0, 1e4), "friends_nearby_fraction": (0, 1)}
+PLAN_KEYS = ("adv_interval_ms", "adv_len", "scan_window_ms", "scan_interval_ms", "conn_interval_ms",
+             "tap_window_s", "friend_exchange_s", "update_every_s", "update_window_s", "update_conn_s",
+             "phone_adv_s", "phone_sync_s", "ble_start_active_s", "display_on_s", "led_on_s")
+TOP = ("name", "seed", "segment_s", "day", "plan", "notes")
+
+
+class DayError(ValueError):
+    """A day scenario that cannot be used; the message names the field."""
+
+
+def _num(v, where, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        raise DayError("%s: expected a number in %g..%g, got %r" % (where, lo, hi, v))
+    return float(v)
+
+
+def validate(data):
+    if not isinstance(data, dict) or "day" not in data:
+        raise DayError("not a day scenario: needs a 'day' object (docs/power.md)")
+    for k in data:
+        if k not in TOP:
+            raise DayError("%s: unknown field" % k)
+    day = {k: _num(data["day"].get(k), "day." + k, *r) for k, r in DAY_KEYS.items()}
+    for k in data["day"]:
+        if k not in DAY_KEYS:
+            raise DayError("day.%s: unknown field" % k)
+    plan = data.get("plan") or {}
+    for k in plan:
+        if k not in PLAN_KEYS:
+            raise DayError("plan.%s: unknown field" % k)
+    plan = {k: _num(plan.get(k), "plan." + k, 0, 1e6) for k in PLAN_KEYS}
+    for k in ("adv_interval_ms", "scan_interval_ms", "conn_interval_ms", "update_every_s"):
+        if plan[k] <= 0:
+            raise DayError("plan.%s: must be positive" % k)
+    if plan["scan_window_ms"] > plan["scan_interval_ms"]:
+        raise DayError("plan.scan_window_ms: longer than scan_interval_ms")
+    seg = _num(data.get("segment_s", 30), "segment_s", 5, 600)
+    return {"name": data.get("name", "day"), "seed": int(data.get("seed", 1)), "segment_s": seg,
+            "day": day, "plan": plan}
+
+
+def load(path):
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise DayError("%s: cannot read (%s)" % (path, e.strerror))
+    except ValueError as e:
+        raise DayError("%s: not JSON (%s)" % (path, e))
+    try:
+        return validate(data)
+    except DayError as e:
+        raise DayError("%s: %s" % (path, e))
+
+
+def segment(dayspec, board_names):
+    """The sim scenario: per board a walker crossing the room for the whole
+    segment and a pin lying still, 20 m apart from the other boards' pins."""
+    dur = dayspec["segment_s"]
+    pins = []
+    for i, b in enumerate(board_names):
+        y = 2.0 + 4.0 * i
+        pins.append({"id": "walk@" + b, "x": 1.0, "y": y, "board": b, "facing_deg": 0,
+                     "walk": [[0, 1.0, y], [dur, 1.0 + 1.2 * dur, y]]})
+        pins.append({"id": "still@" + b, "x": 1.0, "y": y + 2.0, "board": b})
+    width = 2.0 + 1.2 * dur + 1.0
+    return sim.validate({"name": dayspec["name"] + "-segment", "seed": dayspec["seed"], "duration_s": dur,
+                         "room": {"width_m": width, "depth_m": 4.0 * len(board_names) + 2.0}, "pins": pins})
+
+
+def fractions(pin):
+    t = pin["time_us"]
+    total = sum(v for k, v in t.items() if k.startswith("cpu.")) or 1
+    return {k: v / total for k, v in t.items() if k.startswith("cpu.")}
+
+
+# Walking cadence if the segment's firmware counted no steps: ESTIMATE 1.8
+# steps/s (a typical adult walking cadence).
+FALLBACK_CADENCE = 1.8
+
+
+def evaluate(dayspec, result, spec):
+    """One board's report from the segment's result and its board spec."""
+    name = spec["name"]
+    walker, still = result["pins"]["walk@" + name], result["pins"]["still@" + name]
+    seg = dayspec["segment_s"]
+    day, plan = dayspec["day"], dayspec["plan"]
+    steps = walker.get("steps") or 0
+    cadence = steps / seg if steps else FALLBACK_CADENCE
+    walking_s = min(day["steps"] / cadence, day["worn_h"] * 3600.0)
+    cpu = model.cpu_day({"walking": fractions(walker), "still": fractions(still)},
+                        walking_s, model.DAY_S - walking_s)
+    radio = model.radio_windows(plan, day)
+    events = day["taps"] + day["phone_syncs"]
+    loads = model.board_loads(spec, events * plan["display_on_s"], day["taps"] * plan["led_on_s"])
+    avg, states = model.average(model.apply_radio(cpu, radio, plan["ble_start_active_s"]), radio, loads)
+    naive_avg, _ = model.average(model.never_sleep(cpu), model.naive_radio(plan), loads)
+    mah, source = battery(name)
+    hours = model.life(avg, mah)
+    return {"board": name, "battery_mah": mah, "battery_source": source,
+            "avg_current_ma": round(avg, 3), "mah_per_day": round(avg * 24, 1),
+            "battery_life_h": None if hours is None else round(hours, 1),
+            "naive_avg_current_ma": round(naive_avg, 3), "naive_ratio": round(naive_avg / avg, 2),
+            "measured": {"segment_s": seg, "walker_steps": steps, "cadence_steps_s": round(cadence, 3),
+                         "cadence_assumed": not steps, "walking_s_per_day": round(walking_s),
+                         "cpu_walking": fractions(walker), "cpu_still": fractions(still)},
+            "radio_plan": radio["windows"],
+            "states": states}
+
+
+def run(dayspec, board_names=None, progress=None, warn=None):
+    """Simulate the segment for each board (one sim run per board: the
+    boards' pins do not share a hall); a list of reports."""
+    specs = [boardfiles.load_board(b) for b in (board_names or boardfiles.board_names())]
+    out = []
+    for s in specs:
+        result = sim.simulate(segment(dayspec, [s["name"]]), progress=progress, warn=warn)
+        out.append(evaluate(dayspec, result, s))
+    return out

@@ -1,0 +1,158 @@
+"""The energy model: state times over one day -> average current, mAh a day,
+battery life. Pure arithmetic; `day.py` supplies the times (docs/power.md).
+
+Every state's time is seconds over the whole day (24 h). The CPU states are
+exclusive; air time (TX/RX) is counted on top of the CPU: the datasheet's RF
+figures are whole-chip currents, so air time costs (figure - cpu.idle) more
+than the idle CPU it overlaps."""
+import sys
+
+from host_tools import EMULATOR_DIR
+from host_tools.power import currents as C
+
+
+
+def _radio():
+    """The emulated radio's packet timings (cpsim/radio.py, docs/radio.md),
+    imported on first use: cpsim must be imported after the simulator has
+    installed its MicroPython compatibility layer."""
+    if str(EMULATOR_DIR) not in sys.path:
+        sys.path.insert(0, str(EMULATOR_DIR))
+    from cpsim import radio
+
+    return radio
+
+DAY_S = 24 * 3600.0
+ADV_CHANNELS = 3
+
+
+def adv_air(window_s, interval_ms, adv_len):
+    """(tx_s, rx_s) of advertising for window_s: each event sends a PDU on
+    each of 3 channels and listens T_IFS + a SCAN_REQ after each."""
+    r = _radio()
+    events = window_s * 1000.0 / interval_ms
+    tx = events * ADV_CHANNELS * r.air_us(adv_len) / 1e6
+    rx = events * ADV_CHANNELS * (r.T_IFS + r.SCAN_REQ_US) / 1e6
+    return tx, rx
+
+
+def conn_air(window_s, interval_ms):
+    """(tx_s, rx_s) of a connection kept open window_s: one empty packet each
+    way per connection event (the cpsim radio's CONN_EVENT_US budget)."""
+    r = _radio()
+    events = window_s * 1000.0 / interval_ms
+    return events * r.air_us(0) / 1e6, events * (r.CONN_EVENT_US - r.air_us(0)) / 1e6
+
+
+def radio_windows(plan, day):
+    """Planned radio duty for a day: {"on_s", "tx_s", "rx_s", "starts"} and
+    the per-window list, from the plan's windows (docs/power.md)."""
+    adv_ms, adv_len = plan["adv_interval_ms"], plan["adv_len"]
+    duty = plan["scan_window_ms"] / plan["scan_interval_ms"]
+    worn_s = day["worn_h"] * 3600.0
+    windows = []
+
+    def add(name, count, adv_s, scan_s, conn_s):
+        tx, rx = adv_air(adv_s, adv_ms, adv_len)
+        ctx, crx = conn_air(conn_s, plan["conn_interval_ms"])
+        on = max(adv_s, scan_s) + conn_s
+        windows.append({"window": name, "count": count, "on_s": count * on,
+                        "tx_s": count * (tx + ctx), "rx_s": count * (rx + scan_s * duty + crx)})
+
+    t = plan["tap_window_s"]
+    add("tap handshake", day["taps"], t, t, 0.0)
+    add("new friend exchange", day["new_friends"], 0.0, 0.0, plan["friend_exchange_s"])
+    n_upd = worn_s / plan["update_every_s"]
+    near = day["friends_nearby_fraction"]
+    add("friend update (friends near)", n_upd * near, plan["update_window_s"], plan["update_window_s"],
+        plan["update_conn_s"])
+    add("friend update (nobody near)", n_upd * (1 - near), plan["update_window_s"], plan["update_window_s"], 0.0)
+    add("phone sync", day["phone_syncs"], plan["phone_adv_s"], 0.0, plan["phone_sync_s"])
+    total = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0,
+             "starts": day["taps"] + n_upd + day["phone_syncs"], "windows": windows}
+    for w in windows:
+        for k in ("on_s", "tx_s", "rx_s"):
+            total[k] += w[k]
+    return total
+
+
+def naive_radio(plan):
+    """The always-on policy: advertising at the plan's interval and scanning
+    continuously all day."""
+    tx, rx = adv_air(DAY_S, plan["adv_interval_ms"], plan["adv_len"])
+    return {"on_s": DAY_S, "tx_s": tx, "rx_s": DAY_S, "starts": 0}
+
+
+def cpu_day(fractions, walking_s, still_s):
+    """CPU state seconds over a day from the measured fractions per second of
+    walking and of lying still ({"walking": {state: frac}, "still": {...}})."""
+    out = {}
+    for kind, secs in (("walking", walking_s), ("still", still_s)):
+        for state, f in fractions[kind].items():
+            out[state] = out.get(state, 0.0) + f * secs
+    return out
+
+
+def apply_radio(cpu, radio, start_active_s):
+    """The radio's windows keep the CPU out of light sleep (MicroPython's
+    lightsleep stops BLE, #6396): move that time to idle; each ble.active(True)
+    costs start_active_s of CPU work."""
+    cpu = dict(cpu)
+    moved = min(cpu.get("cpu.lightsleep", 0.0), radio["on_s"])
+    cpu["cpu.lightsleep"] = cpu.get("cpu.lightsleep", 0.0) - moved
+    cpu["cpu.idle"] = cpu.get("cpu.idle", 0.0) + moved
+    work = min(cpu.get("cpu.idle", 0.0), radio["starts"] * start_active_s)
+    cpu["cpu.idle"] -= work
+    cpu["cpu.active"] = cpu.get("cpu.active", 0.0) + work
+    return cpu
+
+
+def never_sleep(cpu):
+    cpu = dict(cpu)
+    cpu["cpu.idle"] = cpu.get("cpu.idle", 0.0) + cpu.pop("cpu.lightsleep", 0.0)
+    return cpu
+
+
+def board_loads(spec, display_on_s, led_on_s):
+    """{state: (seconds, mA)} of the board's own parts over a day."""
+    loads = {}
+    accel = spec.get("accel")
+    if accel:
+        # the firmware runs the sensor at its tap rate all day (measured in cpsim: 400-500 Hz)
+        odr = accel.get("tap_odr") or accel.get("odr")
+        loads["sensor.%s@%dHz" % (accel["type"], odr)] = (DAY_S, C.accel_ma(accel["type"], odr))
+    if spec.get("display"):
+        on = min(display_on_s, DAY_S)
+        loads["display.on"] = (on, C.DISPLAY_ON)
+        loads["display.sleep"] = (DAY_S - on, C.DISPLAY_SLEEP)
+    if spec.get("led"):
+        loads["led.on"] = (min(led_on_s, DAY_S), C.LED_ON)
+    power = spec.get("power") or {}
+    if power.get("type") == "axp192":
+        loads["pmu.axp192"] = (DAY_S, C.AXP192_QUIESCENT)
+    elif spec.get("battery") is None:
+        loads["regulator.ams1117"] = (DAY_S, C.AMS1117_QUIESCENT)
+    else:
+        loads["regulator.ldo"] = (DAY_S, C.LDO_QUIESCENT)
+    return loads
+
+
+def average(cpu, radio, loads):
+    """(average mA over the day, states {name: {"s", "ma", "avg_ma"}})."""
+    states = {}
+
+    def put(name, secs, ma):
+        states[name] = {"s": round(secs, 3), "ma": ma, "avg_ma": secs * ma / DAY_S}
+
+    for k, secs in sorted(cpu.items()):
+        put(k, secs, C.ESP32[k])
+    put("radio.on", radio["on_s"], C.ESP32["radio.idle"])
+    put("air.tx", radio["tx_s"], C.ESP32["air.tx"] - C.ESP32["cpu.idle"])
+    put("air.rx", radio["rx_s"], C.ESP32["air.rx"] - C.ESP32["cpu.idle"])
+    for k, (secs, ma) in sorted(loads.items()):
+        put(k, secs, ma)
+    return sum(s["avg_ma"] for s in states.values()), states
+
+
+def life(avg_ma, battery_mah):
+    return None if not battery_mah or avg_ma <= 0 else battery_mah / avg_ma
