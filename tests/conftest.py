@@ -43,7 +43,7 @@ def micropython_heap():
     every emulator module a test may load occupies (host_tools/fw/vm.py)."""
     from host_tools.fw.vm import vm_heap
 
-    return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all()")
+    return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all(every_board=True)")
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):

@@ -6,10 +6,14 @@
 # them where they are used and nowhere else.
 
 
-def load_all():
+def load_all(every_board=False):
+    """every_board: also the models only some boards carry, for a VM (the
+    tests') that fits several boards in turn."""
     import machine  # noqa: F401
     import bluetooth  # noqa: F401
     import esp32  # noqa: F401
     from cpsim import world, clock, accounting, cpucost, timebase, radio, lis3dh, mpu6050, mpu6886, recording  # noqa: F401
     from cpsim import machine_pin, machine_i2c, machine_timer, machine_adc, machine_rtc, machine_spi  # noqa: F401
     from cpsim import blegap, link, gatt, blegatts, blegattc, bleirq  # noqa: F401
+    if every_board:
+        from cpsim import boardfit, axp192, st7789  # noqa: F401
