@@ -1,8 +1,8 @@
 # 100,000 random and mutated advertisements at the meet-and-greet decoder
 # and what a scanner does next (recognise, check the tap MAC, read a
 # friend's stats), in both runtimes: nothing raises and nothing the pin
-# keeps (friend table, own advertisement, keys) changes. Seeded, with its
-# own generator so both runtimes see the same inputs.
+# keeps (friend table, own advertisement, keys) changes. Seeded, with the
+# emulator's xorshift generator so both runtimes see the same inputs.
 import sys
 
 if sys.implementation.name != "micropython":
@@ -12,23 +12,13 @@ if sys.implementation.name != "micropython":
 import cryptolib  # noqa: E402
 
 from cloudpin.social import advert  # noqa: E402
+from cpsim.rng import Rng  # noqa: E402
 
 N = 100000
 EVENT = b"F" * 16
 
 
-class XorShift:
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s
-
+class Gen(Rng):
     def below(self, n):
         return self.next() % n
 
@@ -53,7 +43,7 @@ def test_fuzz_decoder_and_scan_path_never_raise_or_change_state():
     out = bytearray(16)
     buf = bytearray(64)
     mv = memoryview(buf)
-    rng = XorShift(0x2545F491)
+    rng = Gen(0x2545F491)
     kinds = {advert.NOT_OURS: 0, advert.INVALID: 0, advert.KIND_UPDATE: 0, advert.KIND_TAP: 0}
     recognised = stats_read = macs_ok = 0
     for k in range(N):
