@@ -126,6 +126,6 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,crowd,radio,sim,all} ... (see --help)", file=sys.stderr)
+        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,all} ... (see --help)", file=sys.stderr)
         return 2
     return args._bench(args)

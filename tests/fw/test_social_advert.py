@@ -125,6 +125,14 @@ def test_decoder_says_not_ours_or_invalid():
     assert advert.decode(memoryview(bytearray(good)), f) == advert.KIND_UPDATE
     # A zero length byte ends the significant part (what follows is padding).
     assert advert.decode(good + b"\x00\xff\xff", f) == advert.KIND_UPDATE
+    # A memoryview of wider items (not what the IRQ gives, but "any input"):
+    # values out of byte range never raise.
+    import array
+
+    for typecode in ("h", "b", "i"):
+        for items in ([-1, 5], [2, 1, 6, 27, 255, 255, 255] + [-300] * 24, [27, 255, 255, 255, 0x11] + [300] * 23):
+            advert.decode(memoryview(array.array(typecode, [v if typecode != "b" else max(-128, min(127, v))
+                                                            for v in items])), f)
 
 
 def test_epochs_held_cover_half_an_epoch_of_clock_skew():

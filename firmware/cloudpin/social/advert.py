@@ -127,8 +127,8 @@ def _find(data):
     found = NOT_OURS
     while i < n:
         ln = data[i]
-        if ln == 0:  # early end of significant part: the rest is padding
-            break
+        if ln <= 0:  # early end of significant part: the rest is padding
+            break  # (< 0 only from a memoryview of wider items: not ours)
         ours = (ln >= 3 and i + 3 < n and data[i + 1] == _AD_MANUFACTURER
                 and (data[i + 2] | (data[i + 3] << 8)) == COMPANY_ID)
         if i + 1 + ln > n:  # runs past the end: malformed
@@ -157,22 +157,22 @@ def decode(data, frame):
             frame.kind = INVALID
             return INVALID
         for i in range(16):
-            frame.block[i] = data[o + 7 + i]
+            frame.block[i] = data[o + 7 + i] & 0xFF
         kind = KIND_UPDATE
     elif head == _HEADER_TAP:
-        frame.tap_age_ms = (data[o + 7] << 8) | data[o + 8]
+        frame.tap_age_ms = ((data[o + 7] & 0xFF) << 8) | (data[o + 8] & 0xFF)
         for i in range(PEER_LEN):
-            frame.peer[i] = data[o + 9 + i]
-        p = data[o + 13]
+            frame.peer[i] = data[o + 9 + i] & 0xFF
+        p = data[o + 13] & 0xFF
         frame.tx_power = p - 256 if p > 127 else p
         for i in range(MAC_LEN):
-            frame.mac[i] = data[o + 14 + i]
+            frame.mac[i] = data[o + 14 + i] & 0xFF
         kind = KIND_TAP
     else:
         frame.kind = INVALID
         return INVALID
     for i in range(RID_LEN):
-        frame.rid[i] = data[o + 1 + i]
+        frame.rid[i] = data[o + 1 + i] & 0xFF  # (& 0xFF: a memoryview may hold wider items)
     frame.kind = kind
     return kind
 
