@@ -73,6 +73,20 @@ def test_yesterdays_file_a_clock_set_back_and_a_corrupt_file():
     b = daily.Daily(0)
     b.load(MIDNIGHT_UTC - 50)  # the clock now says yesterday: keep today's count
     assert b.today(MIDNIGHT_UTC - 50) == (300, 0)
+    b.add_steps(1, MIDNIGHT_UTC - 40)
+    assert b.today(MIDNIGHT_UTC - 40) == (301, 0)
+    # A clock that was days ahead and is corrected starts the real day.
+    assert b.today(MIDNIGHT_UTC - 5 * 86400) == (0, 0)
+    ahead = daily.Daily(0)
+    ahead.load(MIDNIGHT_UTC + 10)
+    ahead.friend_made(MIDNIGHT_UTC + 20)  # saved for day d
+    far = daily.Daily(0)
+    far.load(MIDNIGHT_UTC - 3 * 86400)  # the stored day is 3 days "ahead" of this clock
+    assert far.today(MIDNIGHT_UTC - 3 * 86400) == (0, 0)
+    near = daily.Daily(0)
+    ahead.friend_made(MIDNIGHT_UTC + 30)
+    near.load(MIDNIGHT_UTC - 30)  # less than a day back: the stored day goes on
+    assert near.today(MIDNIGHT_UTC - 30)[1] == 2
     for junk in ('{"day": 5, "steps": -1, "made": 0}', '{"day": 5', "", '{"day": true, "steps": 1, "made": 0}'):
         with open("daily.json", "w") as f:
             f.write(junk)

@@ -48,15 +48,18 @@ class Daily:
         doc = self._store.load(None)
         self.day = self.local_day(unix_s)
         self.steps = self.made = 0
-        if doc is not None and doc["day"] >= self.day:
-            # Same day, or the clock went back: keep counting into that day.
+        if doc is not None and 0 <= doc["day"] - self.day <= 1:
+            # Same day, or the clock went back by less than a day: keep counting into it.
             self.day, self.steps, self.made = doc["day"], doc["steps"], doc["made"]
         self._saved_steps = self.steps
         self._saved_t = unix_s
 
     def _roll(self, unix_s):
         day = self.local_day(unix_s)
-        if day > self.day:  # a later day; a clock set back never erases a day
+        # A later day starts from zero; a clock set back by less than a day
+        # keeps counting into the stored day; a clock that was far ahead and
+        # is now corrected starts the real day.
+        if day > self.day or day < self.day - 1:
             self.day = day
             self.steps = self.made = 0
             self._save(unix_s)

@@ -205,11 +205,28 @@ class Friends:
                     pos += n
                     self.size += n
                 else:
-                    bad += 1
-                    pos += 1
+                    nxt = self._next_magic(f, pos, end)
+                    bad += nxt - pos
+                    pos = nxt
         finally:
             f.close()
         return bad
+
+    def _next_magic(self, f, pos, end):
+        """The next offset after `pos` holding the magic's first byte, or
+        `end`: where a record may start again after damage."""
+        mv = memoryview(self._chunk)
+        pos += 1
+        while pos < end:
+            f.seek(pos)
+            k = f.readinto(mv[:min(_CHUNK, end - pos)])
+            if not k:
+                break
+            for i in range(k):
+                if self._chunk[i] == _MAGIC0:
+                    return pos + i
+            pos += k
+        return end
 
     def _valid_at(self, f, pos, end):
         """Length of the valid record at `pos`, or 0."""
@@ -270,9 +287,9 @@ class Friends:
                         self._copy(src, pos, n, dst)
                         pos += n
                         continue
-                    q = pos + 1  # a run of bad bytes, up to the next valid record
+                    q = self._next_magic(src, pos, end)  # a run of bad bytes, up to the next valid record
                     while q < end and not self._valid_at(src, q, end):
-                        q += 1
+                        q = self._next_magic(src, q, end)
                     self._copy(src, pos, q - pos, badf)
                     pos = q
             finally:
