@@ -4,6 +4,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench steps DIR     step counts vs labels.csv (JSON on stdout)
   cloudpin bench taps DIR...   tap detection (host_tools.bench.taps)
   cloudpin bench cost          us/sample vs a read-only loop, heap bytes/sample
+  cloudpin bench social        meet and greet: µs and heap per step, 1,024 friends
   cloudpin bench crowd         simulated s per wall s for 30/100/400 pins running the app
   cloudpin bench radio         a hall of pins on the emulated air (host_tools.bench.radio)
   cloudpin bench sim           `cloudpin sim` halls of 30/100/400 pins: sim s per wall s
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from host_tools.bench import cost, crowd, radio, steps, taps
+from host_tools.bench import cost, crowd, radio, social, steps, taps
 
 
 def add_arguments(parser):
@@ -30,6 +31,10 @@ def add_arguments(parser):
     p = sub.add_parser("cost", help="us per sample and heap per sample under MicroPython", description=cost.__doc__)
     cost.add_arguments(p)
     p.set_defaults(_bench=cost.run)
+    p = sub.add_parser("social", help="meet and greet: cost per step under MicroPython, friend list at its bound",
+                       description=social.__doc__)
+    social.add_arguments(p)
+    p.set_defaults(_bench=social.run)
     p = sub.add_parser("crowd", help="many pins' apps on one simulated clock: sim s per wall s", description=crowd.__doc__)
     crowd.add_arguments(p)
     p.set_defaults(_bench=crowd.run)
@@ -94,7 +99,8 @@ def run_all(args):
         say("taps: skipped: %s: %s" % (type(e).__name__, e))
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
     for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
-                          ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim)):
+                          ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim),
+                          ("social", social.measure)):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()
@@ -120,6 +126,6 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,crowd,radio,sim,all} ... (see --help)", file=sys.stderr)
+        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,all} ... (see --help)", file=sys.stderr)
         return 2
     return args._bench(args)

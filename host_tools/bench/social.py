@@ -1,0 +1,132 @@
+"""Meet-and-greet cost benchmark: what each step of firmware/cloudpin/social
+costs under the MicroPython unix port (µs per call, heap bytes per call),
+and the friend list at its bound (1,024 friends: add, page, update, rebuild
+the RID table from flash). The ESP32 figures are an ESTIMATE (VM time x
+ESP32_FACTOR, see docs/meet-and-greet.md), not a measurement.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+from host_tools import FIRMWARE_DIR
+from host_tools.bench import emit
+from host_tools.bench.steps import MP_HEAP, BenchError, micropython_binary
+
+ESP32_FACTOR = 50  # estimate: 240 MHz single-issue Xtensa LX6 vs the host x86 (docs/meet-and-greet.md)
+
+_SCRIPT = r"""
+import gc, time
+import cryptolib
+from cloudpin.social import kdf, advert, friends
+
+def row(name, fn, n):
+    fn()
+    gc.collect()
+    a0 = gc.mem_alloc()
+    fn()
+    alloc = gc.mem_alloc() - a0
+    gc.collect()
+    t0 = time.ticks_us()
+    for _ in range(n):
+        fn()
+    print("ROW %s %.3f %d" % (name, time.ticks_diff(time.ticks_us(), t0) / n, alloc))
+
+K = b"k" * 16
+row("hmac_sha256_32B", lambda: kdf.hmac_sha256(K, b"x" * 32), 300)
+row("hkdf_16B", lambda: kdf.hkdf(K, K, b"cloudpin v1 rid", 16), 300)
+row("derive_keys", lambda: advert.derive_keys(K, K), 100)
+row("friend_subkeys", lambda: advert.friend_subkeys(K), 100)
+row("aes_object", lambda: cryptolib.aes(K, 1), 1000)
+a = advert.Advertiser(K, K)
+row("rotate", lambda: a.rotate(123456), 1000)
+row("encode_update", lambda: a.update(8000, 3, 5), 1000)
+row("encode_tap", lambda: a.tap(120, a.rid, 0), 1000)
+f = advert.Frame()
+upd = bytes(a.update(8000, 3, 5))
+tap = bytes(a.tap(120, a.rid, 0))
+other = b"\x02\x01\x06\x1b\xff\x4c\x00" + bytes(24)
+row("decode_update", lambda: advert.decode(upd, f), 3000)
+row("decode_not_ours", lambda: advert.decode(other, f), 3000)
+advert.decode(tap, f)
+m = advert.TapMac(K)
+row("tap_mac_check", lambda: m.check(f, 123456), 3000)
+sk = advert.friend_subkeys(K)[1]
+out = bytearray(16)
+advert.decode(upd, f)
+row("read_stats_new_aes", lambda: advert.read_stats(cryptolib.aes(sk, 1), f, 123456, out), 1000)
+
+s = friends.Friends()
+s.open()
+card = {"name": "A Friend", "organisation": "Some Newsroom", "role": "reporter", "handles": ["@friend", "friend@example.org"]}
+gc.collect()
+h0 = gc.mem_alloc()
+t0 = time.ticks_ms()
+for i in range(advert.MAX_FRIENDS):
+    s.add(bytes((i >> 8, i & 255)) + bytes(14), card, i)
+print("BULK add_1024 %d" % time.ticks_diff(time.ticks_ms(), t0))
+gc.collect()
+print("HEAP store_1024 %d" % (gc.mem_alloc() - h0))
+s = friends.Friends()
+t0 = time.ticks_ms()
+s.open()
+print("BULK open_1024 %d" % time.ticks_diff(time.ticks_ms(), t0))
+t0 = time.ticks_ms()
+slot = 0
+while slot >= 0:
+    page, slot = s.page(slot, 20)
+print("BULK page_1024 %d" % time.ticks_diff(time.ticks_ms(), t0))
+t0 = time.ticks_ms()
+for i in range(advert.MAX_FRIENDS):
+    s.update(i, 5000, 2, 100000)
+print("BULK update_1024 %d" % time.ticks_diff(time.ticks_ms(), t0))
+r = advert.Recognizer()
+t0 = time.ticks_ms()
+r.build(advert.epochs_held(1780000000), s.rid_keys())
+print("BULK rebuild_1024_from_flash %d" % time.ticks_diff(time.ticks_ms(), t0))
+advert.decode(upd, f)
+row("lookup_miss_1024", lambda: r.lookup(f.rid), 3000)
+print("SIZE log_bytes %d" % __import__("os").stat("friends.log")[6])
+"""
+
+
+def measure():
+    with tempfile.TemporaryDirectory(prefix="cloudpin-social-") as tmp:
+        script = os.path.join(tmp, "social.py")
+        with open(script, "w") as f:
+            f.write(_SCRIPT)
+        proc = subprocess.run([micropython_binary(), "-X", "heapsize=" + MP_HEAP, script], cwd=tmp,
+                              env=dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR) + ":.frozen"),
+                              capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise BenchError("social run failed in the MicroPython VM:\n" + proc.stdout[-2000:] + proc.stderr[-2000:])
+    calls, bulk = {}, {}
+    for line in proc.stdout.splitlines():
+        kind, name, *vals = line.split()
+        if kind == "ROW":
+            us = float(vals[0])
+            calls[name] = {"vm_us": round(us, 2), "heap_bytes": int(vals[1]),
+                           "esp32_ms_estimate": round(us * ESP32_FACTOR / 1000, 2)}
+        elif kind == "BULK":
+            ms = int(vals[0])
+            bulk[name] = {"vm_ms": ms, "esp32_s_estimate": round(ms * ESP32_FACTOR / 1000, 2)}
+        elif kind in ("HEAP", "SIZE"):
+            bulk[name] = int(vals[0])
+    return {"runtime": "MicroPython unix port, pin-sized heap; esp32 figures are estimates (x%d)" % ESP32_FACTOR,
+            "calls": calls, "friends_at_bound": bulk}
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    try:
+        result = measure()
+    except BenchError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    c = result["calls"]
+    return emit(result, "decode %.1f us, lookup %.2f us, tap MAC %.1f us in the VM; rebuild of 1,024 friends %d ms" % (
+        c["decode_update"]["vm_us"], c["lookup_miss_1024"]["vm_us"], c["tap_mac_check"]["vm_us"],
+        result["friends_at_bound"]["rebuild_1024_from_flash"]["vm_ms"]))
