@@ -37,22 +37,34 @@ def _fit(board, source=None):
     return world, dev, parts, hw, lines
 
 
-def test_every_board_counts_steps_and_taps_on_its_own_accelerometer():
-    for board in _boards():
-        walk = Walk(cadence=2.0, walk_from_ms=0, walk_to_ms=12000, taps=(13000,))
-        world, dev, parts, hw, lines = _fit(board, walk)
-        # Without framebuf (CPython) there is no display, and the board layer says so.
-        allowed = [] if _MP or not board.get("display") else ["display"]
-        assert hw.faults == allowed and hw.accel is not None, (board["name"], hw.faults, lines)
-        assert hw.accel_rate == boardspec.motion_rate(board["accel"]), (board["name"], hw.accel_rate)
-        taps = []
-        svc = MotionService(hw, Logger("m", sink=lines.append), lambda t, mg: taps.append(t), world.clock.now_ms)
-        svc.setup()
-        for _ in range(14000 // 50):
-            world.advance(50)
-            svc.drain()
-        assert 18 <= svc.steps.steps <= 26, (board["name"], svc.steps.steps)
-        assert len(taps) == 1 and abs(taps[0] - 13000) <= 20, (board["name"], taps)
+def _counts_steps_and_taps(board):
+    walk = Walk(cadence=2.0, walk_from_ms=0, walk_to_ms=12000, taps=(13000,))
+    world, dev, parts, hw, lines = _fit(board, walk)
+    # Without framebuf (CPython) there is no display, and the board layer says so.
+    allowed = [] if _MP or not board.get("display") else ["display"]
+    assert hw.faults == allowed and hw.accel is not None, (board["name"], hw.faults, lines)
+    assert hw.accel_rate == boardspec.motion_rate(board["accel"]), (board["name"], hw.accel_rate)
+    taps = []
+    svc = MotionService(hw, Logger("m", sink=lines.append), lambda t, mg: taps.append(t), world.clock.now_ms)
+    svc.setup()
+    for _ in range(14000 // 50):
+        world.advance(50)
+        svc.drain()
+    assert 18 <= svc.steps.steps <= 26, (board["name"], svc.steps.steps)
+    assert len(taps) == 1 and abs(taps[0] - 13000) <= 20, (board["name"], taps)
+
+
+# One pin per test: each runs in a fresh world in the pin-sized heap.
+def test_cloudpin_ref_counts_steps_and_taps_on_its_lis3dh():
+    _counts_steps_and_taps(_boards()[0])
+
+
+def test_devkitc_mpu6050_counts_steps_and_taps_on_its_mpu6050():
+    _counts_steps_and_taps(_boards()[1])
+
+
+def test_m5stickc_plus_counts_steps_and_taps_on_its_mpu6886():
+    _counts_steps_and_taps(_boards()[2])
 
 
 def test_m5stickc_plus_power_chip_reads_the_battery_and_powers_the_lcd():

@@ -34,9 +34,9 @@ def test_spi_follows_the_esp32_port():
     s.write(b"x")
 
 
-def _lcd(panel_inverts=False):
+def _lcd(panel_inverts=False, path=None):
     dev = World().device("p")
-    lcd = attach_spi(dev, 1, ST7789(cs=5, dc=23, panel_inverts=panel_inverts, sck=13, mosi=15, rst=18))
+    lcd = attach_spi(dev, 1, ST7789(cs=5, dc=23, panel_inverts=panel_inverts, sck=13, mosi=15, rst=18, path=path))
     machine.Pin(18, machine.Pin.OUT, value=1)
     spi = machine.SPI(1, 20000000, sck=13, mosi=15)
     cs = machine.Pin(5, machine.Pin.OUT, value=1)
@@ -137,20 +137,10 @@ def test_st7789_madctl_mirrors_columns():
 
 
 def test_st7789_memory_in_a_file_reads_back_as_shown():
-    dev = World().device("p")
-    lcd = attach_spi(dev, 1, ST7789(cs=5, dc=23, path="lcd-test.bin", sck=13, mosi=15))
-    spi = machine.SPI(1, 20000000, sck=13, mosi=15)
-    cs = machine.Pin(5, machine.Pin.OUT, value=1)
-    dc = machine.Pin(23, machine.Pin.OUT, value=0)
+    dev, lcd, spi, cs, cmd = _lcd(path="lcd-test.bin")
     for c, d in ((0x11, b""), (0x29, b""), (0x3A, b"\x55"), (0x2A, bytes((0, 52, 0, 186))),
                  (0x2B, bytes((0, 41, 0, 42))), (0x2C, b"\x12\x34" * 140)):
-        cs(0)
-        dc(0)
-        spi.write(bytes((c,)))
-        if d:
-            dc(1)
-            spi.write(d)
-        cs(1)
+        cmd(c, d)
     w = 135
     assert lcd.shown()[w * 2:w * 4] == b"\x12\x34" * w  # (also flushes CPython's file buffer)
     with open("lcd-test.bin", "rb") as f:
