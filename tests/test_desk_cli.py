@@ -1,5 +1,5 @@
 """`cloudpin desk` commands' exit status, stdout and desk.log on bad input:
-fake badges (host_tools/desk/fake.py) behind the real command line, and a
+fake badges (host_tools/testkit/fake_badge.py) behind the real command line, and a
 real serial session on a silent pseudo-terminal."""
 import json
 import os
@@ -8,7 +8,7 @@ import pytest
 
 from host_tools import cli
 from host_tools.desk import cli as desk_cli
-from host_tools.desk.fake import FakeBadge
+from host_tools.testkit.fake_badge import FakeBadge
 
 ROSTER = "accreditation id,name\nPR-001,Ann Lee\nPR-002,Bob Ray\n"
 
