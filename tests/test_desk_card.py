@@ -4,6 +4,7 @@ the file as text."""
 import base64
 import os
 
+import pytest
 from PIL import Image
 
 from host_tools.desk import card
@@ -57,3 +58,45 @@ def test_long_names_still_fit_the_card():
     # Nothing written past the right edge: the last columns stay white.
     strip = img.convert("L").crop((card.SIZE[0] - 20, 0, card.SIZE[0], card.SIZE[1]))
     assert strip.getextrema()[0] > 200
+
+
+def _text_area(img, top=0, bottom=None):
+    """The card's text column (right of the QR code) as grey pixels."""
+    x = card.QR_ORIGIN[0] + card.QR_SIDE + 20
+    return img.convert("L").crop((x, top, card.SIZE[0], bottom or card.SIZE[1]))
+
+
+def test_cjk_names_are_drawn_as_characters_not_boxes():
+    # A font without the glyphs draws every character as the same box: two
+    # different names of the same length would then give the same pixels.
+    for a, b in (("王小明", "李大伟"), ("山田太郎", "김민준님")):
+        band = (130, 330)  # name, organisation and role
+        img_a, img_b = (card.render(Accreditation("A1", n, n, n), BADGE, KEY) for n in (a, b))
+        assert _text_area(img_a, *band).tobytes() != _text_area(img_b, *band).tobytes(), (a, b)
+    for text in ("王小明", "山田 太郎", "김민준", "Zoë Ångström", "Ωμέγα Кирилл", "Chen Li 陈立"):
+        assert card.missing_glyphs(text) == [], text
+
+
+def _dark_columns_right_of(img, margin):
+    strip = img.convert("L").crop((card.SIZE[0] - margin, 0, card.SIZE[0], card.SIZE[1]))
+    return strip.getextrema()[0] <= 200
+
+
+@pytest.mark.parametrize("name", [
+    "Maria Fernanda de los Ángeles García-Villanueva y Rodríguez de la Santísima Trinidad Montoya Ochoa Pérez",
+    "X" * 100,
+    "王" * 100,
+])
+def test_a_100_character_name_stays_on_the_card_and_off_the_footer(name):
+    assert len(name) >= 100
+    long = Accreditation("A" * 40, name, "O" * 100, "R" * 100)
+    short = Accreditation("A" * 40, "Ann", "", "")
+    img, ref = card.render(long, BADGE, KEY), card.render(short, BADGE, KEY)
+    assert not _dark_columns_right_of(img, 20)  # nothing past the right margin
+    assert img.convert("L").crop((0, card.SIZE[1] - 15, card.SIZE[0], card.SIZE[1])).getextrema()[0] > 200
+    # The footer (accreditation, badge id, instructions) is where and what it
+    # is on a card with a short name: the long text did not run into it.
+    footer = (card.SIZE[1] - 190, card.SIZE[1])
+    assert _text_area(img, *footer).tobytes() == _text_area(ref, *footer).tobytes()
+    # and the name is there, not dropped
+    assert _text_area(img, 130, 180).getextrema()[0] < 100

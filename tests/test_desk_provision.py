@@ -247,3 +247,96 @@ def test_secrets_never_reach_logs_messages_or_exports(db, tmp_path, caplog):
             for form in (secret.hex(), secret.hex().upper(), base64.b64encode(secret).decode(),
                          base64.b32encode(secret).decode().rstrip("=")):
                 assert form not in text, key
+
+
+def _other_database(tmp_path):
+    other = deskdb.connect(str(tmp_path / "other-event.sqlite"), durable=False)
+    other.import_roster([Accreditation("B%d" % i, "Other %d" % i, "Org", "reporter") for i in range(1, 4)])
+    return other
+
+
+def test_badge_written_from_another_database_is_refused_until_returned(db, tmp_path, caplog):
+    b = FakeBadge(tmp_path / "b")
+    assert _run(b, _desk(db, tmp_path)).status == "done"
+    mine = b.peek()
+    other = _other_database(tmp_path)
+    try:
+        out = _run(b, _desk(other, tmp_path / "o"))
+        assert out.status == "foreign" and not out.ok, out
+        assert "holds A1's identity (gen %d) that this database does not know" % mine.prov_gen in out.message
+        assert "cloudpin desk return --port fake0" in out.message and "--overwrite-unknown" in out.message
+        assert b.peek() == mine and other.export() == []  # nothing written, nothing assigned
+        assert any(r.levelname == "WARNING" and "foreign" in r.getMessage() for r in caplog.records), caplog.records
+        # Returned first (the return desk wipes whatever it finds): then it is free.
+        assert return_badge(b, other).status == "returned"
+        again = _run(b, _desk(other, tmp_path / "o"))
+        assert again.status == "done" and again.acc_id == "B1"
+    finally:
+        other.close()
+
+
+def test_overwrite_unknown_takes_a_badge_from_another_database(db, tmp_path):
+    b = FakeBadge(tmp_path / "b")
+    _run(b, _desk(db, tmp_path))
+    other = _other_database(tmp_path)
+    try:
+        out = _run(b, _desk(other, tmp_path / "o", overwrite_unknown=True))
+        assert out.status == "done" and out.acc_id == "B1" and b.peek().owner["acc"] == "B1"
+    finally:
+        other.close()
+
+
+def test_a_badge_marked_lost_that_turns_up_is_not_given_to_someone_else(db, tmp_path):
+    b = FakeBadge(tmp_path / "b")
+    desk = _desk(db, tmp_path)
+    _run(b, desk)
+    db.end(db.live_for_acc("A1").id, "lost")
+    out = _run(b, desk)
+    assert out.status == "foreign" and "A1's badge, marked lost" in out.message and out.name == "Person 1"
+    assert b.peek().owner["acc"] == "A1"
+
+
+def test_data_of_a_write_this_database_abandoned_is_overwritten(db, tmp_path):
+    # Pulled after the write, then the person scanned again and got another
+    # badge (the station voids the unfinished assignment): stale data, reusable.
+    from host_tools.desk.badge_io import BadgeGone
+
+    b = FakeBadge(tmp_path / "b")
+    desk = _desk(db, tmp_path)
+
+    def pull_at_selftest(step, message=""):
+        if step == "selftest":
+            raise BadgeGone("fake0: badge disconnected")
+
+    assert provision(b, desk, bulk_chooser(db), progress=pull_at_selftest).status == "gone"
+    assert b.peek().owner["acc"] == "A1"
+    db.end(db.live_for_acc("A1").id, "void")
+    assert _run(b, desk).status == "done"
+
+
+def test_failures_are_logged_as_warnings_or_errors(db, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="cloudpin.desk")
+    desk = _desk(db, tmp_path)
+    faulty = FakeBadge(tmp_path / "f", selftest={"sensor": {"ok": False, "detail": "no reply"}, "ok": False})
+    assert _run(faulty, desk).status == "faulty"
+    gone = FakeBadge(tmp_path / "g", port="ttyGone")
+    gone.plugged = False
+    assert _run(gone, desk).status == "gone"
+    assert return_badge(gone, db).status == "gone"
+    assert _run(FakeBadge(tmp_path / "ok", port="ttyOk"), desk).status == "done"
+    levels = {(r.getMessage().split()[0], r.levelname) for r in caplog.records if " badge=" in r.getMessage()}
+    assert ("fake0", "ERROR") in levels and ("ttyGone", "WARNING") in levels and ("ttyOk", "INFO") in levels
+    assert not any(r.levelname == "INFO" and (" faulty:" in r.getMessage() or " gone:" in r.getMessage())
+                   for r in caplog.records)
+
+
+def test_return_on_a_port_with_no_badge_says_so(db, tmp_path):
+    gone = FakeBadge(tmp_path / "g", port="/dev/ttyNOPE")
+    gone.plugged = False
+    out = return_badge(gone, db)
+    assert out.status == "gone" and "no badge there (no such port): is it plugged in?" == out.message
+    # unplugged mid-way is still said as before
+    b = FakeBadge(tmp_path / "b")
+    _run(b, _desk(db, tmp_path))
+    b.cut_after = 1
+    assert "unplugged during the return" in return_badge(b, db).message

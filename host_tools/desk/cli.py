@@ -13,6 +13,7 @@ or postgresql://user@host/db when several desks share one roster.
 """
 import argparse
 import csv
+import contextlib
 import json
 import logging
 import sys
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from host_tools.desk import db as deskdb
 from host_tools.desk import roster as rosterlib
+
+log = logging.getLogger("cloudpin.desk")
 
 _COMMON = {
     "--db": dict(metavar="URL", help="database: file, sqlite:///path or postgresql://... (default ./desk.sqlite)"),
@@ -43,6 +46,9 @@ def _station_args(p, suppress=False):
     p.add_argument("--no-update", action="store_true", default=d(False),
                    help="report outdated badges instead of deploying the app to them")
     p.add_argument("--desk-name", default=d(None), help="this desk's name in the database (default: host name)")
+    p.add_argument("--overwrite-unknown", action="store_true", default=d(False),
+                   help="provision a badge that holds someone's identity this database has no live record of "
+                   "(written from another desk database); default: refuse until it is returned")
 
 
 def add_arguments(p):
@@ -89,16 +95,28 @@ def add_arguments(p):
 
 def _setup_log(args):
     path = Path(getattr(args, "log", None) or "desk.log")
-    logger = logging.getLogger("cloudpin.desk")
-    logger.setLevel(logging.INFO)
-    if not any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in logger.handlers):
+    log.setLevel(logging.INFO)
+    if not any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in log.handlers):
         try:
             h = logging.FileHandler(path, encoding="utf-8")
         except OSError as e:
             print("cannot write the desk log %s: %s" % (path, e.strerror), file=sys.stderr)
             return
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(h)
+        log.addHandler(h)
+
+
+def _refuse(message, status):
+    """A command that does nothing says why, on stderr and in desk.log."""
+    print(message, file=sys.stderr)
+    log.warning("refused: %s", message)
+    return status
+
+
+def _badge_chatter_to_stderr():
+    """mpremote prints what a silent or garbled badge sent (b'') to stdout
+    before it raises; stdout is the commands' JSON and results only."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _open_db(args):
@@ -120,7 +138,7 @@ def _desk(args, db):
 
     updater = None if args.no_update else deploy_updater(args.board)
     return Desk(db, firmware_version(), args.cards, updater=updater, name=args.desk_name or socket.gethostname(),
-                card_format=args.card_format)
+                card_format=args.card_format, overwrite_unknown=args.overwrite_unknown)
 
 
 def run(args):
@@ -130,10 +148,12 @@ def run(args):
         return _COMMANDS[command](args)
     except deskdb.DeskDBError as e:
         print("database: %s" % e, file=sys.stderr)
+        log.error("database: %s", e)
         return 1
     except rosterlib.RosterError as e:
         print(e, file=sys.stderr)
         print("Nothing was imported: fix these lines and import again.", file=sys.stderr)
+        log.warning("roster refused (nothing imported): %s", "; ".join(e.problems))
         return 1
 
 
@@ -162,15 +182,15 @@ def _run_provision(args):
             print(_import(db, args.roster), file=sys.stderr)
         if not args.yes:
             if not sys.stdin.isatty():
-                print("refusing to provision without confirmation: add --yes", file=sys.stderr)
-                return 2
+                return _refuse("refusing to provision without confirmation: add --yes", 2)
             answer = input("Provision the badges on %s for the next %d unassigned accreditations? [y/N] "
                            % (", ".join(args.port), len(args.port)))
             if answer.strip().lower() not in ("y", "yes"):
-                return 1
+                return _refuse("provisioning on %s not confirmed: nothing done" % ", ".join(args.port), 1)
         desk = _desk(args, db)
-        results = each_port(args.port, lambda port: provision(_serial_badge(args, port), desk, bulk_chooser(db)),
-                            lambda port, e: Outcome("failed", port, message=crashed(port, e)), name="desk")
+        with _badge_chatter_to_stderr():
+            results = each_port(args.port, lambda port: provision(_serial_badge(args, port), desk, bulk_chooser(db)),
+                                lambda port, e: Outcome("failed", port, message=crashed(port, e)), name="desk")
         for port in args.port:
             out = results[port]
             if args.json:
@@ -190,16 +210,19 @@ def _run_verify(args):
 
     badge = _serial_badge(args, args.port)
     try:
-        badge.connect()
-        st = badge.inspect()
-        result = {"port": args.port}
-        result.update(st.public())
-        result["selftest"] = badge.selftest() if st.complete else None
+        with _badge_chatter_to_stderr():
+            badge.connect()
+            st = badge.inspect()
+            result = {"port": args.port}
+            result.update(st.public())
+            result["selftest"] = badge.selftest() if st.complete else None
     except (BadgeGone, BadgeError) as e:
         print(str(e), file=sys.stderr)
+        log.warning("verify %s: %s", args.port, e)
         return 1
     finally:
-        badge.close()
+        with _badge_chatter_to_stderr():
+            badge.close()
     if getattr(args, "db", None) and st.badge_id:
         db = _open_db(args)
         try:
@@ -212,8 +235,22 @@ def _run_verify(args):
         print(json.dumps(result, ensure_ascii=False))
     else:
         _print_verify(result)
-    ok = result["selftest"] is not None and result["selftest"].get("ok")
-    return 0 if ok else 1
+    problems = []
+    if result["selftest"] is None:
+        problems.append("self-test not run (no CloudPin app)")
+    elif not result["selftest"].get("ok"):
+        problems.append("self-test failed")
+    if "database" in result:
+        if (result["database"] or {}).get("consistent") is False:
+            problems.append("the database's assignment does not match the badge")
+        elif result["database"] is None and st.provisioned:
+            problems.append("the badge holds an identity this database has no live assignment for")
+    for p in problems:
+        print("%s: %s" % (args.port, p), file=sys.stderr)
+    if problems:
+        log.warning("verify %s badge=%s: %s", args.port, result["badge_id"], "; ".join(problems))
+        return 1
+    return 0
 
 
 def _print_verify(r):
@@ -243,18 +280,17 @@ def _run_return(args):
     try:
         if args.acc:
             if not args.lost:
-                print("--acc releases a lost badge: add --lost (a badge at hand is returned with --port)",
-                      file=sys.stderr)
-                return 2
+                return _refuse("--acc releases a lost badge: add --lost (a badge at hand is returned with --port)",
+                               2)
             live = db.live_for_acc(args.acc)
             if live is None:
-                print("%s has no badge in the database" % args.acc, file=sys.stderr)
-                return 1
+                return _refuse("%s has no badge in the database: nothing marked lost" % args.acc, 1)
             db.end(live.id, "lost")
-            logging.getLogger("cloudpin.desk").info("badge %s of %s marked lost", live.badge_id, args.acc)
+            log.info("badge %s of %s marked lost", live.badge_id, args.acc)
             print("%s: badge %s marked lost; %s can be given a new badge" % (args.acc, live.badge_id[:8], args.acc))
             return 0
-        out = return_badge(_serial_badge(args, args.port), db, getattr(args, "cards", "cards"))
+        with _badge_chatter_to_stderr():
+            out = return_badge(_serial_badge(args, args.port), db, getattr(args, "cards", "cards"))
         who = " %s (%s)" % (out.acc_id, out.name) if out.acc_id else ""
         print("%s:%s %s" % (args.port, who, out.message), file=sys.stdout if out.ok else sys.stderr)
         return 0 if out.ok else 1

@@ -32,6 +32,9 @@ from host_tools.desk.db import Conflict, DeskDBError
 from host_tools.fw import source as fwsource
 
 log = logging.getLogger("cloudpin.desk")
+# The CLI logs to desk.log; used as a library (benches, tests) the desk's
+# warnings are not printed to stderr by logging's last-resort handler.
+log.addHandler(logging.NullHandler())
 
 # (step, what the operator sees, share of the progress bar when it starts)
 STEPS = (
@@ -48,6 +51,16 @@ STEPS = (
 PROGRESS = {name: share for name, _, share in STEPS}
 LABEL = {name: label for name, label, _ in STEPS}
 OK_STATUSES = ("done", "already", "returned")
+# A badge or tool that failed is an error; a refusal or an interrupted run
+# the operator can resolve (plug it back, return it first) is a warning.
+ERROR_STATUSES = ("failed", "faulty")
+
+
+def log_level(status):
+    """The desk.log level of an outcome with this status."""
+    if status in OK_STATUSES:
+        return logging.INFO
+    return logging.ERROR if status in ERROR_STATUSES else logging.WARNING
 
 
 class NoAccreditation(Exception):
@@ -64,7 +77,7 @@ class Outdated(Exception):
 
 @dataclass
 class Outcome:
-    status: str  # done already returned | gone failed outdated faulty exhausted cancelled mismatch
+    status: str  # done already returned | gone failed outdated faulty exhausted cancelled mismatch foreign
     port: str
     badge_id: str = None
     acc_id: str = None
@@ -91,10 +104,14 @@ def digest(pair_key, id_key):
 class Desk:
     """What the state machine needs besides the badge: the database, the
     firmware version it expects, where cards go and how they are made, the
-    firmware updater (None: report outdated badges) and this desk's name."""
+    firmware updater (None: report outdated badges), this desk's name, and
+    whether a badge holding an identity this database does not know may be
+    overwritten (default: refused until it is returned)."""
 
-    def __init__(self, db, version, cards_dir, card_writer=None, updater=None, name="desk", card_format="png"):
+    def __init__(self, db, version, cards_dir, card_writer=None, updater=None, name="desk", card_format="png",
+                 overwrite_unknown=False):
         self.db = db
+        self.overwrite_unknown = overwrite_unknown
         self.card_format = card_format
         self.version = version
         self.cards_dir = Path(cards_dir)
@@ -135,11 +152,11 @@ class _Run:
     def run(self):
         try:
             self.badge.connect()
-            return self._provision()
+            self._provision()
         except BadgeGone as e:
             self.out.status = "gone"
             if self.step is None:
-                self.out.message = "no badge there (%s): is it plugged in?" % str(e).split(": ", 1)[-1]
+                self.out.message = _not_there(e)
             else:
                 self.out.message = "unplugged while %s: plug it back in to finish" % LABEL[self.step]
         except BadgeError as e:
@@ -156,8 +173,9 @@ class _Run:
             self.out.message = str(e)
         finally:
             self.badge.close()
-        log.info("%s badge=%s acc=%s gen=%s %s: %s", self.badge.port, self.out.badge_id, self.out.acc_id,
-                 self.out.gen, self.out.status, self.out.message)
+        # Every outcome, refusals included (mismatch, foreign), goes to desk.log.
+        log.log(log_level(self.out.status), "%s badge=%s acc=%s gen=%s %s: %s", self.badge.port,
+                self.out.badge_id, self.out.acc_id, self.out.gen, self.out.status, self.out.message)
         return self.out
 
     # -- steps ------------------------------------------------------------
@@ -192,6 +210,10 @@ class _Run:
     def _provision(self):
         st = self._identify(self._check_firmware())
         live = self.db.live_for_badge(st.badge_id)
+        if live is None and _holds_identity(st) and not self.desk.overwrite_unknown:
+            refusal = self._unknown_identity(st)
+            if refusal:
+                return refusal
         keys = None
         if live is not None and live.state == "done":
             if st.holds(live):
@@ -312,12 +334,46 @@ class _Run:
         self.out.message = "already %s's badge (done)" % acc.name
         return self.out
 
+    def _unknown_identity(self, st):
+        """The refusal for a badge that holds someone's identity without a
+        live assignment here: another desk database wrote it, or it is a
+        badge marked lost. None when this database abandoned exactly that
+        write (a second scan gave the person another badge): stale, reusable."""
+        acc = (st.owner or {}).get("acc")
+        known = self.db.assignment(st.prov_gen) if st.prov_gen is not None else None
+        if known is not None and known.badge_id == st.badge_id and acc in (None, known.acc_id):
+            if known.state == "void":
+                return None
+            if known.state == "lost":
+                self._show(self.db.accreditation(known.acc_id), known)
+                acc = known.acc_id
+                self.out.status = "foreign"
+                self.out.message = ("%s's badge, marked lost: give it back to them, or free it with "
+                                    "`cloudpin desk return --port %s`" % (acc, self.badge.port))
+                return self.out
+        self.out.acc_id, self.out.name = acc, (st.owner or {}).get("name")
+        self.out.status = "foreign"
+        self.out.message = ("holds %s (gen %s) that this database does not know (written by another desk "
+                            "database?): refused; return it first with `cloudpin desk return --port %s`, or "
+                            "provision with --overwrite-unknown" % (
+                                "%s's identity" % acc if acc else "an identity", st.prov_gen, self.badge.port))
+        return self.out
+
     def _mismatch(self, live):
         self._show(self.db.accreditation(live.acc_id), live)
         self.out.status = "mismatch"
         self.out.message = ("recorded as %s's badge, but it holds other data: if it came back, "
                             "free it with `cloudpin desk return --port %s`" % (live.acc_id, self.badge.port))
         return self.out
+
+
+def _not_there(gone):
+    """What to say when the port had no badge to talk to (BadgeGone on connect)."""
+    return "no badge there (%s): is it plugged in?" % str(gone).split(": ", 1)[-1]
+
+
+def _holds_identity(st):
+    return bool(st.owner or st.identity_ok or st.digest)
 
 
 def provision(badge, desk, choose, progress=None):
@@ -365,9 +421,11 @@ def return_badge(badge, db, cards_dir=None, progress=None):
     the return again finishes it."""
     progress = progress or _noop
     out = Outcome("failed", badge.port)
+    connected = False
     try:
         progress("connect", "connecting")
         badge.connect()
+        connected = True
         progress("identify", "reading badge")
         st = badge.inspect()
         if not st.complete:
@@ -386,12 +444,16 @@ def return_badge(badge, db, cards_dir=None, progress=None):
             out.message = "wiped; %s's badge is free for reuse" % out.name
         else:
             out.message = "wiped; the database had no live assignment for this badge"
-    except BadgeGone:
+    except BadgeGone as e:
         out.status = "gone"
-        out.message = "unplugged during the return: plug it back in and run the return again"
+        if not connected:
+            out.message = _not_there(e)
+        else:
+            out.message = "unplugged during the return: plug it back in and run the return again"
     except (BadgeError, DeskDBError) as e:
         out.message = str(e)
     finally:
         badge.close()
-    log.info("%s return badge=%s acc=%s %s: %s", badge.port, out.badge_id, out.acc_id, out.status, out.message)
+    log.log(log_level(out.status), "%s return badge=%s acc=%s %s: %s", badge.port, out.badge_id, out.acc_id,
+            out.status, out.message)
     return out

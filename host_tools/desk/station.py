@@ -17,7 +17,7 @@ import time
 
 from host_tools.desk.db import DeskDBError
 from host_tools.desk.hotplug import PortWatcher
-from host_tools.desk.provision import PROGRESS, NoAccreditation, provision
+from host_tools.desk.provision import PROGRESS, NoAccreditation, log_level, provision
 from host_tools.desk.roster import check_acc_id, normalize_acc
 
 log = logging.getLogger("cloudpin.desk")
@@ -96,10 +96,10 @@ class Station:
         with self.lock:
             return any(s.state in ("working", "waiting") for s in self.slots.values())
 
-    def say(self, text):
+    def say(self, text, level=logging.INFO):
         with self.lock:
             self.messages.append(text)
-        log.info("desk: %s", text)
+        log.log(level, "desk: %s", text)
         if self.on_message:
             self.on_message(text)
 
@@ -171,7 +171,7 @@ class Station:
         if out.status == "cancelled":
             return
         who = " (%s, %s)" % (out.acc_id, out.name) if out.acc_id else ""
-        self.say("%s%s: %s" % (os.path.basename(slot.port), who, out.message))
+        self.say("%s%s: %s" % (os.path.basename(slot.port), who, out.message), log_level(out.status))
 
     # -- accreditations ---------------------------------------------------------
     def _chooser(self, slot):
@@ -193,7 +193,7 @@ class Station:
                 return acc
 
         def rejected(acc, conflict):
-            self.say("%s: %s" % (acc.acc_id, conflict))
+            self.say("%s: %s" % (acc.acc_id, conflict), logging.WARNING)
 
         choose.rejected = rejected
         return choose
@@ -218,7 +218,7 @@ class Station:
         try:
             acc = self._next_on_roster() if low == "next" else self._check_scan(text)
         except DeskDBError as e:
-            self.say("database problem: %s" % e)
+            self.say("database problem: %s" % e, logging.ERROR)
             return
         if acc is not None:
             self._deliver(acc)
@@ -234,22 +234,23 @@ class Station:
             skip = self._pending_ids()
         acc = self.db.next_unassigned(skip)
         if acc is None:
-            self.say("roster used up: every accreditation has a badge (import more with `cloudpin desk import`)")
+            self.say("roster used up: every accreditation has a badge (import more with `cloudpin desk import`)",
+                     logging.WARNING)
         return acc
 
     def _check_scan(self, text):
         bad = check_acc_id(text)
         if bad:
-            self.say("%r: %s; scan again" % (text[:40], bad))
+            self.say("%r: %s; scan again" % (text[:40], bad), logging.WARNING)
             return None
         acc = self.db.accreditation(text)
         if acc is None:
             self.say("unknown accreditation %r: check the id, or import the roster with "
-                     "`cloudpin desk import --roster FILE`" % text)
+                     "`cloudpin desk import --roster FILE`" % text, logging.WARNING)
             return None
         with self.lock:
             if acc.acc_id in self._pending_ids():
-                self.say("%s (%s) is already queued or being written" % (acc.acc_id, acc.name))
+                self.say("%s (%s) is already queued or being written" % (acc.acc_id, acc.name), logging.WARNING)
                 return None
             here = {s.badge_id: s.port for s in self.slots.values() if s.badge_id}
         live = self.db.live_for_acc(acc.acc_id)
@@ -257,10 +258,12 @@ class Station:
             return acc
         if live.state == "done":
             self.say("%s (%s) already has badge %s: a lost badge is released with "
-                     "`cloudpin desk return --acc %s --lost`" % (acc.acc_id, acc.name, live.badge_id[:8], acc.acc_id))
+                     "`cloudpin desk return --acc %s --lost`" % (acc.acc_id, acc.name, live.badge_id[:8], acc.acc_id),
+                     logging.WARNING)
             return None
         if live.badge_id in here:
-            self.say("%s (%s) is being written on %s" % (acc.acc_id, acc.name, os.path.basename(here[live.badge_id])))
+            self.say("%s (%s) is being written on %s" % (acc.acc_id, acc.name, os.path.basename(here[live.badge_id])),
+                     logging.WARNING)
             return None
         if self.confirm.get(acc.acc_id) != live.id:
             self.confirm[acc.acc_id] = live.id

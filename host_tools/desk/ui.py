@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 _STYLE = {"done": "green", "already": "green", "returned": "green", "gone": "yellow", "cancelled": "yellow",
-          "exhausted": "yellow", "outdated": "red", "failed": "red", "faulty": "red", "mismatch": "red"}
+          "exhausted": "yellow", "outdated": "red", "failed": "red", "faulty": "red", "mismatch": "red",
+          "foreign": "red"}
 
 
 def _row_style(row):

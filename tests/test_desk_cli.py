@@ -1,0 +1,113 @@
+"""`cloudpin desk` commands' exit status, stdout and desk.log on bad input:
+fake badges (host_tools/testkit/fake_badge.py) behind the real command line, and a
+real serial session on a silent pseudo-terminal."""
+import json
+import os
+
+import pytest
+
+from host_tools import cli
+from host_tools.desk import cli as desk_cli
+from host_tools.testkit.fake_badge import FakeBadge
+
+ROSTER = "accreditation id,name\nPR-001,Ann Lee\nPR-002,Bob Ray\n"
+
+
+@pytest.fixture
+def place(tmp_path, monkeypatch):
+    (tmp_path / "roster.csv").write_text(ROSTER)
+    badges = {}
+
+    def badge_on(args, port):
+        return badges.setdefault(port, FakeBadge(tmp_path / os.path.basename(port), port))
+
+    monkeypatch.setattr(desk_cli, "_serial_badge", badge_on)
+    return tmp_path, badges
+
+
+def desk(capsys, tmp_path, *argv):
+    rc = cli.main(["desk", argv[0], "--db", str(tmp_path / "desk.sqlite"), "--log", str(tmp_path / "desk.log")]
+                  + list(argv[1:]))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _log(tmp_path):
+    return (tmp_path / "desk.log").read_text()
+
+
+def test_verify_exits_non_zero_when_the_database_does_not_match_the_badge(place, capsys):
+    tmp_path, badges = place
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes", "--roster",
+                        str(tmp_path / "roster.csv"), "--cards", str(tmp_path / "cards"))
+    assert rc == 0, err
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
+    assert rc == 0 and "PR-001 done" in out
+    b = badges["fake0"]
+    b.flash["prov_gen"] = 999  # another generation written over it
+    b.owner.save(dict(b.peek().owner, gen=999), path=str(tmp_path / "fake0" / "owner.json"))
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
+    assert rc == 1 and "DOES NOT MATCH THE BADGE" in out
+    assert "fake0: the database's assignment does not match the badge" in err
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0", "--json")
+    assert rc == 1 and json.loads(out)["database"]["consistent"] is False
+    assert "WARNING verify fake0" in _log(tmp_path)
+
+
+def test_refusals_and_failures_reach_desk_log_as_warnings(place, capsys):
+    tmp_path, badges = place
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0")  # no --yes, not a terminal
+    assert rc == 2 and "--yes" in err
+    assert "WARNING refused: refusing to provision without confirmation" in _log(tmp_path)
+    rc, out, err = desk(capsys, tmp_path, "return", "--acc", "PR-001", "--lost")
+    assert rc == 1 and "has no badge" in err
+    assert "WARNING refused: PR-001 has no badge in the database" in _log(tmp_path)
+    rc, out, err = desk(capsys, tmp_path, "import", "--roster", str(tmp_path / "nope.csv"))
+    assert rc == 1 and "WARNING roster refused (nothing imported)" in _log(tmp_path)
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes")  # empty roster
+    assert rc == 1 and "WARNING fake0 badge=" in _log(tmp_path) and "exhausted" in _log(tmp_path)
+    assert not [ln for ln in _log(tmp_path).splitlines() if " INFO " in ln and ("refused" in ln or "exhausted" in ln)]
+
+
+def test_return_on_a_port_that_does_not_exist_says_so(place, capsys):
+    tmp_path, badges = place
+    badges["/dev/ttyNOPE"] = gone = FakeBadge(tmp_path / "nope", "/dev/ttyNOPE")
+    gone.plugged = False
+    rc, out, err = desk(capsys, tmp_path, "return", "--port", "/dev/ttyNOPE")
+    assert rc == 1 and "no badge there (no such port): is it plugged in?" in err
+    assert "unplugged" not in err
+
+
+@pytest.mark.parametrize("answer", [b"", b"\r\n>>> "], ids=["silent", "prompt-but-no-raw-repl"])
+def test_verify_json_on_a_badge_that_does_not_answer_prints_nothing_but_json(tmp_path, capsys, monkeypatch, answer):
+    # A real serial session on a pseudo-terminal: silent, or a REPL prompt
+    # for every Ctrl-C that never enters the raw REPL. mpremote prints what it
+    # got (b'...') to stdout before it gives up; stdout is for the JSON only.
+    import threading
+
+    from host_tools.desk.badge_io import SerialBadge
+
+    monkeypatch.setattr(desk_cli, "_serial_badge",
+                        lambda args, port: SerialBadge(port, connect_timeout=0.3, boot_wait=0.1))
+    master, slave = os.openpty()
+    stop = threading.Event()
+
+    def badge():
+        while not stop.is_set():
+            try:
+                data = os.read(master, 256)
+            except OSError:
+                return
+            if b"\x03" in data and answer:
+                os.write(master, answer)
+
+    threading.Thread(target=badge, daemon=True).start()
+    try:
+        rc, out, err = desk(capsys, tmp_path, "verify", "--port", os.ttyname(slave), "--json")
+        assert rc == 1 and out == "", out
+        assert err.strip().splitlines()[-1].startswith(os.ttyname(slave) + ": ") and "Traceback" not in err
+    finally:
+        stop.set()
+        os.close(slave)
+        os.close(master)
+    assert "WARNING verify" in _log(tmp_path)
