@@ -17,9 +17,11 @@ def test_an_event_moves_when_scheduled_again_and_is_its_own_handle():
     ev = Event(_recorder(clock, seen, "ev"))
     assert clock.call_at(500, ev) is ev
     assert clock.call_at(300, ev) is ev  # moved, not queued twice
+    assert ev[0] == 300 and ev[1]  # due at 300, armed
     clock.call_at(400, _recorder(clock, seen, "plain"))
     clock.advance_us(1000)
     assert seen == [("ev", 300), ("plain", 400)], seen
+    assert not ev[1]  # fired: no longer armed
     # Fired, it can be scheduled again; cancelled, it does not run.
     clock.call_at(1500, ev)
     clock.advance_us(1000)

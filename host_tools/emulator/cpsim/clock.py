@@ -29,6 +29,12 @@ class Event:
     def __call__(self):
         self.callback()
 
+    def __getitem__(self, i):
+        # ev[0]: when it is due, ev[1]: non-zero while armed, ev[2]: callback
+        # (the record layout callers knew when Event was the record itself)
+        rec = self.rec
+        return rec[3] if i == 0 else rec[4] if i == 1 else self.callback
+
 
 class SimClock:
     simulated = True  # firmware time and asyncio follow it (cpsim.timebase)
