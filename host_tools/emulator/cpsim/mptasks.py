@@ -160,9 +160,11 @@ class Runner:
         _world._state["device"] = None
         _hook["runner"] = self
         self._deadline = t_ms * 1000
+        self.world.running = True
         try:
             core.run_until_complete(_orig["create_task"](self._until(t_ms)))
         finally:
+            self.world.running = False
             self._deadline = _FOREVER
             _world._state["device"] = prev
             _world._state["world"] = prev_world
