@@ -6,10 +6,14 @@
 # them where they are used and nowhere else.
 
 
-def load_all():
+def load_all(sim=False):
+    """sim: also the simulated time base of host runs (tests, the simulator:
+    cpsim.simtime and cpsim.mptasks), which a virtual badge never loads."""
     import machine  # noqa: F401
     import bluetooth  # noqa: F401
     import esp32  # noqa: F401
     from cpsim import world, clock, accounting, cpucost, timebase, radio, lis3dh, mpu6050, mpu6886, recording  # noqa: F401
     from cpsim import machine_pin, machine_i2c, machine_timer, machine_adc, machine_rtc, machine_spi  # noqa: F401
     from cpsim import blegap, link, gatt, blegatts, blegattc, bleirq  # noqa: F401
+    if sim:
+        from cpsim import simtime, mptasks  # noqa: F401
