@@ -40,10 +40,11 @@ def micropython_path():
 
 def micropython_heap():
     """-X heapsize for test VMs: the pin's heap in the VM's words plus what
-    every emulator module a test may load occupies (host_tools/fw/vm.py)."""
+    every emulator module a test may load occupies (host_tools/fw/vm.py),
+    the simulated time base included (mp_runner.py installs it)."""
     from host_tools.fw.vm import vm_heap
 
-    return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all(every_board=True)")
+    return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all(sim=True, every_board=True)")
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):

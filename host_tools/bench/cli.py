@@ -100,7 +100,7 @@ def run_all(args):
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
     for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
                           ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim),
-                          ("social", social.measure)):
+                          ("social", social.measure), ("crowd", lambda: crowd.bench_crowd(progress=say))):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()

@@ -74,6 +74,7 @@ def measure(n, seconds, profile=False):
     if prof:
         prof.disable()
     wall = time.perf_counter() - t0
+    w.close()
     cpu = [d.acct.snapshot()["time_us"] for d in w.devices]
     active = sum(t.get("cpu.active", 0) for t in cpu) / max(1, sum(sum(t.values()) for t in cpu))
     r = {"pins": n, "sim_s": seconds, "wall_s": round(wall, 2), "sim_s_per_wall_s": round(seconds / wall, 3),
@@ -85,13 +86,24 @@ def measure(n, seconds, profile=False):
     return r
 
 
+def bench_crowd(sizes=SIZES, seconds=2.0, progress=None):
+    """{"crowd": [per size: pins, sim_s, wall_s, sim_s_per_wall_s, ...]}."""
+    _paths()
+    out = []
+    for n in sizes:
+        if progress:
+            progress("crowd: %d pins, %.1f simulated s..." % (n, seconds))
+        out.append(measure(n, seconds))
+    return {"crowd": out}
+
+
 def run(args):
     if args.seconds <= 0 or any(n < 1 for n in args.pins):
         print("error: --seconds and --pins must be positive", file=sys.stderr)
         return 2
     _paths()
     results = []
-    for n in args.pins:
+    for n in args.pins:  # one at a time: each result shows as it comes
         print("crowd: %d pins, %.1f simulated s..." % (n, args.seconds), file=sys.stderr)
         r = measure(n, args.seconds, profile=args.profile and n == max(args.pins))
         prof = r.pop("profile", None)

@@ -17,9 +17,11 @@ def test_an_event_moves_when_scheduled_again_and_is_its_own_handle():
     ev = Event(_recorder(clock, seen, "ev"))
     assert clock.call_at(500, ev) is ev
     assert clock.call_at(300, ev) is ev  # moved, not queued twice
+    assert ev[0] == 300 and ev[1]  # due at 300, armed
     clock.call_at(400, _recorder(clock, seen, "plain"))
     clock.advance_us(1000)
     assert seen == [("ev", 300), ("plain", 400)], seen
+    assert not ev[1]  # fired: no longer armed
     # Fired, it can be scheduled again; cancelled, it does not run.
     clock.call_at(1500, ev)
     clock.advance_us(1000)
@@ -105,3 +107,23 @@ def _rearm_growth(clock, n):
 def test_mp_rearming_allocates_nothing():
     assert _rearm_growth(SimClock(), 500) == 0
     assert _rearm_growth(WallClock(), 500) == 0
+
+
+def test_events_moved_earlier_later_or_cancelled_run_in_time_order():
+    clock = SimClock()
+    seen = []
+    evs = [Event(lambda i=i: seen.append((clock.now_us(), i))) for i in range(24)]
+    want = {}
+    for i, ev in enumerate(evs):
+        clock.call_at(1000 + (37 * i) % 500, ev)
+    for i, ev in enumerate(evs):
+        t = 1000 + (37 * i) % 500 + (-300 if i % 2 == 0 else 200)
+        clock.call_at(t, ev)  # earlier for even, later for odd
+        want[i] = t
+    for i in range(0, 24, 5):
+        clock.cancel(evs[i])
+        del want[i]
+    clock.call_at(want[1], evs[1])  # re-armed at its own time: behind its equals
+    clock.advance_us(5000)
+    assert [t for t, i in seen] == sorted(t for t, i in seen), seen
+    assert dict((i, t) for t, i in seen) == want and len(seen) == len(want), (seen, want)

@@ -42,6 +42,12 @@ class FakeWDT:
 
 
 def _run(sup, services, ms):
+    # On a pin's simulated clock (cpsim.timebase): the same schedule on any
+    # host load, where wall time on a busy machine could starve the back-off.
+    from cpsim.world import World
+
+    World().device("pin")
+
     async def body():
         sup.start(services)
         await asyncio.sleep_ms(ms)

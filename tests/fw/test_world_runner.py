@@ -116,6 +116,31 @@ def test_irqs_timers_and_lightsleep_stay_on_their_own_pin():
     assert "cpu.lightsleep" not in b.acct.snapshot()["time_us"]
 
 
+def test_code_of_no_pin_cannot_reach_a_pins_hardware_during_a_run():
+    # No "current device" left over from whichever pin ran last: a scheduled
+    # callback that belongs to no pin is refused instead of reaching one.
+    import machine
+
+    w = World()
+    a = w.device("a")
+    errors = []
+
+    def stray():
+        try:
+            machine.Pin(4, machine.Pin.IN)
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    async def fw():
+        machine.Pin(5, machine.Pin.OUT)
+
+    w.start(a, fw())
+    w.clock.call_at(5000, stray)
+    w.run_for(10)
+    assert len(errors) == 1 and "no pin bound" in errors[0], errors
+    assert 5 in a.pins and 4 not in a.pins
+
+
 def test_a_wake_source_ends_lightsleep_early():
     import asyncio
     import esp32

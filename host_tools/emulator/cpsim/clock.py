@@ -6,11 +6,15 @@
 # (key_t, key_seq) is where the record sits in the heap, (t, seq) when it is
 # really due (seq 0: cancelled). Cancelling and moving an event later are lazy
 # (the record is re-filed or dropped when it reaches the top), so re-arming
-# allocates nothing and costs O(1); moving an event earlier re-heaps (rare: a
-# sensor's rate change). seq grows with every call_at, so events due at the
+# allocates nothing and costs O(1); moving an event earlier re-heaps in the VM
+# (no allocation) and files a fresh record under CPython (O(log n) for a
+# crowd's heap). seq grows with every call_at, so events due at the
 # same time run in the order they were last scheduled.
+import sys
 import time
 from heapq import heapify, heappop, heappush
+
+_MP = sys.implementation.name == "micropython"
 
 
 class Event:
@@ -28,6 +32,12 @@ class Event:
 
     def __call__(self):
         self.callback()
+
+    def __getitem__(self, i):
+        # ev[0]: when it is due, ev[1]: non-zero while armed, ev[2]: callback
+        # (the record layout callers knew when Event was the record itself)
+        rec = self.rec
+        return rec[3] if i == 0 else rec[4] if i == 1 else self.callback
 
 
 class SimClock:
@@ -58,8 +68,18 @@ class SimClock:
                 if t_us >= rec[0]:
                     return callback  # later: re-filed when its old key comes up
                 h = self._heap
-                h.pop(h.index(rec))  # earlier: take it out (identity match first)
-                heapify(h)
+                if _MP:
+                    h.pop(h.index(rec))  # earlier: take it out (identity match first)
+                    heapify(h)
+                else:
+                    # Earlier, where a heap of hundreds of pins' events makes
+                    # re-heaping the cost: the old record lapses in place and
+                    # a fresh one is filed (CPython; the VM re-heaps instead of
+                    # allocating).
+                    rec[4] = 0
+                    rec = callback.rec = [t_us, seq, callback, t_us, seq]
+                    heappush(h, rec)
+                    return callback
             rec[0] = t_us
             rec[1] = seq
             heappush(self._heap, rec)

@@ -17,13 +17,13 @@
 #                                   bound on every resume (the VM has no
 #                                   contextvars), held while it is blocked
 # Every hook does what the original does when no simulated world is bound.
-import asyncio
-from asyncio import core
-
 from cpsim import cpucost, simtime, timebase  # noqa: F401 (simtime.real)
 from cpsim import world as _world
 
 _FOREVER = timebase._FOREVER
+# asyncio and asyncio.core, imported by install(): this module is resident
+# (cpsim/resident.py) and must not load asyncio into a VM that never uses it.
+asyncio = core = None
 _hook = {"installed": False, "runner": None, "dirty": False}
 _orig = {}
 
@@ -116,9 +116,13 @@ def _flag_set(self):
 
 
 def install():
+    global asyncio, core
     if _hook["installed"]:
         return
     _hook["installed"] = True
+    import asyncio
+    from asyncio import core
+
     _orig["create_task"] = core.create_task
     _orig["wait"] = core.IOQueue.wait_io_event
     _orig["set"] = asyncio.ThreadSafeFlag.set
@@ -160,9 +164,11 @@ class Runner:
         _world._state["device"] = None
         _hook["runner"] = self
         self._deadline = t_ms * 1000
+        self.world.running = True
         try:
             core.run_until_complete(_orig["create_task"](self._until(t_ms)))
         finally:
+            self.world.running = False
             self._deadline = _FOREVER
             _world._state["device"] = prev
             _world._state["world"] = prev_world
@@ -226,4 +232,5 @@ class Runner:
 
 def reset():
     _hook["runner"] = None
-    core.new_event_loop()
+    if core is not None:
+        core.new_event_loop()

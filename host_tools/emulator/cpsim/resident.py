@@ -6,8 +6,10 @@
 # them where they are used and nowhere else.
 
 
-def load_all(every_board=False):
-    """every_board: also the models only some boards carry, for a VM (the
+def load_all(sim=False, every_board=False):
+    """sim: also the simulated time base of host runs (tests, the simulator:
+    cpsim.simtime and cpsim.mptasks), which a virtual badge never loads.
+    every_board: also the models only some boards carry, for a VM (the
     tests') that fits several boards in turn."""
     import machine  # noqa: F401
     import bluetooth  # noqa: F401
@@ -17,3 +19,5 @@ def load_all(every_board=False):
     from cpsim import blegap, link, gatt, blegatts, blegattc, bleirq  # noqa: F401
     if every_board:
         from cpsim import boardfit, axp192, st7789  # noqa: F401
+    if sim:
+        from cpsim import simtime, mptasks  # noqa: F401

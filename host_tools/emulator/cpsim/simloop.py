@@ -140,6 +140,7 @@ class SimLoop(base_events.BaseEventLoop):
                 continue
             dev.bind()
             h._run()
+            _world.unbind(outer)  # clock events between callbacks belong to no pin
             cpucost.step(dev)
 
     def release(self, dev):
@@ -167,20 +168,27 @@ class Runner:
         loop = self.loop
         if loop.is_running():
             raise RuntimeError("run_until() from inside the simulation")
-        prev_world = _world._state["world"]
-        _world._state["world"] = self.world
+        st = _world._state
+        prev, prev_world = st["device"], st["world"]
+        st["device"], st["world"] = None, self.world  # each pin's code binds its own
+        self.world.running = True
         loop._deadline = t_ms * 1000
         try:
             if self.world.clock.now_us() < loop._deadline or loop._ready:
                 loop.run_forever()
         finally:
             loop._deadline = None
-            _world.unbind(loop._outer)
-            _world._state["world"] = prev_world
+            self.world.running = False
+            st["device"], st["world"] = prev, prev_world
 
     def close(self):
-        if not self.loop.is_running():
-            self.loop.close()
+        """Drop the world's tasks (pins that run forever are the rule here)."""
+        loop = self.loop
+        if loop.is_running():
+            return
+        for t in asyncio.all_tasks(loop):
+            t._log_destroy_pending = False
+        loop.close()
 
 
 class _Policy(asyncio.DefaultEventLoopPolicy):

@@ -90,6 +90,7 @@ class World:
         self.devices = []
         self._radio = None
         self._runner = None
+        self.running = False  # inside run_until: no device bound at top level
 
     @property
     def radio(self):
@@ -136,6 +137,12 @@ class World:
     def run_for(self, ms):
         self.run_until(self.clock.now_ms() + ms)
 
+    def close(self):
+        """Drop every pin's tasks: the world will not run again."""
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
 
 def current():
     """The Device that emulated constructors bind to. A process that never built
@@ -143,6 +150,12 @@ def current():
     cpsim.default_device, configured from CLOUDPIN_EMU_* environment variables."""
     dev = _state["device"]
     if dev is None:
+        w = _state["world"]
+        if w is not None and w.running:
+            # Inside World.run_until every pin's code runs bound: this call
+            # came from code of no pin (a scheduled callback of a test or a
+            # model), which on its own would reach no pin's hardware.
+            raise RuntimeError("no pin bound: bind the device (World.start, Device.bind) before using its hardware")
         from cpsim import default_device
 
         dev = default_device.build()
@@ -164,8 +177,8 @@ def active_world():
 def reset():
     """Forget the current world (between tests)."""
     w = _state["world"]
-    if w is not None and w._runner is not None:
-        w._runner.close()
+    if w is not None:
+        w.close()
     m = sys.modules.get("cpsim.mptasks")
     if m is not None:
         m.reset()  # the VM's one task queue: drop the last test's tasks
