@@ -16,7 +16,7 @@ def test_mp_firmware_gets_an_esp32_sized_heap():
     import gc
     from cpsim import resident
 
-    resident.load_all()
+    resident.load_all(sim=True, every_board=True)  # what conftest's heap probe loads
     gc.collect()
     free = gc.mem_free()
     assert sys.implementation.name == "micropython"
