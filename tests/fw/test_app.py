@@ -1,5 +1,7 @@
 # The app as main.py starts it, on emulated parts: boot line, heartbeat with
 # the badge id (what `cloudpin logs` labels ports by), services supervised.
+# The app runs on simulated time (cpsim.world), as main.py runs it but with
+# the loop's end given: its heartbeats fall at exact times on a busy machine.
 from cloudpin import board as board_layer
 from cloudpin import identity
 from cloudpin.app import App
@@ -25,19 +27,37 @@ def _app(lines, badge_id=None, accel=True):
     return App(hw, log, status_every_ms=100)
 
 
+def _run(app, run_ms):
+    # What App.run does, on the simulated clock of the app's pin: main(run_ms)
+    # ends at run_ms; the world runs on past it to show that it did.
+    from cpsim import world as world_mod
+
+    dev = world_mod.current()
+    done = []
+
+    async def main():
+        await app.main(run_ms=run_ms)
+        done.append(dev.world.clock.now_ms())
+
+    dev.world.start(dev, main())
+    dev.world.run_for(run_ms + 1000)
+    assert done == [run_ms], done
+
+
 def test_boot_line_and_heartbeat_name_the_badge():
     lines = []
-    _app(lines, bytes((0, 0, 0xC1, 0x0D, 0, 0, 0, 0x2A))).run(run_ms=250)
+    _run(_app(lines, bytes((0, 0, 0xC1, 0x0D, 0, 0, 0, 0x2A))), 250)
     boot = [ln for ln in lines if " app cloudpin " in ln]
     assert len(boot) == 1 and "badge=0000c10d0000002a" in boot[0] and "faults=none" in boot[0], lines
     beats = [ln for ln in lines if " status " in ln]
-    assert len(beats) >= 2 and all("badge=0000c10d0000002a" in ln and "steps=0" in ln for ln in beats), beats
+    # one every 100 ms: at 0, 100 and 200
+    assert [ln.split()[1] for ln in beats] == ["0", "100", "200"], beats
+    assert all("badge=0000c10d0000002a" in ln and "steps=0" in ln for ln in beats), beats
 
 
 def test_unprovisioned_badge_and_missing_sensor_still_run():
     lines = []
-    app = _app(lines, accel=False)
-    app.run(run_ms=250)
+    _run(_app(lines, accel=False), 250)
     assert any("badge=none" in ln and "faults=accel" in ln for ln in lines), lines
     assert any("no accelerometer" in ln for ln in lines), lines
     assert any(" status " in ln for ln in lines), lines  # the heartbeat goes on
@@ -71,8 +91,7 @@ def test_an_impossible_rate_is_a_board_fault_not_a_crash():
     hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
     assert hw.faults == ["accel"] and hw.accel is None and hw.accel_rate is None
     assert any("1344" in ln and "5..1000" in ln for ln in lines), lines
-    app = App(hw, log, status_every_ms=100)
-    app.run(run_ms=250)
+    _run(App(hw, log, status_every_ms=100), 250)
     assert any("faults=accel" in ln for ln in lines), lines
     assert any(" status " in ln and "motion=off" in ln for ln in lines), lines
 

@@ -1,8 +1,11 @@
 # A crashing service is restarted; the others and the watchdog keep going.
+# Runs on simulated time (cpsim.world): the counts are exact and a loaded
+# machine cannot change them.
 import asyncio
 
 from cloudpin.log import Logger
 from cloudpin.supervisor import Supervisor
+from cpsim.world import World
 
 
 class Ticker:
@@ -42,13 +45,19 @@ class FakeWDT:
 
 
 def _run(sup, services, ms):
+    done = []
+
     async def body():
         sup.start(services)
         await asyncio.sleep_ms(ms)
         sup.stop()
         await asyncio.sleep_ms(0)
+        done.append(w.clock.now_ms())
 
-    asyncio.run(body())
+    w = World()
+    w.start(w.device("p"), body())
+    w.run_for(ms + 1000)
+    assert done == [ms], done
 
 
 def test_crashing_service_restarts_others_keep_running():
@@ -59,8 +68,10 @@ def test_crashing_service_restarts_others_keep_running():
     _run(sup, [ticker, crasher], 600)
     assert crasher.runs == 3  # crashed twice, third run survives
     assert sup.restarts == {"crasher": 2}
-    assert ticker.ticks > 20
-    assert wdt.feeds >= 5
+    # the ticker never stopped (a tick every 5 ms from 0 to 595) and the
+    # watchdog was fed every 20 ms throughout (0 to 580)
+    assert ticker.ticks == 120, ticker.ticks
+    assert wdt.feeds == 30, wdt.feeds
     crash_lines = [line for line in lines if line.startswith("E ") and "service crasher crashed" in line]
     assert len(crash_lines) == 2 and "RuntimeError" in crash_lines[0]
     assert any("bug 1" in line for line in lines)
@@ -71,5 +82,6 @@ def test_backoff_grows_between_restarts():
     sup = Supervisor(Logger("app", sink=lines.append), None)
     crasher = Crasher(crashes=100)
     _run(sup, [crasher], 350)
-    # 100 + 200 ms of back-off fit in 350 ms; a fixed short delay would give many more.
-    assert 2 <= crasher.runs <= 3, crasher.runs
+    # Runs at 0, 101 and 302 ms: 100 + 200 ms of back-off fit in 350 ms, the
+    # next 400 do not; a fixed short delay would give many more.
+    assert crasher.runs == 3, crasher.runs
