@@ -186,6 +186,32 @@ def test_a_blocking_sleep_blocks_only_its_pin():
     assert order == [("b", 100), ("b", 200), ("b", 300), ("a", 310)], order
 
 
+def test_a_blocking_sleep_while_other_pins_are_due_at_the_same_instant():
+    # The blocked pin's sleep runs the loop from inside its callback; the
+    # other pins' callbacks due at that instant run there, not twice, and the
+    # outer pass does not trip over the queue they left (it raised IndexError).
+    import asyncio
+    import time
+
+    w = World()
+    order = []
+
+    async def slow():
+        await asyncio.sleep_ms(10)
+        time.sleep_ms(5)
+        order.append(("a", time.ticks_ms()))
+
+    async def due(name):
+        await asyncio.sleep_ms(10)
+        order.append((name, time.ticks_ms()))
+
+    w.start(w.device("a"), slow())
+    w.start(w.device("b"), due("b"))
+    w.start(w.device("c"), due("c"))
+    w.run_for(50)
+    assert sorted(order) == [("a", 15), ("b", 10), ("c", 10)], order
+
+
 def test_the_same_run_twice_is_identical():
     # Deterministic: the same pins and inputs give the same log lines.
     runs = []

@@ -127,6 +127,8 @@ class SimLoop(base_events.BaseEventLoop):
         ready = self._ready
         outer = self._outer
         for _ in range(len(ready)):
+            if not ready:
+                break  # a pin's blocking sleep ran the loop inside a callback and took the rest
             h = ready.popleft()
             if h._cancelled:
                 continue
