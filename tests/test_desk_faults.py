@@ -80,3 +80,18 @@ def _tolerant(fn):
 def test_different_seeds_also_hold(seed):
     r = faults.run(200, seed=100 + seed, badges=4, p_unplug=0.5, p_kill=0.5)
     assert (r["lost"], r["duplicated"]) == (0, 0) and r["provisionings"] >= 200
+
+
+def test_the_fake_badge_leaves_firmware_importable_for_later_benches():
+    # `cloudpin bench all` runs the desk's fake badges, then the simulator, in
+    # one process: the fake must not leave a stand-in `micropython` without
+    # viper behind (the simulator's pins all failed on cloudpin.accel).
+    import subprocess
+    import sys
+
+    code = ("from host_tools.testkit.fake_badge import firmware\n"
+            "firmware()\n"
+            "from cloudpin import accel, steps\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

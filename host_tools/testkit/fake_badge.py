@@ -9,22 +9,19 @@ write, selftest, pair_key, wipe, close.
 """
 import os
 import sys
-import types
 
-from host_tools import FIRMWARE_DIR
+from host_tools import EMULATOR_DIR, FIRMWARE_DIR
 from host_tools.desk.badge_io import BadgeGone, BadgeState, firmware_version
 
 
 def firmware():
     """(identity, owner) modules from the firmware tree, importable in CPython."""
-    try:
-        import micropython  # noqa: F401  (the emulator's shim, in tests)
-    except ImportError:
-        shim = types.ModuleType("micropython")
-        shim.const = lambda x: x
-        sys.modules["micropython"] = shim
-    if str(FIRMWARE_DIR) not in sys.path:
-        sys.path.append(str(FIRMWARE_DIR))
+    # The emulator supplies CPython's `micropython` (const, viper...): a
+    # private stand-in here would be what later firmware imports in the same
+    # process get (`cloudpin bench all` runs the simulator after the desk).
+    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
+        if d not in sys.path:
+            sys.path.append(d)
     from cloudpin import identity, owner
 
     return identity, owner
