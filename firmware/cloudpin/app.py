@@ -3,6 +3,8 @@
 import asyncio
 
 from cloudpin import VERSION
+from cloudpin import bus as bus_topics
+from cloudpin.bus import Bus
 from cloudpin.log import Logger
 from cloudpin.motion import MotionService
 from cloudpin.status import StatusService
@@ -26,13 +28,18 @@ class App:
         self.log = log
         self.supervisor = Supervisor(log.child("super"), hw.wdt)
         self.badge = badge_label(hw)
-        self.motion = MotionService(hw, log.child("motion"))
+        # Services talk through the bus (tap -> handshake -> friends -> designs)
+        self.bus = Bus(log.child("bus"))
+        self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap)
         self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self)]
         if hw.display is not None:
             from cloudpin.display import DisplayService
 
             self.services.append(DisplayService(hw.display, self, status_every_ms))
         self.wdt_timer = None
+
+    def _on_tap(self, t_ms, mg):
+        self.bus.publish(bus_topics.TAP, t_ms, mg)
 
     def summary(self):
         # badge= lets `cloudpin logs` label every port without stopping the app

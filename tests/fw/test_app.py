@@ -123,3 +123,15 @@ def test_ctrl_c_leaves_a_board_timer_feeding_the_watchdog():
     app.wdt_timer.deinit()
     world.advance(3000)
     assert len(dev.resets) == 1 and dev.resets[0][1] == 3, dev.resets  # WDT_RESET once nothing feeds it
+
+
+def test_a_detected_tap_is_published_on_the_app_bus():
+    from cloudpin import bus as topics
+
+    lines = []
+    app = _app(lines)
+    got = []
+    app.bus.subscribe(topics.TAP, lambda t, mg: got.append((t, mg)))
+    app.motion._tap(1234, 950)  # what the pipeline calls when its detector fires
+    assert got == [(1234, 950)]
+    assert any("tap t_ms=1234 mg=950" in ln for ln in lines), lines
