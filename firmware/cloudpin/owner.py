@@ -17,6 +17,17 @@ MAX_HANDLES = const(8)
 MAX_HANDLE = const(64)
 
 
+def _printable(s):
+    # Cards reach friends' pins, phones and log lines: a control character
+    # (a newline forging a log line, an ANSI escape, a NUL) is refused, not
+    # cleaned, so what the wearer sees is what the desk wrote.
+    for ch in s:
+        c = ord(ch)
+        if c < 0x20 or 0x7F <= c < 0xA0 or c in (0x2028, 0x2029):
+            return False
+    return True
+
+
 def validate(doc):
     if not isinstance(doc, dict):
         raise ValueError("owner card is not an object")
@@ -25,6 +36,8 @@ def validate(doc):
         v = doc.get(f, "")
         if not isinstance(v, str) or len(v) > MAX_TEXT:
             raise ValueError("owner %s: text up to %d characters" % (f, MAX_TEXT))
+        if not _printable(v):
+            raise ValueError("owner %s: control characters are not allowed" % f)
         out[f] = v
     if not out["acc"] or not out["name"]:
         raise ValueError("owner card needs acc and name")
@@ -34,6 +47,8 @@ def validate(doc):
     for h in handles:
         if not isinstance(h, str) or not 0 < len(h) <= MAX_HANDLE:
             raise ValueError("owner handle: text of 1..%d characters" % MAX_HANDLE)
+        if not _printable(h):
+            raise ValueError("owner handle: control characters are not allowed")
     out["handles"] = list(handles)
     gen = doc.get("gen")
     if not isinstance(gen, int) or isinstance(gen, bool) or gen <= 0:

@@ -69,3 +69,19 @@ def test_corrupt_card_reads_as_none_and_wipe_removes_every_copy():
     assert left == [], left  # ...so a wipe must remove it: it names the wearer
     assert owner.load() is None
     owner.wipe()  # nothing there: fine
+
+
+def test_control_characters_are_refused_in_every_text_and_handle():
+    # A card reaches friends' pins, phones and log lines: a newline could forge
+    # a log line, an escape sequence could drive a terminal.
+    for bad in ("Zoë\nI 0 meet friend", "a\x1b[31m", "nul\x00", "del\x7f", "c1\x85", "ls\u2028"):
+        for field in ("acc", "name", "organisation", "role"):
+            doc = dict(CARD)
+            doc[field] = bad
+            assert _refused(doc), (field, bad)
+        doc = dict(CARD)
+        doc["handles"] = ["@ok", bad]
+        assert _refused(doc), bad
+    doc = dict(CARD)
+    doc["name"] = "José Nuñez 李明 · Ωmega"  # ordinary non-ASCII text stays accepted
+    assert not _refused(doc)
