@@ -37,11 +37,10 @@ def _crowd(n):
     from cloudpin.app import App
     from cloudpin.log import Logger
     from cpsim import world as world_mod
-    from cpsim.lis3dh import LIS3DH
+    from cpsim.boardfit import fit
     from cpsim.recording import Rest
 
     board = json.loads((BOARDS_DIR / "cloudpin_ref.json").read_text())
-    acc = board["accel"]
     world_mod.reset()
     w = world_mod.World()
     apps = []
@@ -54,9 +53,9 @@ def _crowd(n):
 
     for i in range(n):
         dev = w.device("p%03d" % i)
-        bus = board["i2c"]["bus"]
-        dev.wire_i2c(bus, board["i2c"]["scl"], board["i2c"]["sda"])
-        dev.attach_i2c(bus, LIS3DH(Rest(seed=i + 1), address=acc["address"], int1=acc["int1"], int2=acc.get("int2")))
+        # The pin's parts as its board file describes them (one fitter for
+        # the bench, the simulator and virtual badges), each lying still.
+        fit(dev, board, source=Rest(seed=i + 1))
         box = [None]
         apps.append(box)
         w.start(dev, firmware(box))
