@@ -2,15 +2,10 @@
 # 31 bytes, rotating, friends-only stats, event-authenticated taps, and a
 # decoder that never raises and never allocates.
 import gc
-import sys
 
-if sys.implementation.name != "micropython":
-    from host_tools import hostcrypto
+import cryptolib
 
-    hostcrypto.install()
-import cryptolib  # noqa: E402
-
-from cloudpin.social import advert  # noqa: E402
+from cloudpin.social import advert
 
 EVENT = b"E" * 16
 T0 = 1780000000  # a UTC time in seconds (2026)

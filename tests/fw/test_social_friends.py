@@ -4,13 +4,8 @@
 # heap does not grow with the number of friends.
 import gc
 import os
-import sys
 
-if sys.implementation.name != "micropython":
-    from host_tools import hostcrypto
-
-    hostcrypto.install()
-from cloudpin.social import advert, friends  # noqa: E402
+from cloudpin.social import advert, friends
 
 
 def _key(i):

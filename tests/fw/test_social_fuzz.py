@@ -3,16 +3,11 @@
 # friend's stats), in both runtimes: nothing raises and nothing the pin
 # keeps (friend table, own advertisement, keys) changes. Seeded, with the
 # emulator's xorshift generator so both runtimes see the same inputs.
-import sys
 
-if sys.implementation.name != "micropython":
-    from host_tools import hostcrypto
+import cryptolib
 
-    hostcrypto.install()
-import cryptolib  # noqa: E402
-
-from cloudpin.social import advert  # noqa: E402
-from cpsim.rng import Rng  # noqa: E402
+from cloudpin.social import advert
+from cpsim.rng import Rng
 
 N = 100000
 EVENT = b"F" * 16

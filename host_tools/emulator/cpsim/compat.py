@@ -90,6 +90,17 @@ def install():
         gc.mem_alloc = lambda: 0
         gc.mem_free = lambda: 100 * 1024
         gc.threshold = lambda *a: None
+    if "cryptolib" not in sys.modules:
+        # The chip's AES (ECB/CBC only) for firmware run by CPython (tests, the
+        # simulator, host tools). It lives with the host tools because it needs
+        # the `cryptography` package; a cryptolib.py on the emulator's path
+        # would shadow the VM's built-in one.
+        try:
+            from host_tools import hostcrypto
+        except ImportError:  # the emulator alone, without the host tools
+            pass
+        else:
+            hostcrypto.install()
     for name in ("ptr8", "ptr16", "ptr32", "uint"):
         # Viper type names: plain identity casts when the code runs as Python.
         if not hasattr(builtins, name):
