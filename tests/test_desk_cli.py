@@ -111,3 +111,30 @@ def test_verify_json_on_a_badge_that_does_not_answer_prints_nothing_but_json(tmp
         os.close(slave)
         os.close(master)
     assert "WARNING verify" in _log(tmp_path)
+
+
+def test_desk_event_shows_and_sets_the_time_zone_until_badges_hold_it(place, capsys):
+    tmp_path, badges = place
+    rc, out, err = desk(capsys, tmp_path, "event", "--utc-offset", "+05:30")
+    assert rc == 0 and "event time zone UTC+05:30" in out and "event key" in out
+    rc, out, err = desk(capsys, tmp_path, "event", "--json")
+    shown = json.loads(out)
+    assert rc == 0 and shown["utc_offset"] == 330 and len(shown["event_digest"]) == 64
+    rc, out, err = desk(capsys, tmp_path, "event", "--utc-offset", "CEST")
+    assert rc == 2 and out == "" and err.count("\n") == 1 and "--utc-offset: UTC offset 'CEST'" in err
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes", "--roster",
+                        str(tmp_path / "roster.csv"), "--cards", str(tmp_path / "cards"))
+    assert rc == 0, err
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0", "--json")
+    r = json.loads(out)
+    assert rc == 0 and r["social"] and r["utc_offset"] == 330 and r["event_digest"] == shown["event_digest"]
+    assert r["database"]["event"] is True
+    rc, out, err = desk(capsys, tmp_path, "event", "--utc-offset", "+01:00")
+    assert rc == 1 and "can no longer change" in err and "WARNING refused" in _log(tmp_path)
+    # A badge of another event (another database's key) fails verify.
+    badges["fake0"].flash["event_key"] = bytes(16)
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
+    assert rc == 1 and "ANOTHER EVENT'S KEY" in out and "not this database's event" in err
+    del badges["fake0"].flash["event_key"]
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
+    assert rc == 1 and "meet and greet off" in out and "no event key or time zone" in err

@@ -176,3 +176,49 @@ def test_reopening_keeps_everything(db_url, db):
     assert again.live_for_badge("b1") == a
     assert again.counts()["roster"] == 5
     again.close()
+
+
+def test_the_event_key_is_made_once_and_every_desk_on_the_database_gets_it(db_url, db):
+    # Two desks ask for the event at the same moment: one key, one time zone.
+    other = deskdb.connect(db_url)
+    got = []
+    threads = [threading.Thread(target=lambda c=c, o=o: got.append(c.event(o))) for c, o in ((db, 120), (other, -300))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got[0].key) == 16 and got[0] == got[1] and got[0].utc_offset in (120, -300)
+    assert other.event() == db.event() == got[0]  # kept, not remade
+    other.close()
+    # Another event's database has its own key.
+    assert deskdb.connect("sqlite:///:memory:").event().key != got[0].key
+
+
+def test_the_event_time_zone_is_set_until_a_badge_holds_it(db):
+    assert db.set_utc_offset(-300).utc_offset == -300
+    key = db.event().key
+    assert db.set_utc_offset(330) == deskdb.Event(key, 330)  # the key stays
+    for bad in (841, -721, True, "60"):
+        with pytest.raises(deskdb.DeskDBError, match="minutes east of UTC"):
+            db.set_utc_offset(bad)
+    a = db.reserve("A1", "b1", "d", "desk")
+    db.end(a.id, "void")  # a voided write never reached a wearer
+    assert db.set_utc_offset(60).utc_offset == 60
+    db.reserve("A2", "b2", "d", "desk")
+    with pytest.raises(deskdb.DeskDBError, match=r"UTC\+01:00 and 1 badge\(s\) were written with it"):
+        db.set_utc_offset(120)
+    assert db.set_utc_offset(60).utc_offset == 60  # the same value is no change
+
+
+@pytest.mark.parametrize("text,minutes", [("+02:00", 120), ("-05:30", -330), ("+2", 120), ("UTC+0545", 345),
+                                          ("Z", 0), ("utc", 0), ("-300", -300), ("840", 840), (" +14:00 ", 840)])
+def test_utc_offsets_are_read_as_people_write_them(text, minutes):
+    assert deskdb.parse_utc_offset(text) == minutes
+    assert deskdb.parse_utc_offset(deskdb.format_utc_offset(minutes)[3:]) == minutes
+
+
+@pytest.mark.parametrize("text,says", [("2", "give hours with a sign"), ("+15:00", "outside UTC-12:00"),
+                                       ("+02:75", "below 60"), ("CEST", r"expected \+HH:MM"), ("", "expected")])
+def test_bad_utc_offsets_are_explained(text, says):
+    with pytest.raises(deskdb.DeskDBError, match=says):
+        deskdb.parse_utc_offset(text)

@@ -5,6 +5,7 @@ ports at once, a badge pulled out mid-write, an outdated badge, the
 interactive desk with hot-plug, on SQLite and PostgreSQL, and no secret in
 any output or log."""
 import base64
+import hashlib
 import json
 import time
 
@@ -85,6 +86,11 @@ def test_provision_verify_export_return_on_a_virtual_badge(place, capsys):
     assert v["selftest"]["ok"] and v["selftest"]["sensor"]["ok"] and v["selftest"]["ble"]["ok"]
     assert v["database"]["consistent"] is True and v["database"]["state"] == "done"
     assert "pair_key" not in out and "id_key" not in out
+    # The event's key and time zone, in the pin's NVS through its own identity.write.
+    assert v["social"] and v["database"]["event"] is True
+    nvs = json.loads((b.root / ".nvs.json").read_text())["cloudpin"]
+    event_key = bytes.fromhex(nvs["event_key"][1])
+    assert v["event_digest"] == hashlib.sha256(event_key).hexdigest() and v["utc_offset"] == nvs["utc_offset"][1]
 
     rc, out, err = desk(capsys, tmp_path, "export", "--json")
     rows = json.loads(out)
@@ -100,6 +106,9 @@ def test_provision_verify_export_return_on_a_virtual_badge(place, capsys):
     assert v["badge_id"] == res["badge_id"] and not v["provisioned"] and v["owner"] is None
     assert v["database"] is None
     assert not (b.root / "owner.json").exists()
+    assert not v["social"] and v["event_digest"] is None and v["utc_offset"] is None
+    nvs = json.loads((b.root / ".nvs.json").read_text())["cloudpin"]
+    assert "event_key" not in nvs and "utc_offset" not in nvs and "badge_id" in nvs
 
     # Secrets: in no command output, not in the log, not in the database file.
     texts.append((tmp_path / "desk.log").read_text())
@@ -109,6 +118,10 @@ def test_provision_verify_export_return_on_a_virtual_badge(place, capsys):
     for secret in secrets:
         for form in _forms(secret):
             assert form not in blob
+    # The event key is the one secret the database keeps (the next badge
+    # needs it); it still reaches no output and no log.
+    for form in _forms(event_key):
+        assert form not in blob.replace(texts[-1], "")
 
 
 def test_four_ports_at_once_get_four_accreditations(place, capsys):

@@ -340,3 +340,48 @@ def test_return_on_a_port_with_no_badge_says_so(db, tmp_path):
     _run(b, _desk(db, tmp_path))
     b.cut_after = 1
     assert "unplugged during the return" in return_badge(b, db).message
+
+
+def test_every_badge_gets_the_events_key_and_time_zone_and_a_return_wipes_them(db, tmp_path):
+    db.set_utc_offset(-240)
+    desk = _desk(db, tmp_path)
+    badges = [FakeBadge(tmp_path / ("b%d" % i), "ttyUSB%d" % i) for i in range(2)]
+    for b in badges:
+        assert _run(b, desk).status == "done"
+    event = db.event()
+    for b in badges:
+        # In NVS through cloudpin.identity.write; the pin's own load() says it is social.
+        assert b.flash["event_key"] == event.key and b.flash["utc_offset"] == -240
+        st = b.peek()
+        assert st.social and st.utc_offset == -240 and st.event_digest == event.digest and st.has_event(event)
+    assert badges[0].flash["id_key"] != badges[1].flash["id_key"]  # per badge: the identity; per event: the key
+    out = return_badge(badges[0], db)
+    assert out.status == "returned"
+    st = badges[0].peek()
+    assert "event_key" not in badges[0].flash and "utc_offset" not in badges[0].flash
+    assert not st.social and st.event_digest is None and st.utc_offset is None
+    # The same badge provisioned again for the next person gets the same event key.
+    assert _run(badges[0], desk).status == "done" and badges[0].flash["event_key"] == event.key
+
+
+class _EventlessBadge(FakeBadge):
+    """Firmware that drops the event keys (an older identity.write)."""
+
+    def _write(self, nvs, card, pair_key, id_key, gen, event):
+        self.owner.save(card, path=self._owner_path())
+        self.identity.write(nvs, pair_key, id_key, gen)
+
+
+def test_a_badge_that_does_not_keep_the_event_key_fails_the_read_back(db, tmp_path):
+    desk = _desk(db, tmp_path)
+    b = _EventlessBadge(tmp_path / "b")
+    out = _run(b, desk)
+    assert out.status == "failed" and "read-back differs (event key and time zone)" in out.message, out
+    assert db.export()[0]["state"] == "writing"  # not handed out; plugging it in again retries
+    # A badge handed out before the database had its event key is reported, not silently kept.
+    good = FakeBadge(tmp_path / "g")
+    assert _run(good, desk).status == "done"
+    good.identity.write(_nvs(good), good.flash["pair_key"], good.flash["id_key"], good.flash["prov_gen"])
+    again = _run(good, desk)
+    assert again.status == "already" and "holds no key of this event" in again.message
+    assert "cloudpin desk return --port" in again.message

@@ -282,6 +282,8 @@ def test_nvs_rejects_what_micropython_could_not_read(tmp_path, values, match):
     (dict(IDENTITY, prov_gen=0), "must be > 0"),
     ({"badge_id": IDENTITY["badge_id"], "pair_key": IDENTITY["pair_key"]}, "missing event_key, id_key, prov_gen, utc_offset"),
     ({"prov_gen": 1}, "missing badge_id, event_key, id_key, pair_key, utc_offset"),
+    (dict(IDENTITY, utc_offset=841), r"minutes east of UTC, -720\.\.840; got 841"),
+    (dict(IDENTITY, utc_offset=-721), "got -721"),
 ])
 def test_nvs_identity_follows_the_firmwares_keys(tmp_path, values, match):
     with pytest.raises(nvsimage.NvsError, match=match):

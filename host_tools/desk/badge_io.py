@@ -34,6 +34,9 @@ class BadgeState:
     identity_ok: bool = False  # NVS identity complete (marker set)
     digest: str = None
     owner: dict = None
+    social: bool = False  # holds an event key and time zone (meet and greet on)
+    utc_offset: int = None
+    event_digest: str = None  # SHA-256 of its event key (hex), never the key
 
     @property
     def provisioned(self):
@@ -45,9 +48,14 @@ class BadgeState:
         return bool(self.provisioned and self.prov_gen == assignment.id and self.digest == assignment.digest
                     and self.badge_id == assignment.badge_id and self.owner.get("acc") == assignment.acc_id)
 
+    def has_event(self, event):
+        """Does the badge hold this event's key and time zone (a desk db.Event)?"""
+        return bool(self.social and self.event_digest == event.digest and self.utc_offset == event.utc_offset)
+
     def public(self):
         return {"firmware": self.version, "badge_id": self.badge_id, "prov_gen": self.prov_gen,
-                "provisioned": self.provisioned, "digest": self.digest, "owner": self.owner}
+                "provisioned": self.provisioned, "digest": self.digest, "owner": self.owner,
+                "social": self.social, "utc_offset": self.utc_offset, "event_digest": self.event_digest}
 
 
 _INSPECT = """
@@ -80,7 +88,7 @@ from cloudpin import identity as _i, owner as _o
 _n = _i.open_nvs()
 _i.invalidate(_n)
 _o.save(json.loads(%r))
-_i.write(_n, binascii.unhexlify(%r), binascii.unhexlify(%r), %d)
+_i.write(_n, binascii.unhexlify(%r), binascii.unhexlify(%r), %d, binascii.unhexlify(%r), %d)
 print("@@1")
 """
 
@@ -107,7 +115,8 @@ print("@@1")
 
 def state_from(d):
     return BadgeState(d.get("version"), bool(d.get("complete")), d.get("badge_id"), d.get("prov_gen"),
-                      bool(d.get("provisioned")), d.get("digest"), d.get("owner"))
+                      bool(d.get("provisioned")), d.get("digest"), d.get("owner"), bool(d.get("social")),
+                      d.get("utc_offset"), d.get("event_digest"))
 
 
 class SerialBadge(SerialSession):
@@ -134,8 +143,11 @@ class SerialBadge(SerialSession):
     def set_badge_id(self, badge_id):
         self._run(_SET_ID % binascii.hexlify(badge_id).decode())
 
-    def write(self, card, pair_key, id_key, gen):
-        self._run(_WRITE % (json.dumps(card, ensure_ascii=False), pair_key.hex(), id_key.hex(), gen))
+    def write(self, card, pair_key, id_key, gen, event):
+        """Owner card, then the identity with the event's key and time zone
+        (`event`: a desk db.Event), through cloudpin.identity.write."""
+        self._run(_WRITE % (json.dumps(card, ensure_ascii=False), pair_key.hex(), id_key.hex(), gen,
+                            event.key.hex(), event.utc_offset))
 
     def selftest(self):
         return json.loads(self._run(_SELFTEST, timeout=20))

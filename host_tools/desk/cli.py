@@ -7,6 +7,7 @@
   cloudpin desk return --port P                  wipe a returned badge and free it for reuse
   cloudpin desk return --acc ID --lost           release a lost badge's accreditation
   cloudpin desk export [--json | --csv]          every assignment (no secrets)
+  cloudpin desk event [--utc-offset +HH:MM]      the event's time zone (and key digest) every badge gets
 
 The database (--db) is a file path or sqlite:///path (default ./desk.sqlite),
 or postgresql://user@host/db when several desks share one roster.
@@ -84,6 +85,17 @@ def add_arguments(p):
     s.add_argument("--lost", action="store_true", help="the badge is lost: release its accreditation")
     s.add_argument("--cards", metavar="DIR", default=argparse.SUPPRESS)
     s.add_argument("--baud", type=int, default=argparse.SUPPRESS)
+    _common(s, True)
+
+    s = sub.add_parser("event", help="show or set the event's time zone; every badge gets it with the event key",
+                       description="Every badge this database provisions gets the event's key (one random 16-byte "
+                       "key, made with the database's first badge and kept in it; it authenticates the tap "
+                       "handshake) and the event's time zone (daily counters roll over at its midnight). The time "
+                       "zone defaults to this computer's when the first badge is written; set it before that. "
+                       "Once badges hold it, it cannot change.")
+    s.add_argument("--utc-offset", metavar="+HH:MM",
+                   help="the event's UTC offset: +HH:MM, -HH:MM, +H or minutes east of UTC (e.g. +02:00 for CEST)")
+    s.add_argument("--json", action="store_true", help="print it as JSON")
     _common(s, True)
 
     s = sub.add_parser("export", help="print every assignment (no secrets)")
@@ -227,8 +239,10 @@ def _run_verify(args):
         db = _open_db(args)
         try:
             live = db.live_for_badge(st.badge_id)
+            event = db.event()
             result["database"] = None if live is None else {
-                "acc_id": live.acc_id, "state": live.state, "gen": live.id, "consistent": st.holds(live)}
+                "acc_id": live.acc_id, "state": live.state, "gen": live.id, "consistent": st.holds(live),
+                "event": st.has_event(event)}
         finally:
             db.close()
     if args.json:
@@ -240,9 +254,13 @@ def _run_verify(args):
         problems.append("self-test not run (no CloudPin app)")
     elif not result["selftest"].get("ok"):
         problems.append("self-test failed")
+    if st.provisioned and not st.social:
+        problems.append("no event key or time zone: meet and greet is off (return it and provision it again)")
     if "database" in result:
         if (result["database"] or {}).get("consistent") is False:
             problems.append("the database's assignment does not match the badge")
+        elif st.social and (result["database"] or {}).get("event") is False:
+            problems.append("its event key or time zone is not this database's event")
         elif result["database"] is None and st.provisioned:
             problems.append("the badge holds an identity this database has no live assignment for")
     for p in problems:
@@ -259,6 +277,10 @@ def _print_verify(r):
     print("badge     %s" % (r["badge_id"] or "no id yet"))
     state = "provisioned (gen %s)" % r["prov_gen"] if r["provisioned"] else "not provisioned"
     print("identity  %s" % state)
+    if r["social"]:
+        print("event     key %s..., %s" % (r["event_digest"][:12], deskdb.format_utc_offset(r["utc_offset"])))
+    elif r["provisioned"]:
+        print("event     none: meet and greet off")
     o = r.get("owner")
     if o:
         parts = [o["name"], o["organisation"], o["role"], " ".join(o["handles"])]
@@ -269,8 +291,38 @@ def _print_verify(r):
             print("%-9s %s %s" % (k, "ok  " if st[k]["ok"] else "FAIL", st[k]["detail"]))
     if "database" in r:
         d = r["database"]
-        print("database  %s" % ("no live assignment" if d is None else "%s %s (gen %d)%s" % (
-            d["acc_id"], d["state"], d["gen"], "" if d["consistent"] else ": DOES NOT MATCH THE BADGE")))
+        print("database  %s" % ("no live assignment" if d is None else "%s %s (gen %d)%s%s" % (
+            d["acc_id"], d["state"], d["gen"], "" if d["consistent"] else ": DOES NOT MATCH THE BADGE",
+            "" if d["event"] or not r["social"] else ": ANOTHER EVENT'S KEY OR TIME ZONE")))
+
+
+def _run_event(args):
+    minutes = None
+    if args.utc_offset is not None:
+        try:
+            minutes = deskdb.parse_utc_offset(args.utc_offset)
+        except deskdb.DeskDBError as e:
+            return _refuse("--utc-offset: %s" % e, 2)
+    db = _open_db(args)
+    try:
+        if minutes is not None:
+            try:
+                event = db.set_utc_offset(minutes)
+            except deskdb.DeskDBError as e:
+                return _refuse(str(e), 1)
+            log.info("event time zone set to %s", deskdb.format_utc_offset(event.utc_offset))
+        else:
+            event = db.event()
+        if args.json:
+            print(json.dumps({"utc_offset": event.utc_offset, "event_digest": event.digest}))
+        else:
+            print("event time zone %s (daily counters roll over at its midnight)" % deskdb.format_utc_offset(
+                event.utc_offset))
+            print("event key       %s... (SHA-256; the key itself never leaves the database but to badges)"
+                  % event.digest[:16])
+    finally:
+        db.close()
+    return 0
 
 
 def _run_return(args):
@@ -371,4 +423,4 @@ def _run_desk(args):
 
 
 _COMMANDS = {"desk": _run_desk, "import": _run_import, "provision": _run_provision, "verify": _run_verify,
-             "return": _run_return, "export": _run_export}
+             "return": _run_return, "export": _run_export, "event": _run_event}

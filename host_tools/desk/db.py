@@ -10,13 +10,18 @@ break them:
 - assignment ids only grow: an assignment's id is the `prov_gen` written to
   the badge, so a badge's NVS names the row that put it there.
 
-No secret is ever stored: only `digest`, the SHA-256 of the secrets the badge
-was given (cloudpin.identity.digest), which proves a read-back without
-revealing anything.
+No wearer's secret is ever stored: only `digest`, the SHA-256 of the secrets
+the badge was given (cloudpin.identity.digest), which proves a read-back
+without revealing anything. The one secret kept is the event's: `event_key`,
+shared by every pin of the event (it authenticates the tap handshake), made
+once per database with the event's time zone (`utc_offset`, minutes east of
+UTC) in desk_meta, and written to every badge with its identity. Anyone who
+can read the database can make pins of this event: guard it as the roster.
 """
 import contextlib
 import datetime
 import json
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +129,63 @@ class Assignment:
 
 _ASSIGNMENT_COLS = "id, acc_id, badge_id, state, digest, desk, created_at, done_at, ended_at"
 _ACC_COLS = "acc_id, name, organisation, role, handles, seq"
+
+
+@dataclass(frozen=True)
+class Event:
+    """The event's keys every badge gets (cloudpin.identity.EVENT_KEYS)."""
+    key: bytes
+    utc_offset: int  # minutes east of UTC
+
+    @property
+    def digest(self):
+        """SHA-256 of the key as hex: what a badge reports (identity.public's event_digest)."""
+        import hashlib
+
+        return hashlib.sha256(self.key).hexdigest()
+
+
+UTC_OFFSET_MIN, UTC_OFFSET_MAX = -720, 840  # cloudpin.identity's range: UTC-12:00 .. UTC+14:00
+
+
+def local_utc_offset():
+    """This computer's UTC offset now, in minutes: the default time zone of an
+    event whose desk laptops stand in the press centre."""
+    off = datetime.datetime.now().astimezone().utcoffset()
+    return int(off.total_seconds() // 60)
+
+
+def parse_utc_offset(text):
+    """"+02:00", "-05:30", "+2", "UTC", "Z" or minutes ("120") -> minutes east
+    of UTC; DeskDBError naming the accepted forms otherwise."""
+    import re
+
+    t = str(text).strip().upper()
+    if t.startswith("UTC") and len(t) > 3:
+        t = t[3:]
+    if t in ("UTC", "Z", "0", "+0", "-0"):
+        return 0
+    m = re.fullmatch(r"([+-])(\d{1,2})(?::(\d{2}))?", t) or re.fullmatch(r"([+-])(\d{2})(\d{2})", t)
+    if m and int(m.group(3) or 0) >= 60:
+        raise DeskDBError("UTC offset %r: the minutes must be below 60" % text)
+    if m:
+        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+        value = -minutes if m.group(1) == "-" else minutes
+    elif re.fullmatch(r"[+-]?\d+", t):
+        value = int(t)
+        if abs(value) <= 14:
+            raise DeskDBError("UTC offset %r: give hours with a sign (%+d:00) or minutes beyond 14" % (text, value))
+    else:
+        raise DeskDBError("UTC offset %r: expected +HH:MM or -HH:MM (e.g. +02:00, -05:30) or minutes east of UTC"
+                          % text)
+    if not UTC_OFFSET_MIN <= value <= UTC_OFFSET_MAX:
+        raise DeskDBError("UTC offset %r is outside UTC-12:00 .. UTC+14:00" % text)
+    return value
+
+
+def format_utc_offset(minutes):
+    sign = "-" if minutes < 0 else "+"
+    return "UTC%s%02d:%02d" % (sign, abs(minutes) // 60, abs(minutes) % 60)
 
 
 def _now():
@@ -369,6 +431,49 @@ class Database:
             raise ValueError(state)
         return self._update("UPDATE assignments SET state = ?, ended_at = ? WHERE id = ? "
                             "AND state IN ('writing', 'done')", (state, _now(), assignment_id))
+
+    # -- the event --------------------------------------------------------------
+    def _meta(self, key):
+        row = self._exec("SELECT value FROM desk_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def event(self, utc_offset=None):
+        """The event's key and time zone, made on first use: one random
+        16-byte key for the whole database (every desk sharing it hands out
+        the same), the time zone `utc_offset` or this computer's. Two desks
+        asking at once get the same one (the first insert wins)."""
+        with self.transaction():
+            if self.dialect == "postgresql":
+                self._exec("SELECT pg_advisory_xact_lock(4242002)")
+            key, off = self._meta("event_key"), self._meta("utc_offset")
+            if key is None:
+                key = secrets.token_bytes(16).hex()
+                self._exec("INSERT INTO desk_meta (key, value) VALUES ('event_key', ?)", (key,))
+            if off is None:
+                off = str(local_utc_offset() if utc_offset is None else utc_offset)
+                self._exec("INSERT INTO desk_meta (key, value) VALUES ('utc_offset', ?)", (off,))
+        return Event(bytes.fromhex(key), int(off))
+
+    def set_utc_offset(self, minutes):
+        """Set the event's time zone. Refused (DeskDBError) once a badge has
+        been written with the current one: pins roll their daily counters
+        over at its midnight, and all must agree."""
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not UTC_OFFSET_MIN <= minutes <= UTC_OFFSET_MAX:
+            raise DeskDBError("UTC offset must be minutes east of UTC, %d..%d" % (UTC_OFFSET_MIN, UTC_OFFSET_MAX))
+        self.event(minutes)
+        with self.transaction():
+            if self.dialect == "postgresql":
+                self._exec("SELECT pg_advisory_xact_lock(4242002)")
+            current = int(self._meta("utc_offset"))
+            if current == minutes:
+                return self.event()
+            written = self._exec("SELECT COUNT(*) FROM assignments WHERE state <> 'void'").fetchone()[0]
+            if written:
+                raise DeskDBError("the event's time zone is %s and %d badge(s) were written with it: it can no "
+                                  "longer change (every pin must roll its day over at the same midnight)"
+                                  % (format_utc_offset(current), written))
+            self._exec("UPDATE desk_meta SET value = ? WHERE key = 'utc_offset'", (str(minutes),))
+        return self.event()
 
     # -- reports ----------------------------------------------------------
     def export(self):

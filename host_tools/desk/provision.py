@@ -111,6 +111,7 @@ class Desk:
     def __init__(self, db, version, cards_dir, card_writer=None, updater=None, name="desk", card_format="png",
                  overwrite_unknown=False):
         self.db = db
+        self._event = None
         self.overwrite_unknown = overwrite_unknown
         self.card_format = card_format
         self.version = version
@@ -122,6 +123,13 @@ class Desk:
         self.card_writer = card_writer
         self.updater = updater
         self.name = name
+
+    @property
+    def event(self):
+        """The event's key and time zone every badge gets (db.Event; made on first use)."""
+        if self._event is None:
+            self._event = self.db.event()
+        return self._event
 
     def card_path(self, acc_id, badge_id):
         from host_tools.desk.card import card_filename
@@ -217,7 +225,7 @@ class _Run:
         keys = None
         if live is not None and live.state == "done":
             if st.holds(live):
-                return self._already(live)
+                return self._already(live, st)
             if st.identity_ok:
                 return self._mismatch(live)
             # No marker on a handed-out badge: only a wipe erases it, so a
@@ -280,12 +288,12 @@ class _Run:
 
     def _write(self, acc, assignment, keys):
         self.at("write", "writing %s's identity and owner card" % acc.name)
-        self.badge.write(acc.card(assignment.id), keys[0], keys[1], assignment.id)
+        self.badge.write(acc.card(assignment.id), keys[0], keys[1], assignment.id, self.desk.event)
 
     def _verify(self, assignment):
         self.at("verify")
         st = self.badge.inspect()
-        if not st.holds(assignment):
+        if not st.holds(assignment) or not st.has_event(self.desk.event):
             what = []
             if st.prov_gen != assignment.id or not st.identity_ok:
                 what.append("identity")
@@ -293,6 +301,8 @@ class _Run:
                 what.append("secrets")
             if not st.owner or st.owner.get("acc") != assignment.acc_id or st.owner.get("gen") != assignment.id:
                 what.append("owner card")
+            if not st.has_event(self.desk.event):
+                what.append("event key and time zone")
             raise BadgeError("read-back differs (%s): plug the badge in again to rewrite it"
                              % ", ".join(what or ["badge id"]))
 
@@ -320,7 +330,7 @@ class _Run:
         self.desk.card_writer(path, acc, assignment.badge_id, pair_key)
         self.out.card = path
 
-    def _already(self, live):
+    def _already(self, live, st):
         acc = self.db.accreditation(live.acc_id)
         self._show(acc, live)
         path = self.desk.card_path(acc.acc_id, live.badge_id)
@@ -332,6 +342,13 @@ class _Run:
             return self.out
         self.out.status = "already"
         self.out.message = "already %s's badge (done)" % acc.name
+        if not st.has_event(self.desk.event):
+            # Written before this database had an event key, or by an older
+            # desk: its pin cannot meet anyone of this event. Rewriting the
+            # identity in place would risk a cut that reads as a return.
+            self.out.message += ("; it holds no key of this event, so it cannot make friends: return it "
+                                 "(cloudpin desk return --port %s) and provision it again" % self.badge.port)
+            log.warning("%s badge=%s acc=%s lacks this event's key", self.badge.port, live.badge_id, acc.acc_id)
         return self.out
 
     def _unknown_identity(self, st):
@@ -399,7 +416,8 @@ def finish_return(badge, db, live, cards_dir=None):
     """Wipe the badge, check the wipe, then record the return of `live` (if any)."""
     badge.wipe()
     after = badge.inspect()
-    if after.owner is not None or after.identity_ok or after.digest is not None:
+    if after.owner is not None or after.identity_ok or after.digest is not None or after.event_digest is not None \
+            or after.utc_offset is not None:
         raise BadgeError("the wipe did not take: try again")
     if live is None:
         return

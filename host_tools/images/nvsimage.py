@@ -53,6 +53,13 @@ def check_identity(values, keys):
                 raise NvsError("NVS key %r must be a %d-byte blob, got %r" % (key, size, value))
     if MARKER in values and values[MARKER] <= 0:
         raise NvsError("NVS key %r must be > 0" % MARKER)
+    if "utc_offset" in values:
+        # identity.load() reads an offset outside its range as none: a pin
+        # flashed with one would never turn meet and greet on
+        ident = fwsource.load("identity")
+        if not ident.UTC_OFFSET_MIN <= values["utc_offset"] <= ident.UTC_OFFSET_MAX:
+            raise NvsError("NVS key 'utc_offset' is minutes east of UTC, %d..%d; got %r" % (
+                ident.UTC_OFFSET_MIN, ident.UTC_OFFSET_MAX, values["utc_offset"]))
     given = set(values)
     secrets = set(keys) - {"badge_id"}
     if given & secrets and not secrets | {"badge_id"} <= given:

@@ -114,7 +114,8 @@ class FakeBadge:
         nvs = FakeNVS(self.flash, lambda: None)
         d = self.identity.public(self.identity.load(nvs))
         owner = self.owner.load(path=self._owner_path())
-        return BadgeState(self.version, True, d["badge_id"], d["prov_gen"], d["provisioned"], d["digest"], owner)
+        return BadgeState(self.version, True, d["badge_id"], d["prov_gen"], d["provisioned"], d["digest"], owner,
+                          d["social"], d["utc_offset"], d["event_digest"])
 
     # -- the badge_io interface ----------------------------------------------
     def _op(self, name, fn):
@@ -145,7 +146,7 @@ class FakeBadge:
     def set_badge_id(self, badge_id):
         self._op("set_badge_id", lambda nvs: self.identity.set_badge_id(nvs, badge_id))
 
-    def _write(self, nvs, card, pair_key, id_key, gen):
+    def _write(self, nvs, card, pair_key, id_key, gen, event):
         self.identity.invalidate(nvs)
         path = self._owner_path()
         try:
@@ -156,10 +157,10 @@ class FakeBadge:
                 f.write('{"acc": "%s", "na' % card["acc"])
             raise
         self.owner.save(card, path=path)
-        self.identity.write(nvs, pair_key, id_key, gen)
+        self.identity.write(nvs, pair_key, id_key, gen, event.key, event.utc_offset)
 
-    def write(self, card, pair_key, id_key, gen):
-        self._op("write", lambda nvs: self._write(nvs, card, pair_key, id_key, gen))
+    def write(self, card, pair_key, id_key, gen, event):
+        self._op("write", lambda nvs: self._write(nvs, card, pair_key, id_key, gen, event))
 
     def selftest(self):
         return self._op("selftest", lambda nvs: dict(self.selftest_result))
