@@ -99,7 +99,7 @@ def test_a_walker_moves_on_the_air_and_touching_pins_are_centimetres_apart():
         after = w.radio.rssi(a, b)
         w.run_until(1)  # the apps start (and are dropped with the world)
     finally:
-        runner._quiet_close(w)
+        runner.close(w)
     assert far < nearer < touching, (far, nearer, touching)
     assert after < touching, (after, touching)
     assert runner.position(sc["pins"][0], 2.0)[:2] == (3.0, 1.0)

@@ -12,15 +12,17 @@ device's accounting (cpu and radio state times, packet counters).
 """
 import json
 import math
+import os
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from host_tools import BOARDS_DIR, REPO
-from host_tools.sim import motionsrc
+from host_tools.sim import motionsrc, provision, social
 from host_tools.sim.scenario import ScenarioError
 
 DEFAULT_BOARD = "cloudpin_ref"
@@ -182,12 +184,15 @@ class Pin:
         self.app_box = [None]
         self.taps = []  # t_ms of `tap` log lines
         self.notes = []  # warnings and errors the firmware logged
+        self.social = social.PinLog()  # its meet, updates and designs lines
         self.recording = None
 
     def sink(self, line):
-        # "L t_ms name msg": keep taps, warnings and errors only.
+        # "L t_ms name msg": keep taps, meet and greet, warnings and errors.
         if " tap t_ms=" in line:
             self.taps.append(int(line.split(" tap t_ms=", 1)[1].split()[0]))
+        elif self.social.feed(line):
+            pass  # a "tap again" warning is the handshake working, not a fault
         elif line[:1] in ("W", "E"):
             self.notes.append(line)
 
@@ -215,6 +220,7 @@ def build(sc, recordings=(), warn=None):
     from cpsim import world as world_mod
 
     boards = _boards(sc["pins"], warn)
+    keys = provision.Keys(sc["seed"], [p["id"] for p in sc["pins"]], sc["event"]["utc_offset_min"])
     pool = []
     if any(moving_spans(p) and not p["recording"] for p in sc["pins"]):
         pool = walk_recordings(list(sc["recordings"]) + list(recordings))
@@ -224,19 +230,44 @@ def build(sc, recordings=(), warn=None):
     world_mod.reset()
     w = world_mod.World()
     w.radio.reseed(sc["seed"])  # the hall's shadowing, fading and back-off follow the seed
+    # Each pin's flash is a folder of its own, current while the pin runs
+    # (cpsim.world: Device.flash_dir); simulate() removes them at the end.
+    w.sim_cwd = os.getcwd()
+    w.sim_flash = tempfile.TemporaryDirectory(prefix="cloudpin-sim-")
+    w.sim_keys = keys
     pins = []
-    noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
-    for idx, spec in enumerate(sc["pins"]):
-        name, board = boards[spec["board"]]
-        dev = w.device(spec["id"])
-        pin = Pin(spec, name, dev)
-        source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise)
-        boardfit.fit(dev, board, source=source)
-        x, y, facing = position(spec, 0.0)
-        w.radio.set_position(dev, x, y, facing)
-        w.start(dev, _firmware(pin, board))
-        pins.append(pin)
+    try:
+        noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
+        start_utc = sc["event"]["start_utc"]
+        for idx, spec in enumerate(sc["pins"]):
+            name, board = boards[spec["board"]]
+            dev = w.device(spec["id"])
+            dev.flash_dir = os.path.join(w.sim_flash.name, "pin%d" % idx)
+            os.mkdir(dev.flash_dir)
+            if start_utc is not None:  # the RTC reads the event's time at t = 0
+                dev.rtc_offset_us = (start_utc - provision.RTC_EPOCH_UNIX) * 1000000
+            provision.provision(w, dev, spec["id"], keys)
+            pin = Pin(spec, name, dev)
+            source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise)
+            boardfit.fit(dev, board, source=source)
+            x, y, facing = position(spec, 0.0)
+            w.radio.set_position(dev, x, y, facing)
+            w.start(dev, _firmware(pin, board))
+            pins.append(pin)
+    except BaseException:
+        close_flash(w)
+        raise
+    world_mod.leave_flash(w.sim_cwd)  # the caller's folder until the pins run
     return w, pins
+
+
+def close_flash(w):
+    """Back to the caller's folder and remove the pins' flash folders (after
+    a World from build() is done with)."""
+    from cpsim import world as world_mod
+
+    world_mod.leave_flash(w.sim_cwd)
+    w.sim_flash.cleanup()
 
 
 # --- running ---------------------------------------------------------------------
@@ -265,6 +296,8 @@ def _place(w, pins, by_id, sc, t_ms):
 
 def simulate(sc, recordings=(), progress=None, warn=None):
     """Run a validated scenario; returns the result dict (docs/sim.md)."""
+    if sc.get("attackers"):
+        raise SimError("attackers: not simulated yet in this version")
     t_build = time.perf_counter()
     w, pins = build(sc, recordings, warn)
     by_id = {p.spec["id"]: p for p in pins}
@@ -288,7 +321,14 @@ def simulate(sc, recordings=(), progress=None, warn=None):
             for models in src.values():
                 for m in models.values():
                     _close(getattr(m, "source", None))
-        _quiet_close(w)
+        close(w)
+
+
+def close(w):
+    """Drop a World from build(): its pins' tasks, the caller's folder back,
+    the pins' flash folders removed."""
+    _quiet_close(w)
+    close_flash(w)
 
 
 def _quiet_close(w):
@@ -324,6 +364,17 @@ def match_taps(injected, detected):
                 del left[i]
                 break
     return matched, left
+
+
+def _friend_store(w, pin):
+    """{slot: fk8} of the pin's friend store, read in its flash folder; None
+    if its app has no meet service (not provisioned, or no radio)."""
+    app = pin.app_box[0]
+    friends = getattr(getattr(app, "meet", None), "friends", None)
+    if friends is None:
+        return None
+    w.use(pin.dev)
+    return social.store_keys(friends)
 
 
 def _result(sc, w, pins, wall, build_s):
@@ -362,7 +413,14 @@ def _result(sc, w, pins, wall, build_s):
             "time_us": acct["time_us"],
             "counts": acct["counts"],
         }
+    stores = {p.spec["id"]: _friend_store(w, p) for p in pins}
+    friendships, half, per_pin, social_m, missed = social.analyse(
+        sc["taps"], {p.spec["id"]: p.social for p in pins}, stores, w.sim_keys)
+    for pid, extra in per_pin.items():
+        out[pid].update(extra)
     sim_s = w.clock.now_ms() / 1000.0
+    air = {k: v for k, v in sorted(time_us.items()) if k.startswith("air.")}
+    social_m["air_time_us"] = air
     metrics = {
         "sim_s": sim_s,
         "wall_s": round(wall, 3),
@@ -373,8 +431,10 @@ def _result(sc, w, pins, wall, build_s):
         "radio": {k: v for k, v in sorted(radio_counts.items()) if k.startswith("radio")},
         "radio_time_us": {k: v for k, v in sorted(time_us.items()) if k.startswith("radio")},
         "cpu_time_us": {k: v for k, v in sorted(time_us.items()) if k.startswith("cpu")},
+        "social": social_m,
     }
-    return {"name": sc["name"], "seed": sc["seed"], "pins": out, "metrics": metrics}
+    return {"name": sc["name"], "seed": sc["seed"], "friendships": friendships, "half_committed": half,
+            "missed_taps": missed, "pins": out, "metrics": metrics}
 
 
 def summary(result):
@@ -394,6 +454,13 @@ def summary(result):
         "  modelled CPU active %.1f%%; radio packets: %s" % (
             100 * busy, ", ".join("%s=%d" % (k[6:], v) for k, v in m["radio"].items()) or "none (the app does not use BLE yet)"),
     ]
+    s = m.get("social")
+    if s is not None:
+        ms = lambda v: "-" if v is None else "%.2f s" % (v / 1000.0)  # noqa: E731
+        lines.append("  meet and greet: made %d of %d intended taps, missed %d, wrong %d, half-committed %d; "
+                     "\"tap again\" %d; tap to friendship median %s, p95 %s" % (
+                         s["made"], s["intended_taps"], s["missed"], s["wrong"], s["half_committed"],
+                         s["tap_again"], ms(s["tap_to_friendship_ms"]["median"]), ms(s["tap_to_friendship_ms"]["p95"])))
     faulty = [k for k, p in result["pins"].items() if p["faults"] or p["notes"]]
     if faulty:
         lines.append("  pins with faults or warnings: %s" % ", ".join(faulty[:10]) + (" ..." if len(faulty) > 10 else ""))

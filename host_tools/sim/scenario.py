@@ -10,13 +10,19 @@ import math
 from pathlib import Path
 
 from host_tools.boards import boardspec
+from host_tools.fw import source as fwsource
 
-TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings")
+TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers")
 ROOM = ("width_m", "depth_m")
 PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording")
 TAP = ("t_ms", "a", "b")
 SOLO = ("t_ms", "pin")
+EVENT = ("utc_offset_min", "start_utc")
+ATTACKER = ("id", "x", "y", "kind", "tx_dbm")
+ATTACKER_KINDS = ("replay", "spoof", "tap_storm")
 MAX_DURATION_S = 24 * 3600
+RTC_MIN_UNIX = 946684800  # 2000-01-01: the ESP32's RTC starts there
+RTC_MAX_UNIX = RTC_MIN_UNIX + 0x7FFFFFFF  # MicroPython's 32-bit time.time() on the ESP32
 
 
 class ScenarioError(ValueError):
@@ -58,13 +64,18 @@ def _inside(x, y, room, where):
             where, x, y, room["width_m"], room["depth_m"]))
 
 
+def _ident(obj, where):
+    """The id of a pin or attacker entry (an object with a non-empty string id)."""
+    if not isinstance(obj, dict):
+        raise ScenarioError("%s: expected an object, got %s" % (where, type(obj).__name__))
+    oid = _need(obj, "id", where)
+    if not isinstance(oid, str) or not oid:
+        raise ScenarioError("%s.id: expected a non-empty string, got %r" % (where, oid))
+    return oid
+
+
 def _pin(p, i, room, duration_s):
-    where = "pins[%d]" % i
-    if not isinstance(p, dict):
-        raise ScenarioError("%s: expected an object, got %s" % (where, type(p).__name__))
-    pid = _need(p, "id", where)
-    if not isinstance(pid, str) or not pid:
-        raise ScenarioError("%s.id: expected a non-empty string, got %r" % (where, pid))
+    pid = _ident(p, "pins[%d]" % i)
     where = "pins[%d] (%s)" % (i, pid)
     _keys(p, PIN, where)
     x = _num(_need(p, "x", where), where + ".x")
@@ -94,6 +105,48 @@ def _pin(p, i, room, duration_s):
             raise ScenarioError("%s: t_s %g is not after the previous waypoint's %g" % (ww, t, walk[-1][0]))
         walk.append((t, wx, wy))
     return {"id": pid, "x": x, "y": y, "board": board, "walk": walk, "facing_deg": facing, "recording": rec}
+
+
+def _event(raw):
+    limits = fwsource.constants("identity")  # the firmware's own bounds on the time zone
+    if raw is None:
+        return {"utc_offset_min": 0, "start_utc": None}
+    _keys(raw, EVENT, "event")
+    off = _num(raw.get("utc_offset_min", 0), "event.utc_offset_min", lo=limits["UTC_OFFSET_MIN"],
+               hi=limits["UTC_OFFSET_MAX"], integer=True)
+    start = raw.get("start_utc")
+    if start is not None:
+        start = _num(start, "event.start_utc", lo=RTC_MIN_UNIX, hi=RTC_MAX_UNIX, integer=True)
+    return {"utc_offset_min": off, "start_utc": start}
+
+
+def _attackers(raw, room, ids):
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ScenarioError("attackers: expected a list")
+    out, seen = [], set()
+    for i, a in enumerate(raw):
+        where = "attackers[%d]" % i
+        aid = _ident(a, where)
+        if aid in ids or aid in seen:
+            raise ScenarioError("%s.id: %r is used twice (pin and attacker ids share one list)" % (where, aid))
+        seen.add(aid)
+        where = "attackers[%d] (%s)" % (i, aid)
+        _keys(a, ATTACKER, where)
+        kind = _need(a, "kind", where)
+        if kind not in ATTACKER_KINDS:
+            near = boardspec.closest(kind, ATTACKER_KINDS) if isinstance(kind, str) else None
+            raise ScenarioError("%s.kind: %r is not one of %s%s" % (
+                where, kind, ", ".join(ATTACKER_KINDS), " (did you mean %r?)" % near if near else ""))
+        x = _num(_need(a, "x", where), where + ".x")
+        y = _num(_need(a, "y", where), where + ".y")
+        _inside(x, y, room, where)
+        tx = a.get("tx_dbm")
+        if tx is not None:
+            tx = _num(tx, where + ".tx_dbm", lo=-20, hi=20)
+        out.append({"id": aid, "x": x, "y": y, "kind": kind, "tx_dbm": tx})
+    return out
 
 
 def _tap_time(t, where, duration_s):
@@ -156,7 +209,8 @@ def validate(data):
         raise ScenarioError("recordings: expected a list of folders or CSV files")
     return {"name": name, "seed": seed, "duration_s": duration, "room": room, "pins": pins,
             "taps": sorted(taps, key=lambda t: t["t_ms"]), "solo_taps": sorted(solos, key=lambda t: t["t_ms"]),
-            "recordings": recs or []}
+            "recordings": recs or [], "event": _event(data.get("event")),
+            "attackers": _attackers(data.get("attackers"), room, ids)}
 
 
 def load(path):

@@ -14,12 +14,23 @@
 # The runner (start, run_for, run_until) runs the pins' firmware on the
 # world's simulated clock: see cpsim/timebase.py for what time, asyncio and
 # the blocking calls do there.
+import os
 import sys
 
 from cpsim.clock import SimClock
 
 _MP = sys.implementation.name == "micropython"
-_state = {"world": None, "device": None}
+_state = {"world": None, "device": None, "cwd": None}
+
+
+def _enter_flash(dev):
+    # Pins of one process each keep their files in their own folder
+    # (Device.flash_dir): the firmware's relative paths ("owner.json",
+    # "friends.log": its cwd is / on the chip) land in the bound pin's.
+    d = dev.flash_dir
+    if d is not None and _state["cwd"] != d:
+        os.chdir(d)
+        _state["cwd"] = d
 
 
 class Device:
@@ -35,6 +46,7 @@ class Device:
         self.adc_values = {}
         self.nvs = {}  # namespace -> {key: int (i32) or bytes (blob)}
         self.nvs_file = None  # JSON file esp32.NVS.commit() persists to (virtual badge)
+        self.flash_dir = None  # this pin's filesystem: a folder made current while it is bound
         self.reset_cause = 1  # machine.PWRON_RESET
         self.wake_reason = 0  # machine.wake_reason(): 0 = not woken from sleep
         self.resets = []  # [(t_ms, cause)] resets since the simulation started
@@ -77,6 +89,8 @@ class Device:
         prev = _state["device"]
         _state["device"] = self
         _state["world"] = self.world
+        if self.flash_dir is not None:
+            _enter_flash(self)
         return prev
 
 
@@ -111,6 +125,8 @@ class World:
         """Make `device` the one that machine/bluetooth/esp32 constructors bind to."""
         _state["world"] = self
         _state["device"] = device
+        if device.flash_dir is not None:
+            _enter_flash(device)
         return device
 
     def advance(self, ms):
@@ -132,7 +148,14 @@ class World:
     def run_until(self, t_ms):
         """Run every pin's tasks and hardware on the simulated clock until
         t_ms (absolute simulated time)."""
-        self.runner().run_until(t_ms)
+        if not any(d.flash_dir is not None for d in self.devices):
+            self.runner().run_until(t_ms)
+            return
+        home = os.getcwd()  # pins' flash folders are current only while they run
+        try:
+            self.runner().run_until(t_ms)
+        finally:
+            leave_flash(home)
 
     def run_for(self, ms):
         self.run_until(self.clock.now_ms() + ms)
@@ -167,6 +190,14 @@ def unbind(prev):
     _state["device"] = prev
     if prev is not None:
         _state["world"] = prev.world
+        if prev.flash_dir is not None:
+            _enter_flash(prev)
+
+
+def leave_flash(cwd):
+    """Back to the host's folder `cwd` after pins with a flash_dir ran."""
+    os.chdir(cwd)
+    _state["cwd"] = None
 
 
 def active_world():
@@ -184,3 +215,4 @@ def reset():
         m.reset()  # the VM's one task queue: drop the last test's tasks
     _state["world"] = None
     _state["device"] = None
+    _state["cwd"] = None
