@@ -177,3 +177,21 @@ def test_reboot_and_power_loss():
     assert lb.of(8) == []
     w.advance(1500)
     assert len(lb.of(8)) == 1 and la.of(2) == []
+
+
+def test_a_write_made_from_the_write_done_irq_is_delivered_once():
+    # Firmware chains requests in its handler (write the next part on
+    # _IRQ_GATTC_WRITE_DONE); each must reach the server exactly once.
+    w, a, b, la, lb, tx, rx = _connected()
+    parts = [b"two", b"three"]
+
+    def chain(event, data):
+        lb(event, data)
+        if event == 17 and parts:
+            b.gattc_write(0, rx, parts.pop(0), 1)
+
+    b.irq(chain)
+    b.gattc_write(0, rx, b"one", 1)
+    w.advance(500)
+    assert la.of(3) == [(0, rx)] * 3, la.of(3)
+    assert lb.of(17) == [(0, rx, 0)] * 3 and a.gatts_read(rx) == b"three"

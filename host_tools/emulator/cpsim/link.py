@@ -159,9 +159,10 @@ class Link:
             self._later(self.interval, lambda: self._rx(side, kind, resp))
             return
         q.pop(0)
+        more = bool(q)  # a request made by resp()'s IRQ handler finds q empty and starts itself
         if resp is not None:
             resp()
-        if q:
+        if more:
             self._tx_next(side, kind)
 
     # --- ending ---------------------------------------------------------------
