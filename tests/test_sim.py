@@ -160,10 +160,42 @@ def test_the_cli_prints_json_and_refuses_a_bad_file_in_one_line(tmp_path, capsys
 def test_shipped_scenarios_are_valid():
     # *day* files are day scenarios of `cloudpin power` (tests/test_power.py), not crowds
     names = sorted(p.name for p in (REPO / "scenarios").glob("*.json") if "day" not in p.name)
-    assert {"quiet-pair.json", "hall-400.json", "press-room-30.json"} <= set(names)
+    assert {"quiet-pair.json", "hall-400.json", "press-room-30.json", "hall-300-rush.json", "walk-past.json",
+            "third-pin.json", "attack-replay.json", "attack-spoof.json", "attack-tap-storm.json"} <= set(names)
     for n in names:
         sc = sim.load(REPO / "scenarios" / n)
         assert sc["pins"]
     hall = sim.load(REPO / "scenarios" / "hall-400.json")
     assert len(hall["pins"]) == 400 and hall["duration_s"] == 45
     assert sum(1 for p in hall["pins"] if len(p["walk"]) > 1) == 60
+
+
+def test_shipped_meet_and_greet_scenarios_are_what_they_say():
+    import math
+
+    def load(n):
+        return sim.load(REPO / "scenarios" / n)
+
+    rush = load("hall-300-rush.json")
+    pins = {p["id"]: p for p in rush["pins"]}
+    assert len(pins) == 300 and len(rush["taps"]) == 20
+    first = rush["taps"][0]["t_ms"] // 1000 * 1000
+    assert all(first <= t["t_ms"] < first + 1000 for t in rush["taps"])  # 20 pairs in the same second
+    touched = [p for t in rush["taps"] for p in (t["a"], t["b"])]
+    assert len(set(touched)) == 40  # each pin in one pair
+    for t in rush["taps"]:  # standing together, face to face
+        a, b = pins[t["a"]], pins[t["b"]]
+        assert abs(math.dist((a["x"], a["y"]), (b["x"], b["y"])) - 0.6) < 0.01 and not a["walk"] and not b["walk"]
+    third = load("third-pin.json")
+    (solo,) = third["solo_taps"]
+    t0 = third["taps"][0]
+    assert solo["t_ms"] == t0["t_ms"]  # knocked at the same instant...
+    ps = {p["id"]: p for p in third["pins"]}
+    d = math.dist((ps[solo["pin"]]["x"], ps[solo["pin"]]["y"]), (ps[t0["a"]]["x"], ps[t0["a"]]["y"]))
+    assert 0.9 <= d <= 1.1  # ...a metre away
+    assert third["taps"][1]["t_ms"] == third["taps"][2]["t_ms"]  # and two pairs touching at one instant
+    for kind in ("replay", "spoof", "tap_storm"):
+        sc = load("attack-%s.json" % kind.replace("_", "-"))
+        assert [a["kind"] for a in sc["attackers"]] == [kind] and len(sc["taps"]) >= 5
+    walk = load("walk-past.json")
+    assert sum(1 for p in walk["pins"] if len(p["walk"]) > 1) >= 6 and len(walk["taps"]) >= 4

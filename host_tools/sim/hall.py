@@ -1,9 +1,12 @@
 """Generated halls: N pins scattered in a room, some walking between random
 waypoints, a few touches and knocks among those standing. The shipped
 scenarios (scenarios/hall-*.json, press-room-30.json) were made by this, and
-`cloudpin bench sim` times halls of 30, 100 and 400 pins with it.
+`cloudpin bench sim` times halls of 30, 100 and 400 pins with it. A rush
+(`rush`) is a hall whose PAIRS pairs, standing face to face, all touch
+within one second from AT_S (scenarios/hall-300-rush.json).
 
     python -m host_tools.sim.hall NAME PINS WIDTH DEPTH SECONDS WALKERS TAPS SOLO SEED > scenarios/NAME.json
+    python -m host_tools.sim.hall rush NAME PINS WIDTH DEPTH SECONDS WALKERS PAIRS AT_S SEED > scenarios/NAME.json
 """
 import json
 import random
@@ -45,6 +48,42 @@ def hall(name, n, width, depth, seconds, walkers, taps, solo, seed):
             "solo_taps": sorted(solos, key=lambda t: t["t_ms"])}
 
 
+PAIR_GAP_M = 0.6  # two people who just touched pins stand about this far apart
+
+
+def pair_up(sc, gap_m=PAIR_GAP_M):
+    """Tapping pairs stand together: pin b of every touch (if it does not
+    walk and touches only a) moves gap_m from pin a, the two facing each
+    other. Returns sc."""
+    pins = {p["id"]: p for p in sc["pins"]}
+    partners = {}
+    for t in sc["taps"]:
+        for x, y in ((t["a"], t["b"]), (t["b"], t["a"])):
+            partners.setdefault(x, set()).add(y)
+    w = sc["room"]["width_m"]
+    for t in sc["taps"]:
+        a, b = pins[t["a"]], pins[t["b"]]
+        if "walk" in b or len(partners[b["id"]]) > 1:
+            continue
+        right = a["x"] + gap_m <= w - 0.1
+        b["x"] = round(a["x"] + (gap_m if right else -gap_m), 2)
+        b["y"] = a["y"]
+        a["facing_deg"], b["facing_deg"] = (0, 180) if right else (180, 0)
+    return sc
+
+
+def rush(name, n, width, depth, seconds, walkers, pairs, at_s, seed):
+    """A hall of n pins where `pairs` pairs of standing pins, face to face,
+    all touch within the second from at_s."""
+    sc = hall(name, n, width, depth, seconds, walkers, 0, 0, seed)
+    r = random.Random(seed + 1)
+    still = [p["id"] for p in sc["pins"] if "walk" not in p]
+    chosen = r.sample(still, 2 * pairs)
+    sc["taps"] = sorted(({"t_ms": int(at_s * 1000) + r.randrange(1000), "a": chosen[2 * i], "b": chosen[2 * i + 1]}
+                         for i in range(pairs)), key=lambda t: t["t_ms"])
+    return pair_up(sc)
+
+
 def dumps(sc):
     """JSON with one pin per line (diffable, still readable)."""
     parts = []
@@ -58,6 +97,9 @@ def dumps(sc):
 
 if __name__ == "__main__":
     a = sys.argv[1:]
+    make = hall
+    if a[:1] == ["rush"]:
+        make, a = rush, a[1:]
     if len(a) != 9:
-        sys.exit(__doc__.strip().splitlines()[-1].strip())
-    sys.stdout.write(dumps(hall(a[0], *[json.loads(x) for x in a[1:]])))
+        sys.exit("\n".join(line.strip() for line in __doc__.strip().splitlines()[-2:]))
+    sys.stdout.write(dumps(make(a[0], *[json.loads(x) for x in a[1:]])))

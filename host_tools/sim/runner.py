@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from host_tools import BOARDS_DIR, REPO
-from host_tools.sim import motionsrc, provision, social
+from host_tools.sim import attackers, motionsrc, provision, social
 from host_tools.sim.scenario import ScenarioError
 
 DEFAULT_BOARD = "cloudpin_ref"
@@ -216,6 +216,9 @@ def build(sc, recordings=(), warn=None):
 
     warn = warn or (lambda m: print(m, file=sys.stderr))
     _paths()
+    from host_tools import hostcrypto
+
+    hostcrypto.install()  # the firmware's `import cryptolib` (meet and greet's AES)
     from cpsim import boardfit
     from cpsim import world as world_mod
 
@@ -254,6 +257,7 @@ def build(sc, recordings=(), warn=None):
             w.radio.set_position(dev, x, y, facing)
             w.start(dev, _firmware(pin, board))
             pins.append(pin)
+        w.sim_attackers = attackers.place(w, sc["attackers"], sc["seed"])
     except BaseException:
         close_flash(w)
         raise
@@ -296,8 +300,6 @@ def _place(w, pins, by_id, sc, t_ms):
 
 def simulate(sc, recordings=(), progress=None, warn=None):
     """Run a validated scenario; returns the result dict (docs/sim.md)."""
-    if sc.get("attackers"):
-        raise SimError("attackers: not simulated yet in this version")
     t_build = time.perf_counter()
     w, pins = build(sc, recordings, warn)
     by_id = {p.spec["id"]: p for p in pins}
@@ -421,6 +423,7 @@ def _result(sc, w, pins, wall, build_s):
     sim_s = w.clock.now_ms() / 1000.0
     air = {k: v for k, v in sorted(time_us.items()) if k.startswith("air.")}
     social_m["air_time_us"] = air
+    social_m["attackers"] = {a.spec["id"]: a.report() for a in w.sim_attackers}
     metrics = {
         "sim_s": sim_s,
         "wall_s": round(wall, 3),

@@ -178,6 +178,10 @@ def serve_read(srv, link, side, h):
 
 
 def serve_write(srv, link, side, h, data):
+    sniffers = getattr(link.radio, "sniffers", None)
+    if sniffers:  # someone on the air follows connections (the simulator's replay attacker)
+        for f in sniffers:
+            f(link, side, h, bytes(data))
     t = server(srv)
     a = t.get(h)
     if a is not None and a.kind == G.CCCD:

@@ -166,6 +166,9 @@ class Radio:
         self._reqs = []  # SCAN_REQs sent this tick: (pdu, scanner)
         self.scanners = []  # BLE objects scanning now (inject_advertisement)
         self.links = []  # open connections
+        # f(link, server side, handle, data) for every GATT write a server
+        # receives: a sniffer following connections (cpsim's own links only)
+        self.sniffers = []
 
     def reseed(self, seed):
         """Another draw of the noise: advDelay, backoff, shadowing and fading
