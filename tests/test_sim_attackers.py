@@ -6,10 +6,7 @@ import pytest
 
 from host_tools.bench.crowd import _paths
 
-_paths()
-from host_tools import hostcrypto  # noqa: E402
-
-hostcrypto.install()
+_paths()  # the emulator's modules, and cryptolib for the firmware's codec
 import bluetooth  # noqa: E402
 from cloudpin.social import advert  # noqa: E402
 from cpsim import world as world_mod  # noqa: E402

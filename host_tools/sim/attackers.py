@@ -261,14 +261,13 @@ class Spoof(Attacker):
         f = self.frame
         rid = bytes(f.rid)
         tapped = self.now_ms() - f.tap_age_ms
-        v = self.victims.get(rid)
-        if v is None:
+        if rid not in self.victims:
             self.victims[rid] = [tapped, self._bytes(6)]
             self.counts["victims"] += 1
-        elif tapped - v[0] > SPOOF_WINDOW_MS:
-            v[0] = tapped  # the same pin tapped again (same epoch, same RID)
 
     def tick(self, now):
+        for rid in [r for r, v in self.victims.items() if now - v[0] > 2 * SPOOF_WINDOW_MS]:
+            del self.victims[rid]  # long past: a new tap of that RID starts afresh
         live = [(t, rid, fake) for rid, (t, fake) in self.victims.items() if 0 <= now - t <= SPOOF_WINDOW_MS]
         if not live:
             if self.counts["sent"]:

@@ -1,19 +1,28 @@
 """Simulator benchmark (`cloudpin bench sim`): generated halls of 30, 100 and
 400 pins (sim/hall.py: 15% walking, a touch and a knock), every pin running
-the firmware app, for --seconds of simulated time each. Reports simulated
-seconds per wall second and per CPU second of this process (the machine is
-shared: CPU seconds are what the simulation itself cost), and tap recall.
---scenario FILE times one scenario instead (the 400-pin, 45-s hall target:
-`cloudpin bench sim --scenario scenarios/hall-400.json`).
+the firmware app, for --seconds of simulated time each, then the shipped
+meet-and-greet scenarios (MEET, the 300-pin rush included; --no-meet skips
+them). Reports simulated seconds per wall second and per CPU second of this
+process (the machine is shared: CPU seconds are what the simulation itself
+cost), tap recall and, per scenario, meet and greet's metrics (made share,
+tap-to-friendship median and p95, wrong, half-committed, "tap again", radio
+on-time per tap). --scenario FILE times one scenario instead (the 400-pin,
+45-s hall target: `cloudpin bench sim --scenario scenarios/hall-400.json`).
 """
 import json
 import sys
 import time
 
+from host_tools import REPO
 from host_tools.sim import hall, runner
 from host_tools.sim.scenario import ScenarioError, load, validate
 
 SIZES = (30, 100, 400)
+# the shipped meet-and-greet scenarios, small to large (docs/sim.md)
+MEET = ("quiet-pair", "third-pin", "walk-past", "attack-replay", "attack-spoof", "attack-tap-storm",
+        "press-room-30", "hall-300-rush")
+SOCIAL_KEYS = ("intended_taps", "made", "made_share", "missed", "wrong", "half_committed", "tap_again",
+               "tap_to_friendship_ms", "radio_on_ms_per_tap")
 # room for each size at about the hall-400 density (3 m^2 a pin)
 ROOMS = {30: (10, 9), 100: (20, 15), 400: (40, 30)}
 
@@ -27,7 +36,8 @@ def measure(sc, progress=None):
             "wall_s": m["wall_s"], "cpu_s": round(cpu, 2),
             "sim_s_per_wall_s": round(m["sim_s"] / m["wall_s"], 3),
             "sim_s_per_cpu_s": round(m["sim_s"] / cpu, 3),
-            "tap_recall": m["taps"]["recall"], "false_taps": m["taps"]["false"]}
+            "tap_recall": m["taps"]["recall"], "false_taps": m["taps"]["false"],
+            "social": {k: m["social"][k] for k in SOCIAL_KEYS}}
 
 
 def sized(n, seconds):
@@ -39,10 +49,16 @@ def add_arguments(p):
     p.add_argument("--pins", type=int, nargs="+", default=list(SIZES), help="hall sizes (%(default)s)")
     p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per hall (%(default)s)")
     p.add_argument("--scenario", help="time this scenario file instead of generated halls")
+    p.add_argument("--no-meet", action="store_true", help="skip the shipped meet-and-greet scenarios")
 
 
-def bench_sim(sizes=SIZES, seconds=10.0, progress=None):
-    return {"sim": [measure(sized(n, seconds), progress) for n in sizes]}
+def meet_scenarios():
+    return [load(REPO / "scenarios" / (n + ".json")) for n in MEET]
+
+
+def bench_sim(sizes=SIZES, seconds=10.0, progress=None, meet=True):
+    scs = [sized(n, seconds) for n in sizes] + (meet_scenarios() if meet else [])
+    return {"sim": [measure(sc, progress) for sc in scs]}
 
 
 def run(args):
@@ -52,6 +68,8 @@ def run(args):
         return 2
     try:
         scs = [load(args.scenario)] if args.scenario else [sized(n, args.seconds) for n in args.pins]
+        if not args.scenario and not args.no_meet:
+            scs += meet_scenarios()
     except ScenarioError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
@@ -59,8 +77,9 @@ def run(args):
     for sc in scs:
         say("sim bench: %s, %d pins, %g simulated s..." % (sc["name"], len(sc["pins"]), sc["duration_s"]))
         r = measure(sc, say)
-        say("sim bench: %d pins: %.3f sim s per wall s, %.3f per CPU s (%.0f s wall)" % (
-            r["pins"], r["sim_s_per_wall_s"], r["sim_s_per_cpu_s"], r["wall_s"]))
+        say("sim bench: %d pins: %.3f sim s per wall s, %.3f per CPU s (%.0f s wall); made %d of %d taps, p95 %s ms" % (
+            r["pins"], r["sim_s_per_wall_s"], r["sim_s_per_cpu_s"], r["wall_s"], r["social"]["made"],
+            r["social"]["intended_taps"], r["social"]["tap_to_friendship_ms"]["p95"]))
         results.append(r)
     print(json.dumps({"sim": results}, indent=1))
     return 0

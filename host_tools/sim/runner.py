@@ -215,10 +215,7 @@ def build(sc, recordings=(), warn=None):
     from host_tools.boards import boardspec
 
     warn = warn or (lambda m: print(m, file=sys.stderr))
-    _paths()
-    from host_tools import hostcrypto
-
-    hostcrypto.install()  # the firmware's `import cryptolib` (meet and greet's AES)
+    _paths()  # cpsim.compat.install: the firmware's `import cryptolib` too
     from cpsim import boardfit
     from cpsim import world as world_mod
 
@@ -455,7 +452,7 @@ def summary(result):
             sum(steps), max(steps or [0]), t["matched"], t["injected"],
             "-" if t["recall"] is None else "%.0f%%" % (100 * t["recall"]), t["false"]),
         "  modelled CPU active %.1f%%; radio packets: %s" % (
-            100 * busy, ", ".join("%s=%d" % (k[6:], v) for k, v in m["radio"].items()) or "none (the app does not use BLE yet)"),
+            100 * busy, ", ".join("%s=%d" % (k[6:], v) for k, v in m["radio"].items()) or "none"),
     ]
     s = m.get("social")
     if s is not None:
