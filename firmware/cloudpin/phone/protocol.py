@@ -1,0 +1,517 @@
+# The phone protocol's bytes, shared by the pin (cloudpin.phone.service) and
+# every client (host_tools/phone runs this very file under CPython; the web
+# app's webapp/protocol.js follows it). docs/phone-api.md is the reference.
+#
+# Layers, bottom up:
+#   fragments  GATT writes and notifications carry at most MTU - 3 bytes (20
+#              before an MTU exchange), so a message travels in fragments:
+#              the first is 0x80 | len u16 LE | bytes, the next ones n | bytes
+#              with n = 1, 2, .. (mod 128).
+#   messages   kind u8 | body. In the clear: HELLO/CHALLENGE (the pin's fresh
+#              nonce), PROVE/WELCOME (each side proves it knows the pairing
+#              secret from the card) and ERROR. Then sealed: kind | seq u16 LE |
+#              AES-CTR ciphertext | HMAC-SHA256 tag (8 bytes), under keys of
+#              this connection only (HKDF of the secret and both nonces).
+#   requests   plaintext op u8 | arguments; responses req_seq u16 | status u8 |
+#              payload; events code u8 | payload.
+#
+# Why not BLE bonding: it is unreliable on ESP32 MicroPython (hardware-facts)
+# and lost with every reset; the card's secret survives both.
+import struct
+
+import cryptolib
+from micropython import const
+
+from cloudpin.social import kdf
+
+SERVICE_UUID = "441050e0-0cce-49cc-b8ae-553248e3a2ab"
+RX_UUID = "441050e1-0cce-49cc-b8ae-553248e3a2ab"  # phone -> pin: write (with or without response)
+TX_UUID = "441050e2-0cce-49cc-b8ae-553248e3a2ab"  # pin -> phone: notify
+PROTO = const(1)
+
+MAX_MESSAGE = const(1024)  # a reassembled message, either way
+NONCE = const(16)
+PROOF = const(16)
+TAG = const(8)
+SEALED_OVERHEAD = const(11)  # kind + seq + tag
+MAX_PLAIN = const(1013)  # MAX_MESSAGE - SEALED_OVERHEAD
+MAX_SEQ = const(0xFFFF)  # messages per direction and connection
+FIRST = const(0x80)
+
+# message kinds (phone -> pin below 0x80, pin -> phone from 0x80)
+HELLO = const(0x01)  # proto u8
+PROVE = const(0x02)  # phone nonce 16 | proof 16
+REQUEST = const(0x03)  # sealed
+CHALLENGE = const(0x81)  # proto u8 | pin nonce 16
+WELCOME = const(0x82)  # pin proof 16
+RESPONSE = const(0x83)  # sealed
+EVENT = const(0x84)  # sealed
+ERROR = const(0xFF)  # status u8 | kind it answers u8 | (LOCKED: seconds u16)
+
+# request ops (inside a sealed REQUEST)
+OP_INFO = const(1)
+OP_CARD_GET = const(2)
+OP_CARD_SET = const(3)
+OP_FRIENDS = const(4)  # start slot u16 | most u8
+OP_STATS = const(5)
+OP_DESIGNS = const(6)
+OP_DESIGN_SET = const(7)  # index u8
+
+# event codes (inside a sealed EVENT)
+EV_FRIEND = const(1)  # a friend entry
+EV_UPDATE = const(2)  # slot u16 | steps u32 | made u16 | unix s u32
+EV_DESIGN = const(3)  # index u8: a design was unlocked
+EV_BATTERY = const(4)  # percent u8 | low u8
+
+# status codes
+OK = const(0)
+MALFORMED = const(1)  # cannot be parsed (fragment, message or arguments)
+TOO_LARGE = const(2)  # over MAX_MESSAGE, or a value over its limit
+OUT_OF_ORDER = const(3)  # not expected now (PROVE before HELLO, HELLO in a session, a lost fragment)
+UNAUTHORISED = const(4)  # a request before the proof
+BAD_PROOF = const(5)  # the proof does not match: wrong secret, or someone else's pin
+LOCKED = const(6)  # too many wrong proofs: wait (seconds in the ERROR)
+BAD_TAG = const(7)  # a sealed message that does not verify (altered, or from another session)
+REPLAY = const(8)  # a verified message whose sequence number was used already
+UNKNOWN = const(9)  # an op or kind this pin does not know
+INVALID = const(10)  # well-formed but refused (e.g. a card over the owner card's limits)
+NOT_FOUND = const(11)  # no such design (or not unlocked)
+UNAVAILABLE = const(12)  # this pin has no owner card / no designs
+INTERNAL = const(13)  # the pin failed (logged); nothing was changed
+SESSION_OVER = const(14)  # MAX_SEQ messages in this connection: reconnect
+VERSION = const(15)  # a protocol version this pin does not speak
+
+STATUS_NAMES = ("ok", "malformed", "too large", "out of order", "unauthorised", "bad proof", "locked",
+                "bad tag", "replay", "unknown", "invalid", "not found", "unavailable", "internal",
+                "session over", "version")
+
+_LABEL_PHONE = b"cloudpin v1 phone proof"
+_LABEL_PIN = b"cloudpin v1 pin proof"
+_LABEL_BEACON = b"cloudpin v1 phone beacon"
+_LABEL_SESSION = b"cloudpin v1 phone session"
+
+NO_SLOT = const(0xFFFF)  # friends page: no more friends
+
+
+def status_name(s):
+    return STATUS_NAMES[s] if 0 <= s < len(STATUS_NAMES) else "status %d" % s
+
+
+# -- fragments ---------------------------------------------------------------
+
+def fragments(msg, size):
+    """The fragments of `msg`, each at most `size` bytes (MTU - 3)."""
+    if size < 4:
+        raise ValueError("fragment size")
+    n = len(msg)
+    head = bytes((FIRST, n & 0xFF, n >> 8))
+    first = size - 3
+    yield head + bytes(msg[:first])
+    pos = first
+    i = 1
+    while pos < n:
+        yield bytes((i & 0x7F,)) + bytes(msg[pos:pos + size - 1])
+        pos += size - 1
+        i += 1
+
+
+class Reassembler:
+    """Joins fragments into a message in a buffer allocated once."""
+
+    def __init__(self, most=MAX_MESSAGE):
+        self.buf = bytearray(most)
+        self.want = -1  # -1: waiting for a first fragment
+        self.have = 0
+        self.next = 0
+
+    def reset(self):
+        self.want = -1
+
+    def feed(self, frag):
+        """A memoryview of the complete message, None while more is due, or
+        a status (int) for a fragment that cannot be taken (the partial
+        message is dropped)."""
+        n = len(frag)
+        if n == 0:
+            self.want = -1
+            return MALFORMED
+        h = frag[0]
+        if h & FIRST:
+            if h != FIRST or n < 3:
+                self.want = -1
+                return MALFORMED
+            want = frag[1] | (frag[2] << 8)
+            if want == 0 or want > len(self.buf):
+                self.want = -1
+                return TOO_LARGE
+            self.want = want
+            self.have = 0
+            self.next = 1
+            body = 3
+        else:
+            if self.want < 0 or h != self.next:
+                self.want = -1
+                return OUT_OF_ORDER
+            self.next = (self.next + 1) & 0x7F
+            body = 1
+        k = n - body
+        if self.have + k > self.want:
+            self.want = -1
+            return MALFORMED
+        self.buf[self.have:self.have + k] = frag[body:]
+        self.have += k
+        if self.have < self.want:
+            return None
+        self.want = -1
+        return memoryview(self.buf)[:self.have]
+
+
+# -- proofs and the sealed channel --------------------------------------------
+
+def _hmac16(key, label, a, b):
+    return kdf.hmac_sha256(key, (label, a, b))[:PROOF]
+
+
+def phone_proof(pair_key, pin_nonce, phone_nonce):
+    return _hmac16(pair_key, _LABEL_PHONE, pin_nonce, phone_nonce)
+
+
+def pin_proof(pair_key, pin_nonce, phone_nonce):
+    return _hmac16(pair_key, _LABEL_PIN, phone_nonce, pin_nonce)
+
+
+def beacon_tag(pair_key, nonce):
+    """4 bytes the pin advertises in its phone window with a fresh nonce:
+    its owner's phone recognises it, nobody else can link two windows."""
+    return kdf.hmac_sha256(pair_key, (_LABEL_BEACON, nonce))[:4]
+
+
+def same(a, b):
+    """a == b in a time that does not depend on where they differ."""
+    if len(a) != len(b):
+        return False
+    d = 0
+    for i in range(len(a)):
+        d |= a[i] ^ b[i]
+    return d == 0
+
+
+class Channel:
+    """One connection's sealed messages, one side's view. Keys from HKDF of
+    the secret with both nonces as salt: a recording of another connection
+    does not verify here, and each direction counts its own messages."""
+
+    def __init__(self, pair_key, pin_nonce, phone_nonce, pin_side):
+        okm = kdf.hkdf(pair_key, bytes(pin_nonce) + bytes(phone_nonce), _LABEL_SESSION, 96)
+        to_pin, to_phone = (okm[0:16], okm[32:64]), (okm[16:32], okm[64:96])
+        out, inn = (to_phone, to_pin) if pin_side else (to_pin, to_phone)
+        self._tx_aes = cryptolib.aes(out[0], 1)  # CTR by hand: ECB is all a stock build has
+        self._rx_aes = cryptolib.aes(inn[0], 1)
+        self._tx_mac = out[1]
+        self._rx_mac = inn[1]
+        self.tx_seq = 0
+        self.rx_seq = 0
+        self._blk = bytearray(16)
+        self._ks = bytearray(16)
+
+    def _ctr(self, aes, seq, src, dst):
+        blk, ks = self._blk, self._ks
+        for i in range(16):
+            blk[i] = 0
+        blk[0] = seq & 0xFF
+        blk[1] = seq >> 8
+        n = len(src)
+        for off in range(0, n, 16):
+            blk[2] = (off >> 4) & 0xFF
+            blk[3] = off >> 12
+            aes.encrypt(blk, ks)
+            for j in range(min(16, n - off)):
+                dst[off + j] = src[off + j] ^ ks[j]
+
+    def seal(self, kind, plain):
+        """kind | seq | ciphertext | tag; None once MAX_SEQ messages went."""
+        seq = self.tx_seq
+        if seq > MAX_SEQ:
+            return None
+        n = len(plain)
+        out = bytearray(3 + n + TAG)
+        out[0] = kind
+        out[1] = seq & 0xFF
+        out[2] = seq >> 8
+        self._ctr(self._tx_aes, seq, plain, memoryview(out)[3:3 + n])
+        out[3 + n:] = kdf.hmac_sha256(self._tx_mac, memoryview(out)[:3 + n])[:TAG]
+        self.tx_seq = seq + 1
+        return out
+
+    def open(self, msg):
+        """(OK, plaintext) or (status, None). Only a message that verifies
+        and carries the next sequence number is taken (and counted)."""
+        n = len(msg) - SEALED_OVERHEAD
+        if n < 0:
+            return MALFORMED, None
+        body = memoryview(msg)
+        if not same(kdf.hmac_sha256(self._rx_mac, body[:3 + n])[:TAG], body[3 + n:]):
+            return BAD_TAG, None
+        seq = msg[1] | (msg[2] << 8)
+        if seq != self.rx_seq:
+            return (REPLAY if seq < self.rx_seq else OUT_OF_ORDER), None
+        plain = bytearray(n)
+        self._ctr(self._rx_aes, seq, body[3:3 + n], plain)
+        self.rx_seq = seq + 1
+        return OK, plain
+
+
+def error(status, kind, extra=b""):
+    return bytes((ERROR, status, kind)) + extra
+
+
+# -- payload codecs ------------------------------------------------------------
+
+class Reader:
+    """Bounded reads of a payload: ValueError past the end or for bad UTF-8."""
+
+    def __init__(self, buf, pos=0):
+        self.buf = buf
+        self.pos = pos
+
+    def take(self, n):
+        p = self.pos
+        if n < 0 or p + n > len(self.buf):
+            raise ValueError("short")
+        self.pos = p + n
+        return self.buf[p:p + n]
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u16(self):
+        b = self.take(2)
+        return b[0] | (b[1] << 8)
+
+    def u32(self):
+        return struct.unpack("<I", bytes(self.take(4)))[0]
+
+    def text(self):
+        try:
+            return bytes(self.take(self.u16())).decode()
+        except UnicodeError:
+            raise ValueError("utf-8")
+
+    def end(self):
+        if self.pos != len(self.buf):
+            raise ValueError("trailing bytes")
+
+
+def _text(out, s):
+    b = s.encode()
+    out.extend(struct.pack("<H", len(b)))
+    out.extend(b)
+
+
+CARD_FIELDS = ("name", "organisation", "role")
+
+
+def put_card(out, card, with_acc=False):
+    """Append a card: [acc] name organisation role (u16 length + UTF-8
+    each) | handle count u8 | handles (u16 length + UTF-8)."""
+    if with_acc:
+        _text(out, card.get("acc", ""))
+    for f in CARD_FIELDS:
+        _text(out, card.get(f, ""))
+    handles = card.get("handles", [])
+    out.append(len(handles))
+    for h in handles:
+        _text(out, h)
+
+
+def get_card(r, with_acc=False):
+    """The card at a Reader (types and counts only: limits are the owner
+    card's, checked by cloudpin.owner where it is stored)."""
+    card = {}
+    if with_acc:
+        card["acc"] = r.text()
+    for f in CARD_FIELDS:
+        card[f] = r.text()
+    n = r.u8()
+    if n > 8:
+        raise ValueError("handles")
+    card["handles"] = [r.text() for _ in range(n)]
+    return card
+
+
+SHORT_TEXT = const(60)  # characters kept of each text of a card too long for one message
+
+
+def put_friend(out, d, shorten=False):
+    """A friend entry: slot u16 | added u32 | flags u8 (1: has stats, 2:
+    card shortened) | [steps u32 | made u16 | unix s u32] | card (as
+    friends.Friends.get gives it). A card too long for one message even
+    alone (possible only with non-Latin text at every limit) goes
+    shortened: each text cut to SHORT_TEXT characters, no handles."""
+    latest = d["latest"]
+    card = d["card"]
+    if shorten:
+        card = {"handles": []}
+        for f in CARD_FIELDS:
+            card[f] = d["card"][f][:SHORT_TEXT]
+    out.extend(struct.pack("<HIB", d["slot"], d["added"], (0 if latest is None else 1) | (2 if shorten else 0)))
+    if latest is not None:
+        out.extend(struct.pack("<IHI", latest[0], latest[1], latest[2]))
+    put_card(out, card)
+
+
+def get_friend(r):
+    slot, added, flags = r.u16(), r.u32(), r.u8()
+    latest = (r.u32(), r.u16(), r.u32()) if flags & 1 else None
+    return {"slot": slot, "added": added, "latest": latest, "card": get_card(r), "shortened": bool(flags & 2)}
+
+
+# -- the phone's side, without I/O (the host client and the tests use it) -----
+
+class PhoneError(Exception):
+    """The pin answered `status` (or a check failed on the phone's side)."""
+
+    def __init__(self, status, what):
+        super().__init__("%s: %s" % (what, status_name(status)))
+        self.status = status
+        self.what = what
+        self.wait_s = 0
+
+
+def _check_error(msg, what):
+    if len(msg) >= 3 and msg[0] == ERROR:
+        e = PhoneError(msg[1], what)
+        if msg[1] == LOCKED and len(msg) >= 5:
+            e.wait_s = msg[3] | (msg[4] << 8)
+        raise e
+
+
+class Phone:
+    """The owner's phone, one connection: hello() -> message; the pin's
+    CHALLENGE to prove() -> message; its WELCOME to welcome(); then
+    request() messages and take() for what the pin sends."""
+
+    def __init__(self, pair_key, random):
+        self._key = bytes(pair_key)
+        self._random = random
+        self._pin_nonce = None
+        self._nonce = None
+        self.chan = None
+
+    def hello(self):
+        return bytes((HELLO, PROTO))
+
+    def prove(self, msg):
+        _check_error(msg, "hello")
+        if len(msg) != 2 + NONCE or msg[0] != CHALLENGE:
+            raise PhoneError(MALFORMED, "challenge")
+        if msg[1] != PROTO:
+            raise PhoneError(VERSION, "challenge")
+        self._pin_nonce = bytes(msg[2:])
+        self._nonce = bytes(self._random(NONCE))
+        return bytes((PROVE,)) + self._nonce + phone_proof(self._key, self._pin_nonce, self._nonce)
+
+    def welcome(self, msg):
+        """Checks the pin's proof: a pin that cannot make it does not hold
+        this secret (someone else's pin, or an impostor)."""
+        _check_error(msg, "proof")
+        if len(msg) != 1 + PROOF or msg[0] != WELCOME or self._nonce is None:
+            raise PhoneError(MALFORMED, "welcome")
+        if not same(pin_proof(self._key, self._pin_nonce, self._nonce), msg[1:]):
+            raise PhoneError(BAD_PROOF, "the pin's proof")
+        self.chan = Channel(self._key, self._pin_nonce, self._nonce, False)
+
+    def request(self, op, args=b""):
+        """(sealed REQUEST, its sequence number)."""
+        chan = self.chan
+        if chan is None:
+            raise PhoneError(UNAUTHORISED, "request before pairing")
+        seq = chan.tx_seq
+        msg = chan.seal(REQUEST, bytes((op,)) + args)
+        if msg is None:
+            raise PhoneError(SESSION_OVER, "request")
+        return msg, seq
+
+    def take(self, msg):
+        """("response", req_seq, status, payload) or ("event", code, payload).
+        PhoneError for an ERROR or a message that does not verify."""
+        _check_error(msg, "request")
+        if len(msg) < SEALED_OVERHEAD or msg[0] not in (RESPONSE, EVENT) or self.chan is None:
+            raise PhoneError(MALFORMED, "message")
+        st, plain = self.chan.open(msg)
+        if st != OK or plain is None:
+            raise PhoneError(st, "message from the pin")
+        if msg[0] == EVENT:
+            if not plain:
+                raise PhoneError(MALFORMED, "event")
+            return "event", plain[0], bytes(plain[1:])
+        if len(plain) < 3:
+            raise PhoneError(MALFORMED, "response")
+        return "response", plain[0] | (plain[1] << 8), plain[2], bytes(plain[3:])
+
+
+# -- response payloads, read on the phone's side --------------------------------
+
+def parse_info(b):
+    r = Reader(b)
+    proto, pct, low = r.u8(), r.u8(), r.u8()
+    badge = bytes(r.take(8))
+    version = bytes(r.take(r.u8())).decode()
+    r.end()
+    return {"proto": proto, "battery": None if pct == 0xFF else pct, "battery_low": bool(low),
+            "badge_id": None if badge == bytes(8) else badge, "version": version}
+
+
+def parse_card(b, with_acc=True):
+    r = Reader(b)
+    card = get_card(r, with_acc)
+    r.end()
+    return card
+
+
+def card_args(card):
+    out = bytearray()
+    put_card(out, card)
+    return out
+
+
+def parse_page(b):
+    """(total, next slot or None, [friend entries])."""
+    r = Reader(b)
+    total, nxt, n = r.u16(), r.u16(), r.u8()
+    friends = [get_friend(r) for _ in range(n)]
+    r.end()
+    return total, None if nxt == NO_SLOT else nxt, friends
+
+
+def parse_stats(b):
+    day, steps, made, total, friends = struct.unpack("<IIHIH", bytes(b))
+    return {"day": day, "steps_today": steps, "friends_today": made, "steps_total": total, "friends": friends}
+
+
+def parse_designs(b):
+    r = Reader(b)
+    sel, n = r.u8(), r.u8()
+    out = []
+    for _ in range(n):
+        i = r.u8()
+        out.append((i, bytes(r.take(r.u8())).decode()))
+    r.end()
+    return (None if sel == 0xFF else sel), out
+
+
+def parse_event(code, b):
+    """An event's fields as a dict (code names as in docs/phone-api.md)."""
+    if code == EV_FRIEND:
+        r = Reader(b)
+        d = get_friend(r)
+        r.end()
+        return {"event": "friend", "friend": d}
+    if code == EV_UPDATE:
+        slot, steps, made, t = struct.unpack("<HIHI", bytes(b))
+        return {"event": "update", "slot": slot, "steps": steps, "made": made, "t": t}
+    if code == EV_DESIGN:
+        return {"event": "design", "index": b[0]}
+    if code == EV_BATTERY:
+        return {"event": "battery", "percent": b[0], "low": bool(b[1])}
+    return {"event": "unknown", "code": code}
