@@ -260,3 +260,20 @@ def test_events_reach_only_owner_sessions_sealed():
     # responses and events share the pin's counter: the phone sees them in order
     assert call(svc, ph, p.OP_STATS)[0] == p.OK
     assert svc.friend_event(77) == []
+
+
+def test_the_phone_window_beacon_names_its_owner_only():
+    a = p.beacon(SECRET, b"\x01\x02\x03\x04")
+    b = p.beacon(SECRET, b"\x01\x02\x03\x05")
+    assert len(a) <= 31 and a[:3] == b"\x02\x01\x06"
+    assert p.is_mine(a, SECRET) and p.is_mine(b, SECRET)
+    assert not p.is_mine(a, b"\x01" * 16)
+    assert a[9:13] != b[9:13]  # another nonce, an unrelated tag: two windows are not linkable
+    for n in range(len(a)):
+        assert p.is_mine(a[:n], SECRET) == (n >= 16)  # cut inside the beacon: nobody's
+        bad = bytearray(a)
+        bad[n] ^= 0x40
+        # a change in the beacon (or a length before it) is nobody's; the flags' type and value and the name do not matter
+        assert p.is_mine(bytes(bad), SECRET) == (n in (1, 2) or n >= 16), n
+    assert p.beacon_fields(b"\x02\x01\x06\x03\xff\xff\xff") is None
+    assert p.beacon_fields(b"") is None and p.beacon_fields(b"\x00\x00") is None

@@ -186,6 +186,47 @@ def beacon_tag(pair_key, nonce):
     return kdf.hmac_sha256(pair_key, (_LABEL_BEACON, nonce))[:4]
 
 
+# The phone window's advertisement (26 bytes, no scan response needed):
+#   02 01 06                          flags: LE general discoverable
+#   0C FF FF FF 1F nonce(4) tag(4)    manufacturer data: company 0xFFFF (as
+#                                     social.advert), 0x1F = version 1, kind
+#                                     15 "phone window", a fresh nonce and
+#                                     beacon_tag(secret, nonce)
+#   09 09 "CloudPin"                  the name a phone's chooser shows
+# Meet-and-greet decoders see it as theirs but INVALID (9 bytes, kind 15).
+BEACON_KIND = const(0x1F)
+COMPANY_ID = const(0xFFFF)
+NAME = b"CloudPin"
+
+
+def beacon(pair_key, nonce):
+    tag = beacon_tag(pair_key, nonce)
+    return (b"\x02\x01\x06\x0c\xff" + bytes((COMPANY_ID & 0xFF, COMPANY_ID >> 8, BEACON_KIND)) + bytes(nonce)
+            + tag + bytes((len(NAME) + 1, 0x09)) + NAME)
+
+
+def beacon_fields(adv):
+    """(nonce, tag) of a phone-window advertisement, or None for any other
+    (walks the AD structures; never raises on bytes)."""
+    i = 0
+    n = len(adv)
+    while i < n:
+        k = adv[i]
+        if k == 0 or i + 1 + k > n:
+            return None
+        if k == 12 and adv[i + 1] == 0xFF and adv[i + 2] == COMPANY_ID & 0xFF and adv[i + 3] == COMPANY_ID >> 8 \
+                and adv[i + 4] == BEACON_KIND:
+            return bytes(adv[i + 5:i + 9]), bytes(adv[i + 9:i + 13])
+        i += 1 + k
+    return None
+
+
+def is_mine(adv, pair_key):
+    """Is this advertisement the phone window of the pin holding pair_key?"""
+    f = beacon_fields(adv)
+    return f is not None and same(beacon_tag(pair_key, f[0]), f[1])
+
+
 def same(a, b):
     """a == b in a time that does not depend on where they differ."""
     if len(a) != len(b):

@@ -59,6 +59,10 @@ class PhoneService:
         self.sessions = 0  # proofs accepted since boot
         self.refused = 0  # wrong proofs since boot
 
+    def beacon(self, nonce):
+        """The phone window's advertisement (protocol.beacon) with `nonce`."""
+        return p.beacon(self._key, nonce)
+
     # -- connections -------------------------------------------------------
 
     def connect(self, handle):
