@@ -263,8 +263,10 @@ class Channel:
         blk[1] = seq >> 8
         n = len(src)
         for off in range(0, n, 16):
-            blk[2] = (off >> 4) & 0xFF
-            blk[3] = off >> 12
+            # block index big-endian in the last bytes: WebCrypto's AES-CTR
+            # (the web app) counts there, so it runs a message in one call
+            blk[14] = off >> 12
+            blk[15] = (off >> 4) & 0xFF
             aes.encrypt(blk, ks)
             for j in range(min(16, n - off)):
                 dst[off + j] = src[off + j] ^ ks[j]

@@ -1,0 +1,242 @@
+# The phone service on the radio (cloudpin.ble, docs/ble.md): its GATT
+# service declared before the radio first starts, the phone window's
+# advertising, fragments in and out, events from the bus.
+#
+# The phone window is a radio window (power, issue 12): the pin advertises
+# for the phone only when asked, never all day. A tap opens it for WINDOW_S
+# (the wearer taps the pin, then presses "connect" on the phone); open()
+# does the same for a button. While a phone is connected the radio stays on;
+# a connection that has not proved the secret within PROOF_S, or an owner
+# session idle for IDLE_S, is closed so that a forgotten phone does not keep
+# the radio on.
+#
+# IRQ callbacks only copy and queue (they run between any two bytecodes);
+# the work (HMAC, flash, notifications) runs in this role's task.
+import asyncio
+import struct
+import time
+
+import bluetooth
+from micropython import const
+
+from cloudpin import bus as topics
+from cloudpin.phone import protocol as p
+
+WINDOW_S = const(60)
+PROOF_S = const(10)
+IDLE_S = const(60)
+ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
+FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3 (no MTU event from the radio owner yet)
+_RX_BUF = const(256)  # one write of up to MTU - 3 (NimBLE's largest MTU is 256 by default)
+_NOTIFY_TRIES = const(50)  # a full host buffer pool (ENOMEM) clears in a few connection events
+_F_WRITE = const(0x0008)
+_F_WRITE_NR = const(0x0004)
+_F_NOTIFY = const(0x0010)
+
+
+class PhoneWindow:
+    """When the pin advertises for its phone: until a deadline that a tap
+    or open() pushes out (pure, on ticks_ms)."""
+
+    def __init__(self, length_s=WINDOW_S):
+        self.length_ms = length_s * 1000
+        self._until = 0
+        self._open = False
+        self.opened = 0  # windows opened since boot
+
+    def open(self, now_ms, seconds=0):
+        if not self._open:
+            self.opened += 1
+        self._open = True
+        self._until = time.ticks_add(now_ms, seconds * 1000 if seconds else self.length_ms)
+
+    def close(self):
+        self._open = False
+
+    def is_open(self, now_ms):
+        if self._open and time.ticks_diff(self._until, now_ms) <= 0:
+            self._open = False
+        return self._open
+
+
+class PhoneRole:
+    name = "phone"  # a supervised service (cloudpin.supervisor)
+
+    def __init__(self, owner, service, bus, log, window_s=WINDOW_S, random=None):
+        import os
+
+        self.owner = owner
+        self.service = service
+        self.log = log
+        self.bus = bus
+        self._random = random or os.urandom
+        self._server = owner.server()
+        u = bluetooth.UUID
+        self._svc = self._server.service(u(p.SERVICE_UUID), (
+            (u(p.RX_UUID), _F_WRITE | _F_WRITE_NR, _RX_BUF),
+            (u(p.TX_UUID), _F_NOTIFY),
+        ), on_write=self._on_write)
+        self._server.links(None, self._on_disconnect)
+        self._adv = owner.advertiser()
+        self.window = PhoneWindow(window_s)
+        self._inbox = []  # ("w", conn, bytes) or ("x", conn, None), queued in IRQ context
+        self._events = []  # (code, payload) from the bus, for owner sessions
+        self._conns = {}  # conn -> [first write ticks, last request ticks, owner session]
+        self._flag = asyncio.ThreadSafeFlag()
+        self.holding = False
+        self.advertising = False
+        self.sent = 0  # fragments notified
+        self.dropped = 0  # messages lost to a link that went away
+        bus.subscribe(topics.TAP, self._on_tap)
+        bus.subscribe(topics.FRIEND, self._on_friend)
+        bus.subscribe(topics.UPDATE, self._on_update)
+        bus.subscribe(topics.DESIGN, self._on_design)
+        bus.subscribe(topics.BATTERY, self._on_battery)
+
+    # -- IRQ context: copy, queue, wake the task ------------------------------
+    def _on_write(self, conn, handle, value):
+        h = self._svc.handles
+        if h is not None and handle == h[0]:
+            self._inbox.append(("w", conn, value))
+            self._flag.set()
+
+    def _on_disconnect(self, conn):
+        if conn in self._conns:
+            self._inbox.append(("x", conn, None))
+            self._flag.set()
+
+    # -- bus (the publisher's task: queue only) -------------------------------
+    def open(self, now_ms=None, seconds=0):
+        """Open the phone window (a button, a command)."""
+        self.window.open(time.ticks_ms() if now_ms is None else now_ms, seconds)
+        self._flag.set()
+
+    def _on_tap(self, t_ms, mg):
+        self.open(t_ms)
+
+    def _on_friend(self, slot, t_ms):
+        self._events.append((p.EV_FRIEND, slot))
+        self._flag.set()
+
+    def _on_update(self, slot, steps, made, unix_s):
+        self._events.append((p.EV_UPDATE, (slot, steps, made, unix_s)))
+        self._flag.set()
+
+    def _on_design(self, index):
+        self._events.append((p.EV_DESIGN, index))
+        self._flag.set()
+
+    def _on_battery(self, percent, low):
+        self.service.backend.battery = (percent, bool(low))
+        self._events.append((p.EV_BATTERY, (percent, low)))
+        self._flag.set()
+
+    # -- the task -------------------------------------------------------------
+    async def run(self):
+        while True:
+            try:
+                await asyncio.wait_for_ms(self._flag.wait(), 500)
+            except asyncio.TimeoutError:
+                pass
+            await self.step(time.ticks_ms())
+
+    async def step(self, now):
+        """One pass: writes, events, the window, timeouts."""
+        while self._inbox:
+            kind, conn, data = self._inbox.pop(0)
+            if kind == "x":
+                self._gone(conn)
+            else:
+                await self._write(conn, data, now)
+        while self._events:
+            code, arg = self._events.pop(0)
+            await self._event(code, arg)
+        self._timeouts(now)
+        await self._radio(now)
+
+    async def _write(self, conn, data, now):
+        st = self._conns.get(conn)
+        if st is None:
+            st = self._conns[conn] = [now, now, False]
+            self.service.connect(conn)
+        ans = self.service.write(conn, data, now)
+        if ans is None:
+            return
+        st[1] = now
+        if not st[2] and self.service.authenticated(conn):
+            st[2] = True
+            self.window.close()  # found: stop advertising for it
+            self.bus.publish(topics.PHONE, True)
+        await self._send(conn, ans)
+
+    async def _send(self, conn, msg):
+        h = self._svc.handles
+        if h is None:
+            self.dropped += 1
+            return
+        for frag in p.fragments(msg, FRAGMENT):
+            tries = 0
+            while not self._server.notify(conn, h[1], frag):
+                tries += 1
+                if tries >= _NOTIFY_TRIES or conn not in self._conns:
+                    self.dropped += 1
+                    return
+                await asyncio.sleep_ms(30)  # host buffers full (ENOMEM): one connection event
+            self.sent += 1
+
+    async def _event(self, code, arg):
+        s = self.service
+        if code == p.EV_FRIEND:
+            out = s.friend_event(arg)
+        elif code == p.EV_UPDATE:
+            slot, steps, made, t = arg
+            out = s.event(code, struct.pack("<HIHI", slot, min(max(steps, 0), 0xFFFFFFFF), min(max(made, 0), 0xFFFF), t))
+        elif code == p.EV_DESIGN:
+            out = s.event(code, bytes((arg & 0xFF,)))
+        else:
+            out = s.event(code, bytes((arg[0] & 0xFF, 1 if arg[1] else 0)))
+        for conn, msg in out:
+            await self._send(conn, msg)
+
+    def _gone(self, conn):
+        st = self._conns.pop(conn, None)
+        self.service.disconnect(conn)
+        if st is not None and st[2]:
+            self.bus.publish(topics.PHONE, False)
+
+    def _timeouts(self, now):
+        for conn, st in list(self._conns.items()):
+            if st[2]:
+                late = time.ticks_diff(now, st[1]) > IDLE_S * 1000
+            else:
+                late = time.ticks_diff(now, st[0]) > PROOF_S * 1000
+            if late:
+                self.log.info("phone link %d closed: %s" % (conn, "idle" if st[2] else "no proof"))
+                self._server.disconnect(conn)
+                self._gone(conn)
+
+    async def _radio(self, now):
+        want_adv = self.window.is_open(now) and not self._conns
+        if (want_adv or self._conns) and not self.holding:
+            try:
+                await self.owner.acquire("phone")
+            except Exception as e:  # the stack did not start (RadioError): try at the next pass
+                self.log.warning("phone window: radio %r" % (e,))
+                return
+            self.holding = True
+        if want_adv and not self._adv.advertising:
+            try:
+                self._adv.start(self.service.beacon(self._random(4)), ADV_MS, True)
+                self.advertising = True
+            except OSError as e:
+                self.log.warning("phone window: advertise %r" % (e,))
+        elif not want_adv and self.advertising:
+            self.advertising = False
+            if self._adv.advertising:
+                self._adv.stop()
+        if self.advertising and not self._adv.advertising:
+            self.advertising = False  # a connection ended it, or another role took the advertiser
+        if self.holding and not want_adv and not self._conns:
+            self.holding = False
+            self.owner.release("phone")
+

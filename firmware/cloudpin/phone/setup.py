@@ -1,0 +1,32 @@
+# Builds the phone role for an App: only with a radio owner (app.radio) and
+# a provisioned identity (the pairing secret). Shares the app's friend list
+# and day counters when meet and greet made them (one Friends index per
+# pin: two would disagree after an add).
+import time
+
+from cloudpin import VERSION, identity
+from cloudpin.phone.backend import PinBackend
+from cloudpin.phone.role import PhoneRole
+from cloudpin.phone.service import PhoneService
+
+
+def build(app, log):
+    """The PhoneRole for `app` (a supervised service: name, run()), or None."""
+    radio = getattr(app, "radio", None)
+    if radio is None or app.hw.nvs is None:
+        return None
+    ident = identity.load(app.hw.nvs)
+    if not ident["provisioned"]:
+        log.info("phone off: not provisioned")
+        return None
+    meet = getattr(app, "meet", None)
+    friends = getattr(meet, "friends", None)
+    if friends is None:
+        from cloudpin.social.friends import Friends
+
+        friends = Friends(log=log)
+        friends.open()
+    backend = PinBackend(VERSION, ident["badge_id"], ident["prov_gen"], friends=friends,
+                         daily=getattr(meet, "daily", None), now_s=time.time,
+                         designs=getattr(app, "designs", None), log=log)
+    return PhoneRole(radio, PhoneService(backend, ident["pair_key"], log), app.bus, log)

@@ -1,0 +1,192 @@
+# The phone role (cloudpin.phone.role) on a stand-in for the radio owner
+# with cloudpin.ble's API (server, advertiser, acquire/release): the window
+# a tap opens, the radio held only while it is open or a phone is on,
+# fragments out with the host's buffer limit, the timeouts, events and
+# bus.PHONE.
+import asyncio
+
+from phonekit import SECRET, Counter, pin
+
+from cloudpin import bus as topics
+from cloudpin.bus import Bus
+from cloudpin.phone import protocol as p
+from cloudpin.phone import role as rolemod
+from cloudpin.phone.role import PhoneRole, PhoneWindow
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, m):
+        self.lines.append(m)
+
+    warning = error = info
+
+    def exc(self, e, m):
+        self.lines.append(m)
+
+
+class Svc:
+    def __init__(self):
+        self.handles = None
+
+
+class Server:
+    def __init__(self):
+        self.svc = Svc()
+        self.sent = []  # (conn, handle, bytes)
+        self.full = 0  # refuse this many notifies (ENOMEM)
+        self.closed = []
+        self.on_write = None
+        self.on_disconnect = None
+
+    def service(self, uuid, chars, on_write=None, on_read=None, on_ready=None):
+        assert [c[1] for c in chars] == [0x0C, 0x10]
+        self.on_write = on_write
+        return self.svc
+
+    def links(self, on_connect=None, on_disconnect=None):
+        self.on_disconnect = on_disconnect
+
+    def notify(self, conn, handle, data=None, indicate=False):
+        if self.full:
+            self.full -= 1
+            return False
+        self.sent.append((conn, handle, bytes(data)))
+        return True
+
+    def disconnect(self, conn):
+        self.closed.append(conn)
+        self.on_disconnect(conn)
+        return True
+
+
+class Adv:
+    def __init__(self):
+        self.advertising = False
+        self.data = None
+        self.starts = 0
+
+    def start(self, data, interval_ms=100, connectable=False):
+        assert connectable and len(data) <= 31
+        self.data = data
+        self.advertising = True
+        self.starts += 1
+
+    def stop(self):
+        self.advertising = False
+
+
+class Owner:
+    def __init__(self):
+        self.srv = Server()
+        self.adv = Adv()
+        self.users = []
+
+    def server(self):
+        return self.srv
+
+    def advertiser(self):
+        return self.adv
+
+    async def acquire(self, name):
+        self.users.append(name)
+        self.srv.svc.handles = (21, 23)
+
+    def release(self, name):
+        self.users.remove(name)
+        if not self.users:
+            self.srv.svc.handles = None
+
+
+def rig(friends=3):
+    svc = pin(friends=friends)
+    owner = Owner()
+    bus = Bus()
+    phone_events = []
+    bus.subscribe(topics.PHONE, lambda on: phone_events.append(on))
+    r = PhoneRole(owner, svc, bus, Log(), random=Counter(3))
+    return r, owner, bus, phone_events
+
+
+def write(r, owner, conn, msg, now):
+    """The phone writes msg; the pin's answer reassembled from its notifications."""
+    for f in p.fragments(msg, 20):
+        owner.srv.on_write(conn, 21, f)
+    mark = len(owner.srv.sent)
+    asyncio.run(r.step(now))
+    rx = p.Reassembler()
+    got = None
+    for c, h, frag in owner.srv.sent[mark:]:
+        assert c == conn and h == 23 and len(frag) <= 20
+        got = rx.feed(frag)
+    return None if got is None else bytes(got)
+
+
+def test_window_opens_on_a_tap_and_closes_on_time():
+    w = PhoneWindow(60)
+    assert not w.is_open(0)
+    w.open(1000)
+    assert w.is_open(60999) and not w.is_open(61000)
+    w.open((1 << 30) - 10)  # across the ticks wrap
+    assert w.is_open(100) and w.opened == 2
+
+
+def test_a_tap_opens_the_window_and_the_radio_only_for_it():
+    r, owner, bus, _ = rig()
+    asyncio.run(r.step(0))
+    assert owner.users == [] and not owner.adv.advertising
+    bus.publish(topics.TAP, 5000, 1800)
+    asyncio.run(r.step(5000))
+    assert owner.users == ["phone"] and owner.adv.advertising
+    assert p.is_mine(owner.adv.data, SECRET)
+    asyncio.run(r.step(5000 + rolemod.WINDOW_S * 1000))
+    assert owner.users == [] and not owner.adv.advertising
+
+
+def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():
+    r, owner, bus, phone_events = rig(friends=20)
+    r.open(0)
+    asyncio.run(r.step(0))
+    ph = p.Phone(SECRET, Counter(9))
+    owner.adv.advertising = False  # NimBLE ends connectable advertising on a connection
+    ph.welcome(write(r, owner, 4, ph.prove(write(r, owner, 4, ph.hello(), 10)), 20))
+    assert phone_events == [True] and not r.window.is_open(30)
+    owner.srv.full = 5  # the host's buffers are full for a while: the role waits and retries
+    msg, seq = ph.request(p.OP_FRIENDS, b"\x00\x00\x14")
+    kind, rseq, st, payload = ph.take(write(r, owner, 4, msg, 40))
+    assert st == p.OK and len(p.parse_page(payload)[2]) > 0 and owner.srv.full == 0
+    bus.publish(topics.FRIEND, 3, 50)
+    bus.publish(topics.BATTERY, 17, True)
+    mark = len(owner.srv.sent)
+    asyncio.run(r.step(60))
+    rx = p.Reassembler()
+    evs = []
+    for _, _, f in owner.srv.sent[mark:]:
+        got = rx.feed(f)
+        if got is not None:
+            evs.append(p.parse_event(*ph.take(bytes(got))[1:]))
+    assert [e["event"] for e in evs] == ["friend", "battery"] and evs[0]["friend"]["slot"] == 3
+    assert r.service.backend.battery == (17, True)
+    assert owner.users == ["phone"]  # held while the phone is on
+    owner.srv.on_disconnect(4)
+    asyncio.run(r.step(70))
+    assert phone_events == [True, False] and owner.users == []
+
+
+def test_a_silent_connection_and_an_idle_session_are_closed():
+    r, owner, bus, phone_events = rig()
+    r.open(0)
+    asyncio.run(r.step(0))
+    write(r, owner, 5, b"\x01\x01", 100)  # a HELLO, then nothing
+    asyncio.run(r.step(100 + rolemod.PROOF_S * 1000))
+    assert owner.srv.closed == []
+    asyncio.run(r.step(101 + rolemod.PROOF_S * 1000))
+    assert owner.srv.closed == [5] and not r.service.authenticated()
+    r.open(20000)
+    ph = p.Phone(SECRET, Counter(2))
+    ph.welcome(write(r, owner, 6, ph.prove(write(r, owner, 6, ph.hello(), 20000)), 20000))
+    asyncio.run(r.step(20000 + rolemod.IDLE_S * 1000 + 1))
+    assert owner.srv.closed == [5, 6] and phone_events == [True, False]
+    assert owner.users == []
