@@ -19,6 +19,8 @@ COMMANDS = [
     ("plot", "plot", "draw a recording with detected steps"),
     ("sim", "sim.cli", "run a scenario of many pins on simulated time (JSON result)"),
     ("power", "power.cli", "battery life of each board over a day scenario (energy model)"),
+    ("phone", "phone.cli", "the wearer's phone: pair with a pin, profile, friends, stats, designs, events"),
+    ("app", "phone.appserve", "serve the wearer's web app (Web Bluetooth)"),
 ]
 
 

@@ -51,6 +51,7 @@ def test_secret_from_qr_text_base32_or_hex():
     key32 = base64.b32encode(SECRET).decode().rstrip("=")
     assert cl.parse_secret("CLOUDPIN:1:00112233AABBCCDD:" + key32) == ("00112233aabbccdd", SECRET)
     assert cl.parse_secret(key32.lower()) == (None, SECRET)
+    assert cl.parse_secret("https://app.example/#CLOUDPIN:1:00112233AABBCCDD:" + key32)[1] == SECRET
     assert cl.parse_secret(SECRET.hex()) == (None, SECRET)
     for bad in ("CLOUDPIN:2:00:" + key32, "CLOUDPIN:1:00", "hello", key32[:-4], "CLOUDPIN:1:00:AAAA"):
         with pytest.raises(PhoneClientError):
@@ -141,3 +142,79 @@ def test_a_silent_pin_times_out():
 
     with pytest.raises(TimeoutError, match="did not answer"):
         PinClient(Silent(), SECRET, timeout=0.01).pair()
+
+
+class FakeBleak:
+    """bleak's API shape (BleakScanner.find_device_by_filter/_by_address,
+    BleakClient connect/start_notify/write_gatt_char/disconnect, mtu_size)
+    in front of a PhoneService, to check the adapter, not bleak."""
+
+    def __init__(self, service, beacon, mtu=23):
+        from host_tools.phone.transports import p as proto
+
+        fake = self
+        self.service = service
+        self.writes = []
+        company = proto.COMPANY_ID
+
+        class Dev:
+            address = "C0:FF:EE:00:00:01"
+
+        class Ad:
+            manufacturer_data = {company: bytes(beacon[7:16])}  # what bleak gives: after the company id
+
+        class BleakScanner:
+            @staticmethod
+            async def find_device_by_filter(f, timeout):
+                return Dev() if f(Dev(), Ad()) else None
+
+            @staticmethod
+            async def find_device_by_address(address, timeout):
+                return Dev() if address == Dev.address else None
+
+        class BleakClient:
+            mtu_size = mtu
+
+            def __init__(self, dev, timeout):
+                self.cb = None
+
+            async def connect(self):
+                fake.service.connect(7)
+
+            async def start_notify(self, uuid, cb):
+                assert uuid == proto.TX_UUID
+                self.cb = cb
+
+            async def write_gatt_char(self, uuid, data, response):
+                assert uuid == proto.RX_UUID and response
+                fake.writes.append(len(data))
+                ans = fake.service.write(7, bytes(data), 0)
+                if ans is not None:
+                    for f in proto.fragments(ans, 20):
+                        self.cb(None, bytearray(f))
+
+            async def disconnect(self):
+                fake.service.disconnect(7)
+
+        self.module = SimpleNamespace(BleakScanner=BleakScanner, BleakClient=BleakClient)
+
+
+def test_the_bleak_adapter_finds_the_pin_by_its_beacon_and_talks(pin, monkeypatch):
+    import sys
+
+    from host_tools.phone.transports import Bleak
+
+    fake = FakeBleak(pin, pin.beacon(b"\x01\x02\x03\x04"), mtu=185)
+    monkeypatch.setitem(sys.modules, "bleak", fake.module)
+    with PinClient(Bleak.connect(SECRET, timeout=2), SECRET).pair() as c:
+        assert c.t.fragment_size == 182
+        assert c.set_card(name="Ana B")["name"] == "Ana B"
+        assert len(c.friends()) == 45
+    assert 36 in fake.writes  # the 33-byte PROVE in one write: larger fragments after a larger MTU
+    with pytest.raises(ConnectionError, match="no pin answering to this secret"):
+        Bleak.connect(b"\x05" * 16, timeout=2)  # another secret: its tag does not match
+    with pytest.raises(ConnectionError, match="no device at"):
+        Bleak.connect(SECRET, timeout=2, address="C0:FF:EE:00:00:09")
+    monkeypatch.setitem(sys.modules, "bleak", None)  # not installed
+    with pytest.raises(ConnectionError, match="needs the bleak package"):
+        Bleak.connect(SECRET, timeout=2)

@@ -27,9 +27,12 @@ class PhoneClientError(Exception):
 
 def parse_secret(text):
     """The pairing secret from what the wearer has: the QR code's text
-    (CLOUDPIN:1:<badge id>:<base32 key>), the key in base32 or 32 hex digits.
+    (CLOUDPIN:1:<badge id>:<base32 key>, alone or after an address and #),
+    the key in base32 or 32 hex digits.
     -> (badge id hex or None, 16-byte key)."""
     t = text.strip()
+    if "#" in t:  # the web app's address with the code in its fragment
+        t = t.split("#", 1)[1]
     if t.upper().startswith("CLOUDPIN:"):
         from host_tools.desk.card import parse_payload  # the card's own format, read back
 

@@ -44,3 +44,135 @@ class Loopback:
 
     def close(self):
         self.service.disconnect(self.handle)
+
+
+class Air:
+    """A virtual badge on the emulated air, through a host Central
+    (host_tools/air) in this process: finds the pin's characteristics by
+    UUID, writes fragments with response, takes notifications."""
+
+    fragment_size = DEFAULT_FRAGMENT  # the hub exchanges no MTU
+
+    def __init__(self, conn, timeout=10.0):
+        self.conn = conn
+        self.timeout = timeout
+        self.rx = conn.discover(p.RX_UUID, timeout)
+        self.tx = conn.discover(p.TX_UUID, timeout)
+
+    def send(self, frag):
+        self.conn.write(self.rx, frag, True, self.timeout)
+
+    def recv(self, timeout):
+        return self.conn.wait_notification(self.tx, timeout)
+
+    def close(self):
+        if self.conn.connected:
+            self.conn.disconnect()
+
+
+def find_on_air(central, key, timeout):
+    """The advertisement of the pin holding `key` in its phone window
+    (host_tools.air Advert), or None."""
+    central.scan()
+    try:
+        return central.wait_for(lambda ad: ad.adv_type == 0 and p.is_mine(ad.data, key), timeout)
+    finally:
+        central.stop_scan()
+
+
+def connect_air(central, key, timeout=10.0, address=None):
+    """An Air transport to the pin holding `key` (or the one at `address`:
+    then the proofs tell whether it is that pin)."""
+    if address is None:
+        ad = find_on_air(central, key, timeout)
+        if ad is None:
+            raise ConnectionError("no pin answering to this secret is in range: tap the pin to open its phone "
+                                  "window and come closer (if it is open and close, the secret is wrong)")
+        address = ad.addr
+    return Air(central.connect(address, timeout), timeout)
+
+
+def beacon_from_bleak(manufacturer_data):
+    """The beacon's AD structure rebuilt from bleak's {company: payload}
+    (bleak parses the advertisement; protocol.is_mine reads raw bytes)."""
+    payload = manufacturer_data.get(p.COMPANY_ID)
+    if payload is None:
+        return b""
+    return bytes((len(payload) + 3, 0xFF, p.COMPANY_ID & 0xFF, p.COMPANY_ID >> 8)) + bytes(payload)
+
+
+class Bleak:
+    """A real pin through this computer's adapter. bleak is asyncio; this
+    runs its loop in a thread so PinClient stays plain calls. Use
+    Bleak.connect(key, timeout, address=None)."""
+
+    def __init__(self, loop, client, timeout):
+        import queue
+
+        self._loop = loop
+        self.client = client
+        self.timeout = timeout
+        self._q = queue.Queue()
+        mtu = getattr(client, "mtu_size", 23) or 23
+        self.fragment_size = max(DEFAULT_FRAGMENT, min(mtu - 3, 244))  # the pin's RX holds 256 bytes
+        self._run(client.start_notify(p.TX_UUID, lambda _char, data: self._q.put(bytes(data))))
+
+    def _run(self, coro, timeout=None):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout or self.timeout + 5)
+
+    @classmethod
+    def connect(cls, key, timeout=10.0, address=None):
+        import asyncio
+        import threading
+
+        try:
+            from bleak import BleakClient, BleakScanner
+        except ImportError as e:
+            raise ConnectionError("Bluetooth needs the bleak package (make install): %s" % e)
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="bleak", daemon=True).start()
+
+        async def find():
+            if address is not None:
+                return await BleakScanner.find_device_by_address(address, timeout=timeout)
+            return await BleakScanner.find_device_by_filter(
+                lambda dev, ad: p.is_mine(beacon_from_bleak(ad.manufacturer_data), key), timeout=timeout)
+
+        async def open_client():
+            dev = await find()
+            if dev is None:
+                return None
+            client = BleakClient(dev, timeout=timeout)
+            await client.connect()
+            return client
+
+        try:
+            client = asyncio.run_coroutine_threadsafe(open_client(), loop).result(timeout * 2 + 5)
+        except Exception as e:  # bleak's errors differ by platform (BleakError, DBus, OSError)
+            loop.call_soon_threadsafe(loop.stop)
+            raise ConnectionError("Bluetooth: %s" % (e or type(e).__name__))
+        if client is None:
+            loop.call_soon_threadsafe(loop.stop)
+            raise ConnectionError("no pin answering to this secret is in range: tap the pin to open its phone "
+                                  "window and come closer (if it is open and close, the secret is wrong)"
+                                  if address is None else "no device at %s is in range" % address)
+        return cls(loop, client, timeout)
+
+    def send(self, frag):
+        self._run(self.client.write_gatt_char(p.RX_UUID, frag, response=True))
+
+    def recv(self, timeout):
+        import queue
+
+        try:
+            return self._q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self):
+        try:
+            self._run(self.client.disconnect())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
