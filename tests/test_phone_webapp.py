@@ -1,0 +1,241 @@
+"""The web app (webapp/) in a real headless Chromium (Debian's chromium and
+chromium-driver), driven through WebDriver: the page's own protocol code
+pairs with the pin's own service and shows what the pin holds. Web
+Bluetooth is reached through a test-only bridge (tests/webbridge.js, put in
+place before the page loads) to the test server, which forwards GATT
+writes and notifications to the pin. Screenshots of each screen go to
+$CLOUDPIN_SCREENSHOTS when set (docs/webapp/ holds the ones in the docs)."""
+import base64
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from host_tools.phone import appserve
+from host_tools.phone.transports import Loopback, p
+
+from cloudpin import owner
+from cloudpin.phone.backend import PinBackend
+from cloudpin.phone.service import PhoneService
+from cloudpin.social.friends import Friends
+from test_phone_client import SECRET, Engine
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+# Outside CI a machine without Chromium skips; CI installs it (.ci/run) and must run this.
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER) and not os.environ.get("CI"),
+                                reason="needs chromium and chromium-driver (.ci/run installs them)")
+KEY32 = base64.b32encode(SECRET).decode().rstrip("=")
+BADGE = "0a292e185bbe4351"
+BRIDGE_JS = (Path(__file__).parent / "webbridge.js").read_text()
+CARD = {"acc": "PR-0042", "name": "Ana Lima", "organisation": "Folha de S.Paulo", "role": "photographer",
+        "handles": ["@analima"], "gen": 2}
+FRIENDS = [("Kenji Watanabe", "NHK", "camera operator", ["@kenji_w"]), ("Zoë Ångström", "Le Monde", "reporter", []),
+           ("Olumide Adeyemi", "Reuters", "photographer", ["@olu.adeyemi", "olu@mastodon.social"]),
+           ("María José Pérez", "EFE", "editor", []), ("Lukas Schneider", "dpa", "reporter", ["@lschneider"]),
+           ("Priya Raman", "The Hindu", "columnist", []), ("高橋 美咲", "朝日新聞", "記者", ["@misaki_t"])]
+N_FRIENDS = 40
+
+
+@pytest.fixture
+def pin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    owner.save(CARD)
+    fr = Friends("friends")
+    fr.open()
+    for i in range(N_FRIENDS):
+        name, org, role, handles = FRIENDS[i % len(FRIENDS)]
+        slot = fr.add(bytes((i, 1)) + bytes(14), {"name": name if i < len(FRIENDS) else "%s %d" % (name, i),
+                                                 "organisation": org, "role": role, "handles": handles},
+                      1785000000 + 600 * i)
+        if i % 2 == 0:
+            fr.update(slot, 3000 + 417 * i, 2 + i % 5, 1785040000)
+    return PhoneService(PinBackend("0.1.0", b"\x0a\x29\x2e\x18\x5b\xbe\x43\x51", 2, friends=fr, designs=Engine()),
+                        SECRET)
+
+
+class Bridge:
+    """The pin side of tests/webbridge.js: one pin, one link at a time."""
+
+    def __init__(self, service):
+        self.service = service
+        self.t = None
+        self.lock = threading.Lock()
+
+    def scan(self):
+        b = self.service.beacon(os.urandom(4))
+        return {"name": "CloudPin", "company": p.COMPANY_ID, "data": b[7:16].hex()}
+
+    def connect(self):
+        with self.lock:
+            self.t = Loopback(self.service, 1)
+
+    def push(self, msgs):
+        with self.lock:
+            for _, m in msgs:
+                self.t.push(m)
+
+    def write(self, data):
+        with self.lock:
+            self.t.send(data)
+
+    def notify(self):
+        import time
+
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            with self.lock:
+                out = []
+                while self.t is not None:
+                    f = self.t.recv(0)
+                    if f is None:
+                        break
+                    out.append(f.hex())
+            if out:
+                return "\n".join(out)
+            time.sleep(0.01)
+        return ""
+
+
+def handler_for(bridge):
+    class H(appserve.Handler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n).decode()
+            code, out = 200, ""
+            if self.path == "/bridge/scan":
+                out = json.dumps(bridge.scan())
+            elif self.path == "/bridge/connect":
+                bridge.connect()
+            elif self.path == "/bridge/service":
+                if body != p.SERVICE_UUID:
+                    code, out = 404, "no such service"
+                else:
+                    out = json.dumps([p.RX_UUID, p.TX_UUID])
+            elif self.path == "/bridge/write":
+                bridge.write(bytes.fromhex(body))
+            elif self.path == "/bridge/notify":
+                out = bridge.notify()
+            elif self.path == "/bridge/disconnect":
+                pass
+            else:
+                code, out = 404, "?"
+            data = out.encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+    return H
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=420,860"):
+        opts.add_argument(a)
+    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": BRIDGE_JS})
+    yield d
+    d.quit()
+
+
+@pytest.fixture
+def site(pin):  # noqa: F811
+    bridge = Bridge(pin)
+    httpd = appserve.server("127.0.0.1", 0, handler_for(bridge))
+    th = threading.Thread(target=httpd.serve_forever, daemon=True)
+    th.start()
+    yield "http://127.0.0.1:%d/" % httpd.server_port, bridge
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def shot(d, name):
+    folder = os.environ.get("CLOUDPIN_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(str(Path(folder) / ("%s.png" % name)))
+
+
+def wait(d, cond, what, timeout=20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(d, timeout).until(lambda _: cond(), message=what)
+
+
+def text(d, id_):
+    return d.find_element("id", id_).text
+
+
+def test_the_web_app_pairs_and_shows_and_changes_what_the_pin_holds(browser, site, pin):  # noqa: F811
+    d = browser
+    url, bridge = site
+    d.get(url + "#CLOUDPIN:1:%s:%s" % (BADGE, KEY32))
+    assert text(d, "secret-state") == "Card for badge %s loaded." % BADGE.upper()
+    assert "#" not in d.current_url  # the secret leaves the address bar and the history
+    assert not d.find_element("id", "paste").is_displayed() and not d.find_element("id", "tabs").is_displayed()
+    shot(d, "1-start")
+    d.find_element("id", "connect").click()
+    wait(d, lambda: d.execute_script("return document.body.dataset.paired") == "1" or text(d, "error"), "paired")
+    assert text(d, "error") == ""
+    assert "badge %s" % BADGE.upper() in text(d, "status")
+    assert d.find_element("id", "tabs").is_displayed() and not d.find_element("id", "start").is_displayed()
+    form = d.find_element("id", "card")
+    wait(d, lambda: form.find_element("name", "name").get_attribute("value") == "Ana Lima", "profile shown")
+    assert text(d, "acc") == "PR-0042"
+    shot(d, "2-profile")
+    name = form.find_element("name", "name")
+    name.clear()
+    name.send_keys("Ana Beatriz Lima")
+    handles = form.find_element("name", "handles")
+    handles.clear()
+    handles.send_keys("@analima\nana@bsky.social")
+    form.find_element("tag name", "button").click()
+    wait(d, lambda: text(d, "saved") == "Saved on your pin.", "saved")
+    card = owner.load()
+    assert card["name"] == "Ana Beatriz Lima" and card["handles"] == ["@analima", "ana@bsky.social"]
+    assert card["acc"] == "PR-0042" and card["role"] == "photographer"
+
+    d.find_element("css selector", "[data-tab=friends]").click()
+    wait(d, lambda: text(d, "friends-count") == "40 of 40 friends", "every friend")
+    items = d.find_elements("css selector", "#friend-list li")
+    assert len(items) == 40 and items[6].find_element("class name", "who").text == "高橋 美咲"
+    assert "5,502 steps" in items[6].text and "steps" not in items[5].text  # latest stats where the pin has them
+    shot(d, "3-friends")
+
+    d.find_element("css selector", "[data-tab=stats]").click()
+    wait(d, lambda: "Friends\n40" in text(d, "stat-list"), "stats")
+    shot(d, "4-stats")
+
+    d.find_element("css selector", "[data-tab=designs]").click()
+    wait(d, lambda: len(d.find_elements("css selector", ".design")) == 2, "designs")
+    d.find_elements("css selector", ".design")[1].click()
+    wait(d, lambda: pin.backend.engine.selected == 12, "design selected on the pin")
+    wait(d, lambda: "shown" in d.find_elements("css selector", ".design")[1].get_attribute("class"), "shown")
+    shot(d, "5-designs")
+
+    d.find_element("css selector", "[data-tab=events]").click()
+    bridge.push(pin.friend_event(3))
+    wait(d, lambda: "New friend: María José Pérez" in text(d, "event-list"), "friend event")
+    shot(d, "6-events")
+
+
+def test_the_web_app_says_when_the_secret_is_wrong(browser, site):
+    d = browser
+    url, _ = site
+    d.get(url + "#CLOUDPIN:1:%s:%s" % (BADGE, base64.b32encode(b"\x07" * 16).decode().rstrip("=")))
+    d.find_element("id", "connect").click()
+    wait(d, lambda: text(d, "error"), "an error")
+    assert text(d, "error") == "The pin refused the secret: it belongs to someone else, or the code is wrong."
+    assert d.execute_script("return document.body.dataset.paired") is None
+    shot(d, "7-wrong-secret")
