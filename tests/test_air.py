@@ -1,10 +1,12 @@
 """Shared air: virtual badges of one farm, and host-side centrals, are
-stations of one emulated radio in the host process (host_tools/air)."""
+stations of one emulated radio in the host process (host_tools/air); two
+badges connect to each other over it (cpsim/airlink.py)."""
 import ast
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,7 +77,8 @@ def test_two_virtual_badges_hear_each_other_and_a_host_central_hears_both():
 
 
 # Runs on a badge: a GATT server whose characteristic notifies back what is
-# written to it, reversed; advertises connectably until a central leaves.
+# written to it, reversed; advertises connectably again after each link ends,
+# until LINKS have ended.
 GATT_SERVER = """
 import bluetooth, asyncio
 CHR = (bluetooth.UUID(0x2A6E), bluetooth.FLAG_READ | bluetooth.FLAG_WRITE | bluetooth.FLAG_NOTIFY)
@@ -83,6 +86,7 @@ b = bluetooth.BLE()
 b.active(True)
 ((h,),) = b.gatts_register_services(((bluetooth.UUID(0x181A), (CHR,)),))
 b.gatts_write(h, b"hello")
+b.config(mtu=185)
 log = []
 done = []
 def irq(ev, data):
@@ -95,14 +99,20 @@ def irq(ev, data):
         v = b.gatts_read(data[1])
         log.append(("write", bytes(v)))
         b.gatts_notify(data[0], data[1], bytes(reversed(v)))
+    elif ev == 21:
+        log.append(("mtu", data[1]))
 b.irq(irq)
-b.gap_advertise(50000, b"\\x02\\x01\\x06")
+b.gap_advertise(30000, b"\\x02\\x01\\x06")
 print("READY", h, b.config("mac")[1].hex())
 async def serve():
-    for _ in range(1500):
-        if done:
-            break
-        await asyncio.sleep_ms(20)
+    n = 0
+    for _ in range(3000):
+        if len(done) > n:
+            n = len(done)
+            if n >= LINKS:
+                break
+            b.gap_advertise(30000, b"\\x02\\x01\\x06")
+        await asyncio.sleep_ms(10)
 asyncio.run(serve())
 print("LOG", repr(log))
 """
@@ -114,7 +124,7 @@ def test_a_host_central_connects_to_a_badge_and_reads_writes_and_gets_notified()
         phone, other = Central(farm.air, "phone"), Central(farm.air, "other")
         with pytest.raises(ConnectionError):
             phone.connect(b"\x24\x0a\xc4\x00\x00\x03", timeout=1)  # not advertising yet
-        proc = subprocess.Popen([str(BIN / "mpremote"), "connect", farm[0].port, "exec", GATT_SERVER],
+        proc = subprocess.Popen([str(BIN / "mpremote"), "connect", farm[0].port, "exec", "LINKS = 1\n" + GATT_SERVER],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             line = proc.stdout.readline()
@@ -139,6 +149,155 @@ def test_a_host_central_connects_to_a_badge_and_reads_writes_and_gets_notified()
             proc.kill()
     log = ast.literal_eval(out.split("LOG ", 1)[1].strip())
     assert log == [("connect", 1, phone.addr), ("write", b"abc"), ("disconnect",)]
+
+
+# Runs on a second badge: the central of a GATT_SERVER at ADDR.
+CLIENT = """
+import bluetooth, asyncio, time
+b = bluetooth.BLE()
+ev = []
+st = {}
+def irq(e, d):
+    if e == 7:
+        st["conn"] = d[0]
+        ev.append(("connect", d[0], d[1], bytes(d[2])))
+    elif e == 8:
+        st["down"] = d[0]
+        ev.append(("disconnect", d[0], d[1], bytes(d[2])))
+    elif e == 9:
+        if d[3] == bluetooth.UUID(0x181A):
+            st["svc"] = (d[1], d[2])
+    elif e == 10:
+        st["svcdone"] = d[1]
+    elif e == 11:
+        st["chr"] = (d[1], d[2], d[3], d[4] == bluetooth.UUID(0x2A6E))
+    elif e == 12:
+        st["chrdone"] = d[1]
+    elif e == 13:
+        if d[2] == bluetooth.UUID(0x2902):
+            st["cccd"] = d[1]
+    elif e == 14:
+        st["dscdone"] = d[1]
+    elif e == 15:
+        st["value"] = bytes(d[2])
+    elif e == 16:
+        st["readdone"] = (d[1], d[2])
+    elif e == 17:
+        st["writedone"] = (d[1], d[2])
+    elif e == 18:
+        st["notify"] = (d[1], bytes(d[2]))
+    elif e == 21:
+        st["mtu"] = d[1]
+b.irq(irq)
+b.active(True)
+b.config(mtu=100)
+async def until(k, ms=15000):
+    for _ in range(ms // 10):
+        if k in st:
+            return st.pop(k)
+        await asyncio.sleep_ms(10)
+    raise OSError("no " + k)
+async def main():
+    out = {}
+    b.gap_connect(0, b"\\x00\\x00\\x00\\x00\\x00\\x01", 300)  # nobody: times out
+    out["nobody"] = await until("down")
+    b.gap_connect(0, ADDR)
+    c = await until("conn")
+    b.gattc_exchange_mtu(c)
+    out["mtu"] = await until("mtu")
+    b.gattc_discover_services(c)
+    s, e = await until("svc")
+    out["svcdone"] = await until("svcdone")
+    b.gattc_discover_characteristics(c, s, e)
+    out["chr"] = await until("chr")
+    out["chrdone"] = await until("chrdone")
+    vh = out["chr"][1]
+    b.gattc_discover_descriptors(c, vh, out["chr"][0])
+    cccd = await until("cccd")
+    out["dscdone"] = await until("dscdone")
+    b.gattc_read(c, vh)
+    out["read"] = (await until("readdone"), st.pop("value"))
+    b.gattc_write(c, cccd, b"\\x01\\x00", 1)
+    out["subscribe"] = await until("writedone")
+    t0 = time.ticks_ms()
+    b.gattc_write(c, vh, b"abc", 1)
+    out["write"] = await until("writedone")
+    out["notify"] = await until("notify")
+    out["round_trip_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    b.gattc_read(c, vh + 40)
+    out["bad_read"] = await until("readdone")
+    b.gap_disconnect(c)
+    out["down"] = await until("down")
+    b.gap_connect(0, ADDR)
+    c = await until("conn")
+    print("LINKED", c)
+    t0 = time.ticks_ms()
+    out["lost"] = await until("down", 30000)
+    out["lost_after_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    print("OUT", repr(out))
+    print("EV", repr(ev))
+asyncio.run(main())
+"""
+
+
+def _exec(port, code):
+    return subprocess.Popen([str(BIN / "mpremote"), "connect", port, "exec", code],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _value(out, tag):
+    for line in out.splitlines():
+        if line.startswith(tag + " "):
+            return ast.literal_eval(line[len(tag) + 1:])
+    raise AssertionError("no %s line in:\n%s" % (tag, out))
+
+
+def test_two_virtual_badges_connect_discover_read_write_notify_disconnect_and_lose_the_link():
+    with VirtualBadgeFarm(2) as farm:
+        for b in farm:
+            assert b.wait_repl(TIMEOUT)
+        server = _exec(farm[0].port, "LINKS = 2\n" + GATT_SERVER)
+        client = None
+        try:
+            line = server.stdout.readline()
+            assert line.startswith("READY "), line + server.stdout.read()
+            h, mac = int(line.split()[1]), bytes.fromhex(line.split()[2])
+            client = _exec(farm[1].port, "ADDR = %r\n" % mac + CLIENT)
+            seen = [client.stdout.readline()]
+            while seen[-1] and not seen[-1].startswith("LINKED"):
+                seen.append(client.stdout.readline())
+            assert seen[-1].startswith("LINKED"), "".join(seen)
+            time.sleep(0.5)
+            farm.air.set_position("badge-1", 0.0)
+            farm.air.set_position("badge-2", 300.0)  # walked out of range: the link is lost
+            cout = "".join(seen) + client.communicate(timeout=TIMEOUT)[0]
+            sout = server.communicate(timeout=TIMEOUT)[0]
+        finally:
+            for p in (server, client):
+                if p is not None:
+                    p.kill()
+    out, ev, log = _value(cout, "OUT"), _value(cout, "EV"), _value(sout, "LOG")
+    assert out["nobody"] == 0xFFFF  # _IRQ_PERIPHERAL_DISCONNECT of no handle: the connect timed out
+    assert ev[0] == ("disconnect", 0xFFFF, 0xFF, bytes(6))
+    assert ev[1] == ("connect", 0, 0, mac)  # _IRQ_PERIPHERAL_CONNECT: (handle, addr_type, addr)
+    assert out["mtu"] == 100  # min(100, 185)
+    assert out["svcdone"] == 0
+    end, vh, props, right_uuid = out["chr"]
+    assert vh == h and right_uuid and props == 0x1A and out["chrdone"] == 0
+    assert out["dscdone"] == 0
+    assert out["read"] == ((vh, 0), b"hello")
+    assert out["subscribe"][1] == 0 and out["write"] == (vh, 0)
+    assert out["notify"] == (vh, b"cba")
+    # three connection events at 30-50 ms (write, its response, the notification), plus the hub
+    assert out["round_trip_ms"] >= 60
+    assert out["bad_read"] == (vh + 40, 0x101)  # ATT invalid handle
+    assert out["down"] == 0 and ev[2][0] == "disconnect"
+    # link loss: the supervision timeout (2.56 s) after the peer fell silent
+    assert 2000 <= out["lost_after_ms"] - 500 <= 6000, out["lost_after_ms"]
+    peer = log[0][2]
+    # _IRQ_CENTRAL_CONNECT with the client's address; the clean disconnect, then the lost one
+    assert log == [("connect", 0, peer), ("mtu", 100), ("write", b"abc"), ("disconnect",), ("connect", 0, peer),
+                   ("disconnect",)], log
 
 
 def test_positions_on_the_hub_set_what_a_central_hears(tmp_path):
@@ -168,8 +327,10 @@ def test_hub_ignores_malformed_frames_and_serves_on(tmp_path):
         s.connect(str(path))
         # before hello, a short advert, an over-long advert, a window wider than
         # its interval, an unknown kind, an empty frame
+        # then connection frames for links that do not exist and a short connect
         for p in (b"A" + bytes(20), b"H" + b"rogue", b"A\x01", b"A" + bytes(12) + b"\x28" + bytes(40),
-                  b"S" + (1000).to_bytes(4, "little") + (2000).to_bytes(4, "little") + b"\x00", b"Z", b""):
+                  b"S" + (1000).to_bytes(4, "little") + (2000).to_bytes(4, "little") + b"\x00", b"Z", b"",
+                  b"c\x07\x00", b"Q\x03\x01\x00", b"x\x09", b"K\x00\x01", b"k", b"D", b"W\x01"):
             s.send(bytes((len(p),)) + p)
         good = b"\x02\x01\x05"
         itvl = (20000).to_bytes(4, "little")

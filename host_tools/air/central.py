@@ -44,7 +44,7 @@ class Connection:
                 self.state = False
             elif kind in (b"v", b"w") and len(p) >= 5:
                 self._replies.append((kind, p[2], p[3] | p[4] << 8, bytes(p[5:])))
-            elif kind == b"n" and len(p) >= 4:
+            elif kind in (b"n", b"N") and len(p) >= 4:
                 self._notes.append((p[2] | p[3] << 8, bytes(p[4:])))
             self._cond.notify_all()
 

@@ -20,6 +20,10 @@ import threading
 from host_tools import EMULATOR_DIR
 
 POLL_S = 0.005  # the radio resolves packets in 5 ms batches (cpsim.radio.TICK_US)
+INIT_SCAN_US = 10000  # an initiator listens all the time (cpsim.blegap._INIT_SCAN_US)
+# what a VM sends on a connection (cpsim/airlink.py): answers, its server's
+# notifications, its side closing, and its own requests to a VM peer
+_CONN_KINDS = (b"c", b"v", b"w", b"n", b"N", b"x", b"X", b"Q", b"W", b"D", b"M", b"e", b"d", b"m")
 
 
 def _cpsim():
@@ -42,8 +46,10 @@ class Peer:
         self._addr = (0, bytes(6))
         self._scanning = False
         self._scan_active = False
-        self._conns = {}  # the radio's own links: unused, connections go through AirHub.connect
-        self._connecting = None
+        self._conns = {}  # the radio's own links: unused, connections are relayed (AirHub._establish)
+        self._connecting = None  # (addr_type, addr) while its VM initiates (gap_connect)
+        self._conn_own = (0, bytes(6))
+        self._conn_itvl = 30000
         self._gen = 0
         self._deliver = deliver
         self._st = radio.attach(self)
@@ -54,6 +60,47 @@ class Peer:
 
     def _on_adv(self, atype, addr, kind, rssi, data):
         self._deliver(atype, bytes(addr), kind, rssi, bytes(data))
+
+    def _next_cid(self):
+        self._cid = (self._cid + 1) & 0xFF
+        return self._cid
+
+
+class Relay:
+    """One VM's end of a connection between two VMs: frames its VM sends on
+    `cid` go to the other VM on its cid (both VMs run the link, the ATT
+    answers and their timing: cpsim/airlink.py)."""
+
+    def __init__(self, hub, peer, cid):
+        self.hub, self.peer, self.cid = hub, peer, cid
+        self.other = None  # the Relay of the far end
+        self.lost = False  # what the VMs were last told of the pair's range
+
+    def _on(self, p):
+        # a frame from this relay's VM (the hub holds its lock)
+        kind, o = p[:1], self.other
+        if kind == b"c":
+            if p[2:3] == b"\x00":  # the peripheral accepted: the initiator is connected
+                a = self.peer._adv_address()
+                o.peer._raw(b"P" + bytes((o.cid, 0, a[0])) + bytes(a[1]) + o.peer._conn_itvl.to_bytes(4, "little"))
+            else:
+                self.hub._unrelay(self)
+                self.hub.initiate(o.peer)  # refused (3 links): its VM is still initiating
+        elif kind in (b"x", b"X"):
+            self.hub._unrelay(self)
+            o.peer._raw(b"X" + bytes((o.cid,)))
+        else:
+            o.peer._raw(kind + bytes((o.cid,)) + p[2:])
+
+
+class HubRadio:
+    """Mixed into the hub's Radio: a CONNECT_IND that got through is relayed
+    between the two VMs instead of becoming a link in the hub."""
+
+    def _establish(self, central, periph, t, periph_addr):
+        self.listen_stop(central)  # its VM stops initiating when it hears back (k)
+        self.stop_adv(periph)  # as the peripheral's VM does on the C
+        self.hub._relay(central, periph)
 
 
 class AirHub:
@@ -71,7 +118,9 @@ class AirHub:
             path = os.path.join(tempfile.gettempdir(), "cloudpin-air-%s.sock" % secrets.token_hex(6))
         self.path = str(path)
         self.world = World(WallClock())
-        self.radio = Radio(self.world, seed)
+        radio_class = type("HubRadio", (HubRadio, Radio), {})
+        self.radio = radio_class(self.world, seed)
+        self.radio.hub = self
         self.world._radio = self.radio
         self.lock = threading.RLock()
         self._devs = {}  # name -> cpsim Device (the station's place survives reconnects)
@@ -129,7 +178,14 @@ class AirHub:
         old = self._peers.pop(name, None)
         if old is not None:
             for key in [k for k in self._links if k[0] is old]:
-                self._links.pop(key)._on(b"x")
+                link = self._links.pop(key)
+                if isinstance(link, Relay):
+                    # its peer hears nothing more: supervision ends the link there
+                    self._unrelay(link)
+                    link.other.peer._raw(b"L" + bytes((link.other.cid, 1)))
+                else:
+                    link._on(b"x")
+            self._stop_initiating(old)
             self.stop_adv(old)
             self.stop_scan(old)
             self.radio.power(old, False)
@@ -182,6 +238,42 @@ class AirHub:
             raise ConnectionError("%s did not accept the connection" % addr.hex(":"))
         return conn
 
+    # ---- VM-to-VM connections ------------------------------------------------
+    def initiate(self, peer):
+        """Peer's VM runs gap_connect to peer._connecting: listen as an
+        initiator; the radio's CONNECT_IND on a heard ADV_IND relays it."""
+        with self.lock:
+            if peer._connecting is not None:
+                self.radio.listen_start(peer, 2, INIT_SCAN_US, INIT_SCAN_US)
+
+    def _stop_initiating(self, peer):
+        peer._connecting = None
+        self.radio.listen_stop(peer)
+
+    def _relay(self, central, periph):
+        if periph._raw is None:
+            return  # a host Central advertising: it takes no connections
+        a, b = Relay(self, central, central._next_cid()), Relay(self, periph, periph._next_cid())
+        a.other, b.other = b, a
+        self._links[(central, a.cid)] = a
+        self._links[(periph, b.cid)] = b
+        own = central._conn_own
+        periph._raw(b"C" + bytes((b.cid, own[0])) + bytes(own[1]) + central._conn_itvl.to_bytes(4, "little"))
+
+    def _unrelay(self, relay):
+        for r in (relay, relay.other):
+            if self._links.get((r.peer, r.cid)) is r:
+                del self._links[(r.peer, r.cid)]
+
+    def _check_range(self):
+        # links between VMs live as long as the two stations hear each other
+        for r in list(self._links.values()):
+            if isinstance(r, Relay) and r.peer is not None:
+                lost = not self.radio.hears(r.peer._dev, r.other.peer._dev)
+                if lost != r.lost:
+                    r.lost = lost
+                    r.peer._raw(b"L" + bytes((r.cid, 1 if lost else 0)))
+
     def forget(self, conn):
         with self.lock:
             self._links.pop((conn.peer, conn.cid), None)
@@ -232,6 +324,7 @@ class AirHub:
                     else:
                         self._read(s)
                 self.world.clock.poll()  # runs the radio's events up to now
+                self._check_range()
 
     def _read(self, s):
         try:
@@ -263,12 +356,19 @@ class AirHub:
             st.append(name)
         elif peer is None:
             return
-        elif kind in (b"c", b"v", b"w", b"n", b"x") and len(p) >= 2:
+        elif kind in _CONN_KINDS and len(p) >= 2:
             conn = self._links.get((peer, p[1]))
             if conn is not None:
-                if kind == b"x" or (kind == b"c" and p[2:3] != b"\x00"):
+                if not isinstance(conn, Relay) and (kind == b"x" or (kind == b"c" and p[2:3] != b"\x00")):
                     self._links.pop((peer, p[1]), None)
                 conn._on(p)
+        elif kind == b"K" and len(p) == 19:
+            peer._conn_own = (p[1], bytes(p[2:8]))
+            peer._connecting = (p[8], bytes(p[9:15]))
+            peer._conn_itvl = int.from_bytes(p[15:19], "little")
+            self.initiate(peer)
+        elif kind == b"k":
+            self._stop_initiating(peer)
         elif kind == b"A" and len(p) >= 14 and len(p) >= 14 + p[13] and p[13] <= 31 and len(p) - 14 - p[13] <= 31:
             n = p[13]
             self.advertise(peer, int.from_bytes(p[1:5], "little"), p[5], p[7:13], p[6], p[14:14 + n], p[14 + n:])

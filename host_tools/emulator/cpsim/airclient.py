@@ -15,7 +15,11 @@
 #              s                           scanning stopped
 #   hub -> VM  R atype addr(6) kind rssi(+128) data
 #                                          an advertising report
-# and connections from host centrals (cpsim/airlink.py has their frames).
+#              K own_atype own(6) atype addr(6) itvl(4 LE)
+#                                          gap_connect: initiate to addr
+#              k                           initiating stopped
+# and the frames of connections, to host centrals and other VMs
+# (cpsim/airlink.py has them).
 # The socket is non-blocking and read from a clock Event every POLL_US, which
 # the WallClock runs from asyncio's idle hook (default_device._poll_from_asyncio)
 # and whenever the firmware reads the time: a pin that never yields hears
@@ -85,10 +89,18 @@ class AirRadio(Radio):
         if mode == 1:
             self._send(b"S" + itvl.to_bytes(4, "little") + win.to_bytes(4, "little")
                        + bytes((1 if ble._scan_active else 0,)))
+        elif mode == 2 and ble._connecting is not None:
+            # the hub's air hears the target's ADV_IND and answers with P
+            own, to = ble._conn_own, ble._connecting
+            self._send(b"K" + bytes((own[0],)) + bytes(own[1]) + bytes((to[0],)) + bytes(to[1])
+                       + ble._conn_itvl.to_bytes(4, "little"))
 
     def listen_stop(self, ble):
-        if ble._st.mode == 1:
+        mode = ble._st.mode
+        if mode == 1:
             self._send(b"s")
+        elif mode == 2:
+            self._send(b"k")
         Radio.listen_stop(self, ble)
 
     def _poll(self):
@@ -117,7 +129,7 @@ class AirRadio(Radio):
                 ble = self._ble
                 if ble is not None and ble._scanning:
                     ble._on_adv(b[i + 2], mv[i + 3:i + 9], b[i + 9], b[i + 10] - 128, mv[i + 11:i + 1 + n])
-            elif n >= 2 and b[i + 1] in (0x43, 0x51, 0x57, 0x58):  # C Q W X: a host central's connection
+            elif n >= 2 and b[i + 1] in b"CPQWXDMvwedmnNL":  # a connection's (cpsim/airlink.py)
                 from cpsim import airlink
 
                 airlink.frame(self, b, i, n)

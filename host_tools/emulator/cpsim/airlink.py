@@ -1,27 +1,49 @@
-# Connections over shared air (cpsim/airclient.py), loaded with the first one:
-# a host-side central (host_tools/air/central.py) that connects to this badge
-# becomes a local cpsim.link.Link between the badge's BLE and a RemoteCentral
-# standing in for it, so the badge's GATT server answers it exactly as it
-# answers an emulated pin (same connection events, ATT one-at-a-time, buffers).
-# Frames (after the length byte; cid is the hub's connection number):
-#   hub -> VM  C cid atype addr(6)     a central connects (sent while we advertise)
-#              Q cid h(2)              read h
-#              W cid mode h(2) data    write h (mode 1: with response)
-#              X cid                   the central disconnects
-#   VM -> hub  c cid status            0 connected, 1 refused
-#              v cid status h(2) data  read result (status: ATT error or 0)
-#              w cid status h(2)       write result (mode 1)
-#              n cid h(2) data         notification or indication from the badge
-#              x cid                   the link closed
-from cpsim.blegatts import serve_read, serve_write
-from cpsim.link import Link
+# Connections over shared air (cpsim/airclient.py), loaded with the first one.
+# Whatever is at the other end (a host-side central, host_tools/air/central.py,
+# or a pin in another VM), this VM's side is a local cpsim.link.Link between
+# its BLE and a RemoteEnd standing in for the peer, so the firmware gets the
+# same IRQ tuples, connection-event timing, one-at-a-time ATT, host buffers
+# and link limits as between two emulated pins in one process. What crosses
+# the hub is the ATT traffic: a request is answered by the peer's own GATT
+# server code (cpsim.blegatts) at ITS connection event, and the answer
+# reaches the firmware here at the next connection event after it arrives.
+#
+# Frames (after the length byte; cid is the hub's number for this link in
+# this VM; h and mtu are 2 bytes LE, itvl 4 bytes LE). To this VM:
+#   C cid atype addr(6) [itvl]   a central connects to us (we advertise)
+#   P cid status atype addr(6) itvl
+#                                our gap_connect reached the peer (status 0)
+#   Q cid h / W cid mode h data  the peer reads / writes our server
+#   D cid event start end uuid   the peer discovers (9 services, 11
+#                                characteristics, 13 descriptors; uuid raw or none)
+#   M cid mtu                    the peer exchanges MTU (its preferred one)
+#   v cid status h data / w cid status h
+#                                the result of our read / write
+#   e cid event ...numbers uuid  one discovery result; d cid event status(2): done
+#   m cid mtu                    our MTU exchange's result
+#   n cid h data / N cid h data  the peer notifies / indicates
+#   X cid                        the peer ends the link
+#   L cid lost                   the hub's air: 1 the peer is out of range or
+#                                gone (supervision will close the link), 0 back
+# From this VM the same kinds go the other way (c cid status: 0 connected, 1
+# refused, answers a C; x cid: our side closed), and
+#   K own_atype own(6) atype addr(6) itvl   gap_connect: initiate to addr
+#   k                                       stop initiating
+# The hub relays between two VMs; a host central speaks C Q W X / c v w n x.
+from cpsim.blegatts import serve_read, serve_write, server
+from cpsim.link import Link, STATUS_NOT_CONNECTED
 
 CONN_ITVL_US = 30000  # a phone's usual connection interval (Android's default 30-50 ms)
 MAX_CONNECTIONS = 3
+_NUMS = {9: 2, 11: 3, 13: 1}  # handles a discovery result carries: (start, end), (end, value, props), (handle)
 
 
-class RemoteCentral:
-    """What cpsim.link needs of the central end, forwarding to the hub."""
+def _u16(v):
+    return bytes((v & 0xFF, (v >> 8) & 0xFF))
+
+
+class RemoteEnd:
+    """What cpsim.link needs of the far end, forwarding to the hub."""
 
     def __init__(self, air, cid, atype, addr):
         self._air = air
@@ -30,6 +52,8 @@ class RemoteCentral:
         self._st = air.station(None)
         self._gen = 0
         self._mbufs = 0
+        self._lost = False  # the hub says the peer is out of range or gone
+        self.paced = True  # sends its write commands at its own connection events (a VM)
         self.addr = (atype, addr)
 
     def _connected(self, link):
@@ -39,15 +63,125 @@ class RemoteCentral:
         pass
 
     def _irq_data(self, event, conn, h, data):
-        if event in (18, 19):  # notify, indicate
-            self._air._send(b"n" + bytes((self._cid, h & 0xFF, h >> 8)) + bytes(data))
+        if event in (18, 19):  # our server notifies, indicates
+            self._air._send((b"n" if event == 18 else b"N") + bytes((self._cid,)) + _u16(h) + bytes(data))
 
     def _irq(self, event, data):
         pass
 
     def _closed(self, link, side, irq):
         self._air._links.pop(self._cid, None)
-        self._air._send(b"x" + bytes((self._cid,)))
+        self._air._send(b"x" + bytes((self._cid,)))  # a host central waits for it; the hub drops a VM's echo
+
+
+class AirLink(Link):
+    """A Link whose far end is across the hub: in range while the hub says so;
+    its GATT client requests (cpsim.blegattc calls gattc) go as frames."""
+
+    remote = True
+
+    def __init__(self, air, ble, peer, central, interval_us, addrs):
+        ends = (ble, peer) if central else (peer, ble)
+        Link.__init__(self, air, ends[0], ends[1], interval_us, air.clock.now_us(), addrs)
+        self.air = air
+        self.peer = peer
+        self.pending = []  # our requests in flight, oldest first: [kind, on_reply(frame bytes), on_fail(status)]
+
+    def in_range(self):
+        return not self.peer._lost
+
+    def event_ok(self):
+        return self.alive()  # the hub's air decides range; fading is not relayed
+
+    def gattc(self, ble, kind, conn, args, done):
+        cid = bytes((self.peer._cid,))
+        air = self.air
+        if kind == b"Q":
+            h = args
+            air._send(b"Q" + cid + _u16(h))
+
+            def reply(p):
+                err = p[2]
+                if not err:
+                    ble._irq_data(15, conn, h, p[5:])
+                ble._irq(16, (conn, h, 0x100 + err if err else 0))
+
+            self._expect(b"v", done, reply, lambda st: ble._irq(16, (conn, h, st)))
+        elif kind == b"W":
+            mode, h, data = args
+            air._send(b"W" + cid + bytes((mode,)) + _u16(h) + bytes(data))
+            if mode:
+                self._expect(b"w", done, lambda p: ble._irq(17, (conn, h, 0x100 + p[2] if p[2] else 0)),
+                             lambda st: ble._irq(17, (conn, h, st)))
+        elif kind == b"M":
+            air._send(b"M" + cid + _u16(args))
+
+            def mtu(p):
+                self.mtu = p[2] | p[3] << 8
+                ble._irq(21, (conn, self.mtu))
+
+            self._expect(b"m", done, mtu, None)
+        else:  # D
+            event, start, end, raw = args
+            air._send(b"D" + cid + bytes((event,)) + _u16(start) + _u16(end) + (raw or b""))
+
+            def found(p):
+                if p[:1] == b"e":
+                    nums = [conn]
+                    j = 3
+                    for _ in range(_NUMS[event]):
+                        nums.append(p[j] | p[j + 1] << 8)
+                        j += 2
+                    ble._irq_uuid(event, tuple(nums), bytes(p[j:]))
+                else:
+                    _end_discovery(ble, event, conn, p[3] | p[4] << 8)
+
+            self._expect(b"d", done, found, lambda st: _end_discovery(ble, event, conn, st), b"e")
+
+    def _expect(self, kind, done, on_reply, on_fail, also=b""):
+        def fail(st):
+            done()
+            if on_fail is not None:
+                on_fail(st)
+
+        self.pending.append((kind + also, done, on_reply, fail))
+
+    def reply(self, p):
+        """A result frame for our oldest request: run it at our next
+        connection event (the ATT response's), in order."""
+        q = self.pending
+        if not q or p[:1] not in q[0][0]:
+            return  # nothing asked (a late answer after the link closed): dropped
+        op = q[0]
+        last = p[:1] != b"e"
+        if last:
+            q.pop(0)
+        data = bytes(p)
+
+        def run():
+            if last:
+                op[1]()  # the procedure is back in the pool before its IRQ, as in cpsim.blegattc
+            if self.open[1 - self.side_of(self.peer)]:
+                op[2](data)
+
+        self.air.clock.call_at(self.next_event(), run)
+
+    def close(self, side, irq):
+        Link.close(self, side, irq)
+        if self.ends[side] is not self.peer and self.pending:
+            ops = self.pending[:]
+            del self.pending[:]
+            for op in ops:
+                if irq:
+                    op[3](STATUS_NOT_CONNECTED)
+                else:
+                    op[1]()
+
+
+def _end_discovery(ble, event, conn, status):
+    if event == 11:
+        ble._chr_disc = False
+    ble._irq(event + 1, (conn, status))
 
 
 def frame(air, b, i, n):
@@ -60,35 +194,97 @@ def frame(air, b, i, n):
                 or len(ble._conns) >= MAX_CONNECTIONS or cid in links:
             air._send(b"c" + bytes((cid, 1)))
             return
-        rc = RemoteCentral(air, cid, b[i + 3], bytes(b[i + 4:i + 10]))
+        itvl = int.from_bytes(bytes(b[i + 10:i + 14]), "little") if n >= 13 else CONN_ITVL_US
+        rc = RemoteEnd(air, cid, b[i + 3], bytes(b[i + 4:i + 10]))
+        rc.paced = n >= 13  # a VM (the hub gives its interval); a host central has none
         air.stop_adv(ble)  # NimBLE: a connection ends connectable advertising
-        link = Link(air, rc, ble, CONN_ITVL_US, air.clock.now_us(), (rc.addr, ble._adv_address()))
+        link = AirLink(air, ble, rc, False, itvl, (rc.addr, ble._adv_address()))
         links[cid] = link
         link.start((rc._gen, ble._gen))
         air._send(b"c" + bytes((cid, 0)))
         return
+    if kind == 0x50:  # P: our gap_connect got through
+        if n < 14 or b[i + 3]:
+            return  # refused: the local scan goes on until its timeout, as NimBLE's
+        addr = (b[i + 4], bytes(b[i + 5:i + 11]))
+        if ble is None or ble._connecting != addr or cid in links:
+            air._send(b"x" + bytes((cid,)))  # given up meanwhile: end it at once
+            return
+        own = ble._conn_own
+        ble._connect_end()
+        rp = RemoteEnd(air, cid, addr[0], addr[1])
+        rp.paced = True
+        link = AirLink(air, ble, rp, True, int.from_bytes(bytes(b[i + 11:i + 15]), "little"), (own, addr))
+        links[cid] = link
+        link.start((ble._gen, rp._gen))
+        return
     link = links.get(cid)
     if link is None or n < 2:
         return
+    peer = link.peer
+    side = 1 - link.side_of(peer)  # ours
     if kind == 0x58:  # X
-        link.terminate(0)
+        link.terminate(1 - side)
+    elif kind == 0x4C and n >= 3:  # L
+        peer._lost = bool(b[i + 3])
+        link.range_changed()
+    elif kind in b"vwedm":
+        link.reply(b[i + 1:i + 1 + n])
+    elif kind in b"nN" and n >= 4:
+        h = b[i + 3] | b[i + 4] << 8
+        data = bytes(b[i + 5:i + 1 + n])
+        if kind == 0x6E:
+            ble._irq_data(18, link.handles[side], h, data)
+        else:
+            ble._irq_data(19, link.handles[side], h, data)
     elif kind == 0x51 and n >= 4:  # Q
         h = b[i + 3] | b[i + 4] << 8
 
         def on_tx():
-            err, v = serve_read(link.ends[1], link, 1, h)
-            air._send(b"v" + bytes((cid, err, h & 0xFF, h >> 8)) + (b"" if err else bytes(v)))
+            err, v = serve_read(ble, link, side, h)
+            air._send(b"v" + bytes((cid, err)) + _u16(h) + (b"" if err else bytes(v)))
 
-        link.transact(0, 0, on_tx, lambda st: air._send(b"v" + bytes((cid, st & 0xFF, h & 0xFF, h >> 8))))
+        link.transact(1 - side, 0, on_tx, lambda st: air._send(b"v" + bytes((cid, st & 0xFF)) + _u16(h)))
     elif kind == 0x57 and n >= 5:  # W
         mode, h = b[i + 3], b[i + 4] | b[i + 5] << 8
         data = bytes(b[i + 6:i + 1 + n])[: link.mtu - 3]
         if mode == 0:
-            link.post(0, lambda: serve_write(link.ends[1], link, 1, h, data))
+            if peer.paced:
+                serve_write(ble, link, side, h, data)  # a VM peer sent it at its own connection event
+            else:
+                try:  # a host central does not pace: its packets go at our events
+                    link.post(1 - side, lambda: serve_write(ble, link, side, h, data))
+                except OSError:
+                    pass  # ENOMEM: the central's flood outran the buffers; the packet is lost
             return
 
         def on_wtx():
-            err = serve_write(link.ends[1], link, 1, h, data)
-            air._send(b"w" + bytes((cid, err, h & 0xFF, h >> 8)))
+            err = serve_write(ble, link, side, h, data)
+            air._send(b"w" + bytes((cid, err)) + _u16(h))
 
-        link.transact(0, 0, on_wtx, lambda st: air._send(b"w" + bytes((cid, st & 0xFF, h & 0xFF, h >> 8))))
+        link.transact(1 - side, 0, on_wtx, lambda st: air._send(b"w" + bytes((cid, st & 0xFF)) + _u16(h)))
+    elif kind == 0x44 and n >= 7:  # D
+        from cpsim.blegattc import discovered
+
+        event, start, end = b[i + 3], b[i + 4] | b[i + 5] << 8, b[i + 6] | b[i + 7] << 8
+        raw = bytes(b[i + 8:i + 1 + n]) or None
+
+        def on_dtx():
+            found, status = discovered(server(ble), event, 0, start, end, raw)
+            for nums, u in found:
+                out = b"e" + bytes((cid, event))
+                for v in nums[1:]:
+                    out += _u16(v)
+                air._send(out + bytes(u))
+            air._send(b"d" + bytes((cid, event)) + _u16(status))
+
+        link.transact(1 - side, 0, on_dtx, lambda st: air._send(b"d" + bytes((cid, event)) + _u16(st)))
+    elif kind == 0x4D and n >= 4:  # M
+        theirs = b[i + 3] | b[i + 4] << 8
+
+        def on_mtx():
+            link.mtu = mtu = max(23, min(theirs, ble._mtu))
+            ble._irq(21, (link.handles[side], mtu))
+            air._send(b"m" + bytes((cid,)) + _u16(mtu))
+
+        link.transact(1 - side, 0, on_mtx, lambda st: None)

@@ -61,25 +61,12 @@ def discover(ble, event, conn, start, end, uuid):
     if event == 11:
         ble._chr_disc = True
 
+    if getattr(link, "remote", False):  # a pin in another VM (cpsim/airlink.py)
+        link.gattc(ble, b"D", conn, (event, start, end, raw), done)
+        return
+
     def on_tx():
-        t = server(link.ends[1 - side])
-        found = []
-        if event == 9:
-            for s, e, u in t.services(raw):
-                found.append(((conn, s, e), u))
-        elif event == 13:
-            for h, u in t.handles_after(start, end):
-                found.append(((conn, h), u))
-        else:
-            chars = t.characteristics(start, end)
-            for i in range(len(chars)):
-                vh, props, u = chars[i][1:]
-                if raw is None or u == raw:
-                    # NimBLE reports one when it sees the next: its end is the next
-                    # declaration - 1, or the end of the searched range
-                    last = chars[i + 1][0] - 1 if i + 1 < len(chars) else end
-                    found.append(((conn, last, vh, props), u))
-        status = 0x101 if event == 11 and (start == 0 or start > end) else 0
+        found, status = discovered(server(link.ends[1 - side]), event, conn, start, end, raw)
 
         def on_rx():
             for nums, u in found:
@@ -89,6 +76,27 @@ def discover(ble, event, conn, start, end, uuid):
         return on_rx
 
     link.transact(side, 0, on_tx, lambda st: _done(ble, event, conn, st, done))
+
+
+def discovered(t, event, conn, start, end, raw):
+    """What a discovery finds in GATT table t: ([(IRQ numbers, uuid)], status)."""
+    found = []
+    if event == 9:
+        for s, e, u in t.services(raw):
+            found.append(((conn, s, e), u))
+    elif event == 13:
+        for h, u in t.handles_after(start, end):
+            found.append(((conn, h), u))
+    else:
+        chars = t.characteristics(start, end)
+        for i in range(len(chars)):
+            vh, props, u = chars[i][1:]
+            if raw is None or u == raw:
+                # NimBLE reports one when it sees the next: its end is the next
+                # declaration - 1, or the end of the searched range
+                last = chars[i + 1][0] - 1 if i + 1 < len(chars) else end
+                found.append(((conn, last, vh, props), u))
+    return found, 0x101 if event == 11 and (start == 0 or start > end) else 0
 
 
 def _done(ble, event, conn, status, done):
@@ -103,6 +111,9 @@ def read(ble, conn, h):
     link, side, conn = ble._link(conn, True)
     peer = link.ends[1 - side]
     done = proc(ble)
+    if getattr(link, "remote", False):
+        link.gattc(ble, b"Q", conn, h, done)
+        return
 
     def on_tx():
         err, v = serve_read(peer, link, 1 - side, h)
@@ -127,10 +138,15 @@ def write(ble, conn, h, data, mode):
     link, side, conn = ble._link(conn, True)
     peer = link.ends[1 - side]
     data = data[: link.mtu - 3]
+    remote = getattr(link, "remote", False)
     if mode == 0:
-        link.post(side, lambda: serve_write(peer, link, 1 - side, h, data))
+        link.post(side, (lambda: link.gattc(ble, b"W", conn, (0, h, data), None)) if remote
+                  else (lambda: serve_write(peer, link, 1 - side, h, data)))
         return
     done = proc(ble)
+    if remote:
+        link.gattc(ble, b"W", conn, (1, h, data), done)
+        return
 
     def on_tx():
         err = serve_write(peer, link, 1 - side, h, data)
@@ -146,6 +162,9 @@ def exchange_mtu(ble, conn):
     done = proc(ble)
     link.mtu_sent[side] = True
     mine = ble._mtu
+    if getattr(link, "remote", False):
+        link.gattc(ble, b"M", conn, mine, done)
+        return
 
     def on_tx():
         peer = link.ends[1 - side]
