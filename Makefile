@@ -1,4 +1,4 @@
-# CloudPin. `make demo` sets up and shows a virtual badge; `make test` runs every test.
+# CloudPin. `make demo` sets up and shows two virtual badges meeting; `make test` runs every test.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +12,7 @@ STEPS_DATA ?= ../shared/data/steps
 
 help:
 	@echo "make install   create .venv with every tool (idempotent)"
-	@echo "make demo      install, then boot the firmware on a virtual badge and show its logs"
+	@echo "make demo      install, then two virtual badges: provisioned at the desk, tapped together, both logs"
 	@echo "make test      all tests: CPython + MicroPython VM, mpy-cross, type check, virtual badges"
 	@echo "make bench     benchmarks, written to bench/results.json"
 	@echo "make flash BOARD=$(BOARD) PORT=/dev/ttyUSB0|all FIRMWARE=micropython.bin"

@@ -1,31 +1,46 @@
-"""Boot the firmware on a virtual badge and show its log lines.
+"""Two badges meet: boot the firmware on two virtual badges on one shared
+air, provision them at the desk, tap them together and show both logs.
 
-Starts one virtual badge, puts the firmware into its filesystem (boot.py and
+Starts two virtual badges (--badges 1 for one) sharing one radio
+(host_tools/air), puts the firmware into each one's filesystem (boot.py and
 main.py as source, the package compiled with mpy-cross for the VM's CPU, as a
 deploy does for the pin's, so that imports fit the pin-sized heap) and the
-board file as /board.json, soft-resets
-it over the serial port with Ctrl-D as a user would, and prints what the badge
-sends, line by line, until Ctrl-C (or for --seconds; 25 s when stdout is not
-a terminal). The accelerometer replays a minute of a real walk shipped in
-host_tools/data (looped), so the pin counts steps from a fresh clone; with
---still it lies on a table and counts none, and the demo says which it is.
+board file as /board.json, provisions them with the desk's own code for two
+demo journalists (owner card, keys, the event's key and time zone: a
+throw-away desk database in a temporary folder), soft-resets each over its
+serial port with Ctrl-D as a user would, and prints what both send, line by
+line, each line after its badge's name, until Ctrl-C (or for --seconds; 25 s
+when stdout is not a terminal). --tap-at seconds in, the two wearers touch
+their pins together: the demo taps both badges at one instant (as
+`cloudpin virtual-badge tap badge-1 badge-2` does) and the logs show each
+detecting the tap, the handshake and the new friend.
+
+Two badges stand still (their wearers face each other), so the touch is all
+they feel; one badge walks by default: its accelerometer replays a minute of
+a real walk shipped in host_tools/data (looped), so the pin counts steps
+from a fresh clone. --still or --recording choose either way, and the demo
+says which it is.
 """
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from host_tools import FIRMWARE_DIR, REPO
 from host_tools.boards import BoardError
 from host_tools.bench.resample import RecordingError
-from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadge, board_file, check_recording
+from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadgeFarm, board_file, check_recording
 
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
 _MPY_ARCHS = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
               "xtensa", "xtensawin", "rv32imc", "rv64imc")
 
 NOT_A_TTY_SECONDS = 25  # long enough for a few status lines (every 10 s) with steps counted
+TAP_AT_S = 8.0  # the app is up and its radio settled by then
+DEMO_ROSTER = (("DEMO-1", "Ada Lovelace", "Analytical Engine Weekly", "reporter", ("@ada",)),
+               ("DEMO-2", "Grace Hopper", "COBOL Times", "photographer", ("@grace",)))
 # A minute of a real walk, phone in a neck pouch (CC BY 4.0: host_tools/data/README.md).
 DEMO_RECORDING = Path(__file__).resolve().parent / "data" / "walk_neckpouch_60s.csv"
 
@@ -89,25 +104,48 @@ def soft_reset(ser, timeout=30):
     raise RuntimeError("badge did not show a REPL prompt")
 
 
-def stream_lines(ser, seconds, out):
-    """Copy the badge's output to `out` line by line for `seconds` (None: forever)."""
-    end = None if seconds is None else time.monotonic() + seconds
-    partial = b""
+def stream_lines(ser, seconds, out, prefix="", at=(), on_line=None):
+    """Copy the badge's output to `out` line by line for `seconds` (None:
+    forever); ser may be a list of ports, each line then after its prefix.
+    `at`: [(seconds, fn)] run that far in (fn may return more of them);
+    on_line(k, text) sees each line of port k."""
+    sers = ser if isinstance(ser, (list, tuple)) else [ser]
+    prefixes = prefix if isinstance(prefix, (list, tuple)) else [prefix] * len(sers)
+    start = time.monotonic()
+    end = None if seconds is None else start + seconds
+    todo = sorted(at, key=lambda a: a[0])
+    partial = [b""] * len(sers)
     while end is None or time.monotonic() < end:
-        partial += ser.read(max(1, ser.in_waiting))
-        *lines, partial = partial.split(b"\n")
-        for line in lines:
-            out.write(line.rstrip(b"\r").decode("utf-8", "replace") + "\n")
-        if lines:
+        while todo and time.monotonic() - start >= todo[0][0]:
+            todo.extend(todo.pop(0)[1]() or ())
+            todo.sort(key=lambda a: a[0])
+        got = False
+        for k, s in enumerate(sers):
+            waiting = s.in_waiting
+            if not waiting and len(sers) > 1:
+                continue
+            partial[k] += s.read(max(1, waiting))
+            *lines, partial[k] = partial[k].split(b"\n")
+            for line in lines:
+                text = line.rstrip(b"\r").decode("utf-8", "replace")
+                out.write(prefixes[k] + text + "\n")
+                if on_line is not None:
+                    on_line(k, text)
+            if lines:
+                got = True
+        if got:
             out.flush()
+        elif len(sers) > 1:
+            time.sleep(0.02)
     # Time is up: finish the line being sent rather than print half of it.
-    finish = time.monotonic() + 1.0
-    while partial.strip() and b"\n" not in partial and time.monotonic() < finish:
-        partial += ser.read(max(1, ser.in_waiting))
-    line = partial.split(b"\n")[0].rstrip(b"\r")
-    if line.strip():
-        out.write(line.decode("utf-8", "replace") + "\n")
-        out.flush()
+    for k, s in enumerate(sers):
+        finish = time.monotonic() + 1.0
+        while partial[k].strip() and b"\n" not in partial[k] and time.monotonic() < finish:
+            partial[k] += s.read(max(1, s.in_waiting))
+        line = partial[k].split(b"\n")[0].rstrip(b"\r")
+        if line.strip():
+            out.write(prefixes[k] + line.decode("utf-8", "replace") + "\n")
+            out.flush()
 
 
 def accelerometer_says(recording):
@@ -119,15 +157,80 @@ def accelerometer_says(recording):
 
 def add_arguments(parser):
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board name in boards/ or JSON path (default %s)" % DEFAULT_BOARD)
+    parser.add_argument("--badges", type=int, choices=(1, 2), default=2,
+                        help="2 (default): two badges meet; 1: one badge, booted and walking, no desk")
     parser.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C, or %d s when "
                         "stdout is not a terminal)" % NOT_A_TTY_SECONDS)
+    parser.add_argument("--tap-at", type=float, default=TAP_AT_S, metavar="S",
+                        help="with two badges: tap them together S seconds after they boot (default %g)" % TAP_AT_S)
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="serial line rate (default %d)" % DEFAULT_BAUD)
     parser.add_argument("--firmware", default=str(FIRMWARE_DIR), help="firmware folder to copy (default firmware/)")
     motion = parser.add_mutually_exclusive_group()
-    motion.add_argument("--recording", default=str(DEMO_RECORDING),
-                        help="t_ms,x,y,z CSV (g) the accelerometer replays, looped (default: a minute of a real "
-                        "walk, %s)" % DEMO_RECORDING.relative_to(REPO))
-    motion.add_argument("--still", action="store_true", help="no recording: the pin lies still and counts no steps")
+    motion.add_argument("--recording", help="t_ms,x,y,z CSV (g) the accelerometers replay, looped (default with one "
+                        "badge: a minute of a real walk, %s)" % DEMO_RECORDING.relative_to(REPO))
+    motion.add_argument("--still", action="store_true", help="no recording: the pins lie still (the default with "
+                        "two badges) and count no steps")
+
+
+class Toucher:
+    """The two wearers touch their pins at `first` seconds; if a pin did not
+    feel it (the firmware logs every detected tap; the tap bench's touches
+    are not all detected), they touch again, as people do, up to TRIES times."""
+
+    TRIES = 3
+    WAIT_S = 3.0  # for both taps to show in the logs
+
+    def __init__(self, farm, first, say):
+        self.farm, self.first, self.say = farm, first, say
+        self.tries = 0
+        self.felt = set()
+
+    def schedule(self):
+        self._t0 = time.monotonic()  # stream_lines counts from about now
+        return [(self.first, self.touch)]
+
+    def saw(self, k, text):
+        if " tap t_ms=" in text:
+            self.felt.add(k)
+
+    def touch(self):
+        if self.tries and len(self.felt) == len(self.farm):
+            return None
+        if self.tries >= self.TRIES:
+            self.say("demo: %d touches and still not felt by both pins" % self.tries)
+            return None
+        self.tries += 1
+        self.felt = set()
+        try:
+            self.farm.tap([b.name for b in self.farm])
+        except Exception as e:  # the demo goes on: the logs say what the badges did
+            self.say("demo: could not tap: %s" % e)
+            return None
+        self.say("demo: the wearers touch their pins together (%s)" % ("first touch" if self.tries == 1 else
+                                                                         "again: a pin did not feel it"))
+        return [(time.monotonic() - self._t0 + self.WAIT_S, self.touch)]
+
+
+def provision_pair(farm, folder, progress):
+    """Give the farm's badges to the demo roster with the desk's own code
+    (host_tools/desk): a database in `folder`, cards there too. Returns the
+    desk Outcomes."""
+    from host_tools.desk import db as deskdb
+    from host_tools.desk.badge_io import SerialBadge, firmware_version
+    from host_tools.desk.provision import Desk, bulk_chooser, provision
+
+    db = deskdb.connect(str(Path(folder) / "desk.sqlite"), durable=False)
+    try:
+        db.import_roster([deskdb.Accreditation(*row) for row in DEMO_ROSTER[:len(farm)]])
+        desk = Desk(db, firmware_version(), Path(folder) / "cards", name="demo")
+        outs = []
+        for b in farm:
+            out = provision(SerialBadge(b.port), desk, bulk_chooser(db))
+            progress("%s: desk: %s%s" % (b.name, out.message, " (card %s)" % out.card if out.card else ""))
+            outs.append(out)
+        return outs
+    finally:
+        db.close()
 
 
 def run(args):
@@ -141,24 +244,46 @@ def run(args):
     seconds = args.seconds
     if seconds is None and not sys.stdout.isatty():
         seconds = NOT_A_TTY_SECONDS
-    recording = None if args.still else args.recording
+    pair = args.badges == 2
+    recording = None if args.still else (args.recording or (None if pair else str(DEMO_RECORDING)))
     if recording:
         try:
             check_recording(recording)
         except RecordingError as e:
             sys.stderr.write("%s\n" % e)
             return 2
-    sys.stderr.write(accelerometer_says(recording) + "\n")
-    with VirtualBadge(baud=args.baud, board=board, name="demo", recording=recording, check=False) as badge:
-        badge.wait_repl()  # a blank badge: boots straight to the REPL
-        copied = install_firmware(args.firmware, badge.root, board, vm_arch(badge.exe))
-        sys.stderr.write("virtual badge on %s (folder %s): copied %d files, soft-resetting\n"
-                         % (badge.port, badge.root, len(copied)))
+
+    def say(text):
+        sys.stderr.write(text + "\n")
         sys.stderr.flush()
-        with serial.Serial(badge.port, args.baud, timeout=0.1) as ser:
-            soft_reset(ser)
+
+    say(accelerometer_says(recording) if not pair or recording else
+        "accelerometers: both pins held still, their wearers face to face (give --recording to walk)")
+    with tempfile.TemporaryDirectory(prefix="cloudpin-demo-") as folder, \
+            VirtualBadgeFarm(args.badges, baud=args.baud, board=board, recording=recording) as farm:
+        arch = None
+        for b in farm:
+            b.wait_repl()  # a blank badge: boots straight to the REPL
+            arch = vm_arch(b.exe) if arch is None else arch
+            copied = install_firmware(args.firmware, b.root, board, arch)
+            say("%s: virtual badge on %s (folder %s): copied %d files" % (b.name, b.port, b.root, len(copied)))
+        if pair:
+            outs = provision_pair(farm, folder, say)
+            if not all(o.ok for o in outs):
+                say("the desk could not provision both badges: see above")
+                return 1
+        say("soft-resetting %s" % " and ".join(b.name for b in farm))
+        sers = [serial.Serial(b.port, args.baud, timeout=0.1) for b in farm]
+        try:
+            for ser in sers:
+                soft_reset(ser)
+            toucher = Toucher(farm, args.tap_at, say) if pair else None
             try:
-                stream_lines(ser, seconds, sys.stdout)
+                stream_lines(sers, seconds, sys.stdout, ["%s | " % b.name for b in farm] if pair else "",
+                             toucher.schedule() if toucher else (), toucher.saw if toucher else None)
             except KeyboardInterrupt:
                 pass
+        finally:
+            for ser in sers:
+                ser.close()
     return 0

@@ -33,6 +33,7 @@ program reads the port is lost once the port's buffer is full, as on a UART.
 # The docstring above is also `cloudpin virtual-badge --help`. The badge
 # itself is in host_tools/vbadge/, one module per job; this module is its
 # public face and the command.
+import argparse
 import fcntl
 import os
 import signal
@@ -92,6 +93,8 @@ class VirtualBadgeFarm:
             from host_tools.air import AirHub
 
             self.air = AirHub()
+            self.air.commands = self._command
+        self._taps = 0
         self._lock = None
         if recording:
             check_recording(recording)
@@ -126,6 +129,67 @@ class VirtualBadgeFarm:
     @property
     def ports(self):
         return [b.port for b in self.badges]
+
+    def find(self, target):
+        """The badge called `target`, on port `target`, or behind link `target`; None."""
+        t = str(target)
+        real = os.path.realpath(t)
+        for b in self.badges:
+            if t in (b.name, b.port) or (b.link is not None and (t == str(b.link) or real == str(b.link))) \
+                    or (b.port is not None and real == os.path.realpath(b.port)):
+                return b
+        return None
+
+    def tap(self, targets, solo=False, rng=None):
+        """Tap the badges `targets` (names, ports or links) at one instant:
+        each feels a touch drawn from the tap bench's model (host_tools/vbadge/tap.py).
+        Returns the contact's wall-clock time (time.time()); TapError if a
+        badge is unknown, has no accelerometer or is not on the air yet."""
+        import json
+        import time
+
+        from host_tools.vbadge import tap as taplib
+
+        badges = []
+        for t in targets:
+            b = self.find(t)
+            if b is None:
+                raise taplib.TapError("no badge %s in this farm (%s)" % (t, ", ".join(
+                    "%s %s" % (x.name, x.port) for x in self.badges)))
+            if b.board is None or "accel" not in json.loads(b.board.read_text()):
+                raise taplib.TapError("%s has no accelerometer to feel a tap" % b.name)
+            if self.air is None or b.name not in self.air.names():
+                raise taplib.TapError("%s is not on the air yet: its firmware has not built bluetooth.BLE()" % b.name)
+            if b not in badges:
+                badges.append(b)
+        if not badges:
+            raise taplib.TapError("name at least one badge to tap")
+        rng = rng or taplib.seed_rng()
+        touches = []
+        for b in badges:
+            board = json.loads(b.board.read_text())
+            text, contact_ms, length_ms = taplib.touch_csv(board, rng, solo)
+            touches.append((b, text, contact_ms, length_ms, taplib.lead_ms(board)))
+        # every touch's contact at one instant, each file starting its own lead before it
+        contact_ns = time.time_ns() + int(max(t[4] + t[2] for t in touches) * 1e6)
+        for b, text, contact_ms, length_ms, _ in touches:
+            self._taps += 1
+            name = taplib.write_touch(b.root, self._taps, text)
+            self.air.tell(b.name, taplib.frame(contact_ns - int(contact_ms * 1e6), length_ms, name))
+        return contact_ns / 1e9
+
+    def _command(self, cmd):
+        # a tool's command through the air hub's socket (host_tools/vbadge/tap.py)
+        from host_tools.vbadge.tap import TapError
+
+        targets = cmd.get("tap")
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            return {"ok": False, "error": "unknown command"}
+        try:
+            at = self.tap(targets, bool(cmd.get("solo")))
+        except (TapError, LookupError) as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True, "tapped": [self.find(t).name for t in targets], "contact_at": at}
 
     def start(self):
         self._hold_root()  # again, after a stop()
@@ -176,6 +240,16 @@ def add_arguments(parser):
                         "badge K writes PATH with -badge-K before its suffix")
     parser.add_argument("--heap", help="MicroPython -X heapsize (default: CLOUDPIN_MP_HEAP, else the pin's 100 KB "
                         "in the VM's word size plus what the emulated hardware occupies)")
+    sub = parser.add_subparsers(dest="vb_command", metavar="SUBCOMMAND")
+    from host_tools.vbadge import tap
+
+    t = sub.add_parser("tap", help="tap running virtual badges together (their accelerometers feel it)",
+                       description=tap.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("targets", nargs="+", metavar="BADGE",
+                   help="badge name (badge-1), port (/dev/pts/7) or link (ROOT/badge-1.tty); two or more are "
+                   "touched together at one instant")
+    t.add_argument("--solo", action="store_true", help="a knock on the pin (no second pin, no reach)")
+    t.add_argument("--air", metavar="SOCKET", help="the farm's air hub socket (default: ask every farm running here)")
 
 
 def serve_until_signalled(farm, display_png=None):
@@ -204,7 +278,24 @@ def serve_until_signalled(farm, display_png=None):
             signal.signal(sig, handler)
 
 
+def run_tap(args):
+    from host_tools.vbadge import tap
+
+    try:
+        answer = tap.request(args.targets, args.solo, args.air)
+    except tap.TapError as e:
+        sys.stderr.write("tap: %s\n" % e)
+        return 1
+    import time
+
+    sys.stderr.write("tapped %s: contact in %.1f s\n" % (" and ".join(answer["tapped"]),
+                                                         max(0.0, answer["contact_at"] - time.time())))
+    return 0
+
+
 def run(args):
+    if getattr(args, "vb_command", None) == "tap":
+        return run_tap(args)
     if args.count < 1:
         sys.stderr.write("--count must be at least 1\n")
         return 2

@@ -1,5 +1,6 @@
 """`cloudpin demo`: a firmware folder booted on a virtual badge, its output
-streamed line by line. A small fixture firmware stands in for the real one."""
+streamed line by line (a small fixture firmware stands in for the real one);
+and the real firmware on two badges provisioned by the desk, tapped together."""
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ def test_install_puts_scripts_as_source_and_packages_compiled(firmware, tmp_path
 
 
 def test_demo_soft_resets_the_badge_and_streams_its_lines(firmware):
-    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "2",
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--badges", "1", "--seconds", "2",
                            "--firmware", str(firmware), "--board", "m5stickc_plus"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -74,7 +75,28 @@ def test_demo_recording_ships_in_the_repo_and_is_a_walk():
 
 
 def test_demo_says_when_the_pin_lies_still(firmware):
-    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "1", "--still",
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--badges", "1", "--seconds", "1", "--still",
                            "--firmware", str(firmware)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "accelerometer: the pin lies still" in proc.stderr and "counts no steps" in proc.stderr
+
+
+def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_both_feel_it():
+    # The real firmware: `make demo` as a new user runs it (stdout not a terminal).
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "16", "--tap-at", "4"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    err, lines = proc.stderr, proc.stdout.splitlines()
+    assert "badge-1: desk: done: hand the badge and card to Ada Lovelace" in err
+    assert "badge-2: desk: done: hand the badge and card to Grace Hopper" in err
+    assert "demo: the wearers touch their pins together (first touch)" in err
+    for name in ("badge-1", "badge-2"):
+        mine = [line for line in lines if line.startswith(name + " | ")]
+        assert any(" app cloudpin " in line for line in mine), proc.stdout  # booted, provisioned
+        taps = [int(line.split("tap t_ms=")[1].split()[0]) for line in mine if " motion tap t_ms=" in line]
+        assert taps, proc.stdout + err  # the tap the demo injected, felt by this pin
+    # One touch, felt at one instant by both (the VMs share the host's monotonic ms clock).
+    first = [min(int(line.split("tap t_ms=")[1].split()[0]) for line in lines
+                 if line.startswith(n + " | ") and " tap t_ms=" in line) for n in ("badge-1", "badge-2")]
+    if "again: a pin did not feel it" not in err:
+        assert abs(first[0] - first[1]) < 100, first

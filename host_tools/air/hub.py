@@ -130,6 +130,9 @@ class AirHub:
         self._srv = None
         self._thread = None
         self._stopping = False
+        # commands from tools (`cloudpin virtual-badge tap`): a callable
+        # dict -> dict the farm sets; the hub only carries them
+        self.commands = None
 
     # ---- stations -----------------------------------------------------------
     def device(self, name):
@@ -350,7 +353,9 @@ class AirHub:
         if not p:
             return
         kind, peer = p[:1], st[1]
-        if kind == b"H":
+        if kind == b"U":  # a tool's command, answered on its connection
+            self._raw(s, b"u" + self._command(p[1:]))
+        elif kind == b"H":
             name = p[1:].decode("utf-8", "replace")
             st[1] = self.join(name, lambda *r: self._send(s, r), lambda q: self._raw(s, q))
             st.append(name)
@@ -380,6 +385,34 @@ class AirHub:
                 self.scan(peer, itvl, win, p[9])
         elif kind == b"s":
             self.stop_scan(peer)
+
+    def _command(self, text):
+        import json
+
+        try:
+            cmd = json.loads(text.decode())
+            if not isinstance(cmd, dict):
+                raise ValueError("not an object")
+        except ValueError as e:
+            answer = {"ok": False, "error": "bad command: %s" % e}
+        else:
+            if self.commands is None:
+                answer = {"ok": False, "error": "this air hub takes no commands"}
+            else:
+                try:
+                    answer = self.commands(cmd)
+                except Exception as e:  # a tool's mistake never stops the air
+                    answer = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        out = json.dumps(answer, separators=(",", ":")).encode()
+        return out if len(out) <= 254 else json.dumps({"ok": False, "error": "answer too long"}).encode()
+
+    def tell(self, name, payload):
+        """Send a frame to station `name`'s VM (LookupError if it is not on the air)."""
+        with self.lock:
+            peer = self._peers.get(name)
+            if peer is None or peer._raw is None:
+                raise LookupError(name)
+            peer._raw(payload)
 
     def _send(self, s, report):
         atype, addr, kind, rssi, data = report

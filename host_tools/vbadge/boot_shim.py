@@ -23,10 +23,12 @@ VM_BOARD_DIR = "/.board"
 NVS_NAME = ".nvs.json"
 RECORDING_NAME = ".motion.csv"  # what the accelerometer model replays, if given
 DISPLAY_NAME = ".display.st7789"  # the emulated display's memory (cpsim/st7789.py)
+TOUCH_NAME = ".touch"  # touches injected into the accelerometer (vbadge/tap.py, cpsim/touch.py)
 # The badge folder's files that a pin keeps elsewhere (the NVS partition, with
-# its .tmp and .corrupt) or not at all (the recording, the display's memory):
+# its .tmp and .corrupt) or not at all (the recording, the display's memory,
+# injected touches):
 # out of listings and of the filesystem's size.
-NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME)
+NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME, TOUCH_NAME)
 # LittleFS on the board's vfs partition (hardware-facts.md): 4096-byte blocks;
 # a file of up to 128 bytes lives inline in its directory (VfsLfs2 with the
 # port's read and prog size 32, measured in the VM).

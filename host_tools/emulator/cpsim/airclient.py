@@ -15,6 +15,8 @@
 #              s                           scanning stopped
 #   hub -> VM  R atype addr(6) kind rssi(+128) data
 #                                          an advertising report
+#              T at_ns(8 LE) length_ms(2 LE) name
+#                                          a touch to feel (cpsim/touch.py)
 #              K own_atype own(6) atype addr(6) itvl(4 LE)
 #                                          gap_connect: initiate to addr
 #              k                           initiating stopped
@@ -133,6 +135,10 @@ class AirRadio(Radio):
                 from cpsim import airlink
 
                 airlink.frame(self, b, i, n)
+            elif n >= 12 and b[i + 1] == 0x54:  # T: a touch to feel (cpsim/touch.py)
+                from cpsim import touch
+
+                touch.frame(self, b, i, n)
             i += 1 + n
         if i:
             b[0:have - i] = b[i:have]
