@@ -12,7 +12,8 @@ from host_tools.sim import provision, runner, social
 PAIR = {
     "name": "pair", "seed": 3, "duration_s": 0.3, "room": {"width_m": 4, "depth_m": 4},
     "event": {"utc_offset_min": 540, "start_utc": 1627000000},
-    "pins": [{"id": "p1", "x": 1.0, "y": 1.0}, {"id": "p2", "x": 1.5, "y": 1.0}],
+    "pins": [{"id": "p1", "x": 1.0, "y": 1.0, "card": {"organisation": "Reuters", "role": "press", "handles": ["@p1"]}},
+             {"id": "p2", "x": 1.5, "y": 1.0}],
 }
 
 
@@ -42,6 +43,10 @@ def test_every_pin_is_provisioned_as_the_desk_does_it_in_a_flash_folder_of_its_o
             assert d["event_key"] == w.sim_keys.event_key
             card = owner.load()
             assert card["name"] == card["acc"] == p.spec["id"] and card["gen"] == d["prov_gen"]
+            if p.spec["id"] == "p1":  # the scenario's card fields
+                assert (card["organisation"], card["role"], card["handles"]) == ("Reuters", "press", ["@p1"])
+            else:
+                assert (card["organisation"], card["role"], card["handles"]) == ("", "", [])
             fk = advert.derive_keys(d["id_key"], d["event_key"])[0]
             assert w.sim_keys.pin_of(fk[:4].hex()) == p.spec["id"]
             seen.append(d["id_key"])
@@ -188,6 +193,11 @@ def test_a_run_reports_the_social_output_even_before_any_friendship():
     (lambda s: s.update(event={"utc_offset_min": 1.5}), "event.utc_offset_min: expected a whole number"),
     (lambda s: s.update(event={"start_utc": 5}), "event.start_utc: 5 is below 946684800"),
     (lambda s: s.update(event={"start_uct": 5}), "did you mean 'start_utc'"),
+    (lambda s: s["pins"][0].update(card={"organization": "x"}), "pins[0] (p1).card.organization"),
+    (lambda s: s["pins"][0].update(card={"role": "x" * 101}), "pins[0] (p1).card: owner role: text up to 100"),
+    (lambda s: s["pins"][0].update(card={"handles": ["@a"] * 9}), "pins[0] (p1).card: owner handles"),
+    (lambda s: s["pins"][0].update(card=["x"]), "pins[0] (p1).card: expected an object"),
+    (lambda s: s["pins"][1].update(id="p\x07"), "pins[1] (p\x07).id: owner acc: control characters"),
 ])
 def test_bad_attackers_and_events_are_refused_naming_the_field(change, field):
     sc = copy.deepcopy(PAIR)

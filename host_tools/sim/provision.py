@@ -43,12 +43,29 @@ class Keys:
         return self.fk8.get(fk_hex8.lower())
 
 
-def card(pin_id):
-    """The owner card the desk would write for a simulated wearer."""
-    return {"acc": pin_id[:100], "name": pin_id[:100], "organisation": "", "role": "", "handles": [], "gen": GEN}
+CARD_FIELDS = ("organisation", "role", "handles")  # what a scenario may give (pins[].card)
 
 
-def provision(world, dev, pin_id, keys):
+def card(pin_id, extra=None):
+    """The owner card the desk would write for a simulated wearer: name and
+    accreditation are the pin id, the rest from the scenario's pins[].card."""
+    doc = {"acc": pin_id, "name": pin_id, "organisation": "", "role": "", "handles": [], "gen": GEN}
+    doc.update(extra or {})
+    return doc
+
+
+def check_card(pin_id, extra):
+    """The firmware's own check of the card (cloudpin.owner.validate):
+    ValueError naming the field."""
+    from host_tools.bench.crowd import _paths
+
+    _paths()
+    from cloudpin import owner
+
+    return owner.validate(card(pin_id, extra))
+
+
+def provision(world, dev, pin_id, keys, extra=None):
     """Write the pin's identity into its NVS and its owner card into its
     flash folder (dev.flash_dir must be set), with `dev` bound."""
     import esp32
@@ -60,4 +77,4 @@ def provision(world, dev, pin_id, keys):
     nvs = esp32.NVS(identity.NAMESPACE)
     identity.set_badge_id(nvs, k["badge_id"])
     identity.write(nvs, k["pair_key"], k["id_key"], GEN, keys.event_key, keys.utc_offset)
-    owner.save(card(pin_id))
+    owner.save(card(pin_id, extra))

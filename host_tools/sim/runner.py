@@ -246,7 +246,7 @@ def build(sc, recordings=(), warn=None):
             os.mkdir(dev.flash_dir)
             if start_utc is not None:  # the RTC reads the event's time at t = 0
                 dev.rtc_offset_us = (start_utc - provision.RTC_EPOCH_UNIX) * 1000000
-            provision.provision(w, dev, spec["id"], keys)
+            provision.provision(w, dev, spec["id"], keys, spec["card"])
             pin = Pin(spec, name, dev)
             source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise)
             boardfit.fit(dev, board, source=source)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from host_tools.boards import boardspec
 from host_tools.fw import source as fwsource
+from host_tools.sim import provision
 
 TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers")
 ROOM = ("width_m", "depth_m")
-PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording")
+PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card")
 TAP = ("t_ms", "a", "b")
 SOLO = ("t_ms", "pin")
 EVENT = ("utc_offset_min", "start_utc")
@@ -87,6 +88,13 @@ def _pin(p, i, room, duration_s):
     facing = p.get("facing_deg")
     if facing is not None:
         facing = _num(facing, where + ".facing_deg")
+    card = p.get("card")
+    if card is not None:
+        _keys(card, provision.CARD_FIELDS, where + ".card")
+    try:  # the pin id is the card's name: the firmware's own limits apply
+        provision.check_card(pid, card)
+    except ValueError as e:
+        raise ScenarioError("%s%s: %s" % (where, ".card" if card else ".id", e)) from None
     rec = p.get("recording")
     if rec is not None and (not isinstance(rec, str) or not rec):
         raise ScenarioError("%s.recording: expected a CSV path, got %r" % (where, rec))
@@ -104,7 +112,8 @@ def _pin(p, i, room, duration_s):
         if walk and t <= walk[-1][0]:
             raise ScenarioError("%s: t_s %g is not after the previous waypoint's %g" % (ww, t, walk[-1][0]))
         walk.append((t, wx, wy))
-    return {"id": pid, "x": x, "y": y, "board": board, "walk": walk, "facing_deg": facing, "recording": rec}
+    return {"id": pid, "x": x, "y": y, "board": board, "walk": walk, "facing_deg": facing, "recording": rec,
+            "card": card}
 
 
 def _event(raw):
