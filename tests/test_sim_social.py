@@ -98,6 +98,9 @@ def test_the_contract_lines_are_read_and_anything_else_ignored_or_counted():
     assert lg.pending == [("0a1b2c3d", 1200)] and lg.slots == {0: "0a1b2c3d"}
     assert lg.tap_again == [{"t_ms": 1300, "reason": "ambiguous"}] and lg.radio_on == [850]
     assert lg.updates == [(0, 1234, 3, 5000)] and lg.unlocked == [{"sport": "archery", "t_ms": 5999}]
+    # the logger's name repeated at the start of the message is read the same
+    assert lg.feed("I 9500 meet meet friend slot=1 fk=00000001 t_ms=9500") and lg.commits[-1] == ("00000001", 9500)
+    assert lg.feed("I 9600 designs designs unlocked sport=judo t_ms=9600") and lg.unlocked[-1]["sport"] == "judo"
 
 
 def _friend(lg, slot, keys, who, t):
@@ -206,3 +209,48 @@ def test_bad_attackers_and_events_are_refused_naming_the_field(change, field):
         sim.validate(sc)
     assert field in str(e.value), str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_friend_stores_are_read_from_each_pins_own_flash_at_the_end(monkeypatch):
+    # A stand-in for the firmware's meet service (until it runs in the
+    # simulator): each pin adds its scripted friends to a real friends.Friends
+    # store in its own flash folder and logs the contract line. The simulator
+    # must read each store in that pin's folder and map keys back to pins.
+    script = {"a": [(400, "b")], "b": [(700, "a")], "c": [(500, "a")]}
+
+    async def fake_firmware(pin, board):
+        import asyncio
+        import time
+        from types import SimpleNamespace
+
+        from cloudpin.log import Logger
+        from cloudpin.social import friends
+
+        log = Logger("meet", sink=pin.sink)
+        store = friends.Friends()
+        store.open()
+        pin.app_box[0] = SimpleNamespace(hw=SimpleNamespace(faults=[]), motion=None,
+                                         meet=SimpleNamespace(friends=store))
+        keys = pin.dev.world.sim_keys
+        for t, who in script[pin.spec["id"]]:
+            await asyncio.sleep_ms(t - time.ticks_ms())
+            slot = store.add(keys.fk[who], {"name": who}, 0)
+            log.info("friend slot=%d fk=%s t_ms=%d" % (slot, keys.fk[who][:4].hex(), time.ticks_ms()))
+        log.info("radio_on_ms=250")
+        while True:
+            await asyncio.sleep_ms(1000)
+
+    monkeypatch.setattr(runner, "_firmware", fake_firmware)
+    sc = {"name": "stores", "seed": 4, "duration_s": 1, "room": {"width_m": 3, "depth_m": 3},
+          "pins": [{"id": p, "x": 1.0 + 0.5 * i, "y": 1.0} for i, p in enumerate("abc")],
+          "taps": [{"t_ms": 100, "a": "a", "b": "b"}]}
+    home = os.getcwd()
+    r = sim.simulate(sim.validate(sc))
+    assert os.getcwd() == home and not os.path.exists("friends.log")
+    assert r["friendships"] == [{"a": "a", "b": "b", "t_ms": 700}]
+    assert r["half_committed"] == [{"committed": "c", "not": "a", "pending": False}]
+    assert [r["pins"][p]["friends"] for p in "abc"] == [["b"], ["a"], ["a"]]
+    m = r["metrics"]["social"]
+    assert (m["made"], m["missed"], m["wrong"], m["wrong_pairs"]) == (1, 0, 1, [["a", "c"]])
+    assert m["tap_to_friendship_ms"]["p95"] == 600 and m["radio_on_ms_per_tap"] == 250.0
+    assert "made 1 of 1 intended taps" in sim.summary(r)

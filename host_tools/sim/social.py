@@ -65,6 +65,8 @@ class PinLog:
             return False
         t = _int(parts[1])
         words = parts[3].split()
+        if words[0] == parts[2]:  # "meet friend ..." logged by the "meet" logger itself
+            words = words[1:]
         if t is None or not self._take(parts[2], t, words):
             self.unparsed += 1
         return True
