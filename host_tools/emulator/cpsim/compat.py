@@ -70,6 +70,13 @@ def install():
 
         time.sleep_ms = lambda ms: sleep_us(ms * 1000)
         time.sleep_us = sleep_us
+        real_time = time.time
+
+        def sim_time():  # the running pin's RTC on simulated time (cpsim.timebase)
+            t = timebase.rtc_time()
+            return real_time() if t is None else t
+
+        time.time = sim_time
         simloop.install()
     if not hasattr(asyncio, "sleep_ms"):
         asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)

@@ -45,7 +45,11 @@ def sleep(s):
     sleep_us(int(s * 1000000))
 
 
-time = real.time
+def time():
+    t = timebase.rtc_time()  # the running pin's RTC on simulated time
+    return real.time() if t is None else t
+
+
 time_ns = real.time_ns
 localtime = real.localtime
 gmtime = real.gmtime

@@ -11,6 +11,10 @@
 #       stops as soon as a task can run, so simulated time costs only the
 #       events in it.
 #   machine.Timer, Pin IRQs, BLE events    clock events, each bound to its pin
+#   time.time()                            the running pin's RTC (machine.RTC):
+#       seconds since 2000-01-01, the ESP32 port's epoch, from 2000-01-01 at
+#       t = 0 unless the RTC was set (Device.rtc_offset_us); only while the
+#       world runs that pin's code, real time elsewhere (host code, pytest)
 # On a virtual badge the clock is a WallClock and all of this is real time,
 # as before (cpsim/default_device.py).
 #
@@ -45,6 +49,16 @@ def sim_clock():
         return None
     c = w.clock
     return c if c.simulated else None
+
+
+def rtc_time():
+    """time.time() for the pin whose code runs now in a simulated world: its
+    RTC in whole seconds since 2000-01-01; None outside such a run."""
+    st = _world._state
+    w, dev = st["world"], st["device"]
+    if w is None or dev is None or not w.running or not w.clock.simulated:
+        return None
+    return (w.clock.now_us() + getattr(dev, "rtc_offset_us", 0)) // 1000000
 
 
 def runner(world):
