@@ -14,6 +14,22 @@ _INIT_SCAN_US = 10000  # gap_connect scans 0x0010 x 625 us of every 0x0010 (modb
 _SECRET_OUR_IRK = 10  # modbluetooth_nimble.c SECRET_TYPE_OUR_IRK
 _SECRET_PEER_SEC = 2  # NimBLE BLE_STORE_OBJ_TYPE_PEER_SEC
 SEC_VALUE_LEN = 80  # sizeof(struct ble_store_value_sec) the store must hand back (NimBLE 1.x, ESP-IDF 5)
+# active(True) blocks the caller until NimBLE's host has synced with the
+# controller (modbluetooth_nimble.c mp_bluetooth_init: nimble_port_init, the
+# host task, then a wait for sync_cb). ESTIMATE, not a measurement: 250 ms for
+# the controller's init with its RF calibration and the host's sync on a
+# classic ESP32; Device.ble_start_us changes it per pin. Charged to firmware
+# running on simulated time (a pin's task under World.run_until: that pin's
+# tasks wait, cpsim.timebase.busy; advertising, scanning or connecting before
+# the pin yielded waits for the rest); a scene's set-up code outside a run (a
+# test or bench placing pins) and wall-clock virtual badges are not charged.
+START_US = 250000
+# The sync wait gives up after NIMBLE_STARTUP_TIMEOUT (2000 ms) with ETIMEDOUT;
+# nimble_port_init() failing (the controller cannot allocate its memory from a
+# fragmented IDF heap, micropython #14293) is EIO at once (the ESP32 port sets
+# MICROPY_BLUETOOTH_NIMBLE_PORT_INIT_RETURNS_ERROR). Either way the stack is
+# left off (mp_bluetooth_deinit).
+TIMEOUT_US = 2000000
 
 
 def reset(ble):
@@ -41,11 +57,44 @@ def active(ble, on):
     if on is not None:
         deinit(ble, True, True)  # mp_bluetooth_init() deinitialises first
         if on:
-            ble._gen += 1
-            ble._active = True
-            ble._radio.power(ble, True)
-            _load_irk(ble)
+            _start(ble)
     return ble._active
+
+
+def _start(ble):
+    # Device.ble_start_fail: None, an errno (EIO or ETIMEDOUT) for every
+    # start, or a callable(start number from 1) returning one or None.
+    dev = ble._dev
+    ble._starts = getattr(ble, "_starts", 0) + 1
+    fail = getattr(dev, "ble_start_fail", None)
+    if fail is not None and callable(fail):
+        fail = fail(ble._starts)
+    from cpsim import timebase
+
+    ble._radio.power(ble, True)  # the controller draws while it starts
+    if fail is not None:
+        if fail == errno.ETIMEDOUT:
+            timebase.busy(dev, TIMEOUT_US)
+        ble._radio.power(ble, False)
+        dev.acct.count("radio.start_failed")
+        raise _err(fail)
+    us = getattr(dev, "ble_start_us", START_US)
+    if timebase.busy(dev, us):
+        ble._ready_us = ble._clock.now_us() + us
+    dev.acct.count("radio.starts")
+    ble._gen += 1
+    ble._active = True
+    _load_irk(ble)
+
+
+def _ready(ble):
+    # On air only once active(True) has returned on the chip: firmware that
+    # did not yield since calling it blocks here for the rest of the start-up.
+    left = getattr(ble, "_ready_us", 0) - ble._clock.now_us()
+    if left > 0:
+        from cpsim import timebase
+
+        timebase.block(ble._dev, left)
 
 
 def _load_irk(ble):
@@ -178,6 +227,7 @@ def advertise(ble, interval_us, adv_data, resp_data, connectable):
         raise _err(_EINVAL)
     ble._adv_itvl = units * 625
     ble._adv_type = 0 if connectable else 2
+    _ready(ble)
     ble._adv_addr = own_addr(ble)
     ble._radio.start_adv(ble)
 
@@ -199,6 +249,7 @@ def scan(ble, duration_ms, interval_us, window_us, active):
     wu = max(4, min(0x4000, win // 625))
     if wu > iu:
         raise _err(_EINVAL)
+    _ready(ble)
     ble._scanning = True
     ble._scan_active = bool(active)
     ble._scan_itvl = iu * 625
@@ -243,6 +294,7 @@ def connect(ble, addr_type, addr, duration, imin, imax):
         raise _err(errno.EIO)
     if umin < 6 or umax > 3200 or umin > umax:
         raise _err(_EINVAL)
+    _ready(ble)
     ble._connecting = (addr_type, addr)
     ble._conn_itvl = umin * 1250
     ble._conn_own = own_addr(ble)

@@ -152,6 +152,7 @@ class Runner:
         self._wakers = []  # (task, woken) of the blocking calls in progress
         self._held = []  # tasks of blocked pins, queued again when freed
         self._deadline = _FOREVER
+        self._gate = None  # asyncio.Event: a nested blocking call returned
 
     def start(self, dev, coro):
         cpucost.begin(dev)
@@ -204,10 +205,23 @@ class Runner:
             self.release(dev)
             core.cur_task = cur
             dev.bind()
+            # an outer blocking call whose time came while this one ran waits
+            # for its turn (below): it can end now
+            if self._gate is not None:
+                self._gate.set()
+                self._gate = None
 
     async def _wait(self, until_us):
         clock = self.world.clock
         await core.sleep_ms((until_us - clock.now_us() + 999) // 1000)
+        # Blocking calls nest (a second pin blocks while the first one's
+        # call runs the loop): the loop of the call that made this waker
+        # returns only if the waker ends there, so while a deeper call is in
+        # progress, wait for it to return first.
+        while self._wakers and self._wakers[-1][0] is not core.cur_task:
+            if self._gate is None:
+                self._gate = asyncio.Event()
+            await self._gate.wait()
 
     def check_wake(self):
         # A wake source ended the innermost blocking call early: its waker runs now.

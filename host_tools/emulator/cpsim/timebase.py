@@ -98,6 +98,27 @@ def block(dev, us, woken=None):
     dev.bind()
 
 
+def busy(dev, us):
+    """Pin `dev` is inside a blocking call of `us` microseconds that needs
+    nothing else to run meanwhile (the stack's start-up in active(True)):
+    its tasks wait until the end, like block(), but without running the loop
+    inside the call, so any number of pins can be busy at once (block() nests
+    one loop per pin). The caller's own code goes on until it next yields:
+    firmware awaits right after such a call. False outside a run."""
+    sched = _running(dev.world)
+    if sched is None or us <= 0:
+        return False
+    clock = dev.world.clock
+    dev.blocked = True
+
+    def free():
+        dev.blocked = False
+        sched.release(dev)
+
+    clock.call_at(clock.now_us() + us, free)
+    return True
+
+
 def _never():
     return False
 
