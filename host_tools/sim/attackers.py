@@ -293,6 +293,7 @@ def place(world, specs, seed):
     out = []
     for spec in specs:
         dev = world.device(spec["id"])
+        dev.ble_start_us = 0  # its radio is up before the scene: not a pin starting NimBLE
         world.radio.set_position(dev, spec["x"], spec["y"], None)
         if spec["tx_dbm"] is not None:
             world.radio.set_tx_power(dev, spec["tx_dbm"])
