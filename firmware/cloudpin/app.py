@@ -36,7 +36,42 @@ class App:
             from cloudpin.display import DisplayService
 
             self.services.append(DisplayService(hw.display, self, status_every_ms))
+        self.radio = self.friends = self.updates = None
+        if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
+            self._social(hw, log)
         self.wdt_timer = None
+
+    def _social(self, hw, log):
+        # Meet and greet needs the event's keys (identity "social"): the radio
+        # owner, the friend list (one store for every service) and the
+        # friend-update windows. Without them the radio is never switched on.
+        from cloudpin import identity
+
+        ident = identity.load(hw.nvs)
+        if not ident["social"]:
+            return
+        from cloudpin.ble.radio import RadioOwner
+        from cloudpin.social import advert
+        from cloudpin.social.friends import Friends
+        from cloudpin.social.updates import UpdatesService, utc_ms
+
+        self.radio = RadioOwner(hw.ble, log.child("radio"), self.bus)
+        self.friends = Friends(log=log.child("friends"))
+        self.friends.open()
+        fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
+        rtc = hw.rtc
+        self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
+                                      lambda: utc_ms(rtc), self._today)
+        self.services.append(self.updates)
+
+    def _today(self, unix_s):
+        # (steps, friends made) today for the UPDATE frame: the daily counters
+        # when a service keeps them (app.daily), else the step count since boot
+        daily = getattr(self, "daily", None)
+        if daily is not None:
+            return daily.today(unix_s)
+        counter = self.motion.steps
+        return (counter.steps if counter is not None else 0), 0
 
     def _on_tap(self, t_ms, mg):
         self.bus.publish(bus_topics.TAP, t_ms, mg)

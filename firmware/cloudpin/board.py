@@ -26,7 +26,7 @@ class Hardware:
 
     def __init__(self, board, i2c=None, accel=None, accel_int=None, led=None, button=None,
                  battery=None, wdt=None, ble=None, faults=None, nvs=None, accel_rate=None,
-                 accel_int2=None, display=None, power=None):
+                 accel_int2=None, display=None, power=None, rtc=None):
         self.board = board
         self.i2c = i2c
         self.accel = accel  # driver object (cloudpin.lis3dh / mpu6886 / mpu6050)
@@ -43,6 +43,7 @@ class Hardware:
         self.wdt = wdt
         self.ble = ble
         self.nvs = nvs  # esp32.NVS of the identity namespace
+        self.rtc = rtc  # machine.RTC: the wall clock (UTC), set by the desk
         self.faults = faults if faults is not None else []
 
 
@@ -120,7 +121,7 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
         log.error("nvs unavailable: %r" % (e,))
     wdt = machine.WDT(timeout=wdt_timeout_ms) if wdt_timeout_ms else None
     return Hardware(board, i2c, accel, accel_int, led, button, battery, wdt, ble, faults, nvs,
-                    accel_rate, accel_int2, display, power)
+                    accel_rate, accel_int2, display, power, machine.RTC())
 
 
 def _display(machine, cfg, power, log):
