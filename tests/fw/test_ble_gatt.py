@@ -63,7 +63,9 @@ def test_connect_discover_read_write_notify_disconnect():
             return "cut"
         except GattError:
             pass
+        before = per.server.mtu(per.server.connected[0])
         mtu = await conn.exchange_mtu()
+        mtu = (before, mtu, per.server.mtu(per.server.connected[0]))
         await conn.write(inbox, b"x" * 40)  # the inbox was given 64 bytes
         await conn.subscribe(state)
         per.server.notify(per.server.connected[0], state, b"steps=43")
@@ -72,7 +74,7 @@ def test_connect_discover_read_write_notify_disconnect():
         return conn, state, inbox, first, got, central.connections(), mtu
 
     conn, state, inbox, first, got, left, mtu = _go(w, [("b", db, client())], 3000)["b"]
-    assert first == b"steps=42" and got == (state, b"steps=43") and mtu == 256
+    assert first == b"steps=42" and got == (state, b"steps=43") and mtu == (23, 256, 256)
     assert per.svc.handles == (state, inbox)
     assert per.writes == [(0, inbox, b"x" * 40)]  # copied: intact after the IRQ returned
     assert not conn.connected and left == []

@@ -10,6 +10,7 @@ _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
 _IRQ_GATTS_READ_REQUEST = const(4)
+_IRQ_MTU_EXCHANGED = const(21)
 
 
 class Service:
@@ -44,9 +45,11 @@ class Server:
         self.owner = owner
         self.services = []
         self.connected = []  # conn handles of centrals connected to us
+        self._mtu = {}  # conn handle -> ATT_MTU agreed (23 until an exchange)
         self._on_connect = []  # callables(conn, addr_type, addr bytes)
         self._on_disconnect = []  # callables(conn)
-        for ev in (_IRQ_CENTRAL_CONNECT, _IRQ_CENTRAL_DISCONNECT, _IRQ_GATTS_WRITE, _IRQ_GATTS_READ_REQUEST):
+        for ev in (_IRQ_CENTRAL_CONNECT, _IRQ_CENTRAL_DISCONNECT, _IRQ_GATTS_WRITE, _IRQ_GATTS_READ_REQUEST,
+                   _IRQ_MTU_EXCHANGED):
             owner.handle(ev, self._irq)
         owner.watch(self._on_off)
 
@@ -90,6 +93,11 @@ class Server:
         except OSError:
             return False
 
+    def mtu(self, conn):
+        """ATT_MTU of a central's link: a notification carries mtu - 3 bytes
+        (the stack cuts longer ones silently)."""
+        return self._mtu.get(conn, 23)
+
     def disconnect(self, conn):
         try:
             return self.owner.ble.gap_disconnect(conn)
@@ -110,6 +118,10 @@ class Server:
                     return svc.on_read(conn, h) or 0
             return 0
         conn = data[0]
+        if event == _IRQ_MTU_EXCHANGED:
+            if conn in self.connected:  # (a link this pin made as central is not ours)
+                self._mtu[conn] = data[1]
+            return None
         if event == _IRQ_CENTRAL_CONNECT:
             if conn not in self.connected:
                 self.connected.append(conn)
@@ -120,6 +132,7 @@ class Server:
         elif event == _IRQ_CENTRAL_DISCONNECT:
             if conn in self.connected:
                 self.connected.remove(conn)
+            self._mtu.pop(conn, None)
             for f in self._on_disconnect:
                 f(conn)
         return None
@@ -127,5 +140,6 @@ class Server:
     def _on_off(self, on):
         if not on:
             self.connected = []
+            self._mtu = {}
             for svc in self.services:
                 svc.handles = None
