@@ -30,15 +30,19 @@ class App:
         self.badge = badge_label(hw)
         # Services talk through the bus (tap -> handshake -> friends -> designs)
         self.bus = Bus(log.child("bus"))
+        # Meet and greet first: its 16 KB friend table needs one free block,
+        # which a heap the other services have broken up may no longer have
+        self.radio = self.friends = self.updates = None
+        if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
+            self._social(hw, log)
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap)
         self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self)]
         if hw.display is not None:
             from cloudpin.display import DisplayService
 
             self.services.append(DisplayService(hw.display, self, status_every_ms))
-        self.radio = self.friends = self.updates = None
-        if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
-            self._social(hw, log)
+        if self.updates is not None:
+            self.services.append(self.updates)
         self.wdt_timer = None
 
     def _social(self, hw, log):
@@ -50,8 +54,13 @@ class App:
         ident = identity.load(hw.nvs)
         if not ident["social"]:
             return
-        from cloudpin.ble.radio import RadioOwner
+        import gc
+
         from cloudpin.social import advert
+
+        gc.collect()
+        table = advert.Recognizer()
+        from cloudpin.ble.radio import RadioOwner
         from cloudpin.social.friends import Friends
         from cloudpin.social.updates import UpdatesService, utc_ms
 
@@ -61,8 +70,7 @@ class App:
         fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
         rtc = hw.rtc
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
-                                      lambda: utc_ms(rtc), self._today)
-        self.services.append(self.updates)
+                                      lambda: utc_ms(rtc), self._today, recognizer=table)
 
     def _today(self, unix_s):
         # (steps, friends made) today for the UPDATE frame: the daily counters

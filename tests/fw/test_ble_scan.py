@@ -138,3 +138,26 @@ def test_mp_a_report_reaches_the_handler_without_allocating():
     grown = gc.mem_alloc() - before
     assert grown == 0, grown
     assert keep.n == 401 and bytes(keep.data[:keep.len]) == b"\x05\xff"
+
+
+def test_a_second_scan_is_refused_and_the_first_keeps_its_handler():
+    w = World()
+    da, oa = _pin(w, "a")
+    first, second = _Keep(), _Keep()
+
+    async def go():
+        await oa.acquire("t")
+        sc = oa.scanner()
+        sc.start(first, 0)
+        try:
+            sc.start(second, 0)
+            return "started twice"
+        except OSError as e:
+            refused = e.args[0]
+        w.radio.inject_advertisement(b"\x01" * 6, _ADV)
+        return refused
+
+    import errno
+
+    assert _run(w, [("a", da, go())], 500)["a"] == errno.EALREADY
+    assert first.n == 1 and second.n == 0

@@ -5,6 +5,7 @@
 # here, so a crowd's reports cost no garbage. The end of a scan window
 # (its duration over, or stop()) is an asyncio-side wait: done().
 import asyncio
+import errno
 
 from micropython import const
 
@@ -28,11 +29,18 @@ class Scanner:
         every interval_us; handler(addr_type, addr, adv_type, rssi, adv_data)
         is called in IRQ context for every report. Passive by default (no
         SCAN_REQ: a pin's advertisement is all in its 31 bytes). Raises
-        OSError as gap_scan does (ENODEV if the radio is off)."""
+        OSError as gap_scan does (ENODEV if the radio is off), EALREADY if
+        a scan (another role's) is running: it keeps its handler."""
+        if self.scanning:  # another role's scan: its handler stays
+            raise OSError(errno.EALREADY)
         self._handler = handler
         self.results = 0
         self._done.clear()
-        self.owner.ble.gap_scan(duration_ms, interval_us, window_us, active)
+        try:
+            self.owner.ble.gap_scan(duration_ms, interval_us, window_us, active)
+        except OSError:
+            self._handler = None
+            raise
         self.scanning = True
 
     def stop(self):
