@@ -9,6 +9,15 @@
 # ValueError) or, where memoryview has no release() (MicroPython), their
 # bytes are wiped. An exception in a handler is printed the way modbluetooth.c
 # prints it and unregisters the handler.
+#
+# CPU: each event the handler takes is charged to the pin's "cpu" accounting
+# (cpsim.cpucost) as the radio's per-event host time (cpsim.radio IRQ_US:
+# NimBLE plus a short handler). While the pin light-sleeps (machine.lightsleep)
+# its CPU is halted and NimBLE's host task with it: events wait in the
+# controller's buffers and reach the handler, in order, when it wakes
+# (cpsim.gpio.run_deferred), each with fresh memoryviews over its own copy;
+# advertising reports beyond the HCI event buffers (cpsim.radio
+# EVT_DISCARD_COUNT) are dropped meanwhile, as the controller drops them.
 import sys
 
 from cpsim import world as _world
@@ -40,6 +49,10 @@ class IrqDelivery:
         h = self._handler
         if h is None:
             return None
+        dev = self._dev
+        if getattr(dev, "asleep", False):
+            self._defer(dev, event, data)
+            return None
         st = _world._state
         pw, pd = st["world"], st["device"]
         st["world"], st["device"] = self._world, self._dev
@@ -57,6 +70,55 @@ class IrqDelivery:
             return None
         finally:
             st["world"], st["device"] = pw, pd
+            if getattr(dev, "cpu_src", None) is not None:
+                from cpsim import cpucost
+
+                cpucost._charge(dev, self._st.irq_us)
+
+    def _defer(self, dev, event, data):
+        # the pin sleeps: keep a copy of the event for its wake-up
+        if event == 5:
+            from cpsim.radio import EVT_DISCARD_COUNT
+
+            held = 0
+            for d in dev.deferred:
+                if d[2] == "ble_scan":
+                    held += 1
+            if held >= EVT_DISCARD_COUNT:
+                a = getattr(dev, "acct", None)
+                if a is not None:
+                    a.count("radio.reports_dropped")
+                return
+        from bluetooth import UUID
+
+        copy = []
+        for x in data:
+            if isinstance(x, memoryview):
+                x = bytes(x)
+            elif isinstance(x, UUID):
+                x = UUID(x._data)
+            copy.append(x)
+        dev.deferred.append((self._replay, (event, copy), "ble_scan" if event == 5 else "ble_irq"))
+
+    def _replay(self, arg):
+        # a deferred event, now that the pin is awake: views over its own copy, wiped after
+        event, copy = arg
+        s = self._fill(None, None)
+        bufs = []
+        out = []
+        for x in copy:
+            if isinstance(x, bytes):
+                b = bytearray(x)
+                bufs.append(b)
+                x = _view(s, b, len(b))
+            out.append(x)
+        try:
+            self._irq(event, tuple(out))
+        finally:
+            self._leave(s, 0)
+            for b in bufs:
+                for i in range(len(b)):
+                    b[i] = 0
 
     def _fill(self, addr, data):
         # the next free slot, loaded; views into it die with _leave
