@@ -184,30 +184,44 @@ class Toucher:
         self.farm, self.first, self.say = farm, first, say
         self.tries = 0
         self.felt = set()
+        self.again = False  # a pin asked its wearer to tap again
+        self.taps = [0] * len(farm)
+        self.friends = [0] * len(farm)
 
     def schedule(self):
         self._t0 = time.monotonic()  # stream_lines counts from about now
         return [(self.first, self.touch)]
 
     def saw(self, k, text):
-        if " tap t_ms=" in text:
+        # the firmware's log lines (docs/sim.md has the meet contract)
+        if " motion tap t_ms=" in text:
             self.felt.add(k)
+            self.taps[k] += 1
+        elif " meet friend " in text:
+            self.friends[k] += 1
+        elif " meet tap again" in text:
+            self.again = True
+
+    def summary(self):
+        return "; ".join("%s felt %d tap(s) and made %d friend(s)" % (b.name, self.taps[k], self.friends[k])
+                         for k, b in enumerate(self.farm))
 
     def touch(self):
-        if self.tries and len(self.felt) == len(self.farm):
+        if self.tries and len(self.felt) == len(self.farm) and not self.again:
             return None
         if self.tries >= self.TRIES:
             self.say("demo: %d touches and still not felt by both pins" % self.tries)
             return None
         self.tries += 1
         self.felt = set()
+        self.again = False
         try:
             self.farm.tap([b.name for b in self.farm])
         except Exception as e:  # the demo goes on: the logs say what the badges did
             self.say("demo: could not tap: %s" % e)
             return None
-        self.say("demo: the wearers touch their pins together (%s)" % ("first touch" if self.tries == 1 else
-                                                                         "again: a pin did not feel it"))
+        self.say("demo: the wearers touch their pins together (%s)" % (
+            "first touch" if self.tries == 1 else "again: a pin did not feel it or asked for it"))
         return [(time.monotonic() - self._t0 + self.WAIT_S, self.touch)]
 
 
@@ -283,6 +297,10 @@ def run(args):
                              toucher.schedule() if toucher else (), toucher.saw if toucher else None)
             except KeyboardInterrupt:
                 pass
+            if toucher:
+                has_meet = (Path(args.firmware) / "cloudpin" / "social" / "meet.py").exists()
+                say("demo: %s%s" % (toucher.summary(), "" if has_meet else
+                                    " (this firmware has no meet and greet yet: firmware/cloudpin/social/meet.py)"))
         finally:
             for ser in sers:
                 ser.close()

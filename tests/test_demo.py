@@ -100,3 +100,6 @@ def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_both_feel_it
                  if line.startswith(n + " | ") and " tap t_ms=" in line) for n in ("badge-1", "badge-2")]
     if "again: a pin did not feel it" not in err:
         assert abs(first[0] - first[1]) < 100, first
+    # The closing line counts what each log showed.
+    assert "badge-1 felt %d tap(s)" % len([x for x in lines if x.startswith("badge-1 | ") and " motion tap " in x]) \
+        in err.splitlines()[-1]
