@@ -83,14 +83,31 @@ def _put32(b, o, v):
         b[o + i] = (v >> (8 * i)) & 0xFF
 
 
+def encode_card(card):
+    """A validated card as records (and the handshake) carry it: name,
+    organisation, role (u16 LE length + UTF-8 each), handle count u8, each
+    handle (u16 LE length + UTF-8)."""
+    parts = [card[f].encode() for f in CARD_FIELDS]
+    handles = [h.encode() for h in card["handles"]]
+    out = bytearray(sum(2 + len(p) for p in parts) + 1 + sum(2 + len(h) for h in handles))
+    o = 0
+    for p in parts:
+        _put16(out, o, len(p))
+        out[o + 2:o + 2 + len(p)] = p
+        o += 2 + len(p)
+    out[o] = len(handles)
+    o += 1
+    for h in handles:
+        _put16(out, o, len(h))
+        out[o + 2:o + 2 + len(h)] = h
+        o += 2 + len(h)
+    return out
+
+
 def _record(slot, friend_key, t, card):
     rik, sk = friend_subkeys(friend_key)
-    parts = []
-    for f in CARD_FIELDS:
-        parts.append(card[f].encode())
-    n = _HEAD + _FIXED + sum(2 + len(p) for p in parts) + 1
-    handles = [h.encode() for h in card["handles"]]
-    n += sum(2 + len(h) for h in handles)
+    enc = encode_card(card)
+    n = _HEAD + _FIXED + len(enc)
     rec = bytearray(n)
     rec[0] = _MAGIC0
     rec[1] = _MAGIC1
@@ -101,17 +118,7 @@ def _record(slot, friend_key, t, card):
         rec[o:o + 16] = k
         o += 16
     _put32(rec, o, t)
-    o += 4
-    for p in parts:
-        _put16(rec, o, len(p))
-        rec[o + 2:o + 2 + len(p)] = p
-        o += 2 + len(p)
-    rec[o] = len(handles)
-    o += 1
-    for h in handles:
-        _put16(rec, o, len(h))
-        rec[o + 2:o + 2 + len(h)] = h
-        o += 2 + len(h)
+    rec[o + 4:] = enc
     _put32(rec, 6, binascii.crc32(memoryview(rec)[_HEAD:], binascii.crc32(memoryview(rec)[2:6])))
     return rec
 
@@ -123,23 +130,30 @@ def _text(body, o):
     return bytes(body[o + 2:o + 2 + n]).decode(), o + 2 + n
 
 
-def _parse_body(body):
-    """The card from a record body whose CRC was checked; ValueError if
-    its structure is wrong anyway (a bug, or a CRC that matched by chance)."""
+def decode_card(buf, o):
+    """(card, offset after it) from encode_card's bytes at `o` in `buf`;
+    ValueError if the structure is wrong (the fields are not validated:
+    validate_card does that)."""
     card = {}
     try:
-        o = _FIXED
         for f in CARD_FIELDS:
-            card[f], o = _text(body, o)
-        count = body[o]
+            card[f], o = _text(buf, o)
+        count = buf[o]
         o += 1
         handles = []
         for _ in range(count):
-            h, o = _text(body, o)
+            h, o = _text(buf, o)
             handles.append(h)
         card["handles"] = handles
     except (IndexError, UnicodeError):
-        raise ValueError("record structure")
+        raise ValueError("card structure")
+    return card, o
+
+
+def _parse_body(body):
+    """The card from a record body whose CRC was checked; ValueError if
+    its structure is wrong anyway (a bug, or a CRC that matched by chance)."""
+    card, o = decode_card(body, _FIXED)
     if o != len(body):
         raise ValueError("record length")
     return card
