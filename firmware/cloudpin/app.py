@@ -32,7 +32,7 @@ class App:
         self.bus = Bus(log.child("bus"))
         # Meet and greet first: its 16 KB friend table needs one free block,
         # which a heap the other services have broken up may no longer have
-        self.radio = self.friends = self.updates = None
+        self.radio = self.friends = self.updates = self.meet = None
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
             self._social(hw, log)
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap)
@@ -41,8 +41,9 @@ class App:
             from cloudpin.display import DisplayService
 
             self.services.append(DisplayService(hw.display, self, status_every_ms))
-        if self.updates is not None:
-            self.services.append(self.updates)
+        for svc in (self.updates, self.meet):
+            if svc is not None:
+                self.services.append(svc)
         self.wdt_timer = None
 
     def _social(self, hw, log):
@@ -71,6 +72,17 @@ class App:
         rtc = hw.rtc
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
                                       lambda: utc_ms(rtc), self._today, recognizer=table)
+        # The tap handshake (bus.TAP -> friend): it sends the owner's public card
+        from cloudpin import owner
+
+        card = owner.load(log.child("owner"))
+        if card is None:
+            log.warning("meet and greet: no owner card, taps make no friends")
+            return
+        from cloudpin.social.meet import Meet
+
+        self.meet = Meet(self.radio, self.bus, log.child("meet"), self.friends, (fk, tk), card,
+                         unix=lambda: utc_ms(rtc) // 1000)
 
     def _today(self, unix_s):
         # (steps, friends made) today for the UPDATE frame: the daily counters

@@ -168,20 +168,22 @@ def _recon(a_fk, b_fk, b_status, n=5):
 def test_reconciliation_settles_each_case():
     fk_a, _, _ = _pin(1)
     fk_b, _, _ = _pin(2)
-    # B committed A: A commits, nothing more to send.
+    # B committed A: A commits and tells B it has (B forgets its doubt).
     asker, ans = _recon(fk_a, fk_b, ex.COMMITTED)
     assert ans.receive(_via_gatt(asker.query())) == ex.SEND and ans.peer_fk == fk_a
-    assert asker.receive(_via_gatt(ans.out)) == ex.COMMIT and asker.out is None
+    assert asker.receive(_via_gatt(ans.out)) == ex.COMMIT and asker.out is not None
+    assert ans.receive(_via_gatt(asker.out)) == ex.COMMIT and ans.receive(asker.out) == ex.REJECT
     # B holds A pending too: A commits and tells B to commit.
     asker, ans = _recon(fk_a, fk_b, ex.PENDING)
     ans.receive(asker.query())
     assert asker.receive(ans.out) == ex.COMMIT and asker.out is not None
     assert ans.receive(asker.out) == ex.COMMIT and ans.status == ex.COMMITTED
     assert ans.receive(asker.out) == ex.REJECT  # once
-    # B never kept A: A forgets its pending B.
+    # B never kept A: A forgets its pending B; nothing more to say.
     asker, ans = _recon(fk_a, fk_b, ex.UNKNOWN)
     ans.receive(asker.query())
-    assert asker.receive(ans.out) == ex.DROP
+    assert asker.receive(ans.out) == ex.DROP and asker.out is None
+    assert ans.receive(b"\x08" + bytes(16)) == ex.REJECT
 
 
 def test_reconciliation_refuses_strangers_and_replays():

@@ -21,7 +21,8 @@
 #   QUERY    A->B  6 | Na 16 | CBC(RK_B.enc, iv Na, FK_A) | tag 16
 #   STATUS   B->A  7 | Nb 16 | status 1 | tag 16   (tag also over Na, FK_A)
 #   COMMIT   A->B  8 | tag 16                      (tag over Na, Nb, FK_A)
-# status: what B holds of A (UNKNOWN, PENDING, COMMITTED).
+# status: what B holds of A (UNKNOWN, PENDING, COMMITTED). A sends COMMIT
+# after PENDING (B commits) and after COMMITTED (B knows A has it).
 #
 # Every receive() returns REJECT and changes nothing for a message that is
 # malformed, oversized, out of order or fails its tag.
@@ -283,8 +284,8 @@ class Asker:
         return self._query
 
     def receive(self, msg):
-        """COMMIT (B holds us: commit B; send .out if B was only pending),
-        DROP (B never kept us) or REJECT."""
+        """COMMIT (B holds us: commit B, then send .out), DROP (B never
+        kept us: forget B) or REJECT."""
         msg = _bytes(msg)
         if self.done or msg is None or len(msg) != STATUS_LEN or msg[0] != T_STATUS:
             return REJECT
@@ -296,11 +297,8 @@ class Asker:
         if status == UNKNOWN:
             self.out = None
             return DROP
-        if status == PENDING:
-            c = bytes((T_COMMIT,))
-            self.out = c + _tag(self._mac, c, self._na, bytes(msg[1:1 + NONCE]), self._fk)
-        else:
-            self.out = None
+        c = bytes((T_COMMIT,))
+        self.out = c + _tag(self._mac, c, self._na, bytes(msg[1:1 + NONCE]), self._fk)
         return COMMIT
 
 
@@ -315,13 +313,14 @@ class Answerer:
         self._nb = bytes(nonce)
         self._status_of = status_of
         self._na = None
+        self._done = False
         self.peer_fk = None
         self.status = -1
         self.out = None
 
     def receive(self, msg):
-        """SEND (.out is the STATUS), COMMIT (the asker confirmed: commit
-        .peer_fk, which was PENDING here) or REJECT."""
+        """SEND (.out is the STATUS), COMMIT (the asker holds us: commit
+        .peer_fk if it was PENDING here; settled either way) or REJECT."""
         msg = _bytes(msg)
         if msg is None:
             return REJECT
@@ -343,12 +342,13 @@ class Answerer:
             self.peer_fk = fk
             self.status = status
             return SEND
-        if self.status != PENDING or len(msg) != CONFIRM_LEN or msg[0] != T_COMMIT:
+        if self.status not in (PENDING, COMMITTED) or self._done or len(msg) != CONFIRM_LEN or msg[0] != T_COMMIT:
             return REJECT
         c = bytes((T_COMMIT,))
         if not _same(_tag(self._mac, c, self._na, self._nb, self.peer_fk), msg[1:]):
             return REJECT
         self.status = COMMITTED
+        self._done = True
         self.out = None
         return COMMIT
 

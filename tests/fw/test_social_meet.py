@@ -1,0 +1,215 @@
+# Meet and greet on the emulated radio (firmware/cloudpin/social/meet.py),
+# on simulated time: two pins tapped together become friends on both sides;
+# a third pin knocked at the same instant a metre away gets nobody; a link
+# cut between the two commits is settled by reconciliation; a pin of
+# another event (no event key) and a replayed exchange get nothing stored.
+import asyncio
+import gc
+import time
+
+import machine
+from bletest import owner_pin
+from cloudpin import bus as topics
+from cloudpin.bus import Bus
+from cloudpin.log import Logger
+from cloudpin.social import advert, meet as meet_mod
+from cloudpin.social.friends import Friends
+from cloudpin.social.pending import Pending
+from cloudpin.social.updates import utc_ms
+from cpsim.blelog import ble_of
+from cpsim.world import World
+
+_EVENT = bytes(range(16))
+_T0 = 1796000010  # UTC at t = 0: 10 s after a whole minute
+_RTC_EPOCH = 946684800
+
+
+def _pin(w, name, event=_EVENT):
+    gc.collect()  # three pins share one pin-sized VM heap: keep its free blocks whole
+    lines, events = [], []
+    bus = Bus()
+    bus.subscribe(topics.FRIEND, lambda slot, t: events.append(("friend", slot, t)))
+    bus.subscribe(topics.TAP_AGAIN, lambda reason: events.append(("again", reason)))
+    dev, owner = owner_pin(w, name, lines, bus)
+    dev.rtc_offset_us = (_T0 - _RTC_EPOCH) * 1000000
+    rtc = machine.RTC()
+    fk, tk = advert.derive_keys(bytes([len(w.devices)]) * 16, event)
+    store = Friends(name + "_friends")
+    store.wipe()
+    store.open()
+    pend = Pending(path=name + "_pending.json")
+    pend.wipe()
+    m = meet_mod.Meet(owner, bus, Logger("meet", sink=lines.append), store, (fk, tk),
+                      {"name": name, "organisation": "Org " + name, "role": "", "handles": ["@" + name]},
+                      pending=pend, unix=lambda: utc_ms(rtc) // 1000)
+    return {"name": name, "dev": dev, "meet": m, "bus": bus, "fk": fk, "store": store, "pending": pend,
+            "lines": lines, "events": events, "ble": ble_of(dev)}
+
+
+def _tap_at(p, at_ms):
+    async def tap():
+        await asyncio.sleep_ms(at_ms)
+        p["bus"].publish(topics.TAP, time.ticks_ms(), 900)
+    return tap()
+
+
+def _start(w, pins, taps):
+    for p in pins:
+        w.start(p["dev"], p["meet"].run())
+    for p, at in taps:
+        w.start(p["dev"], _tap_at(p, at))
+
+
+def _meet_lines(p, head):
+    out = []
+    for ln in p["lines"]:
+        parts = ln.split(" ", 3)
+        if parts[2] == "meet" and parts[3].startswith(head):
+            out.append(parts[3])
+    return out
+
+
+def _friends(p):
+    keys = []
+    buf = bytearray(48)
+    for slot in range(8):
+        if p["store"].keys(slot, buf):
+            keys.append(bytes(buf[:16]))
+    return keys
+
+
+def test_two_pins_tapped_together_become_friends_on_both_sides():
+    w = World()
+    a, b = _pin(w, "a"), _pin(w, "b")
+    w.radio.set_distance(a["dev"], b["dev"], 0.02)
+    _start(w, (a, b), ((a, 1000), (b, 1001)))
+    w.run_for(5000)
+    assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]], (a["lines"], b["lines"])
+    assert a["store"].card(0) == {"name": "b", "organisation": "Org b", "role": "", "handles": ["@b"]}
+    for p, other in ((a, b), (b, a)):
+        line = _meet_lines(p, "friend ")[0]
+        assert line.startswith("friend slot=0 fk=%s t_ms=" % meet_mod.fk8(other["fk"]))
+        t = int(line.split("t_ms=")[1])
+        assert 1000 < t < 4000  # tap to friendship within 3 s
+        assert [e[0] for e in p["events"]] == ["friend"] and not p["pending"].entries
+        on = [int(x.split("=")[1]) for x in _meet_lines(p, "radio_on_ms=")]
+        assert len(on) == 1 and 0 < on[0] < 4000
+        assert not p["meet"].owner.on  # the radio sleeps again
+    # The responder logged its pending record before the commit.
+    assert len(_meet_lines(a, "pending ")) + len(_meet_lines(b, "pending ")) == 1
+
+
+def test_a_third_pin_knocked_at_the_same_instant_a_metre_away_gets_nobody():
+    w = World()
+    a, b, c = _pin(w, "a"), _pin(w, "b"), _pin(w, "c")
+    w.radio.set_distance(a["dev"], b["dev"], 0.02)
+    w.radio.set_distance(a["dev"], c["dev"], 1.0)
+    w.radio.set_distance(b["dev"], c["dev"], 1.0)
+    _start(w, (a, b, c), ((a, 1000), (b, 1000), (c, 1000)))
+    w.run_for(5000)
+    assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]]
+    assert _friends(c) == [] and not c["pending"].entries
+    assert _meet_lines(c, "tap again reason=") == ["tap again reason=alone"]
+
+
+def test_two_touching_tappers_at_once_mean_tap_again_never_a_guess():
+    w = World()
+    a, b, c = _pin(w, "a"), _pin(w, "b"), _pin(w, "c")
+    for x, y in ((a, b), (a, c), (b, c)):
+        w.radio.set_distance(x["dev"], y["dev"], 0.02)
+    _start(w, (a, b, c), ((a, 1000), (b, 1000), (c, 1001)))
+    w.run_for(5000)
+    for p in (a, b, c):
+        assert _friends(p) == [] and not p["pending"].entries
+        assert _meet_lines(p, "tap again reason=") == ["tap again reason=crowded"]
+
+
+def test_a_pin_of_another_event_gets_no_friendship():
+    w = World()
+    a, x = _pin(w, "a"), _pin(w, "x", event=b"O" * 16)
+    w.radio.set_distance(a["dev"], x["dev"], 0.02)
+    _start(w, (a, x), ((a, 1000), (x, 1000)))
+    w.run_for(5000)
+    assert _friends(a) == [] and _friends(x) == []  # its tap frames fail our MAC: nobody tapped
+    assert _meet_lines(a, "tap again") == ["tap again reason=alone"]
+
+
+def _cut_before_confirm(w, a, b, apart=False):
+    """Pins a and b tapped together; the initiator's link drops just as it
+    sends CONFIRM (it has committed, the responder holds it pending). With
+    `apart` the pins are out of range from then until t = 20 s."""
+    ini = a if _lower_rid(a, b) else b
+    res = b if ini is a else a
+    m = ini["meet"]
+    send = m._send
+
+    async def cut(conn, h, msg):
+        if msg[0] == 5:  # CONFIRM
+            ini["ble"].gap_disconnect(conn.handle)
+            if apart:
+                w.radio.set_distance(a["dev"], b["dev"], 200.0)
+            await asyncio.sleep_ms(50)
+            m._send = send
+        return await send(conn, h, msg)
+
+    m._send = cut
+    return ini, res
+
+
+def test_a_link_cut_between_the_two_commits_is_settled_while_the_pair_is_still_there():
+    w = World()
+    a, b = _pin(w, "a"), _pin(w, "b")
+    w.radio.set_distance(a["dev"], b["dev"], 0.02)
+    ini, res = _cut_before_confirm(w, a, b)
+    _start(w, (a, b), ((a, 1000), (b, 1000)))
+    w.run_for(6000)
+    assert _friends(ini) == [res["fk"]] and _friends(res) == [ini["fk"]], (ini["lines"], res["lines"])
+    assert _meet_lines(res, "pending ") and _meet_lines(res, "reconciled fk=%s" % meet_mod.fk8(ini["fk"]))
+    assert not ini["pending"].entries and not res["pending"].entries
+    assert not _meet_lines(res, "tap again") and not _meet_lines(ini, "tap again")
+
+
+def test_a_link_cut_between_the_two_commits_is_reconciled_at_the_next_contact():
+    w = World()
+    a, b = _pin(w, "a"), _pin(w, "b")
+    w.radio.set_distance(a["dev"], b["dev"], 0.02)
+    ini, res = _cut_before_confirm(w, a, b, apart=True)
+    _start(w, (a, b), ((a, 1000), (b, 1000)))
+    w.run_for(20000)
+    # Apart: one side committed, the other holds it pending (not a friend yet).
+    assert _friends(ini) == [res["fk"]] and _friends(res) == []
+    assert res["pending"].state_of(ini["fk"]) == "p" and ini["pending"].state_of(res["fk"]) == "u"
+    assert _meet_lines(res, "tap again reason=link")
+    w.radio.set_distance(a["dev"], b["dev"], 2.0)  # they meet again (no tap)
+    w.run_for(25000)  # the next reconciliation window on the UTC clock: t = 20 s
+    assert _friends(res) == [ini["fk"]], (ini["lines"], res["lines"])
+    assert not ini["pending"].entries and not res["pending"].entries
+    line = _meet_lines(res, "reconciled fk=")
+    assert line == ["reconciled fk=%s" % meet_mod.fk8(ini["fk"])]
+
+
+def _lower_rid(a, b):
+    ea = a["meet"].adv_frames
+    eb = b["meet"].adv_frames
+    e = advert.epoch_of(_T0)
+    ea.rotate(e)
+    eb.rotate(e)
+    return meet_mod._lower(ea.rid, eb.rid)
+
+
+def test_the_pending_store_survives_a_reopen_and_a_corrupt_file_reads_empty():
+    p = Pending(path="t_pending.json")
+    p.wipe()
+    fk = bytes(range(16))
+    assert p.put("p", 100, fk, {"name": "Zoe", "organisation": "", "role": "", "handles": []})
+    assert p.put("s", 101)
+    q = Pending(path="t_pending.json")
+    assert q.state_of(fk) == "p" and q.card(fk)["name"] == "Zoe" and len(q.entries) == 2
+    q.drop(state="s")
+    assert Pending(path="t_pending.json").entries == q.entries and len(q.entries) == 1
+    for i in range(3):
+        assert q.put("u", 102 + i, bytes((i,)) * 16)
+    assert not q.put("u", 200, b"\xee" * 16) and q.room() == 0  # bounded: the exchange says "full"
+    with open("t_pending.json", "w") as f:
+        f.write('[{"state": "p", "fk": "zz"')
+    assert Pending(path="t_pending.json").entries == []
