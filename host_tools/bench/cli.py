@@ -8,6 +8,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench crowd         simulated s per wall s for 30/100/400 pins running the app
   cloudpin bench radio         a hall of pins on the emulated air (host_tools.bench.radio)
   cloudpin bench sim           `cloudpin sim` halls of 30/100/400 pins: sim s per wall s
+  cloudpin bench updates       friend-update windows in halls of 30/100/300 pins: share stored, radio cost
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -48,6 +49,12 @@ def add_arguments(parser):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     sim_bench.add_arguments(p)
     p.set_defaults(_bench=sim_bench.run)
+    from host_tools.bench import updates
+
+    p = sub.add_parser("updates", help="friend-update windows in a hall: share stored, radio cost",
+                       description=updates.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    updates.add_arguments(p)
+    p.set_defaults(_bench=updates.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
