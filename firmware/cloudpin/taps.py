@@ -41,7 +41,10 @@ _BUSY = const(3)  # a long excursion: wait for it to end
 _WSHIFT = const(8)  # energy sum is kept in units of 256 mg^2
 _HIST = const(8)  # activity history slots (the pre-event look-back)
 _LOWWAIT = const(3)  # samples
-_FAR = const(0x3FFFFFFF)  # "long ago" for the since-counters (a small int on 32-bit ports)
+_CMASK = const(0xFFFFFF)  # sample counter wraps here (11 h at 400 Hz): a small int, compared mod 2^24
+_RAW = const(8)  # raw-sample history slots, a power of 2 (the impulse measure looks +-w samples around)
+_LOG = const(48)  # impulses remembered: 3 s of a rattling bag holds ~15-30
+_PEND = const(8)  # touch candidates waiting for their context
 
 
 def _ms_to_samples(ms, odr_hz):
@@ -68,10 +71,9 @@ class TapDetector:
     +-32767 (as the drivers deliver it), t_ms its time in ms (any int clock, e.g.
     time.ticks_ms(); only stored, never subtracted). Returns True when a tap
     has just been confirmed, else None; the tap is then in `tap_ms` (time of
-    its peak sample, ~`latency_ms` (+ `post_ms` with the rattle veto) before
-    the call that reports it) and
-    `tap_mg` (peak high-pass magnitude, mg). `on_tap(t_ms, mg)` if given is
-    called as well.
+    its peak sample, `train_ms` before the call that reports it, or
+    ~`latency_ms` with the rattle veto off) and `tap_mg` (peak high-pass
+    magnitude, mg). `on_tap(t_ms, mg)` if given is called as well.
 
     odr_hz: the sensor's output data rate (>= 200 Hz, 400-500 recommended).
     threshold_mg: minimum peak of the high-passed magnitude.
@@ -79,17 +81,17 @@ class TapDetector:
     max_event_ms: longest time above max(threshold/2, peak/4) for a tap.
     latency_ms: window after the peak that must stay below ring_pct % of it.
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
-    lo_pct, iso_ms, post_ms: the rattle veto (off by default, see __init__).
+    near_ms, near_pct, train_ms, train_pct, train_n: the rattle veto (see
+    __init__); train_ms=0 turns it off.
     """
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
-                 ring_pct=45, quiet_pct=50, refractory_ms=120, lo_pct=100, iso_ms=0, post_ms=0,
-                 on_tap=None):
+                 ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
+                 train_ms=1500, train_pct=20, train_n=3, on_tap=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self._thr2 = threshold_mg * threshold_mg
-        lo = threshold_mg * lo_pct // 100
-        self._lo2 = lo * lo
+        self._lo2 = self._thr2
         self._off2 = self._lo2 >> 2  # an event ends below half the evidence level...
         # ...or a quarter of its peak (a strong tap's recoil is not its width)
         # width in quarter samples, compared against the energy sum; a tap is
@@ -101,17 +103,40 @@ class TapDetector:
         self._ring_pct2 = ring_pct * ring_pct
         self._quiet_pct2 = quiet_pct * quiet_pct
         self._refractory = _ms_to_samples(refractory_ms, odr_hz)
-        # Rattle (off by default): keys or a phone knocking against a pin in
-        # a bag make impulsive events in trains, most too weak or too crowded
-        # to pass for a tap; a touch comes alone (or as a double touch). With
-        # iso_ms/post_ms, a narrow event above lo_pct % of the threshold that
-        # is no tap vetoes taps for iso_ms after it and cancels a tap found up
-        # to post_ms before it (a tap is then reported post_ms after its
-        # peak). Measured on the tuning split (docs/taps.md): lo_pct=60,
-        # iso_ms=1000, post_ms=600 cut false taps from modelled bag rattle
-        # 2.7x but lose 1% of touches, so the defaults keep recall.
-        self._iso = _ms_to_samples(iso_ms, odr_hz) if iso_ms > 0 else 0
-        self._post = _ms_to_samples(post_ms, odr_hz) if post_ms > 0 else 0
+        # Rattle veto. A pin in a bag is knocked by keys or a phone at every
+        # step of a walk: the hip bump throws the contents against it 0-3
+        # times within ~120 ms, step after step (tapmodel.py, bag). Each knock
+        # alone is a small touch; its company is not. A touch comes alone or
+        # as a double touch, then the holder's smooth recoil and a damped
+        # ringing that the ring check bounds. So every candidate waits
+        # train_ms, and is dropped if another impulse of at least near_pct %
+        # of its own came latency_ms-near_ms before or after it (the same
+        # step's other knocks; closer ones the quiet and ring checks judge),
+        # or if train_n impulses of at least the threshold and train_pct % of
+        # it came from near_ms to train_ms either side (the steps before and
+        # after it; a double touch is one). Impulses: the second difference
+        # over +-5 ms on each axis (L1 norm: no square, no overflow), local
+        # maxima 12 ms apart, logged from near_pct % of the threshold; those
+        # closer than latency_ms to the one counted last are the same event.
+        # The constants were chosen on the tuning split (docs/taps.md).
+        self._train = _ms_to_samples(train_ms, odr_hz) if train_ms > 0 else 0
+        self._near = _ms_to_samples(near_ms, odr_hz)
+        self._near_lo = _ms_to_samples(latency_ms, odr_hz)  # closer: the ring and quiet checks judge it
+        self._near_pct = near_pct
+        self._train_pct = train_pct
+        self._train_n = train_n
+        self._thr = threshold_mg
+        self._imp_lo = threshold_mg * near_pct // 100
+        self._w = min(3, _ms_to_samples(5, odr_hz))
+        self._w2 = 2 * self._w
+        self._own = self._w + 2  # the candidate's own impulse lies this close to its peak
+        self._sep = _ms_to_samples(12, odr_hz)
+        self._raw = array("h", [0] * (3 * _RAW))
+        self._lt = array("i", [0] * _LOG)  # impulse: sample counter of its peak
+        self._lm = array("i", [0] * _LOG)  # ... its size (L1, mg)
+        self._pc = array("i", [0] * _PEND)  # candidate: sample counter of its peak
+        self._pt = array("i", [0] * _PEND)  # ... its t_ms
+        self._pm = array("i", [0] * _PEND)  # ... its strength (mg)
         # baseline EMA time constant ~5 ms (2^k samples; k = 0 at 200 Hz is a
         # plain first difference): fast enough to strip walking and pocket
         # motion under ~30 Hz, and frozen during an event so the event is
@@ -154,27 +179,59 @@ class TapDetector:
         self._esum = 0
         self._ring = 0
         self._dead = 0
-        self._since_odd = _FAR  # samples since an impulsive event that was no tap
-        self._since_imp = _FAR  # ... since the last impulsive event of any kind
-        self._since_imp2 = _FAR  # ... since the one before it
         self._lowwait = 0  # samples left to see whether a weak event leads a bigger one
         self._lowpre = 0
-        self._pend = 0  # samples until the pending tap is reported (0: none)
-        self._pend_t = 0
-        self._pend_mg = 0
+        self._c = 0  # sample counter (mod 2^24)
+        self._peak_c = 0
+        self._nlog = 0  # impulses logged (at most _LOG)
+        self._li = _LOG - 1  # slot of the newest (the first goes to slot 0)
+        self._np = 0  # candidates waiting (oldest at _pi)
+        self._pi = 0
 
-    def _odd(self):
-        # an impulsive event that is no tap: rattle, and so is a tap just before it
-        self._since_odd = 0
-        self._since_imp2 = self._since_imp
-        self._since_imp = 0
-        self._pend = 0
+    def _rel(self, c, p):
+        # c - p in samples, signed, for counters mod 2^24
+        d = (c - p) & _CMASK
+        return d - _CMASK - 1 if d > (_CMASK >> 1) else d
 
-    def _report(self):
-        self.tap_ms = self._pend_t
-        self.tap_mg = self._pend_mg
-        self.taps += 1
-        self._pend = 0
+    def _rattle(self, p):
+        """True when the candidate peaking at counter p keeps a rattle's company."""
+        lt, lm, n = self._lt, self._lm, self._nlog
+        own = self._own
+        pk = 0
+        for j in range(n):
+            d = self._rel(lt[j], p)
+            if -own <= d <= own and lm[j] > pk:
+                pk = lm[j]
+        if pk < self._thr:
+            pk = self._thr
+        near_lim = pk * self._near_pct // 100
+        train_lim = pk * self._train_pct // 100
+        if train_lim < self._thr:
+            train_lim = self._thr
+        near, near_lo, train = self._near, self._near_lo, self._train
+        count = 0
+        last = -_CMASK  # the last impulse counted in the train
+        oldest = 0
+        # oldest first: the slot after the newest, or slot 0 until the log is full
+        i = (self._li + 1) % _LOG if n == _LOG else 0
+        for _ in range(n):
+            d = self._rel(lt[i], p)
+            m = lm[i]
+            i = (i + 1) % _LOG
+            if d < oldest:
+                oldest = d
+            ad = d if d > 0 else -d
+            if ad <= own:
+                continue
+            if ad <= near:
+                if ad >= near_lo and m >= near_lim:
+                    return True
+            elif ad <= train and m >= train_lim and d - last > near_lo:
+                # one event's lobes count once
+                count += 1
+                last = d
+        # a full log that does not reach back to the window: crowded
+        return count >= self._train_n or (n == _LOG and oldest > -train)
 
     def feed(self, x, y, z, t_ms):
         # x, y, z are int16 range (what a driver's FIFO holds, in mg); only the
@@ -184,6 +241,11 @@ class TapDetector:
             self._by = y << 4
             self._bz = z << 4
             self._primed = True
+            raw = self._raw
+            for i in range(0, 3 * _RAW, 3):
+                raw[i] = x
+                raw[i + 1] = y
+                raw[i + 2] = z
         hx = x - (self._bx >> 4)
         hy = y - (self._by >> 4)
         hz = z - (self._bz >> 4)
@@ -209,6 +271,7 @@ class TapDetector:
                 self._peak_e = e
                 self._peak_t = t_ms
                 self._peak_n = self._n
+                self._peak_c = self._c
                 if (e >> 4) > self._end_e:
                     self._end_e = e >> 4
             if e >= self._end_e:
@@ -225,12 +288,10 @@ class TapDetector:
                     self._lowwait = _LOWWAIT
                     self._lowpre = self._pre
                     self._state = _IDLE
-                elif (self._pre <= (pe // 10000) * self._quiet_pct2
-                        and self._since_odd >= self._iso and self._since_imp2 >= self._iso):
+                elif self._pre <= (pe // 10000) * self._quiet_pct2:
                     self._state = _CHECK
                     self._ring = 0
                 else:
-                    self._odd()
                     self._state = _BUSY
         elif state == _CHECK:
             self._n += 1
@@ -240,17 +301,23 @@ class TapDetector:
             if k >= self._latency:
                 pe = self._peak_e
                 if self._ring <= (pe // 10000) * self._ring_pct2:
-                    if self._pend:  # a double touch: the first is a tap now
-                        self._report()
-                        found = True
-                    self._pend = self._post - k if self._post > k else 1
-                    self._pend_t = self._peak_t
-                    self._pend_mg = isqrt(pe)
                     self._dead = self._refractory - k
-                    self._since_imp2 = self._since_imp
-                    self._since_imp = k
-                else:
-                    self._odd()
+                    if self._train:
+                        # wait for its company (a full queue drops the oldest:
+                        # eight candidates in train_ms are rattle anyway)
+                        i = (self._pi + self._np) % _PEND
+                        if self._np == _PEND:
+                            self._pi = (self._pi + 1) % _PEND
+                        else:
+                            self._np += 1
+                        self._pc[i] = self._peak_c
+                        self._pt[i] = self._peak_t
+                        self._pm[i] = isqrt(pe)
+                    else:
+                        self.tap_ms = self._peak_t
+                        self.tap_mg = isqrt(pe)
+                        self.taps += 1
+                        found = True
                 self._state = _IDLE
         elif state == _BUSY:
             if e < self._off2:
@@ -264,6 +331,7 @@ class TapDetector:
                 self._peak_e = e
                 self._peak_t = t_ms
                 self._peak_n = 0
+                self._peak_c = self._c
                 self._end_e = self._off2 if self._off2 > (e >> 4) else e >> 4
                 if self._lowwait:
                     self._lowwait = 0
@@ -275,20 +343,46 @@ class TapDetector:
             self._dead -= 1
         if self._lowwait:
             self._lowwait -= 1
-            if not self._lowwait:
-                self._odd()
-        if self._since_odd < _FAR:
-            self._since_odd += 1
-        if self._since_imp < _FAR:
-            self._since_imp += 1
-        if self._since_imp2 < _FAR:
-            self._since_imp2 += 1
-        if self._pend:
-            if self._pend > 1 or found:
-                self._pend -= 1 if self._pend > 1 else 0
+        # impulse log: second difference of the sample w before this one
+        c = self._c
+        raw = self._raw
+        j = 3 * (c & (_RAW - 1))
+        raw[j] = x
+        raw[j + 1] = y
+        raw[j + 2] = z
+        m = 3 * ((c - self._w) & (_RAW - 1))
+        a = 3 * ((c - self._w2) & (_RAW - 1))
+        d = 2 * raw[m] - raw[a] - x
+        v = d if d > 0 else -d
+        d = 2 * raw[m + 1] - raw[a + 1] - y
+        v += d if d > 0 else -d
+        d = 2 * raw[m + 2] - raw[a + 2] - z
+        v += d if d > 0 else -d
+        v >>= 1
+        if v >= self._imp_lo:
+            ct = (c - self._w) & _CMASK
+            li = self._li
+            if self._nlog and ((ct - self._lt[li]) & _CMASK) < self._sep:
+                if v > self._lm[li]:
+                    self._lt[li] = ct
+                    self._lm[li] = v
             else:
-                self._report()
+                li = (li + 1) % _LOG
+                self._lt[li] = ct
+                self._lm[li] = v
+                self._li = li
+                if self._nlog < _LOG:
+                    self._nlog += 1
+        if self._np and ((c - self._pc[self._pi]) & _CMASK) >= self._train:
+            i = self._pi
+            self._pi = (i + 1) % _PEND
+            self._np -= 1
+            if not self._rattle(self._pc[i]):
+                self.tap_ms = self._pt[i]
+                self.tap_mg = self._pm[i]
+                self.taps += 1
                 found = True
+        self._c = (c + 1) & _CMASK
         if self._state != _EVENT:
             # tracking again while checking for ringing, so only fast
             # oscillation (a table's modes) counts there, not the slow recoil
