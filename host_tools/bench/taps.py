@@ -33,6 +33,7 @@ import numpy as np
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
+from host_tools.bench import tapclick
 from host_tools.bench import tapgen
 from host_tools.bench import tapmodel
 from host_tools.bench import tapsplit
@@ -49,6 +50,13 @@ DEFAULT_BOARD = "cloudpin_ref"
 
 class BenchError(Exception):
     """Bad input or a failed run, with a message for the user."""
+
+
+def load_board(board=DEFAULT_BOARD):
+    try:
+        return json.loads((BOARDS_DIR / (board + ".json")).read_text())
+    except (OSError, ValueError) as e:
+        raise BenchError("board %s: %s" % (board, e)) from None
 
 
 def board_defaults(board=DEFAULT_BOARD):
@@ -145,8 +153,16 @@ def match(detected, expected, window_ms=MATCH_MS):
     return out
 
 
-def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
-    """Score the detector on folders of recordings; returns the JSON-able result."""
+SOFTWARE = "software"
+CLICK = "click"
+DETECTORS = (SOFTWARE, CLICK)
+
+
+def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, detector=SOFTWARE):
+    """Score the detector on folders of recordings; returns the JSON-able result.
+    detector: SOFTWARE (TapDetector.feed on every sample, in the VM) or CLICK (the
+    reference board's LIS3DH click engine, emulated, confirmed by locate():
+    tapclick.py; params do not apply)."""
     d_odr, d_range = board_defaults()
     odr = int(odr or d_odr)
     range_g = float(range_g or d_range)
@@ -154,6 +170,10 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
         raise BenchError("--odr %d Hz is too low for taps (a tap is a few ms long; use 400-500 Hz)" % odr)
     folders = [Path(f) for f in folders]
     multi = len(folders) > 1
+    board = load_board() if detector == CLICK else None
+    if board is not None and int(board["accel"].get("tap_odr", 0)) != odr:
+        raise BenchError("the click path runs %s's LIS3DH at its tap rate, %s Hz, not --odr %d" % (
+            DEFAULT_BOARD, board["accel"].get("tap_odr"), odr))
     files_out = []
     skipped = []
     t_start = time.time()
@@ -177,8 +197,14 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
                     skipped.append({"file": name, "error": str(e)})
                     continue
                 # the sensor saturates at its full scale
-                samples = rs.to_mg_int16(*(np.clip(a, -range_g, range_g) for a in (x, y, z)))
-                found = run_detector(samples, odr, params, work)
+                clipped = [np.clip(a, -range_g, range_g) for a in (x, y, z)]
+                if detector == CLICK:
+                    try:
+                        found = tapclick.run_click(np.column_stack(clipped), odr, board)
+                    except ValueError as e:
+                        raise BenchError(str(e)) from None
+                else:
+                    found = run_detector(rs.to_mg_int16(*clipped), odr, params, work)
                 taps_ms = [round(t[0] + ms, 1) for ms, _ in found]
                 files_out.append({
                     "file": name,
@@ -193,8 +219,8 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None):
                     files_out[-1]["distractors"] = distractors[path.name]
     if not files_out:
         raise BenchError("no usable recordings (%d skipped)" % len(skipped))
-    result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "params": params or {},
-              "files": files_out, "summary": summarise(files_out)}
+    result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "detector": detector,
+              "params": (params or {}) if detector == SOFTWARE else {}, "files": files_out, "summary": summarise(files_out)}
     if skipped:
         result["skipped"] = skipped
     result["summary"]["seconds"] = round(time.time() - t_start, 1)
@@ -271,16 +297,16 @@ def summarise(files):
     return s
 
 
-def bench_taps(folder, odr=None, range_g=None, params=None, progress=None):
+def bench_taps(folder, odr=None, range_g=None, params=None, progress=None, detector=SOFTWARE):
     """Python API for one folder (`cloudpin bench taps DIR`)."""
-    return bench_folders([folder], odr, range_g, params, progress)
+    return bench_folders([folder], odr, range_g, params, progress, detector)
 
 
 SUITE_SEEDS = 4  # generator seeds per split in the suite: ~250 touches each on the held-out recordings
 
 
 def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds=SUITE_SEEDS, max_seconds=120.0,
-                params=None, progress=None):
+                params=None, progress=None, detectors=DETECTORS):
     """What `bench all` and `bench taps --suite` report, on one split of
     `data_dirs` (tapsplit: report HELDOUT, tune on TUNE):
     - touched: touches laid over the split's recordings with the day's
@@ -289,11 +315,14 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
       timing, and recall per contact duration;
     - untouched: the same recordings with the transients and no touches:
       false taps per hour and per kind of transient;
-    - real: the split's whole recordings as they are: false taps per hour."""
+    - real: the split's whole recordings as they are: false taps per hour.
+    Each for the software detector; with CLICK in `detectors` the same sets
+    through the reference board's hardware-click path too (under "click")."""
     d_odr, _ = board_defaults()
     odr = int(odr or d_odr)
     first = tapsplit.seeds(split).start
     touched, untouched, gen = [], [], []
+    click = {"touched": [], "untouched": []} if CLICK in detectors else None
     with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
         for i in range(seeds):
             for kind, out in (("touched", touched), ("untouched", untouched)):
@@ -303,6 +332,8 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                                     mix=tapgen.TOUCHED_MIX if kind == "touched" else tapgen.UNTOUCHED_MIX)
                 gen.append(dict(g, set=kind, seed=first + i))
                 out += bench_folders([folder], odr, range_g, params, progress)["files"]
+                if click is not None:
+                    click[kind] += bench_folders([folder], odr, range_g, None, progress, detector=CLICK)["files"]
         with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
             # the split's real recordings whole, linked (not copied) into one folder
             for src in data_dirs:
@@ -312,7 +343,9 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                         if not target.exists():
                             os.symlink(path.resolve(), target)
             real = bench_folders([real_dir], odr, range_g, params, progress)
-    return {
+            if click is not None:
+                click_real = bench_folders([real_dir], odr, range_g, None, progress, detector=CLICK)
+    result = {
         "odr_hz": odr,
         "split": split,
         "seeds": [first, first + seeds - 1],
@@ -324,6 +357,10 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
         "real": real["summary"],
         "real_false_taps": [{"file": f["file"], "taps_ms": f["taps_ms"]} for f in real["files"] if f["taps_ms"]],
     }
+    if click is not None:
+        result["click"] = {"board": DEFAULT_BOARD, "touched": summarise(click["touched"]),
+                           "untouched": summarise(click["untouched"]), "real": click_real["summary"]}
+    return result
 
 
 def add_arguments(parser):
@@ -344,10 +381,24 @@ def add_arguments(parser):
                         help="treat DIRs as sources and run what `bench all` reports: touches, untouched "
                              "transients and the real recordings of one split, with recall per contact duration")
     parser.add_argument("--seeds", type=int, default=SUITE_SEEDS, help="with --suite: seeds per set (default %(default)s)")
+    parser.add_argument("--detector", choices=DETECTORS, default=None,
+                        help="software: the firmware detector on every sample (in the VM); click: the reference "
+                             "board's LIS3DH click engine (emulated) confirmed by locate(), ~30x real time. Default: "
+                             "software; --suite runs both unless --detector software")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="with --suite: also store the result as the `taps` entry of this JSON file "
                              "(e.g. bench/results.json), leaving its other entries alone")
     parser.add_argument("--params", default=None, help="detector keyword arguments as JSON, e.g. '{\"threshold_mg\": 1000}'")
+
+
+def _suite_line(result, name, part):
+    t, u, r = part["touched"], part["untouched"], part["real"]
+    bands = " ".join("%s %s" % (k, v["recall"]) for k, v in (t.get("by_contact_ms") or {}).items())
+    return ("taps %s (%s): recall %s precision %s timing p95/max %s/%s ms; false taps/h %s untouched "
+            "(modelled transients), %s real over %s h; recall by contact: %s" % (
+                name, result["split"], t["recall"], t["precision"], t["timing_error_ms_p95"],
+                t["timing_error_ms_max"], u["false_taps_per_hour"], r["false_taps_per_hour"],
+                r["hours_without_taps"], bands))
 
 
 def _store(path, result):
@@ -371,23 +422,20 @@ def run(args):
             raise BenchError("--params must be a JSON object")
         if args.suite:
             result = bench_suite(args.dirs, args.odr, args.range_g, split=args.split or tapsplit.HELDOUT,
-                                 seeds=args.seeds, params=params, progress=progress)
+                                 seeds=args.seeds, params=params, progress=progress,
+                                 detectors=(args.detector,) if args.detector else DETECTORS)
             if args.out:
                 _store(args.out, result)
-            t, u, r = result["touched"], result["untouched"], result["real"]
-            return emit(result, "taps (%s): recall %s precision %s timing p95/max %s/%s ms; false taps/h %s untouched "
-                        "(modelled transients), %s real over %s h" % (
-                            result["split"], t["recall"], t["precision"], t["timing_error_ms_p95"],
-                            t["timing_error_ms_max"], u["false_taps_per_hour"], r["false_taps_per_hour"],
-                            r["hours_without_taps"]))
+            return emit(result, "; ".join(_suite_line(result, name, part) for name, part in (
+                ("software", result), ("click", result.get("click"))) if part))
         if args.generate:
             seed = args.seed if args.seed is not None else (tapsplit.seeds(args.split).start if args.split else 1)
             with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
                 tapgen.generate(args.dirs, tmp, odr=args.odr or board_defaults()[0], seed=seed, progress=progress,
                                 split=args.split)
-                result = bench_folders([tmp], args.odr, args.range_g, params, progress)
+                result = bench_folders([tmp], args.odr, args.range_g, params, progress, detector=args.detector or SOFTWARE)
         else:
-            result = bench_folders(args.dirs, args.odr, args.range_g, params, progress)
+            result = bench_folders(args.dirs, args.odr, args.range_g, params, progress, detector=args.detector or SOFTWARE)
     except (BenchError, rs.RecordingError, tapsplit.SplitError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

@@ -1,0 +1,82 @@
+"""The LIS3DH hardware-click path on the tap bench's recordings: the emulated
+LIS3DH (host_tools/emulator/cpsim/lis3dh.py: FIFO, high-pass and click
+engine, register level) feels a recording, and the app's own motion service
+(firmware/cloudpin/motion.py: the click engine's configuration, FIFO bursts
+on the watermark, `TapDetector.locate()` confirming each click) reports taps.
+Same recordings, labels and scoring as the software detector's bench
+(taps.py), so the two are compared touch for touch.
+
+The recording's samples are already what the sensor outputs (tapgen models
+the anti-alias filter), so the emulated chip is given each sample at its
+output time rather than a mean over the period (which would filter twice).
+Runs in-process under CPython with cpsim.compat, like the crowd bench: the
+firmware is plain integer code, so it decides as it would in the VM.
+"""
+import sys
+
+import numpy as np
+
+from host_tools import EMULATOR_DIR, FIRMWARE_DIR
+
+DRAIN_MS = 50  # how often the loop lets the service drain (the watermark comes every 60 ms at 400 Hz)
+
+
+def _paths():
+    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    from cpsim import compat
+
+    compat.install()
+
+
+class Samples:
+    """An acceleration source for the emulated sensor: output sample k of an
+    (n, 3) array in g is the value at k / rate s; held after the last."""
+
+    def __init__(self, g, rate):
+        # a flat list of ints: numpy scalars per sample would cost more than the chip
+        self.ug = np.round(np.asarray(g, dtype=float) * 1e6).astype(np.int64).ravel().tolist()
+        self.last = len(self.ug) // 3 - 1
+        self.period_us = 1e6 / rate
+
+    def mean_ug(self, t0_us, t1_us, out, j):
+        k = int(t1_us / self.period_us + 0.5)
+        k = 3 * (0 if k < 0 else self.last if k > self.last else k)
+        ug = self.ug
+        out[j] = ug[k]
+        out[j + 1] = ug[k + 1]
+        out[j + 2] = ug[k + 2]
+
+
+def run_click(samples_g, rate, board):
+    """Taps [(t_ms from the first sample, strength_mg)] the hardware-click
+    path reports for an (n, 3) recording in g at the board's tap rate."""
+    _paths()
+    from cloudpin import board as board_layer
+    from cloudpin.log import Logger
+    from cloudpin.motion import MotionService
+    from cpsim.boardfit import fit
+    from cpsim.world import World
+
+    world = World()
+    dev = world.device("pin")
+    fit(dev, board, source=Samples(samples_g, rate))
+    lines = []
+    log = Logger("motion", sink=lines.append)
+    hw = board_layer.build(board, log, wdt_timeout_ms=0, with_ble=False)
+    if hw.accel_rate != rate:
+        raise ValueError("board %s runs its sensor at %s Hz, the recording is %s Hz" % (
+            board["name"], hw.accel_rate, rate))
+    taps = []
+    svc = MotionService(hw, log, on_tap=lambda t, mg: taps.append((t, mg)), ticks_ms=world.clock.now_ms)
+    svc.setup()
+    if not svc._hw_click:
+        raise ValueError("board %s has no hardware click engine wired" % board["name"])
+    end_ms = len(samples_g) * 1000.0 / rate
+    while world.clock.now_ms() < end_ms:
+        world.advance(DRAIN_MS)
+        svc.drain()
+    world.close()
+    # the sensor's sample k is taken at k / rate s after the source's t = 0
+    return [(float(t), mg) for t, mg in taps]
