@@ -41,6 +41,7 @@ _BUSY = const(3)  # a long excursion: wait for it to end
 _WSHIFT = const(8)  # energy sum is kept in units of 256 mg^2
 _HIST = const(8)  # activity history slots (the pre-event look-back)
 _LOWWAIT = const(3)  # samples
+_FLAT = const(1900)  # mg: a reading repeated at or above this is a clipped one (+-2 g is the smallest range)
 _CMASK = const(0xFFFFFF)  # sample counter wraps here (11 h at 400 Hz): a small int, compared mod 2^24
 _RAW = const(8)  # raw-sample history slots, a power of 2 (the impulse measure looks +-w samples around)
 _LOG = const(48)  # impulses remembered: 3 s of a rattling bag holds ~15-30
@@ -87,7 +88,7 @@ class TapDetector:
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=1500, train_pct=20, train_n=3, on_tap=None):
+                 train_ms=1500, train_pct=20, train_n=3, sat_width_ms=8, on_tap=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self._thr2 = threshold_mg * threshold_mg
@@ -97,6 +98,7 @@ class TapDetector:
         # width in quarter samples, compared against the energy sum; a tap is
         # at least a sample wide whatever the rate, hence the floor
         self._width_q = max(10, (width_ms * odr_hz * 4 + 500) // 1000)
+        self._sat_q = max(10, (sat_width_ms * odr_hz * 4 + 500) // 1000)
         self._max_event = _ms_to_samples(max_event_ms, odr_hz)
         self._latency = _ms_to_samples(latency_ms, odr_hz)
         self._ring_start = _ms_to_samples(8, odr_hz)  # skip the pulse's own tail
@@ -177,6 +179,7 @@ class TapDetector:
         self._peak_n = 0
         self._pre = 0
         self._esum = 0
+        self._flat = False
         self._ring = 0
         self._dead = 0
         self._lowwait = 0  # samples left to see whether a weak event leads a bigger one
@@ -274,13 +277,20 @@ class TapDetector:
                 self._peak_c = self._c
                 if (e >> 4) > self._end_e:
                     self._end_e = e >> 4
+            if not self._flat:
+                # the sensor clipped: the same reading at full scale twice
+                raw = self._raw
+                j = 3 * ((self._c - 1) & (_RAW - 1))
+                if ((x == raw[j] and (x >= _FLAT or x <= -_FLAT)) or (y == raw[j + 1] and (y >= _FLAT or y <= -_FLAT))
+                        or (z == raw[j + 2] and (z >= _FLAT or z <= -_FLAT))):
+                    self._flat = True
             if e >= self._end_e:
                 self._esum += e >> _WSHIFT
                 if self._n > self._max_event:
                     self._state = _BUSY
             else:
                 pe = self._peak_e
-                if (self._esum << 2) > (pe >> _WSHIFT) * self._width_q:
+                if (self._esum << 2) > (pe >> _WSHIFT) * (self._sat_q if self._flat else self._width_q):
                     self._state = _BUSY  # broad: a bump, not a knock
                 elif pe < self._thr2:
                     # too weak for a tap: rattle, unless a bigger event follows
@@ -339,6 +349,7 @@ class TapDetector:
                 else:
                     self._pre = self._hist[(self._hi - self._lag) % _HIST]
                 self._esum = e >> _WSHIFT
+                self._flat = False
         if self._dead > 0:
             self._dead -= 1
         if self._lowwait:

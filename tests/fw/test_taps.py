@@ -128,6 +128,25 @@ def test_a_knock_on_the_table_rings_and_is_not_a_tap():
     assert _run(TapDetector(ODR), sig) == []
 
 
+def _clip(sig, fs_mg):
+    for i in range(len(sig)):
+        sig[i] = fs_mg if sig[i] > fs_mg else -fs_mg if sig[i] < -fs_mg else sig[i]
+
+
+def test_a_clipped_contact_is_judged_by_the_wider_width_but_a_clipped_knock_is_not():
+    # at +-4 g a firm 8 ms contact behind fabric saturates: its flat top
+    # makes its energy look wider than its contact was
+    for width_ms, is_tap in ((8, True), (18, False)):
+        sig = _still(ODR * 2)
+        _half_sine(sig, 400, 9000, width_ms)
+        _clip(sig, 4000)
+        assert sig[3 * 400 + 2] == sig[3 * 401 + 2] == 4000  # clipped: a flat top
+        found = _run(TapDetector(ODR), sig)
+        assert len(found) == (1 if is_tap else 0), (width_ms, found)
+        # without the clip-aware width (the plain 6 ms limit) the contact is lost too
+        assert _run(TapDetector(ODR, sat_width_ms=6), sig) == []
+
+
 def test_callback_and_count():
     seen = []
     det = TapDetector(500, on_tap=lambda t, mg: seen.append((t, mg)))
