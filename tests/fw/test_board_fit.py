@@ -47,7 +47,7 @@ def _counts_steps_and_taps(board):
     taps = []
     svc = MotionService(hw, Logger("m", sink=lines.append), lambda t, mg: taps.append(t), world.clock.now_ms)
     svc.setup()
-    for _ in range(15000 // 50):  # a software tap is reported 1.5 s after it (taps.py's rattle veto)
+    for _ in range(14000 // 50):
         world.advance(50)
         svc.drain()
     assert 18 <= svc.steps.steps <= 26, (board["name"], svc.steps.steps)

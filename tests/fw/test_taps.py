@@ -215,24 +215,27 @@ def _train(n, period, mg, later=0.2):
     return sig
 
 
+_VETO = {"train_ms": 1500}  # the rattle veto on (off by default)
+
+
 def test_rattle_veto_drops_knocks_that_come_in_trains_or_clusters():
     train = _train(ODR * 8, int(0.55 * ODR), 2000)  # 13 steps, 550 ms apart
-    assert len(_run(TapDetector(ODR, train_ms=0), train)) >= 10  # veto off: each strong knock passes
+    assert len(_run(TapDetector(ODR), train)) >= 10  # veto off: each strong knock passes
     # the first and last steps have company on one side only, and may pass
-    assert len(_run(TapDetector(ODR), train)) <= 2
+    assert len(_run(TapDetector(ODR, **_VETO), train)) <= 2
     # one step alone: a knock with the step's second knock 60 ms later
     # (35 % of it) is a cluster; the same knock alone is a touch
     step = _still(ODR * 2)
     _add_tap(step, 400, 2000)
-    alone = _run(TapDetector(ODR), step)
+    alone = _run(TapDetector(ODR, **_VETO), step)
     assert [t for t, _ in alone] == [1000], alone
     _add_tap(step, 400 + int(0.06 * ODR), 700, axis=1)
-    assert _run(TapDetector(ODR), step) == []
+    assert _run(TapDetector(ODR, **_VETO), step) == []
     # a double touch is not a train: both reported, each at its peak
     double = _still(ODR * 3)
     _add_tap(double, 400, 2500)
     _add_tap(double, 400 + int(0.3 * ODR), 2200, axis=1)
-    det = TapDetector(ODR)
+    det = TapDetector(ODR, **_VETO)
     reported = []
     for i in range(ODR * 3):
         if det.feed(double[3 * i], double[3 * i + 1], double[3 * i + 2], int(i * PERIOD_MS)):
@@ -250,14 +253,14 @@ def test_a_touch_with_the_holders_ringing_and_recoil_is_a_tap():
     for j in range(1, 120):
         _add(sig, 400 + 2 + j, 2, -900 * math.exp(-0.2 * w * j) * math.sin(w * j))
         _add(sig, 400 + 2 + j, 2, -300 * (1 - math.cos(2 * math.pi * j / 40)) / 2 if j < 40 else 0)
-    found = _run(TapDetector(ODR), sig)
+    found = _run(TapDetector(ODR, **_VETO), sig)
     assert [t for t, _ in found] == [1000], found
 
 
 def test_an_overrun_forgets_waiting_candidates():
     sig = _still(ODR)
     _add_tap(sig, 200, 3000)
-    det = TapDetector(ODR)
+    det = TapDetector(ODR, **_VETO)
     for i in range(ODR):
         det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], int(i * PERIOD_MS))
     det.reset()  # samples were lost: the candidate's company is unknown
@@ -303,7 +306,7 @@ def test_mp_rattle_veto_and_locate_allocate_nothing():
     buf = _train(1000, 220, 2000)  # rattle, then quiet, then a touch
     buf.extend(_still(n - 1000))
     _add_tap(buf, 1200, 3000, axis=1)
-    det = TapDetector(ODR)
+    det = TapDetector(ODR, **_VETO)
     feed = det.feed
     burst = array("h", [0] * 96)
     for i in range(96):
