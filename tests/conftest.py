@@ -65,13 +65,28 @@ def pytest_pycollect_makemodule(module_path, parent):
 
 
 class FirmwareFile(pytest.File):
+    pins = 1  # pins a test of this module runs at once in its VM (module constant PINS)
+
     def collect(self):
         tree = ast.parse(self.path.read_text(), str(self.path))
         for node in tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", None) == "PINS"
+                    and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int)):
+                self.pins = max(1, node.value.value)
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 runtimes = ("micropython",) if node.name.startswith("test_mp_") else ("cpython", "micropython")
                 for rt in runtimes:
                     yield FirmwareItem.from_parent(self, name="%s[%s]" % (node.name, rt), func=node.name, runtime=rt)
+
+    def heap(self):
+        # Each pin of a multi-pin test (two pins tapped together, a third one
+        # a metre away) has its own 100 KB on the chip: one pin's share each.
+        from host_tools.fw.vm import firmware_heap_in_vm
+
+        base = micropython_heap()
+        if self.pins == 1 or not base.isdigit():
+            return base
+        return str(int(base) + (self.pins - 1) * firmware_heap_in_vm())
 
     def micropython_results(self):
         """Run the whole module once in the VM; {test name: (passed, output)}."""
@@ -81,7 +96,7 @@ class FirmwareFile(pytest.File):
         workdir = tempfile.mkdtemp(prefix="cloudpin-mp-")
         env = dict(os.environ, MICROPYPATH=micropython_path())
         proc = subprocess.run(
-            [micropython_binary(), "-X", "heapsize=" + micropython_heap(), str(FW_TESTS / "mp_runner.py"), self.path.stem, workdir],
+            [micropython_binary(), "-X", "heapsize=" + self.heap(), str(FW_TESTS / "mp_runner.py"), self.path.stem, workdir],
             cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
         )
         shutil.rmtree(workdir, ignore_errors=True)

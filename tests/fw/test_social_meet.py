@@ -19,6 +19,7 @@ from cloudpin.social.updates import utc_ms
 from cpsim.blelog import ble_of
 from cpsim.world import World
 
+PINS = 3  # up to three pins at once: the VM's heap holds three pins' heaps (conftest)
 _EVENT = bytes(range(16))
 _T0 = 1796000010  # UTC at t = 0: 10 s after a whole minute
 _RTC_EPOCH = 946684800
