@@ -3,8 +3,8 @@ to see (and be seen by) virtual badges. It scans and advertises as a pin
 would (through the hub's radio: same collisions, fading, RSSI), and connects
 to a badge to read and write its GATT server and receive its notifications
 (the badge's side of the link is a cpsim.link.Link in its VM: cpsim/airlink.py).
-Handles are the badge's value handles (gatts_register_services'); there is
-no discovery over the hub yet."""
+Handles are the badge's value handles (gatts_register_services');
+discover() finds one by its characteristic's UUID."""
 import hashlib
 import threading
 import time
@@ -33,6 +33,8 @@ class Connection:
         self._cond = threading.Condition()
         self._replies = []  # (kind, status, handle, data) of reads and writes
         self._notes = []  # (handle, data) notifications and indications
+        self._found = []  # discovery results (e frames: event, numbers, uuid)
+        self._done = None  # (event, status) of the last discovery (d frame)
 
     def _on(self, p):
         # a frame from the badge (cpsim/airlink.py), in the hub's thread
@@ -44,6 +46,10 @@ class Connection:
                 self.state = False
             elif kind in (b"v", b"w") and len(p) >= 5:
                 self._replies.append((kind, p[2], p[3] | p[4] << 8, bytes(p[5:])))
+            elif kind == b"e" and len(p) >= 3:
+                self._found.append(bytes(p[2:]))
+            elif kind == b"d" and len(p) >= 5:
+                self._done = (p[2], p[3] | p[4] << 8)
             elif kind in (b"n", b"N") and len(p) >= 4:
                 self._notes.append((p[2] | p[3] << 8, bytes(p[4:])))
             self._cond.notify_all()
@@ -84,6 +90,34 @@ class Connection:
         """The value at `handle` (GattError if the badge refuses)."""
         self._send(b"Q" + bytes((self.cid, handle & 0xFF, handle >> 8)))
         return self._reply(b"v", handle, timeout, "read 0x%04x" % handle)
+
+    def discover(self, uuid, timeout=10.0):
+        """The value handle of the badge's characteristic `uuid` (a string
+        "xxxxxxxx-xxxx-..." or an int for a 16-bit UUID), found as a phone
+        does: a characteristic discovery over the whole table, answered by
+        the badge's GATT server at its connection events (the D frame of
+        cpsim/airlink.py). GattError 0x0A if it has none."""
+        import uuid as uuidlib
+
+        raw = int(uuid).to_bytes(2, "little") if isinstance(uuid, int) else uuidlib.UUID(uuid).bytes[::-1]
+        what = "discover %s" % uuid
+        with self._cond:
+            self._found, self._done = [], None
+        self._send(b"D" + bytes((self.cid, 11, 1, 0, 0xFF, 0xFF)) + raw)
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._done is None:
+                left = end - time.monotonic()
+                if not self.state:
+                    raise ConnectionError("%s: the link closed" % what)
+                if left <= 0:
+                    raise TimeoutError("%s: no answer in %s s" % (what, timeout))
+                self._cond.wait(left)
+            found = self._found
+        for e in found:  # event 11 | end(2) | value handle(2) | properties(2) | uuid
+            if len(e) >= 7 and e[0] == 11 and e[7:] == raw:
+                return e[3] | e[4] << 8
+        raise GattError(0x0A, what)  # ATT: attribute not found
 
     def write(self, handle, data, response=True, timeout=10.0):
         """Write `data` (at most 20 bytes) to `handle`; with response, wait
