@@ -130,7 +130,9 @@ class SerialBadge(SerialSession):
         """Run one step's script; its "@@" answer. Every script is
         idempotent, so the session may retry it (garbled exchange, a badge
         out of memory)."""
-        out = self.after_oom(lambda: self.run(code, timeout, idempotent=True))
+        return self._answer(self.after_oom(lambda: self.run(code, timeout, idempotent=True)))
+
+    def _answer(self, out):
         for line in reversed(out.splitlines()):
             if line.startswith(_MARK):
                 return line[len(_MARK):]
@@ -151,6 +153,14 @@ class SerialBadge(SerialSession):
 
     def selftest(self):
         return json.loads(self._run(_SELFTEST, timeout=20))
+
+    def phone_check(self, pair_key, badge_id=None, acc=None):
+        """The pin's phone service pairs with the card's secret, through the
+        phone's own client (host_tools.phone.selftest); each fragment runs
+        once (a retried one would be a replay to the pin)."""
+        from host_tools.phone import selftest
+
+        return selftest.check(lambda code: self._answer(self.run(code, 15)), pair_key, badge_id, acc)
 
     def pair_key(self):
         k = self._run(_PAIR_KEY)

@@ -251,7 +251,7 @@ class _Run:
             acc, assignment = self._assign(st.badge_id, digest(*keys))
             self._write(acc, assignment, keys)
         self._verify(assignment)
-        if not self._selftest(assignment):
+        if not self._selftest(assignment, keys):
             return self.out
         self.at("record")
         if not self.db.finish(assignment.id):
@@ -306,12 +306,17 @@ class _Run:
             raise BadgeError("read-back differs (%s): plug the badge in again to rewrite it"
                              % ", ".join(what or ["badge id"]))
 
-    def _selftest(self, assignment):
+    def _selftest(self, assignment, keys):
         self.at("selftest")
         result = self.badge.selftest()
         if result.get("ok"):
+            # the phone service, with the secret the card will carry and the phone's own client
+            pair_key = keys[0] if keys else self.badge.pair_key()
+            result["phone"] = self.badge.phone_check(pair_key, assignment.badge_id, assignment.acc_id)
+            result["ok"] = result["phone"]["ok"]
+        if result.get("ok"):
             return True
-        failed = ["%s: %s" % (k, result[k].get("detail")) for k in ("sensor", "ble", "storage")
+        failed = ["%s: %s" % (k, result[k].get("detail")) for k in ("sensor", "ble", "storage", "phone")
                   if isinstance(result.get(k), dict) and not result[k].get("ok")]
         # A faulty badge must not keep the wearer's data or accreditation.
         self.badge.wipe()

@@ -5,7 +5,7 @@ any NVS operation or halfway through writing the owner card, as a badge
 pulled out of the desk would.
 
 Same interface as badge_io.SerialBadge: connect, inspect, set_badge_id,
-write, selftest, pair_key, wipe, close.
+write, selftest, phone_check, pair_key, wipe, close.
 """
 import os
 import sys
@@ -167,6 +167,24 @@ class FakeBadge:
 
     def pair_key(self):
         return self._op("pair_key", lambda nvs: self.identity.load(nvs)["pair_key"])
+
+    def phone_check(self, pair_key, badge_id=None, acc=None):
+        """The firmware's phone service on this badge's NVS and card, asked
+        by the phone's own client (as SerialBadge.phone_check over the REPL)."""
+        def check(nvs):
+            from host_tools.phone import selftest
+            from host_tools.phone.transports import Loopback
+            from cloudpin.phone.backend import PinBackend
+            from cloudpin.phone.service import PhoneService
+
+            d = self.identity.load(nvs)
+            if pair_key is None or d["pair_key"] is None:
+                return {"ok": False, "detail": "phone service: no pairing key"}
+            svc = PhoneService(PinBackend(self.version, d["badge_id"], d["prov_gen"], card_path=self._owner_path()),
+                               d["pair_key"])
+            return selftest.check_transport(Loopback(svc), pair_key, badge_id, acc)
+
+        return self._op("phone_check", check)
 
     def _wipe(self, nvs):
         self.identity.wipe(nvs)
