@@ -168,9 +168,12 @@ def shot(d, name):
 
 
 def wait(d, cond, what, timeout=20):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(d, timeout).until(lambda _: cond(), message=what)
+    # the page re-renders lists (replaceChildren): an element found a moment ago may be gone
+    return WebDriverWait(d, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda _: cond(), message=what)
 
 
 def text(d, id_):
@@ -221,7 +224,8 @@ def test_the_web_app_pairs_and_shows_and_changes_what_the_pin_holds(browser, sit
     wait(d, lambda: len(d.find_elements("css selector", ".design")) == 2, "designs")
     d.find_elements("css selector", ".design")[1].click()
     wait(d, lambda: pin.backend.engine.selected == 12, "design selected on the pin")
-    wait(d, lambda: "shown" in d.find_elements("css selector", ".design")[1].get_attribute("class"), "shown")
+    wait(d, lambda: d.execute_script("const b = document.querySelectorAll('.design');"
+                                     "return b.length == 2 && b[1].classList.contains('shown')"), "shown")
     shot(d, "5-designs")
 
     d.find_element("css selector", "[data-tab=events]").click()
