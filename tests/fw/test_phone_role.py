@@ -40,6 +40,10 @@ class Server:
         self.closed = []
         self.on_write = None
         self.on_disconnect = None
+        self.mtus = {}
+
+    def mtu(self, conn):
+        return self.mtus.get(conn, 23)
 
     def service(self, uuid, chars, on_write=None, on_read=None, on_ready=None):
         assert [c[1] for c in chars] == [0x0C, 0x10]
@@ -110,7 +114,7 @@ def rig(friends=3):
     return r, owner, bus, phone_events
 
 
-def write(r, owner, conn, msg, now):
+def write(r, owner, conn, msg, now, size=20):
     """The phone writes msg; the pin's answer reassembled from its notifications."""
     for f in p.fragments(msg, 20):
         owner.srv.on_write(conn, 21, f)
@@ -119,7 +123,7 @@ def write(r, owner, conn, msg, now):
     rx = p.Reassembler()
     got = None
     for c, h, frag in owner.srv.sent[mark:]:
-        assert c == conn and h == 23 and len(frag) <= 20
+        assert c == conn and h == 23 and len(frag) <= size
         got = rx.feed(frag)
     return None if got is None else bytes(got)
 
@@ -190,3 +194,22 @@ def test_a_silent_connection_and_an_idle_session_are_closed():
     asyncio.run(r.step(20000 + rolemod.IDLE_S * 1000 + 1))
     assert owner.srv.closed == [5, 6] and phone_events == [True, False]
     assert owner.users == []
+
+
+def test_notifications_grow_with_the_mtu_the_phone_exchanged():
+    r, owner, bus, _ = rig(friends=20)
+    r.open(0)
+    asyncio.run(r.step(0))
+    ph = p.Phone(SECRET, Counter(4))
+    ph.welcome(write(r, owner, 4, ph.prove(write(r, owner, 4, ph.hello(), 10)), 20))
+    owner.srv.mtus[4] = 185  # the phone exchanged MTU 185 (the server keeps it per link)
+    mark = len(owner.srv.sent)
+    msg, _ = ph.request(p.OP_FRIENDS, b"\x00\x00\x14")
+    kind, rseq, st, payload = ph.take(write(r, owner, 4, msg, 40, 182))
+    sizes = [len(f) for _, _, f in owner.srv.sent[mark:]]
+    assert st == p.OK and max(sizes) == 182 and len(sizes) == (sum(sizes) + 181) // 182
+    owner.srv.mtus[4] = 517
+    mark = len(owner.srv.sent)
+    msg, _ = ph.request(p.OP_FRIENDS, b"\x00\x00\x14")
+    ph.take(write(r, owner, 4, msg, 50, 244))
+    assert max(len(f) for _, _, f in owner.srv.sent[mark:]) == 244  # capped

@@ -26,7 +26,8 @@ WINDOW_S = const(60)
 PROOF_S = const(10)
 IDLE_S = const(60)
 ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
-FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3 (no MTU event from the radio owner yet)
+FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3, until the phone exchanges a larger MTU
+_MAX_FRAGMENT = const(244)  # MTU 247, a common maximum (LE data length 251): larger MTUs gain nothing here
 _RX_BUF = const(256)  # one write of up to MTU - 3 (NimBLE's largest MTU is 256 by default)
 _NOTIFY_TRIES = const(50)  # a full host buffer pool (ENOMEM) clears in a few connection events
 _F_WRITE = const(0x0008)
@@ -174,7 +175,8 @@ class PhoneRole:
         if h is None:
             self.dropped += 1
             return
-        for frag in p.fragments(msg, FRAGMENT):
+        size = min(max(self._server.mtu(conn) - 3, FRAGMENT), _MAX_FRAGMENT)  # the MTU the phone exchanged
+        for frag in p.fragments(msg, size):
             tries = 0
             while not self._server.notify(conn, h[1], frag):
                 tries += 1

@@ -1,7 +1,7 @@
 # Builds the phone role for an App: only with a radio owner (app.radio) and
 # a provisioned identity (the pairing secret). Shares the app's friend list
-# and day counters when meet and greet made them (one Friends index per
-# pin: two would disagree after an add).
+# (app.friends) and day counters (app.daily) when meet and greet made them:
+# one Friends index per pin, two would disagree after an add.
 import time
 
 from cloudpin import VERSION, identity
@@ -19,14 +19,13 @@ def build(app, log):
     if not ident["provisioned"]:
         log.info("phone off: not provisioned")
         return None
-    meet = getattr(app, "meet", None)
-    friends = getattr(meet, "friends", None)
+    friends = getattr(app, "friends", None)  # the app's one friend list (meet and greet's)
     if friends is None:
         from cloudpin.social.friends import Friends
 
         friends = Friends(log=log)
         friends.open()
     backend = PinBackend(VERSION, ident["badge_id"], ident["prov_gen"], friends=friends,
-                         daily=getattr(meet, "daily", None), now_s=time.time,
+                         daily=getattr(app, "daily", None), now_s=time.time,
                          designs=getattr(app, "designs", None), log=log)
     return PhoneRole(radio, PhoneService(backend, ident["pair_key"], log), app.bus, log)
