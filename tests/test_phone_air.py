@@ -1,6 +1,11 @@
-"""The phone's transport on the emulated air: a host Central finds a
-virtual badge's characteristics by UUID (Connection.discover), as a phone
-does before it writes to the phone service."""
+"""The phone on the emulated air. A host Central finds a virtual badge's
+characteristics by UUID (Connection.discover), as a phone does before it
+writes to the phone service. Then the whole service on a provisioned
+virtual badge (host_tools/phone/vpin.py: the pin's own firmware, radio
+owner, phone role and service, in its MicroPython VM) and the reference
+client on a host Central: pair with the card's secret, set the profile,
+read the friend list in pages, get a friend notification; a wrong secret
+finds no pin, and the pin refuses it when connected to by address."""
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from host_tools.air import Central, GattError
-from host_tools.phone.transports import p
+from host_tools.bench.desk import badge_folder
+from host_tools.phone import vpin
+from host_tools.phone.client import PhoneClientError, PinClient
+from host_tools.phone.transports import connect_air, find_on_air, p
 from host_tools.virtual_badge import VirtualBadgeFarm
 
 BIN = Path(sys.executable).parent
@@ -53,3 +61,42 @@ def test_a_host_central_discovers_characteristics_by_uuid():
                 conn.disconnect()
         finally:
             proc.kill()
+
+
+OTHER = b"\x07" * 16
+N_FRIENDS = 50
+
+
+@pytest.fixture
+def farm(tmp_path):
+    vpin.provision(badge_folder(tmp_path / "badge-1"), N_FRIENDS)
+    with VirtualBadgeFarm(1, tmp_path) as f:
+        yield f
+
+
+def test_a_phone_pairs_with_a_virtual_badge_over_the_air(farm):
+    with Central(farm.air, "phone") as central:
+        t = connect_air(central, vpin.KEY, TIMEOUT)
+        with PinClient(t, vpin.KEY, TIMEOUT).pair() as c:
+            assert c.info()["badge_id"] == vpin.BADGE.hex()
+            card = c.set_card(name="Ana B. Lima", handles=["@analima", "ana@bsky.social"])
+            assert card["name"] == "Ana B. Lima" and card["acc"] == "PR-0042"
+            pages = list(c.friend_pages())
+            got = [f for _, page in pages for f in page]
+            assert len(pages) >= 2 and [f["slot"] for f in got][:N_FRIENDS] == list(range(N_FRIENDS))
+            assert got[4]["card"]["name"] == "Friend 4" and got[4]["latest"] == (4004, 4, 1785040000)
+            ev = c.next_event(TIMEOUT)
+            assert ev is not None and ev["event"] == "friend" and ev["friend"]["card"]["name"] == "New Friend"
+            assert c.card()["handles"] == ["@analima", "ana@bsky.social"]  # read back from the pin's flash
+
+
+def test_a_wrong_secret_finds_no_pin_and_is_refused_by_it(farm):
+    with Central(farm.air, "stranger") as central:
+        with pytest.raises(ConnectionError, match="no pin answering to this secret"):
+            connect_air(central, OTHER, 3)
+        ad = find_on_air(central, vpin.KEY, TIMEOUT)  # found with the owner's secret
+        assert ad is not None
+        t = connect_air(central, OTHER, TIMEOUT, address=ad.addr)
+        with pytest.raises(PhoneClientError, match="someone else, or the secret is wrong"):
+            PinClient(t, OTHER, TIMEOUT).pair()
+        t.close()

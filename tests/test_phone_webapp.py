@@ -243,3 +243,75 @@ def test_the_web_app_says_when_the_secret_is_wrong(browser, site):
     assert text(d, "error") == "The pin refused the secret: it belongs to someone else, or the code is wrong."
     assert d.execute_script("return document.body.dataset.paired") is None
     shot(d, "7-wrong-secret")
+
+
+class AirBridge(Bridge):
+    """The same bridge to a virtual badge on the emulated air: the browser's
+    chooser sees the pin's phone-window advertisement as a host Central
+    hears it, and GATT goes over the hub (host_tools.phone.transports.Air)."""
+
+    def __init__(self, central):
+        self.central = central
+        self.t = None
+        self.addr = None
+        self.lock = threading.Lock()
+
+    def scan(self):
+        from host_tools.phone.transports import find_any_on_air
+
+        ad = find_any_on_air(self.central, 30)
+        if ad is None:
+            return {"name": "", "company": 0, "data": ""}
+        self.addr = ad.addr
+        nonce, tag = p.beacon_fields(ad.data)
+        return {"name": "CloudPin", "company": p.COMPANY_ID, "data": (bytes((p.BEACON_KIND,)) + nonce + tag).hex()}
+
+    def connect(self):
+        from host_tools.phone.transports import Air
+
+        with self.lock:
+            self.t = Air(self.central.connect(self.addr, 30), 30)
+
+    def write(self, data):
+        self.t.send(data)  # the Air transport waits for the badge's answer: no lock held meanwhile
+
+    def notify(self):
+        f = self.t.recv(0.5) if self.t is not None else None
+        out = []
+        while f is not None:
+            out.append(f.hex())
+            f = self.t.recv(0)
+        return "\n".join(out)
+
+
+@pytest.fixture
+def air_site(tmp_path):
+    from host_tools.air import Central
+    from host_tools.bench.desk import badge_folder
+    from host_tools.phone import vpin
+    from host_tools.virtual_badge import VirtualBadgeFarm
+
+    vpin.provision(badge_folder(tmp_path / "badge-1"), 25)
+    with VirtualBadgeFarm(1, tmp_path) as farm, Central(farm.air, "browser") as central:
+        bridge = AirBridge(central)
+        httpd = appserve.server("127.0.0.1", 0, handler_for(bridge))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        yield "http://127.0.0.1:%d/" % httpd.server_port
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_the_web_app_pairs_with_a_virtual_badge_over_the_emulated_air(browser, air_site):
+    from host_tools.phone import vpin
+
+    d = browser
+    d.get(air_site + "#CLOUDPIN:1:%s:%s" % (vpin.BADGE.hex(), base64.b32encode(vpin.KEY).decode().rstrip("=")))
+    d.find_element("id", "connect").click()
+    wait(d, lambda: d.execute_script("return document.body.dataset.paired") == "1" or text(d, "error"), "paired", 60)
+    assert text(d, "error") == ""
+    form = d.find_element("id", "card")
+    wait(d, lambda: form.find_element("name", "name").get_attribute("value") == vpin.CARD["name"], "profile", 60)
+    d.find_element("css selector", "[data-tab=events]").click()
+    wait(d, lambda: "New friend: New Friend" in text(d, "event-list"), "the pin's friend event", 60)
+    d.find_element("css selector", "[data-tab=friends]").click()
+    wait(d, lambda: text(d, "friends-count") == "26 of 26 friends", "every friend over the air", 90)

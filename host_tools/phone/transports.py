@@ -80,6 +80,16 @@ def find_on_air(central, key, timeout):
         central.stop_scan()
 
 
+def find_any_on_air(central, timeout):
+    """The first phone-window advertisement heard, whoever's (what a
+    browser's chooser lists: the proofs tell the owner's pin later)."""
+    central.scan()
+    try:
+        return central.wait_for(lambda ad: ad.adv_type == 0 and p.beacon_fields(ad.data) is not None, timeout)
+    finally:
+        central.stop_scan()
+
+
 def connect_air(central, key, timeout=10.0, address=None):
     """An Air transport to the pin holding `key` (or the one at `address`:
     then the proofs tell whether it is that pin)."""
