@@ -9,6 +9,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench radio         a hall of pins on the emulated air (host_tools.bench.radio)
   cloudpin bench sim           `cloudpin sim` halls of 30/100/400 pins: sim s per wall s
   cloudpin bench updates       friend-update windows in halls of 30/100/300 pins: share stored, radio cost
+  cloudpin bench phone         the phone service of a virtual badge with 1,000 friends on the air
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -55,6 +56,12 @@ def add_arguments(parser):
                        description=updates.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     updates.add_arguments(p)
     p.set_defaults(_bench=updates.run)
+    from host_tools.bench import phone
+
+    p = sub.add_parser("phone", help="the phone service over the emulated air: first friend page, 1,000 friends",
+                       description=phone.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    phone.add_arguments(p)
+    p.set_defaults(_bench=phone.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -73,6 +80,12 @@ def _bench_desk():
     from host_tools.bench import desk as desk_bench
 
     return desk_bench.bench_desk()
+
+
+def _bench_phone(say):
+    from host_tools.bench import phone
+
+    return phone.bench_phone(progress=say)
 
 
 def _bench_sim():
@@ -107,7 +120,8 @@ def run_all(args):
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
     for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
                           ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim),
-                          ("social", social.measure), ("crowd", lambda: crowd.bench_crowd(progress=say))):
+                          ("social", social.measure), ("crowd", lambda: crowd.bench_crowd(progress=say)),
+                          ("phone", lambda: _bench_phone(say))):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()
@@ -133,6 +147,7 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,all} ... (see --help)", file=sys.stderr)
+        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,phone,all} ... (see --help)",
+              file=sys.stderr)
         return 2
     return args._bench(args)
