@@ -11,7 +11,7 @@ from host_tools.phone.client import PhoneClientError, PinClient
 from host_tools.phone.transports import Loopback
 
 from cloudpin import owner  # noqa: E402  (firmware, on sys.path from conftest)
-from cloudpin.phone import protocol as p
+from cloudpin.phone import phoneside as p
 from cloudpin.phone.backend import PinBackend
 from cloudpin.phone.service import PhoneService
 from cloudpin.social.friends import Friends

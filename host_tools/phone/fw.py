@@ -1,4 +1,4 @@
-"""The firmware's own protocol module (cloudpin.phone.protocol) under
+"""The firmware's own protocol modules (cloudpin.phone.protocol, phoneside) under
 CPython: the client speaks the bytes the pin speaks from the same file.
 It imports `micropython` (the emulator's CPython stand-in), `cryptolib`
 (host_tools.hostcrypto) and cloudpin.social.kdf, so the firmware tree goes
@@ -14,4 +14,4 @@ def protocol():
         if d not in sys.path:
             sys.path.append(d)
     hostcrypto.install()
-    return importlib.import_module("cloudpin.phone.protocol")
+    return importlib.import_module("cloudpin.phone.phoneside")  # protocol and the phone's side

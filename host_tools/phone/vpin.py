@@ -38,7 +38,7 @@ owner = RadioOwner(bluetooth.BLE(), log.child("radio"), bus)
 fr = Friends()
 fr.open()
 svc = PhoneService(PinBackend("0.1.0", ident["badge_id"], 2, friends=fr), ident["pair_key"], log.child("phone"))
-role = PhoneRole(owner, svc, bus, log.child("phone"))
+role = PhoneRole(owner, lambda: svc, bus, log.child("phone"))
 role.open(seconds=3600)
 
 async def befriend():

@@ -9,7 +9,7 @@ if sys.implementation.name != "micropython":
     hostcrypto.install()
 
 from cloudpin import owner  # noqa: E402
-from cloudpin.phone import protocol as p  # noqa: E402
+from cloudpin.phone import phoneside as p  # noqa: E402  (protocol and the phone's side)
 from cloudpin.phone.backend import PinBackend  # noqa: E402
 from cloudpin.phone.service import PhoneService  # noqa: E402
 from cloudpin.social.friends import Friends  # noqa: E402

@@ -10,7 +10,7 @@ import struct
 
 from phonekit import SECRET, Counter, call, pair, pin, send, state
 
-from cloudpin.phone import protocol as p
+from cloudpin.phone import phoneside as p
 from cpsim.rng import Rng
 
 N = 100000

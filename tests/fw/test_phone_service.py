@@ -8,7 +8,7 @@ from phonekit import (BADGE, CARD, SECRET, Counter, call, error_of, pair, pin, s
                       state)
 
 from cloudpin import owner
-from cloudpin.phone import protocol as p
+from cloudpin.phone import phoneside as p
 from cloudpin.phone import service
 
 

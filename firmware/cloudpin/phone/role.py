@@ -20,7 +20,7 @@ import bluetooth
 from micropython import const
 
 from cloudpin import bus as topics
-from cloudpin.phone import protocol as p
+from cloudpin.phone import ids
 
 WINDOW_S = const(60)
 PROOF_S = const(10)
@@ -63,19 +63,23 @@ class PhoneWindow:
 class PhoneRole:
     name = "phone"  # a supervised service (cloudpin.supervisor)
 
-    def __init__(self, owner, service, bus, log, window_s=WINDOW_S, random=None):
+    def __init__(self, owner, make_service, bus, log, window_s=WINDOW_S, random=None):
+        """make_service() -> the PhoneService, called on the first tap or
+        write (its modules load then, not at boot)."""
         import os
 
         self.owner = owner
-        self.service = service
+        self._make_service = make_service
+        self.service = None
+        self.battery = (-1, False)
         self.log = log
         self.bus = bus
         self._random = random or os.urandom
         self._server = owner.server()
         u = bluetooth.UUID
-        self._svc = self._server.service(u(p.SERVICE_UUID), (
-            (u(p.RX_UUID), _F_WRITE | _F_WRITE_NR, _RX_BUF),
-            (u(p.TX_UUID), _F_NOTIFY),
+        self._svc = self._server.service(u(ids.SERVICE_UUID), (
+            (u(ids.RX_UUID), _F_WRITE | _F_WRITE_NR, _RX_BUF),
+            (u(ids.TX_UUID), _F_NOTIFY),
         ), on_write=self._on_write)
         self._server.links(None, self._on_disconnect)
         self._adv = owner.advertiser()
@@ -116,20 +120,22 @@ class PhoneRole:
         self.open(t_ms)
 
     def _on_friend(self, slot, t_ms):
-        self._events.append((p.EV_FRIEND, slot))
+        self._events.append((ids.EV_FRIEND, slot))
         self._flag.set()
 
     def _on_update(self, slot, steps, made, unix_s):
-        self._events.append((p.EV_UPDATE, (slot, steps, made, unix_s)))
+        self._events.append((ids.EV_UPDATE, (slot, steps, made, unix_s)))
         self._flag.set()
 
     def _on_design(self, index):
-        self._events.append((p.EV_DESIGN, index))
+        self._events.append((ids.EV_DESIGN, index))
         self._flag.set()
 
     def _on_battery(self, percent, low):
-        self.service.backend.battery = (percent, bool(low))
-        self._events.append((p.EV_BATTERY, (percent, low)))
+        self.battery = (percent, bool(low))
+        if self.service is not None:
+            self.service.backend.battery = self.battery
+        self._events.append((ids.EV_BATTERY, (percent, low)))
         self._flag.set()
 
     # -- the task -------------------------------------------------------------
@@ -143,28 +149,35 @@ class PhoneRole:
 
     async def step(self, now):
         """One pass: writes, events, the window, timeouts."""
+        if self.service is None:
+            if not self._inbox and not self.window.is_open(now):
+                self._events = []  # no phone can be in: nobody to tell
+                return
+            self.service = self._make_service()
+            self.service.backend.battery = self.battery
+        svc = self.service
         while self._inbox:
             kind, conn, data = self._inbox.pop(0)
             if kind == "x":
-                self._gone(conn)
+                self._gone(svc, conn)
             else:
-                await self._write(conn, data, now)
+                await self._write(svc, conn, data, now)
         while self._events:
             code, arg = self._events.pop(0)
-            await self._event(code, arg)
-        self._timeouts(now)
-        await self._radio(now)
+            await self._event(svc, code, arg)
+        self._timeouts(svc, now)
+        await self._radio(svc, now)
 
-    async def _write(self, conn, data, now):
+    async def _write(self, svc, conn, data, now):
         st = self._conns.get(conn)
         if st is None:
             st = self._conns[conn] = [now, now, False]
-            self.service.connect(conn)
-        ans = self.service.write(conn, data, now)
+            svc.connect(conn)
+        ans = svc.write(conn, data, now)
         if ans is None:
             return
         st[1] = now
-        if not st[2] and self.service.authenticated(conn):
+        if not st[2] and svc.authenticated(conn):
             st[2] = True
             self.window.close()  # found: stop advertising for it
             self.bus.publish(topics.PHONE, True)
@@ -176,7 +189,9 @@ class PhoneRole:
             self.dropped += 1
             return
         size = min(max(self._server.mtu(conn) - 3, FRAGMENT), _MAX_FRAGMENT)  # the MTU the phone exchanged
-        for frag in p.fragments(msg, size):
+        from cloudpin.phone.protocol import fragments
+
+        for frag in fragments(msg, size):
             tries = 0
             while not self._server.notify(conn, h[1], frag):
                 tries += 1
@@ -186,27 +201,26 @@ class PhoneRole:
                 await asyncio.sleep_ms(30)  # host buffers full (ENOMEM): one connection event
             self.sent += 1
 
-    async def _event(self, code, arg):
-        s = self.service
-        if code == p.EV_FRIEND:
+    async def _event(self, s, code, arg):
+        if code == ids.EV_FRIEND:
             out = s.friend_event(arg)
-        elif code == p.EV_UPDATE:
+        elif code == ids.EV_UPDATE:
             slot, steps, made, t = arg
             out = s.event(code, struct.pack("<HIHI", slot, min(max(steps, 0), 0xFFFFFFFF), min(max(made, 0), 0xFFFF), t))
-        elif code == p.EV_DESIGN:
+        elif code == ids.EV_DESIGN:
             out = s.event(code, bytes((arg & 0xFF,)))
         else:
             out = s.event(code, bytes((arg[0] & 0xFF, 1 if arg[1] else 0)))
         for conn, msg in out:
             await self._send(conn, msg)
 
-    def _gone(self, conn):
+    def _gone(self, svc, conn):
         st = self._conns.pop(conn, None)
-        self.service.disconnect(conn)
+        svc.disconnect(conn)
         if st is not None and st[2]:
             self.bus.publish(topics.PHONE, False)
 
-    def _timeouts(self, now):
+    def _timeouts(self, svc, now):
         for conn, st in list(self._conns.items()):
             if st[2]:
                 late = time.ticks_diff(now, st[1]) > IDLE_S * 1000
@@ -215,9 +229,9 @@ class PhoneRole:
             if late:
                 self.log.info("phone link %d closed: %s" % (conn, "idle" if st[2] else "no proof"))
                 self._server.disconnect(conn)
-                self._gone(conn)
+                self._gone(svc, conn)
 
-    async def _radio(self, now):
+    async def _radio(self, svc, now):
         want_adv = self.window.is_open(now) and not self._conns
         if (want_adv or self._conns) and not self.holding:
             try:
@@ -228,7 +242,7 @@ class PhoneRole:
             self.holding = True
         if want_adv and not self._adv.advertising:
             try:
-                self._adv.start(self.service.beacon(self._random(4)), ADV_MS, True)
+                self._adv.start(svc.beacon(self._random(4)), ADV_MS, True)
                 self.advertising = True
             except OSError as e:
                 self.log.warning("phone window: advertise %r" % (e,))

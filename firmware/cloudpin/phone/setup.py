@@ -5,9 +5,7 @@
 import time
 
 from cloudpin import VERSION, identity
-from cloudpin.phone.backend import PinBackend
 from cloudpin.phone.role import PhoneRole
-from cloudpin.phone.service import PhoneService
 
 
 def build(app, log):
@@ -25,7 +23,20 @@ def build(app, log):
 
         friends = Friends(log=log)
         friends.open()
-    backend = PinBackend(VERSION, ident["badge_id"], ident["prov_gen"], friends=friends,
-                         daily=getattr(app, "daily", None), now_s=time.time,
-                         designs=getattr(app, "designs", None), log=log)
-    return PhoneRole(radio, PhoneService(backend, ident["pair_key"], log), app.bus, log)
+    rtc = app.hw.rtc
+    if rtc is not None:  # the same UTC clock as the friend updates (the port's time.time() epoch varies)
+        from cloudpin.social.updates import utc_ms
+
+        now_s = lambda: utc_ms(rtc) // 1000  # noqa: E731
+    else:
+        now_s = time.time
+    def make_service():
+        from cloudpin.phone.backend import PinBackend
+        from cloudpin.phone.service import PhoneService
+
+        backend = PinBackend(VERSION, ident["badge_id"], ident["prov_gen"], friends=friends,
+                             daily=getattr(app, "daily", None), now_s=now_s,
+                             designs=getattr(app, "designs", None), log=log)
+        return PhoneService(backend, ident["pair_key"], log)
+
+    return PhoneRole(radio, make_service, app.bus, log)
