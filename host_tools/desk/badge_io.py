@@ -160,7 +160,9 @@ class SerialBadge(SerialSession):
         once (a retried one would be a replay to the pin)."""
         from host_tools.phone import selftest
 
-        return selftest.check(lambda code: self._answer(self.run(code, 15)), pair_key, badge_id, acc)
+        # the whole check starts over on a soft-reset badge if the stopped app left too little heap
+        return self.after_oom(lambda: selftest.check(lambda code: self._answer(self.run(code, 15)), pair_key,
+                                                     badge_id, acc))
 
     def pair_key(self):
         k = self._run(_PAIR_KEY)

@@ -9,6 +9,8 @@ from host_tools.phone.transports import p
 
 _MARK = "@@"
 _SETUP = """
+import gc
+gc.collect()
 from cloudpin import VERSION as _v, identity as _i
 from cloudpin.phone.backend import PinBackend as _B
 from cloudpin.phone.service import PhoneService as _S
