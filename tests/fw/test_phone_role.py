@@ -214,28 +214,3 @@ def test_notifications_grow_with_the_mtu_the_phone_exchanged():
     ph.take(write(r, owner, 4, msg, 50, 244))
     assert max(len(f) for _, _, f in owner.srv.sent[mark:]) == 244  # capped
 
-
-def test_the_app_has_the_phone_role_and_a_tap_opens_its_window():
-    import os
-
-    from cpsim.world import World
-    from test_social_updates import _app
-
-    w = World()
-    root = os.getcwd()
-    try:
-        da, a, _ = _app(w, root, "pphone", 1)
-        dc, c, _ = _app(w, root, "pplain", 3, social=False)
-        assert a.phone in a.services and a.phone.service is None  # its modules load on the first tap
-        assert c.phone is None  # no radio owner without the event's keys
-        w.start(da, a.main())
-        w.run_for(1000)
-        assert not a.radio.on
-        a.bus.publish(topics.TAP, 1000, 1500)
-        w.run_for(2000)
-        assert a.radio.on and a.phone.advertising and a.phone.service is not None
-        assert p.is_mine(bytes(da.ble_obj._adv_data), bytes([1]) * 16)  # the beacon for this pin's secret
-        w.run_for(rolemod.WINDOW_S * 1000)
-        assert not a.radio.on and not a.phone.advertising  # the window closed: the radio sleeps
-    finally:
-        os.chdir(root)
