@@ -63,7 +63,7 @@ export function explain(e) {
     const m = MESSAGES[e.status];
     if (m) return m.replace("%s", e.waitS);
   }
-  if (e && e.name === "NotFoundError") return "No pin chosen. Tap your pin (its phone window stays open 60 s) and try again.";
+  if (e && e.name === "NotFoundError") return "No pin chosen. Double-tap your pin (its phone window stays open 60 s) and try again.";
   return String(e && e.message ? e.message : e);
 }
 

@@ -12,7 +12,7 @@ adapter (bleak).
   cloudpin phone design SPORT                         show that design
   cloudpin phone watch [--json] [--for S]             friends made, updates, unlocks as they happen
 
-The pin answers only while its phone window is open: tap it (the window
+The pin answers only while its phone window is open: double-tap it (the window
 stays open 60 s) before a command. The secret comes from --secret (the
 card's key in base32, 32 hex digits, or the whole QR text), --card (a
 picture of the card) or the file `pair` wrote (--state, default
@@ -109,7 +109,7 @@ def _remember(path, badge_id, key):
 def connect(args, key):
     from host_tools.phone.transports import Bleak
 
-    print("looking for the pin (tap it to open its phone window)...", file=sys.stderr)
+    print("looking for the pin (double-tap it to open its phone window)...", file=sys.stderr)
     return cl.PinClient(Bleak.connect(key, args.timeout, args.address), key, args.timeout)
 
 

@@ -96,7 +96,7 @@ def connect_air(central, key, timeout=10.0, address=None):
     if address is None:
         ad = find_on_air(central, key, timeout)
         if ad is None:
-            raise ConnectionError("no pin answering to this secret is in range: tap the pin to open its phone "
+            raise ConnectionError("no pin answering to this secret is in range: double-tap the pin to open its phone "
                                   "window and come closer (if it is open and close, the secret is wrong)")
         address = ad.addr
     return Air(central.connect(address, timeout), timeout)
@@ -165,7 +165,7 @@ class Bleak:
             raise ConnectionError("Bluetooth: %s" % (e or type(e).__name__))
         if client is None:
             loop.call_soon_threadsafe(loop.stop)
-            raise ConnectionError("no pin answering to this secret is in range: tap the pin to open its phone "
+            raise ConnectionError("no pin answering to this secret is in range: double-tap the pin to open its phone "
                                   "window and come closer (if it is open and close, the secret is wrong)"
                                   if address is None else "no device at %s is in range" % address)
         return cls(loop, client, timeout)

@@ -128,20 +128,29 @@ def write(r, owner, conn, msg, now, size=20):
     return None if got is None else bytes(got)
 
 
-def test_window_opens_on_a_tap_and_closes_on_time():
+def test_window_opens_on_a_double_tap_and_closes_on_time():
     w = PhoneWindow(60)
+    assert not w.tap(0) and not w.tap(1500) and not w.is_open(1500)  # too far apart
+    assert w.tap(2400) and w.is_open(2400)  # 900 ms after the last
+    assert not w.tap(2500)  # a third tap starts a new pair
+    w.close()
     assert not w.is_open(0)
     w.open(1000)
     assert w.is_open(60999) and not w.is_open(61000)
     w.open((1 << 30) - 10)  # across the ticks wrap
-    assert w.is_open(100) and w.opened == 2
+    assert w.is_open(100) and w.opened == 3
 
 
-def test_a_tap_opens_the_window_and_the_radio_only_for_it():
+def test_a_double_tap_opens_the_window_and_the_radio_only_for_it():
     r, owner, bus, _ = rig()
     asyncio.run(r.step(0))
     assert owner.users == [] and not owner.adv.advertising
-    bus.publish(topics.TAP, 5000, 1800)
+    bus.publish(topics.TAP, 1000, 1800)  # meet and greet's single taps: no window
+    bus.publish(topics.TAP, 3000, 1800)
+    asyncio.run(r.step(3000))
+    assert owner.users == [] and not owner.adv.advertising and r.service is None
+    bus.publish(topics.TAP, 4600, 1800)
+    bus.publish(topics.TAP, 5000, 1800)  # 400 ms after the last: a double tap
     asyncio.run(r.step(5000))
     assert owner.users == ["phone"] and owner.adv.advertising
     assert p.is_mine(owner.adv.data, SECRET)

@@ -1,5 +1,5 @@
 # What the phone role needs at boot, before any phone comes (the rest of
-# the phone service is imported on the first tap or write: ~11 KB of a
+# the phone service is imported on the first double tap or write: ~11 KB of a
 # pin's heap that a pin nobody pairs with never spends).
 from micropython import const
 

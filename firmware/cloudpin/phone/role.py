@@ -3,9 +3,11 @@
 # advertising, fragments in and out, events from the bus.
 #
 # The phone window is a radio window (power, issue 12): the pin advertises
-# for the phone only when asked, never all day. A tap opens it for WINDOW_S
-# (the wearer taps the pin, then presses "connect" on the phone); open()
-# does the same for a button. While a phone is connected the radio stays on;
+# for the phone only when asked, never all day. A DOUBLE tap (two taps
+# DOUBLE_TAP_MS apart at most) opens it for WINDOW_S (the wearer double-taps
+# the pin, then presses "connect" on the phone); open() does the same for a
+# button. A single tap is meet and greet's gesture: it must not cost a
+# minute of radio each time. While a phone is connected the radio stays on;
 # a connection that has not proved the secret within PROOF_S, or an owner
 # session idle for IDLE_S, is closed so that a forgotten phone does not keep
 # the radio on.
@@ -23,6 +25,7 @@ from cloudpin import bus as topics
 from cloudpin.phone import ids
 
 WINDOW_S = const(60)
+DOUBLE_TAP_MS = const(1000)
 PROOF_S = const(10)
 IDLE_S = const(60)
 ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
@@ -44,6 +47,16 @@ class PhoneWindow:
         self._until = 0
         self._open = False
         self.opened = 0  # windows opened since boot
+        self._tap = None  # ticks_ms of the last single tap
+
+    def tap(self, now_ms):
+        """A tap; the second of a double tap opens the window (True)."""
+        last, self._tap = self._tap, now_ms
+        if last is not None and 0 < time.ticks_diff(now_ms, last) <= DOUBLE_TAP_MS:
+            self._tap = None
+            self.open(now_ms)
+            return True
+        return False
 
     def open(self, now_ms, seconds=0):
         if not self._open:
@@ -64,7 +77,7 @@ class PhoneRole:
     name = "phone"  # a supervised service (cloudpin.supervisor)
 
     def __init__(self, owner, make_service, bus, log, window_s=WINDOW_S, random=None):
-        """make_service() -> the PhoneService, called on the first tap or
+        """make_service() -> the PhoneService, called on the first double tap or
         write (its modules load then, not at boot)."""
         import os
 
@@ -117,7 +130,8 @@ class PhoneRole:
         self._flag.set()
 
     def _on_tap(self, t_ms, mg):
-        self.open(t_ms)
+        if self.window.tap(t_ms):
+            self._flag.set()
 
     def _on_friend(self, slot, t_ms):
         self._events.append((ids.EV_FRIEND, slot))
