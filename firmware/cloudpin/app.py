@@ -44,13 +44,6 @@ class App:
         for svc in (self.updates, self.meet):
             if svc is not None:
                 self.services.append(svc)
-        self.phone = None
-        if self.radio is not None:  # the wearer's phone service and its window (docs/phone-api.md)
-            from cloudpin.phone.setup import build
-
-            self.phone = build(self, log.child("phone"))
-            if self.phone is not None:
-                self.services.append(self.phone)
         self.wdt_timer = None
 
     def _social(self, hw, log):

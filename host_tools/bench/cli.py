@@ -147,7 +147,7 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,phone,all} ... (see --help)",
+        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,updates,phone,all} ... (see --help)",
               file=sys.stderr)
         return 2
     return args._bench(args)
