@@ -170,6 +170,7 @@ class Bus:
             self._send(m, self._buffer(0, memaddr, na))
         m = self._open(addr)
         dst[:] = m.i2c_read(len(dst))
+        self.device.i2c_rx += len(dst)  # the CPU model charges the firmware for it (cpucost)
 
     def read(self, addr, n, memaddr=None, addrsize=8):
         """n bytes of one read transaction (after `memaddr` as in readfrom_into)."""

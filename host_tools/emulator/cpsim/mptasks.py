@@ -21,6 +21,7 @@ from cpsim import cpucost, simtime, timebase  # noqa: F401 (simtime.real)
 from cpsim import world as _world
 
 _FOREVER = timebase._FOREVER
+_END_PASSES = 16  # scheduler passes at a run's end before it returns (Runner._until)
 # asyncio and asyncio.core, imported by install(): this module is resident
 # (cpsim/resident.py) and must not load asyncio into a VM that never uses it.
 asyncio = core = None
@@ -81,16 +82,27 @@ def _runnable():
     return t is not None and core.ticks_diff(t.ph_key, _ticks()) <= 0
 
 
+class _WakerDone(Exception):
+    # A blocking call's waker task ended in a call nested inside it: the
+    # scheduler pass that ran it was not this call's, so its
+    # run_until_complete would never see it. Raised to end that call.
+    pass
+
+
 def _wait_io_event(self, dt):
     clock = timebase.sim_clock()
     if clock is None:
         return _orig["wait"](self, dt)
     r = _hook["runner"]
+    if r is not None and r._wakers:
+        r.check_outer()
     limit = _FOREVER if dt < 0 else (clock._us // 1000 + dt) * 1000
     if limit < clock._us:
         limit = clock._us  # due now: the events at this very instant first
-    if r is not None and r._limits and r._limits[-1] < limit:
-        limit = r._limits[-1]
+    if r is not None:
+        for cap in r._limits:  # every blocking call's end (check_outer looks at them all)
+            if cap < limit:
+                limit = cap
     if self.map:
         _orig["wait"](self, 0)
     while not _runnable():
@@ -175,18 +187,26 @@ class Runner:
             _world._state["world"] = prev_world
 
     async def _until(self, t_ms):
-        # Ends once everything due up to t_ms has run.
+        # Ends once everything due up to t_ms has run. A pin whose light
+        # sleeper is due again at once (a sleep cut at the run's end, below)
+        # is always runnable there: after _END_PASSES passes the run ends.
         clock = self.world.clock
+        passes = 0
         while True:
-            if clock.now_us() < t_ms * 1000 or self._limits:
+            if clock.now_us() < t_ms * 1000:
                 await core.sleep_ms(max(1, t_ms - clock.now_ms()))
-            elif _runnable():
+            elif self._limits:
+                await core.sleep_ms(0)  # inside a blocking call: it returns first
+            elif _runnable() and passes < _END_PASSES:
+                passes += 1
                 await core.sleep_ms(0)
             else:
                 return
 
     def block(self, dev, until_us, woken):
-        if until_us == _FOREVER:
+        # Nested, a blocking call cannot outlast the run (the run could not
+        # return before it ends): it ends at the run's end at the latest.
+        if until_us > self._deadline:
             until_us = self._deadline
         clock = self.world.clock
         if clock.now_us() >= until_us or woken():
@@ -198,6 +218,8 @@ class Runner:
         self._wakers.append((waker, woken))
         try:
             core.run_until_complete(waker)
+        except _WakerDone:
+            pass
         finally:
             self._wakers.pop()
             self._limits.pop()
@@ -222,6 +244,26 @@ class Runner:
             if self._gate is None:
                 self._gate = asyncio.Event()
             await self._gate.wait()
+
+    def check_outer(self):
+        """End the innermost blocking call early (_WakerDone) when its waker
+        ended in a nested pass, or when a call it is nested in is over and
+        the innermost is a light sleep (woken given): the outer pin cannot
+        go on before the inner one returns, so the inner wakes early (a
+        spurious timer wake; its firmware sleeps again). A nested time.sleep
+        is not cut: its pin waits the full time and the outer one with it."""
+        ws = self._wakers
+        last = len(ws) - 1
+        if ws[last][0].done():
+            raise _WakerDone()
+        self.check_wake()  # (the innermost's own wake source)
+        if ws[last][1] is timebase._never:
+            return
+        now = self.world.clock.now_us()
+        for i in range(last):
+            waker, woken = ws[i]
+            if waker.done() or woken() or now >= self._limits[i]:
+                raise _WakerDone()
 
     def check_wake(self):
         # A wake source ended the innermost blocking call early: its waker runs now.

@@ -8,12 +8,23 @@
 # pin in a context variable; before a callback runs, the loop binds its pin
 # (cpsim.world), holds it back while the pin is blocked (lightsleep, a
 # blocking sleep) and charges the pin's CPU model (cpsim.cpucost).
+#
+# A blocking call suspends its pin's callback in a greenlet (when the
+# greenlet package is there): the loop goes on and resumes that callback when
+# the call ends, so any number of pins can be in light sleep at once and each
+# wakes at its own time. Without greenlet a blocking call runs the loop
+# nested inside it, and an outer sleeper cannot wake before the inner one.
 import asyncio
 import contextvars
 from asyncio import base_events, events, tasks
 
 from cpsim import cpucost
 from cpsim import world as _world
+
+try:
+    import greenlet as _greenlet
+except ImportError:  # pragma: no cover - the nested fallback
+    _greenlet = None
 
 PIN = contextvars.ContextVar("cpsim_pin", default=None)
 
@@ -32,6 +43,7 @@ class SimLoop(base_events.BaseEventLoop):
         self._limits = []  # innermost blocking call's end, in us
         self._outer = None  # device bound where the loop was entered
         self._deadline = None  # World.run_until's end, us (cpsim.timebase._FOREVER)
+        self._sleepers = []  # [until_us, woken, greenlet, dev, task] of suspended blocking calls
 
     def time(self):
         return self.clock.now_us() / 1e6
@@ -58,6 +70,10 @@ class SimLoop(base_events.BaseEventLoop):
         clock = self.clock
         if clock.now_us() >= until_us or woken():
             return
+        g = _greenlet.getcurrent() if _greenlet is not None else None
+        if g is not None and g.parent is not None and getattr(g, "cpsim_pin", None) is dev:
+            self._suspend(dev, until_us, woken, g)
+            return
         cur = tasks.current_task(self)
         if cur is not None:
             tasks._leave_task(self, cur)
@@ -74,6 +90,56 @@ class SimLoop(base_events.BaseEventLoop):
                 tasks._enter_task(self, cur)
             dev.bind()
 
+    def _suspend(self, dev, until_us, woken, g):
+        # Park this callback: the loop switches back in when the call ends.
+        cur = tasks.current_task(self)
+        if cur is not None:
+            tasks._leave_task(self, cur)
+        dev.blocked = True
+        entry = [until_us, woken, g, dev, cur]
+        self._sleepers.append(entry)
+        try:
+            g.parent.switch()
+        except _greenlet.GreenletExit:
+            # The loop is gone with this pin asleep (closed, or collected at
+            # exit): end its task as cancelled, which asyncio keeps quiet.
+            raise asyncio.CancelledError()
+        finally:
+            dev.blocked = False
+            if entry in self._sleepers:
+                self._sleepers.remove(entry)
+            self.release(dev)
+            if cur is not None:
+                tasks._enter_task(self, cur)
+            dev.bind()
+
+    def _wake_sleepers(self):
+        """Resume every suspended blocking call that has ended, in order."""
+        sl = self._sleepers
+        now = self.clock.now_us()
+        i = 0
+        while i < len(sl):
+            e = sl[i]
+            if now >= e[0] or e[1]():
+                sl.pop(i)
+                dev = e[3]
+                dev.bind()
+                e[2].switch()  # runs the rest of the callback (or to its next blocking call)
+                _world.unbind(self._outer)
+                cpucost.step(dev)
+                i = 0  # the callback may have changed what the others wait on
+                now = self.clock.now_us()
+            else:
+                i += 1
+
+    def _run_pin(self, h, dev):
+        if _greenlet is None:
+            h._run()
+            return
+        g = _greenlet.greenlet(h._run)
+        g.cpsim_pin = dev
+        g.switch()
+
     def _advance(self, timeout):
         # The selector's wait, on simulated time: run clock events until
         # something is ready, the asyncio timeout ends or a blocking call's end.
@@ -82,6 +148,9 @@ class SimLoop(base_events.BaseEventLoop):
         if self._limits:
             cap = self._limits[-1]
             limit = cap if limit is None or cap < limit else limit
+        for e in self._sleepers:
+            if limit is None or e[0] < limit:
+                limit = e[0]
         end = self._deadline
         if end is not None and clock._us < end and (limit is None or limit > end):
             limit = end  # World.run_until: stop there
@@ -95,7 +164,7 @@ class SimLoop(base_events.BaseEventLoop):
                 if limit > clock._us:
                     clock._us = limit
                 return
-            if self._limits:
+            if self._limits or self._sleepers:
                 return  # a sleeping pin may have woken: let block() look
 
     def _run_once(self):
@@ -112,6 +181,8 @@ class SimLoop(base_events.BaseEventLoop):
             self.clock.advance_us(0)  # events due now (an IRQ at this instant)
         else:
             self._advance(timeout)
+        if self._sleepers:
+            self._wake_sleepers()
         end = self.time() + self._clock_resolution
         while sched and sched[0]._when < end:
             h = base_events.heapq.heappop(sched)
@@ -141,7 +212,7 @@ class SimLoop(base_events.BaseEventLoop):
                 self._held.append(h)
                 continue
             dev.bind()
-            h._run()
+            self._run_pin(h, dev)
             _world.unbind(outer)  # clock events between callbacks belong to no pin
             cpucost.step(dev)
 
@@ -188,8 +259,12 @@ class Runner:
         loop = self.loop
         if loop.is_running():
             return
+        for e in loop._sleepers:
+            e[2].throw(_greenlet.GreenletExit)  # pins asleep at the end: unwind them quietly
+        loop._sleepers = []
         for t in asyncio.all_tasks(loop):
             t._log_destroy_pending = False
+            t._log_traceback = False
         loop.close()
 
 

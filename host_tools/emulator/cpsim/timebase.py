@@ -27,6 +27,10 @@
 #     and a wake source (ext0/ext1 level, see esp32.wake_on_ext0/ext1 and
 #     Pin.irq(wake=machine.SLEEP)) ends the sleep early. A wait with no end
 #     (lightsleep() with only a wake source) lasts at most to the run's end.
+#     Under CPython each blocked pin's callback waits in a greenlet, so any
+#     number of pins sleep at once and each wakes at its own time. In the VM
+#     blocking calls nest: a light sleep nested in another pin's ends early
+#     (a spurious timer wake) when the outer call ends (mptasks.check_outer).
 #   - outside a running world (a board being built before the run, a test's
 #     top level) there is nothing else to run: the clock advances and every
 #     pin's hardware events on the way run (an unbounded wait: one hour).

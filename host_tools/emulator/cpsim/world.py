@@ -64,8 +64,9 @@ class Device:
         self.asleep = False  # in machine.lightsleep: its IRQ callbacks wait as well
         self.woken = False  # a wake source ended the light sleep early
         self.deferred = []  # (handler, arg, what) callbacks held while asleep
-        self.cpu_src = None  # sample counters the CPU model reads (cpsim.cpucost)
-        self.cpu_samples = 0
+        self.cpu_src = None  # not None once the CPU model runs (cpsim.cpucost)
+        self.cpu_samples = 0  # i2c_rx when the CPU model last charged
+        self.i2c_rx = 0  # bytes the firmware read over I2C (cpsim.i2cbus)
 
     def attach_i2c(self, bus, model):
         """Put a register-level device model on I2C bus `bus` at model.address."""
