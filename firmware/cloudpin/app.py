@@ -7,6 +7,7 @@ from cloudpin import bus as bus_topics
 from cloudpin.bus import Bus
 from cloudpin.log import Logger
 from cloudpin.motion import MotionService
+from cloudpin.power import PowerService
 from cloudpin.status import StatusService
 from cloudpin.supervisor import Supervisor
 
@@ -23,20 +24,29 @@ def badge_label(hw):
 
 
 class App:
-    def __init__(self, hw, log, status_every_ms=10000):
+    def __init__(self, hw, log, status_every_ms=10000, sleep=True):
+        """sleep: light-sleep when idle and doze the sensor when still
+        (cloudpin.power, docs/power.md); False is the always-awake policy."""
         self.hw = hw
         self.log = log
-        self.supervisor = Supervisor(log.child("super"), hw.wdt)
         self.badge = badge_label(hw)
         # Services talk through the bus (tap -> handshake -> friends -> designs)
         self.bus = Bus(log.child("bus"))
+        pins = [p for p in (hw.accel_int, hw.accel_int2) if p is not None] if hw.accel is not None else []
+        self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, enabled=sleep) if sleep else None
+        waits = self.power.sleep_ms if self.power is not None else None
+        self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         # Meet and greet first: its 16 KB friend table needs one free block,
         # which a heap the other services have broken up may no longer have
         self.radio = self.friends = self.updates = self.meet = None
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
             self._social(hw, log)
-        self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap)
-        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self)]
+        if self.updates is not None and waits is not None:
+            self.updates.sleep_ms = waits  # its windows start on time while the pin sleeps
+        self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep)
+        if self.power is not None:
+            self.power.on_wake = self.motion.kick
+        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self, waits)]
         if hw.display is not None:
             from cloudpin.display import DisplayService
 
@@ -44,6 +54,8 @@ class App:
         for svc in (self.updates, self.meet):
             if svc is not None:
                 self.services.append(svc)
+        if self.power is not None:
+            self.services.append(self.power)  # last: it sleeps once the others wait
         self.wdt_timer = None
 
     def _social(self, hw, log):
@@ -108,7 +120,8 @@ class App:
             self.hw.led.set("green" if not self.hw.faults else "red")
         self.supervisor.start(self.services)
         if run_ms:
-            await asyncio.sleep_ms(run_ms)
+            # through the sleeper's registry: a light sleep ends on time
+            await (self.power.sleep_ms(run_ms) if self.power is not None else asyncio.sleep_ms(run_ms))
             self.supervisor.stop()
             await asyncio.sleep_ms(0)
         else:

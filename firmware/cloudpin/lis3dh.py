@@ -135,6 +135,16 @@ class LIS3DH(accel.FifoAccel):
         self._write8(_CTRL_REG3, self._ctrl3)
         return wm
 
+    def watermark_irq(self, on):
+        """Route the FIFO watermark to INT1 or not. Off, the FIFO goes on
+        filling in stream mode (the oldest samples drop) and INT1 stays low:
+        the CPU sleeps until something else wakes it (docs/power.md)."""
+        if on:
+            self._ctrl3 |= _I1_WTM
+        else:
+            self._ctrl3 &= ~_I1_WTM
+        self._write8(_CTRL_REG3, self._ctrl3)
+
     def disable_fifo(self):
         self._ctrl3 &= ~_I1_WTM
         self._write8(_CTRL_REG3, self._ctrl3)

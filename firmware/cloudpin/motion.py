@@ -8,6 +8,15 @@
 # down to its own 25 Hz internally. Where the chip has a tap engine (LIS3DH
 # click), it watches every sample in hardware and the CPU only locates the
 # click in the burst; elsewhere the software detector sees every sample.
+#
+# Dozing (docs/power.md): reading and processing every sample at 400 Hz keeps
+# the CPU awake about 9% of the time, most of a 3 mA budget. Where the click
+# engine watches for taps, a pin that has been still for _DOZE_AFTER_MS stops
+# the watermark interrupt: the FIFO runs on in stream mode (keeping the last
+# 80 ms), a click wakes the CPU on INT2 and finds the tap in those samples,
+# and every _PEEK_MS the service reads the FIFO once to see whether the
+# wearer started moving, which ends the doze. Steps in the peek interval
+# before that are the price (measured in tests/fw/test_power_sleep.py).
 import asyncio
 import time
 from array import array
@@ -25,6 +34,43 @@ _TAP_MG = const(800)  # tap threshold (high-passed magnitude): software detector
 # the magnitude. TIME_LIMIT 15 ms holds a 10 ms contact through the sensor's
 # filter and drops 15-40 ms swings; 30 ms latency hides the pin's ringing.
 _CLICK_MG = const(560)
+_STILL_MG = const(60)  # a burst whose every axis spans less is still (rest noise ~2 mg rms; walking spans 100s)
+_DOZE_AFTER_MS = const(3000)  # still this long (past the step counter's 750 ms stand-still): doze
+_PEEK_MS = const(1000)  # dozing: look for motion this often (the watchdog feed wakes the CPU as often)
+_WAIT_MS = const(500)  # awake: a missed edge must not stall counting
+
+
+def burst_span(buf, n):
+    """The largest max - min of any axis over n x,y,z samples (mg). No allocation."""
+    if n <= 0:
+        return 0
+    x0 = x1 = buf[0]
+    y0 = y1 = buf[1]
+    z0 = z1 = buf[2]
+    j = 3
+    for _ in range(n - 1):
+        v = buf[j]
+        if v < x0:
+            x0 = v
+        elif v > x1:
+            x1 = v
+        v = buf[j + 1]
+        if v < y0:
+            y0 = v
+        elif v > y1:
+            y1 = v
+        v = buf[j + 2]
+        if v < z0:
+            z0 = v
+        elif v > z1:
+            z1 = v
+        j += 3
+    s = x1 - x0
+    if y1 - y0 > s:
+        s = y1 - y0
+    if z1 - z0 > s:
+        s = z1 - z0
+    return s
 
 
 class MotionPipeline:
@@ -64,8 +110,11 @@ class MotionPipeline:
 class MotionService:
     name = "motion"
 
-    def __init__(self, hw, log, on_tap=None, ticks_ms=None):
+    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True):
         self.hw = hw
+        # cloudpin.power.PowerService: its waits tell the sleeper when this
+        # service is due; None runs on plain asyncio (no light sleep).
+        self.power = power
         self.log = log
         self.on_tap = on_tap  # on_tap(t_ms, strength_mg): the handshake's hook
         # The clock taps are stamped with; a simulation passes its own.
@@ -80,6 +129,11 @@ class MotionService:
         self._wake = asyncio.ThreadSafeFlag()
         self._clicked = False
         self._hw_click = False
+        self._doze_ok = doze
+        self.dozing = False
+        self.dozes = 0
+        self._quiet_ms = 0
+        self.moved = False  # the last drain saw a burst that was not still
 
     @property
     def tap_count(self):
@@ -96,6 +150,10 @@ class MotionService:
 
     def _on_click(self, pin):
         self._clicked = True
+        self._wake.set()
+
+    def kick(self):
+        """A wake pin ended a light sleep: drain now (its edge may be lost)."""
         self._wake.set()
 
     def setup(self):
@@ -120,6 +178,7 @@ class MotionService:
             return 0
         buf = self._buf
         total = 0
+        self.moved = False
         while True:
             n = accel.read_fifo(buf)
             if n == 0:
@@ -132,14 +191,36 @@ class MotionService:
                     accel.read_click()
             pipeline.process(buf, n, self.ticks_ms(), click)
             total += n
+            if burst_span(buf, n) < _STILL_MG:
+                self._quiet_ms += n * 1000 // self.rate
+            else:
+                self._quiet_ms = 0
+                self.moved = True
             if n < _FIFO_FRAMES:
                 break
         if accel.overruns != self.overruns:
             # Samples were lost: the filters' history no longer joins up.
             self.overruns = accel.overruns
             pipeline.taps.reset()
-            self.log.warning("fifo overrun %d" % self.overruns)
+            if not self.dozing:  # dozing, the FIFO overflows by design
+                self.log.warning("fifo overrun %d" % self.overruns)
         return total
+
+    def _doze(self, on):
+        self.dozing = on
+        self.hw.accel.watermark_irq(not on)
+        if on:
+            self.dozes += 1
+        self._quiet_ms = 0
+
+    async def _wait(self, ms):
+        if self.power is not None:
+            return await self.power.wait_ms(self._wake, ms)
+        try:
+            await asyncio.wait_for_ms(self._wake.wait(), ms)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     def _tap(self, t, mg):
         self.log.info("tap t_ms=%d mg=%d" % (t, mg))
@@ -153,13 +234,21 @@ class MotionService:
         poll_ms = self.setup()
         self.log.info("motion rate=%dHz irq=%s click=%s" % (
             self.rate, "no" if poll_ms else "yes", "hw" if self._hw_click else "sw"))
+        doze = self._doze_ok and self._hw_click and not poll_ms
+        steps = self.pipeline.steps
         while True:
             if poll_ms:
-                await asyncio.sleep_ms(poll_ms)
-            else:
-                try:
-                    # A missed edge must not stall counting: time out to a poll.
-                    await asyncio.wait_for_ms(self._wake.wait(), 500)
-                except asyncio.TimeoutError:
-                    pass
+                if self.power is not None:
+                    await self.power.sleep_ms(poll_ms)
+                else:
+                    await asyncio.sleep_ms(poll_ms)
+                self.drain()
+                continue
+            await self._wait(_PEEK_MS if self.dozing else _WAIT_MS)
+            clicked = self._clicked
             self.drain()
+            if self.dozing:
+                if clicked or self.moved:
+                    self._doze(False)  # a tap or motion: count every sample again
+            elif doze and self._quiet_ms >= _DOZE_AFTER_MS and not steps.walking:
+                self._doze(True)

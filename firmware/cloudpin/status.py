@@ -8,8 +8,9 @@ import time
 class StatusService:
     name = "status"
 
-    def __init__(self, hw, log, every_ms=10000, counters=None):
+    def __init__(self, hw, log, every_ms=10000, counters=None, sleep_ms=None):
         self.hw = hw
+        self._sleep_ms = sleep_ms or asyncio.sleep_ms  # PowerService.sleep_ms: the sleeper knows
         self.log = log
         self.every_ms = every_ms
         self.counters = counters  # object with a summary() -> str, or None
@@ -27,4 +28,4 @@ class StatusService:
     async def run(self):
         while True:
             self.log.info(self.line())
-            await asyncio.sleep_ms(self.every_ms)
+            await self._sleep_ms(self.every_ms)

@@ -9,8 +9,11 @@ _BACKOFF_MAX_MS = 30000
 
 
 class Supervisor:
-    def __init__(self, log, wdt=None, feed_ms=1000):
+    def __init__(self, log, wdt=None, feed_ms=1000, sleep_ms=None):
         self.log = log
+        # The wait between feeds: PowerService.sleep_ms, which the light
+        # sleeper knows of, or plain asyncio.
+        self._sleep_ms = sleep_ms or asyncio.sleep_ms
         self.wdt = wdt
         self.feed_ms = feed_ms
         self.restarts = {}  # service name -> crash count
@@ -37,7 +40,7 @@ class Supervisor:
         while True:
             if self.wdt is not None:
                 self.wdt.feed()
-            await asyncio.sleep_ms(self.feed_ms)
+            await self._sleep_ms(self.feed_ms)
 
     def start(self, services):
         """Create one guarded task per service, plus the watchdog feeder."""

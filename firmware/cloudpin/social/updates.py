@@ -64,6 +64,7 @@ class UpdatesService:
         self.codec = advert.Advertiser(friend_key, tap_key)
         self.recognizer = recognizer if recognizer is not None else advert.Recognizer()
         self._built_count = -1
+        self.sleep_ms = asyncio.sleep_ms  # the app gives the light sleeper's (cloudpin.power)
         self.windows = 0  # windows run
         self.skipped = 0  # windows skipped: radio would not start, or the air was taken (a tap)
         self.idle = 0  # windows not opened: no friends yet
@@ -114,7 +115,7 @@ class UpdatesService:
     async def run(self):
         while True:
             now = self.now_ms()
-            await asyncio.sleep_ms(self.next_window_ms(now) - now)
+            await self.sleep_ms(self.next_window_ms(now) - now)
             await self.window()
 
     def _prepare(self, unix_s):

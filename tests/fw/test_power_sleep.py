@@ -1,0 +1,190 @@
+# Light sleep and the dozing sensor (cloudpin.power, cloudpin.motion;
+# docs/power.md), on simulated time: the pin sleeps when idle, still counts
+# the steps and finds the taps it did awake, wakes for a tap, never sleeps
+# while the radio is on or the phone connected, and its watchdog holds.
+import gc
+
+from cloudpin import board as board_layer
+from cloudpin import bus as topics
+from cloudpin.app import App
+from cloudpin.log import Logger
+from cloudpin.motion import burst_span
+from cloudpin.power import SleepPolicy, nearest
+from cpsim.lis3dh import LIS3DH
+from cpsim.recording import Recording, Rest
+from cpsim.world import World
+
+_BOARD = {
+    "name": "t", "chip": "ESP32", "mcu": "ESP32-PICO-D4", "flash_size": "4MB",
+    "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
+    "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39, "odr": 50, "range_g": 4, "tap_odr": 400},
+}
+
+
+def _walk_csv(name, still_s, walk_s, cadence_hz=1.8):
+    # Lying still, then a chest-worn walk: vertical bounce at the step rate
+    # with a heel strike on each step (no math module needed: a triangle).
+    with open(name, "w") as f:
+        f.write("t_ms,x,y,z\n")
+        for i in range((still_s + walk_s) * 100):
+            t = i * 10
+            z = 1.0
+            if t >= still_s * 1000:
+                ph = ((t - still_s * 1000) * cadence_hz / 1000.0) % 1.0
+                z += 0.6 * (1 - 4 * abs(ph - 0.5)) + (0.4 if ph < 0.05 else 0.0)
+            f.write("%d,0.01,0.02,%.4f\n" % (t, z))
+    return name
+
+
+class _Knock:
+    """Lying still (1 g on z) with one 8 ms, 2.5 g knock at t_ms."""
+
+    def __init__(self, t_ms):
+        self.t_ms = t_ms
+
+    def mean(self, t0_ms, t1_ms):
+        a, b = self.t_ms, self.t_ms + 8
+        over = (min(t1_ms, b) - max(t0_ms, a)) if t1_ms > a and t0_ms < b else 0
+        span = t1_ms - t0_ms
+        return (0.0, 0.0, 1.0 + (2.5 * over / span if span > 0 else 0.0))
+
+
+def _pin(w, name, source, sleep, wdt_ms=0):
+    dev = w.device(name)
+    dev.attach_i2c(0, LIS3DH(source, int1=34, int2=39))
+    lines, box = [], [None]
+
+    async def firmware():
+        log = Logger("app", sink=lines.append)
+        hw = board_layer.build(_BOARD, log.child("board"), wdt_timeout_ms=wdt_ms, with_ble=False)
+        app = box[0] = App(hw, log, status_every_ms=5000, sleep=sleep)
+        await app.main()
+
+    w.start(dev, firmware())
+    return dev, lines, box
+
+
+def _times(dev):
+    t = dev.acct.snapshot()["time_us"]
+    return t.get("cpu.active", 0), t.get("cpu.idle", 0), t.get("cpu.lightsleep", 0)
+
+
+def test_policy_sleeps_to_the_nearest_deadline_within_bounds():
+    p = SleepPolicy(min_ms=20, max_ms=1000)
+    assert p.sleep_ms(None) == 1000 and p.sleep_ms(5000) == 1000
+    assert p.sleep_ms(300) == 300 and p.sleep_ms(20) == 20
+    assert p.sleep_ms(19) == 0 and p.sleep_ms(0) == 0  # not worth waking up for
+    assert nearest([], 100) is None
+    assert nearest([400, 250, 900], 100) == 150
+    assert nearest([50], 100) == 0  # already due
+
+
+def test_policy_never_sleeps_with_the_radio_on_or_the_phone_connected():
+    p = SleepPolicy()
+    p.radio_on = True
+    assert p.sleep_ms(None) == 0 and p.sleep_ms(500) == 0
+    p.radio_on = False
+    p.phone_on = True
+    assert p.sleep_ms(500) == 0
+    p.phone_on = False
+    assert p.sleep_ms(500) == 500
+
+
+def test_a_still_pin_dozes_and_sleeps_most_of_the_time():
+    w = World()
+    a, _, ba = _pin(w, "sleeps", Rest(), True)
+    b, _, bb = _pin(w, "awake", Rest(), False)
+    w.run_for(20000)
+    act, idle, slept = _times(a)
+    assert act + idle + slept == 20000000, (act, idle, slept)
+    assert slept > 0.95 * 20000000 and act < 0.04 * 20000000, (act, idle, slept)
+    assert ba[0].motion.dozes == 1 and ba[0].motion.dozing and ba[0].power.sleeps > 20
+    act_b, idle_b, slept_b = _times(b)
+    assert slept_b == 0 and not bb[0].motion.dozing and bb[0].power is None
+    # awake, the pin reads every sample: several times the dozing pin's work
+    assert act_b > 3 * act, (act_b, act)
+
+
+def test_steps_are_counted_as_awake_with_sleep_on_the_same_recording():
+    w = World()
+    walk = _walk_csv("power_walk.csv", 0, 20)
+    late = _walk_csv("power_late_walk.csv", 8, 12)
+    pins = [_pin(w, n, Recording(f), s) for n, f, s in (
+        ("walk_sleep", walk, True), ("walk_awake", walk, False),
+        ("late_sleep", late, True), ("late_awake", late, False))]
+    w.run_for(18000)
+    ws, wa, ls, la = [p[2][0].motion.steps.steps for p in pins]
+    assert wa >= 15 and ls >= 10, (ws, wa, ls, la)
+    # walking from the start: never still, so never dozing: the same count
+    assert ws == wa and pins[0][2][0].motion.dozes == 0, (ws, wa)
+    # still for 8 s first: dozing, the walk is seen at the next peek (1 s at most)
+    assert pins[2][2][0].motion.dozes == 1 and not pins[2][2][0].motion.dozing
+    assert la - 2 <= ls <= la, (ls, la)
+
+
+def test_a_knock_wakes_a_dozing_pin_and_is_found_as_awake():
+    w = World()
+    a, la, ba = _pin(w, "sleeps", _Knock(9000), True)
+    b, lb, bb = _pin(w, "awake", _Knock(9000), False)
+    w.run_for(8900)
+    assert ba[0].motion.dozing  # still since 0: dozing by now
+    slept = _times(a)[2]
+    w.run_for(12000)
+    taps_a = [int(ln.split("t_ms=")[1].split()[0]) for ln in la if " tap t_ms=" in ln]
+    taps_b = [int(ln.split("t_ms=")[1].split()[0]) for ln in lb if " tap t_ms=" in ln]
+    assert len(taps_b) == 1 and 9000 <= taps_b[0] <= 9030, taps_b
+    assert taps_a == taps_b, (taps_a, taps_b)
+    # the click woke it, and after 3 s still again it dozes again
+    assert ba[0].motion.dozes == 2 and ba[0].power.pin_wakes >= 1
+    assert _times(a)[2] - slept > 0.9 * 3100000
+
+
+def test_no_light_sleep_while_the_radio_is_on_or_the_phone_connected():
+    w = World()
+    dev, _, box = _pin(w, "p", Rest(), True)
+    marks = []
+
+    async def radio_owner():
+        # what the BLE owner does: publish on the app's bus from its own task
+        import asyncio
+
+        app = box[0]
+        for topic, on, at in ((topics.RADIO, True, 5000), (topics.RADIO, False, 8000),
+                              (topics.PHONE, True, 11000), (topics.PHONE, False, 14000)):
+            await asyncio.sleep_ms(at - w.clock.now_ms())
+            app.bus.publish(topic, on)
+            marks.append(app.power.sleeps)
+
+    w.run_for(10)
+    w.start(dev, radio_owner())
+    w.run_for(17000)
+    assert len(marks) == 4, marks
+    assert marks[1] == marks[0], marks  # radio on 5..8 s: not one light sleep
+    assert marks[3] == marks[2], marks  # phone connected 11..14 s: none either
+    assert marks[2] - marks[1] >= 3, marks  # off again in between: asleep, 1 s at a time
+    assert box[0].power.sleeps - marks[3] >= 3
+    act, idle, slept = _times(dev)
+    assert idle > 5500000, (act, idle, slept)  # the 6 s awake: waiting at the idle current
+
+
+def test_the_watchdog_holds_across_light_sleeps():
+    w = World()
+    dev, lines, box = _pin(w, "p", Rest(), True, wdt_ms=2500)
+    w.run_for(30000)
+    assert dev.resets == [] and box[0].power.sleeps > 25, (dev.resets, box[0].power.sleeps)
+
+
+def test_mp_burst_span_allocates_nothing():
+    from array import array
+
+    buf = array("h", [0] * 96)
+    for i in range(96):
+        buf[i] = (i * 37) % 200 - 100
+    burst_span(buf, 32)
+    gc.collect()
+    before = gc.mem_alloc()
+    s = burst_span(buf, 32)
+    assert gc.mem_alloc() == before
+    axes = [[buf[3 * i + k] for i in range(32)] for k in range(3)]
+    want = max(max(a) - min(a) for a in axes)
+    assert s == want, (s, want)
