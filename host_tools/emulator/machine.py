@@ -88,16 +88,16 @@ def lightsleep(time_ms=0):
     (ext0/ext1 level) fires; its CPU accounting is "lightsleep" meanwhile.
     Without time_ms and without a wake source it sleeps until the world's run
     ends (outside a run: returns at once, nothing could wake it). On the
-    virtual badge's real-time clock the process sleeps time_ms."""
+    virtual badge's real-time clock the process sleeps time_ms in 1 ms
+    slices, running the hardware's events and ending early on a wake source."""
     from cpsim import gpio, timebase
 
     dev = current()
     clock = _clock(dev)
     if not clock.simulated:
-        if time_ms:
-            clock.advance(time_ms)
-        dev.wake_reason = TIMER_WAKE
+        _lightsleep_realtime(dev, clock, time_ms)
         return
+    _radio_sleeps(dev)
     acct = dev.acct
     was = acct.get_state("cpu")
     acct.state("cpu", "lightsleep")
@@ -117,6 +117,41 @@ def lightsleep(time_ms=0):
         dev.asleep = False
         acct.state("cpu", was or "active")
     dev.wake_reason = why[0]
+    gpio.run_deferred(dev)
+
+
+def _radio_sleeps(dev):
+    if dev.ble_obj is not None:
+        from cpsim import blegap
+
+        blegap.lightsleep(dev.ble_obj)
+
+
+def _lightsleep_realtime(dev, clock, time_ms):
+    from cpsim import gpio
+
+    why = TIMER_WAKE
+    if time_ms or _wake_source(dev, armed_only=True):
+        _radio_sleeps(dev)
+        acct = dev.acct
+        was = acct.get_state("cpu")
+        acct.state("cpu", "lightsleep")
+        end = clock.now_us() + int(time_ms * 1000) if time_ms else None
+        dev.asleep = True
+        try:
+            while True:
+                r = _wake_source(dev)
+                if r:
+                    why = r
+                    break
+                now = clock.now_us()
+                if end is not None and now >= end:
+                    break
+                clock.advance_us(1000 if end is None or end - now > 1000 else end - now)
+        finally:
+            dev.asleep = False
+            acct.state("cpu", was or "active")
+    dev.wake_reason = why
     gpio.run_deferred(dev)
 
 

@@ -188,3 +188,28 @@ def test_mp_burst_span_allocates_nothing():
     axes = [[buf[3 * i + k] for i in range(32)] for k in range(3)]
     want = max(max(a) - min(a) for a in axes)
     assert s == want, (s, want)
+
+
+def test_lightsleep_with_ble_up_drops_its_connection_and_stops_scanning():
+    # micropython #6396: the controller's clock stops, the link loses its timing
+    import machine
+    from cpsim.blelog import IrqLog, ble_of
+
+    w = World()
+    da, db = w.device("a"), w.device("b")
+    a, b = ble_of(da), ble_of(db)
+    la, lb = IrqLog(a), IrqLog(b)
+    a.active(True)
+    b.active(True)
+    a.gap_advertise(100000, b"\x02\x01\x06")
+    b.gap_connect(*a.config("mac"))
+    w.advance(200)
+    assert lb.of(7) and la.of(1) and not lb.of(8)
+    b.gap_scan(0, 100000, 30000)
+    w.use(db)
+    machine.lightsleep(100)
+    assert lb.of(8) and lb.of(6) == [()], (lb.of(8), lb.of(6))  # its own disconnect, scan done
+    assert b.active() and not b._scanning
+    assert not la.of(2)  # the peer has not noticed yet
+    w.advance(3000)  # its supervision timeout (2.56 s)
+    assert len(la.of(2)) == 1, la.of(2)

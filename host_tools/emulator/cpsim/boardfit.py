@@ -10,9 +10,12 @@
 #   battery  adc: a charged LiPo (3.9 V) behind the board's divider on the
 #            ADC pin; axp192: the AXP192's battery voltage
 #   power    AXP192 at its address (battery ADC, LDO2 backlight, LDO3 logic)
+#   led      its pins accounted as "led" on/off (cpsim.gpio.account_led)
 #   display  ST7789 on its SPI host, selected by its CS pin, D/C on its pin;
 #            with display_path its memory lives in that file (no VM heap)
 # Fields it does not know are left alone: the validator (boardspec) judges.
+from cpsim import gpio
+
 BATTERY_MV = 3900
 
 
@@ -35,6 +38,10 @@ def fit(dev, board, recording=None, display_path=None, source=None):
     if bat.get("type", "adc") == "adc" and "adc_pin" in bat:
         # The firmware's default too: no divider field, no divider.
         dev.adc_values[bat["adc_pin"]] = int(BATTERY_MV * 1000 / (bat.get("divider") or 1.0))
+    led = board.get("led") or {}
+    if led.get("pins"):
+        dev.led_pins = {p: bool(led.get("active_low")) for p in led["pins"]}
+        gpio.account_led(dev)
     disp = board.get("display") or {}
     if disp.get("type") == "st7789":
         parts["display"] = _display(dev, disp, display_path)

@@ -52,6 +52,8 @@ class PinState:
         if new == old:
             return
         self.level = new
+        if self.num in self.device.led_pins:
+            account_led(self.device)
         t = self.trigger
         if self.handler is None or not t:
             return
@@ -61,6 +63,17 @@ class PinState:
             fire = (t & IRQ_RISING and new) or (t & IRQ_FALLING and not new)
         if fire:
             fire_irq(self)
+
+
+def account_led(dev):
+    """The board's LED is lit while any of its driven pins is at its active
+    level: accounting group "led", "on" or "off" (the power model's LED time)."""
+    lit = False
+    for num, active_low in dev.led_pins.items():
+        st = dev.pins.get(num)
+        if st is not None and st.mode is not None and st.level == (0 if active_low else 1):
+            lit = True
+    dev.acct.state("led", "on" if lit else "off")
 
 
 def fire_irq(st):
