@@ -4,12 +4,19 @@ import asyncio
 
 from cloudpin import VERSION
 from cloudpin import bus as bus_topics
+from cloudpin.battery import LowBattery
 from cloudpin.bus import Bus
 from cloudpin.log import Logger
 from cloudpin.motion import MotionService
 from cloudpin.power import PowerService
 from cloudpin.status import StatusService
 from cloudpin.supervisor import Supervisor
+
+# A lit LED draws about 5 mA, twice the whole pin's budget (docs/power.md):
+# the boot colour shows for a moment, a low battery as a short red flash on
+# each battery reading (every status line).
+_BOOT_LED_MS = 2000
+_LOW_FLASH_MS = 100
 
 
 def badge_label(hw):
@@ -46,7 +53,10 @@ class App:
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep)
         if self.power is not None:
             self.power.on_wake = self.motion.kick
-        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self, waits)]
+        self._sleep_ms = waits or asyncio.sleep_ms
+        self.battery_low = LowBattery()
+        self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self, waits,
+                                                    self._on_battery)]
         if hw.display is not None:
             from cloudpin.display import DisplayService
 
@@ -108,6 +118,20 @@ class App:
     def _on_tap(self, t_ms, mg):
         self.bus.publish(bus_topics.TAP, t_ms, mg)
 
+    def _on_battery(self, pct):
+        # the phone service sends bus.BATTERY on; the wearer sees a red flash while low
+        if self.battery_low.update(pct):
+            self.log.warning("battery %s at %d%%" % ("low" if self.battery_low.low else "recovered", pct))
+        self.bus.publish(bus_topics.BATTERY, pct, self.battery_low.low)
+        if self.battery_low.low and self.hw.led is not None:
+            asyncio.create_task(self._flash("red", _LOW_FLASH_MS))
+
+    async def _flash(self, colour, ms):
+        led = self.hw.led
+        led.set(colour)
+        await self._sleep_ms(ms)
+        led.set("off")
+
     def summary(self):
         # badge= lets `cloudpin logs` label every port without stopping the app
         return "badge=%s %s" % (self.badge, self.motion.summary())
@@ -117,7 +141,7 @@ class App:
         self.log.info("cloudpin %s badge=%s board=%s accel=%s faults=%s" % (
             VERSION, self.badge, b["name"], b["accel"]["type"], ",".join(self.hw.faults) or "none"))
         if self.hw.led is not None:
-            self.hw.led.set("green" if not self.hw.faults else "red")
+            asyncio.create_task(self._flash("green" if not self.hw.faults else "red", _BOOT_LED_MS))
         self.supervisor.start(self.services)
         if run_ms:
             # through the sleeper's registry: a light sleep ends on time

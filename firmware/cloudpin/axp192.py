@@ -5,7 +5,7 @@
 # (DC-DC1 feeds the ESP32 itself) are left as the board powered up.
 #
 # The AXP192 has no fuel gauge register: the level is estimated from the
-# battery voltage (cloudpin.battery.percent).
+# battery voltage on the shared LiPo curve (cloudpin.battery.percent).
 from micropython import const
 
 from cloudpin import accel

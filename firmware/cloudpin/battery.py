@@ -1,5 +1,73 @@
-# Battery level from a resistor divider on an ADC1 pin (ADC2 stops working
-# while the radio is on). read_uv() uses the chip's eFuse calibration.
+# Battery level: the cell's voltage -> charge left, on one discharge curve
+# that the firmware and the energy model share (host_tools/power/batteries.py
+# imports CURVE_MV from here). A resistor divider on an ADC1 pin (ADC2 stops
+# working while the radio is on; read_uv() uses the chip's eFuse
+# calibration), or the AXP192's battery ADC (cloudpin.axp192).
+#
+# CURVE_MV: open-circuit voltage of a single-cell 3.7 V LiPo at 100, 95, ...,
+# 0 % charge left, the typical curve hobby-LiPo suppliers tabulate
+# (ESTIMATE: not the datasheet of the pin's own cell; replace it with a
+# measured discharge of that cell). Flat in the middle: a linear map of
+# 3.3-4.2 V would read about 60 % at 3.84 V, where half the charge is left.
+LOW_PCT = 15  # below this the wearer is warned (LED) and the phone told (bus.BATTERY)
+_CLEAR_PCT = 20  # and the warning ends above this (no flicker around the line)
+CURVE_MV = (4200, 4150, 4110, 4080, 4020, 3980, 3950, 3910, 3870, 3850, 3840,
+            3820, 3800, 3790, 3770, 3750, 3730, 3710, 3690, 3610, 3270)
+_STEP = 5  # percent between entries
+
+
+def curve_percent(cell_mv):
+    """Charge left (0..100) of a cell at cell_mv on CURVE_MV, interpolated."""
+    c = CURVE_MV
+    if cell_mv >= c[0]:
+        return 100
+    last = len(c) - 1
+    if cell_mv <= c[last]:
+        return 0
+    i = 1
+    while c[i] > cell_mv:
+        i += 1
+    # c[i] <= cell_mv < c[i - 1]: between (100 - 5i) and (100 - 5(i - 1)) %
+    return 100 - _STEP * i + _STEP * (cell_mv - c[i]) // (c[i - 1] - c[i])
+
+
+def curve_mv(pct):
+    """The curve's voltage at pct % left (the inverse, for models and tests)."""
+    c = CURVE_MV
+    if pct >= 100:
+        return c[0]
+    if pct <= 0:
+        return c[len(c) - 1]
+    i = (100 - pct) // _STEP
+    lo = 100 - _STEP * (i + 1)  # c[i + 1] is at lo %, c[i] at lo + 5 %
+    return c[i + 1] + (c[i] - c[i + 1]) * (pct - lo) // _STEP
+
+
+def percent(mv, empty_mv, full_mv):
+    """Charge left 0..100 from the measured voltage on the curve; the board's
+    empty_mv and full_mv (boards/*.json: its charger's and its cut-off's
+    levels) read 0 and 100 at and past them."""
+    if mv <= empty_mv:
+        return 0
+    if mv >= full_mv:
+        return 100
+    return curve_percent(mv)
+
+
+class LowBattery:
+    """Whether to warn: low below LOW_PCT, and again fine only above
+    _CLEAR_PCT. update() returns True when the state changed."""
+
+    def __init__(self):
+        self.low = False
+
+    def update(self, pct):
+        was = self.low
+        if pct < LOW_PCT:
+            self.low = True
+        elif pct > _CLEAR_PCT:
+            self.low = False
+        return self.low != was
 
 
 class AdcBattery:
@@ -14,10 +82,3 @@ class AdcBattery:
 
     def percent(self):
         return percent(self.millivolts(), self._empty, self._full)
-
-
-def percent(mv, empty_mv, full_mv):
-    """Charge level 0..100 from the voltage, linear between empty and full:
-    rough (a LiPo's curve is flat in the middle) but enough for a badge."""
-    p = (mv - empty_mv) * 100 // (full_mv - empty_mv)
-    return 0 if p < 0 else 100 if p > 100 else p

@@ -73,7 +73,8 @@ def test_m5stickc_plus_power_chip_reads_the_battery_and_powers_the_lcd():
     axp = parts["power"]
     assert hw.power is not None and hw.battery is hw.power
     assert abs(hw.battery.millivolts() - boardfit.BATTERY_MV) <= 2  # 1.1 mV steps
-    assert hw.battery.percent() == (boardfit.BATTERY_MV - 3300) * 100 // (4200 - 3300)
+    # on the LiPo curve (cloudpin.battery) 3.9 V is 60-65 % left; a linear 3.3-4.2 V map said 66
+    assert 60 <= hw.battery.percent() <= 65, hw.battery.percent()
     axp.battery_mv = 3000
     assert hw.battery.percent() == 0
     if _MP:  # the display needs framebuf
