@@ -94,6 +94,13 @@ def _bench_sim():
     return sim_bench.bench_sim()["sim"]
 
 
+def _bench_power(say):
+    from host_tools import power
+
+    day = Path(__file__).resolve().parent.parent.parent / "scenarios" / "press-day.json"
+    return power.run(power.load(day), progress=say, warn=say)
+
+
 def run_all(args):
     say = lambda m: print(m, file=sys.stderr)  # noqa: E731
     data = Path(args.data)
@@ -121,7 +128,7 @@ def run_all(args):
     for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
                           ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim),
                           ("social", social.measure), ("crowd", lambda: crowd.bench_crowd(progress=say)),
-                          ("phone", lambda: _bench_phone(say))):
+                          ("phone", lambda: _bench_phone(say)), ("power", lambda: _bench_power(say))):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()

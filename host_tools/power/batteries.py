@@ -1,5 +1,14 @@
-"""Battery capacity per board name (mAh) and where the figure comes from.
+"""Battery capacity per board name (mAh) and where the figure comes from,
+and the cell's discharge curve: the firmware's own (cloudpin.battery, one
+copy), so the level a pin reports and the model's hours agree.
 None: the board has no battery (runs from USB)."""
+import sys
+
+from host_tools import FIRMWARE_DIR
+
+if str(FIRMWARE_DIR) not in sys.path:
+    sys.path.insert(0, str(FIRMWARE_DIR))
+from cloudpin.battery import CURVE_MV, LOW_PCT, curve_mv, curve_percent  # noqa: E402
 
 BATTERIES = {
     # Issue 12's target: the reference CloudPin pin carries a 150 mAh LiPo.
@@ -10,7 +19,16 @@ BATTERIES = {
     "devkitc_mpu6050": (None, "ESP32-DevKitC: no battery, USB powered"),
 }
 
+__all__ = ["BATTERIES", "battery", "CURVE_MV", "LOW_PCT", "curve_mv", "curve_percent", "hours_to"]
+
 
 def battery(board):
     """(mAh or None, source) for a board name; unknown boards have none."""
     return BATTERIES.get(board, (None, "no battery figure for board %r" % board))
+
+
+def hours_to(pct_left, avg_ma, mah):
+    """Hours from full until pct_left % of the charge is left, at avg_ma."""
+    if not mah or avg_ma <= 0:
+        return None
+    return mah * (100 - pct_left) / 100.0 / avg_ma

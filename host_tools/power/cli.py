@@ -30,7 +30,8 @@ def add_arguments(p):
 
 def text(r):
     life = "no battery (%s)" % r["battery_source"] if r["battery_life_h"] is None else \
-        "%.1f h on %.0f mAh" % (r["battery_life_h"], r["battery_mah"])
+        "%.1f h on %.0f mAh (low-battery warning after %.1f h)" % (
+            r["battery_life_h"], r["battery_mah"], r["low_battery_after_h"])
     lines = ["%s: %.2f mA average, %.1f mAh/day, %s; naive policy %.1f mA (%.1fx)"
              % (r["board"], r["avg_current_ma"], r["mah_per_day"], life, r["naive_avg_current_ma"],
                 r["naive_ratio"])]

@@ -1,15 +1,21 @@
 """A day scenario: what a wearer's day holds (hours worn, steps, taps,
 syncs) and the planned radio windows. The CPU's duty is measured by running
 a short segment through the crowd simulator (host_tools.sim) with the real
-firmware, one walker and one pin lying still per board; the day is then
-accounted in bulk from those per-second fractions (docs/power.md)."""
+firmware, per board one walker and one pin lying still, each twice: with the
+firmware's power policy (light sleep, dozing sensor) and without it (the
+naive always-awake policy, `"sleep": false`), in the same run. The day is
+then accounted in bulk from those per-second fractions (docs/power.md)."""
 import json
 from pathlib import Path
 
 from host_tools import boards as boardfiles
 from host_tools import sim
 from host_tools.power import model
-from host_tools.power.batteries import battery
+from host_tools.power.batteries import LOW_PCT, battery, hours_to
+
+# Both walkers of a board replay this recording (the shipped minute of a
+# neck-pouch walk), so the two policies count steps on the same signal.
+WALK_RECORDING = str(Path(__file__).resolve().parent.parent / "data" / "walk_neckpouch_60s.csv")
 
 DAY_KEYS = {"worn_h": (0, 24), "steps": (0, 1e6), "taps": (0, 1e5), "new_friends": (0, 1e5),
             "phone_syncs": (0, 1e4), "friends_nearby_fraction": (0, 1)}
@@ -67,19 +73,27 @@ def load(path):
         raise DayError("%s: %s" % (path, e))
 
 
+NAIVE = ":naive"  # pin id suffix of the always-awake twin
+
+
 def segment(dayspec, board_names):
     """The sim scenario: per board a walker crossing the room for the whole
-    segment and a pin lying still, 20 m apart from the other boards' pins."""
+    segment and a pin lying still, and their always-awake twins (same walk,
+    same recording: the seed picks it by position in the pool, not by id)."""
     dur = dayspec["segment_s"]
     pins = []
     for i, b in enumerate(board_names):
-        y = 2.0 + 4.0 * i
-        pins.append({"id": "walk@" + b, "x": 1.0, "y": y, "board": b, "facing_deg": 0,
-                     "walk": [[0, 1.0, y], [dur, 1.0 + 1.2 * dur, y]]})
-        pins.append({"id": "still@" + b, "x": 1.0, "y": y + 2.0, "board": b})
+        y = 2.0 + 8.0 * i
+        for j, (suffix, sleep) in enumerate((("", True), (NAIVE, False))):
+            yy = y + 4.0 * j
+            rec = WALK_RECORDING
+            pins.append({"id": "walk@" + b + suffix, "x": 1.0, "y": yy, "board": b, "facing_deg": 0,
+                         "walk": [[0, 1.0, yy], [dur, 1.0 + 1.2 * dur, yy]], "recording": rec,
+                         "sleep": sleep})
+            pins.append({"id": "still@" + b + suffix, "x": 1.0, "y": yy + 2.0, "board": b, "sleep": sleep})
     width = 2.0 + 1.2 * dur + 1.0
     return sim.validate({"name": dayspec["name"] + "-segment", "seed": dayspec["seed"], "duration_s": dur,
-                         "room": {"width_m": width, "depth_m": 4.0 * len(board_names) + 2.0}, "pins": pins})
+                         "room": {"width_m": width, "depth_m": 8.0 * len(board_names) + 2.0}, "pins": pins})
 
 
 def fractions(pin):
@@ -97,6 +111,7 @@ def evaluate(dayspec, result, spec):
     """One board's report from the segment's result and its board spec."""
     name = spec["name"]
     walker, still = result["pins"]["walk@" + name], result["pins"]["still@" + name]
+    walker_n, still_n = result["pins"]["walk@" + name + NAIVE], result["pins"]["still@" + name + NAIVE]
     seg = dayspec["segment_s"]
     day, plan = dayspec["day"], dayspec["plan"]
     steps = walker.get("steps") or 0
@@ -108,16 +123,24 @@ def evaluate(dayspec, result, spec):
     events = day["taps"] + day["phone_syncs"]
     loads = model.board_loads(spec, events * plan["display_on_s"], day["taps"] * plan["led_on_s"])
     avg, states = model.average(model.apply_radio(cpu, radio, plan["ble_start_active_s"]), radio, loads)
-    naive_avg, _ = model.average(model.never_sleep(cpu), model.naive_radio(plan), loads)
+    # The naive policy: the same day on the always-awake twins' measured CPU
+    # (every sample read, never in light sleep) with the radio always on.
+    cpu_n = model.cpu_day({"walking": fractions(walker_n), "still": fractions(still_n)},
+                          walking_s, model.DAY_S - walking_s)
+    naive_avg, _ = model.average(model.never_sleep(cpu_n), model.naive_radio(plan), loads)
     mah, source = battery(name)
     hours = model.life(avg, mah)
     return {"board": name, "battery_mah": mah, "battery_source": source,
             "avg_current_ma": round(avg, 3), "mah_per_day": round(avg * 24, 1),
             "battery_life_h": None if hours is None else round(hours, 1),
+            # when the pin starts warning (cloudpin.battery: LOW_PCT on the shared curve)
+            "low_battery_after_h": None if hours is None else round(hours_to(LOW_PCT, avg, mah), 1),
             "naive_avg_current_ma": round(naive_avg, 3), "naive_ratio": round(naive_avg / avg, 2),
             "measured": {"segment_s": seg, "walker_steps": steps, "cadence_steps_s": round(cadence, 3),
                          "cadence_assumed": not steps, "walking_s_per_day": round(walking_s),
-                         "cpu_walking": fractions(walker), "cpu_still": fractions(still)},
+                         "walker_steps_naive": walker_n.get("steps") or 0,
+                         "cpu_walking": fractions(walker), "cpu_still": fractions(still),
+                         "cpu_walking_naive": fractions(walker_n), "cpu_still_naive": fractions(still_n)},
             "radio_plan": radio["windows"],
             "states": states}
 

@@ -205,7 +205,7 @@ async def _firmware(pin, board):
 
     log = Logger("app", sink=pin.sink)
     hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0)
-    app = pin.app_box[0] = App(hw, log)
+    app = pin.app_box[0] = App(hw, log, sleep=pin.spec.get("sleep", True))
     await app.main()
 
 

@@ -15,7 +15,7 @@ from host_tools.sim import provision
 
 TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers")
 ROOM = ("width_m", "depth_m")
-PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card")
+PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card", "sleep")
 TAP = ("t_ms", "a", "b")
 SOLO = ("t_ms", "pin")
 EVENT = ("utc_offset_min", "start_utc")
@@ -98,6 +98,9 @@ def _pin(p, i, room, duration_s):
     rec = p.get("recording")
     if rec is not None and (not isinstance(rec, str) or not rec):
         raise ScenarioError("%s.recording: expected a CSV path, got %r" % (where, rec))
+    sleep = p.get("sleep", True)
+    if not isinstance(sleep, bool):
+        raise ScenarioError("%s.sleep: expected true or false, got %r" % (where, sleep))
     walk = []
     raw = p.get("walk") or []
     if not isinstance(raw, list):
@@ -113,7 +116,7 @@ def _pin(p, i, room, duration_s):
             raise ScenarioError("%s: t_s %g is not after the previous waypoint's %g" % (ww, t, walk[-1][0]))
         walk.append((t, wx, wy))
     return {"id": pid, "x": x, "y": y, "board": board, "walk": walk, "facing_deg": facing, "recording": rec,
-            "card": card}
+            "card": card, "sleep": sleep}
 
 
 def _event(raw):
