@@ -57,6 +57,19 @@ def test_more_taps_and_syncs_cost_more_air_time():
     assert tap["rx_s"] > 3 * 3 * 0.3 and tap["on_s"] == pytest.approx(9.0)
 
 
+def test_update_windows_run_all_day_and_friends_are_near_only_while_worn():
+    # social/updates.py opens them on the UTC clock: a pin on the table still does
+    plan = dict(PLAN, update_every_s=300)
+    worn = model.radio_windows(plan, DAY)
+    table = model.radio_windows(plan, dict(DAY, worn_h=0))
+    near = [w for w in table["windows"] if w["window"] == "friend update (friends near)"][0]
+    alone = [w for w in table["windows"] if w["window"] == "friend update (nobody near)"][0]
+    assert near["count"] == 0 and alone["count"] == pytest.approx(model.DAY_S / 300)
+    near_w = [w for w in worn["windows"] if w["window"] == "friend update (friends near)"][0]
+    assert near_w["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * DAY["friends_nearby_fraction"])
+    assert worn["on_s"] > table["on_s"]  # the worn day's connections with friends come on top
+
+
 def test_naive_policy_listens_all_day():
     naive = model.naive_radio(PLAN)
     avg, _ = model.average(model.never_sleep({"cpu.idle": model.DAY_S}), naive, {})

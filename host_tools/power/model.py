@@ -62,11 +62,13 @@ def radio_windows(plan, day):
     t = plan["tap_window_s"]
     add("tap handshake", day["taps"], t, t, 0.0)
     add("new friend exchange", day["new_friends"], 0.0, 0.0, plan["friend_exchange_s"])
-    n_upd = worn_s / plan["update_every_s"]
-    near = day["friends_nearby_fraction"]
-    add("friend update (friends near)", n_upd * near, plan["update_window_s"], plan["update_window_s"],
+    # Update windows run on the UTC clock all day (social/updates.py): the pin
+    # cannot tell worn from lying on a table. Friends are near only while worn.
+    n_upd = DAY_S / plan["update_every_s"]
+    n_near = worn_s / plan["update_every_s"] * day["friends_nearby_fraction"]
+    add("friend update (friends near)", n_near, plan["update_window_s"], plan["update_window_s"],
         plan["update_conn_s"])
-    add("friend update (nobody near)", n_upd * (1 - near), plan["update_window_s"], plan["update_window_s"], 0.0)
+    add("friend update (nobody near)", n_upd - n_near, plan["update_window_s"], plan["update_window_s"], 0.0)
     add("phone sync", day["phone_syncs"], plan["phone_adv_s"], 0.0, plan["phone_sync_s"])
     total = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0,
              "starts": day["taps"] + n_upd + day["phone_syncs"], "windows": windows}
