@@ -50,9 +50,11 @@ def test_a_small_scenario_runs_the_firmware_and_finds_its_taps_deterministically
     assert pins["c"]["board"] == "devkitc_mpu6050" and pins["c"]["faults"] == [], pins["c"]
     assert pins["b"]["steps"] == 0 and pins["c"]["steps"] == 0
     assert pins["a"]["walk_recording"] == WALK.name
-    # accounting in simulated time: every pin's CPU states add up to the run
+    # accounting in simulated time: every pin's CPU states (light sleep too) add up to the run
     for p in pins.values():
-        assert p["time_us"]["cpu.active"] + p["time_us"]["cpu.idle"] == 9000000, p["time_us"]
+        t = p["time_us"]
+        assert t["cpu.active"] + t.get("cpu.idle", 0) + t.get("cpu.lightsleep", 0) == 9000000, t
+        assert t["cpu.lightsleep"] > t["cpu.active"], t  # the pin sleeps between its wakes
     assert m["sim_s"] == 9.0 and m["cpu_time_us"]["cpu.active"] > 0
     assert _without_wall(first) == _without_wall(_run(SMALL))
 
