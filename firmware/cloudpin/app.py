@@ -39,15 +39,15 @@ class App:
         self.badge = badge_label(hw)
         # Services talk through the bus (tap -> handshake -> friends -> designs)
         self.bus = Bus(log.child("bus"))
-        pins = [p for p in (hw.accel_int, hw.accel_int2) if p is not None] if hw.accel is not None else []
-        self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, enabled=sleep) if sleep else None
-        waits = self.power.sleep_ms if self.power is not None else None
-        self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         # Meet and greet first: its 16 KB friend table needs one free block,
         # which a heap the other services have broken up may no longer have
         self.radio = self.friends = self.updates = self.meet = None
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
             self._social(hw, log)
+        pins = [p for p in (hw.accel_int, hw.accel_int2) if p is not None] if hw.accel is not None else []
+        self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, enabled=sleep) if sleep else None
+        waits = self.power.sleep_ms if self.power is not None else None
+        self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         if self.updates is not None and waits is not None:
             self.updates.sleep_ms = waits  # its windows start on time while the pin sleeps
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep)
