@@ -45,7 +45,8 @@ class App:
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
             self._social(hw, log)
         pins = [p for p in (hw.accel_int, hw.accel_int2) if p is not None] if hw.accel is not None else []
-        self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, enabled=sleep) if sleep else None
+        self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, enabled=sleep,
+                                  ble=hw.ble) if sleep else None
         waits = self.power.sleep_ms if self.power is not None else None
         self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         if self.updates is not None and waits is not None:

@@ -9,7 +9,9 @@
 #
 # Never while the radio is on or the owner's phone is connected: lightsleep
 # stops the BLE controller's clock and breaks connections (micropython #6396).
-# The radio owner publishes bus.RADIO, the phone service bus.PHONE.
+# The radio owner publishes bus.RADIO, the phone service bus.PHONE; the
+# sleeper also asks the stack itself (ble.active()) before each sleep, since
+# the radio owner yields between switching BLE on and saying so.
 #
 # The ESP32's task watchdog (machine.WDT) runs on a timer-group clock that
 # light sleep gates; whether or not it counts while asleep, the sleeper feeds
@@ -71,7 +73,7 @@ def nearest(due, now):
 class PowerService:
     name = "power"
 
-    def __init__(self, log, bus, wake_pins=(), wdt=None, on_wake=None, enabled=True):
+    def __init__(self, log, bus, wake_pins=(), wdt=None, on_wake=None, enabled=True, ble=None):
         """wake_pins: machine.Pin inputs whose high level ends a sleep (the
         accelerometer's INT lines); on_wake(): called after a sleep that a
         pin ended (the motion service drains its FIFO)."""
@@ -79,6 +81,7 @@ class PowerService:
         self.policy = SleepPolicy()
         self.enabled = enabled
         self.wdt = wdt
+        self.ble = ble  # bluetooth.BLE or None: never sleep while it is active
         self.on_wake = on_wake
         self._pins = list(wake_pins)
         self._due = []  # ticks_ms deadlines of services waiting on time
@@ -155,9 +158,10 @@ class PowerService:
         while True:
             # Every task that is ready runs before this one resumes.
             await asyncio.sleep_ms(0)
-            if not policy.allowed():
+            if not policy.allowed() or (self.ble is not None and self.ble.active()):
+                # awake until the radio or the phone says otherwise (or 1 s passes)
                 self._changed.clear()
-                await self._changed.wait()
+                await self.wait_ms(self._changed, _MAX_SLEEP_MS)
                 continue
             due = nearest(self._due, time.ticks_ms())
             ms = policy.sleep_ms(due)

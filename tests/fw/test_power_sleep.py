@@ -49,14 +49,14 @@ class _Knock:
         return (0.0, 0.0, 1.0 + (2.5 * over / span if span > 0 else 0.0))
 
 
-def _pin(w, name, source, sleep, wdt_ms=0):
+def _pin(w, name, source, sleep, wdt_ms=0, ble=False):
     dev = w.device(name)
     dev.attach_i2c(0, LIS3DH(source, int1=34, int2=39))
     lines, box = [], [None]
 
     async def firmware():
         log = Logger("app", sink=lines.append)
-        hw = board_layer.build(_BOARD, log.child("board"), wdt_timeout_ms=wdt_ms, with_ble=False)
+        hw = board_layer.build(_BOARD, log.child("board"), wdt_timeout_ms=wdt_ms, with_ble=ble)
         app = box[0] = App(hw, log, status_every_ms=5000, sleep=sleep)
         await app.main()
 
@@ -213,3 +213,29 @@ def test_lightsleep_with_ble_up_drops_its_connection_and_stops_scanning():
     assert not la.of(2)  # the peer has not noticed yet
     w.advance(3000)  # its supervision timeout (2.56 s)
     assert len(la.of(2)) == 1, la.of(2)
+
+
+def test_no_light_sleep_while_the_stack_is_active_even_unannounced():
+    # the radio owner yields between ble.active(True) and publishing bus.RADIO
+    w = World()
+    dev, _, box = _pin(w, "p", Rest(), True, ble=True)
+    marks = []
+
+    async def radio_owner():
+        import asyncio
+
+        import bluetooth
+
+        ble = bluetooth.BLE()
+        await asyncio.sleep_ms(4000 - w.clock.now_ms())
+        ble.active(True)  # and never tells the bus
+        marks.append(box[0].power.sleeps)
+        await asyncio.sleep_ms(3000)
+        marks.append(box[0].power.sleeps)
+        ble.active(False)
+
+    w.run_for(10)
+    w.start(dev, radio_owner())
+    w.run_for(10000)
+    assert len(marks) == 2 and marks[1] == marks[0], marks
+    assert box[0].power.sleeps - marks[1] >= 2  # off again: asleep again
