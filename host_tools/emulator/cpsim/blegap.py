@@ -124,7 +124,12 @@ def deinit(ble, graceful, irq):
     # disconnect events and the queued procedures fail (status 7) first.
     if not ble._active:
         return
-    _halt(ble, graceful, irq)
+    ble._radio.stop_adv(ble)
+    scan_stop(ble, irq)
+    if ble._connecting is not None:
+        connect_end(ble)
+    for link in list(ble._conns.values()):
+        link.drop(link.side_of(ble), graceful, irq)
     ble._active = False
     ble._radio.power(ble, False)
     ble._gen += 1
@@ -134,23 +139,16 @@ def deinit(ble, graceful, irq):
 def lightsleep(ble):
     """machine.lightsleep() with the stack up: the controller's clock stops
     and stock MicroPython configures no sleep clock for it, so its links lose
-    their timing (micropython #6396): each link is dropped (this side's
-    disconnect events, the peer's supervision timeout) and advertising and
-    scanning stop (SCAN_DONE). The stack stays active; the firmware must
-    start them again. (Whether the chip resumes advertising by itself is not
-    known here: the emulator assumes the less kind.)"""
-    if ble._active:
-        _halt(ble, False, True)
-
-
-def _halt(ble, graceful, irq):
-    # the controller stops: no advertising, scanning, connecting or links
-    ble._radio.stop_adv(ble)
-    scan_stop(ble, irq)
+    their timing (micropython #6396): each link (and a connection being made)
+    is dropped, with this side's disconnect events and the peer's supervision
+    timeout. The stack stays active; advertising and scanning go on, their
+    events held until the wake-up (cpsim/bleirq.py)."""
+    if not ble._active:
+        return
     if ble._connecting is not None:
         connect_end(ble)
     for link in list(ble._conns.values()):
-        link.drop(link.side_of(ble), graceful, irq)
+        link.drop(link.side_of(ble), False, True)
 
 
 def config(ble, args, kwargs):
