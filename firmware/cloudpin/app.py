@@ -8,7 +8,6 @@ from cloudpin.battery import LowBattery
 from cloudpin.bus import Bus
 from cloudpin.log import Logger
 from cloudpin.motion import MotionService
-from cloudpin.power import PowerService
 from cloudpin.status import StatusService
 from cloudpin.supervisor import Supervisor
 
@@ -31,9 +30,12 @@ def badge_label(hw):
 
 
 class App:
-    def __init__(self, hw, log, status_every_ms=10000, sleep=True):
+    def __init__(self, hw, log, status_every_ms=10000, sleep=False):
         """sleep: light-sleep when idle and doze the sensor when still
-        (cloudpin.power, docs/power.md); False is the always-awake policy."""
+        (cloudpin.power, docs/power.md); False is the always-awake policy.
+        Off by default for now: with meet and greet's tables the virtual
+        badge's ESP32-sized heap (21 KB free after boot) runs out at the
+        first tap with the sleeper loaded (docs/power.md, Limits)."""
         self.hw = hw
         self.log = log
         self.badge = badge_label(hw)
@@ -45,8 +47,11 @@ class App:
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
             self._social(hw, log)
         pins = [p for p in (hw.accel_int, hw.accel_int2) if p is not None] if hw.accel is not None else []
-        self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, enabled=sleep,
-                                  ble=hw.ble) if sleep else None
+        self.power = None
+        if sleep:
+            from cloudpin.power import PowerService
+
+            self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, ble=hw.ble)
         waits = self.power.sleep_ms if self.power is not None else None
         self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         if self.updates is not None and waits is not None:

@@ -34,6 +34,7 @@ _MIN_SLEEP_MS = const(20)
 # service registered (another helper's task on a plain asyncio.sleep_ms) is
 # late by at most this much.
 _MAX_SLEEP_MS = const(1000)
+_RADIO_POLL_MS = const(50)
 
 
 class SleepPolicy:
@@ -85,20 +86,17 @@ class PowerService:
         self.on_wake = on_wake
         self._pins = list(wake_pins)
         self._due = []  # ticks_ms deadlines of services waiting on time
-        self._changed = asyncio.Event()
         self.sleeps = 0  # light sleeps entered
         self.pin_wakes = 0  # of which a wake pin ended
         bus.subscribe(topics.RADIO, self._on_radio)
         bus.subscribe(topics.PHONE, self._on_phone)
 
-    # Bus handlers (run in the publisher's task): note and wake the sleeper's loop.
+    # Bus handlers (run in the publisher's task): the sleeper looks at the policy.
     def _on_radio(self, on):
         self.policy.radio_on = bool(on)
-        self._changed.set()
 
     def _on_phone(self, connected):
         self.policy.phone_on = bool(connected)
-        self._changed.set()
 
     # --- what services await instead of asyncio, so the sleeper knows when they are due
     async def sleep_ms(self, ms):
@@ -159,9 +157,10 @@ class PowerService:
             # Every task that is ready runs before this one resumes.
             await asyncio.sleep_ms(0)
             if not policy.allowed() or (self.ble is not None and self.ble.active()):
-                # awake until the radio or the phone says otherwise (or 1 s passes)
-                self._changed.clear()
-                await self.wait_ms(self._changed, _MAX_SLEEP_MS)
+                # awake while the radio is on: look again in 50 ms (asyncio's
+                # sleep_ms allocates nothing, and the radio's moments are
+                # when the heap is fullest)
+                await asyncio.sleep_ms(_RADIO_POLL_MS)
                 continue
             due = nearest(self._due, time.ticks_ms())
             ms = policy.sleep_ms(due)
