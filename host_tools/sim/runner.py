@@ -366,10 +366,11 @@ def match_taps(injected, detected):
 
 
 def _friend_store(w, pin):
-    """{slot: fk8} of the pin's friend store, read in its flash folder; None
-    if its app has no meet service (not provisioned, or no radio)."""
+    """{slot: fk8} of the pin's friend store (app.friends, the one store
+    every service shares, or app.meet.friends), read in its flash folder;
+    None if its app has none (not provisioned, or no radio)."""
     app = pin.app_box[0]
-    friends = getattr(getattr(app, "meet", None), "friends", None)
+    friends = getattr(app, "friends", None) or getattr(getattr(app, "meet", None), "friends", None)
     if friends is None:
         return None
     w.use(pin.dev)
