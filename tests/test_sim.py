@@ -97,13 +97,15 @@ def test_a_walker_moves_on_the_air_and_touching_pins_are_centimetres_apart():
         nearer = w.radio.rssi(a, b)
         runner._place(w, pins, by_id, sc, 6000)  # the touch
         touching = w.radio.rssi(a, b)
-        runner._place(w, pins, by_id, sc, 7000)  # a second later: back to their positions
+        runner._place(w, pins, by_id, sc, 7600)  # withdrawn, still face to face
         after = w.radio.rssi(a, b)
+        runner._place(w, pins, by_id, sc, 6000 + runner.TOUCH_HOLD_MS)  # back to their positions
+        apart = w.radio.rssi(a, b)
         w.run_until(1)  # the apps start (and are dropped with the world)
     finally:
         runner.close(w)
     assert far < nearer < touching, (far, nearer, touching)
-    assert after < touching, (after, touching)
+    assert after < touching and apart < touching, (apart, after, touching)
     assert runner.position(sc["pins"][0], 2.0)[:2] == (3.0, 1.0)
     assert runner.position(sc["pins"][0], 8.0)[:2] == (5.0, 1.0)
 
@@ -201,3 +203,16 @@ def test_shipped_meet_and_greet_scenarios_are_what_they_say():
         assert [a["kind"] for a in sc["attackers"]] == [kind] and len(sc["taps"]) >= 5
     walk = load("walk-past.json")
     assert sum(1 for p in walk["pins"] if len(p["walk"]) > 1) >= 6 and len(walk["taps"]) >= 4
+
+
+def test_a_touching_pair_is_as_far_apart_as_its_reaches_say():
+    pa = {"reach_m": 0.2, "reach_s": 0.5, "gap_s": 0.02, "dwell_s": 0.1, "back_m": 0.1, "back_s": 0.4}
+    pb = {"reach_m": 0.05, "reach_s": 0.8, "gap_s": 0.0, "dwell_s": 0.3, "back_m": 0.25, "back_s": 0.6}
+    d = runner.touch_distance
+    assert d(pa, pb, -900) is None  # before either reach starts: where the scenario puts them
+    assert abs(d(pa, pb, -800) - (0.02 + 0.2 + 0.05)) < 1e-9  # b starts its reach, a still at rest
+    assert d(pa, pb, -400) > d(pa, pb, -100) > d(pa, pb, -25) > 0.02
+    assert d(pa, pb, 0) == d(pa, pb, 90) == 0.02  # in contact until the first withdraws
+    assert 0.02 < d(pa, pb, 200) < d(pa, pb, 400) < d(pa, pb, 800)
+    assert abs(d(pa, pb, 1000) - (0.02 + 0.1 + 0.25)) < 1e-9  # both back, face to face
+    assert d(pa, pb, runner.TOUCH_HOLD_MS - 1) == d(pa, pb, 1000) and d(pa, pb, runner.TOUCH_HOLD_MS) is None

@@ -148,3 +148,23 @@ class RestNoise:
         out[j + 1] = g[1] + t[i + 1]
         out[j + 2] = g[2] + t[i + 2]
         self.i = i + 3
+
+
+def _min_jerk(f):
+    """Share of a minimum-jerk reach covered at f (0..1) of its time."""
+    f = 0.0 if f < 0 else 1.0 if f > 1 else f
+    return f * f * f * (10 - 15 * f + 6 * f * f)
+
+
+def gap_m(p, t_s):
+    """How far (m) one pin is from the contact point t_s after a touch whose
+    drawn parameters are `p` (tapmodel.draw_touch): the reach in (reach_m
+    over reach_s, ending gap_s before the contact), still until dwell_s
+    after it, then the withdrawal (back_m over back_s), as the pin's
+    accelerometer feels them."""
+    end_in = -p["gap_s"]
+    if t_s < end_in:
+        return p["reach_m"] * (1 - _min_jerk(1 - (end_in - t_s) / p["reach_s"]))
+    if t_s < p["dwell_s"]:
+        return 0.0
+    return p["back_m"] * _min_jerk((t_s - p["dwell_s"]) / p["back_s"])

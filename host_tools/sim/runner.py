@@ -5,8 +5,9 @@ positions follow the scenario.
 
 The run goes in slices of simulated time (STEP_MS, plus the edges of every
 touch): between slices walkers' radio positions move along their waypoints
-(facing where they go) and touching pairs are put TOUCH_M apart for
-TOUCH_WINDOW_MS around the contact. What each pin did comes from the
+(facing where they go) and a touching pair's distance follows the reach
+in and withdrawal its pins' accelerometers feel (the tap model's draws),
+TOUCH_M at contact, for TOUCH_HOLD_MS after it. What each pin did comes from the
 firmware itself: its step counter, its log's `tap t_ms=` lines, and its
 device's accounting (cpu and radio state times, packet counters).
 """
@@ -29,7 +30,9 @@ DEFAULT_BOARD = "cloudpin_ref"
 SHIPPED_WALKS = REPO / "host_tools" / "data"
 STEP_MS = 250  # how often walkers' radio positions are moved
 TOUCH_M = 0.02  # two pins touching: a couple of centimetres apart
-TOUCH_WINDOW_MS = 1000  # ...for about a second around the contact
+TOUCH_HOLD_MS = 5000  # after a touch the two wearers stay face to face this long
+TOUCH_STEP_MS = 50  # the pair's distance is updated this often during the reach and withdrawal
+TOUCH_MOVE_MS = (-1200, 1600)  # ...which lie within this span of the contact (tapmodel ranges)
 MATCH_MS = (-100, 150)  # a detected tap this close to an injected one is that tap
 HOLD_US = 1000000  # a standing walker's orientation: the recording's mean over 1 s
 MAX_SHIFT_S = 30.0  # walkers start their recording up to this far in (not in step)
@@ -135,8 +138,9 @@ def _rng(seed, *parts):
     return np.random.default_rng([seed & 0xFFFFFFFF] + list(parts))
 
 
-def _source(pin, idx, sc, rate, pool, noise):
-    """The pin's accelerometer source and the recording it walks to (or None)."""
+def _source(pin, idx, sc, rate, pool, noise, touches):
+    """The pin's accelerometer source and the recording it walks to (or None);
+    the drawn parameters of each of its touches go in touches[(tap index, side)]."""
     from cpsim.recording import Recording
 
     rest = motionsrc.RestNoise(noise, idx * 7919)
@@ -167,7 +171,8 @@ def _source(pin, idx, sc, rate, pool, noise):
     for k, t in enumerate(sc["taps"]):
         for side, key in enumerate(("a", "b")):
             if t[key] == pin["id"]:
-                events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 1, k, side))[0])
+                ev, touches[(k, side)] = motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 1, k, side))
+                events.append(ev)
     for k, t in enumerate(sc["solo_taps"]):
         if t["pin"] == pin["id"]:
             events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 2, k), solo=True)[0])
@@ -235,6 +240,7 @@ def build(sc, recordings=(), warn=None):
     w.sim_cwd = os.getcwd()
     w.sim_flash = tempfile.TemporaryDirectory(prefix="cloudpin-sim-")
     w.sim_keys = keys
+    w.sim_touches = {}  # (tap index, side) -> the touch's drawn parameters (tapmodel.draw_touch)
     pins = []
     try:
         noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
@@ -248,7 +254,8 @@ def build(sc, recordings=(), warn=None):
                 dev.rtc_offset_us = (start_utc - provision.RTC_EPOCH_UNIX) * 1000000
             provision.provision(w, dev, spec["id"], keys, spec["card"])
             pin = Pin(spec, name, dev)
-            source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise)
+            source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise,
+                                            w.sim_touches)
             boardfit.fit(dev, board, source=source)
             x, y, facing = position(spec, 0.0)
             w.radio.set_position(dev, x, y, facing)
@@ -277,8 +284,9 @@ def _edges(sc):
     walks = any(len(p["walk"]) > 1 for p in sc["pins"])
     edges = set(range(0, end, STEP_MS)) if walks else {0}
     for t in sc["taps"]:
-        edges.add(max(0, t["t_ms"] - TOUCH_WINDOW_MS // 2))
-        edges.add(t["t_ms"] + TOUCH_WINDOW_MS // 2)
+        lo, hi = t["t_ms"] + TOUCH_MOVE_MS[0], t["t_ms"] + TOUCH_MOVE_MS[1]
+        edges.update(e for e in range(lo, hi + 1, TOUCH_STEP_MS) if e >= 0)
+        edges.add(t["t_ms"] + TOUCH_HOLD_MS)
     edges.add(end)
     return sorted(e for e in edges if e <= end)
 
@@ -290,9 +298,21 @@ def _place(w, pins, by_id, sc, t_ms):
         if len(pin.spec["walk"]) > 1:
             x, y, facing = position(pin.spec, t_s)
             radio.set_position(pin.dev, x, y, facing)
-    for t in sc["taps"]:
-        near = abs(t_ms - t["t_ms"]) < TOUCH_WINDOW_MS // 2 or t_ms == t["t_ms"] - TOUCH_WINDOW_MS // 2
-        radio.set_distance(by_id[t["a"]].dev, by_id[t["b"]].dev, TOUCH_M if near else None)
+    for k, t in enumerate(sc["taps"]):
+        radio.set_distance(by_id[t["a"]].dev, by_id[t["b"]].dev,
+                           touch_distance(w.sim_touches[(k, 0)], w.sim_touches[(k, 1)], t_ms - t["t_ms"]))
+
+
+def touch_distance(pa, pb, dt_ms):
+    """Metres between two touching pins dt_ms after their contact, from the
+    reach and withdrawal their accelerometers feel (pa, pb: the touch's
+    drawn parameters); None (the scenario's positions) before the reaches
+    start and TOUCH_HOLD_MS after the contact."""
+    dt = dt_ms / 1000.0
+    start = -max(pa["gap_s"] + pa["reach_s"], pb["gap_s"] + pb["reach_s"])
+    if dt < start or dt_ms >= TOUCH_HOLD_MS:
+        return None
+    return TOUCH_M + motionsrc.gap_m(pa, dt) + motionsrc.gap_m(pb, dt)
 
 
 def simulate(sc, recordings=(), progress=None, warn=None):
