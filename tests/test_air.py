@@ -352,3 +352,78 @@ def wait_until(cond, timeout=TIMEOUT):
             return True
         time.sleep(0.01)
     return False
+
+
+# The firmware's own radio owner and roles (firmware/cloudpin/ble) on two
+# badges: what meet and greet's exchange builds on.
+FW_LOG = """
+import asyncio, bluetooth
+from cloudpin.ble.radio import RadioOwner
+class Log:
+    def info(self, m):
+        print("LOG", m)
+    warning = error = info
+owner = RadioOwner(bluetooth.BLE(), Log())
+U_SVC, U_CHR = bluetooth.UUID("6c6f7564-7069-6e00-0000-0000000000a1"), bluetooth.UUID(0x2A6E)
+"""
+FW_SERVER = FW_LOG + """
+srv = owner.server()
+left = []
+def on_write(conn, h, v):
+    srv.notify(conn, h, bytes(reversed(v)))
+svc = srv.service(U_SVC, ((U_CHR, bluetooth.FLAG_READ | bluetooth.FLAG_WRITE | bluetooth.FLAG_NOTIFY),),
+                  on_write=on_write, on_ready=lambda s: srv.write(s.handles[0], b"hi"))
+srv.links(on_disconnect=lambda conn: left.append(conn))
+async def main():
+    await owner.acquire("test")
+    owner.ble.gap_advertise(30000, b"\\x02\\x01\\x06")
+    print("READY", owner.ble.config("mac")[0], owner.ble.config("mac")[1].hex())
+    for _ in range(1500):
+        if left:
+            break
+        await asyncio.sleep_ms(20)
+    print("LEFT", len(left))
+asyncio.run(main())
+"""
+FW_CENTRAL = FW_LOG + """
+async def main():
+    await owner.acquire("test")
+    conn = await owner.central().connect(ATYPE, ADDR, 5000)
+    mtu = await conn.exchange_mtu()
+    (h,) = await conn.discover(U_SVC, (U_CHR,))
+    first = await conn.read(h)
+    await conn.subscribe(h)
+    await conn.write(h, b"tap!")
+    got = await conn.notified(h)
+    await conn.disconnect()
+    print("OUT", repr((mtu, first, got, conn.connected)))
+asyncio.run(main())
+"""
+
+
+def test_the_firmwares_central_and_server_roles_talk_across_two_virtual_badges():
+    from host_tools import FIRMWARE_DIR
+    from host_tools.demo import install_firmware, vm_arch
+
+    with VirtualBadgeFarm(2) as farm:
+        for b in farm:
+            assert b.wait_repl(TIMEOUT)
+            install_firmware(FIRMWARE_DIR, b.root, None, vm_arch(b.exe))
+        server = _exec(farm[0].port, FW_SERVER)
+        client = None
+        try:
+            line = server.stdout.readline()
+            assert line.startswith("READY "), line + server.stdout.read()
+            atype, mac = int(line.split()[1]), bytes.fromhex(line.split()[2])
+            assert atype == 1 and mac[0] >> 6 == 0  # the owner's non-resolvable private address
+            client = _exec(farm[1].port, "ATYPE, ADDR = %d, %r\n" % (atype, mac) + FW_CENTRAL)
+            cout = client.communicate(timeout=TIMEOUT)[0]
+            sout = server.communicate(timeout=TIMEOUT)[0]
+        finally:
+            for p in (server, client):
+                if p is not None:
+                    p.kill()
+    mtu, first, got, connected = _value(cout, "OUT")
+    assert mtu == 256  # both stacks offer NimBLE's preferred 256
+    assert first == b"hi" and got[1] == b"!pat" and connected is False
+    assert "LEFT 1" in sout, sout
