@@ -11,9 +11,11 @@ throw-away desk database in a temporary folder), soft-resets each over its
 serial port with Ctrl-D as a user would, and prints what both send, line by
 line, each line after its badge's name, until Ctrl-C (or for --seconds; 25 s
 when stdout is not a terminal). --tap-at seconds in, the two wearers touch
-their pins together: the demo taps both badges at one instant (as
-`cloudpin virtual-badge tap badge-1 badge-2` does) and the logs show each
-detecting the tap, the handshake and the new friend.
+their pins together: on the shared air the two pins, 0.8 m apart while their
+wearers face each other, come within 2 cm for the touch, the demo taps both
+badges at one instant (as `cloudpin virtual-badge tap badge-1 badge-2` does)
+and the logs show each detecting the tap, the handshake and the new friend;
+a pin that asks for it ("tap again") is touched again.
 
 Two badges stand still (their wearers face each other), so the touch is all
 they feel; one badge walks by default: its accelerometer replays a minute of
@@ -39,6 +41,9 @@ _MPY_ARCHS = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7em
 
 NOT_A_TTY_SECONDS = 25  # long enough for a few status lines (every 10 s) with steps counted
 TAP_AT_S = 8.0  # the app is up and its radio settled by then
+APART_M = 0.8  # two people talking face to face, pins on their chests
+TOUCH_M = 0.02  # the pins touched together: a couple of centimetres (as cloudpin sim's taps)
+TOUCH_HOLD_S = 2.0  # how long the pins stay together around the contact
 DEMO_ROSTER = (("DEMO-1", "Ada Lovelace", "Analytical Engine Weekly", "reporter", ("@ada",)),
                ("DEMO-2", "Grace Hopper", "COBOL Times", "photographer", ("@grace",)))
 # A minute of a real walk, phone in a neck pouch (CC BY 4.0: host_tools/data/README.md).
@@ -188,8 +193,15 @@ class Toucher:
         self.taps = [0] * len(farm)
         self.friends = [0] * len(farm)
 
+    def place(self, apart):
+        """The wearers face each other, `apart` metres between their pins."""
+        air = self.farm.air
+        air.set_position(self.farm[0].name, 0.0, 0.0, 0.0)
+        air.set_position(self.farm[1].name, apart, 0.0, 180.0)
+
     def schedule(self):
         self._t0 = time.monotonic()  # stream_lines counts from about now
+        self.place(APART_M)
         return [(self.first, self.touch)]
 
     def saw(self, k, text):
@@ -216,13 +228,22 @@ class Toucher:
         self.felt = set()
         self.again = False
         try:
-            self.farm.tap([b.name for b in self.farm])
+            contact = self.farm.tap([b.name for b in self.farm])
         except Exception as e:  # the demo goes on: the logs say what the badges did
             self.say("demo: could not tap: %s" % e)
             return None
+        # the pins come together for the touch and part again after it
+        now = time.monotonic() - self._t0
+        lead = max(0.0, contact - time.time())
+        self.place(TOUCH_M)
+
+        def part():
+            self.place(APART_M)
+
+        later = [(now + lead + TOUCH_HOLD_S, part)]
         self.say("demo: the wearers touch their pins together (%s)" % (
             "first touch" if self.tries == 1 else "again: a pin did not feel it or asked for it"))
-        return [(time.monotonic() - self._t0 + self.WAIT_S, self.touch)]
+        return later + [(now + lead + self.WAIT_S, self.touch)]
 
 
 def provision_pair(farm, folder, progress):
