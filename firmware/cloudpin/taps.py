@@ -358,45 +358,47 @@ class TapDetector:
             self._dead -= 1
         if self._lowwait:
             self._lowwait -= 1
-        # impulse log: second difference of the sample w before this one
+        # raw history (the clip check reads the previous sample)
         c = self._c
         raw = self._raw
         j = 3 * (c & (_RAW - 1))
         raw[j] = x
         raw[j + 1] = y
         raw[j + 2] = z
-        m = 3 * ((c - self._w) & (_RAW - 1))
-        a = 3 * ((c - self._w2) & (_RAW - 1))
-        d = 2 * raw[m] - raw[a] - x
-        v = d if d > 0 else -d
-        d = 2 * raw[m + 1] - raw[a + 1] - y
-        v += d if d > 0 else -d
-        d = 2 * raw[m + 2] - raw[a + 2] - z
-        v += d if d > 0 else -d
-        v >>= 1
-        if v >= self._imp_lo:
-            ct = (c - self._w) & _CMASK
-            li = self._li
-            if self._nlog and ((ct - self._lt[li]) & _CMASK) < self._sep:
-                if v > self._lm[li]:
+        if self._train:  # the rattle veto's impulse log: nothing to pay for when it is off
+            # second difference of the sample w before this one
+            m = 3 * ((c - self._w) & (_RAW - 1))
+            a = 3 * ((c - self._w2) & (_RAW - 1))
+            d = 2 * raw[m] - raw[a] - x
+            v = d if d > 0 else -d
+            d = 2 * raw[m + 1] - raw[a + 1] - y
+            v += d if d > 0 else -d
+            d = 2 * raw[m + 2] - raw[a + 2] - z
+            v += d if d > 0 else -d
+            v >>= 1
+            if v >= self._imp_lo:
+                ct = (c - self._w) & _CMASK
+                li = self._li
+                if self._nlog and ((ct - self._lt[li]) & _CMASK) < self._sep:
+                    if v > self._lm[li]:
+                        self._lt[li] = ct
+                        self._lm[li] = v
+                else:
+                    li = (li + 1) % _LOG
                     self._lt[li] = ct
                     self._lm[li] = v
-            else:
-                li = (li + 1) % _LOG
-                self._lt[li] = ct
-                self._lm[li] = v
-                self._li = li
-                if self._nlog < _LOG:
-                    self._nlog += 1
-        if self._np and ((c - self._pc[self._pi]) & _CMASK) >= self._train:
-            i = self._pi
-            self._pi = (i + 1) % _PEND
-            self._np -= 1
-            if not self._rattle(self._pc[i]):
-                self.tap_ms = self._pt[i]
-                self.tap_mg = self._pm[i]
-                self.taps += 1
-                found = True
+                    self._li = li
+                    if self._nlog < _LOG:
+                        self._nlog += 1
+            if self._np and ((c - self._pc[self._pi]) & _CMASK) >= self._train:
+                i = self._pi
+                self._pi = (i + 1) % _PEND
+                self._np -= 1
+                if not self._rattle(self._pc[i]):
+                    self.tap_ms = self._pt[i]
+                    self.tap_mg = self._pm[i]
+                    self.taps += 1
+                    found = True
         self._c = (c + 1) & _CMASK
         if self._state != _EVENT:
             # tracking again while checking for ringing, so only fast
