@@ -87,6 +87,67 @@ print("BULK rebuild_1024_from_flash %d" % time.ticks_diff(time.ticks_ms(), t0))
 advert.decode(upd, f)
 row("lookup_miss_1024", lambda: r.lookup(f.rid), 3000)
 print("SIZE log_bytes %d" % __import__("os").stat("friends.log")[6])
+
+# The tap handshake: what a tap window and an exchange cost the CPU
+from cloudpin.social import tapmatch, exchange as ex
+pins = [advert.Advertiser(bytes((i,)) * 16, K) for i in range(4)]
+for p in pins:
+    p.rotate(123456)
+tm = tapmatch.TapMatch(pins[0].rid)
+tm.start(1000)
+frames = []
+for i in (1, 2, 3):
+    fr = advert.Frame()
+    advert.decode(bytes(pins[i].tap(30, pins[0].rid if i == 1 else None, 3)), fr)
+    frames.append(fr)
+addr = bytes(6)
+fr1 = frames[0]
+row("tapmatch_seen", lambda: tm.seen(fr1, -24, 1040, 1, addr), 3000)
+for i, fr in enumerate(frames):
+    tm.seen(fr, -24 - 30 * i, 1040, 1, addr)
+row("tapmatch_choose_decide", lambda: (tm.choose(), tm.decide()), 3000)
+rec_a = ex.plain_record(bytes(16), card)
+rec_b = ex.plain_record(b"b" * 16, card)
+row("plain_record", lambda: ex.plain_record(bytes(16), card), 300)
+
+
+def exchange_once():
+    ini = ex.Initiator(K, pins[0].rid, pins[1].rid, rec_a, True, b"i" * 16)
+    res = ex.Responder(K, pins[1].rid, rec_b, True, b"r" * 16)
+    res.receive(ini.hello())
+    ini.receive(res.out)
+    res.receive(ini.out)
+    ini.receive(res.out)
+    res.receive(ini.out)
+
+
+def exchange_initiator():
+    ini = ex.Initiator(K, pins[0].rid, pins[1].rid, rec_a, True, b"i" * 16)
+    ini.receive(REPLY)
+    ini.receive(REC_R)
+
+
+ini = ex.Initiator(K, pins[0].rid, pins[1].rid, rec_a, True, b"i" * 16)
+res = ex.Responder(K, pins[1].rid, rec_b, True, b"r" * 16)
+res.receive(ini.hello())
+REPLY = res.out
+ini.receive(REPLY)
+res.receive(ini.out)
+REC_R = res.out
+row("exchange_both_sides", exchange_once, 100)
+row("exchange_initiator_side", exchange_initiator, 100)
+
+
+def recon_once():
+    asker = ex.Asker(b"a" * 16, b"b" * 16, b"n" * 16)
+    ans = ex.Answerer(ex.recon_keys(b"b" * 16), b"m" * 16, lambda fk: ex.PENDING)
+    ans.receive(asker.query())
+    asker.receive(ans.out)
+    ans.receive(asker.out)
+
+
+row("reconcile_both_sides", recon_once, 100)
+print("SIZE record_bytes %d" % len(rec_a))
 """
 
 
