@@ -281,6 +281,8 @@ class Central:
         return list(self._conns.values())
 
     def _irq(self, event, data):
+        if not isinstance(data[0], int):
+            return  # not a tuple the stack makes: ignored, nothing kept
         if event == _IRQ_PERIPHERAL_CONNECT:
             conn = self._pending
             if conn is not None and not conn.connected:

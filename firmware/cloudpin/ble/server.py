@@ -118,6 +118,8 @@ class Server:
                     return svc.on_read(conn, h) or 0
             return 0
         conn = data[0]
+        if not isinstance(conn, int):
+            return None  # not a tuple the stack makes: ignored, nothing kept
         if event == _IRQ_MTU_EXCHANGED:
             if conn in self.connected:  # (a link this pin made as central is not ours)
                 self._mtu[conn] = data[1]
