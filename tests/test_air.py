@@ -288,8 +288,8 @@ def test_two_virtual_badges_connect_discover_read_write_notify_disconnect_and_lo
     assert out["read"] == ((vh, 0), b"hello")
     assert out["subscribe"][1] == 0 and out["write"] == (vh, 0)
     assert out["notify"] == (vh, b"cba")
-    # three connection events at 30-50 ms (write, its response, the notification), plus the hub
-    assert out["round_trip_ms"] >= 60
+    # (the round trip's duration, three connection events plus the hub, is
+    # wall-clock time here: measured by the air bench, not asserted)
     assert out["bad_read"] == (vh + 40, 0x101)  # ATT invalid handle
     assert out["down"] == 0 and ev[2][0] == "disconnect"
     # link loss: the supervision timeout (2.56 s) after the peer fell silent
