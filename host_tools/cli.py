@@ -21,6 +21,8 @@ COMMANDS = [
     ("power", "power.cli", "battery life of each board over a day scenario (energy model)"),
     ("phone", "phone.cli", "the wearer's phone: pair with a pin, profile, friends, stats, designs, events"),
     ("app", "phone.appserve", "serve the wearer's web app (Web Bluetooth)"),
+    ("pack", "designs.pack_cli", "check event packs (designs and the tasks unlocking them)"),
+    ("designs", "designs.cli", "render an event pack's designs to PNG through the firmware's drawing code"),
 ]
 
 

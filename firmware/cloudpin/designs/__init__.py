@@ -1,0 +1,1 @@
+# Achievement designs: the event pack, the unlock engine, the drawing.

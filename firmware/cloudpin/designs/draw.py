@@ -1,0 +1,225 @@
+# Drawing the designs with framebuf: the same code draws on a pin's display
+# and, run in the MicroPython unix VM, the host's PNGs (cloudpin designs).
+#
+# The screen is drawn into one 4-bit indexed frame (framebuf.GS4_HMSB, the
+# pack's 16 colours): 135x240 is 16 KB, where RGB565 would be 63 KB of a
+# 100 KB heap. It goes to the LCD a band of rows at a time, each band turned
+# into RGB565 by framebuf's blit with a palette (C code, no Python per
+# pixel). Frame, band and palette are allocated once by Canvas(); drawing
+# and pushing allocate nothing (no floats, no string building: numbers are
+# drawn digit by digit from strings made once).
+import framebuf
+from array import array
+
+from micropython import const
+
+from cloudpin.designs import pack as packfmt
+
+BAND = const(16)  # rows per SPI transfer: 135 x 16 x 2 = 4.3 KB
+DESIGN_Y = const(14)
+_BLACK = const(0)
+_WHITE = const(1)
+_GREY = const(2)
+_DARK = const(3)
+_GREEN = const(7)
+_YELLOW = const(6)
+_SKY = const(9)
+# What each task kind's n counts, in at most 11 characters (plural, then for n = 1).
+UNITS = ("friends", "friends/day", "steps/day", "steps", "orgs", "roles", "tap days", "collectors",
+         "day streak")
+UNIT = ("friend", "friend/day", "step/day", "step", "org", "role", "tap day", "collector", "day streak")
+
+
+def _greyed():
+    # The locked form: each colour as black, dark or grey by its luminance,
+    # so the design shows as a dim silhouette of itself.
+    out = []
+    for name, rgb in packfmt.COLOURS:
+        y = (299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2]) // 1000
+        out.append(_BLACK if y < 80 else _DARK if y < 170 else _GREY)
+    return bytes(out)
+
+
+GREYED = _greyed()
+
+
+def palette_rgb565(color):
+    """The pack's colours as a 16x1 RGB565 FrameBuffer (colours from
+    color(r, g, b), e.g. cloudpin.st7789.color: byte order for the LCD)."""
+    buf = bytearray(2 * len(packfmt.COLOURS))
+    fb = framebuf.FrameBuffer(buf, len(packfmt.COLOURS), 1, framebuf.RGB565)
+    for i in range(len(packfmt.COLOURS)):
+        rgb = packfmt.COLOURS[i][1]
+        fb.pixel(i, 0, color(rgb[0], rgb[1], rgb[2]))
+    return fb
+
+
+class Canvas:
+    def __init__(self, width=135, height=240):
+        self.width = width
+        self.height = height
+        # GS4 rows are whole bytes: an odd width takes a spare half byte.
+        self.buf = bytearray((width + 1) // 2 * height)
+        self.fb = framebuf.FrameBuffer(self.buf, width, height, framebuf.GS4_HMSB)
+        self._pts = array("h", bytes(4 * packfmt.MAX_POINTS))
+        self._digits = tuple("0123456789")
+        # The band each push converts to RGB565 (the last one may be shorter).
+        self._band = bytearray(2 * width * BAND)
+        self._band_fb = framebuf.FrameBuffer(self._band, width, BAND, framebuf.RGB565)
+        rest = height % BAND
+        self._last = memoryview(self._band)[: 2 * width * rest] if rest else self._band
+        self._pal = None
+        self.ox = (width - packfmt.BOX) // 2
+
+    # --- a design ------------------------------------------------------------
+    def design(self, code, ox, oy, cmap=None):
+        """Draw a compiled design (pack.Pack.designs[i]) with its top left
+        at (ox, oy); cmap (16 bytes, e.g. GREYED) maps its colours."""
+        fb = self.fb
+        i = 0
+        n = len(code)
+        while i < n:
+            op = code[i]
+            if op == packfmt.OP_POLY:
+                c = code[i + 1] if cmap is None else cmap[code[i + 1]]
+                k = code[i + 3]
+                pts = self._pts
+                for j in range(packfmt.MAX_POINTS):
+                    # Short polygons repeat their last point: poly() takes the whole array.
+                    src = i + 4 + 2 * (j if j < k else k - 1)
+                    pts[2 * j] = code[src]
+                    pts[2 * j + 1] = code[src + 1]
+                fb.poly(ox, oy, pts, c, code[i + 2])
+                i += 4 + 2 * k
+                continue
+            a = code[i + 1] + ox
+            b = code[i + 2] + oy
+            if op == packfmt.OP_LINE:
+                self.line(a, b, code[i + 3] + ox, code[i + 4] + oy, code[i + 5], code[i + 6] if cmap is None else cmap[code[i + 6]])
+            elif op == packfmt.OP_RECT:
+                c = code[i + 5] if cmap is None else cmap[code[i + 5]]
+                if code[i + 6]:
+                    fb.fill_rect(a, b, code[i + 3], code[i + 4], c)
+                else:
+                    fb.rect(a, b, code[i + 3], code[i + 4], c)
+            elif op == packfmt.OP_ELLIPSE:
+                fb.ellipse(a, b, code[i + 3], code[i + 4], code[i + 5] if cmap is None else cmap[code[i + 5]], code[i + 6])
+            elif op == packfmt.OP_ARC:
+                fb.ellipse(a, b, code[i + 3], code[i + 4], code[i + 5] if cmap is None else cmap[code[i + 5]], False, code[i + 6])
+            i += 7
+
+    def line(self, x1, y1, x2, y2, w, c):
+        """A line w pixels thick with round ends (integer steps across the
+        line's minor axis: no floats, which the ESP32 port boxes)."""
+        fb = self.fb
+        h = w // 2
+        if abs(x2 - x1) >= abs(y2 - y1):
+            for o in range(-h, w - h):
+                fb.line(x1, y1 + o, x2, y2 + o, c)
+        else:
+            for o in range(-h, w - h):
+                fb.line(x1 + o, y1, x2 + o, y2, c)
+        if w >= 3:
+            fb.ellipse(x1, y1, h, h, c, True)
+            fb.ellipse(x2, y2, h, h, c, True)
+
+    # --- text and numbers ----------------------------------------------------
+    def number(self, n, x, y, c):
+        """n in decimal at (x, y); returns the x after it."""
+        d = 1
+        while d * 10 <= n:
+            d *= 10
+        while d:
+            self.fb.text(self._digits[n // d % 10], x, y, c)
+            x += 8
+            d //= 10
+        return x
+
+    def centred(self, text, y, c):
+        self.fb.text(text, max(0, (self.width - 8 * len(text)) // 2), y, c)
+
+    def bar(self, x, y, w, cur, target, c):
+        """A progress bar cur/target (integer maths) w pixels wide."""
+        fb = self.fb
+        fb.rect(x, y, w, 8, _GREY)
+        if target > 0:
+            fill = (w - 4) * min(cur, target) // target
+            if fill > 0:
+                fb.fill_rect(x + 2, y + 2, fill, 4, c)
+
+    def padlock(self, x, y):
+        """A padlock 36 wide, 44 high, its top left at (x, y)."""
+        fb = self.fb
+        for r in range(10, 16):
+            fb.ellipse(x + 18, y + 16, r, r, _WHITE if 10 < r < 15 else _BLACK, False, 3)
+        fb.fill_rect(x + 3, y + 16, 6, 5, _BLACK)
+        fb.fill_rect(x + 27, y + 16, 6, 5, _BLACK)
+        fb.fill_rect(x + 4, y + 16, 4, 5, _WHITE)
+        fb.fill_rect(x + 28, y + 16, 4, 5, _WHITE)
+        fb.fill_rect(x, y + 20, 36, 24, _YELLOW)
+        fb.rect(x, y + 20, 36, 24, _BLACK)
+        fb.fill_rect(x + 16, y + 27, 4, 10, _BLACK)
+
+    # --- the screen ----------------------------------------------------------
+    def card(self, pack, i, unlocked, cur, target, n_unlocked, next_i=-1, next_cur=0, next_target=0):
+        """The whole screen for design i: its short name, the design (or its
+        locked form: greyed under a padlock), the task with a
+        progress bar (cur of target), how many are unlocked, and progress
+        toward the next unlock (next_i, -1 for none). Allocates nothing."""
+        fb = self.fb
+        w = self.width
+        fb.fill(_BLACK)
+        ox = self.ox
+        box = packfmt.BOX
+        if unlocked:
+            self.design(pack.designs[i], ox, DESIGN_Y)
+        else:
+            self.design(pack.designs[i], ox, DESIGN_Y, GREYED)
+            self.padlock(ox + (box - 36) // 2, DESIGN_Y + (box - 44) // 2)
+        # Clip: a design may reach past its box (a hill, a wave); what it
+        # drew outside is cleared before the text goes there.
+        fb.fill_rect(0, 0, w, DESIGN_Y - 1, _BLACK)
+        fb.fill_rect(0, DESIGN_Y + box + 1, w, self.height, _BLACK)
+        fb.fill_rect(0, 0, ox - 1, self.height, _BLACK)
+        fb.fill_rect(ox + box + 1, 0, w, self.height, _BLACK)
+        fb.rect(ox - 1, DESIGN_Y - 1, box + 2, box + 2, _DARK)
+        self.centred(pack.shorts[i], 3, _WHITE)
+        y = DESIGN_Y + packfmt.BOX + 6
+        kind = pack.kinds[i]
+        fb.text("UNLOCKED" if unlocked else "LOCKED", 2, y, _GREEN if unlocked else _GREY)
+        x = self.number(n_unlocked, w - 8 * 6, y, _WHITE)
+        fb.text("/", x, y, _GREY)
+        self.number(pack.count, x + 8, y, _GREY)
+        y += 12
+        x = self.number(pack.n[i], 2, y, _WHITE)
+        fb.text((UNIT if pack.n[i] == 1 else UNITS)[kind], x + 4, y, _WHITE)
+        y += 11
+        if kind == packfmt.COLLECTORS or kind == packfmt.STREAK:
+            # The extra condition: a collector made that many in a day; a streak day has that many steps.
+            fb.text("of", 2, y, _GREY)
+            x = self.number(pack.extra[i], 22, y, _GREY)
+            fb.text("made" if kind == packfmt.COLLECTORS else "steps", x + 4, y, _GREY)
+        y += 11
+        self.bar(2, y, w - 4, target if unlocked else cur, target, _GREEN if unlocked else _SKY)
+        y += 10
+        if not unlocked:
+            x = self.number(cur, 2, y, _SKY)
+            fb.text("/", x, y, _GREY)
+            self.number(target, x + 8, y, _GREY)
+        y = self.height - 34
+        if next_i >= 0 and next_i != i:
+            fb.text("next unlock", 2, y, _GREY)
+            fb.text(pack.shorts[next_i], 2, y + 11, _WHITE)
+            self.bar(2, y + 23, w - 4, next_cur, next_target, _SKY)
+
+    # --- to the LCD ----------------------------------------------------------
+    def push(self, lcd, palette):
+        """Send the frame to lcd (cloudpin.st7789.ST7789) a band at a time,
+        through palette (palette_rgb565())."""
+        band = self._band_fb
+        y = 0
+        while y < self.height:
+            h = min(BAND, self.height - y)
+            band.blit(self.fb, 0, -y, -1, palette)
+            lcd.blit(self._band if h == BAND else self._last, 0, y, self.width, h)
+            y += BAND

@@ -1,0 +1,31 @@
+"""Event packs (packs/*.json) for host tools: checked by the firmware's own
+validator (firmware/cloudpin/designs/pack.py), so a pack the host accepts is
+one the pin accepts; cards rendered by the firmware's own drawing code in
+the MicroPython VM (render.py)."""
+import json
+from pathlib import Path
+
+from host_tools import REPO
+from host_tools.fw import source as fwsource
+
+packfmt = fwsource.load("designs.pack")
+PackError = packfmt.PackError
+PACKS_DIR = REPO / "packs"
+DEFAULT_PACK = PACKS_DIR / "tokyo2020.json"
+
+
+def read_pack(path):
+    """(parsed document, [errors]) for the pack file at path: every error
+    the firmware's validator names, or why the file could not be read."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, ["%s: no such file" % path]
+    except (OSError, UnicodeDecodeError) as e:
+        return None, ["%s: cannot read: %s" % (path, e)]
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        return None, ["%s: not valid JSON: %s" % (path, e)]
+    return doc, ["%s: %s" % (path, e) for e in packfmt.check(doc)]
