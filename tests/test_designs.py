@@ -47,6 +47,21 @@ def test_pack_check_names_every_error_with_its_path_and_exits_2(tmp_path, capsys
     assert "broken.json: not valid JSON" in err and "none.json: no such file" in err
 
 
+def test_pack_build_writes_the_file_the_pin_loads(tmp_path, capsys):
+    out = tmp_path / "b" / "pack.bin"
+    assert main(["pack", "build", str(DEFAULT_PACK), "-o", str(out)]) == 0
+    p = packfmt.from_bytes(out.read_bytes())
+    doc, _ = read_pack(DEFAULT_PACK)
+    assert p.ids == tuple(s["id"] for s in doc["sports"]) and p.count == 33
+    assert p.designs == packfmt.Pack(doc).designs
+    bad = tmp_path / "bad.json"
+    doc["sports"][0]["task"]["kind"] = "naps"
+    bad.write_text(json.dumps(doc))
+    assert main(["pack", "build", str(bad), "-o", str(tmp_path / "x.bin")]) == 2
+    assert "sports[0].task.kind: 'naps' is not a task kind" in capsys.readouterr().err
+    assert not (tmp_path / "x.bin").exists()
+
+
 def test_designs_png_writes_every_card_unlocked_and_locked_at_display_size_and_scaled(tmp_path):
     assert main(["designs", "--png", str(tmp_path), "--sport", "judo", "--scale", "2"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())

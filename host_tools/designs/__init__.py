@@ -29,3 +29,12 @@ def read_pack(path):
     except ValueError as e:
         return None, ["%s: not valid JSON: %s" % (path, e)]
     return doc, ["%s: %s" % (path, e) for e in packfmt.check(doc)]
+
+
+def compile_pack(path):
+    """The compiled pack file's bytes (what the pin boots from, /pack.bin)
+    for a valid pack; PackError naming every error otherwise."""
+    doc, errors = read_pack(path)
+    if errors:
+        raise PackError("\n".join(errors))
+    return packfmt.Pack(doc).to_bytes()

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 
 from host_tools import FIRMWARE_DIR
+from host_tools.designs import PackError, compile_pack
 from host_tools.fw.vm import micropython_binary
 
 # Runs in the VM. Per sport: its card unlocked, then locked; progress shown
@@ -20,7 +21,7 @@ _SCRIPT = """
 import sys
 from cloudpin.designs import pack, draw
 from cloudpin.st7789 import color
-p = pack.load(%(pack)r)
+p = pack.load("pack.bin")
 c = draw.Canvas(%(w)d, %(h)d)
 pal = draw.palette_rgb565(color)
 out = sys.stdout.buffer
@@ -44,27 +45,32 @@ class RenderError(RuntimeError):
     pass
 
 
-def rgb565_to_image(data, width, height):
-    """A Pillow RGB image from big-endian RGB565 pixels (what the LCD takes)."""
-    from PIL import Image
+def _glass():
+    # The emulated ST7789's module turns what the LCD was sent into an
+    # image (one conversion for virtual badges and these cards).
+    import importlib.util
 
-    rgb = bytearray(width * height * 3)
-    for k in range(width * height):
-        v = data[2 * k] << 8 | data[2 * k + 1]
-        r, g, b = v >> 11, (v >> 5) & 0x3F, v & 0x1F
-        rgb[3 * k] = r << 3 | r >> 2
-        rgb[3 * k + 1] = g << 2 | g >> 4
-        rgb[3 * k + 2] = b << 3 | b >> 2
-    return Image.frombytes("RGB", (width, height), bytes(rgb))
+    from host_tools import EMULATOR_DIR
+
+    spec = importlib.util.spec_from_file_location("cpsim_st7789", EMULATOR_DIR / "cpsim" / "st7789.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def render_cards(pack_path, width=135, height=240, only=None):
     """[(sport index, unlocked image, locked image)] for every sport of the
     pack (or the one whose id is `only`), drawn by the firmware in the VM."""
-    code = _SCRIPT % {"pack": os.path.abspath(pack_path), "w": width, "h": height, "only": only}
+    try:
+        data = compile_pack(pack_path)
+    except PackError as e:
+        raise RenderError(str(e))
+    code = _SCRIPT % {"w": width, "h": height, "only": only}
     env = dict(os.environ)
     env["MICROPYPATH"] = os.pathsep.join([str(FIRMWARE_DIR), ".frozen"])
     with tempfile.TemporaryDirectory(prefix="cloudpin-designs-") as cwd:
+        with open(os.path.join(cwd, "pack.bin"), "wb") as f:
+            f.write(data)  # what the pin boots from
         proc = subprocess.run([micropython_binary(RenderError), "-X", "heapsize=8m", "-c", code], cwd=cwd,
                               env=env, capture_output=True, timeout=300)
     if proc.returncode:
@@ -74,9 +80,10 @@ def render_cards(pack_path, width=135, height=240, only=None):
     data = proc.stdout
     if len(data) % (2 * frame):
         raise RenderError("the VM sent %d bytes, not a whole number of %dx%d card pairs" % (len(data), width, height))
+    glass = _glass()
     cards = []
     for k in range(len(data) // (2 * frame)):
-        a = rgb565_to_image(data[2 * k * frame:(2 * k + 1) * frame], width, height)
-        b = rgb565_to_image(data[(2 * k + 1) * frame:(2 * k + 2) * frame], width, height)
+        a = glass.image(data[2 * k * frame:(2 * k + 1) * frame], width, height)
+        b = glass.image(data[(2 * k + 1) * frame:(2 * k + 2) * frame], width, height)
         cards.append((k, a, b))
     return cards

@@ -120,6 +120,7 @@ def test_every_task_kind_unlocks_at_the_event_that_meets_it():
     assert pin.designs == [p.index(s) for s in pin.unlocked()]
     assert len([ln for ln in pin.lines if " designs unlocked sport=" in ln]) == len(TASKS)
     assert pin.d.next_unlock() == (-1, 0, 0)
+    assert pin.d.unlocked() == [(p.index(s), s) for s in pin.unlocked()]
 
 
 def test_a_streak_breaks_on_a_missed_day_and_day_counts_restart():
@@ -145,10 +146,10 @@ def test_unlocks_and_counters_survive_a_reset():
     pin.bus.publish(topics.TAP, 100, 900)
     before = pin.unlocked()
     assert before == ["two", "five"]
-    shown = pin.d.shown
+    selected = pin.d.selected
     # reset: a new engine on the same files
     pin = Pin(day=100)
-    assert pin.unlocked() == before and pin.d.shown == shown and pin.designs == []
+    assert pin.unlocked() == before and pin.d.selected == selected and pin.designs == []
     assert pin.d.progress(pin.d.pack.index("one")) == (2, 3)
     assert pin.d.progress(pin.d.pack.index("eight")) == (1, 2)
     assert pin.d.progress(pin.d.pack.index("seven")) == (1, 2)
@@ -254,17 +255,17 @@ def test_the_wearer_picks_the_design_shown():
     _fresh()
     pin = Pin()
     d = pin.d
-    assert d.next() == -1 and d.shown == -1
+    assert d.next() == -1 and d.selected == -1
     pin.befriend(0, "A", "x")
     pin.befriend(1, "B", "y")  # unlocks two, five, six in that order
     assert pin.unlocked() == ["two", "five", "six"]
-    assert d.shown == d.pack.index("six")  # newest until the wearer picks
+    assert d.selected == d.pack.index("six")  # newest until the wearer picks
     assert d.next() == d.pack.index("two") and d.next() == d.pack.index("five")
-    assert d.show(d.pack.index("one")) is False  # locked
-    assert d.show(99) is False and d.show(-1) is False
+    assert d.select(d.pack.index("one")) is False  # locked
+    assert d.select(99) is False and d.select(-1) is False
     pin.befriend(2, "C", "z")  # unlocks one: the wearer's pick stays
-    assert d.shown == d.pack.index("five")
-    assert Pin().d.shown == d.pack.index("five")
+    assert d.selected == d.pack.index("five")
+    assert Pin().d.selected == d.pack.index("five")
 
 
 def test_mp_a_steps_event_allocates_nothing():

@@ -14,7 +14,7 @@ def _doc(sports=None):
                     ["ellipse", 64, 64, 10, 8, "black", 1], ["arc", 64, 64, 20, 20, "red", 3],
                     ["poly", "yellow", 1, [0, 0, 10, 0, 5, 9]]]},
         {"id": "run", "name": "Run", "short": "Run", "task": {"kind": "streak", "n": 3, "steps": 5000}, "led": ["red"],
-         "design": _SQUARE}]}
+         "design": [list(op) for op in _SQUARE]}]}
 
 
 def test_a_valid_pack_compiles_to_bytes_per_design():
@@ -76,15 +76,52 @@ def test_anything_that_is_not_a_pack_is_refused_without_raising_otherwise():
                  {"format": 1, "event": "E", "sports": [None, 4]}, _doc([{"id": 5}])):
         errors = pack.check(junk)
         assert errors and all(isinstance(e, str) for e in errors), junk
-    with open("pack.json", "w") as f:
-        f.write('{"format": 1, "event": ')
     try:
-        pack.load("pack.json")
-        assert False
-    except pack.PackError as e:
-        assert "not JSON" in str(e)
-    try:
-        pack.load("missing.json")
+        pack.load("missing.bin")
         assert False
     except pack.PackError as e:
         assert "cannot read" in str(e)
+
+
+def test_the_compiled_pack_reads_back_the_same():
+    p = pack.Pack(_doc())
+    data = p.to_bytes()
+    with open("pack.bin", "wb") as f:
+        f.write(data)
+    q = pack.load("pack.bin")
+    for k in ("event", "count", "ids", "shorts", "leds", "designs", "kinds"):
+        assert getattr(q, k) == getattr(p, k), k
+    assert list(q.n) == list(p.n) and list(q.extra) == list(p.extra)
+
+
+def test_a_torn_corrupt_or_foreign_pack_file_is_refused_cleanly():
+    data = pack.Pack(_doc()).to_bytes()
+    bad = 0
+    for n in range(len(data)):  # every truncation
+        try:
+            pack.from_bytes(data[:n])
+        except pack.PackError:
+            bad += 1
+    assert bad == len(data)
+    for i in range(len(data)):  # every single flipped byte
+        b = bytearray(data)
+        b[i] ^= 0x41
+        try:
+            pack.from_bytes(b)
+            assert False, i
+        except pack.PackError:
+            pass
+    for junk in (None, "CPK1", b"", b"CPK1\x00\x00\x00\x00", 42):
+        try:
+            pack.from_bytes(junk)
+            assert False, junk
+        except pack.PackError:
+            pass
+    # a design that passes the CRC but is malformed (a file made by hand) is refused too
+    for code in (bytes([pack.OP_LINE, 1, 2, 3]), bytes([9, 0, 0, 0, 0, 0, 0]), bytes([pack.OP_RECT, 0, 0, 1, 1, 16, 1]),
+                 bytes([pack.OP_POLY, 1, 1, 2, 0, 0, 1, 1]), bytes([pack.OP_POLY, 1, 1, 3, 0, 0, 1, 1])):
+        try:
+            pack.check_design(code)
+            assert False, code
+        except pack.PackError:
+            pass

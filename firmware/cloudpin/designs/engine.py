@@ -17,7 +17,7 @@
 # Steps themselves are not stored here: the step counter's own totals come
 # back on the bus (STEPS) after a reset.
 #
-# The wearer picks the design shown (button: next(), the phone: show()).
+# The wearer picks the design shown (button: next(), the phone: select()).
 import binascii
 import time
 
@@ -96,11 +96,11 @@ class Designs:
         # Distinct organisations/roles: kept up to the most any task asks.
         self._cap_orgs = max([pack.n[i] for i in self._by_kind[packfmt.ORGS]] + [0])
         self._cap_roles = max([pack.n[i] for i in self._by_kind[packfmt.ROLES]] + [0])
-        self.unlocked = bytearray(n)  # 1: unlocked
+        self.got = bytearray(n)  # 1: unlocked
         self.unlocked_at = [0] * n  # unix s of the unlock
         self.order = []  # indexes in the order they were unlocked
-        self.shown = -1  # the design the pin shows, -1: none yet
-        self.picked = False  # the wearer chose `shown` (new unlocks then do not replace it)
+        self.selected = -1  # the design the pin shows, -1: none yet
+        self.picked = False  # the wearer chose `selected` (new unlocks then do not replace it)
         self.day = 0  # the local day (cloudpin.social.daily), from start() and DAY
         self.steps_today = 0
         self.steps_total = 0
@@ -144,14 +144,14 @@ class Designs:
         p = self.pack
         for sid, t in doc["unlocked"]:
             i = p.index(sid)
-            if i >= 0 and not self.unlocked[i]:  # a sport no longer in the pack is dropped
-                self.unlocked[i] = 1
+            if i >= 0 and not self.got[i]:  # a sport no longer in the pack is dropped
+                self.got[i] = 1
                 self.unlocked_at[i] = t
                 self.order.append(i)
-        self.shown = p.index(doc.get("shown")) if isinstance(doc.get("shown"), str) else -1
-        if self.shown >= 0 and not self.unlocked[self.shown]:
-            self.shown = -1
-        self.picked = doc.get("picked") is True and self.shown >= 0
+        self.selected = p.index(doc.get("selected")) if isinstance(doc.get("selected"), str) else -1
+        if self.selected >= 0 and not self.got[self.selected]:
+            self.selected = -1
+        self.picked = doc.get("picked") is True and self.selected >= 0
         self.friends_n = doc["friends"]
         self.fday_day = doc["fday_day"]
         self.fday = doc["fday"]
@@ -178,7 +178,7 @@ class Designs:
         self._store.save({
             "v": _FORMAT,
             "unlocked": [[p.ids[i], self.unlocked_at[i]] for i in self.order],
-            "shown": p.ids[self.shown] if self.shown >= 0 else None,
+            "selected": p.ids[self.selected] if self.selected >= 0 else None,
             "picked": self.picked,
             "friends": self.friends_n, "fday_day": self.fday_day, "fday": self.fday,
             "orgs": self.orgs, "roles": self.roles,
@@ -242,7 +242,7 @@ class Designs:
         changed = False
         for i in self._by_kind[packfmt.COLLECTORS]:
             b = self.bits[i]
-            if not self.unlocked[i] and made >= self.pack.extra[i] and not b[byte] & bit:
+            if not self.got[i] and made >= self.pack.extra[i] and not b[byte] & bit:
                 b[byte] |= bit
                 self.count[i] += 1
                 changed = True
@@ -257,7 +257,7 @@ class Designs:
         self.steps_total = total
         credited = False
         for i in self._by_kind[packfmt.STREAK]:
-            if not self.unlocked[i] and today >= self.pack.extra[i] and self.mark[i] != self.day + 1:
+            if not self.got[i] and today >= self.pack.extra[i] and self.mark[i] != self.day + 1:
                 # A day in a row with the last credited one continues the streak.
                 self.count[i] = self.count[i] + 1 if self.mark[i] == self.day else 1
                 self.mark[i] = self.day + 1
@@ -313,12 +313,12 @@ class Designs:
 
     def _check(self, kind):
         for i in self._by_kind[kind]:
-            if not self.unlocked[i] and self.current(i) >= self.pack.n[i]:
-                self.unlocked[i] = 1
+            if not self.got[i] and self.current(i) >= self.pack.n[i]:
+                self.got[i] = 1
                 self.unlocked_at[i] = int(self.clock())
                 self.order.append(i)
                 if not self.picked:
-                    self.shown = i
+                    self.selected = i
                 self._new.append(i)
 
     def _commit(self, changed, t_ms):
@@ -340,7 +340,7 @@ class Designs:
         target (by fraction done), or (-1, 0, 0) when all are unlocked."""
         best, bc, bn = -1, 0, 0
         for i in range(self.pack.count):
-            if self.unlocked[i]:
+            if self.got[i]:
                 continue
             c, n = self.current(i), self.pack.n[i]
             if best < 0 or c * bn > bc * n:  # c/n > bc/bn without floats
@@ -348,12 +348,16 @@ class Designs:
         return best, bc, bn
 
     # --- what is shown (button and phone) --------------------------------------
-    def show(self, i):
+    def unlocked(self):
+        """[(index, sport id)] of the unlocked designs, in unlock order."""
+        return [(i, self.pack.ids[i]) for i in self.order]
+
+    def select(self, i):
         """Show design i (the phone's choice); False if it is not unlocked."""
-        if not 0 <= i < self.pack.count or not self.unlocked[i]:
+        if not 0 <= i < self.pack.count or not self.got[i]:
             return False
-        if self.shown != i or not self.picked:
-            self.shown = i
+        if self.selected != i or not self.picked:
+            self.selected = i
             self.picked = True
             self._save()
         return True
@@ -363,6 +367,6 @@ class Designs:
         index shown, or -1 when none is unlocked."""
         if not self.order:
             return -1
-        k = self.order.index(self.shown) + 1 if self.shown in self.order else 0
-        self.show(self.order[k % len(self.order)])
-        return self.shown
+        k = self.order.index(self.selected) + 1 if self.selected in self.order else 0
+        self.select(self.order[k % len(self.order)])
+        return self.selected

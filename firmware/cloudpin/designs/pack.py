@@ -1,12 +1,16 @@
-# Event pack format (packs/*.json, copied to the pin as /pack.json): the
-# designs an event offers and the task that unlocks each. Validated here, in
-# firmware, so `cloudpin pack check` and the pin reject a bad pack with the
-# same messages, each naming the field's path. check() collects every error
-# (an organiser fixes a pack in one pass); load() turns a valid pack into the
+# Event pack format: the designs an event offers and the task that unlocks
+# each. Organisers write JSON (packs/*.json); check() validates it, naming
+# every error by its path (an organiser fixes a pack in one pass), and is
+# what `cloudpin pack check` runs. Pack(doc) compiles a valid pack to the
 # compact form the pin keeps (one bytes object per design, task numbers in
-# arrays), so the parsed JSON can be freed after boot.
+# arrays) and to_bytes() to the file the pin boots from (/pack.bin, made by
+# `cloudpin pack build`): parsing the JSON on the pin would take ~40 KB of a
+# 100 KB heap at boot. from_bytes() reads that file back on the pin,
+# refusing a torn, corrupt or malformed one (CRC, then every field and every
+# drawing operation the drawing code relies on).
 # Pure logic that CPython runs too (host tools load this file): no
 # hardware or micropython imports.
+import binascii
 from array import array
 
 FORMAT = 1
@@ -264,9 +268,22 @@ def _extra(task):
 
 class Pack:
     """A valid pack as the pin keeps it: per sport its id, short name, LED
-    colours and compiled design; per task its kind, n and extra parameter."""
+    colours and compiled design; per task its kind, n and extra parameter.
+    Pack(doc) from the JSON document (host tools, tests); from_bytes() from
+    the compiled file the pin boots with (to_bytes())."""
 
-    def __init__(self, doc):
+    def __init__(self, doc=None):
+        self.event = ""
+        self.count = 0
+        self.ids = ()
+        self.shorts = ()
+        self.leds = ()
+        self.designs = ()
+        self.kinds = b""
+        self.n = array("i")
+        self.extra = array("i")
+        if doc is None:
+            return
         errors = []
         designs = _compile(doc, errors) if isinstance(doc, dict) else None
         if errors or designs is None:
@@ -289,17 +306,146 @@ class Pack:
                 return i
         return -1
 
+    def to_bytes(self):
+        """The compiled pack file (packs/*.json -> /pack.bin on the pin):
+        MAGIC, CRC-32 of the rest (u32 LE), then the event and each sport
+        as length-prefixed fields. Parsing a 30 KB JSON pack on the pin
+        would take tens of KB of heap at boot; this takes what it keeps."""
+        out = bytearray()
+        _put_text(out, self.event)
+        out.append(self.count)
+        for i in range(self.count):
+            _put_text(out, self.ids[i])
+            _put_text(out, self.shorts[i])
+            out.append(self.kinds[i])
+            _put_u32(out, self.n[i])
+            _put_u32(out, self.extra[i])
+            out.append(len(self.leds[i]))
+            for c in self.leds[i]:
+                out.append(LED_COLOURS.index(c))
+            d = self.designs[i]
+            out.append(len(d) & 0xFF)
+            out.append(len(d) >> 8)
+            out.extend(d)
+        head = bytearray(MAGIC)
+        _put_u32(head, binascii.crc32(out))
+        return bytes(head + out)
 
-def load(path="pack.json"):
-    """The pack in the file at path; PackError (naming every error, or why
-    the file could not be read) otherwise."""
-    import json
 
+MAGIC = b"CPK1"
+
+
+def _put_text(out, s):
+    b = s.encode()
+    out.append(len(b))
+    out.extend(b)
+
+
+def _put_u32(out, v):
+    for k in range(4):
+        out.append((v >> (8 * k)) & 0xFF)
+
+
+class _Reader:
+    def __init__(self, data):
+        self.d = data
+        self.o = 0
+
+    def take(self, n):
+        if self.o + n > len(self.d):
+            raise PackError("pack file: truncated")
+        self.o += n
+        return self.d[self.o - n:self.o]
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u32(self):
+        b = self.take(4)
+        return b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
+
+    def text(self, most):
+        n = self.u8()
+        if not 1 <= n <= most:
+            raise PackError("pack file: a text of %d bytes" % n)
+        try:
+            return str(self.take(n), "utf-8")
+        except UnicodeError:
+            raise PackError("pack file: text is not UTF-8")
+
+
+def check_design(code):
+    """Raise PackError unless code is a sequence of whole, known drawing
+    operations with colours in the palette (what draw.Canvas.design reads)."""
+    i, n = 0, len(code)
+    while i < n:
+        op = code[i]
+        if op == OP_POLY:
+            if i + 4 > n or not 3 <= code[i + 3] <= MAX_POINTS or i + 4 + 2 * code[i + 3] > n:
+                raise PackError("pack file: a torn polygon")
+            c, step = code[i + 1], 4 + 2 * code[i + 3]
+        elif OP_LINE <= op <= OP_ARC:
+            if i + 7 > n:
+                raise PackError("pack file: a torn operation")
+            c, step = (code[i + 6], 7) if op == OP_LINE else (code[i + 5], 7)
+        else:
+            raise PackError("pack file: operation %d" % op)
+        if c >= len(COLOURS):
+            raise PackError("pack file: colour %d" % c)
+        i += step
+
+
+def from_bytes(data):
+    """The Pack in a compiled pack file's bytes; PackError for anything
+    else (a torn, corrupt or foreign file), never another exception."""
+    if not isinstance(data, (bytes, bytearray)) or len(data) < 8 or bytes(data[:4]) != MAGIC:
+        raise PackError("pack file: not a compiled pack (%s)" % str(MAGIC, "ascii"))
+    r = _Reader(memoryview(data)[4:])
+    crc = r.u32()
+    if binascii.crc32(memoryview(data)[8:]) != crc:
+        raise PackError("pack file: CRC mismatch (torn or corrupt)")
+    p = Pack()
+    p.event = r.text(NAME_MAX * 4)
+    p.count = r.u8()
+    if not 1 <= p.count <= MAX_SPORTS:
+        raise PackError("pack file: %d sports" % p.count)
+    ids, shorts, leds, designs, kinds = [], [], [], [], bytearray()
+    for _ in range(p.count):
+        ids.append(r.text(24))
+        shorts.append(r.text(SHORT_MAX))
+        k = r.u8()
+        if k >= len(KINDS):
+            raise PackError("pack file: task kind %d" % k)
+        kinds.append(k)
+        p.n.append(r.u32() & 0x7FFFFFFF)
+        p.extra.append(r.u32() & 0x7FFFFFFF)
+        m = r.u8()
+        if not 1 <= m <= LED_MAX:
+            raise PackError("pack file: %d LED colours" % m)
+        led = []
+        for _ in range(m):
+            c = r.u8()
+            if c >= len(LED_COLOURS):
+                raise PackError("pack file: LED colour %d" % c)
+            led.append(LED_COLOURS[c])
+        leds.append(tuple(led))
+        n = r.u8()
+        n |= r.u8() << 8
+        d = bytes(r.take(n))
+        check_design(d)
+        designs.append(d)
+    if r.o != len(r.d):
+        raise PackError("pack file: %d bytes after the last sport" % (len(r.d) - r.o))
+    p.ids, p.shorts, p.leds, p.designs, p.kinds = tuple(ids), tuple(shorts), tuple(leds), tuple(designs), bytes(kinds)
+    return p
+
+
+def load(path="pack.bin"):
+    """The compiled pack in the file at path (the pin's /pack.bin);
+    PackError naming why it cannot be used otherwise."""
     try:
-        with open(path) as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise PackError("pack %s: cannot read (%r)" % (path, e))
-    except ValueError as e:
-        raise PackError("pack %s: not JSON (%s)" % (path, e))
-    return Pack(doc)
+    return from_bytes(data)

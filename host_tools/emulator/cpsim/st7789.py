@@ -308,6 +308,11 @@ def read_file(path):
 
 def save_png(frame, width, height, path):
     """RGB565 big-endian words -> an RGB PNG (host only: needs Pillow)."""
+    image(frame, width, height).save(path, format="PNG")
+
+
+def image(frame, width, height):
+    """RGB565 big-endian words -> a Pillow RGB image (host only)."""
     from PIL import Image
 
     px = bytearray(width * height * 3)
@@ -317,4 +322,4 @@ def save_png(frame, width, height, path):
         px[3 * i] = (r << 3) | (r >> 2)
         px[3 * i + 1] = (g << 2) | (g >> 4)
         px[3 * i + 2] = (b << 3) | (b >> 2)
-    Image.frombytes("RGB", (width, height), bytes(px)).save(path, format="PNG")
+    return Image.frombytes("RGB", (width, height), bytes(px))
