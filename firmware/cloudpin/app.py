@@ -17,6 +17,8 @@ from cloudpin.supervisor import Supervisor
 _BOOT_LED_MS = 2000
 _LOW_FLASH_MS = 100
 
+PACK_PATH = "pack.bin"  # the event pack, compiled (cloudpin pack build), beside board.json
+
 
 def badge_label(hw):
     """The badge id as hex for log lines; "none" before the desk gave it one."""
@@ -63,7 +65,11 @@ class App:
         self.battery_low = LowBattery()
         self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self, waits,
                                                     self._on_battery)]
-        if hw.display is not None:
+        # With an event pack the display shows the wearer's design instead of the status screen.
+        self.designs = self._designs(hw, log.child("designs"))
+        if self.designs is not None:
+            self.services.append(self.designs)
+        elif hw.display is not None:
             from cloudpin.display import DisplayService
 
             self.services.append(DisplayService(hw.display, self, status_every_ms))
@@ -120,6 +126,42 @@ class App:
             return daily.today(unix_s)
         counter = self.motion.steps
         return (counter.steps if counter is not None else 0), 0
+
+    def _designs(self, hw, log, path=PACK_PATH):
+        """The designs service (docs/designs.md) when the pin holds an event
+        pack; None without one, or with a bad one (logged)."""
+        from cloudpin.designs import pack as packfmt
+
+        try:
+            p = packfmt.load(path)
+        except packfmt.PackError as e:
+            (log.debug if "cannot read" in str(e) else log.error)("designs off: %s" % e)
+            return None
+        from cloudpin.designs.engine import Designs
+        from cloudpin.designs.service import DesignService
+        from cloudpin.social.daily import Daily
+
+        offset = 0
+        if hw.nvs is not None:
+            from cloudpin import identity
+
+            offset = identity.load(hw.nvs)["utc_offset"] or 0
+        clock = None
+        if hw.rtc is not None:
+            from cloudpin.social.updates import utc_ms
+
+            rtc = hw.rtc
+
+            def clock():
+                return utc_ms(rtc) // 1000  # unix seconds, as the daily counters count days
+
+        # The friend store (meet and greet, self.friends) is opened before this.
+        engine = Designs(p, log, friends=self.friends, clock=clock)
+        engine.load(Daily(offset).local_day(engine.clock()))
+        engine.subscribe(self.bus)
+        b = hw.board.get("button") or {}
+        return DesignService(engine, self.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
+                             b.get("active_low", False))
 
     def _on_tap(self, t_ms, mg):
         self.bus.publish(bus_topics.TAP, t_ms, mg)

@@ -1,0 +1,100 @@
+# The designs on the pin: the selected design's card on a board's display, its
+# LED colours on a board with an RGB LED, and the button picking the design
+# shown (the phone service calls the engine's select() instead).
+#
+# The card is redrawn when something changed: an unlock (DESIGN on the
+# bus), a press of the button, and every `every_ms` for the progress bars;
+# a redraw keeps the CPU and SPI busy for tens of ms (cloudpin bench designs).
+import asyncio
+import time
+
+from micropython import const
+
+from cloudpin import bus as topics
+
+_DEBOUNCE_MS = const(250)
+_LED_MS = const(300)
+
+
+class DesignService:
+    name = "designs"
+
+    def __init__(self, engine, bus, lcd=None, led=None, button=None, active_low=True, every_ms=30000):
+        """engine: designs.engine.Designs (loaded); lcd: cloudpin.st7789.ST7789
+        or None; led: cloudpin.led.Led or None; button: a machine.Pin input
+        or None (active_low: pressed reads 0)."""
+        self.engine = engine
+        self.lcd = lcd
+        self.led = led
+        self.every_ms = every_ms
+        self.draws = 0
+        self._wake = asyncio.ThreadSafeFlag()
+        self._pressed = False
+        self._press_ms = 0
+        self._blink = -1  # a design whose LED colours are due
+        self._canvas = None
+        if lcd is not None:
+            from cloudpin.designs import draw
+            from cloudpin.st7789 import color
+
+            self._canvas = draw.Canvas(lcd.width, lcd.height)
+            self._palette = draw.palette_rgb565(color)
+        bus.subscribe(topics.DESIGN, self._on_design)
+        if button is not None:
+            import machine
+
+            button.irq(self._on_button, machine.Pin.IRQ_FALLING if active_low else machine.Pin.IRQ_RISING)
+
+    def _on_design(self, i):
+        self._blink = i
+        self._wake.set()
+
+    def _on_button(self, pin):
+        # IRQ context: no allocation, no publishing; the task does the work.
+        t = time.ticks_ms()
+        if time.ticks_diff(t, self._press_ms) >= _DEBOUNCE_MS:
+            self._press_ms = t
+            self._pressed = True
+            self._wake.set()
+
+    def draw(self):
+        """Draw the selected design's card (before any unlock: the next one's,
+        locked)."""
+        c = self._canvas
+        if c is None:
+            return
+        e = self.engine
+        ni, ncur, nn = e.next_unlock()
+        i = e.selected if e.selected >= 0 else max(ni, 0)
+        cur, n = e.progress(i)
+        c.card(e.pack, i, e.got[i], cur, n, len(e.order), ni, ncur, nn)
+        c.push(self.lcd, self._palette)
+        self.draws += 1
+
+    async def _play(self, led, i):
+        before = led.colour
+        for _ in range(2):
+            for colour in self.engine.pack.leds[i]:
+                led.set(colour)
+                await asyncio.sleep_ms(_LED_MS)
+            led.set("off")
+            await asyncio.sleep_ms(_LED_MS)
+        led.set(before)
+
+    async def run(self):
+        self.draw()
+        while True:
+            try:
+                await asyncio.wait_for_ms(self._wake.wait(), self.every_ms)
+            except asyncio.TimeoutError:
+                pass
+            if self._pressed:
+                self._pressed = False
+                i = self.engine.next()
+                if i >= 0:
+                    self._blink = i
+            self.draw()
+            if self._blink >= 0:
+                i, self._blink = self._blink, -1
+                if self.led is not None:
+                    await self._play(self.led, i)

@@ -1,0 +1,155 @@
+# The designs on a pin (firmware/cloudpin/designs/service.py) on emulated
+# parts and simulated time: an unlock plays the design's LED colours, the
+# button (a falling edge on its GPIO) picks the next unlocked design, and on
+# a board with a display the card reaches the ST7789's glass.
+import os
+
+from cloudpin import bus as topics
+from cloudpin.bus import Bus
+from cloudpin.designs import engine, pack
+from cloudpin.designs.service import DesignService
+from cloudpin.led import Led
+from cloudpin.log import Logger
+from cpsim import gpio
+from cpsim.world import World
+
+_DOC = {"format": 1, "event": "Test", "sports": [
+    {"id": "walk", "name": "Walk", "short": "Walk", "task": {"kind": "steps_day", "n": 100}, "led": ["red", "blue"],
+     "design": [["rect", 0, 0, 128, 128, "red", 1]]},
+    {"id": "tap", "name": "Tap", "short": "Tap", "task": {"kind": "tap_days", "n": 1}, "led": ["green"],
+     "design": [["rect", 0, 0, 128, 128, "green", 1]]}]}
+
+
+def _fresh():
+    for name in os.listdir("."):
+        if name.startswith("designs.json") or name.startswith(".display"):
+            os.remove(name)
+
+
+class Colours:
+    """An Led that remembers every colour it was set to."""
+
+    def __init__(self, led):
+        self.led = led
+        self.seen = []
+        self.colour = led.colour
+
+    def set(self, c):
+        self.led.set(c)
+        self.colour = c
+        self.seen.append(c)
+
+
+def _engine(bus):
+    e = engine.Designs(pack.Pack(_DOC), Logger("designs", sink=lambda s: None))
+    e.load(100)
+    e.subscribe(bus)
+    return e
+
+
+def test_an_unlock_plays_its_colours_and_the_button_picks_the_next_design():
+    import machine
+
+    _fresh()
+    world = World()
+    dev = world.device("p")
+    bus = Bus()
+    e = _engine(bus)
+    led = Colours(Led([machine.Pin(p, machine.Pin.OUT) for p in (25, 26, 27)]))
+    gpio.drive(dev, 37, 1)
+    button = machine.Pin(37, machine.Pin.IN)
+    svc = DesignService(e, bus, led=led, button=button, active_low=True, every_ms=60000)
+    world.start(dev, svc.run())
+    world.run_for(100)
+    bus.publish(topics.STEPS, 100, 100)
+    world.run_for(3000)
+    assert e.selected == 0 and led.seen == ["red", "blue", "off", "red", "blue", "off", "off"], led.seen
+    bus.publish(topics.TAP, 5, 900)
+    world.run_for(3000)
+    assert e.selected == 1
+    led.seen = []
+    gpio.drive(dev, 37, 0)  # pressed
+    world.run_for(50)
+    gpio.drive(dev, 37, 1)
+    world.run_for(3000)
+    assert e.selected == 0 and e.picked and led.seen[:3] == ["red", "blue", "off"], led.seen
+    # a bounce within 250 ms counts once
+    for _ in range(3):
+        gpio.drive(dev, 37, 0)
+        world.run_for(10)
+        gpio.drive(dev, 37, 1)
+        world.run_for(10)
+    world.run_for(3000)
+    assert e.selected == 1
+
+
+def test_mp_the_card_reaches_the_glass():
+    import machine
+    from cloudpin.st7789 import ST7789
+    from cpsim.machine_spi import attach_spi
+    from cpsim.st7789 import ST7789 as Glass
+    from cpsim.st7789 import read_file
+
+    _fresh()
+    world = World()
+    dev = world.device("p")
+    glass = attach_spi(dev, 1, Glass(cs=5, dc=23, sck=13, mosi=15, rst=18, path=".display.st7789"))
+    out = machine.Pin.OUT
+    lcd = ST7789(machine.SPI(1, 20000000, sck=machine.Pin(13), mosi=machine.Pin(15)), machine.Pin(5, out, value=1),
+                 machine.Pin(23, out, value=0), machine.Pin(18, out, value=1))
+    bus = Bus()
+    e = _engine(bus)
+    svc = DesignService(e, bus, lcd=lcd)
+
+    async def boot():
+        lcd.init()
+        svc.draw()
+
+    world.start(dev, boot())
+    world.run_for(1000)
+    assert glass is not None
+
+    def pixel(x, y):
+        frame = read_file(".display.st7789")
+        o = (y * 135 + x) * 2
+        return frame[o] << 8 | frame[o + 1]
+
+    grey = {0x0000, 0x39E8, 0x94B2}  # black, dark, grey: the locked form
+    assert pixel(67, 60) in grey or pixel(67, 60) == 0xFFFF
+    bus.publish(topics.STEPS, 100, 100)  # unlocks walk: red
+    svc.draw()
+    assert pixel(67, 60) == 0xE0E5, hex(pixel(67, 60))  # (230, 30, 40) in RGB565
+    assert svc.draws == 2
+
+
+def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
+    from cloudpin import board as board_layer
+    from cloudpin.app import App
+    from cpsim.lis3dh import LIS3DH
+
+    board = {"name": "t", "chip": "ESP32", "mcu": "ESP32-PICO-D4", "flash_size": "4MB",
+             "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
+             "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39, "odr": 50, "range_g": 4},
+             "led": {"type": "rgb", "pins": [25, 26, 27]}, "button": {"pin": 0, "active_low": True}}
+    _fresh()
+    for content in (None, b"CPK1 torn", pack.Pack(_DOC).to_bytes()):
+        if content is not None:
+            with open("pack.bin", "wb") as f:
+                f.write(content)
+        dev = World().device("p")
+        dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+        lines = []
+        log = Logger("app", sink=lines.append)
+        hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
+        app = App(hw, log, status_every_ms=100)
+        errors = [ln for ln in lines if ln.startswith("E ")]
+        if content is None:
+            assert app.designs is None and errors == [], lines
+        elif content == b"CPK1 torn":
+            assert app.designs is None and len(errors) == 1 and "designs off: pack file" in errors[0], lines
+        else:
+            assert isinstance(app.designs, DesignService) and app.designs in app.services and errors == [], lines
+            app.bus.publish(topics.STEPS, 100, 100)
+            assert app.designs.engine.selected == 0
+            assert any(" designs unlocked sport=walk t_ms=" in ln for ln in lines), lines
+    os.remove("pack.bin")
