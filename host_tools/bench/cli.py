@@ -10,6 +10,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench sim           `cloudpin sim` halls of 30/100/400 pins: sim s per wall s
   cloudpin bench updates       friend-update windows in halls of 30/100/300 pins: share stored, radio cost
   cloudpin bench phone         the phone service of a virtual badge with 1,000 friends on the air
+  cloudpin bench designs       a design card's redraw on the M5StickC Plus: SPI bytes, time at its clock
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from host_tools.bench import cost, crowd, radio, social, steps, taps
+from host_tools.bench import cost, crowd, designs, radio, social, steps, taps
 
 
 def add_arguments(parser):
@@ -62,6 +63,10 @@ def add_arguments(parser):
                        description=phone.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     phone.add_arguments(p)
     p.set_defaults(_bench=phone.run)
+    p = sub.add_parser("designs", help="a design card's redraw on a display: SPI bytes and time",
+                       description=designs.__doc__)
+    designs.add_arguments(p)
+    p.set_defaults(_bench=designs.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -127,7 +132,8 @@ def run_all(args):
         result["taps"] = {"error": "%s: %s" % (type(e).__name__, e)}
     for name, run_one in (("deploy", _bench_deploy), ("desk", _bench_desk),
                           ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim),
-                          ("social", social.measure), ("crowd", lambda: crowd.bench_crowd(progress=say)),
+                          ("social", social.measure), ("designs", designs.measure),
+                          ("crowd", lambda: crowd.bench_crowd(progress=say)),
                           ("phone", lambda: _bench_phone(say)), ("power", lambda: _bench_power(say))):
         say("%s: benchmarking on virtual badges..." % name)
         try:
@@ -154,7 +160,7 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,social,crowd,radio,sim,updates,phone,all} ... (see --help)",
+        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,updates,phone,all} ... (see --help)",
               file=sys.stderr)
         return 2
     return args._bench(args)
