@@ -146,17 +146,14 @@ class App:
             from cloudpin import identity
 
             offset = identity.load(hw.nvs)["utc_offset"] or 0
-        clock = None
-        if hw.rtc is not None:
+        rtc = hw.rtc
+        unix_s = None  # without an RTC: time.time()
+        if rtc is not None:
             from cloudpin.social.updates import utc_ms
 
-            rtc = hw.rtc
-
-            def clock():
-                return utc_ms(rtc) // 1000  # unix seconds, as the daily counters count days
-
+            unix_s = lambda: utc_ms(rtc) // 1000  # noqa: E731 - unix seconds, as the daily counters count days
         # The friend store (meet and greet, self.friends) is opened before this.
-        engine = Designs(p, log, friends=self.friends, clock=clock)
+        engine = Designs(p, log, friends=self.friends, clock=unix_s)
         engine.load(Daily(offset).local_day(engine.clock()))
         engine.subscribe(self.bus)
         b = hw.board.get("button") or {}
