@@ -1,6 +1,7 @@
 # The application: builds its services from the Hardware the board layer
 # made, and runs them under the supervisor on asyncio.
 import asyncio
+import os
 
 from cloudpin import VERSION
 from cloudpin import bus as bus_topics
@@ -65,8 +66,17 @@ class App:
         self.battery_low = LowBattery()
         self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self, waits,
                                                     self._on_battery)]
-        # With an event pack the display shows the wearer's design instead of the status screen.
-        self.designs = self._designs(hw, log.child("designs"))
+        # With an event pack the display shows the wearer's design instead of
+        # the status screen (the designs code is imported only then: heap).
+        self.designs = None
+        try:
+            os.stat(PACK_PATH)
+        except OSError:
+            pass
+        else:
+            from cloudpin.designs.service import for_app
+
+            self.designs = for_app(self, hw, log.child("designs"), PACK_PATH)
         if self.designs is not None:
             self.services.append(self.designs)
         elif hw.display is not None:
@@ -126,39 +136,6 @@ class App:
             return daily.today(unix_s)
         counter = self.motion.steps
         return (counter.steps if counter is not None else 0), 0
-
-    def _designs(self, hw, log, path=PACK_PATH):
-        """The designs service (docs/designs.md) when the pin holds an event
-        pack; None without one, or with a bad one (logged)."""
-        from cloudpin.designs import pack as packfmt
-
-        try:
-            p = packfmt.load(path)
-        except packfmt.PackError as e:
-            (log.debug if "cannot read" in str(e) else log.error)("designs off: %s" % e)
-            return None
-        from cloudpin.designs.engine import Designs
-        from cloudpin.designs.service import DesignService
-        from cloudpin.social.daily import Daily
-
-        offset = 0
-        if hw.nvs is not None:
-            from cloudpin import identity
-
-            offset = identity.load(hw.nvs)["utc_offset"] or 0
-        rtc = hw.rtc
-        unix_s = None  # without an RTC: time.time()
-        if rtc is not None:
-            from cloudpin.social.updates import utc_ms
-
-            unix_s = lambda: utc_ms(rtc) // 1000  # noqa: E731 - unix seconds, as the daily counters count days
-        # The friend store (meet and greet, self.friends) is opened before this.
-        engine = Designs(p, log, friends=self.friends, clock=unix_s)
-        engine.load(Daily(offset).local_day(engine.clock()))
-        engine.subscribe(self.bus)
-        b = hw.board.get("button") or {}
-        return DesignService(engine, self.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
-                             b.get("active_low", False))
 
     def _on_tap(self, t_ms, mg):
         self.bus.publish(bus_topics.TAP, t_ms, mg)

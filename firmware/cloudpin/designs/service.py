@@ -98,3 +98,36 @@ class DesignService:
                 i, self._blink = self._blink, -1
                 if self.led is not None:
                     await self._play(self.led, i)
+
+
+def for_app(app, hw, log, path):
+    """The designs service for cloudpin.app.App when the pin holds an event
+    pack at path (docs/designs.md); None with a bad one (logged)."""
+    from cloudpin.designs import pack as packfmt
+
+    try:
+        p = packfmt.load(path)
+    except packfmt.PackError as e:
+        log.error("designs off: %s" % e)
+        return None
+    from cloudpin.designs.engine import Designs
+    from cloudpin.social.daily import Daily
+
+    offset = 0
+    if hw.nvs is not None:
+        from cloudpin import identity
+
+        offset = identity.load(hw.nvs)["utc_offset"] or 0
+    rtc = hw.rtc
+    unix_s = None  # without an RTC: time.time()
+    if rtc is not None:
+        from cloudpin.social.updates import utc_ms
+
+        unix_s = lambda: utc_ms(rtc) // 1000  # noqa: E731 - unix seconds, as the daily counters count days
+    # The friend store (meet and greet: app.friends) is opened before this.
+    engine = Designs(p, log, friends=app.friends, clock=unix_s)
+    engine.load(Daily(offset).local_day(engine.clock()))
+    engine.subscribe(app.bus)
+    b = hw.board.get("button") or {}
+    return DesignService(engine, app.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
+                         b.get("active_low", False))
