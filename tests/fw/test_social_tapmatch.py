@@ -67,7 +67,7 @@ def test_a_third_pin_knocked_at_the_same_instant_a_metre_away_does_not_matter():
 def test_nobody_touching_or_nobody_at_our_moment_is_alone():
     air = Air()
     b = _pin(2)
-    air.hear(b, TAP, TAP + 40, -45, peer=air.me.rid)  # 0.5 m: not touching
+    air.hear(b, TAP, TAP + 40, -55, peer=air.me.rid)  # loss 58: beyond arm's length
     assert air.m.choose() == tm.ALONE and air.m.decide() == tm.ALONE
     air = Air()
     assert not air.hear(b, TAP - 300, TAP + 40, -24, peer=air.me.rid)  # tapped 300 ms before us
@@ -108,25 +108,35 @@ def test_rssi_is_compared_after_the_tx_power_correction():
     assert air.m.choose() == tm.CROWDED
 
 
+def test_a_partner_that_steps_back_after_the_touch_is_still_heard_naming_us():
+    air = Air()
+    b, c = _pin(2), _pin(3)
+    air.hear(b, TAP, TAP + 30, -24)
+    assert air.m.choose() == 0
+    assert not air.hear(c, TAP, TAP + 60, -70, peer=air.me.rid)  # a stranger that far is not kept
+    assert air.hear(b, TAP, TAP + 300, -68, peer=air.me.rid)  # farther now, and naming us
+    assert air.m.decide() == 0 and air.m.loss[0] == 27 and air.m.count == 1
+
+
 def test_not_mutual_changed_and_a_crowd_ask_to_tap_again():
     air = Air()
     b, c = _pin(2), _pin(3)
     air.hear(b, TAP, TAP + 30, -24, peer=c.rid)  # b chose c
     assert air.m.choose() == 0 and air.m.decide() == tm.ONE_SIDED
     air = Air()
-    air.hear(b, TAP, TAP + 30, -36, peer=air.me.rid)  # loss 39: just touching
+    air.hear(b, TAP, TAP + 30, -46, peer=air.me.rid)  # loss 49: just within reach
     assert air.m.choose() == 0
     air.hear(c, TAP, TAP + 60, -20, peer=air.me.rid)  # heard after the choice, much closer
     assert air.m.decide() == tm.CHANGED
     air = Air()
     pins = [_pin(10 + i) for i in range(tm.MAX_CANDIDATES + 1)]
     for i, p in enumerate(pins):
-        air.hear(p, TAP, TAP + 30 + i, -24 if i == 0 else -45, peer=air.me.rid if i == 0 else None)
+        air.hear(p, TAP, TAP + 30 + i, -24 if i == 0 else -55, peer=air.me.rid if i == 0 else None)
     assert air.m.overflow and air.m.choose() == tm.CROWDED
     # Pins too far to matter never fill the table.
     air = Air()
     for i, p in enumerate(pins):
-        air.hear(p, TAP, TAP + 30 + i, -24 if i == 0 else -60, peer=air.me.rid if i == 0 else None)
+        air.hear(p, TAP, TAP + 30 + i, -24 if i == 0 else -70, peer=air.me.rid if i == 0 else None)
     assert not air.m.overflow and air.m.count == 1 and air.m.decide() == tm.ALONE
     assert air.m.choose() == 0 and air.m.decide() == 0
 

@@ -13,8 +13,9 @@
 #      handler; the estimate is never early for that reason, so the window
 #      is lopsided. The earliest estimate over a pin's frames is kept (the
 #      freshest frame is the best one);
-#   2. be at touching distance: path loss (its TX power - RSSI) at most
-#      TOUCH_LOSS_DB;
+#   2. be within arm's length: path loss (its TX power - RSSI) at most
+#      TOUCH_LOSS_DB (the radio is up 250 ms after the contact, when the
+#      wearers are stepping back);
 #   3. be clearly closer than every other pin that may have tapped at the
 #      same time: MARGIN_DB less loss than each. "May have" is wide
 #      (LATE_MS + REFRESH_MS) and losses are each pin's best packet: both
@@ -29,10 +30,10 @@ from cloudpin.social.advert import PEER_LEN, RID_LEN
 REFRESH_MS = const(100)  # the advertiser re-encodes the tap age this often
 EARLY_MS = const(5)
 LATE_MS = const(130)  # REFRESH_MS + 30 ms of report latency and task jitter
-TOUCH_LOSS_DB = const(40)
+TOUCH_LOSS_DB = const(50)
 MARGIN_DB = const(10)
 MAX_CANDIDATES = const(8)
-_NEAR_LOSS_DB = const(50)  # TOUCH_LOSS_DB + MARGIN_DB: weaker pins cannot change a choice
+_NEAR_LOSS_DB = const(60)  # TOUCH_LOSS_DB + MARGIN_DB: weaker pins cannot change a choice
 
 # choose()/decide() results below zero: why the wearer must tap again
 ALONE = const(-1)  # nobody tapped with us at touching distance
@@ -87,8 +88,6 @@ class TapMatch:
         if est < -EARLY_MS or est > LATE_MS + REFRESH_MS:
             return False  # tapped at another moment (or replayed late)
         loss = frame.tx_power - rssi
-        if loss > _NEAR_LOSS_DB:
-            return False  # too far to be chosen or to stand in the way
         rid = frame.rid
         i = 0
         while i < RID_LEN and rid[i] == self.my_rid[i]:
@@ -97,6 +96,11 @@ class TapMatch:
             return False  # our own RID: not a partner (a clone, or an echo)
         c = self._find(rid)
         if c < 0:
+            # A pin already kept is followed whatever its loss now (its
+            # wearer steps back after the touch and its `peer` comes later);
+            # a new one only if it is near enough to matter.
+            if loss > _NEAR_LOSS_DB:
+                return False  # too far to be chosen or to stand in the way
             if self.count == MAX_CANDIDATES:
                 self.overflow = True
                 return False
