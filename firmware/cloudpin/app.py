@@ -104,7 +104,7 @@ class App:
         from cloudpin.social import advert
 
         gc.collect()
-        table = advert.Recognizer()
+        table = advert.Recognizer()  # one 16 KB block: first, before the heap breaks up
         from cloudpin.ble.radio import RadioOwner
         from cloudpin.social.friends import Friends
         from cloudpin.social.updates import UpdatesService, utc_ms
@@ -112,6 +112,12 @@ class App:
         self.radio = RadioOwner(hw.ble, log.child("radio"), self.bus)
         self.friends = Friends(log=log.child("friends"))
         self.friends.open()
+        if not self.friends.count:
+            # No friend to recognise yet: the heap is worth more now to the
+            # radio's first start (a tap); the update service makes the table
+            # again at its first window with a friend, or skips the window.
+            table = None
+            gc.collect()
         fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
         rtc = hw.rtc
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,

@@ -62,7 +62,10 @@ class UpdatesService:
         self.adv_ms = adv_ms
         self.scan_window_us = scan_window_us
         self.codec = advert.Advertiser(friend_key, tap_key)
-        self.recognizer = recognizer if recognizer is not None else advert.Recognizer()
+        # The friend table (16 KB): the app's, made at boot when the pin has
+        # friends; else made at the first window with a friend (_prepare), so
+        # a pin with none keeps that heap for its radio's first start.
+        self.recognizer = recognizer
         self._built_count = -1
         self.sleep_ms = asyncio.sleep_ms  # the app gives the light sleeper's (cloudpin.power)
         self.windows = 0  # windows run
@@ -86,7 +89,10 @@ class UpdatesService:
         f = self._frame
         if advert.decode(adv_data, f) != advert.KIND_UPDATE:
             return
-        ref = self.recognizer.lookup(f.rid)
+        table = self.recognizer
+        if table is None:
+            return
+        ref = table.lookup(f.rid)
         if ref < 0:
             return
         self.heard += 1
@@ -126,9 +132,15 @@ class UpdatesService:
         if epoch != self.codec.epoch:
             self.codec.rotate(epoch)
             self.owner.new_address()  # the address changes with the RID
+        table = self.recognizer
+        if table is None:
+            import gc
+
+            gc.collect()
+            table = self.recognizer = advert.Recognizer()  # MemoryError: the window is skipped, tried again
         held = advert.epochs_held(unix_s)
-        if held != self.recognizer.epochs or self.friends.count != self._built_count:
-            self.recognizer.build(held, self.friends.rid_keys())
+        if held != table.epochs or self.friends.count != self._built_count:
+            table.build(held, self.friends.rid_keys())
             self._built_count = self.friends.count
 
     async def window(self):
@@ -139,7 +151,12 @@ class UpdatesService:
         if not self.friends.count:
             self.idle += 1  # friendships are mutual: nobody listens for us, nobody to hear
             return
-        self._prepare(unix_s)
+        try:
+            self._prepare(unix_s)
+        except MemoryError:
+            self.skipped += 1
+            self.log.warning("update window skipped: no 16 KB block for the friend table")
+            return
         steps, made = self.stats(unix_s)
         salt = self._salt
         salt[0:3] = os.urandom(3)
@@ -178,7 +195,10 @@ class UpdatesService:
 
         q = self._queue
         f = self._read
-        epochs = self.recognizer.epochs
+        table = self.recognizer
+        if table is None:
+            return
+        epochs = table.epochs
         for k in range(self._n):
             o = k * _ENTRY
             slot = (q[o] << 8) | q[o + 1]
