@@ -80,3 +80,8 @@ def test_aes_block_matches_fips197_in_both_runtimes():
         assert False
     except ValueError:
         pass
+
+
+def test_same_compares_whole_byte_strings():
+    assert kdf.same(b"abc", bytearray(b"abc")) and kdf.same(b"", b"")
+    assert not kdf.same(b"abc", b"abd") and not kdf.same(b"abc", b"ab") and not kdf.same(b"\x00", b"\x80")

@@ -77,16 +77,6 @@ def _tag(key, *parts):
     return kdf.hmac_sha256(key, parts)[:TAG]
 
 
-def _same(a, b):
-    """Constant-time comparison of two equal-length byte strings."""
-    if len(a) != len(b):
-        return False
-    d = 0
-    for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0
-
-
 def _bytes(msg):
     """`msg` as bytes, or None if it is not a byte string (a memoryview is
     copied: a message is read whole and rarely)."""
@@ -161,7 +151,7 @@ class _Session:
         n = len(msg) - 1 - TAG
         if n < 32 or msg[0] != kind or n % 16 or n > MAX_PLAIN:
             return False
-        if not _same(_tag(km, msg[:1 + n]), msg[1 + n:]):
+        if not kdf.same(_tag(km, msg[:1 + n]), msg[1 + n:]):
             return False
         plain = bytearray(n)
         cryptolib.aes(ke, 2, bytes(16)).decrypt(bytes(msg[1:1 + n]), plain)
@@ -193,7 +183,7 @@ class Initiator(_Session):
             room_r = msg[1 + NONCE]
             keys = self._keys
             self._derive(self._hello, nr, room_r)
-            if not _same(_tag(self._keys[3], msg[:1 + NONCE + 1]), msg[1 + NONCE + 1:]):
+            if not kdf.same(_tag(self._keys[3], msg[:1 + NONCE + 1]), msg[1 + NONCE + 1:]):
                 self._keys = keys
                 return REJECT
             if not (room_r and self._room):
@@ -227,7 +217,7 @@ class Responder(_Session):
             return REJECT
         if self.state == _ST_HELLO:
             if (len(msg) != HELLO_LEN or msg[0] != T_HELLO or msg[HELLO_LEN - 1] > 1
-                    or not _same(msg[1 + NONCE + RID_LEN:1 + NONCE + 2 * RID_LEN], self._rid)):
+                    or not kdf.same(msg[1 + NONCE + RID_LEN:1 + NONCE + 2 * RID_LEN], self._rid)):
                 return REJECT
             hello = bytes(msg)
             self._derive(hello, self._nonce, self._room)
@@ -247,7 +237,7 @@ class Responder(_Session):
             return STORE_PENDING
         if self.state == _ST_CONFIRM:
             confirm = bytes((T_CONFIRM,))
-            if len(msg) != CONFIRM_LEN or msg[0] != T_CONFIRM or not _same(
+            if len(msg) != CONFIRM_LEN or msg[0] != T_CONFIRM or not kdf.same(
                     _tag(self._keys[2], confirm, b"confirm"), msg[1:]):
                 return REJECT
             self.state = _ST_DONE
@@ -290,7 +280,7 @@ class Asker:
         if self.done or msg is None or len(msg) != STATUS_LEN or msg[0] != T_STATUS:
             return REJECT
         status = msg[1 + NONCE]
-        if status > COMMITTED or not _same(_tag(self._mac, msg[:2 + NONCE], self._na, self._fk), msg[2 + NONCE:]):
+        if status > COMMITTED or not kdf.same(_tag(self._mac, msg[:2 + NONCE], self._na, self._fk), msg[2 + NONCE:]):
             return REJECT
         self.done = True
         self.peer_status = status
@@ -327,7 +317,7 @@ class Answerer:
         if self._na is None:
             if len(msg) != QUERY_LEN or msg[0] != T_QUERY:
                 return REJECT
-            if not _same(_tag(self._mac, msg[:1 + NONCE + KEY]), msg[1 + NONCE + KEY:]):
+            if not kdf.same(_tag(self._mac, msg[:1 + NONCE + KEY]), msg[1 + NONCE + KEY:]):
                 return REJECT
             na = bytes(msg[1:1 + NONCE])
             fk = bytearray(KEY)
@@ -345,7 +335,7 @@ class Answerer:
         if self.status not in (PENDING, COMMITTED) or self._done or len(msg) != CONFIRM_LEN or msg[0] != T_COMMIT:
             return REJECT
         c = bytes((T_COMMIT,))
-        if not _same(_tag(self._mac, c, self._na, self._nb, self.peer_fk), msg[1:]):
+        if not kdf.same(_tag(self._mac, c, self._na, self._nb, self.peer_fk), msg[1:]):
             return REJECT
         self.status = COMMITTED
         self._done = True

@@ -60,3 +60,14 @@ def hkdf_expand(prk, info, length):
 def hkdf(ikm, salt, info, length):
     """HKDF-SHA256(IKM, salt, info) -> `length` bytes."""
     return hkdf_expand(hkdf_extract(salt, ikm), info, length)
+
+
+def same(a, b):
+    """a == b for two byte strings, in a time that does not depend on where
+    they differ (MAC and proof checks)."""
+    if len(a) != len(b):
+        return False
+    d = 0
+    for i in range(len(a)):
+        d |= a[i] ^ b[i]
+    return d == 0
