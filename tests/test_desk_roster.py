@@ -140,14 +140,15 @@ def test_the_csv_export_neutralises_spreadsheet_formulas(tmp_path, capsys):
         'id,name,organisation,role,handles\n'
         'A1,"=HYPERLINK(""http://x"",""y"")",+1 Org,-2 role,@ann\n'
         'A2,Tab,Plain,"@SUM(1,2)",\n')
-    assert cli.main(["desk", "import", "--db", url, "--roster", str(tmp_path / "r.csv")]) == 0
+    log = str(tmp_path / "desk.log")  # not the working directory's
+    assert cli.main(["desk", "import", "--db", url, "--log", log, "--roster", str(tmp_path / "r.csv")]) == 0
     db = deskdb.connect(url)
     for acc, badge in (("A1", "b1"), ("A2", "b2")):
         db.see_badge(badge, "0.1.0")
         db.finish(db.reserve(acc, badge, "digest", "desk").id)
     db.close()
     capsys.readouterr()
-    assert cli.main(["desk", "export", "--csv", "--db", url]) == 0
+    assert cli.main(["desk", "export", "--csv", "--db", url, "--log", log]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["name"] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "Tab"]
     assert (rows[0]["organisation"], rows[0]["role"], rows[0]["handles"]) == ("'+1 Org", "'-2 role", "'@ann")
