@@ -69,22 +69,34 @@ class Connection:
         with self.hub.lock:
             self.peer._raw(payload)
 
-    def _reply(self, kind, handle, timeout, what):
+    def _wait(self, take, timeout, what):
+        """Wait until take() (called under the lock) returns something other
+        than None and return it; the link closing or `timeout` seconds
+        passing first raise."""
         end = time.monotonic() + timeout
         with self._cond:
             while True:
-                for r in self._replies:
-                    if r[0] == kind and r[2] == handle:
-                        self._replies.remove(r)
-                        if r[1]:
-                            raise GattError(r[1], what)
-                        return r[3]
+                got = take()
+                if got is not None:
+                    return got
                 left = end - time.monotonic()
                 if not self.state:
                     raise ConnectionError("%s: the link closed" % what)
                 if left <= 0:
                     raise TimeoutError("%s: no answer in %s s" % (what, timeout))
                 self._cond.wait(left)
+
+    def _reply(self, kind, handle, timeout, what):
+        def take():
+            for r in self._replies:
+                if r[0] == kind and r[2] == handle:
+                    self._replies.remove(r)
+                    return r
+
+        r = self._wait(take, timeout, what)
+        if r[1]:
+            raise GattError(r[1], what)
+        return r[3]
 
     def read(self, handle, timeout=10.0):
         """The value at `handle` (GattError if the badge refuses)."""
@@ -104,15 +116,8 @@ class Connection:
         with self._cond:
             self._found, self._done = [], None
         self._send(b"D" + bytes((self.cid, 11, 1, 0, 0xFF, 0xFF)) + raw)
-        end = time.monotonic() + timeout
+        self._wait(lambda: self._done, timeout, what)
         with self._cond:
-            while self._done is None:
-                left = end - time.monotonic()
-                if not self.state:
-                    raise ConnectionError("%s: the link closed" % what)
-                if left <= 0:
-                    raise TimeoutError("%s: no answer in %s s" % (what, timeout))
-                self._cond.wait(left)
             found = self._found
         for e in found:  # event 11 | end(2) | value handle(2) | properties(2) | uuid
             if len(e) >= 7 and e[0] == 11 and e[7:] == raw:
@@ -136,17 +141,17 @@ class Connection:
 
     def wait_notification(self, handle, timeout=10.0):
         """The next notification on `handle` not seen by this call before; None on timeout."""
-        end = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for n in self._notes:
-                    if n[0] == handle:
-                        self._notes.remove(n)
-                        return n[1]
-                left = end - time.monotonic()
-                if left <= 0 or not self.state:
-                    return None
-                self._cond.wait(left)
+
+        def take():
+            for n in self._notes:
+                if n[0] == handle:
+                    self._notes.remove(n)
+                    return n[1]
+
+        try:
+            return self._wait(take, timeout, "notification 0x%04x" % handle)
+        except (TimeoutError, ConnectionError):
+            return None
 
     def disconnect(self, timeout=10.0):
         if self.state:
