@@ -7,15 +7,12 @@ converting it to RGB565 in the VM (the ESP32 figure is an ESTIMATE: VM time
 x ESP32_FACTOR, see docs/meet-and-greet.md). Also the heap the pack and the
 frame take, and the engine's cost per STEPS event.
 """
-import os
-import subprocess
 import sys
-import tempfile
 
-from host_tools import FIRMWARE_DIR
 from host_tools.bench import emit
 from host_tools.bench.social import ESP32_FACTOR
-from host_tools.bench.steps import MP_HEAP, BenchError, micropython_binary
+from host_tools.bench.steps import BenchError
+from host_tools.fw import vm
 from host_tools.boards import load_board
 from host_tools.designs import DEFAULT_PACK, compile_pack
 
@@ -87,19 +84,9 @@ def measure(board="m5stickc_plus"):
     b = load_board(board)
     d = b["display"]
     code = _SCRIPT % {"w": d["width"], "h": d["height"]}
-    with tempfile.TemporaryDirectory(prefix="cloudpin-designs-") as tmp:
-        with open(os.path.join(tmp, "pack.bin"), "wb") as f:
-            f.write(compile_pack(DEFAULT_PACK))
-        script = os.path.join(tmp, "designs.py")
-        with open(script, "w") as f:
-            f.write(code)
-        proc = subprocess.run([micropython_binary(), "-X", "heapsize=" + MP_HEAP, script], cwd=tmp,
-                              env=dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR) + ":.frozen"),
-                              capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise BenchError("designs run failed in the MicroPython VM:\n" + proc.stdout[-2000:] + proc.stderr[-2000:])
+    out = vm.run_script(code, {"pack.bin": compile_pack(DEFAULT_PACK)}, BenchError, what="designs run")
     calls, heap, spi = {}, {}, {}
-    for line in proc.stdout.splitlines():
+    for line in out.splitlines():
         kind, name, *vals = line.split()
         if kind == "ROW":
             us = float(vals[0])

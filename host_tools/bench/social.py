@@ -4,14 +4,11 @@ and the friend list at its bound (1,024 friends: add, page, update, rebuild
 the RID table from flash). The ESP32 figures are an ESTIMATE (VM time x
 ESP32_FACTOR, see docs/meet-and-greet.md), not a measurement.
 """
-import os
-import subprocess
 import sys
-import tempfile
 
-from host_tools import FIRMWARE_DIR
 from host_tools.bench import emit
-from host_tools.bench.steps import MP_HEAP, BenchError, micropython_binary
+from host_tools.bench.steps import BenchError
+from host_tools.fw import vm
 
 ESP32_FACTOR = 50  # estimate: 240 MHz single-issue Xtensa LX6 vs the host x86 (docs/meet-and-greet.md)
 
@@ -152,17 +149,9 @@ print("SIZE record_bytes %d" % len(rec_a))
 
 
 def measure():
-    with tempfile.TemporaryDirectory(prefix="cloudpin-social-") as tmp:
-        script = os.path.join(tmp, "social.py")
-        with open(script, "w") as f:
-            f.write(_SCRIPT)
-        proc = subprocess.run([micropython_binary(), "-X", "heapsize=" + MP_HEAP, script], cwd=tmp,
-                              env=dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR) + ":.frozen"),
-                              capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise BenchError("social run failed in the MicroPython VM:\n" + proc.stdout[-2000:] + proc.stderr[-2000:])
+    out = vm.run_script(_SCRIPT, None, BenchError, what="social run")
     calls, bulk = {}, {}
-    for line in proc.stdout.splitlines():
+    for line in out.splitlines():
         kind, name, *vals = line.split()
         if kind == "ROW":
             us = float(vals[0])

@@ -97,3 +97,25 @@ def vm_heap(exe=None, probe_imports=None, env=None, path=()):
             raise RuntimeError("emulator does not import in the VM:\n" + proc.stdout + proc.stderr)
         _heap_cache[key] = str(firmware_heap_in_vm() + int(proc.stdout.split()[-1]) + 4096)
     return _heap_cache[key]
+
+
+def run_script(code, files=None, error=RuntimeError, timeout=600, what="script"):
+    """Run `code` in the VM with the firmware on its path and the pin's heap,
+    in a scratch folder holding `files` ({name: bytes}); its stdout. A run
+    that fails raises `error` (the tool's own exception) with the tail of
+    the VM's output."""
+    from host_tools import FIRMWARE_DIR
+
+    with tempfile.TemporaryDirectory(prefix="cloudpin-vm-") as tmp:
+        for name, data in (files or {}).items():
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+        script = os.path.join(tmp, "main_script.py")
+        with open(script, "w") as f:
+            f.write(code)
+        proc = subprocess.run([micropython_binary(error), "-X", "heapsize=" + vm_heap(), script], cwd=tmp,
+                              env=dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR) + os.pathsep + ".frozen"),
+                              capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise error("%s failed in the MicroPython VM:\n%s%s" % (what, proc.stdout[-2000:], proc.stderr[-2000:]))
+    return proc.stdout
