@@ -27,6 +27,9 @@ def add_arguments(p):
                    help="folder (or CSV) of walking recordings to add to the shipped walk; repeatable")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.add_argument("--trace", action="store_true",
+                   help="add tap_trace: per intended tap, each pin's detection, radio start, frames heard from its "
+                        "partner and the nearest others, its choice and why it failed (host_tools/sim/trace.py)")
 
 
 def run(args):
@@ -36,7 +39,7 @@ def run(args):
         sc = load(args.scenario)
         if args.seed is not None:
             sc["seed"] = args.seed
-        result = runner.simulate(sc, args.recordings, progress=say, warn=warn)
+        result = runner.simulate(sc, args.recordings, progress=say, warn=warn, trace=args.trace)
     except (ScenarioError, runner.SimError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

@@ -315,11 +315,18 @@ def touch_distance(pa, pb, dt_ms):
     return TOUCH_M + motionsrc.gap_m(pa, dt) + motionsrc.gap_m(pb, dt)
 
 
-def simulate(sc, recordings=(), progress=None, warn=None):
-    """Run a validated scenario; returns the result dict (docs/sim.md)."""
+def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
+    """Run a validated scenario; returns the result dict (docs/sim.md).
+    trace: add `tap_trace`, why each intended tap did or did not become a
+    friendship (host_tools/sim/trace.py)."""
     t_build = time.perf_counter()
     w, pins = build(sc, recordings, warn)
     by_id = {p.spec["id"]: p for p in pins}
+    tracer = None
+    if trace:
+        from host_tools.sim.trace import Tracer
+
+        tracer = Tracer().install()
     edges = _edges(sc)
     t0 = time.perf_counter()
     last = t0
@@ -333,8 +340,13 @@ def simulate(sc, recordings=(), progress=None, warn=None):
                 progress("sim: %.1f / %.1f s simulated, %.2f sim s per wall s" % (
                     b / 1000.0, sc["duration_s"], b / 1000.0 / max(1e-9, now - t0)))
         wall = time.perf_counter() - t0
-        return _result(sc, w, pins, wall, t0 - t_build)
+        result = _result(sc, w, pins, wall, t0 - t_build)
+        if tracer is not None:
+            result["tap_trace"] = tracer.explain(sc["taps"], lambda pid: result["pins"][pid].get("friends") or [])
+        return result
     finally:
+        if tracer is not None:
+            tracer.remove()
         for p in pins:
             src = getattr(p.dev, "i2c_models", {})
             for models in src.values():
@@ -482,6 +494,11 @@ def summary(result):
                      "\"tap again\" %d; tap to friendship median %s, p95 %s" % (
                          s["made"], s["intended_taps"], s["missed"], s["wrong"], s["half_committed"],
                          s["tap_again"], ms(s["tap_to_friendship_ms"]["median"]), ms(s["tap_to_friendship_ms"]["p95"])))
+    if "tap_trace" in result:
+        causes = {}
+        for t in result["tap_trace"]:
+            causes[t["cause"]] = causes.get(t["cause"], 0) + 1
+        lines.append("  tap trace: " + ", ".join("%s %d" % kv for kv in sorted(causes.items())))
     faulty = [k for k, p in result["pins"].items() if p["faults"] or p["notes"]]
     if faulty:
         lines.append("  pins with faults or warnings: %s" % ", ".join(faulty[:10]) + (" ..." if len(faulty) > 10 else ""))

@@ -346,3 +346,25 @@ def test_runs_repeat_for_a_seed_and_differ_across_seeds():
     one = run(1)
     assert len(one) > 30 and run(1) == one and run(2) != one
 
+
+
+def test_a_pair_put_at_a_distance_stands_face_to_face_both_ways():
+    # set_distance is two wearers touching pins: no torso between them,
+    # whatever way each faced before, and the same both ways (the old model
+    # laid their own facings along an arbitrary axis: up to 30 dB of body loss
+    # on one direction, depending on which pin filled the pair cache first)
+    w = World()
+    a, b, c, d = [w.device("p%d" % i) for i in range(4)]
+    rad = w.radio
+    rad.set_position(a, 0, 0, 0)
+    rad.set_position(b, 5, 5, 180)
+    rad.set_position(c, 9, 0, None)
+    rad.set_position(d, 2, 9, None)
+    rad.set_distance(a, b, 0.3)
+    rad.set_distance(c, d, 0.3)
+    ab = rad.rssi(a, b)
+    assert rad.rssi(b, a) == ab
+    rad.set_distance(a, b, 0.3)  # refilled from the other side
+    assert rad.rssi(b, a) == ab
+    # within the pair's shadowing (6 dB x 0.3 m) of two pins without bodies
+    assert abs(ab - rad.rssi(c, d)) <= 6

@@ -16,7 +16,7 @@ from cloudpin.social import advert, meet as meet_mod
 from cloudpin.social.friends import Friends
 from cloudpin.social.pending import Pending
 from cloudpin.social.updates import utc_ms
-from cpsim.blelog import ble_of
+from cpsim.blelog import IrqLog, ble_of
 from cpsim.world import World
 
 PINS = 3  # up to three pins at once: the VM's heap holds three pins' heaps (conftest)
@@ -133,6 +133,57 @@ def test_a_pin_of_another_event_gets_no_friendship():
     w.run_for(5000)
     assert _friends(a) == [] and _friends(x) == []  # its tap frames fail our MAC: nobody tapped
     assert _meet_lines(a, "tap again") == ["tap again reason=alone"]
+
+
+def _stranger_links(w, pins, connect_ms, leave_ms):
+    """A central that is not a partner (a phone, a replaying attacker)
+    connects to each pin at connect_ms and hangs up at leave_ms; returns
+    its IRQ log."""
+    s = ble_of(w.device("s"))
+    s.active(True)
+    log = IrqLog(s)
+
+    async def run():
+        await asyncio.sleep_ms(connect_ms)
+        for p in pins:
+            at, addr = p["ble"].config("mac")
+            s.gap_connect(at, addr, 300)
+            n = len(log.of(7))
+            for _ in range(40):
+                await asyncio.sleep_ms(10)
+                if len(log.of(7)) > n:
+                    break
+        await asyncio.sleep_ms(leave_ms - time.ticks_ms())
+        for d in log.of(7):
+            s.gap_disconnect(d[0])
+
+    w.start(w.devices[-1], run())
+    return log
+
+
+def _pair_with_stranger(connect_ms, leave_ms):
+    w = World()
+    a, b = _pin(w, "a"), _pin(w, "b")
+    w.radio.set_distance(a["dev"], b["dev"], 0.02)
+    _start(w, (a, b), ((a, 1000), (b, 1001)))
+    log = _stranger_links(w, (a, b), connect_ms, leave_ms)
+    w.run_for(6000)
+    assert len(log.of(7)) == 2  # it did hold a link to each
+    assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]], (a["lines"], b["lines"])
+
+
+def test_a_strangers_link_through_the_tap_window_does_not_silence_the_pins():
+    # the link ends the pins' advertising (NimBLE): they take it up again at
+    # the next refresh, so each still hears the other name it (before, they
+    # stayed silent while linked and both gave up: "one_sided")
+    _pair_with_stranger(1300, 3500)
+
+
+def test_a_strangers_dropped_link_does_not_end_the_partners_link_on_its_handle():
+    # the stranger leaves before the exchange; the initiator's link then gets
+    # the same handle on the responder, which took it for the stranger's
+    # dropped link (before: "tap again reason=link" on both)
+    _pair_with_stranger(1300, 1600)
 
 
 def _cut_before_confirm(w, a, b, apart=False):

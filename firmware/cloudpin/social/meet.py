@@ -41,6 +41,7 @@ RECON_WINDOW_MS = const(2000)
 RECON_GIVE_UP_S = const(3600)  # a pending peer never met again is dropped (never committed)
 ANSWER_FOR_S = const(600)  # how long an unconfirmed or sent-only entry keeps us answering
 _INBOX = const(16)
+_LINKS = const(3)  # the ESP32 controller's links (BTDM_CTRL_BLE_MAX_CONN): reassemblies kept at most
 
 
 def fk8(fk):
@@ -88,8 +89,9 @@ class Meet:
         server = owner.server()
         self.server = server
         self.svc = server.service(SERVICE, ((CHAR, _FLAG_WRITE | _FLAG_NOTIFY, _VALUE_LEN),), on_write=self._on_write)
-        server.links(on_disconnect=self._on_disconnect)
+        server.links(on_connect=self._on_connect, on_disconnect=self._on_disconnect)
         self._inbox = []  # (conn, value) written by centrals, from IRQ context
+        self._reasm = {}  # conn -> exchange.Reassembler of the link's messages
         self._in_flag = asyncio.ThreadSafeFlag()
         self._tap_ev = asyncio.Event()  # set from the bus (a task), never from an IRQ
         self._t_tap = None
@@ -118,6 +120,22 @@ class Meet:
         if self._serving and len(self._inbox) < _INBOX:
             self._inbox.append((conn, value))
             self._in_flag.set()
+
+    def _on_connect(self, conn, addr_type, addr):
+        # NimBLE reuses a handle once its link is gone: a new link on it
+        # starts clean (a stranger's link that dropped, its half message and
+        # its writes still queued, must not end or garble our partner's). A
+        # dropped link keeps its reassembly and queued writes until then: the
+        # initiator hangs up right after its CONFIRM, which is still queued.
+        if conn in self._lost:
+            self._lost.remove(conn)
+        self._reasm.pop(conn, None)
+        i = 0
+        while i < len(self._inbox):
+            if self._inbox[i][0] == conn:
+                self._inbox.pop(i)
+            else:
+                i += 1
 
     def _on_disconnect(self, conn):
         self._lost.append(conn)
@@ -241,15 +259,23 @@ class Meet:
         return self.adv_frames.tap(time.ticks_diff(time.ticks_ms(), t_tap), peer, self.tx_power)
 
     async def _advertise_until(self, deadline, t_tap, peer):
-        """Refresh the tap age every REFRESH_MS until `deadline` (ticks) or
-        while no central is connected to us (a connection ends advertising)."""
+        """Refresh the tap age every REFRESH_MS until `deadline` (ticks).
+        A central that connects ends our advertising (NimBLE); it is taken up
+        again at the next refresh: the partner must keep hearing our frames
+        (whom we name) whoever connected, a stranger or a replaying attacker
+        as much as the partner."""
         while True:
             left = time.ticks_diff(deadline, time.ticks_ms())
             if left <= 0:
                 return
-            if not self.server.connected:  # a central ended our advertising: leave it so
-                self.adv.update(self._tap_frame(t_tap, peer))
+            self._advertise(t_tap, peer)
             await asyncio.sleep_ms(min(tm.REFRESH_MS, left))
+
+    def _advertise(self, t_tap, peer):
+        try:
+            self.adv.update(self._tap_frame(t_tap, peer))
+        except OSError:
+            pass  # no room for another link (NimBLE refuses connectable advertising then)
 
     async def _tap(self, t_tap):
         m = self.match
@@ -366,16 +392,21 @@ class Meet:
 
     # -- GATT: responder (server) ------------------------------------------
 
-    async def _next_message(self, deadline, reasm):
+    async def _next_message(self, deadline):
         """(conn, message bytes) from a central, None at the deadline or if
-        the link dropped."""
+        the watched link dropped."""
+        reasm = self._reasm
         while True:
             while self._inbox:
                 conn, value = self._inbox.pop(0)
                 r = reasm.get(conn)
                 if r is None:
-                    if len(reasm) >= 2:
-                        continue  # one exchange at a time (and one stray link)
+                    if len(reasm) >= _LINKS:  # only links gone for good are left here
+                        for c in list(reasm):
+                            if c not in self.server.connected:
+                                del reasm[c]
+                        if len(reasm) >= _LINKS:
+                            continue
                     r = reasm[conn] = ex.Reassembler()
                 if r.feed(value) == 1:
                     return conn, bytes(r.message())
@@ -401,16 +432,25 @@ class Meet:
 
     async def _respond(self, peer_rid, t_tap):
         deadline = time.ticks_add(time.ticks_ms(), SERVE_MS)
-        if not self.adv.advertising and not self.server.connected:
-            self.adv.start(self._tap_frame(t_tap, peer_rid), ADV_MS, connectable=True)
         res = ex.Responder(self.tk, self.adv_frames.rid, self.record,
                            self.friends.room() > 0 and self.pending.room() > 0, os.urandom(16))
-        reasm = {}
+        self._reasm = {}
         who = None
         stored = False
         self._watch = -1
         while True:
-            got = await self._next_message(deadline, reasm)
+            if who is None:
+                # until the partner's HELLO: our frames (naming it) stay on
+                # the air, refreshed, so that it can decide and find us
+                self._advertise(t_tap, peer_rid)
+                until = time.ticks_add(time.ticks_ms(), tm.REFRESH_MS)
+                if time.ticks_diff(deadline, until) < 0:
+                    until = deadline
+                got = await self._next_message(until)
+                if got is None and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+                    continue
+            else:
+                got = await self._next_message(deadline)
             self._watch = -1 if who is None else who
             if got is None:
                 raise TapAgain("link" if who is not None else "one_sided")
@@ -431,6 +471,7 @@ class Meet:
                     continue
                 who = conn
                 self._watch = conn
+                self.adv.stop()  # found: the air is the link's now
             if code == ex.STORE_PENDING:
                 if not self.pending.put(pend.PENDING, self.unix(), res.peer_fk, res.peer_card):
                     raise TapAgain("full")
@@ -499,7 +540,7 @@ class Meet:
         self.adv.start(self.adv_frames.tap(advert.TAP_AGE_MAX, None, self.tx_power), ADV_MS * 2, connectable=True)
         self.scan.start(self._on_report, 0, SCAN_US, SCAN_US)
         done = [False] * len(asks)
-        reasm = {}
+        self._reasm = {}
         answering = {}
         while time.ticks_diff(deadline, time.ticks_ms()) > 0:
             for i in range(len(asks)):
@@ -510,7 +551,7 @@ class Meet:
                     await self._ask(asks[i], self._recon_seen[i])
             if not self.pending.entries and not self.server.connected:
                 break  # settled (and the asker has hung up)
-            got = await self._next_message(time.ticks_add(time.ticks_ms(), 100), reasm)
+            got = await self._next_message(time.ticks_add(time.ticks_ms(), 100))
             if got is None:
                 continue
             conn, msg = got

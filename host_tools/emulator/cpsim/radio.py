@@ -197,7 +197,9 @@ class Radio:
         self._set(self._fixed, a, b, None if rssi is None else int(rssi))
 
     def set_distance(self, a, b, metres):
-        """Put the pair a-b `metres` apart whatever their positions; None clears."""
+        """Put the pair a-b `metres` apart whatever their positions, face to
+        face (no body loss between them: two wearers touching pins); None
+        clears."""
         self._set(self._dist, a, b, None if metres is None else float(metres))
 
     def _set(self, table, a, b, v):
@@ -237,7 +239,13 @@ class Radio:
         if v is not None:
             r = ((v - TX_DBM) * 10, _LOS)  # as heard from a pin of default power
         elif d is not None:
-            r = self.budget.gain(0.0, 0.0, sa.facing, sa.id, d, 0.0, sb.facing, sb.id)
+            # a pair put at a distance (two wearers touching pins) stands face
+            # to face: no torso between them. Their own facings, applied along
+            # an arbitrary axis, put 0-30 dB of body loss on the pair that
+            # depended on which of the two the cache was filled from (the
+            # link was up to 30 dB weaker one way than the other).
+            r = self.budget.gain(0.0, 0.0, None if sa.facing is None else 0.0, sa.id,
+                                 d, 0.0, None if sb.facing is None else math.pi, sb.id)
         elif sa.placed and sb.placed:
             r = self.budget.gain(sa.x, sa.y, sa.facing, sa.id, sb.x, sb.y, sb.facing, sb.id)
         else:
