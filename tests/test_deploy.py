@@ -4,6 +4,7 @@ kept, stale files removed, unchanged files skipped, an unplug mid-deploy
 leaving nothing half-written, clear errors, several ports at once."""
 import base64
 import hashlib
+import json
 import os
 import random
 import subprocess
@@ -13,8 +14,9 @@ import zlib
 
 import pytest
 
-from host_tools import cli
+from host_tools import FIRMWARE_DIR, cli
 from host_tools.boards import load_board
+from host_tools.designs import DEFAULT_PACK, compile_pack
 from host_tools.link import deploy, deploy_cli, logreader
 from host_tools.link.deploy import DeployError, Inventory, make_plan
 from host_tools.link.session import BadgeError, SerialSession
@@ -214,6 +216,35 @@ def test_deploy_copies_the_app_keeps_user_data_removes_stale_files_and_restarts(
     assert (vb.root / "ran.txt").read_text() == "1.0 8192"
 
 
+def test_deploy_puts_the_event_pack_on_the_pin_and_no_pack_removes_it(vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0")
+    (app / "cloudpin" / "designs").mkdir()  # the firmware's pack loader, for the badge to read the pack with
+    (app / "cloudpin" / "designs" / "__init__.py").write_text("")
+    (app / "cloudpin" / "designs" / "pack.py").write_bytes((FIRMWARE_DIR / "cloudpin" / "designs" / "pack.py").read_bytes())
+    (vb.root / "designs.json").write_bytes(b'{"got": 1}')  # the wearer's unlocks: user data
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert "error" not in r and "pack.bin" in r["written"], r
+    assert (vb.root / "pack.bin").read_bytes() == compile_pack(DEFAULT_PACK)
+    assert "pack.bin" in (vb.root / deploy.MANIFEST).read_text().splitlines()
+    vb.wait_repl(30)
+    # The badge's own MicroPython reads what landed with the firmware's loader.
+    sports = json.loads(DEFAULT_PACK.read_text())["sports"]
+    code = "from cloudpin.designs import pack\np = pack.load('pack.bin')\nprint(p.count, p.ids[0])\n"
+    with SerialSession(vb.port, BAUD) as s:
+        assert s.run(code).split() == [str(len(sports)), sports[0]["id"]]
+
+    doc = json.loads(DEFAULT_PACK.read_text())  # an organiser's other event
+    doc["event"], doc["sports"] = "Mini", doc["sports"][:3]
+    mini = tmp_path / "mini.json"
+    mini.write_text(json.dumps(doc))
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, pack=mini)
+    assert r["written"] == ["pack.bin"] and (vb.root / "pack.bin").read_bytes() == compile_pack(mini), r
+    vb.wait_repl(30)
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app, pack=None)
+    assert (r["written"], r["deleted"]) == ([], ["pack.bin"]), r
+    assert not (vb.root / "pack.bin").exists() and (vb.root / "designs.json").read_bytes() == b'{"got": 1}'
+
+
 def test_redeploy_sends_only_what_changed_and_nothing_when_nothing_did(vb, board, tmp_path):
     app = _app(tmp_path / "app", "1.0", {"extra.py": "X = 1\n"})
     assert "error" not in deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
@@ -359,6 +390,16 @@ def test_cli_deploys_several_ports_at_once(board, tmp_path, monkeypatch, capsys)
         monkeypatch.setattr(usb, "discover_ports", lambda: [])
         assert cli.main(argv + ["--all"]) == 1
         assert "no USB serial port found" in capsys.readouterr().err
+        # A bad pack is refused before any badge is stopped, in one line.
+        bad = tmp_path / "bad.json"
+        doc = json.loads(DEFAULT_PACK.read_text())
+        doc["sports"][0]["id"] = "Bad Id"
+        bad.write_text(json.dumps(doc))
+        assert cli.main(argv + ["--port", badges[0].port, "--pack", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "sports[0].id" in err, err
+        assert cli.main(argv + ["--port", badges[0].port, "--no-pack"]) == 0
+        assert "deleted 1 stale (pack.bin)" in capsys.readouterr().out
     finally:
         for b in badges:
             b.stop()

@@ -16,6 +16,7 @@ import pytest
 
 from host_tools import EMULATOR_DIR, FIRMWARE_DIR, cli
 from host_tools.boards import load_board
+from host_tools.designs import DEFAULT_PACK, compile_pack
 from host_tools.fw import source as fwsource
 from host_tools.images import chips, fsimage, image, nvsimage
 
@@ -120,7 +121,7 @@ for p in sorted(walk("/flash")):
     print(p, binascii.hexlify(hashlib.sha256(open(p, "rb").read()).digest()).decode())
 """, xtensa_fs)
     seen = dict(line.split() for line in out.splitlines())
-    want = {"/flash/board.json", "/flash/boot.py", "/flash/main.py"}
+    want = {"/flash/board.json", "/flash/boot.py", "/flash/main.py", "/flash/pack.bin"}
     for rel in fsimage.app_files():
         if rel not in ("boot.py", "main.py"):
             want.add("/flash/" + rel[:-3] + ".mpy")
@@ -130,6 +131,27 @@ for p in sorted(walk("/flash")):
     on_pin = json.loads(fsimage.unpack(xtensa_fs.read_bytes())["/board.json"])
     assert on_pin == board
     assert seen["/flash/board.json"] == hashlib.sha256(fsimage.unpack(xtensa_fs.read_bytes())["/board.json"]).hexdigest()
+    assert seen["/flash/pack.bin"] == hashlib.sha256(compile_pack(DEFAULT_PACK)).hexdigest()
+
+
+def test_the_firmware_loads_the_images_event_pack_and_no_pack_leaves_it_out(tmp_path, board):
+    img = fsimage.build_fs_image(board, tmp_path / "fs64.bin", arch="x64")
+    out = run_vm(tmp_path, r"""
+sys.path.insert(0, "/flash")
+from cloudpin.designs import pack
+p = pack.load("/flash/pack.bin")
+print(pack.__file__, p.count, p.ids[0], p.ids[-1])
+""", img)
+    sports = json.loads(DEFAULT_PACK.read_text())["sports"]
+    assert out.split() == ["/flash/cloudpin/designs/pack.mpy", str(len(sports)), sports[0]["id"], sports[-1]["id"]]
+    bare = fsimage.unpack(fsimage.build_fs_image(board, tmp_path / "bare.bin", event_pack=None).read_bytes())
+    assert "/pack.bin" not in bare and "/board.json" in bare
+    other = tmp_path / "mini.json"
+    doc = json.loads(DEFAULT_PACK.read_text())
+    doc["event"], doc["sports"] = "Mini", doc["sports"][:2]
+    other.write_text(json.dumps(doc))
+    mini = fsimage.unpack(fsimage.build_fs_image(board, tmp_path / "mini.bin", event_pack=other).read_bytes())
+    assert mini["/pack.bin"] == compile_pack(other) != compile_pack(DEFAULT_PACK)
 
 
 def test_modules_are_compiled_for_the_boards_cpu(tmp_path, board):
@@ -434,3 +456,17 @@ def test_image_command(tmp_path, capsys):
     assert rc == 2 and "f32" in capsys.readouterr().err
     rc = cli.main(["image", "--board", "no_such_board", "-o", str(tmp_path / "q.bin")])
     assert rc == 2 and "unknown board" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "p.json").read_text())
+    assert manifest["pack"] == str(DEFAULT_PACK)
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "n.bin"), "--no-pack"])
+    assert rc == 0 and "designs: none" in capsys.readouterr().out
+    assert "/pack.bin" not in fsimage.unpack((tmp_path / "n.fs.bin").read_bytes())
+    bad = tmp_path / "bad.json"
+    doc = json.loads(DEFAULT_PACK.read_text())
+    doc["sports"][3]["task"]["n"] = 0
+    doc["sports"][4]["led"] = []
+    bad.write_text(json.dumps(doc))
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "b.bin"), "--pack", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.splitlines()) == 1 and "sports[3].task.n" in err and "1 more" in err, err
+    assert not (tmp_path / "b.fs.bin").exists()

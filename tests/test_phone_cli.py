@@ -40,10 +40,12 @@ def test_pair_remembers_the_secret_for_the_next_commands(pin, tmp_path, capsys):
     assert "Ana Lima" in out and "@a, @b" in out
     code, out, _ = run(["friends", "--state", state], pin, capsys)
     assert code == 0 and len(out.splitlines()) == 45 and "F44" in out
-    code, out, _ = run(["design", "judo", "--state", state], pin, capsys)
-    assert code == 0 and out.strip() == "showing judo"
     code, out, _ = run(["designs", "--json", "--state", state], pin, capsys)
-    assert json.loads(out) == {"selected": "judo", "unlocked": ["athletics", "judo"]}
+    assert json.loads(out) == {"selected": "judo", "unlocked": ["athletics", "judo"]}  # the newest unlock
+    code, out, _ = run(["design", "athletics", "--state", state], pin, capsys)
+    assert code == 0 and out.strip() == "showing athletics"
+    code, out, _ = run(["designs", "--json", "--state", state], pin, capsys)
+    assert json.loads(out) == {"selected": "athletics", "unlocked": ["athletics", "judo"]}
 
 
 def test_errors_are_one_line_and_exit_1(pin, tmp_path, capsys):  # noqa: F811

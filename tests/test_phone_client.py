@@ -1,11 +1,14 @@
 """The reference client (host_tools/phone) against the pin's own service in
 this process: the same protocol file on both sides, 20-byte fragments."""
 import base64
+import json
 import struct
 from types import SimpleNamespace
 
+import phonekit
 import pytest
 
+from host_tools.designs import DEFAULT_PACK
 from host_tools.phone import client as cl
 from host_tools.phone.client import PhoneClientError, PinClient
 from host_tools.phone.transports import Loopback
@@ -17,21 +20,14 @@ from cloudpin.phone.service import PhoneService
 from cloudpin.social.friends import Friends
 
 SECRET = bytes(range(16))
+ATHLETICS = [s["id"] for s in json.loads(DEFAULT_PACK.read_text())["sports"]].index("athletics")
 CARD = {"acc": "PR-9", "name": "Ana", "organisation": "Folha", "role": "photo", "handles": ["@ana"], "gen": 2}
 
 
-class Engine:
-    def __init__(self):
-        self.selected = -1
-
-    def unlocked(self):
-        return [(0, "athletics"), (12, "judo")]
-
-    def select(self, i):
-        if i in (0, 12):
-            self.selected = i
-            return True
-        return False
+def designs():
+    """The app's designs on a real engine with the Tokyo pack, athletics and
+    judo unlocked (judo, the newest, shown)."""
+    return phonekit.designs(json.loads(DEFAULT_PACK.read_text()), ("athletics", "judo"))
 
 
 @pytest.fixture
@@ -43,7 +39,7 @@ def pin(tmp_path, monkeypatch):
     for i in range(45):
         fr.add(struct.pack(">H", i) + bytes(14), {"name": "F%d" % i, "organisation": "O", "role": "r",
                                                   "handles": []}, 1700000000 + i)
-    backend = PinBackend("0.1.0", b"\xaa" * 8, 2, friends=fr, designs=Engine())
+    backend = PinBackend("0.1.0", b"\xaa" * 8, 2, friends=fr, designs=designs())
     return PhoneService(backend, SECRET)
 
 
@@ -85,7 +81,8 @@ def test_pair_profile_friends_stats_designs(pin):
         assert [f["slot"] for _, got in pages for f in got] == list(range(45))
         assert c.stats()["friends"] == 45
         assert c.designs()["unlocked"] == ["athletics", "judo"]
-        assert c.select_design("Judo") == "judo" and pin.backend.engine.selected == 12
+        assert c.designs()["selected"] == "judo"
+        assert c.select_design("Athletics") == "athletics" and pin.backend.engine.selected == ATHLETICS
         with pytest.raises(PhoneClientError, match="not unlocked.*athletics, judo"):
             c.select_design("sailing")
         with pytest.raises(PhoneClientError, match="owner card limits"):

@@ -21,7 +21,7 @@ from cloudpin import owner
 from cloudpin.phone.backend import PinBackend
 from cloudpin.phone.service import PhoneService
 from cloudpin.social.friends import Friends
-from test_phone_client import SECRET, Engine
+from test_phone_client import ATHLETICS, SECRET, designs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -53,7 +53,7 @@ def pin(tmp_path, monkeypatch):
                       1785000000 + 600 * i)
         if i % 2 == 0:
             fr.update(slot, 3000 + 417 * i, 2 + i % 5, 1785040000)
-    return PhoneService(PinBackend("0.1.0", b"\x0a\x29\x2e\x18\x5b\xbe\x43\x51", 2, friends=fr, designs=Engine()),
+    return PhoneService(PinBackend("0.1.0", b"\x0a\x29\x2e\x18\x5b\xbe\x43\x51", 2, friends=fr, designs=designs()),
                         SECRET)
 
 
@@ -222,10 +222,11 @@ def test_the_web_app_pairs_and_shows_and_changes_what_the_pin_holds(browser, sit
 
     d.find_element("css selector", "[data-tab=designs]").click()
     wait(d, lambda: len(d.find_elements("css selector", ".design")) == 2, "designs")
-    d.find_elements("css selector", ".design")[1].click()
-    wait(d, lambda: pin.backend.engine.selected == 12, "design selected on the pin")
+    assert d.execute_script("return document.querySelectorAll('.design')[1].classList.contains('shown')")  # judo
+    d.find_elements("css selector", ".design")[0].click()
+    wait(d, lambda: pin.backend.engine.selected == ATHLETICS, "design selected on the pin")
     wait(d, lambda: d.execute_script("const b = document.querySelectorAll('.design');"
-                                     "return b.length == 2 && b[1].classList.contains('shown')"), "shown")
+                                     "return b.length == 2 && b[0].classList.contains('shown')"), "shown")
     shot(d, "5-designs")
 
     d.find_element("css selector", "[data-tab=events]").click()

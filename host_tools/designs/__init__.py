@@ -11,7 +11,8 @@ from host_tools.fw import source as fwsource
 packfmt = fwsource.load("designs.pack")
 PackError = packfmt.PackError
 PACKS_DIR = REPO / "packs"
-DEFAULT_PACK = PACKS_DIR / "tokyo2020.json"
+DEFAULT_PACK = PACKS_DIR / "tokyo2020.json"  # what deploy, image and the simulator put on a pin
+PACK_FILE = fwsource.constants("app")["PACK_PATH"]  # the compiled pack on the pin, beside board.json
 
 
 def read_pack(path):
@@ -38,3 +39,12 @@ def compile_pack(path):
     if errors:
         raise PackError("\n".join(errors))
     return packfmt.Pack(doc).to_bytes()
+
+
+def pack_error_line(err, path):
+    """One line for a tool that compiles a pack as one of its steps (deploy,
+    image): the first error and where to see them all."""
+    lines = str(err).splitlines() or ["invalid pack"]
+    if len(lines) == 1:
+        return lines[0]
+    return "%s (and %d more errors: cloudpin pack check %s)" % (lines[0], len(lines) - 1, path)

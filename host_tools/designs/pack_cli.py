@@ -15,7 +15,7 @@ from collections import Counter
 
 from pathlib import Path
 
-from host_tools.designs import PackError, compile_pack, packfmt, read_pack
+from host_tools.designs import DEFAULT_PACK, PackError, compile_pack, packfmt, read_pack
 
 
 def add_arguments(p):
@@ -27,6 +27,16 @@ def add_arguments(p):
     b.add_argument("file", metavar="FILE", help="pack JSON file")
     b.add_argument("-o", "--out", required=True, metavar="BIN", help="compiled pack to write (e.g. build/pack.bin)")
     b.set_defaults(_action=build)
+
+
+def add_pack_option(p):
+    """--pack / --no-pack, as deploy and image both take them."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pack", default=str(DEFAULT_PACK), metavar="FILE",
+                   help="event pack (designs and their tasks, docs/designs.md) compiled onto the pin as /pack.bin "
+                        "(default: packs/tokyo2020.json)")
+    g.add_argument("--no-pack", dest="pack", action="store_const", const=None,
+                   help="no designs on the pin (a later deploy removes a pack.bin it put there)")
 
 
 def run(args):

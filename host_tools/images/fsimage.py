@@ -1,8 +1,9 @@
 """The app as the pin's filesystem image.
 
 Every firmware module except boot.py and main.py is compiled with mpy-cross
-for the board's CPU (MicroPython runs those two only from source); the result
-and the board definition (/board.json) are packed into a LittleFS v2 image
+for the board's CPU (MicroPython runs those two only from source); the result,
+the board definition (/board.json) and the event pack compiled (/pack.bin,
+the designs: docs/designs.md) are packed into a LittleFS v2 image
 laid out the way MicroPython mounts its `vfs` partition: flash sectors of
 4096 bytes as blocks, and vfs.VfsLfs2's defaults of 32-byte read and program
 sizes and a 32-byte lookahead (extmod/vfs_lfs.c)."""
@@ -15,6 +16,7 @@ from pathlib import Path
 from littlefs import LittleFS, LittleFSError
 
 from host_tools import FIRMWARE_DIR
+from host_tools.designs import DEFAULT_PACK, PACK_FILE, compile_pack
 from host_tools.images import chips
 
 BLOCK_SIZE = 4096
@@ -126,15 +128,19 @@ def default_vfs_size(board):
     return chips.layout(chips.default_partitions(flash), flash)["vfs"][1]
 
 
-def build_fs_image(board, out, *, partition_size=None, arch=None, root=FIRMWARE_DIR):
+def build_fs_image(board, out, *, partition_size=None, arch=None, root=FIRMWARE_DIR, event_pack=DEFAULT_PACK):
     """Compile the app under `root` for `board` (a loaded board dict) and write
     its filesystem image to `out`; returns the path. `partition_size` defaults
     to MicroPython's vfs size for the board's flash; `arch` to the board's CPU
-    (BYTECODE or "x64" build an image the host's MicroPython VM can run)."""
+    (BYTECODE or "x64" build an image the host's MicroPython VM can run);
+    `event_pack` is the event pack's JSON file (None: a pin without designs),
+    compiled by the firmware's own code (PackError names what is wrong)."""
     arch = arch or chips.mpy_arch(board["chip"])
     size = partition_size or default_vfs_size(board)
     files = compile_app(root, arch)
     files["/board.json"] = (json.dumps(board, indent=1, sort_keys=True) + "\n").encode()
+    if event_pack is not None:
+        files["/" + PACK_FILE] = compile_pack(event_pack)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pack(files, size))

@@ -1,5 +1,6 @@
 """Build one image per badge for mass flashing: the app compiled with mpy-cross
-for the board's CPU in a LittleFS filesystem, a per-badge NVS partition
+for the board's CPU in a LittleFS filesystem with the event pack (/pack.bin,
+--pack, --no-pack), a per-badge NVS partition
 (the identity keys of firmware/cloudpin/identity.py: badge_id, or badge_id,
 pair_key, id_key, event_key, utc_offset and prov_gen), and, with --firmware,
 MicroPython's bootloader, partition table and app, merged with esptool into
@@ -17,6 +18,7 @@ from esptool.cmds import merge_bin
 
 from host_tools import FIRMWARE_DIR
 from host_tools.boards import BoardError, load_board
+from host_tools.designs import DEFAULT_PACK, PackError, pack_cli, pack_error_line
 from host_tools.fw import source as fwsource
 from host_tools.images import chips, fsimage, nvsimage
 
@@ -71,7 +73,8 @@ def split_firmware(fw, nvs):
     return parts
 
 
-def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arch=None, root=FIRMWARE_DIR):
+def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arch=None, root=FIRMWARE_DIR,
+                pack=DEFAULT_PACK):
     """Build the parts and, with `firmware`, the merged image. Returns the
     manifest (also written to OUT.json): board, chip, layout, parts."""
     board = board if isinstance(board, dict) else load_board(board)
@@ -83,7 +86,8 @@ def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arc
     out = Path(out)
     stem = out.with_suffix("")
     arch = arch or chips.mpy_arch(chip)
-    fs_path = fsimage.build_fs_image(board, str(stem) + ".fs.bin", partition_size=lay["vfs"][1], arch=arch, root=root)
+    fs_path = fsimage.build_fs_image(board, str(stem) + ".fs.bin", partition_size=lay["vfs"][1], arch=arch, root=root,
+                                     event_pack=pack)
     nvs_out = str(stem) + ".nvs.bin"
     keys = nvsimage.firmware_keys(root)
     if nvs_csv:
@@ -93,7 +97,7 @@ def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arc
     regions = [("nvs", lay["nvs"][0], nvs_path), ("vfs", lay["vfs"][0], fs_path)]
     manifest = {
         "board": board["name"], "chip": chip, "flash_size": board["flash_size"], "mpy_arch": arch,
-        "app_version": firmware_version(root),
+        "app_version": firmware_version(root), "pack": str(pack) if pack is not None else None,
         "layout": {k: {"offset": v[0], "size": v[1]} for k, v in lay.items()},
         "parts": [{"name": n, "offset": a, "file": str(p), "size": Path(p).stat().st_size,
                    "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()} for n, a, p in regions],
@@ -130,7 +134,8 @@ def describe(manifest):
         args = " ".join("0x%x %s" % (p["offset"], p["file"]) for p in manifest["parts"])
         lines.append("flash the parts onto a badge that runs MicroPython with:")
         lines.append("  esptool --chip %s write-flash %s" % (chips.esptool_name(manifest["chip"]), args))
-    lines.append("app %s compiled for %s" % (manifest["app_version"], manifest["mpy_arch"]))
+    lines.append("app %s compiled for %s; designs: %s" % (manifest["app_version"], manifest["mpy_arch"],
+                                                         manifest["pack"] or "none (--no-pack)"))
     return "\n".join(lines)
 
 
@@ -146,6 +151,7 @@ def add_arguments(p):
     p.add_argument("--nvs-csv", help="NVS values as an esp-idf-nvs-partition-gen CSV (i32 and blob encodings only)")
     p.add_argument("--arch", help="mpy-cross architecture instead of the board's (x64 or bytecode: run the image in "
                                   "the host's MicroPython VM)")
+    pack_cli.add_pack_option(p)
     p.add_argument("--app", default=str(FIRMWARE_DIR), help=argparse.SUPPRESS)
 
 
@@ -156,7 +162,10 @@ def run(args):
     try:
         values = dict(nvsimage.parse_assignment(a) for a in args.nvs)
         manifest = build_image(args.board, args.output, firmware=args.firmware, nvs_values=values,
-                               nvs_csv=args.nvs_csv, arch=args.arch, root=args.app)
+                               nvs_csv=args.nvs_csv, arch=args.arch, root=args.app, pack=args.pack)
+    except PackError as e:
+        print("error: %s" % pack_error_line(e, args.pack), file=sys.stderr)
+        return 2
     except (BoardError, chips.FirmwareError, fsimage.ImageError, fwsource.SourceError, nvsimage.NvsError, MergeError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

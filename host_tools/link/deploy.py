@@ -1,8 +1,9 @@
 """Copy the compiled app to running badges over the raw REPL.
 
 The app is compiled with mpy-cross (boot.py and main.py stay source), the
-board definition goes in as /board.json, and each badge gets only what
-changed:
+board definition goes in as /board.json, the event pack compiled as
+/pack.bin (the designs, docs/designs.md; `pack=None` leaves it out and a
+later deploy removes it), and each badge gets only what changed:
   - one round trip hashes every app file on the badge (sha256);
   - changed files travel as base64 of zlib-compressed chunks (the badge
     inflates them with its `deflate` module), about their own size on the
@@ -30,6 +31,7 @@ import zlib
 from pathlib import Path
 
 from host_tools import FIRMWARE_DIR, REPO
+from host_tools.designs import DEFAULT_PACK, PACK_FILE, PackError, compile_pack
 from host_tools.fw import source as fwsource
 from host_tools.images import chips, fsimage
 from host_tools.link.session import BAUD, BadgeError, LinkError, SerialSession
@@ -92,8 +94,9 @@ def targets(root=FIRMWARE_DIR):
     return [(rel, rel if rel in fsimage.SOURCE_ONLY else rel[:-3] + ".mpy") for rel in fsimage.app_files(root)]
 
 
-def build(board, arch, root=FIRMWARE_DIR):
-    """{relative path on the badge: bytes}: what fsimage puts in an image."""
+def build(board, arch, root=FIRMWARE_DIR, pack=DEFAULT_PACK):
+    """{relative path on the badge: bytes}: what fsimage puts in an image
+    (`pack`: the event pack's JSON file, or None for no designs)."""
     root = Path(root)
     files = {}
     with _compile_lock:
@@ -101,6 +104,8 @@ def build(board, arch, root=FIRMWARE_DIR):
             src = root / rel
             files[path] = src.read_bytes() if rel == path else _compile(src, rel, arch)
     files["board.json"] = board_json(board)
+    if pack is not None:
+        files[PACK_FILE] = compile_pack(pack)
     return files
 
 
@@ -304,11 +309,11 @@ def deploy_badge(badge, board, *, progress=None, **kw):
 
 
 def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FIRMWARE_DIR, progress=None,
-                 restart=True):
+                 restart=True, pack=DEFAULT_PACK):
     t0 = time.monotonic()
     note = progress or (lambda *a, **k: None)
     # The badge's paths follow from the sources alone; the arch from the badge.
-    want = [p for _, p in targets(root)] + ["board.json", MANIFEST]
+    want = [p for _, p in targets(root)] + ["board.json"] + ([PACK_FILE] if pack is not None else []) + [MANIFEST]
     try:
         inv = inventory(badge, want)
     except BadgeError:
@@ -321,7 +326,7 @@ def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FI
         badge.connect()
         inv = inventory(badge, want)
     arch = choose_arch(board, inv, arch)
-    files = build(board, arch, root)
+    files = build(board, arch, root, pack)
     plan = make_plan(files, inv, force)
     manifest = manifest_text(files, fwsource.version(root)).encode()
     total = sum(len(files[p]) for p in plan.write)
@@ -364,7 +369,7 @@ def deploy_port(port, board, *, baud=BAUD, **kw):
     try:
         with SerialSession(port, baud, wake_timeout=6.0) as badge:
             return deploy_badge(badge, board, **kw)
-    except (LinkError, fsimage.ImageError, fwsource.SourceError, chips.FirmwareError) as e:
+    except (LinkError, fsimage.ImageError, fwsource.SourceError, chips.FirmwareError, PackError) as e:
         return {"port": port, "error": str(e)}
 
 

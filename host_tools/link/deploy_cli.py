@@ -4,6 +4,8 @@ place at the end, so an unplug mid-deploy leaves the old app whole; files an
 earlier deploy put there and the build no longer has are removed, user data
 (owner.json, stats, friends) is never touched; finally the app restarts.
 The running app is stopped with Ctrl-C; its watchdog keeps being fed.
+The event pack (--pack, default packs/tokyo2020.json) goes along compiled as
+/pack.bin, so the pin shows its designs; --no-pack leaves it out.
 
 (The command line of host_tools.link.deploy, whose API scripts and the desk call.)
 """
@@ -14,6 +16,7 @@ import threading
 
 from host_tools import FIRMWARE_DIR
 from host_tools.boards import BoardError, load_board
+from host_tools.designs import PackError, compile_pack, pack_cli, pack_error_line
 from host_tools.images import fsimage
 from host_tools.link.deploy import BAUD, deploy_ports, targets
 from host_tools.ports import usb
@@ -53,6 +56,7 @@ def add_arguments(p):
                    help="compare and say what would change, write nothing (the app is interrupted and restarted)")
     p.add_argument("--baud", type=int, default=BAUD, help="serial speed (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pack_cli.add_pack_option(p)
     p.add_argument("--app", default=str(FIRMWARE_DIR), help=argparse.SUPPRESS)
 
 
@@ -117,10 +121,16 @@ def run(args):
     except fsimage.ImageError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+    if args.pack is not None:
+        try:  # before any badge is stopped
+            compile_pack(args.pack)
+        except PackError as e:
+            print("error: %s" % pack_error_line(e, args.pack), file=sys.stderr)
+            return 2
     show = not args.no_progress and sys.stderr.isatty()
     with _Bars(ports, show) as bars:
         results = deploy_ports(ports, board, progress=bars, arch=args.arch, force=args.force,
-                               dry_run=args.dry_run, root=args.app, baud=args.baud)
+                               dry_run=args.dry_run, root=args.app, baud=args.baud, pack=args.pack)
     for port in ports:
         print(describe(results[port]))
     return 0 if all("error" not in r for r in results.values()) else 1

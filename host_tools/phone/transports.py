@@ -141,7 +141,10 @@ class Bleak:
             from bleak import BleakClient, BleakScanner
         except ImportError as e:
             raise ConnectionError("Bluetooth needs the bleak package (make install): %s" % e)
-        loop = asyncio.new_event_loop()
+        # The platform's own loop on real time, whatever loop policy the
+        # process set (the emulator's gives a simulated-time loop while a
+        # simulated world is bound: a real adapter never waits on that clock).
+        loop = asyncio.DefaultEventLoopPolicy().new_event_loop()
         threading.Thread(target=loop.run_forever, name="bleak", daemon=True).start()
 
         async def find():

@@ -65,9 +65,10 @@ def check_card(pin_id, extra):
     return owner.validate(card(pin_id, extra))
 
 
-def provision(world, dev, pin_id, keys, extra=None):
+def provision(world, dev, pin_id, keys, extra=None, pack=None):
     """Write the pin's identity into its NVS and its owner card into its
-    flash folder (dev.flash_dir must be set), with `dev` bound."""
+    flash folder (dev.flash_dir must be set), with `dev` bound; `pack`, the
+    compiled event pack, goes beside them as deploy puts it (the designs)."""
     import esp32
 
     from cloudpin import identity, owner
@@ -78,3 +79,8 @@ def provision(world, dev, pin_id, keys, extra=None):
     identity.set_badge_id(nvs, k["badge_id"])
     identity.write(nvs, k["pair_key"], k["id_key"], GEN, keys.event_key, keys.utc_offset)
     owner.save(card(pin_id, extra))
+    if pack is not None:
+        from host_tools.designs import PACK_FILE
+
+        with open(PACK_FILE, "wb") as f:
+            f.write(pack)

@@ -214,6 +214,18 @@ async def _firmware(pin, board):
     await app.main()
 
 
+def _pack(path):
+    """The compiled event pack every pin gets (None: the scenario's "pack" is null)."""
+    if path is None:
+        return None
+    from host_tools.designs import PackError, compile_pack, pack_error_line
+
+    try:
+        return compile_pack(path)
+    except PackError as e:
+        raise SimError("pack: %s" % pack_error_line(e, path)) from None
+
+
 def build(sc, recordings=(), warn=None):
     """The world of a validated scenario: (world, [Pin]). Nothing runs yet."""
     from host_tools.bench.crowd import _paths
@@ -226,6 +238,7 @@ def build(sc, recordings=(), warn=None):
 
     boards = _boards(sc["pins"], warn)
     keys = provision.Keys(sc["seed"], [p["id"] for p in sc["pins"]], sc["event"]["utc_offset_min"])
+    pack = _pack(sc["pack"])
     pool = []
     if any(moving_spans(p) and not p["recording"] for p in sc["pins"]):
         pool = walk_recordings(list(sc["recordings"]) + list(recordings))
@@ -252,7 +265,7 @@ def build(sc, recordings=(), warn=None):
             os.mkdir(dev.flash_dir)
             if start_utc is not None:  # the RTC reads the event's time at t = 0
                 dev.rtc_offset_us = (start_utc - provision.RTC_EPOCH_UNIX) * 1000000
-            provision.provision(w, dev, spec["id"], keys, spec["card"])
+            provision.provision(w, dev, spec["id"], keys, spec["card"], pack)
             pin = Pin(spec, name, dev)
             source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise,
                                             w.sim_touches)

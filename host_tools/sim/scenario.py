@@ -10,10 +10,11 @@ import math
 from pathlib import Path
 
 from host_tools.boards import boardspec
+from host_tools.designs import DEFAULT_PACK
 from host_tools.fw import source as fwsource
 from host_tools.sim import provision
 
-TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers")
+TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers", "pack")
 ROOM = ("width_m", "depth_m")
 PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card", "sleep")
 TAP = ("t_ms", "a", "b")
@@ -216,18 +217,21 @@ def validate(data):
         taps.append(tap)
     solos = [{"t_ms": t_ms, "pin": pin_ref(_need(t, "pin", where), where + ".pin")}
              for where, t, t_ms in entries("solo_taps", SOLO)]
+    pack = data.get("pack", str(DEFAULT_PACK))  # every pin's designs (null: none), as deploy puts them
+    if pack is not None and (not isinstance(pack, str) or not pack):
+        raise ScenarioError("pack: expected an event pack's JSON file or null, got %r" % (pack,))
     recs = data.get("recordings")
     if recs is not None and (not isinstance(recs, list) or not all(isinstance(r, str) and r for r in recs)):
         raise ScenarioError("recordings: expected a list of folders or CSV files")
     return {"name": name, "seed": seed, "duration_s": duration, "room": room, "pins": pins,
             "taps": sorted(taps, key=lambda t: t["t_ms"]), "solo_taps": sorted(solos, key=lambda t: t["t_ms"]),
             "recordings": recs or [], "event": _event(data.get("event")),
-            "attackers": _attackers(data.get("attackers"), room, ids)}
+            "attackers": _attackers(data.get("attackers"), room, ids), "pack": pack}
 
 
 def load(path):
     """Read and validate a scenario file; ScenarioError (one line) if it is not one.
-    Relative paths inside it (recordings) are resolved against its folder."""
+    Relative paths inside it (recordings, pack) are resolved against its folder."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -243,6 +247,8 @@ def load(path):
         raise ScenarioError("%s: %s" % (path, e)) from None
     base = path.resolve().parent
     sc["recordings"] = [str(base / r) for r in sc["recordings"]]
+    if sc["pack"] is not None:
+        sc["pack"] = str(base / sc["pack"])
     for p in sc["pins"]:
         if p["recording"]:
             p["recording"] = str(base / p["recording"])

@@ -32,22 +32,41 @@ class Counter:
         return bytes([(self.n * 131 + i * 7) & 0xFF for i in range(k)])
 
 
-class Engine:
-    """A designs engine as the backend wants it."""
+SPORTS = ("athletics", "aquatics", "archery", "badminton", "boxing", "canoe")
 
-    def __init__(self):
-        self.selected = -1
-        self.unlocked_list = [(0, "athletics"), (4, "boxing")]
 
-    def unlocked(self):
-        return list(self.unlocked_list)
+def pack_doc(ids=SPORTS):
+    """A small event pack: one plain design per sport."""
+    return {"format": 1, "event": "Test", "sports": [
+        {"id": sid, "name": sid, "short": sid[:16], "task": {"kind": "friends", "n": 1000}, "led": ["red"],
+         "design": [["rect", 0, 0, 128, 128, "red", 1]]} for sid in ids]}
 
-    def select(self, i):
-        for j, _ in self.unlocked_list:
-            if j == i:
-                self.selected = i
-                return True
-        return False
+
+def designs(doc=None, unlock=("athletics", "boxing")):
+    """The designs as the app runs them (a DesignService on a real unlock
+    engine, designs.json in this folder), with the sports in `unlock`
+    unlocked by one tap, in pack order: the newest is the one shown."""
+    import os
+
+    from cloudpin import bus as topics
+    from cloudpin.bus import Bus
+    from cloudpin.designs import engine, pack
+    from cloudpin.designs.service import DesignService
+    from cloudpin.log import Logger
+
+    for name in os.listdir("."):
+        if name.startswith("designs.json"):
+            os.remove(name)
+    doc = doc or pack_doc()
+    for s in doc["sports"]:
+        if s["id"] in unlock:
+            s["task"] = {"kind": "tap_days", "n": 1}
+    bus = Bus()
+    e = engine.Designs(pack.Pack(doc), Logger("designs", sink=lambda line: None), clock=lambda: 1785000000)
+    e.load(20000)
+    e.subscribe(bus)
+    bus.publish(topics.TAP, 1, 900)
+    return DesignService(e, bus)
 
 
 def friend_card(i):
@@ -65,7 +84,7 @@ def pin(friends=0, engine=True, seed=1):
         slot = fr.add(bytes(((i >> 8) & 0xFF, i & 0xFF)) + bytes(14), friend_card(i), 1700000000 + i)
         if i % 3 == 0:
             fr.update(slot, 1000 + i, i % 5, 1700000500)
-    b = PinBackend("0.1.0", BADGE, 5, friends=fr, designs=Engine() if engine else None)
+    b = PinBackend("0.1.0", BADGE, 5, friends=fr, designs=designs() if engine else None)
     return PhoneService(b, SECRET, random=Counter(seed))
 
 
@@ -114,4 +133,9 @@ def state(svc):
             log = f.read()
     except OSError:
         log = None
-    return owner.load(), b.engine.selected if b.engine else None, log, b.friends.count
+    try:
+        with open("designs.json", "rb") as f:
+            picked = f.read()
+    except OSError:
+        picked = None
+    return owner.load(), b.engine.selected if b.engine else None, picked, log, b.friends.count

@@ -83,6 +83,49 @@ def test_an_unlock_plays_its_colours_and_the_button_picks_the_next_design():
     assert e.selected == 1
 
 
+class _Counter:
+    steps = 0
+
+
+def test_walked_steps_reach_the_engine_and_the_phones_pick_redraws():
+    from cloudpin.designs.stepfeed import StepFeed
+    from cloudpin.social.daily import Daily
+
+    _fresh()
+    for name in os.listdir("."):
+        if name.startswith("daily.json") or name.startswith("steps.json"):
+            os.remove(name)
+    world = World()
+    dev = world.device("p")
+    bus = Bus()
+    e = _engine(bus)
+    counter = _Counter()
+    feed = StepFeed(bus, counter, Daily(0), lambda: 1780272000 + 3600)
+    feed.load()
+    svc = DesignService(e, bus, every_ms=30000, feed=feed)
+    drawn = []
+    svc.draw = lambda: drawn.append(e.selected)
+    world.start(dev, svc.run())
+    world.run_for(100)
+    assert drawn == [-1] and e.steps_today == 0
+    counter.steps = 99
+    world.run_for(5000)  # one feed tick
+    assert e.steps_today == 99 and not e.got[0] and drawn == [-1]  # no redraw for steps alone
+    counter.steps = 100
+    world.run_for(5000)
+    assert e.got[0] and e.selected == 0 and drawn[-1] == 0
+    assert not svc.select(1) and e.selected == 0  # locked: nothing changes
+    bus.publish(topics.TAP, 5, 900)  # unlocks "tap"
+    world.run_for(100)
+    n = len(drawn)
+    assert svc.select(0) and svc.selected == 0 and e.picked
+    assert svc.unlocked() == e.unlocked() == [(0, "walk"), (1, "tap")]
+    world.run_for(100)
+    assert len(drawn) == n + 1 and drawn[-1] == 0  # the phone's pick shows at once
+    world.run_for(30000)
+    assert len(drawn) >= n + 2  # and the progress bars every 30 s
+
+
 def test_mp_the_card_reaches_the_glass():
     import machine
     from cloudpin.st7789 import ST7789

@@ -34,7 +34,7 @@ def _seeds(svc):
         msg, _ = ph.request(op, a)
         assert ph.take(send(svc, 1, msg))[2] == p.OK
         out.append(bytes(msg))
-    svc.backend.engine.selected = -1
+    assert svc.backend.engine.select(0)  # back from the recorded pick: a replay of it would show
     from phonekit import CARD, owner
 
     owner.save(dict(CARD))

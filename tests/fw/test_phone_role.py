@@ -72,14 +72,19 @@ class Adv:
         self.data = None
         self.starts = 0
 
-    def start(self, data, interval_ms=100, connectable=False):
-        assert connectable and len(data) <= 31
+    def start(self, data, interval_ms=100, connectable=False, prio=2):
+        assert connectable and len(data) <= 31 and prio == 0  # the phone's: the lowest
         self.data = data
         self.advertising = True
         self.starts += 1
+        return True
 
-    def stop(self):
-        self.advertising = False
+    def holds(self, prio):
+        return self.advertising and prio == 0
+
+    def stop(self, prio=2):
+        if prio == 0:
+            self.advertising = False
 
 
 class Owner:

@@ -2,6 +2,7 @@
 # pairing with the card's secret, every request, paging, events, and the
 # refusals (wrong secret, rate limit, replay, altered and out-of-order
 # writes) changing nothing.
+import json
 import struct
 
 from phonekit import (BADGE, CARD, SECRET, Counter, call, error_of, pair, pin, send,  # noqa: F401
@@ -55,7 +56,7 @@ def test_the_owner_pairs_and_reads_everything():
     st, b = call(svc, ph, p.OP_STATS)
     assert st == p.OK and p.parse_stats(b)["friends"] == 5
     st, b = call(svc, ph, p.OP_DESIGNS)
-    assert st == p.OK and p.parse_designs(b) == (None, [(0, "athletics"), (4, "boxing")])
+    assert st == p.OK and p.parse_designs(b) == (4, [(0, "athletics"), (4, "boxing")])  # the newest unlock shown
 
 
 def test_the_owner_sets_the_card_and_the_design():
@@ -68,11 +69,15 @@ def test_the_owner_sets_the_card_and_the_design():
     assert stored["acc"] == "PR-7" and stored["gen"] == 5  # the desk's fields stay
     for k in new:
         assert stored[k] == new[k]
-    assert call(svc, ph, p.OP_DESIGN_SET, b"\x04") == (p.OK, b"")
-    assert svc.backend.engine.selected == 4
-    assert p.parse_designs(call(svc, ph, p.OP_DESIGNS)[1])[0] == 4
-    assert call(svc, ph, p.OP_DESIGN_SET, b"\x05")[0] == p.NOT_FOUND  # locked design
-    assert svc.backend.engine.selected == 4
+    assert call(svc, ph, p.OP_DESIGN_SET, b"\x00") == (p.OK, b"")
+    assert svc.backend.engine.selected == 0
+    assert p.parse_designs(call(svc, ph, p.OP_DESIGNS)[1])[0] == 0
+    with open("designs.json") as f:  # the wearer's pick is saved: a later unlock does not replace it
+        saved = json.load(f)
+    assert saved["selected"] == "athletics" and saved["picked"] is True
+    for i in (1, 5, 6, 255):  # locked, locked, past the pack's end, none
+        assert call(svc, ph, p.OP_DESIGN_SET, bytes((i,)))[0] == p.NOT_FOUND
+    assert svc.backend.engine.selected == 0
 
 
 def test_refused_requests_change_nothing():

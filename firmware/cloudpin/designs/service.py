@@ -14,20 +14,26 @@ from cloudpin import bus as topics
 
 _DEBOUNCE_MS = const(250)
 _LED_MS = const(300)
+_FEED_MS = const(5000)  # steps reach the engine this often (its tasks count thousands)
 
 
 class DesignService:
     name = "designs"
 
-    def __init__(self, engine, bus, lcd=None, led=None, button=None, active_low=True, every_ms=30000):
+    def __init__(self, engine, bus, lcd=None, led=None, button=None, active_low=True, every_ms=30000, feed=None,
+                 feed_ms=_FEED_MS):
         """engine: designs.engine.Designs (loaded); lcd: cloudpin.st7789.ST7789
         or None; led: cloudpin.led.Led or None; button: a machine.Pin input
-        or None (active_low: pressed reads 0)."""
+        or None (active_low: pressed reads 0); feed: a designs.stepfeed.StepFeed
+        ticked every feed_ms (the steps tasks' counts), or None."""
         self.engine = engine
         self.lcd = lcd
         self.led = led
         self.every_ms = every_ms
+        self.feed = feed
+        self.feed_ms = feed_ms
         self.draws = 0
+        self._due = False  # a redraw is due (an unlock, the button, the phone's pick)
         self._wake = asyncio.ThreadSafeFlag()
         self._pressed = False
         self._press_ms = 0
@@ -47,7 +53,26 @@ class DesignService:
 
     def _on_design(self, i):
         self._blink = i
+        self._due = True
         self._wake.set()
+
+    # The phone service's view of the designs (cloudpin.phone.backend): the
+    # engine's, but a pick from the phone redraws the card at once.
+    @property
+    def selected(self):
+        return self.engine.selected
+
+    def unlocked(self):
+        return self.engine.unlocked()
+
+    def select(self, i):
+        """Show design i (the wearer's pick from the phone); False if it is
+        not unlocked (nothing changes)."""
+        if not self.engine.select(i):
+            return False
+        self._due = True
+        self._wake.set()
+        return True
 
     def _on_button(self, pin):
         # IRQ context: no allocation, no publishing; the task does the work.
@@ -55,6 +80,7 @@ class DesignService:
         if time.ticks_diff(t, self._press_ms) >= _DEBOUNCE_MS:
             self._press_ms = t
             self._pressed = True
+            self._due = True
             self._wake.set()
 
     def draw(self):
@@ -82,17 +108,29 @@ class DesignService:
         led.set(before)
 
     async def run(self):
+        if self.feed is not None:
+            self.feed.tick()  # today's steps to the engine before the first card
         self.draw()
+        tick = min(self.every_ms, self.feed_ms) if self.feed is not None else self.every_ms
+        since = 0  # ms since the last redraw, counted in ticks
         while True:
+            t0 = time.ticks_ms()
             try:
-                await asyncio.wait_for_ms(self._wake.wait(), self.every_ms)
+                await asyncio.wait_for_ms(self._wake.wait(), tick)
             except asyncio.TimeoutError:
                 pass
+            since += time.ticks_diff(time.ticks_ms(), t0)
+            if self.feed is not None:
+                self.feed.tick()
             if self._pressed:
                 self._pressed = False
                 i = self.engine.next()
                 if i >= 0:
                     self._blink = i
+            if not self._due and since < self.every_ms:
+                continue
+            self._due = False
+            since = 0
             self.draw()
             if self._blink >= 0:
                 i, self._blink = self._blink, -1
@@ -126,8 +164,19 @@ def for_app(app, hw, log, path):
         unix_s = lambda: utc_ms(rtc) // 1000  # noqa: E731 - unix seconds, as the daily counters count days
     # The friend store (meet and greet: app.friends) is opened before this.
     engine = Designs(p, log, friends=app.friends, clock=unix_s)
-    engine.load(Daily(offset).local_day(engine.clock()))
+    # Today's counts: the app's (app.daily) if it keeps them, else kept here
+    # and given to the app for friend updates and the phone.
+    daily = getattr(app, "daily", None)
+    if daily is None:
+        daily = app.daily = Daily(offset, log=log)
+    motion = getattr(app, "motion", None)
+    from cloudpin.designs.stepfeed import StepFeed
+
+    feed = StepFeed(app.bus, motion.steps if motion is not None else None, daily, engine.clock, log=log)
+    feed.load()
+    engine.load(feed.day)
     engine.subscribe(app.bus)
+    feed.subscribe(app.bus)
     b = hw.board.get("button") or {}
     return DesignService(engine, app.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
-                         b.get("active_low", False))
+                         b.get("active_low", False), feed=feed)

@@ -22,6 +22,7 @@ import bluetooth
 from micropython import const
 
 from cloudpin import bus as topics
+from cloudpin.ble.advertiser import PHONE as _PRIO
 from cloudpin.phone import ids
 
 WINDOW_S = const(60)
@@ -246,7 +247,14 @@ class PhoneRole:
                 self._gone(svc, conn)
 
     async def _radio(self, svc, now):
-        want_adv = self.window.is_open(now) and not self._conns
+        # The phone window is the radio's lowest priority: while another role
+        # holds the radio (a tap window, a friend-update window) its beacon
+        # pauses, and it resumes after (the window's time keeps running).
+        busy = False
+        for u in self.owner.users:
+            if u != "phone":
+                busy = True
+        want_adv = self.window.is_open(now) and not self._conns and not busy
         if (want_adv or self._conns) and not self.holding:
             try:
                 await self.owner.acquire("phone")
@@ -254,19 +262,18 @@ class PhoneRole:
                 self.log.warning("phone window: radio %r" % (e,))
                 return
             self.holding = True
-        if want_adv and not self._adv.advertising:
+        if want_adv and not self._adv.holds(_PRIO):
             try:
-                self._adv.start(svc.beacon(self._random(4)), ADV_MS, True)
-                self.advertising = True
+                self.advertising = self._adv.start(svc.beacon(self._random(4)), ADV_MS, True, _PRIO)
             except OSError as e:
                 self.log.warning("phone window: advertise %r" % (e,))
         elif not want_adv and self.advertising:
             self.advertising = False
-            if self._adv.advertising:
-                self._adv.stop()
-        if self.advertising and not self._adv.advertising:
+            self._adv.stop(_PRIO)  # ours only: never another role's advertisement
+        if self.advertising and not self._adv.holds(_PRIO):
             self.advertising = False  # a connection ended it, or another role took the advertiser
-        if self.holding and not want_adv and not self._conns:
+        if self.holding and not self._conns and not (want_adv or busy and self.window.is_open(now)):
+            # (paused for another role, it keeps the radio: no 250 ms restart to resume)
             self.holding = False
             self.owner.release("phone")
 
