@@ -28,6 +28,7 @@ from array import array
 
 from micropython import const
 
+from cloudpin import bus as topics
 from cloudpin.steps import StepCounter
 from cloudpin.taps import TapDetector
 
@@ -104,7 +105,7 @@ class MotionPipeline:
 class MotionService:
     name = "motion"
 
-    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True):
+    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True, bus=None):
         self.hw = hw
         # cloudpin.power.PowerService: its waits tell the sleeper when this
         # service is due; None runs on plain asyncio (no light sleep).
@@ -129,6 +130,16 @@ class MotionService:
         self.dozes = 0
         self._quiet_ms = 0
         self.moved = False  # the last drain saw a burst that was not still
+        # The radio's start holds the CPU longer than the FIFO lasts
+        # (bus.RADIO_START): the watermark callback drains meanwhile, and
+        # taps found then wait here for the task to report them.
+        self._irq_drain = False
+        self._irq_ok = False  # the watermark interrupt is attached
+        self._held_t = array("i", [0, 0])
+        self._held_mg = array("i", [0, 0])
+        self._held = 0
+        if bus is not None:
+            bus.subscribe(topics.RADIO_START, self._radio_start)
 
     @property
     def tap_count(self):
@@ -139,9 +150,29 @@ class MotionService:
             return "motion=off"
         return "steps=%d taps=%d" % (self.steps.steps, self.tap_count)
 
-    # Interrupt handlers: no allocation, just flags (as aioble does).
+    # Interrupt handlers: no allocation, just flags (as aioble does), except
+    # while the radio starts (below).
     def _on_watermark(self, pin):
-        self._wake.set()
+        if self._irq_drain:
+            # A scheduled callback inside ble.active(True) (its sync wait runs
+            # them: MicroPython's mp_bluetooth_init) or just after it: this
+            # service's task is parked at its await until it clears the flag,
+            # so this drain never interleaves with the task's own.
+            self.drain()
+        else:
+            self._wake.set()
+
+    def _radio_start(self, starting):
+        if not starting:
+            self._wake.set()  # the task takes over again (below), reports held taps
+            return
+        if not self._irq_ok or self.dozing:
+            return  # dozing, the FIFO overflows by design
+        # Until this service's task runs again (on the chip active() returns
+        # first; the emulator lets the caller run on and holds the tasks),
+        # the watermark callback drains and taps found wait in _held.
+        self._irq_drain = True
+        self.drain()  # the FIFO's whole 80 ms for the part that runs no callback
 
     def _on_click(self, pin):
         self._clicked = True
@@ -162,6 +193,7 @@ class MotionService:
             self._hw_click = True
         if accel.HAS_WATERMARK_IRQ:
             accel.attach_irq(self.hw.accel_int, self._on_watermark)
+            self._irq_ok = True
             return 0
         return accel.poll_ms()
 
@@ -218,9 +250,23 @@ class MotionService:
             return False
 
     def _tap(self, t, mg):
+        if self._irq_drain:
+            # inside the radio's start: report from the task (a bus publish
+            # from here would run the handshake inside active(True))
+            if self._held < 2:
+                self._held_t[self._held] = t
+                self._held_mg[self._held] = mg
+                self._held += 1
+            return
         self.log.info("tap t_ms=%d mg=%d" % (t, mg))
         if self.on_tap is not None:
             self.on_tap(t, mg)
+
+    def _report_held(self):
+        n = self._held
+        self._held = 0
+        for i in range(n):
+            self._tap(self._held_t[i], self._held_mg[i])
 
     async def run(self):
         if self.pipeline is None:
@@ -241,6 +287,9 @@ class MotionService:
                 self.drain()
                 continue
             await self._wait(_PEEK_MS if self.dozing else _WAIT_MS)
+            if self._irq_drain:
+                self._irq_drain = False  # before the drain: callbacks drain no more
+                self._report_held()
             clicked = self._clicked
             self.drain()
             if self.dozing:
