@@ -59,7 +59,8 @@ class App:
         self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         if self.updates is not None and waits is not None:
             self.updates.sleep_ms = waits  # its windows start on time while the pin sleeps
-        self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep)
+        self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep,
+                                    bus=self.bus)
         if self.power is not None:
             self.power.on_wake = self.motion.kick
         self._sleep_ms = waits or asyncio.sleep_ms

@@ -22,6 +22,12 @@ RADIO = const(7)  # (on,): the radio owner turned BLE on (True) or off (False)
 DESIGN = const(8)  # (index,): an achievement design was unlocked
 PHONE = const(9)  # (connected,): the owner's phone connected (True) or left (False)
 BATTERY = const(10)  # (percent, low): the battery level was read; low is True below the warning level
+# (starting,): True just before the radio owner's ble.active(True), which holds
+# the CPU ~250 ms (pin IRQ callbacks run only in its second part: docs/ble.md),
+# False once it returned or failed. A service whose hardware buffer fills in
+# that time (the accelerometer FIFO: 80 ms) empties it first and serves it from
+# its IRQ callback until False; it must not publish in between.
+RADIO_START = const(11)
 _TOPICS = const(16)  # topics are small ints below this
 
 

@@ -1,38 +1,44 @@
 # The motion service: wakes on the accelerometer's FIFO watermark interrupt
 # (or a timer on chips without one), drains the FIFO in one burst and runs
-# every sample through the step counter and the tap detector.
+# every sample through the step counter and the software tap detector.
 #
 # The sensor runs at the board's tap rate (accel.tap_odr, 400-500 Hz; the
 # board layer programs it and hands over the rate the chip really runs at,
-# Hardware.accel_rate): a tap lasts a few ms and vanishes at step rates. The step counter block-averages
-# down to its own 25 Hz internally. Where the chip has a tap engine (LIS3DH
-# click), it watches every sample in hardware and the CPU only locates the
-# click in the burst; elsewhere the software detector sees every sample.
+# Hardware.accel_rate): a tap lasts a few ms and vanishes at step rates. The
+# step counter block-averages down to its own 25 Hz internally. The software
+# detector sees every sample on every board: the LIS3DH click engine (one
+# threshold per axis, a time limit and a latency) found 85% of the bench's
+# touches against the detector's 98.6% (docs/taps.md), and a meeting needs
+# both pins to report the touch. Where the chip has one, the click engine
+# only wakes the CPU from a doze (below).
 #
 # Dozing (docs/power.md): reading and processing every sample at 400 Hz keeps
 # the CPU awake about 9% of the time, most of a 3 mA budget. Where the click
 # engine watches for taps, a pin that has been still for _DOZE_AFTER_MS stops
 # the watermark interrupt: the FIFO runs on in stream mode (keeping the last
-# 80 ms), a click wakes the CPU on INT2 and finds the tap in those samples,
-# and every _PEEK_MS the service reads the FIFO once to see whether the
-# wearer started moving, which ends the doze. Steps in the peek interval
-# before that are the price (measured in tests/fw/test_power_sleep.py).
+# 80 ms), a click wakes the CPU on INT2, and the detector reads the touch
+# from those 80 ms (its peak is a few samples before the click fires) and
+# the bursts after it, on the watermark again. Every _PEEK_MS the service
+# reads the FIFO once to see whether the wearer started moving, which ends
+# the doze. Steps in the peek interval before that are the price (measured
+# in tests/fw/test_power_sleep.py).
 import asyncio
 import time
 from array import array
 
 from micropython import const
 
+from cloudpin import bus as topics
 from cloudpin.steps import StepCounter
 from cloudpin.taps import TapDetector
 
 _FIFO_FRAMES = const(32)  # largest FIFO burst any driver returns per read
 _WATERMARK = const(24)  # LIS3DH/MPU6886 interrupt level: 60 ms at 400 Hz
-_TAP_MG = const(800)  # tap threshold (high-passed magnitude): software detector and click confirmation
-# The click engine compares each axis alone: an edge-on touch puts 1/sqrt(2)
-# of its magnitude on two axes, so it fires from there and locate() judges
-# the magnitude. TIME_LIMIT 15 ms holds a 10 ms contact through the sensor's
-# filter and drops 15-40 ms swings; 30 ms latency hides the pin's ringing.
+_TAP_MG = const(800)  # tap threshold of the software detector (high-passed magnitude)
+# The click engine only wakes a dozing CPU: it compares each axis alone, and
+# an edge-on touch puts 1/sqrt(2) of its magnitude on two axes, so it fires
+# from there and the detector judges the magnitude. TIME_LIMIT 15 ms holds a
+# 10 ms contact through the sensor's filter; 30 ms latency hides the ringing.
 _CLICK_MG = const(560)
 _STILL_MG = const(60)  # a burst whose every axis spans less is still (rest noise ~2 mg rms; walking spans 100s)
 _DOZE_AFTER_MS = const(3000)  # still this long (past the step counter's 750 ms stand-still): doze
@@ -82,35 +88,24 @@ class MotionPipeline:
         self.rate = rate_hz
         self.on_tap = on_tap  # on_tap(t_ms, strength_mg)
         self.steps = StepCounter(rate_hz)
-        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG)
+        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG, on_tap=on_tap)
         self.tap_count = 0
 
-    def process(self, buf, n, t_last, click=None):
-        """buf: n x,y,z samples in mg (array "h"), the last taken at t_last ms.
-        click: None to run the software tap detector on every sample; False or
-        True when a hardware tap engine watches (True: it fired in this burst,
-        so locate the tap among these samples)."""
+    def process(self, buf, n, t_last):
+        """buf: n x,y,z samples in mg (array "h"), the last taken at t_last ms."""
         steps = self.steps
         j = 0
         for _ in range(n):
             steps.feed(buf[j], buf[j + 1], buf[j + 2])
             j += 3
-        if click is None:
-            if self.taps.feed_fifo(buf, n, t_last):
-                self._tap()
-        elif click and self.taps.locate(buf, n, t_last):
-            self._tap()
-
-    def _tap(self):
-        self.tap_count += 1
-        if self.on_tap is not None:
-            self.on_tap(self.taps.tap_ms, self.taps.tap_mg)
+        # on_tap sees each tap of the burst (a double touch can end in one)
+        self.tap_count += self.taps.feed_fifo(buf, n, t_last)
 
 
 class MotionService:
     name = "motion"
 
-    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True):
+    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True, bus=None):
         self.hw = hw
         # cloudpin.power.PowerService: its waits tell the sleeper when this
         # service is due; None runs on plain asyncio (no light sleep).
@@ -125,6 +120,7 @@ class MotionService:
         self.steps = self.pipeline.steps if self.pipeline else None
         self.taps = self.pipeline.taps if self.pipeline else None
         self.overruns = 0
+        self.clicks = 0  # click interrupts seen (they wake a doze; the detector decides)
         self._buf = array("h", bytes(2 * 3 * _FIFO_FRAMES))
         self._wake = asyncio.ThreadSafeFlag()
         self._clicked = False
@@ -134,6 +130,16 @@ class MotionService:
         self.dozes = 0
         self._quiet_ms = 0
         self.moved = False  # the last drain saw a burst that was not still
+        # The radio's start holds the CPU longer than the FIFO lasts
+        # (bus.RADIO_START): the watermark callback drains meanwhile, and
+        # taps found then wait here for the task to report them.
+        self._irq_drain = False
+        self._irq_ok = False  # the watermark interrupt is attached
+        self._held_t = array("i", [0, 0])
+        self._held_mg = array("i", [0, 0])
+        self._held = 0
+        if bus is not None:
+            bus.subscribe(topics.RADIO_START, self._radio_start)
 
     @property
     def tap_count(self):
@@ -144,9 +150,29 @@ class MotionService:
             return "motion=off"
         return "steps=%d taps=%d" % (self.steps.steps, self.tap_count)
 
-    # Interrupt handlers: no allocation, just flags (as aioble does).
+    # Interrupt handlers: no allocation, just flags (as aioble does), except
+    # while the radio starts (below).
     def _on_watermark(self, pin):
-        self._wake.set()
+        if self._irq_drain:
+            # A scheduled callback inside ble.active(True) (its sync wait runs
+            # them: MicroPython's mp_bluetooth_init) or just after it: this
+            # service's task is parked at its await until it clears the flag,
+            # so this drain never interleaves with the task's own.
+            self.drain()
+        else:
+            self._wake.set()
+
+    def _radio_start(self, starting):
+        if not starting:
+            self._wake.set()  # the task takes over again (below), reports held taps
+            return
+        if not self._irq_ok or self.dozing:
+            return  # dozing, the FIFO overflows by design
+        # Until this service's task runs again (on the chip active() returns
+        # first; the emulator lets the caller run on and holds the tasks),
+        # the watermark callback drains and taps found wait in _held.
+        self._irq_drain = True
+        self.drain()  # the FIFO's whole 80 ms for the part that runs no callback
 
     def _on_click(self, pin):
         self._clicked = True
@@ -167,6 +193,7 @@ class MotionService:
             self._hw_click = True
         if accel.HAS_WATERMARK_IRQ:
             accel.attach_irq(self.hw.accel_int, self._on_watermark)
+            self._irq_ok = True
             return 0
         return accel.poll_ms()
 
@@ -183,13 +210,19 @@ class MotionService:
             n = accel.read_fifo(buf)
             if n == 0:
                 break
-            click = None
-            if self._hw_click:
-                click = self._clicked
-                if click:
-                    self._clicked = False
-                    accel.read_click()
-            pipeline.process(buf, n, self.ticks_ms(), click)
+            if accel.overruns != self.overruns:
+                # Samples were lost before this burst: the filters' history no
+                # longer joins up, so the detector starts afresh on it (after a
+                # doze the burst holds the touch that woke us).
+                self.overruns = accel.overruns
+                pipeline.taps.reset()
+                if not self.dozing:  # dozing, the FIFO overflows by design
+                    self.log.warning("fifo overrun %d" % self.overruns)
+            if self._clicked:
+                self._clicked = False
+                self.clicks += 1
+                accel.read_click()  # unlatch INT2; the detector finds the touch
+            pipeline.process(buf, n, self.ticks_ms())
             total += n
             if burst_span(buf, n) < _STILL_MG:
                 self._quiet_ms += n * 1000 // self.rate
@@ -198,12 +231,6 @@ class MotionService:
                 self.moved = True
             if n < _FIFO_FRAMES:
                 break
-        if accel.overruns != self.overruns:
-            # Samples were lost: the filters' history no longer joins up.
-            self.overruns = accel.overruns
-            pipeline.taps.reset()
-            if not self.dozing:  # dozing, the FIFO overflows by design
-                self.log.warning("fifo overrun %d" % self.overruns)
         return total
 
     def _doze(self, on):
@@ -223,15 +250,30 @@ class MotionService:
             return False
 
     def _tap(self, t, mg):
+        if self._irq_drain:
+            # inside the radio's start: report from the task (a bus publish
+            # from here would run the handshake inside active(True))
+            if self._held < 2:
+                self._held_t[self._held] = t
+                self._held_mg[self._held] = mg
+                self._held += 1
+            return
         self.log.info("tap t_ms=%d mg=%d" % (t, mg))
         if self.on_tap is not None:
             self.on_tap(t, mg)
+
+    def _report_held(self):
+        n = self._held
+        self._held = 0
+        for i in range(n):
+            self._tap(self._held_t[i], self._held_mg[i])
 
     async def run(self):
         if self.pipeline is None:
             self.log.error("no accelerometer: motion off")
             return
         poll_ms = self.setup()
+        # click=hw: the click engine is armed (it wakes a doze); taps are the software detector's
         self.log.info("motion rate=%dHz irq=%s click=%s" % (
             self.rate, "no" if poll_ms else "yes", "hw" if self._hw_click else "sw"))
         doze = self._doze_ok and self._hw_click and not poll_ms
@@ -245,6 +287,9 @@ class MotionService:
                 self.drain()
                 continue
             await self._wait(_PEEK_MS if self.dozing else _WAIT_MS)
+            if self._irq_drain:
+                self._irq_drain = False  # before the drain: callbacks drain no more
+                self._report_held()
             clicked = self._clicked
             self.drain()
             if self.dozing:

@@ -33,7 +33,7 @@ import numpy as np
 from host_tools import BOARDS_DIR, FIRMWARE_DIR
 from host_tools.bench import emit
 from host_tools.bench import resample as rs
-from host_tools.bench import tapclick
+from host_tools.bench import tapboard
 from host_tools.bench import tapgen
 from host_tools.bench import tapmodel
 from host_tools.bench import tapsplit
@@ -154,15 +154,15 @@ def match(detected, expected, window_ms=MATCH_MS):
 
 
 SOFTWARE = "software"
-CLICK = "click"
-DETECTORS = (SOFTWARE, CLICK)
+BOARD = "board"
+DETECTORS = (SOFTWARE, BOARD)
 
 
 def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, detector=SOFTWARE):
     """Score the detector on folders of recordings; returns the JSON-able result.
-    detector: SOFTWARE (TapDetector.feed on every sample, in the VM) or CLICK (the
-    reference board's LIS3DH click engine, emulated, confirmed by locate():
-    tapclick.py; params do not apply)."""
+    detector: SOFTWARE (TapDetector.feed on every sample, in the VM) or BOARD (the
+    reference board end to end: its LIS3DH emulated, FIFO bursts, the motion
+    service: tapboard.py; params do not apply)."""
     d_odr, d_range = board_defaults()
     odr = int(odr or d_odr)
     range_g = float(range_g or d_range)
@@ -170,9 +170,9 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
         raise BenchError("--odr %d Hz is too low for taps (a tap is a few ms long; use 400-500 Hz)" % odr)
     folders = [Path(f) for f in folders]
     multi = len(folders) > 1
-    board = load_board() if detector == CLICK else None
+    board = load_board() if detector == BOARD else None
     if board is not None and int(board["accel"].get("tap_odr", 0)) != odr:
-        raise BenchError("the click path runs %s's LIS3DH at its tap rate, %s Hz, not --odr %d" % (
+        raise BenchError("the board path runs %s's LIS3DH at its tap rate, %s Hz, not --odr %d" % (
             DEFAULT_BOARD, board["accel"].get("tap_odr"), odr))
     files_out = []
     skipped = []
@@ -198,9 +198,9 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                     continue
                 # the sensor saturates at its full scale
                 clipped = [np.clip(a, -range_g, range_g) for a in (x, y, z)]
-                if detector == CLICK:
+                if detector == BOARD:
                     try:
-                        found = tapclick.run_click(np.column_stack(clipped), odr, board)
+                        found = tapboard.run_board(np.column_stack(clipped), odr, board)
                     except ValueError as e:
                         raise BenchError(str(e)) from None
                 else:
@@ -316,13 +316,13 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
     - untouched: the same recordings with the transients and no touches:
       false taps per hour and per kind of transient;
     - real: the split's whole recordings as they are: false taps per hour.
-    Each for the software detector; with CLICK in `detectors` the same sets
-    through the reference board's hardware-click path too (under "click")."""
+    Each for the software detector; with BOARD in `detectors` the same sets
+    through the reference board end to end too (under "board")."""
     d_odr, _ = board_defaults()
     odr = int(odr or d_odr)
     first = tapsplit.seeds(split).start
     touched, untouched, gen = [], [], []
-    click = {"touched": [], "untouched": []} if CLICK in detectors else None
+    board = {"touched": [], "untouched": []} if BOARD in detectors else None
     with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
         for i in range(seeds):
             for kind, out in (("touched", touched), ("untouched", untouched)):
@@ -332,8 +332,8 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                                     mix=tapgen.TOUCHED_MIX if kind == "touched" else tapgen.UNTOUCHED_MIX)
                 gen.append(dict(g, set=kind, seed=first + i))
                 out += bench_folders([folder], odr, range_g, params, progress)["files"]
-                if click is not None:
-                    click[kind] += bench_folders([folder], odr, range_g, None, progress, detector=CLICK)["files"]
+                if board is not None:
+                    board[kind] += bench_folders([folder], odr, range_g, None, progress, detector=BOARD)["files"]
         with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
             # the split's real recordings whole, linked (not copied) into one folder
             for src in data_dirs:
@@ -343,8 +343,8 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                         if not target.exists():
                             os.symlink(path.resolve(), target)
             real = bench_folders([real_dir], odr, range_g, params, progress)
-            if click is not None:
-                click_real = bench_folders([real_dir], odr, range_g, None, progress, detector=CLICK)
+            if board is not None:
+                board_real = bench_folders([real_dir], odr, range_g, None, progress, detector=BOARD)
     result = {
         "odr_hz": odr,
         "split": split,
@@ -357,9 +357,9 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
         "real": real["summary"],
         "real_false_taps": [{"file": f["file"], "taps_ms": f["taps_ms"]} for f in real["files"] if f["taps_ms"]],
     }
-    if click is not None:
-        result["click"] = {"board": DEFAULT_BOARD, "touched": summarise(click["touched"]),
-                           "untouched": summarise(click["untouched"]), "real": click_real["summary"]}
+    if board is not None:
+        result["board"] = {"board": DEFAULT_BOARD, "touched": summarise(board["touched"]),
+                           "untouched": summarise(board["untouched"]), "real": board_real["summary"]}
     return result
 
 
@@ -382,9 +382,9 @@ def add_arguments(parser):
                              "transients and the real recordings of one split, with recall per contact duration")
     parser.add_argument("--seeds", type=int, default=SUITE_SEEDS, help="with --suite: seeds per set (default %(default)s)")
     parser.add_argument("--detector", choices=DETECTORS, default=None,
-                        help="software: the firmware detector on every sample (in the VM); click: the reference "
-                             "board's LIS3DH click engine (emulated) confirmed by locate(), ~30x real time. Default: "
-                             "software; --suite runs both unless --detector software")
+                        help="software: the firmware detector on every sample (in the VM); board: the reference "
+                             "board end to end (its LIS3DH emulated, FIFO bursts, the motion service), ~30x real "
+                             "time. Default: software; --suite runs both unless --detector software")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="with --suite: also store the result as the `taps` entry of this JSON file "
                              "(e.g. bench/results.json), leaving its other entries alone")
@@ -427,7 +427,7 @@ def run(args):
             if args.out:
                 _store(args.out, result)
             return emit(result, "; ".join(_suite_line(result, name, part) for name, part in (
-                ("software", result), ("click", result.get("click"))) if part))
+                ("software", result), ("board", result.get("board"))) if part))
         if args.generate:
             seed = args.seed if args.seed is not None else (tapsplit.seeds(args.split).start if args.split else 1)
             with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:

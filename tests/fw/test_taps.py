@@ -171,40 +171,6 @@ def test_fifo_bursts_are_timed_back_from_the_read_time():
     assert abs(det.tap_ms - (50000 + 333 * PERIOD_MS)) <= 1, det.tap_ms
 
 
-def test_locate_times_a_hardware_click_from_the_fifo():
-    buf = _still(32)
-    _add_tap(buf, 20, 1500)
-    det = TapDetector(ODR)
-    assert det.locate(buf, 32, 10000)
-    assert det.tap_ms == 10000 - int(11 * PERIOD_MS) and 1200 <= det.tap_mg <= 1700, (det.tap_ms, det.tap_mg)
-    quiet = array("h", [0, 0, 1000] * 32)
-    assert det.locate(quiet, 32, 10000) is None
-
-
-def test_locate_keeps_a_ten_ms_contact_at_full_height():
-    # a pin behind fabric: a 10 ms half-sine is four samples at 400 Hz; a
-    # neighbour-difference would see a quarter of it
-    buf = _still(32)
-    _half_sine(buf, 20, 1500, 10)
-    det = TapDetector(ODR)
-    assert det.locate(buf, 32, 10000)
-    assert abs(det.tap_ms - (10000 - int(11 * PERIOD_MS))) <= 3 and det.tap_mg >= 1300, (det.tap_ms, det.tap_mg)
-
-
-def test_locate_rejects_broad_swings_and_crowded_clicks():
-    det = TapDetector(ODR)
-    swing = _still(32)
-    _half_sine(swing, 16, 2500, 30)  # a lanyard swing into the chest: 30 ms
-    assert det.locate(swing, 32, 10000) is None
-    rattle = _still(32)
-    _add_tap(rattle, 22, 2000)
-    _add_tap(rattle, 17, 1800, axis=0)  # another knock 12 ms before: keys in a bag
-    assert det.locate(rattle, 32, 10000) is None
-    alone = _still(32)
-    _add_tap(alone, 22, 2000)
-    assert det.locate(alone, 32, 10000)
-
-
 def _train(n, period, mg, later=0.2):
     # keys against a pin in a bag: at every step a knock, and a weaker one
     # `later` s after it (the same step's second knock)
@@ -299,7 +265,7 @@ def test_mp_feed_allocates_nothing():
     assert after == before, after - before
 
 
-def test_mp_rattle_veto_and_locate_allocate_nothing():
+def test_mp_rattle_veto_allocates_nothing():
     import gc
 
     n = 2000
@@ -308,20 +274,16 @@ def test_mp_rattle_veto_and_locate_allocate_nothing():
     _add_tap(buf, 1200, 3000, axis=1)
     det = TapDetector(ODR, **_VETO)
     feed = det.feed
-    burst = array("h", [0] * 96)
-    for i in range(96):
-        burst[i] = buf[3 * 1180 + i]
     gc.collect()
     before = gc.mem_alloc()
     j = 0
     for i in range(n):
         feed(buf[j], buf[j + 1], buf[j + 2], i * 5 // 2)
         j += 3
-    located = det.locate(burst, 32, 5000)
     after = gc.mem_alloc()
     # five candidates: the first knock (company after it only) and the touch
     # reported, the middle knocks and the last (the touch is its third) vetoed
-    assert located and det.taps == 2, det.taps
+    assert det.taps == 2, det.taps
     assert after == before, after - before
 
 

@@ -121,12 +121,18 @@ class RadioOwner:
     def _start(self):
         ble = self.ble
         gc.collect()  # what the stack allocates from our heap wants it whole (#14293)
+        bus = self.bus
+        if bus is not None:
+            bus.publish(topics.RADIO_START, True)  # the FIFOs, emptied just before the block
         try:
             ble.active(True)
         except (OSError, MemoryError) as e:
             self.start_failures += 1
             self.log.error("radio start failed: %r" % (e,))
             raise RadioError("start: %r" % (e,))
+        finally:
+            if bus is not None:
+                bus.publish(topics.RADIO_START, False)
         try:
             # The ESP32 has a public address and NimBLE uses it by default:
             # a stable identifier on the air. A fresh NRPA at every start.

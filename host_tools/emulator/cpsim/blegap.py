@@ -24,6 +24,17 @@ SEC_VALUE_LEN = 80  # sizeof(struct ble_store_value_sec) the store must hand bac
 # the pin yielded waits for the rest); a scene's set-up code outside a run (a
 # test or bench placing pins) and wall-clock virtual badges are not charged.
 START_US = 250000
+# The pin's scheduled callbacks (machine.Pin IRQ soft handlers, Timer
+# callbacks: mp_sched_schedule) during the start. mp_bluetooth_init first calls
+# nimble_port_init(), which on ESP-IDF inits and enables the controller (its RF
+# calibration only at a boot's first start: esp_phy_enable keeps
+# s_is_phy_calibrated) and runs no MicroPython code: callbacks raised then
+# wait. It then waits for sync_cb in a loop of mp_event_wait_ms(), which on the
+# ESP32 port is MICROPY_EVENT_POLL_HOOK: mp_handle_pending() runs the
+# scheduled callbacks as they come (py/scheduler.c), while asyncio tasks wait
+# for active(True) to return. INIT_US is the first part: ESTIMATE, not a
+# measurement; Device.ble_init_us changes it per pin.
+INIT_US = 50000
 # The sync wait gives up after NIMBLE_STARTUP_TIMEOUT (2000 ms) with ETIMEDOUT;
 # nimble_port_init() failing (the controller cannot allocate its memory from a
 # fragmented IDF heap, micropython #14293) is EIO at once (the ESP32 port sets
@@ -72,19 +83,38 @@ def _start(ble):
     from cpsim import timebase
 
     ble._radio.power(ble, True)  # the controller draws while it starts
+    init = getattr(dev, "ble_init_us", INIT_US)
     if fail is not None:
-        if fail == errno.ETIMEDOUT:
-            timebase.busy(dev, TIMEOUT_US)
+        if fail == errno.ETIMEDOUT and timebase.busy(dev, TIMEOUT_US):
+            _hold_callbacks(ble, init)
         ble._radio.power(ble, False)
         dev.acct.count("radio.start_failed")
         raise _err(fail)
     us = getattr(dev, "ble_start_us", START_US)
     if timebase.busy(dev, us):
         ble._ready_us = ble._clock.now_us() + us
+        _hold_callbacks(ble, min(init, us))
     dev.acct.count("radio.starts")
     ble._gen += 1
     ble._active = True
     _load_irk(ble)
+
+
+def _hold_callbacks(ble, us):
+    # nimble_port_init(): the pin's scheduled callbacks wait (see INIT_US),
+    # then run, once per source, as the wait loop's first poll hook would
+    if us <= 0:
+        return
+    from cpsim import gpio
+
+    dev = ble._dev
+    dev.callbacks_held = True
+
+    def poll_hook():
+        dev.callbacks_held = False
+        gpio.run_deferred(dev)
+
+    ble._clock.call_at(ble._clock.now_us() + us, poll_hook)
 
 
 def _ready(ble):

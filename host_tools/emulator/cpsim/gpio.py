@@ -100,8 +100,10 @@ def flush_pending(dev):
 def run_handler(dev, handler, arg, what):
     """Run a pin IRQ or Timer callback of `dev`, with `dev` bound (an object
     the handler builds belongs to its pin). While the pin is in lightsleep
-    the callback waits for the wake-up, once per source (cpsim.timebase)."""
-    if dev.asleep:
+    the callback waits for the wake-up, once per source (cpsim.timebase), and
+    likewise while its ble.active(True) runs no MicroPython code
+    (cpsim.blegap INIT_US)."""
+    if dev.asleep or getattr(dev, "callbacks_held", False):
         for d in dev.deferred:
             if d[0] is handler and d[1] is arg:
                 return
