@@ -14,6 +14,8 @@ from cloudpin.social.friends import Friends
 from cloudpin.social.updates import PERIOD_S, WINDOW_MS, UpdatesService, utc_ms
 from cpsim.world import World
 
+PINS = 3  # up to three pins (two friends and a stranger) share the VM: each gets its heap
+
 _EVENT = bytes(range(16))
 _T0 = 1796000000  # 2026-11-29 UTC: the pins' clocks at t = 0 (set by the desk)
 _RTC_EPOCH = 946684800  # the emulated ESP32 RTC counts from 2000
