@@ -72,7 +72,7 @@ class TapDetector:
     +-32767 (as the drivers deliver it), t_ms its time in ms (any int clock, e.g.
     time.ticks_ms(); only stored, never subtracted). Returns True when a tap
     has just been confirmed, else None; the tap is then in `tap_ms` (time of
-    its peak sample, `train_ms` before the call that reports it, or
+    its peak sample, `ahead_ms` before the call that reports it, or
     ~`latency_ms` with the rattle veto off) and `tap_mg` (peak high-pass
     magnitude, mg). `on_tap(t_ms, mg)` if given is called as well.
 
@@ -82,13 +82,13 @@ class TapDetector:
     max_event_ms: longest time above max(threshold/2, peak/4) for a tap.
     latency_ms: window after the peak that must stay below ring_pct % of it.
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
-    near_ms, near_pct, train_ms, train_pct, train_n: the rattle veto (see
-    __init__), off by default (train_ms=0); train_ms=1500 turns it on.
+    near_ms, near_pct, train_ms, train_pct, train_n, ahead_ms: the rattle
+    veto (see __init__), off by default (train_ms=0); train_ms=1500 turns it on.
     """
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=0, train_pct=20, train_n=3, sat_width_ms=8, on_tap=None):
+                 train_ms=0, train_pct=20, train_n=3, ahead_ms=150, sat_width_ms=8, on_tap=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self._thr2 = threshold_mg * threshold_mg
@@ -111,21 +111,28 @@ class TapDetector:
         # alone is a small touch; its company is not. A touch comes alone or
         # as a double touch, then the holder's smooth recoil and a damped
         # ringing that the ring check bounds. So every candidate waits
-        # train_ms, and is dropped if another impulse of at least near_pct %
+        # ahead_ms, and is dropped if another impulse of at least near_pct %
         # of its own came latency_ms-near_ms before or after it (the same
-        # step's other knocks; closer ones the quiet and ring checks judge),
-        # or if train_n impulses of at least the threshold and train_pct % of
-        # it came from near_ms to train_ms either side (the steps before and
-        # after it; a double touch is one). Impulses: the second difference
+        # step's other knocks, all within ~120 ms; closer ones the quiet and
+        # ring checks judge), or if train_n impulses of at least the
+        # threshold and train_pct % of it came from near_ms to train_ms
+        # before it or up to ahead_ms after it (the steps before it; a double
+        # touch is one). The past costs no delay, the future does: a
+        # candidate waits only ahead_ms = near_ms, and the tap keeps the time
+        # of its peak (the handshake pairs the tap times carried in its
+        # frames). Off by default all the same: the handshake's radio window
+        # starts with the report, and 150 ms later the two wearers have
+        # stepped back past its touching-distance test (docs/taps.md: in the
+        # simulator walk-past made 4 of 4 without it, 2 of 4 with it).
+        # Impulses: the second difference
         # over +-5 ms on each axis (L1 norm: no square, no overflow), local
         # maxima 12 ms apart, logged from near_pct % of the threshold; those
         # closer than latency_ms to the one counted last are the same event.
-        # The constants were chosen on the tuning split (docs/taps.md), with
-        # train_ms=1500. Off by default: it reports a tap train_ms late, and
-        # the tap handshake (social/meet.py) gives the partner ~400 ms to be
-        # heard, so a pin on the LIS3DH click path (reported at ~30 ms) and
-        # one on this detector would no longer meet.
+        # The constants were chosen on the tuning split (docs/taps.md).
         self._train = _ms_to_samples(train_ms, odr_hz) if train_ms > 0 else 0
+        # how long a candidate waits, and so how far after it the veto looks
+        # (None: as far as before it, train_ms)
+        self._ahead = self._train if ahead_ms is None or not self._train else _ms_to_samples(ahead_ms, odr_hz)
         self._near = _ms_to_samples(near_ms, odr_hz)
         self._near_lo = _ms_to_samples(latency_ms, odr_hz)  # closer: the ring and quiet checks judge it
         self._near_pct = near_pct
@@ -390,7 +397,7 @@ class TapDetector:
                     self._li = li
                     if self._nlog < _LOG:
                         self._nlog += 1
-            if self._np and ((c - self._pc[self._pi]) & _CMASK) >= self._train:
+            if self._np and ((c - self._pc[self._pi]) & _CMASK) >= self._ahead:
                 i = self._pi
                 self._pi = (i + 1) % _PEND
                 self._np -= 1

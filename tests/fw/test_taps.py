@@ -74,21 +74,27 @@ def test_detects_an_impulse_at_its_peak_with_its_strength():
     assert 2600 <= mg <= 3300, mg
 
 
+# The rattle veto (off by default): looking 1.5 s back and 150 ms ahead of
+# each candidate, or 1.5 s either side
+_LOOKBACK = {"train_ms": 1500}
+_VETO = {"train_ms": 1500, "ahead_ms": 1500}
+
+
 def test_detects_a_tap_between_two_samples_and_reports_late_not_never():
     sig = _still(1600)
     _add_tap(sig, 300, 2400, axis=0, straddle=True)
-    for veto_ms, delay_ms in ((1500, (1500, 1510)), (0, (30, 40))):
-        det = TapDetector(ODR, train_ms=veto_ms)
+    for veto, delay_ms in ((_LOOKBACK, (150, 160)), (_VETO, (1500, 1510)), ({}, (30, 40))):
+        det = TapDetector(ODR, **veto)
         reported_at = []
         for i in range(1600):
             if det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], int(i * PERIOD_MS)):
                 reported_at.append(i)
         assert len(reported_at) == 1
         assert abs(det.tap_ms - 299.5 * PERIOD_MS) <= PERIOD_MS, det.tap_ms
-        # reported once its company is known (train_ms), or after the ringing
+        # reported once its company is known (ahead_ms), or after the ringing
         # check with the rattle veto off; timed at its peak either way
         lo, hi = delay_ms
-        assert lo <= reported_at[0] * PERIOD_MS - det.tap_ms <= hi, (veto_ms, reported_at, det.tap_ms)
+        assert lo <= reported_at[0] * PERIOD_MS - det.tap_ms <= hi, (veto, reported_at, det.tap_ms)
 
 
 def test_two_taps_300_ms_apart_are_both_detected():
@@ -181,7 +187,35 @@ def _train(n, period, mg, later=0.2):
     return sig
 
 
-_VETO = {"train_ms": 1500}  # the rattle veto on (off by default)
+def _double_touch(det):
+    """[(sample index of the report, tap_ms)] for two touches 300 ms apart."""
+    double = _still(ODR * 3)
+    _add_tap(double, 400, 2500)
+    _add_tap(double, 400 + int(0.3 * ODR), 2200, axis=1)
+    reported = []
+    for i in range(ODR * 3):
+        if det.feed(double[3 * i], double[3 * i + 1], double[3 * i + 2], int(i * PERIOD_MS)):
+            reported.append((i, det.tap_ms))
+    return reported
+
+
+def test_the_look_back_veto_waits_only_for_the_same_step():
+    # keys in a bag, one knock a step, 450 ms apart: the first three have too
+    # little known company (1.5 s back), every later one is dropped
+    bout = _still(ODR * 6)
+    for k in range(200, ODR * 6 - 200, int(0.45 * ODR)):
+        _add_tap(bout, k, 2000)
+    found = _run(TapDetector(ODR, **_LOOKBACK), bout)
+    assert len(found) == 3 and found[-1][0] < 200 * PERIOD_MS + 1000, found
+    # a step's two knocks 60 ms apart: each has the other as company
+    step = _still(ODR * 2)
+    _add_tap(step, 400, 2000)
+    _add_tap(step, 400 + int(0.06 * ODR), 800, axis=1)
+    assert _run(TapDetector(ODR, **_LOOKBACK), step) == []
+    # a double touch: both reported, 150 ms after their peaks, at their peaks
+    reported = _double_touch(TapDetector(ODR, **_LOOKBACK))
+    assert [t for _, t in reported] == [1000, 1300], reported
+    assert all(150 <= i * PERIOD_MS - t <= 160 for i, t in reported), reported
 
 
 def test_rattle_veto_drops_knocks_that_come_in_trains_or_clusters():
@@ -198,14 +232,7 @@ def test_rattle_veto_drops_knocks_that_come_in_trains_or_clusters():
     _add_tap(step, 400 + int(0.06 * ODR), 700, axis=1)
     assert _run(TapDetector(ODR, **_VETO), step) == []
     # a double touch is not a train: both reported, each at its peak
-    double = _still(ODR * 3)
-    _add_tap(double, 400, 2500)
-    _add_tap(double, 400 + int(0.3 * ODR), 2200, axis=1)
-    det = TapDetector(ODR, **_VETO)
-    reported = []
-    for i in range(ODR * 3):
-        if det.feed(double[3 * i], double[3 * i + 1], double[3 * i + 2], int(i * PERIOD_MS)):
-            reported.append((i, det.tap_ms))
+    reported = _double_touch(TapDetector(ODR, **_VETO))
     assert [t for _, t in reported] == [1000, 1000 + 300], reported
     assert abs((reported[1][0] - 400 - int(0.3 * ODR)) * PERIOD_MS - 1500) <= 5
 
