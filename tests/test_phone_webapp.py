@@ -223,6 +223,12 @@ def test_the_web_app_pairs_and_shows_and_changes_what_the_pin_holds(browser, sit
     d.find_element("css selector", "[data-tab=designs]").click()
     wait(d, lambda: len(d.find_elements("css selector", ".design")) == 2, "designs")
     assert d.execute_script("return document.querySelectorAll('.design')[1].classList.contains('shown')")  # judo
+    # each shows the design as the pin draws it (webapp/designs, cloudpin designs --art), loaded by the page
+    wait(d, lambda: d.execute_script("const i = [...document.querySelectorAll('.design img')];"
+                                     "return i.length == 2 && i.every(x => x.complete && x.naturalWidth == 128)"),
+         "design pictures")
+    assert d.execute_script("return [...document.querySelectorAll('.design img')].map(x => x.src.split('/').pop())"
+                            ) == ["athletics.png", "judo.png"]
     d.find_elements("css selector", ".design")[0].click()
     wait(d, lambda: pin.backend.engine.selected == ATHLETICS, "design selected on the pin")
     wait(d, lambda: d.execute_script("const b = document.querySelectorAll('.design');"
