@@ -7,6 +7,7 @@ import json
 import pytest
 from PIL import Image
 
+from host_tools import REPO
 from host_tools.cli import main
 from host_tools.designs import DEFAULT_PACK, packfmt, read_pack
 from host_tools.designs.render import render_cards
@@ -88,8 +89,24 @@ def test_33_distinct_designs_and_a_contact_sheet(tmp_path):
     assert img.size == (4 + 11 * (135 + 4), 4 + 3 * (240 + 4))
 
 
+def test_the_web_apps_design_pictures_are_the_firmwares_drawing_of_the_tokyo_pack(tmp_path):
+    # webapp/designs/<id>.png (cloudpin designs --art webapp/designs): each the
+    # design's box of the card the firmware draws now, so they cannot go stale.
+    ids = [s["id"] for s in json.loads(DEFAULT_PACK.read_text())["sports"]]
+    shipped = REPO / "webapp" / "designs"
+    assert sorted(p.name for p in shipped.iterdir()) == sorted(i + ".png" for i in ids)
+    for k, unlocked, _ in render_cards(DEFAULT_PACK):
+        art = Image.open(shipped / (ids[k] + ".png")).convert("RGB")
+        assert art.size == (packfmt.BOX, packfmt.BOX)
+        assert art.tobytes() == unlocked.crop((3, 14, 131, 142)).tobytes(), ids[k]
+    assert main(["designs", "--art", str(tmp_path), "--sport", "judo"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["judo.png"]
+    assert Image.open(tmp_path / "judo.png").tobytes() == Image.open(shipped / "judo.png").tobytes()
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["designs"], "nothing to do"),
+    (["designs", "--art", "x", "--board", "cloudpin_ref"], "has no display"),
     (["designs", "--png", "x", "--board", "cloudpin_ref"], "has no display"),
     (["designs", "--png", "x", "--board", "nope"], "unknown board"),
     (["designs", "--sheet", "x.jpg"], "not a .png"),

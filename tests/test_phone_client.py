@@ -2,7 +2,6 @@
 this process: the same protocol file on both sides, 20-byte fragments."""
 import base64
 import json
-import struct
 from types import SimpleNamespace
 
 import phonekit
@@ -12,12 +11,11 @@ from host_tools.designs import DEFAULT_PACK
 from host_tools.phone import client as cl
 from host_tools.phone.client import PhoneClientError, PinClient
 from host_tools.phone.transports import Loopback
+from host_tools.testkit import phonepin
 
 from cloudpin import owner  # noqa: E402  (firmware, on sys.path from conftest)
 from cloudpin.phone import phoneside as p
-from cloudpin.phone.backend import PinBackend
 from cloudpin.phone.service import PhoneService
-from cloudpin.social.friends import Friends
 
 SECRET = bytes(range(16))
 ATHLETICS = [s["id"] for s in json.loads(DEFAULT_PACK.read_text())["sports"]].index("athletics")
@@ -33,14 +31,9 @@ def designs():
 @pytest.fixture
 def pin(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    owner.save(CARD)
-    fr = Friends("friends")
-    fr.open()
-    for i in range(45):
-        fr.add(struct.pack(">H", i) + bytes(14), {"name": "F%d" % i, "organisation": "O", "role": "r",
-                                                  "handles": []}, 1700000000 + i)
-    backend = PinBackend("0.1.0", b"\xaa" * 8, 2, friends=fr, designs=designs())
-    return PhoneService(backend, SECRET)
+    friends = [({"name": "F%d" % i, "organisation": "O", "role": "r", "handles": []}, 1700000000 + i, None)
+               for i in range(45)]
+    return phonepin.service(SECRET, CARD, friends, designs())
 
 
 def test_secret_from_qr_text_base32_or_hex():

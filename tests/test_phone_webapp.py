@@ -16,11 +16,9 @@ import pytest
 
 from host_tools.phone import appserve
 from host_tools.phone.transports import Loopback, p
+from host_tools.testkit import phonepin
 
 from cloudpin import owner
-from cloudpin.phone.backend import PinBackend
-from cloudpin.phone.service import PhoneService
-from cloudpin.social.friends import Friends
 from test_phone_client import ATHLETICS, SECRET, designs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -43,18 +41,13 @@ N_FRIENDS = 40
 @pytest.fixture
 def pin(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    owner.save(CARD)
-    fr = Friends("friends")
-    fr.open()
+    friends = []
     for i in range(N_FRIENDS):
         name, org, role, handles = FRIENDS[i % len(FRIENDS)]
-        slot = fr.add(bytes((i, 1)) + bytes(14), {"name": name if i < len(FRIENDS) else "%s %d" % (name, i),
-                                                 "organisation": org, "role": role, "handles": handles},
-                      1785000000 + 600 * i)
-        if i % 2 == 0:
-            fr.update(slot, 3000 + 417 * i, 2 + i % 5, 1785040000)
-    return PhoneService(PinBackend("0.1.0", b"\x0a\x29\x2e\x18\x5b\xbe\x43\x51", 2, friends=fr, designs=designs()),
-                        SECRET)
+        card = {"name": name if i < len(FRIENDS) else "%s %d" % (name, i), "organisation": org, "role": role,
+                "handles": handles}
+        friends.append((card, 1785000000 + 600 * i, (3000 + 417 * i, 2 + i % 5, 1785040000) if i % 2 == 0 else None))
+    return phonepin.service(SECRET, CARD, friends, designs(), badge_id=bytes.fromhex(BADGE))
 
 
 class Bridge:
@@ -223,6 +216,12 @@ def test_the_web_app_pairs_and_shows_and_changes_what_the_pin_holds(browser, sit
     d.find_element("css selector", "[data-tab=designs]").click()
     wait(d, lambda: len(d.find_elements("css selector", ".design")) == 2, "designs")
     assert d.execute_script("return document.querySelectorAll('.design')[1].classList.contains('shown')")  # judo
+    # each shows the design as the pin draws it (webapp/designs, cloudpin designs --art), loaded by the page
+    wait(d, lambda: d.execute_script("const i = [...document.querySelectorAll('.design img')];"
+                                     "return i.length == 2 && i.every(x => x.complete && x.naturalWidth == 128)"),
+         "design pictures")
+    assert d.execute_script("return [...document.querySelectorAll('.design img')].map(x => x.src.split('/').pop())"
+                            ) == ["athletics.png", "judo.png"]
     d.find_elements("css selector", ".design")[0].click()
     wait(d, lambda: pin.backend.engine.selected == ATHLETICS, "design selected on the pin")
     wait(d, lambda: d.execute_script("const b = document.querySelectorAll('.design');"

@@ -159,6 +159,9 @@ def test_the_cli_prints_json_and_refuses_a_bad_file_in_one_line(tmp_path, capsys
     assert out == "" and err.count("\n") == 1 and "pins[0] (x)" in err and "outside the room" in err, err
     assert main(["sim", str(tmp_path / "none.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+    assert main(["bench", "sim", "--meet-only", "--no-meet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "--meet-only" in err, err
 
 
 def test_shipped_scenarios_are_valid():

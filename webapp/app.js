@@ -86,8 +86,15 @@ async function showDesigns() {
   $("design-note").textContent = d.unlocked.length ? "Choose the design your pin shows." : "No design unlocked yet.";
   for (const { index, sport } of d.unlocked) {
     designNames[index] = sport;
-    const b = el("button", "design" + (index === d.selected ? " shown" : ""), sport.replace(/_/g, " "));
+    const b = el("button", "design" + (index === d.selected ? " shown" : ""));
     b.style.background = colour(sport);
+    // The design as the pin draws it (cloudpin designs --art webapp/designs);
+    // a sport of another event's pack without a picture keeps its coloured tile.
+    const img = el("img");
+    img.alt = "";
+    img.src = "designs/" + encodeURIComponent(sport) + ".png";
+    img.onerror = () => img.remove();
+    b.append(img, el("span", "name", sport.replace(/_/g, " ")));
     b.onclick = () => act(async () => { await client.selectDesign(index); await showDesigns(); });
     grid.append(b);
   }

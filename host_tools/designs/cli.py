@@ -8,6 +8,9 @@ and scaled up for a person to look at.
       DIR/<id>@<scale>x.png, DIR/<id>-locked@<scale>x.png scaled up
   cloudpin designs --sheet FILE.png
       every design, unlocked, on one contact sheet
+  cloudpin designs --art DIR
+      DIR/<id>.png: the design alone (its 128x128 box, unlocked), as the
+      web app shows it (webapp/designs/ holds the Tokyo pack's)
 
 A card shows the sport's short name, the design (or its locked form: a
 dark silhouette under a padlock), the task and a progress bar, and progress
@@ -16,13 +19,15 @@ import sys
 from pathlib import Path
 
 from host_tools.boards import BoardError, load_board
-from host_tools.designs import DEFAULT_PACK, read_pack
+from host_tools.fw import source as fwsource
+from host_tools.designs import DEFAULT_PACK, packfmt, read_pack
 from host_tools.designs.render import RenderError, render_cards
 
 
 def add_arguments(p):
     p.add_argument("--png", metavar="DIR", help="write every card, unlocked and locked, as PNG files into DIR")
     p.add_argument("--sheet", metavar="FILE", help="write a contact sheet of every design (unlocked) to FILE (.png)")
+    p.add_argument("--art", metavar="DIR", help="write each design alone (its 128x128 box, unlocked) as DIR/<id>.png")
     p.add_argument("--board", default="m5stickc_plus",
                    help="board whose display sets the resolution (default m5stickc_plus, 135x240)")
     p.add_argument("--pack", default=str(DEFAULT_PACK), help="pack file (default packs/tokyo2020.json)")
@@ -33,6 +38,15 @@ def add_arguments(p):
 def _fail(msg):
     print("cloudpin designs: " + msg, file=sys.stderr)
     return 2
+
+
+def design_art(card):
+    """The design's box cut from a card as the firmware drew it (where
+    cloudpin.designs.draw puts it: centred, DESIGN_Y from the top)."""
+    box = packfmt.BOX
+    x = (card.size[0] - box) // 2
+    y = fwsource.constants("designs.draw")["DESIGN_Y"]
+    return card.crop((x, y, x + box, y + box))
 
 
 def contact_sheet(cards, names, scale, columns=11):
@@ -51,8 +65,8 @@ def contact_sheet(cards, names, scale, columns=11):
 
 
 def run(args):
-    if not args.png and not args.sheet:
-        return _fail("nothing to do: give --png DIR and/or --sheet FILE.png")
+    if not args.png and not args.sheet and not args.art:
+        return _fail("nothing to do: give --png DIR, --sheet FILE.png and/or --art DIR")
     if not 1 <= args.scale <= 8:
         return _fail("--scale must be 1..8, got %d" % args.scale)
     if args.sheet and not args.sheet.lower().endswith(".png"):
@@ -89,6 +103,12 @@ def run(args):
                 img.resize((w * args.scale, h * args.scale), Image.NEAREST).save(
                     out / ("%s%s@%dx.png" % (names[k], suffix, args.scale)))
         print("wrote %d PNG files to %s" % (4 * len(cards), out), file=sys.stderr)
+    if args.art:
+        out = Path(args.art)
+        out.mkdir(parents=True, exist_ok=True)
+        for k, unlocked, _ in cards:
+            design_art(unlocked).save(out / ("%s.png" % names[k]))
+        print("wrote %d PNG files to %s" % (len(cards), out), file=sys.stderr)
     if args.sheet:
         Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
         contact_sheet([c[1] for c in cards], names, args.scale).save(args.sheet)

@@ -6,7 +6,7 @@ them). Reports simulated seconds per wall second and per CPU second of this
 process (the machine is shared: CPU seconds are what the simulation itself
 cost), tap recall and, per scenario, meet and greet's metrics (made share,
 tap-to-friendship median and p95, wrong, half-committed, "tap again", radio
-on-time per tap). --scenario FILE times one scenario instead (the 400-pin,
+on-time per tap); --meet-only runs only those. --scenario FILE times one scenario instead (the 400-pin,
 45-s hall target: `cloudpin bench sim --scenario scenarios/hall-400.json`).
 """
 import json
@@ -20,7 +20,7 @@ from host_tools.sim.scenario import ScenarioError, load, validate
 SIZES = (30, 100, 400)
 # the shipped meet-and-greet scenarios, small to large (docs/sim.md)
 MEET = ("quiet-pair", "third-pin", "walk-past", "attack-replay", "attack-spoof", "attack-tap-storm",
-        "press-room-30", "hall-300-rush", "neighbours", "hall-150-dense-rush", "hall-300-rush40")
+        "press-room-30", "hall-300-rush", "neighbours", "coincident-knocks", "hall-150-dense-rush", "hall-300-rush40")
 SOCIAL_KEYS = ("intended_taps", "made", "made_share", "missed", "wrong", "half_committed", "tap_again",
                "tap_to_friendship_ms", "radio_on_ms_per_tap")
 # room for each size at about the hall-400 density (3 m^2 a pin)
@@ -50,6 +50,7 @@ def add_arguments(p):
     p.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per hall (%(default)s)")
     p.add_argument("--scenario", help="time this scenario file instead of generated halls")
     p.add_argument("--no-meet", action="store_true", help="skip the shipped meet-and-greet scenarios")
+    p.add_argument("--meet-only", action="store_true", help="only the meet-and-greet scenarios (no generated halls)")
 
 
 def meet_scenarios():
@@ -63,11 +64,15 @@ def bench_sim(sizes=SIZES, seconds=10.0, progress=None, meet=True):
 
 def run(args):
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if args.meet_only and (args.no_meet or args.scenario):
+        print("error: --meet-only runs the meet-and-greet scenarios: not with --no-meet or --scenario", file=sys.stderr)
+        return 2
     if args.seconds < 8 or any(n < 2 for n in args.pins):
         print("error: --seconds must be at least 8 (a touch needs room) and --pins at least 2", file=sys.stderr)
         return 2
     try:
-        scs = [load(args.scenario)] if args.scenario else [sized(n, args.seconds) for n in args.pins]
+        scs = [load(args.scenario)] if args.scenario else [] if args.meet_only else [
+            sized(n, args.seconds) for n in args.pins]
         if not args.scenario and not args.no_meet:
             scs += meet_scenarios()
     except ScenarioError as e:

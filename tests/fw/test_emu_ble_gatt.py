@@ -195,3 +195,27 @@ def test_a_write_made_from_the_write_done_irq_is_delivered_once():
     w.advance(500)
     assert la.of(3) == [(0, rx)] * 3, la.of(3)
     assert lb.of(17) == [(0, rx, 0)] * 3 and a.gatts_read(rx) == b"three"
+
+
+def test_gatt_packets_take_air_time_on_both_ends():
+    # each ATT PDU is charged as the LL packets that carry it (27-byte
+    # payloads, 10 bytes of framing each, 1 Mbit/s), sender TX and receiver RX
+    from cpsim.link import att_air_us
+
+    assert att_air_us(23) == (10 + 27) * 8 and att_air_us(24) == (20 + 28) * 8
+    w, a, b, la, lb, tx, rx = _connected()
+    pa, pb = w.devices
+
+    def air():
+        sa, sb = pa.acct.snapshot()["time_us"], pb.acct.snapshot()["time_us"]
+        return sa.get("air.tx", 0), sa.get("air.rx", 0), sb.get("air.tx", 0), sb.get("air.rx", 0)
+
+    t0 = air()
+    b.gattc_write(0, rx, b"x" * 20, 1)  # request 23 bytes, response 1
+    w.advance(100)
+    a.gatts_notify(0, tx, b"y" * 10)  # 13 bytes
+    w.advance(100)
+    t1 = air()
+    req, rsp, ntf = att_air_us(23), att_air_us(1), att_air_us(13)
+    assert t1[2] - t0[2] == req and t1[1] - t0[1] == req  # b sent the request, a heard it
+    assert t1[0] - t0[0] == rsp + ntf and t1[3] - t0[3] == rsp + ntf

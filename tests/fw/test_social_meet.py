@@ -135,10 +135,11 @@ def test_a_pin_of_another_event_gets_no_friendship():
     assert _meet_lines(a, "tap again") == ["tap again reason=alone"]
 
 
-def _stranger_links(w, pins, connect_ms, leave_ms):
+def _stranger_links(w, pins, connect_ms, leave_ms, flood=False):
     """A central that is not a partner (a phone, a replaying attacker)
-    connects to each pin at connect_ms and hangs up at leave_ms; returns
-    its IRQ log."""
+    connects to each pin at connect_ms and hangs up at leave_ms (with
+    `flood`, writing a junk one-fragment message to each every 10 ms
+    meanwhile); returns its IRQ log."""
     s = ble_of(w.device("s"))
     s.active(True)
     log = IrqLog(s)
@@ -153,6 +154,14 @@ def _stranger_links(w, pins, connect_ms, leave_ms):
                 await asyncio.sleep_ms(10)
                 if len(log.of(7)) > n:
                     break
+        while flood and time.ticks_diff(leave_ms, time.ticks_ms()) > 0:
+            for (conn, _, _), p in zip(log.of(7), pins):
+                if p["meet"].svc.handles is not None:
+                    try:
+                        s.gattc_write(conn, p["meet"].svc.handles[0], b"\x00\x01junk", 0)
+                    except OSError:
+                        pass  # the link is gone, or no host buffer left
+            await asyncio.sleep_ms(10)
         await asyncio.sleep_ms(leave_ms - time.ticks_ms())
         for d in log.of(7):
             s.gap_disconnect(d[0])
@@ -161,15 +170,16 @@ def _stranger_links(w, pins, connect_ms, leave_ms):
     return log
 
 
-def _pair_with_stranger(connect_ms, leave_ms):
+def _pair_with_stranger(connect_ms, leave_ms, flood=False):
     w = World()
     a, b = _pin(w, "a"), _pin(w, "b")
     w.radio.set_distance(a["dev"], b["dev"], 0.02)
     _start(w, (a, b), ((a, 1000), (b, 1001)))
-    log = _stranger_links(w, (a, b), connect_ms, leave_ms)
+    log = _stranger_links(w, (a, b), connect_ms, leave_ms, flood)
     w.run_for(6000)
     assert len(log.of(7)) == 2  # it did hold a link to each
     assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]], (a["lines"], b["lines"])
+    return a, b
 
 
 def test_a_strangers_link_through_the_tap_window_does_not_silence_the_pins():
@@ -177,6 +187,15 @@ def test_a_strangers_link_through_the_tap_window_does_not_silence_the_pins():
     # the next refresh, so each still hears the other name it (before, they
     # stayed silent while linked and both gave up: "one_sided")
     _pair_with_stranger(1300, 3500)
+
+
+def test_a_strangers_flood_of_writes_is_not_a_flood_of_advertising_calls():
+    # the responder re-advertises every refresh while it waits for its
+    # partner's HELLO, however many junk messages arrive (before: one
+    # gap_advertise per message)
+    a, b = _pair_with_stranger(1300, 2600, flood=True)
+    # one update per 100 ms refresh over a 1.3 s window, whoever responds
+    assert max(a["meet"].adv.updates, b["meet"].adv.updates) < 30, (a["meet"].adv.updates, b["meet"].adv.updates)
 
 
 def test_a_strangers_dropped_link_does_not_end_the_partners_link_on_its_handle():

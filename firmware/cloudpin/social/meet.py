@@ -438,14 +438,17 @@ class Meet:
         who = None
         stored = False
         self._watch = -1
+        refresh = time.ticks_ms()
         while True:
             if who is None:
                 # until the partner's HELLO: our frames (naming it) stay on
-                # the air, refreshed, so that it can decide and find us
-                self._advertise(t_tap, peer_rid)
-                until = time.ticks_add(time.ticks_ms(), tm.REFRESH_MS)
-                if time.ticks_diff(deadline, until) < 0:
-                    until = deadline
+                # the air, refreshed every REFRESH_MS (not per message: a
+                # flood of writes must not become a flood of gap_advertise)
+                # so that it can decide and find us
+                if time.ticks_diff(time.ticks_ms(), refresh) >= 0:
+                    self._advertise(t_tap, peer_rid)
+                    refresh = time.ticks_add(time.ticks_ms(), tm.REFRESH_MS)
+                until = refresh if time.ticks_diff(deadline, refresh) > 0 else deadline
                 got = await self._next_message(until)
                 if got is None and time.ticks_diff(deadline, time.ticks_ms()) > 0:
                     continue

@@ -14,6 +14,7 @@ import os
 from micropython import const
 
 from cloudpin import bus as topics
+from cloudpin.ble.advertiser import PHONE, UPDATES
 from cloudpin.ble.radio import RadioError
 from cloudpin.social import advert
 
@@ -168,21 +169,20 @@ class UpdatesService:
             self.skipped += 1  # the owner logged why; the next window tries again
             return
         try:
-            if adv.advertising or scan.scanning:
-                self.skipped += 1  # a tap window holds the air: it has priority
+            if adv.advertising and not adv.holds(PHONE) or scan.scanning:
+                self.skipped += 1  # a tap window holds the air: it has priority (the phone window gives way)
                 return
             self.windows += 1
             self._n = 0
             for i in range(len(self._seen)):
                 self._seen[i] = 0
-            adv.start(data, self.adv_ms)
+            adv.start(data, self.adv_ms, prio=UPDATES)
             scan.start(self.on_report, self.window_ms, SCAN_INTERVAL_US, self.scan_window_us)
             await scan.done(self.window_ms + 1000)
-            adv.stop()
+            adv.stop(UPDATES)  # ours only: a tap that came meanwhile keeps its frames
         except OSError as e:
             self.log.warning("update window: %r" % (e,))
-            if adv.advertising:
-                adv.stop()
+            adv.stop(UPDATES)
         finally:
             self.owner.release("updates")
         self._store(unix_s)

@@ -242,18 +242,20 @@ def frame(air, b, i, n):
 
         def on_tx():
             err, v = serve_read(ble, link, side, h)
+            link.charge(side, 1 + (0 if err else len(v[: link.mtu - 1])))  # Read Response / Error
             air._send(b"v" + bytes((cid, err)) + _u16(h) + (b"" if err else bytes(v)))
 
-        link.transact(1 - side, 0, on_tx, lambda st: air._send(b"v" + bytes((cid, st & 0xFF)) + _u16(h)))
+        link.transact(1 - side, 0, on_tx, lambda st: air._send(b"v" + bytes((cid, st & 0xFF)) + _u16(h)), 3)
     elif kind == 0x57 and n >= 5:  # W
         mode, h = b[i + 3], b[i + 4] | b[i + 5] << 8
         data = bytes(b[i + 6:i + 1 + n])[: link.mtu - 3]
         if mode == 0:
             if peer.paced:
+                link.charge(1 - side, 3 + len(data))
                 serve_write(ble, link, side, h, data)  # a VM peer sent it at its own connection event
             else:
                 try:  # a host central does not pace: its packets go at our events
-                    link.post(1 - side, lambda: serve_write(ble, link, side, h, data))
+                    link.post(1 - side, lambda: serve_write(ble, link, side, h, data), 3 + len(data))
                 except OSError:
                     pass  # ENOMEM: the central's flood outran the buffers; the packet is lost
             return
@@ -262,7 +264,8 @@ def frame(air, b, i, n):
             err = serve_write(ble, link, side, h, data)
             air._send(b"w" + bytes((cid, err)) + _u16(h))
 
-        link.transact(1 - side, 0, on_wtx, lambda st: air._send(b"w" + bytes((cid, st & 0xFF)) + _u16(h)))
+        link.transact(1 - side, 0, on_wtx, lambda st: air._send(b"w" + bytes((cid, st & 0xFF)) + _u16(h)),
+                      3 + len(data), 1)
     elif kind == 0x44 and n >= 7:  # D
         from cpsim.blegattc import discovered
 
@@ -278,7 +281,7 @@ def frame(air, b, i, n):
                 air._send(out + bytes(u))
             air._send(b"d" + bytes((cid, event)) + _u16(status))
 
-        link.transact(1 - side, 0, on_dtx, lambda st: air._send(b"d" + bytes((cid, event)) + _u16(st)))
+        link.transact(1 - side, 0, on_dtx, lambda st: air._send(b"d" + bytes((cid, event)) + _u16(st)), 7, 20)
     elif kind == 0x4D and n >= 4:  # M
         theirs = b[i + 3] | b[i + 4] << 8
 
@@ -287,4 +290,4 @@ def frame(air, b, i, n):
             ble._irq(21, (link.handles[side], mtu))
             air._send(b"m" + bytes((cid,)) + _u16(mtu))
 
-        link.transact(1 - side, 0, on_mtx, lambda st: None)
+        link.transact(1 - side, 0, on_mtx, lambda st: None, 3, 3)

@@ -75,7 +75,9 @@ def discover(ble, event, conn, start, end, uuid):
 
         return on_rx
 
-    link.transact(side, 0, on_tx, lambda st: _done(ble, event, conn, st, done))
+    # a discovery request (7 bytes: opcode, range, type) and a response of a few
+    # entries (~20 bytes): one round of NimBLE's procedure, all this one takes
+    link.transact(side, 0, on_tx, lambda st: _done(ble, event, conn, st, done), 7, 20)
 
 
 def discovered(t, event, conn, start, end, raw):
@@ -117,6 +119,7 @@ def read(ble, conn, h):
 
     def on_tx():
         err, v = serve_read(peer, link, 1 - side, h)
+        link.charge(1 - side, 1 + (0 if err else len(v[: link.mtu - 1])))  # Read Response / Error
 
         def on_rx():
             done()
@@ -126,7 +129,7 @@ def read(ble, conn, h):
 
         return on_rx
 
-    link.transact(side, 0, on_tx, lambda st: done() or ble._irq(16, (conn, h, st)))
+    link.transact(side, 0, on_tx, lambda st: done() or ble._irq(16, (conn, h, st)), 3)
 
 
 def write(ble, conn, h, data, mode):
@@ -141,7 +144,7 @@ def write(ble, conn, h, data, mode):
     remote = getattr(link, "remote", False)
     if mode == 0:
         link.post(side, (lambda: link.gattc(ble, b"W", conn, (0, h, data), None)) if remote
-                  else (lambda: serve_write(peer, link, 1 - side, h, data)))
+                  else (lambda: serve_write(peer, link, 1 - side, h, data)), 3 + len(data))
         return
     done = proc(ble)
     if remote:
@@ -152,7 +155,7 @@ def write(ble, conn, h, data, mode):
         err = serve_write(peer, link, 1 - side, h, data)
         return lambda: done() or ble._irq(17, (conn, h, _status(err)))
 
-    link.transact(side, 0, on_tx, lambda st: done() or ble._irq(17, (conn, h, st)))
+    link.transact(side, 0, on_tx, lambda st: done() or ble._irq(17, (conn, h, st)), 3 + len(data), 1)
 
 
 def exchange_mtu(ble, conn):
@@ -173,7 +176,7 @@ def exchange_mtu(ble, conn):
         peer._irq(21, (link.handles[1 - side], mtu))
         return lambda: done() or ble._irq(21, (conn, mtu))
 
-    link.transact(side, 0, on_tx, lambda st: done())
+    link.transact(side, 0, on_tx, lambda st: done(), 3, 3)
 
 
 def _addr_key(atype, addr):

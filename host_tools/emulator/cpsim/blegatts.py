@@ -148,7 +148,7 @@ def _send(ble, link, side, h, data, indicate):
     data = data[: link.mtu - 3]
     peer = link.ends[1 - side]
     if not indicate:
-        link.post(side, lambda: peer._irq_data(18, link.handles[1 - side], h, data))
+        link.post(side, lambda: peer._irq_data(18, link.handles[1 - side], h, data), 3 + len(data))
         return
     from cpsim.blegattc import proc
 
@@ -159,7 +159,7 @@ def _send(ble, link, side, h, data, indicate):
         peer._irq_data(19, link.handles[1 - side], h, data)
         return lambda: done() or ble._irq(20, (conn, h, 0))
 
-    link.transact(side, 1, on_tx, lambda st: done() or ble._irq(20, (conn, h, st)))
+    link.transact(side, 1, on_tx, lambda st: done() or ble._irq(20, (conn, h, st)), 3 + len(data), 1)
 
 
 # --- server: answering a peer (runs when its request arrives) -------------------------------

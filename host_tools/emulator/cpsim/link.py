@@ -25,6 +25,17 @@ MBUFS = 24
 # ESP32 controller's event length is not documented: ~3 ms, 4 packets (estimate)
 PACKETS_PER_EVENT = 4
 _EMPTY_PDU_US = 80  # a packet without payload: the keep-alive of each event
+LL_PAYLOAD = 27  # LL data payload without Data Length Extension (Core spec Vol 6 Part B 2.4)
+_L2CAP_HDR = 4  # length + channel id before the ATT PDU (Vol 3 Part A 3.1)
+
+
+def att_air_us(att_bytes):
+    """Air time (us) of an ATT PDU of att_bytes carried in LL data packets of
+    at most LL_PAYLOAD bytes: each packet is preamble 1 + access address 4 +
+    header 2 + payload + CRC 3 bytes at 1 Mbit/s (Vol 6 Part B 2.1, 2.4)."""
+    n = att_bytes + _L2CAP_HDR
+    packets = (n + LL_PAYLOAD - 1) // LL_PAYLOAD
+    return (10 * packets + n) * 8
 
 _SUP_TICK_US = SUPERVISION_TIMEOUT_US // 4
 
@@ -94,10 +105,21 @@ class Link:
         return self.alive() and self.radio.event_ok(self.ends[0]._dev, self.ends[1]._dev)
 
     # --- traffic ------------------------------------------------------------
-    def post(self, from_side, fn):
+    def charge(self, from_side, att_bytes):
+        """An ATT PDU of att_bytes went from `from_side` to the other end: its
+        LL packets' air time on both ends' accounts (beyond the empty packet
+        each connection event costs, _account)."""
+        us = att_air_us(att_bytes)
+        for side, key in ((from_side, "air.tx"), (1 - from_side, "air.rx")):
+            a = self.ends[side]._st.acct
+            if a is not None:
+                a.add_us(key, us)
+
+    def post(self, from_side, fn, att_bytes=0):
         """Run fn() at the other end when its packet goes: at the next
         connection event with room, one that the peer hears (notifications,
-        write commands). Raises ENOMEM when the sender's buffers are all held."""
+        write commands: an ATT PDU of att_bytes, charged when it goes).
+        Raises ENOMEM when the sender's buffers are all held."""
         ble = self.ends[from_side]
         if ble._mbufs >= MBUFS:
             raise _err(errno.ENOMEM)
@@ -114,27 +136,30 @@ class Link:
         sl[0] = t
         sl[1] += 1
         gen = ble._gen
-        self.radio.clock.call_at(t, lambda: self._deliver(from_side, fn, gen))
+        self.radio.clock.call_at(t, lambda: self._deliver(from_side, fn, gen, att_bytes))
 
-    def _deliver(self, frm, fn, gen):
+    def _deliver(self, frm, fn, gen, att_bytes=0):
         to = 1 - frm
         if self.open[to] and self.open[frm] and not self.event_ok():
-            self._later(self.interval, lambda: self._deliver(frm, fn, gen))
+            self._later(self.interval, lambda: self._deliver(frm, fn, gen, att_bytes))
             return
         ble = self.ends[frm]
         if ble._gen == gen:
             ble._mbufs -= 1
         if self.open[to] and self.open[frm]:
+            if att_bytes:
+                self.charge(frm, att_bytes)
             fn()
 
-    def transact(self, side, kind, on_tx, on_fail):
+    def transact(self, side, kind, on_tx, on_fail, req_bytes=0, rsp_bytes=0):
         """A request from `side` answered one connection event later, one at a
         time per side and kind as ATT requires: on_tx() runs at the other end
         when the request arrives and returns what runs back at `side` when the
         response arrives (or None); on_fail(status) runs instead if the link
-        closes first."""
+        closes first. req_bytes and rsp_bytes: the ATT PDUs' sizes, charged as
+        they go (on_tx may charge a response whose size it alone knows)."""
         q = self._q[side * 3 + kind]
-        q.append((on_tx, on_fail))
+        q.append((on_tx, on_fail, req_bytes, rsp_bytes))
         if len(q) == 1:
             self._tx_next(side, kind)
 
@@ -148,6 +173,8 @@ class Link:
         if not self.event_ok():
             self._later(self.interval, lambda: self._tx(side, kind))
             return
+        if q[0][2]:
+            self.charge(side, q[0][2])
         resp = q[0][0]()
         self._later(self.interval, lambda: self._rx(side, kind, resp))
 
@@ -158,7 +185,9 @@ class Link:
         if not self.event_ok():
             self._later(self.interval, lambda: self._rx(side, kind, resp))
             return
-        q.pop(0)
+        op = q.pop(0)
+        if op[3]:
+            self.charge(1 - side, op[3])
         more = bool(q)  # a request made by resp()'s IRQ handler finds q empty and starts itself
         if resp is not None:
             resp()
