@@ -195,4 +195,36 @@ def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
             app.bus.publish(topics.STEPS, 100, 100)
             assert app.designs.engine.selected == 0
             assert any(" designs unlocked sport=walk t_ms=" in ln for ln in lines), lines
+    # A pin whose heap cannot hold the designs boots without them and says why
+    real = engine.Designs
+
+    def no_heap(*args, **kw):
+        raise MemoryError("memory allocation failed, allocating 1280 bytes")
+
+    import sys
+
+    # the out-of-heap path drops the designs modules; put them back after (other tests hold them)
+    saved = {}
+    for k in list(sys.modules):
+        if k.startswith("cloudpin.designs") or k == "cloudpin.social.daily":
+            saved[k] = sys.modules[k]
+    engine.Designs = no_heap
+    try:
+        dev = World().device("p")
+        dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+        lines = []
+        log = Logger("app", sink=lines.append)
+        hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
+        app = App(hw, log, status_every_ms=100)
+    finally:
+        engine.Designs = real
+        dropped = [k for k in saved if k not in sys.modules]
+        for k in sorted(saved):
+            sys.modules[k] = saved[k]
+            parent, _, leaf = k.rpartition(".")
+            setattr(sys.modules[parent], leaf, saved[k])
+    errors = [ln for ln in lines if ln.startswith("E ")]
+    assert app.designs is None and len(errors) == 1 and "designs off: out of heap" in errors[0], lines
+    assert "cloudpin.designs.pack" in dropped and "cloudpin.designs.engine" in dropped  # the heap given back
+    assert getattr(app, "daily", None) is None and app.bus.publish(topics.STEPS, 100, 100) == 0  # nothing half-built
     os.remove("pack.bin")

@@ -140,15 +140,44 @@ class DesignService:
 
 def for_app(app, hw, log, path):
     """The designs service for cloudpin.app.App when the pin holds an event
-    pack at path (docs/designs.md); None with a bad one (logged)."""
+    pack at path (docs/designs.md); None with a bad one, or when the heap
+    cannot hold the designs (logged: the pin runs on without them)."""
+    try:
+        return _build(app, hw, log, path)
+    except ValueError as e:  # designs.pack.PackError: a torn, corrupt or foreign pack file
+        log.error("designs off: %s" % e)
+    except MemoryError as e:
+        import gc
+
+        # Give the heap back to the services that run: the modules the
+        # attempt imported go too, this one included (App keeps no reference).
+        _forget(("cloudpin.designs.pack", "cloudpin.designs.engine", "cloudpin.designs.stepfeed",
+                 "cloudpin.designs.draw", "cloudpin.designs.service", "cloudpin.designs", "cloudpin.social.daily"))
+        gc.collect()
+        log.error("designs off: out of heap (%r)" % (e,))
+    return None
+
+
+def _forget(names):
+    import sys
+
+    for name in names:
+        if sys.modules.pop(name, None) is None:
+            continue
+        parent, _, leaf = name.rpartition(".")
+        pkg = sys.modules.get(parent)
+        if pkg is not None and hasattr(pkg, leaf):
+            delattr(pkg, leaf)  # the package's reference would keep the module
+
+
+def _build(app, hw, log, path):
+    # Everything is allocated before anything subscribes to the bus, so an
+    # allocation that fails leaves no half-built handler behind.
     from cloudpin.designs import pack as packfmt
 
-    try:
-        p = packfmt.load(path)
-    except packfmt.PackError as e:
-        log.error("designs off: %s" % e)
-        return None
+    p = packfmt.load(path)
     from cloudpin.designs.engine import Designs
+    from cloudpin.designs.stepfeed import StepFeed
     from cloudpin.social.daily import Daily
 
     offset = 0
@@ -168,15 +197,15 @@ def for_app(app, hw, log, path):
     # and given to the app for friend updates and the phone.
     daily = getattr(app, "daily", None)
     if daily is None:
-        daily = app.daily = Daily(offset, log=log)
+        daily = Daily(offset, log=log)
     motion = getattr(app, "motion", None)
-    from cloudpin.designs.stepfeed import StepFeed
-
     feed = StepFeed(app.bus, motion.steps if motion is not None else None, daily, engine.clock, log=log)
     feed.load()
     engine.load(feed.day)
+    b = hw.board.get("button") or {}
+    svc = DesignService(engine, app.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
+                        b.get("active_low", False), feed=feed)
     engine.subscribe(app.bus)
     feed.subscribe(app.bus)
-    b = hw.board.get("button") or {}
-    return DesignService(engine, app.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
-                         b.get("active_low", False), feed=feed)
+    app.daily = daily
+    return svc
