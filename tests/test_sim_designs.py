@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from host_tools.designs import DEFAULT_PACK, compile_pack
-from host_tools.fw import source as fwsource
+from host_tools.designs import DEFAULT_PACK, compile_pack, packfmt
 from host_tools.sim import runner, scenario
 
-KINDS = [k[0] for k in fwsource.load("designs.pack").KINDS]
+KINDS = [k[0] for k in packfmt.KINDS]
 WINDOW_T_S = 24  # a friend-update window (every 300 s on the UTC clock) this far into the run
 
 

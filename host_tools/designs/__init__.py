@@ -1,14 +1,22 @@
 """Event packs (packs/*.json) for host tools: checked by the firmware's own
-validator (firmware/cloudpin/designs/pack.py), so a pack the host accepts is
+validator (firmware/cloudpin/designs/packjson.py), so a pack the host accepts is
 one the pin accepts; cards rendered by the firmware's own drawing code in
 the MicroPython VM (render.py)."""
 import json
+import sys
 from pathlib import Path
 
-from host_tools import REPO
+from host_tools import FIRMWARE_DIR, REPO
 from host_tools.fw import source as fwsource
 
-packfmt = fwsource.load("designs.pack")
+# The firmware's own modules, imported as the pin imports them (the package
+# on the path, appended: no host module is shadowed), so the loader, the
+# validator (designs.packjson) and their PackError are one set of modules.
+if str(FIRMWARE_DIR) not in sys.path:
+    sys.path.append(str(FIRMWARE_DIR))
+from cloudpin.designs import pack as packfmt  # noqa: E402
+from cloudpin.designs import packjson  # noqa: E402
+
 PackError = packfmt.PackError
 PACKS_DIR = REPO / "packs"
 DEFAULT_PACK = PACKS_DIR / "tokyo2020.json"  # what deploy, image and the simulator put on a pin
@@ -29,7 +37,7 @@ def read_pack(path):
         doc = json.loads(text)
     except ValueError as e:
         return None, ["%s: not valid JSON: %s" % (path, e)]
-    return doc, ["%s: %s" % (path, e) for e in packfmt.check(doc)]
+    return doc, ["%s: %s" % (path, e) for e in packjson.check(doc)]
 
 
 def compile_pack(path):
@@ -38,7 +46,7 @@ def compile_pack(path):
     doc, errors = read_pack(path)
     if errors:
         raise PackError("\n".join(errors))
-    return packfmt.Pack(doc).to_bytes()
+    return packjson.to_bytes(packfmt.Pack(doc))
 
 
 def pack_error_line(err, path):

@@ -1,15 +1,15 @@
 # Event pack format: the designs an event offers and the task that unlocks
-# each. Organisers write JSON (packs/*.json); check() validates it, naming
-# every error by its path (an organiser fixes a pack in one pass), and is
-# what `cloudpin pack check` runs. Pack(doc) compiles a valid pack to the
-# compact form the pin keeps (one bytes object per design, task numbers in
-# arrays) and to_bytes() to the file the pin boots from (/pack.bin, made by
-# `cloudpin pack build`): parsing the JSON on the pin would take ~40 KB of a
-# 100 KB heap at boot. from_bytes() reads that file back on the pin,
-# refusing a torn, corrupt or malformed one (CRC, then every field and every
-# drawing operation the drawing code relies on).
-# Pure logic that CPython runs too (host tools load this file): no
-# hardware or micropython imports.
+# each. Organisers write JSON (packs/*.json); packjson.py validates it,
+# naming every error by its path, and compiles it to the file the pin boots
+# from (/pack.bin, `cloudpin pack build`): parsing the JSON on the pin would
+# take ~40 KB of a 100 KB heap at boot. This module is what the pin imports:
+# the format's constants, the Pack it keeps (one bytes object per design,
+# task numbers in arrays) and from_bytes(), which reads the compiled file
+# back, refusing a torn, corrupt or malformed one (CRC, then every field and
+# every drawing operation the drawing code relies on). The validator lives
+# apart because its code alone took 20 KB of the pin-sized heap at import.
+# check(), Pack(doc) and to_bytes() reach it lazily, for host tools and tests.
+# Pure logic that CPython runs too: no hardware or micropython imports.
 import binascii
 from array import array
 
@@ -43,8 +43,6 @@ ROLES = 5
 TAP_DAYS = 6
 COLLECTORS = 7
 STREAK = 8
-_N_MAX = (1024, 1024, 200000, 10000000, 64, 64, 60, 1024, 60)
-_EXTRA_MAX = (0, 0, 0, 0, 0, 0, 0, 65535, 200000)
 
 # The 16 colours a design may use (a 4-bit frame buffer: index = position).
 COLOURS = (
@@ -82,15 +80,6 @@ OP_RECT = 2
 OP_ELLIPSE = 3
 OP_ARC = 4
 OP_POLY = 5
-_OPS = (
-    ("line", OP_LINE, ("x1", "y1", "x2", "y2", "width", "colour")),
-    ("rect", OP_RECT, ("x", "y", "w", "h", "colour", "fill")),
-    ("ellipse", OP_ELLIPSE, ("x", "y", "rx", "ry", "colour", "fill")),
-    ("arc", OP_ARC, ("x", "y", "rx", "ry", "colour", "quadrants")),
-    ("poly", OP_POLY, ("colour", "fill", "points")),
-)
-_FIELDS = ("format", "event", "sports")
-_SPORT_FIELDS = ("id", "name", "short", "task", "led", "design")
 
 
 class PackError(ValueError):
@@ -111,161 +100,6 @@ def kind_code(name):
     return -1
 
 
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _unknown(d, known, path, errors):
-    for k in d:
-        if k not in known:
-            errors.append("%s%s: not a known field (%s takes %s)" % (
-                path, k, path[:-1] or "the top level", ", ".join(known)))
-
-
-def _text(d, key, path, most, errors):
-    v = d.get(key)
-    if not isinstance(v, str) or not v:
-        errors.append("%s%s: must be a non-empty string" % (path, key))
-    elif len(v) > most:
-        errors.append("%s%s: %d characters, at most %d" % (path, key, len(v), most))
-    elif key == "short" and not all(" " <= c <= "~" for c in v):
-        errors.append("%s%s: the pin's font has ASCII only" % (path, key))
-
-
-def _task(t, path, errors):
-    if not isinstance(t, dict):
-        errors.append("%s: must be an object with kind and n" % path)
-        return
-    code = kind_code(t.get("kind"))
-    if code < 0:
-        errors.append("%s.kind: %r is not a task kind (%s)" % (path, t.get("kind"), ", ".join(k[0] for k in KINDS)))
-        _unknown(t, ("kind", "n", "made", "steps"), path + ".", errors)
-        return
-    extra = KINDS[code][2]
-    _unknown(t, ("kind", "n") + ((extra,) if extra else ()), path + ".", errors)
-    n = t.get("n")
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= _N_MAX[code]:
-        errors.append("%s.n: must be an integer 1..%d for %s, got %r" % (path, _N_MAX[code], KINDS[code][0], n))
-    if extra:
-        v = t.get(extra)
-        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= _EXTRA_MAX[code]:
-            errors.append("%s.%s: must be an integer 1..%d for %s, got %r" % (
-                path, extra, _EXTRA_MAX[code], KINDS[code][0], v))
-
-
-def _op(op, path, errors):
-    """Check one drawing operation; its compiled bytes, or None."""
-    if not isinstance(op, list) or not op or not isinstance(op[0], str):
-        errors.append("%s: must be a list starting with an operation name" % path)
-        return None
-    spec = None
-    for s in _OPS:
-        if s[0] == op[0]:
-            spec = s
-    if spec is None:
-        errors.append("%s: %r is not an operation (%s)" % (path, op[0], ", ".join(s[0] for s in _OPS)))
-        return None
-    args = spec[2]
-    if len(op) != len(args) + 1:
-        errors.append("%s: %s takes %d arguments (%s), got %d" % (path, op[0], len(args), " ".join(args), len(op) - 1))
-        return None
-    out = bytearray([spec[1]])
-    ok = True
-    for i in range(len(args)):
-        name, v = args[i], op[i + 1]
-        where = "%s[%d] (%s)" % (path, i + 1, name)
-        if name == "colour":
-            c = colour_index(v)
-            if c < 0:
-                errors.append("%s: %r is not a colour (%s)" % (where, v, ", ".join(c[0] for c in COLOURS)))
-                ok = False
-            out.append(max(c, 0))
-        elif name == "points":
-            if (not isinstance(v, list) or len(v) % 2 or not 3 <= len(v) // 2 <= MAX_POINTS
-                    or not all(_is_int(p) and 0 <= p < BOX for p in v)):
-                errors.append("%s: must be 3..%d points as a flat list x y x y ..., each 0..%d" % (
-                    where, MAX_POINTS, BOX - 1))
-                ok = False
-            else:
-                out.append(len(v) // 2)
-                out.extend(v)
-        else:
-            lo, hi = 0, BOX - 1
-            if name in ("fill",):
-                hi = 1
-            elif name == "quadrants":
-                lo, hi = 1, 15
-            elif name == "width":
-                lo, hi = 1, 16
-            elif name in ("rx", "ry", "w", "h"):
-                lo, hi = 1, BOX
-            if not _is_int(v) or not lo <= v <= hi:
-                errors.append("%s: must be an integer %d..%d, got %r" % (where, lo, hi, v))
-                ok = False
-            else:
-                out.append(v & 0xFF)
-    return bytes(out) if ok else None
-
-
-def check(doc):
-    """Every error in the pack document `doc` (parsed JSON), each naming
-    its path; [] when the pack is valid."""
-    errors = []
-    if not isinstance(doc, dict):
-        return ["pack: must be a JSON object with format, event and sports"]
-    _compile(doc, errors)
-    return errors
-
-
-def _compile(doc, errors):
-    _unknown(doc, _FIELDS, "", errors)
-    if doc.get("format") != FORMAT:
-        errors.append("format: must be %d, got %r" % (FORMAT, doc.get("format")))
-    _text(doc, "event", "", NAME_MAX, errors)
-    sports = doc.get("sports")
-    if not isinstance(sports, list) or not 1 <= len(sports) <= MAX_SPORTS:
-        errors.append("sports: must be a list of 1..%d sports" % MAX_SPORTS)
-        return None
-    ids = []
-    designs = []
-    for i in range(len(sports)):
-        s = sports[i]
-        path = "sports[%d]" % i
-        if not isinstance(s, dict):
-            errors.append("%s: must be an object" % path)
-            continue
-        _unknown(s, _SPORT_FIELDS, path + ".", errors)
-        sid = s.get("id")
-        if not isinstance(sid, str) or not sid or len(sid) > 24 or not all("a" <= c <= "z" or c == "_" for c in sid):
-            errors.append("%s.id: must be 1..24 characters a-z and _, got %r" % (path, sid))
-        elif sid in ids:
-            errors.append("%s.id: %r also names sports[%d]" % (path, sid, ids.index(sid)))
-        ids.append(sid)
-        _text(s, "name", path + ".", NAME_MAX, errors)
-        _text(s, "short", path + ".", SHORT_MAX, errors)
-        _task(s.get("task"), path + ".task", errors)
-        led = s.get("led")
-        if not isinstance(led, list) or not 1 <= len(led) <= LED_MAX or not all(c in LED_COLOURS for c in led):
-            errors.append("%s.led: must be a list of 1..%d LED colours (%s)" % (path, LED_MAX, ", ".join(LED_COLOURS)))
-        ops = s.get("design")
-        if not isinstance(ops, list) or not 1 <= len(ops) <= MAX_OPS:
-            errors.append("%s.design: must be a list of 1..%d drawing operations" % (path, MAX_OPS))
-            designs.append(None)
-            continue
-        code = bytearray()
-        for j in range(len(ops)):
-            b = _op(ops[j], "%s.design[%d]" % (path, j), errors)
-            if b is not None:
-                code.extend(b)
-        designs.append(bytes(code))
-    return designs
-
-
-def _extra(task):
-    name = KINDS[kind_code(task["kind"])][2]
-    return task[name] if name else 0
-
-
 class Pack:
     """A valid pack as the pin keeps it: per sport its id, short name, LED
     colours and compiled design; per task its kind, n and extra parameter.
@@ -282,22 +116,11 @@ class Pack:
         self.kinds = b""
         self.n = array("i")
         self.extra = array("i")
-        if doc is None:
-            return
-        errors = []
-        designs = _compile(doc, errors) if isinstance(doc, dict) else None
-        if errors or designs is None:
-            raise PackError("; ".join(errors) if errors else "pack: must be a JSON object")
-        sports = doc["sports"]
-        self.event = doc["event"]
-        self.count = len(sports)
-        self.ids = tuple(s["id"] for s in sports)
-        self.shorts = tuple(s["short"] for s in sports)
-        self.leds = tuple(tuple(s["led"]) for s in sports)
-        self.designs = tuple(designs)
-        self.kinds = bytes(kind_code(s["task"]["kind"]) for s in sports)
-        self.n = array("i", (s["task"]["n"] for s in sports))
-        self.extra = array("i", (_extra(s["task"]) for s in sports))
+        if doc is not None:
+            # the JSON side is the host's (and the tests'): the pin never imports it
+            from cloudpin.designs import packjson
+
+            packjson.fill(self, doc)
 
     def index(self, sport_id):
         """The index of the sport with this id, or -1."""
@@ -307,43 +130,20 @@ class Pack:
         return -1
 
     def to_bytes(self):
-        """The compiled pack file (packs/*.json -> /pack.bin on the pin):
-        MAGIC, CRC-32 of the rest (u32 LE), then the event and each sport
-        as length-prefixed fields. Parsing a 30 KB JSON pack on the pin
-        would take tens of KB of heap at boot; this takes what it keeps."""
-        out = bytearray()
-        _put_text(out, self.event)
-        out.append(self.count)
-        for i in range(self.count):
-            _put_text(out, self.ids[i])
-            _put_text(out, self.shorts[i])
-            out.append(self.kinds[i])
-            _put_u32(out, self.n[i])
-            _put_u32(out, self.extra[i])
-            out.append(len(self.leds[i]))
-            for c in self.leds[i]:
-                out.append(LED_COLOURS.index(c))
-            d = self.designs[i]
-            out.append(len(d) & 0xFF)
-            out.append(len(d) >> 8)
-            out.extend(d)
-        head = bytearray(MAGIC)
-        _put_u32(head, binascii.crc32(out))
-        return bytes(head + out)
+        """The compiled pack file (packjson.to_bytes): host tools and tests."""
+        from cloudpin.designs import packjson
+
+        return packjson.to_bytes(self)
+
+
+def check(doc):
+    """Every error in the pack document `doc` (packjson.check): host tools and tests."""
+    from cloudpin.designs import packjson
+
+    return packjson.check(doc)
 
 
 MAGIC = b"CPK1"
-
-
-def _put_text(out, s):
-    b = s.encode()
-    out.append(len(b))
-    out.extend(b)
-
-
-def _put_u32(out, v):
-    for k in range(4):
-        out.append((v >> (8 * k)) & 0xFF)
 
 
 class _Reader:
