@@ -108,6 +108,23 @@ def test_board_path_runs_the_emulated_lis3dh_and_the_motion_service(source, tmp_
     assert quiet["false_taps_without_taps"] == 0
 
 
+def test_doze_path_dozes_on_a_still_pin_and_its_click_wakes_it(source, tmp_path):
+    out = tmp_path / "set"
+    tapgen.generate([source], out, odr=400, seed=3)
+    runs = {d: bench.bench_taps(out, odr=400, detector=d) for d in (bench.BOARD, bench.DOZE)}
+    desk = {d: next(f for f in r["files"] if f["file"] == "desk.csv") for d, r in runs.items()}
+    # lying still, the service's own loop dozes (the watermark off) and each
+    # touch wakes it through the click engine; the board path never dozes
+    assert desk["board"]["motion"]["dozes"] == 0
+    assert desk["doze"]["motion"]["dozes"] >= 1, desk["doze"]
+    assert desk["doze"]["motion"]["clicks"] >= len(desk["doze"]["expected_taps_ms"]) > 0
+    # the same touches, timed within a few ms (a woken burst is read at another moment)
+    a, b = sorted(desk["doze"]["taps_ms"]), sorted(desk["board"]["taps_ms"])
+    assert len(a) == len(b) and all(abs(x - y) <= 3 for x, y in zip(a, b)), (a, b)
+    s = runs["doze"]["summary"]
+    assert s["recall"] >= 0.9 and s["precision"] >= 0.9 and s["motion"]["dozes"] >= 1, s
+
+
 def test_board_path_at_another_rate_than_the_board_is_refused(source, capsys):
     assert _cli([str(source), "--detector", "board", "--odr", "500"]) == 2
     err = capsys.readouterr().err
@@ -283,5 +300,7 @@ def test_suite_scores_one_split_and_stores_it(source, tmp_path, capsys):
     assert c["board"] == "cloudpin_ref"
     assert c["touched"]["labelled_taps"] == t["touched"]["labelled_taps"] and "by_contact_ms" in c["touched"]
     assert c["untouched"]["hours_without_taps"] == t["untouched"]["hours_without_taps"]
+    assert t["doze"]["touched"]["labelled_taps"] == t["touched"]["labelled_taps"] and "motion" in t["doze"]["touched"]
     err = capsys.readouterr().err
     assert "taps software (heldout): recall" in err and "taps board (heldout): recall" in err
+    assert "taps doze (heldout): recall" in err

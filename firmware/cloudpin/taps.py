@@ -83,12 +83,12 @@ class TapDetector:
     latency_ms: window after the peak that must stay below ring_pct % of it.
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, train_ms, train_pct, train_n, ahead_ms: the rattle
-    veto (see __init__), off by default (train_ms=0); train_ms=1500 turns it on.
+    veto (see __init__); train_ms=0 turns it off.
     """
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=0, train_pct=20, train_n=3, ahead_ms=150, sat_width_ms=8, on_tap=None):
+                 train_ms=1500, train_pct=20, train_n=3, ahead_ms=30, sat_width_ms=8, on_tap=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self._thr2 = threshold_mg * threshold_mg
@@ -117,14 +117,15 @@ class TapDetector:
         # ring checks judge), or if train_n impulses of at least the
         # threshold and train_pct % of it came from near_ms to train_ms
         # before it or up to ahead_ms after it (the steps before it; a double
-        # touch is one). The past costs no delay, the future does: a
-        # candidate waits only ahead_ms = near_ms, and the tap keeps the time
-        # of its peak (the handshake pairs the tap times carried in its
-        # frames). Off by default all the same: the handshake's radio window
-        # starts with the report, and 150 ms later the two wearers have
-        # stepped back past its touching-distance test (docs/taps.md: in the
-        # simulator walk-past made 4 of 4 without it, 2 of 4 with it).
-        # Impulses: the second difference
+        # touch is one). The past costs no delay, the future does, and the
+        # handshake's radio window starts with the report: 150 ms later the
+        # two wearers have stepped back past its touching-distance test
+        # (docs/taps.md: in the simulator walk-past made 2 of 4 friendships
+        # with a 150 ms wait, 4 of 4 without). So by default a candidate
+        # waits no longer than the ring check (ahead_ms = latency_ms) and
+        # only the company before it counts; ahead_ms=150 adds the same
+        # step's later knocks, ahead_ms=train_ms looks both ways. The tap
+        # keeps the time of its peak either way. Impulses: the second difference
         # over +-5 ms on each axis (L1 norm: no square, no overflow), local
         # maxima 12 ms apart, logged from near_pct % of the threshold; those
         # closer than latency_ms to the one counted last are the same event.

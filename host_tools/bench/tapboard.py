@@ -50,9 +50,13 @@ class Samples:
         out[j + 2] = ug[k + 2]
 
 
-def run_board(samples_g, rate, board):
+def run_board(samples_g, rate, board, doze=False, stats=None):
     """Taps [(t_ms from the first sample, strength_mg)] the board's motion
-    service reports for an (n, 3) recording in g at the board's tap rate."""
+    service reports for an (n, 3) recording in g at the board's tap rate.
+    doze: run the service's own loop, which dozes on a still pin (the
+    watermark off, the FIFO overflowing, the click engine to wake it:
+    docs/power.md), instead of draining every DRAIN_MS. stats: a dict to
+    receive the service's counters (dozes, clicks, overruns)."""
     _paths()
     from cloudpin import board as board_layer
     from cloudpin.log import Logger
@@ -70,12 +74,18 @@ def run_board(samples_g, rate, board):
         raise ValueError("board %s runs its sensor at %s Hz, the recording is %s Hz" % (
             board["name"], hw.accel_rate, rate))
     taps = []
-    svc = MotionService(hw, log, on_tap=lambda t, mg: taps.append((t, mg)), ticks_ms=world.clock.now_ms)
-    svc.setup()
+    svc = MotionService(hw, log, on_tap=lambda t, mg: taps.append((t, mg)), ticks_ms=world.clock.now_ms, doze=doze)
     end_ms = len(samples_g) * 1000.0 / rate
-    while world.clock.now_ms() < end_ms:
-        world.advance(DRAIN_MS)
-        svc.drain()
+    if doze:
+        world.start(dev, svc.run())
+        world.run_until(int(end_ms))
+    else:
+        svc.setup()
+        while world.clock.now_ms() < end_ms:
+            world.advance(DRAIN_MS)
+            svc.drain()
     world.close()
+    if stats is not None:
+        stats.update(dozes=svc.dozes, clicks=svc.clicks, overruns=svc.overruns)
     # the sensor's sample k is taken at k / rate s after the source's t = 0
     return [(float(t), mg) for t, mg in taps]

@@ -155,14 +155,16 @@ def match(detected, expected, window_ms=MATCH_MS):
 
 SOFTWARE = "software"
 BOARD = "board"
-DETECTORS = (SOFTWARE, BOARD)
+DOZE = "doze"
+DETECTORS = (SOFTWARE, BOARD, DOZE)
 
 
 def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, detector=SOFTWARE):
     """Score the detector on folders of recordings; returns the JSON-able result.
-    detector: SOFTWARE (TapDetector.feed on every sample, in the VM) or BOARD (the
+    detector: SOFTWARE (TapDetector.feed on every sample, in the VM), BOARD (the
     reference board end to end: its LIS3DH emulated, FIFO bursts, the motion
-    service: tapboard.py; params do not apply)."""
+    service: tapboard.py; params do not apply) or DOZE (the same with the
+    service's own loop, which dozes when still and wakes on the click)."""
     d_odr, d_range = board_defaults()
     odr = int(odr or d_odr)
     range_g = float(range_g or d_range)
@@ -170,7 +172,7 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
         raise BenchError("--odr %d Hz is too low for taps (a tap is a few ms long; use 400-500 Hz)" % odr)
     folders = [Path(f) for f in folders]
     multi = len(folders) > 1
-    board = load_board() if detector == BOARD else None
+    board = load_board() if detector in (BOARD, DOZE) else None
     if board is not None and int(board["accel"].get("tap_odr", 0)) != odr:
         raise BenchError("the board path runs %s's LIS3DH at its tap rate, %s Hz, not --odr %d" % (
             DEFAULT_BOARD, board["accel"].get("tap_odr"), odr))
@@ -198,9 +200,12 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                     continue
                 # the sensor saturates at its full scale
                 clipped = [np.clip(a, -range_g, range_g) for a in (x, y, z)]
-                if detector == BOARD:
+                stats = None
+                if board is not None:
+                    stats = {}
                     try:
-                        found = tapboard.run_board(np.column_stack(clipped), odr, board)
+                        found = tapboard.run_board(np.column_stack(clipped), odr, board, doze=detector == DOZE,
+                                                   stats=stats)
                     except ValueError as e:
                         raise BenchError(str(e)) from None
                 else:
@@ -217,6 +222,8 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                     files_out[-1]["expected_tau_ms"] = [tau for _, tau in labels[path.name]]
                 if path.name in distractors:
                     files_out[-1]["distractors"] = distractors[path.name]
+                if stats:
+                    files_out[-1]["motion"] = stats
     if not files_out:
         raise BenchError("no usable recordings (%d skipped)" % len(skipped))
     result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "detector": detector,
@@ -294,6 +301,9 @@ def summarise(files):
                                              "recall": round(b["found"] / b["labelled"], 4)}, **_errors(b["errors"]))
     if kinds:
         s["distractors"] = kinds
+    motion = [f["motion"] for f in files if "motion" in f]
+    if motion:  # the board paths: the motion service's counters, summed
+        s["motion"] = {k: sum(m[k] for m in motion) for k in motion[0]}
     return s
 
 
@@ -316,13 +326,15 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
     - untouched: the same recordings with the transients and no touches:
       false taps per hour and per kind of transient;
     - real: the split's whole recordings as they are: false taps per hour.
-    Each for the software detector; with BOARD in `detectors` the same sets
-    through the reference board end to end too (under "board")."""
+    Each for the software detector; with BOARD or DOZE in `detectors` the
+    same sets through the reference board end to end too (under "board" and
+    "doze")."""
     d_odr, _ = board_defaults()
     odr = int(odr or d_odr)
     first = tapsplit.seeds(split).start
     touched, untouched, gen = [], [], []
-    board = {"touched": [], "untouched": []} if BOARD in detectors else None
+    boards = {d: {"touched": [], "untouched": []} for d in (BOARD, DOZE) if d in detectors}
+    boards_real = {}
     with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
         for i in range(seeds):
             for kind, out in (("touched", touched), ("untouched", untouched)):
@@ -332,8 +344,8 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                                     mix=tapgen.TOUCHED_MIX if kind == "touched" else tapgen.UNTOUCHED_MIX)
                 gen.append(dict(g, set=kind, seed=first + i))
                 out += bench_folders([folder], odr, range_g, params, progress)["files"]
-                if board is not None:
-                    board[kind] += bench_folders([folder], odr, range_g, None, progress, detector=BOARD)["files"]
+                for d, sets in boards.items():
+                    sets[kind] += bench_folders([folder], odr, range_g, None, progress, detector=d)["files"]
         with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
             # the split's real recordings whole, linked (not copied) into one folder
             for src in data_dirs:
@@ -343,8 +355,8 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                         if not target.exists():
                             os.symlink(path.resolve(), target)
             real = bench_folders([real_dir], odr, range_g, params, progress)
-            if board is not None:
-                board_real = bench_folders([real_dir], odr, range_g, None, progress, detector=BOARD)
+            for d in boards:
+                boards_real[d] = bench_folders([real_dir], odr, range_g, None, progress, detector=d)
     result = {
         "odr_hz": odr,
         "split": split,
@@ -357,9 +369,9 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
         "real": real["summary"],
         "real_false_taps": [{"file": f["file"], "taps_ms": f["taps_ms"]} for f in real["files"] if f["taps_ms"]],
     }
-    if board is not None:
-        result["board"] = {"board": DEFAULT_BOARD, "touched": summarise(board["touched"]),
-                           "untouched": summarise(board["untouched"]), "real": board_real["summary"]}
+    for d, sets in boards.items():
+        result[d] = {"board": DEFAULT_BOARD, "touched": summarise(sets["touched"]),
+                     "untouched": summarise(sets["untouched"]), "real": boards_real[d]["summary"]}
     return result
 
 
@@ -384,7 +396,8 @@ def add_arguments(parser):
     parser.add_argument("--detector", choices=DETECTORS, default=None,
                         help="software: the firmware detector on every sample (in the VM); board: the reference "
                              "board end to end (its LIS3DH emulated, FIFO bursts, the motion service), ~30x real "
-                             "time. Default: software; --suite runs both unless --detector software")
+                             "time; doze: the same with the service's own loop, which dozes on a still pin and wakes "
+                             "on the click engine. Default: software; --suite runs all three unless --detector is given")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="with --suite: also store the result as the `taps` entry of this JSON file "
                              "(e.g. bench/results.json), leaving its other entries alone")
@@ -427,7 +440,7 @@ def run(args):
             if args.out:
                 _store(args.out, result)
             return emit(result, "; ".join(_suite_line(result, name, part) for name, part in (
-                ("software", result), ("board", result.get("board"))) if part))
+                ("software", result), ("board", result.get("board")), ("doze", result.get("doze"))) if part))
         if args.generate:
             seed = args.seed if args.seed is not None else (tapsplit.seeds(args.split).start if args.split else 1)
             with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
