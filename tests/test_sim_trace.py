@@ -64,3 +64,12 @@ def test_causes_come_from_the_first_broken_link_of_the_chain():
     assert two["pins"]["a"]["decide"] == "one_sided" and two["pins"]["a"]["choose"] == "b"
     made = tr.explain(taps[1:], lambda pid: ["b"] if pid == "a" else ["a"])
     assert made[0]["cause"] == "made"
+
+
+def test_the_bench_counts_causes_for_the_meet_scenarios():
+    from host_tools.sim import bench
+
+    sc = sim.validate(copy.deepcopy(PAIR))
+    s = bench.measure(sc, trace=True)["social"]
+    assert s["causes"] == {"made": 1} and s["both_detected"] == 1 == s["made"]
+    assert "causes" not in bench.measure(sim.validate(copy.deepcopy(PAIR)))["social"]

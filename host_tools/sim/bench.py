@@ -6,8 +6,10 @@ them). Reports simulated seconds per wall second and per CPU second of this
 process (the machine is shared: CPU seconds are what the simulation itself
 cost), tap recall and, per scenario, meet and greet's metrics (made share,
 tap-to-friendship median and p95, wrong, half-committed, "tap again", radio
-on-time per tap); --meet-only runs only those. --scenario FILE times one scenario instead (the 400-pin,
-45-s hall target: `cloudpin bench sim --scenario scenarios/hall-400.json`).
+on-time per tap, and, traced (sim/trace.py), each intended tap's cause and
+how many both of whose pins detected the touch); --meet-only runs only
+those. --scenario FILE times one scenario instead (the 400-pin, 45-s hall
+target: `cloudpin bench sim --scenario scenarios/hall-400.json`).
 """
 import json
 import sys
@@ -27,17 +29,27 @@ SOCIAL_KEYS = ("intended_taps", "made", "made_share", "missed", "wrong", "half_c
 ROOMS = {30: (10, 9), 100: (20, 15), 400: (40, 30)}
 
 
-def measure(sc, progress=None):
+def measure(sc, progress=None, trace=False):
+    """One scenario's speed and meet-and-greet metrics; with `trace`, also
+    each intended tap's cause (sim/trace.py) and the taps made among those
+    both of whose pins detected the touch."""
     c0 = time.process_time()
-    r = runner.simulate(sc, progress=progress, warn=lambda m: None)
+    r = runner.simulate(sc, progress=progress, warn=lambda m: None, trace=trace)
     cpu = time.process_time() - c0
     m = r["metrics"]
-    return {"name": sc["name"], "pins": m["pins"], "walkers": m["walkers"], "sim_s": m["sim_s"],
-            "wall_s": m["wall_s"], "cpu_s": round(cpu, 2),
-            "sim_s_per_wall_s": round(m["sim_s"] / m["wall_s"], 3),
-            "sim_s_per_cpu_s": round(m["sim_s"] / cpu, 3),
-            "tap_recall": m["taps"]["recall"], "false_taps": m["taps"]["false"],
-            "social": {k: m["social"][k] for k in SOCIAL_KEYS}}
+    out = {"name": sc["name"], "pins": m["pins"], "walkers": m["walkers"], "sim_s": m["sim_s"],
+           "wall_s": m["wall_s"], "cpu_s": round(cpu, 2),
+           "sim_s_per_wall_s": round(m["sim_s"] / m["wall_s"], 3),
+           "sim_s_per_cpu_s": round(m["sim_s"] / cpu, 3),
+           "tap_recall": m["taps"]["recall"], "false_taps": m["taps"]["false"],
+           "social": {k: m["social"][k] for k in SOCIAL_KEYS}}
+    if trace:
+        causes = {}
+        for t in r["tap_trace"]:
+            causes[t["cause"]] = causes.get(t["cause"], 0) + 1
+        out["social"]["causes"] = causes
+        out["social"]["both_detected"] = sum(v for k, v in causes.items() if k != "not_detected")
+    return out
 
 
 def sized(n, seconds):
@@ -58,8 +70,8 @@ def meet_scenarios():
 
 
 def bench_sim(sizes=SIZES, seconds=10.0, progress=None, meet=True):
-    scs = [sized(n, seconds) for n in sizes] + (meet_scenarios() if meet else [])
-    return {"sim": [measure(sc, progress) for sc in scs]}
+    halls = [measure(sized(n, seconds), progress) for n in sizes]
+    return {"sim": halls + ([measure(sc, progress, trace=True) for sc in meet_scenarios()] if meet else [])}
 
 
 def run(args):
@@ -79,9 +91,10 @@ def run(args):
         print("error: %s" % e, file=sys.stderr)
         return 2
     results = []
+    meet = set(MEET) if not args.scenario else set()
     for sc in scs:
         say("sim bench: %s, %d pins, %g simulated s..." % (sc["name"], len(sc["pins"]), sc["duration_s"]))
-        r = measure(sc, say)
+        r = measure(sc, say, trace=sc["name"] in meet)
         say("sim bench: %d pins: %.3f sim s per wall s, %.3f per CPU s (%.0f s wall); made %d of %d taps, p95 %s ms" % (
             r["pins"], r["sim_s_per_wall_s"], r["sim_s_per_cpu_s"], r["wall_s"], r["social"]["made"],
             r["social"]["intended_taps"], r["social"]["tap_to_friendship_ms"]["p95"]))
