@@ -15,7 +15,7 @@
 #   a 15 ms limit is 6 ticks there), MPU-6886 and MPU-6050 500 Hz (1 kHz
 #   internal rate / (1 + SMPLRT_DIV=1), accelerometer low-pass 218 Hz with
 #   MPU-6886 A_DLPF_CFG=1, 184 Hz with MPU-6050 DLPF_CFG=1). Measured on the
-#   bench's held-out split at 400 Hz: recall 98.6%, 89% for 6-10 ms contacts.
+#   bench's held-out split at 400 Hz: recall 99.0%, 89% for 6-10 ms contacts.
 # - Walking impacts reach the chest as 0.3-1.5 g bumps tens of ms wide with
 #   their energy under ~20 Hz (heel strike ~5 g at the tibia, ~0.5 g at the
 #   skull: Light, McLellan & Klenerman 1980); a pin swinging into the chest is
@@ -80,7 +80,8 @@ class TapDetector:
     threshold_mg: minimum peak of the high-passed magnitude.
     width_ms: maximum energy width (sum of squared magnitude / its peak).
     max_event_ms: longest time above max(threshold/2, peak/4) for a tap.
-    latency_ms: window after the peak that must stay below ring_pct % of it.
+    latency_ms: window after the peak that must stay below ring_pct % of it
+    (sat_ring_pct % when the sensor clipped the peak).
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, train_ms, train_pct, train_n, ahead_ms: the rattle
     veto (see __init__); train_ms=0 turns it off.
@@ -88,7 +89,8 @@ class TapDetector:
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=1500, train_pct=20, train_n=3, ahead_ms=30, sat_width_ms=8, on_tap=None):
+                 train_ms=1500, train_pct=20, train_n=3, ahead_ms=30, sat_width_ms=8, sat_ring_pct=60,
+                 on_tap=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self._thr2 = threshold_mg * threshold_mg
@@ -103,6 +105,11 @@ class TapDetector:
         self._latency = _ms_to_samples(latency_ms, odr_hz)
         self._ring_start = _ms_to_samples(8, odr_hz)  # skip the pulse's own tail
         self._ring_pct2 = ring_pct * ring_pct
+        # A clipped peak is lower than the pulse was, so its ringing looks
+        # larger than it is: a held pin's ringing has up to 30-40% of the
+        # touch's dv (tapmodel.py), which at a 60-200 Hz ring is g's.
+        srp = ring_pct if sat_ring_pct is None else sat_ring_pct
+        self._sat_ring_pct2 = srp * srp
         self._quiet_pct2 = quiet_pct * quiet_pct
         self._refractory = _ms_to_samples(refractory_ms, odr_hz)
         # Rattle veto. A pin in a bag is knocked by keys or a phone at every
@@ -322,7 +329,7 @@ class TapDetector:
                 self._ring = e
             if k >= self._latency:
                 pe = self._peak_e
-                if self._ring <= (pe // 10000) * self._ring_pct2:
+                if self._ring <= (pe // 10000) * (self._sat_ring_pct2 if self._flat else self._ring_pct2):
                     self._dead = self._refractory - k
                     if self._train:
                         # wait for its company (a full queue drops the oldest:
