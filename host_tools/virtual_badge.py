@@ -144,7 +144,8 @@ class VirtualBadgeFarm:
         """Tap the badges `targets` (names, ports or links) at one instant:
         each feels a touch drawn from the tap bench's model (host_tools/vbadge/tap.py).
         Returns the contact's wall-clock time (time.time()); TapError if a
-        badge is unknown, has no accelerometer or is not on the air yet."""
+        badge is unknown, has no accelerometer or is not on the air (a badge
+        joins it at power-on: host_tools/vbadge/boot_shim.py)."""
         import json
         import time
 
@@ -159,7 +160,7 @@ class VirtualBadgeFarm:
             if b.board is None or "accel" not in json.loads(b.board.read_text()):
                 raise taplib.TapError("%s has no accelerometer to feel a tap" % b.name)
             if self.air is None or b.name not in self.air.names():
-                raise taplib.TapError("%s is not on the air yet: its firmware has not built bluetooth.BLE()" % b.name)
+                raise taplib.TapError("%s is not on the air: its VM is not running (unplugged, or still booting)" % b.name)
             if b not in badges:
                 badges.append(b)
         if not badges:

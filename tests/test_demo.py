@@ -81,7 +81,7 @@ def test_demo_says_when_the_pin_lies_still(firmware):
     assert "accelerometer: the pin lies still" in proc.stderr and "counts no steps" in proc.stderr
 
 
-def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_both_feel_it():
+def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_become_friends():
     # The real firmware: `make demo` as a new user runs it (stdout not a terminal).
     proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "16", "--tap-at", "4"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -103,3 +103,14 @@ def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_both_feel_it
     # The closing line counts what each log showed.
     assert "badge-1 felt %d tap(s)" % len([x for x in lines if x.startswith("badge-1 | ") and " motion tap " in x]) \
         in err.splitlines()[-1]
+    # The touch made them friends: each log names the other's friend key, on
+    # the pin's own heap (the boot shim gives each VM exactly its share).
+    keys = {}
+    for name in ("badge-1", "badge-2"):
+        made = [line for line in lines if line.startswith(name + " | ") and " meet friend slot=0 " in line]
+        assert len(made) == 1, proc.stdout + err
+        keys[name] = made[0].split("fk=")[1].split()[0]
+        assert "%s felt" % name in err.splitlines()[-1]
+    assert keys["badge-1"] != keys["badge-2"]
+    assert "made 1 friend(s); badge-2" in err.splitlines()[-1] and err.splitlines()[-1].endswith("made 1 friend(s)")
+    assert "MemoryError" not in proc.stdout

@@ -3,6 +3,8 @@
 import asyncio
 import os
 
+from micropython import const
+
 from cloudpin import VERSION
 from cloudpin import bus as bus_topics
 from cloudpin.battery import LowBattery
@@ -21,6 +23,28 @@ _LOW_FLASH_MS = 100
 PACK_PATH = "pack.bin"  # the event pack, compiled (cloudpin pack build), beside board.json
 
 
+def _no_mark(name):
+    pass
+
+
+# MicroPython collects only when an allocation fails, so between collections
+# new objects go wherever the last free run was, among the garbage, and what
+# lives ends up strewn over the whole heap: after a while no large block is
+# left though plenty is free (docs/heap.md). A collection every few KB keeps
+# what lives packed at the bottom. ESTIMATE of the cost: a collection of the
+# pin's 100 KB heap takes 1-3 ms at 240 MHz; the app allocates a few KB a
+# second at most, in a tap or a phone session, and nothing per sample.
+_GC_EVERY = const(8192)
+
+
+def _compact():
+    import gc
+
+    gc.collect()
+    if hasattr(gc, "threshold"):  # MicroPython (CPython's gc has none)
+        gc.threshold(_GC_EVERY)
+
+
 def badge_label(hw):
     """The badge id as hex for log lines; "none" before the desk gave it one."""
     if hw.nvs is None:
@@ -33,40 +57,53 @@ def badge_label(hw):
 
 
 class App:
-    def __init__(self, hw, log, status_every_ms=10000, sleep=False):
+    def __init__(self, hw, log, status_every_ms=10000, sleep=True, phone=True, mark=None):
         """sleep: light-sleep when idle and doze the sensor when still
         (cloudpin.power, docs/power.md); False is the always-awake policy.
-        Off by default for now: with meet and greet's tables the virtual
-        badge's ESP32-sized heap (21 KB free after boot) runs out at the
-        first tap with the sleeper loaded (docs/power.md, Limits)."""
+        phone: the wearer's phone service (cloudpin.phone, docs/phone-api.md)
+        when the pin has a radio owner and is provisioned. mark(name), if
+        given, is called after each service is made (the heap bench,
+        docs/heap.md)."""
+        mark = mark or _no_mark
+        _compact()
         self.hw = hw
         self.log = log
         self.badge = badge_label(hw)
         # Services talk through the bus (tap -> handshake -> friends -> designs)
         self.bus = Bus(log.child("bus"))
-        # Meet and greet first: its 16 KB friend table needs one free block,
-        # which a heap the other services have broken up may no longer have
-        self.radio = self.friends = self.updates = self.meet = None
+        mark("bus")
+        self.radio = self.friends = self.updates = self.meet = self.phone = None
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
-            self._social(hw, log)
+            self._social(hw, log, mark)
+        if phone and self.radio is not None:
+            # Declared now: the radio registers every GATT service at its
+            # first start. Its protocol modules load at the first double tap.
+            from cloudpin.phone import setup
+
+            self.phone = setup.build(self, log.child("phone"))
+            mark("phone")
         pins = [p for p in (hw.accel_int, hw.accel_int2) if p is not None] if hw.accel is not None else []
         self.power = None
         if sleep:
             from cloudpin.power import PowerService
 
             self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, ble=hw.ble)
+            mark("power")
         waits = self.power.sleep_ms if self.power is not None else None
         self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         if self.updates is not None and waits is not None:
             self.updates.sleep_ms = waits  # its windows start on time while the pin sleeps
+        mark("supervisor")
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep,
                                     bus=self.bus)
+        mark("motion")
         if self.power is not None:
             self.power.on_wake = self.motion.kick
         self._sleep_ms = waits or asyncio.sleep_ms
         self.battery_low = LowBattery()
         self.services = [self.motion, StatusService(hw, log.child("status"), status_every_ms, self, waits,
                                                     self._on_battery)]
+        mark("status")
         # With an event pack the display shows the wearer's design instead of
         # the status screen (the designs code is imported only then: heap).
         self.designs = None
@@ -79,19 +116,21 @@ class App:
 
             self.designs = for_app(self, hw, log.child("designs"), PACK_PATH)
         if self.designs is not None:
+            mark("designs")
             self.services.append(self.designs)
         elif hw.display is not None:
             from cloudpin.display import DisplayService
 
             self.services.append(DisplayService(hw.display, self, status_every_ms))
-        for svc in (self.updates, self.meet):
+            mark("display")
+        for svc in (self.updates, self.meet, self.phone):
             if svc is not None:
                 self.services.append(svc)
         if self.power is not None:
             self.services.append(self.power)  # last: it sleeps once the others wait
         self.wdt_timer = None
 
-    def _social(self, hw, log):
+    def _social(self, hw, log, mark):
         # Meet and greet needs the event's keys (identity "social"): the radio
         # owner, the friend list (one store for every service) and the
         # friend-update windows. Without them the radio is never switched on.
@@ -100,29 +139,21 @@ class App:
         ident = identity.load(hw.nvs)
         if not ident["social"]:
             return
-        import gc
-
         from cloudpin.social import advert
-
-        gc.collect()
-        table = advert.Recognizer()  # one 16 KB block: first, before the heap breaks up
         from cloudpin.ble.radio import RadioOwner
         from cloudpin.social.friends import Friends
         from cloudpin.social.updates import UpdatesService, utc_ms
 
         self.radio = RadioOwner(hw.ble, log.child("radio"), self.bus)
+        mark("radio")
         self.friends = Friends(log=log.child("friends"))
         self.friends.open()
-        if not self.friends.count:
-            # No friend to recognise yet: the heap is worth more now to the
-            # radio's first start (a tap); the update service makes the table
-            # again at its first window with a friend, or skips the window.
-            table = None
-            gc.collect()
+        mark("friends")
         fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
         rtc = hw.rtc
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
-                                      lambda: utc_ms(rtc), self._today, recognizer=table)
+                                      lambda: utc_ms(rtc), self._today)
+        mark("updates")
         # The tap handshake (bus.TAP -> friend): it sends the owner's public card
         from cloudpin import owner
 
@@ -134,6 +165,7 @@ class App:
 
         self.meet = Meet(self.radio, self.bus, log.child("meet"), self.friends, (fk, tk), card,
                          unix=lambda: utc_ms(rtc) // 1000)
+        mark("meet")
 
     def _today(self, unix_s):
         # (steps, friends made) today for the UPDATE frame: the daily counters

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from host_tools import EMULATOR_DIR
 from host_tools.boards import BoardError, board_path
-from host_tools.fw.vm import emulator_dir
+from host_tools.fw.vm import emulator_dir, firmware_heap_in_vm
 from host_tools.images import fsimage
 from host_tools.vbadge.boot_shim import DISPLAY_NAME, NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
 from host_tools.vbadge.console import BOARD_MACHINE, BoardConsole
@@ -124,6 +124,9 @@ class VirtualBadge(SerialLink, BoardConsole):
         self.port = None
         self.exe = micropython_binary()
         self.heap = heap or default_heap(self.exe, self.board)
+        # The firmware's share of a default heap; the boot shim's ballast keeps
+        # the rest from it (none when the heap was given by hand).
+        self.fw_heap = firmware_heap_in_vm() if not heap and not os.environ.get("CLOUDPIN_MP_HEAP") else 0
         self._banner_from = b"; " + vm_machine(self.exe) + b"\r\n"
         self._banner_to = b"; " + BOARD_MACHINE + b"\r\n"
         self._thread = None
@@ -237,7 +240,8 @@ class VirtualBadge(SerialLink, BoardConsole):
         """Start a VM after printing `text`, heading for the friendly or raw REPL."""
         self._emit(text)
         files = ("boot.py", "main.py") if target == "friendly" else ("boot.py",)
-        src = shim_source(self.root, files, self.board.parent if self.board else None, self.fs_bytes)
+        src = shim_source(self.root, files, self.board.parent if self.board else None, self.fs_bytes,
+                          self.fw_heap, self.air is not None)
         self._vm, self._vm_fd = spawn_vm(self.exe, self.heap, src, str(self.root), self._env())
         self._phase = "boot"  # boot -> run -> [enter1 -> enter2 ->] ready
         self._target = target

@@ -45,9 +45,14 @@ FS_INLINE_MAX = 128
 # the files are done, a Ctrl-C is input for the REPL (serial_link.py, vm_interrupt.py).
 _SHIM = r'''
 def _cpvb():
-    import sys, os, vfs, time
+    import sys, os, vfs, time, gc
     from micropython import kbd_intr
     kbd_intr(-1)
+    # Collect every few KB while the emulator loads, so that what it keeps
+    # packs at the bottom of the heap: collected only when the heap is full
+    # (the default), its objects would be strewn over all of it among the
+    # garbage, and no run as large as the firmware's share would be left.
+    gc.threshold(4096)
     class FS:
         def __init__(s, root, hid, off, fs):
             s.r = vfs.VfsPosix(root)
@@ -179,6 +184,35 @@ def _cpvb():
             d.note = note
         except Exception as e:
             sys.print_exception(e)
+        # The pin's heap: the emulator in place as a chip's C modules are
+        # (cpsim.resident.power_on), then a ballast that leaves the firmware
+        # its share and the emulator's run-time state in one free run, as a
+        # chip's heap is at boot, whatever the emulator and this shim (paths
+        # included) occupy. Loading the emulator leaves holes all over the
+        # heap: the share is held aside in one block, the ballast fills
+        # every hole and the rest, then the share is let go.
+        try:
+            from cpsim import resident
+            resident.power_on(AIR)
+            gc.collect()
+            if FW_HEAP:
+                share = FW_HEAP + resident.RUNTIME_BYTES
+                if gc.mem_free() < share + 4096:
+                    warn("heap: the firmware gets %d bytes, less than its share (%d)" % (gc.mem_free(), share))
+                else:
+                    keep = bytearray(share)
+                    ballast = []
+                    n = 65536
+                    while n >= 16:
+                        try:
+                            ballast.append(bytearray(n))
+                        except MemoryError:
+                            n //= 4
+                    keep = None
+        except Exception as e:
+            sys.print_exception(e)
+        gc.threshold(-1)  # the port's default, as the firmware finds it on a chip
+        gc.collect()
         # From "run" the badge passes input on: Ctrl-Cs that came while it
         # booted stop boot.py, later ones whichever file runs; an interrupted
         # or failed boot.py skips main.py, as on a board.
@@ -218,13 +252,17 @@ del _cpvb
 '''
 
 
-def shim_source(root, files, board_dir=None, fs_bytes=0x200000):
+def shim_source(root, files, board_dir=None, fs_bytes=0x200000, fw_heap=0, air=False):
     """fs_bytes: the size of the board's vfs partition (badge.vfs_bytes), the
-    filesystem's size as statvfs reports it."""
+    filesystem's size as statvfs reports it. fw_heap: the bytes of heap the
+    firmware gets at boot (the pin's heap in the VM's words), the rest held
+    by a ballast; 0: all the VM has (a heap given by hand). air: the badge is
+    on a farm's shared air."""
     hidden = [(VM_EMU, str(emulator_dir()))]
     if board_dir is not None:
         hidden.append((VM_BOARD_DIR, str(board_dir)))
     consts = ("ROOT = %r\nHIDDEN = %r\nNOT_ON_FS = %r\nEMU = %r\nFILES = %r\nFS_BLOCKS = %d\n"
-              "FS_BLOCK = %d\nFS_INLINE_MAX = %d\n") % (
-        str(root), hidden, NOT_ON_FS, VM_EMU, tuple(files), fs_bytes // FS_BLOCK, FS_BLOCK, FS_INLINE_MAX)
-    return consts + _SHIM + "del ROOT, HIDDEN, NOT_ON_FS, EMU, FILES, FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX\n"
+              "FS_BLOCK = %d\nFS_INLINE_MAX = %d\nFW_HEAP = %d\nAIR = %r\n") % (
+        str(root), hidden, NOT_ON_FS, VM_EMU, tuple(files), fs_bytes // FS_BLOCK, FS_BLOCK, FS_INLINE_MAX,
+        fw_heap, bool(air))
+    return consts + _SHIM + "del ROOT, HIDDEN, NOT_ON_FS, EMU, FILES, FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX, FW_HEAP, AIR\n"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import termios
 
+from host_tools.emulator.cpsim.resident import RUNTIME_BYTES
 from host_tools.fw.vm import micropython_binary, vm_heap  # noqa: F401 (micropython_binary: re-exported)
 
 
@@ -27,9 +28,17 @@ def vm_machine(exe):
     return _machine_cache[exe]
 
 
+# Room for what the probe does not load: the boot shim itself (its code and
+# the badge's paths) and the air client's connection. An upper bound only:
+# the shim's ballast gives the firmware exactly its share (boot_shim.py).
+SHIM_MARGIN = 32 * 1024
+
+
 def default_heap(exe, board=None):
-    """-X heapsize for a badge: the pin's heap in the VM's words plus the
-    emulator's resident size with this board (host_tools/fw/vm.py)."""
+    """-X heapsize for a badge: the pin's heap in the VM's words, the
+    emulator's resident size with this board (host_tools/fw/vm.py) and its
+    run-time state (cpsim.resident.RUNTIME_BYTES), with a margin the boot
+    shim's ballast takes back."""
     env = dict(os.environ)
     env.pop("CLOUDPIN_NVS_FILE", None)
     env.pop("CLOUDPIN_EMU_BOARD", None)
@@ -37,7 +46,10 @@ def default_heap(exe, board=None):
         env["CLOUDPIN_EMU_BOARD"] = str(board)
     env["CLOUDPIN_EMU_DISPLAY"] = "display.st7789"  # in a file, as the badge keeps it: not in the heap
     # Every emulated module the firmware may load, and the board's models.
-    return vm_heap(exe, "from cpsim import resident\nresident.load_all()\nimport machine\nmachine.Pin(0)", env)
+    heap = vm_heap(exe, "from cpsim import resident\nresident.power_on(air=True)\nimport machine\nmachine.Pin(0)", env)
+    if not heap.isdigit():
+        return heap  # CLOUDPIN_MP_HEAP: given by hand
+    return str(int(heap) + RUNTIME_BYTES + SHIM_MARGIN)
 
 
 # Started as the VM's parent: takes the VM's pty as controlling terminal, so

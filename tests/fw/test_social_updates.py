@@ -6,6 +6,7 @@
 import gc
 
 import machine
+from appkit import app_pin
 from bletest import owner_pin
 from cloudpin import bus as topics
 from cloudpin.bus import Bus
@@ -157,37 +158,8 @@ def test_mp_a_scan_report_is_decoded_looked_up_and_queued_without_allocating():
     assert svc.heard == 100 and svc._n == 1  # queued once: one read per friend per window
 
 
-_BOARD = {
-    "name": "t", "chip": "ESP32", "mcu": "ESP32-PICO-D4", "flash_size": "4MB",
-    "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
-    "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39, "odr": 50, "range_g": 4, "tap_odr": 400},
-}
-
-
 def _app(w, root, name, n, social=True):
-    # a pin as the desk leaves it and main.py starts it (no accelerometer
-    # fitted: the app runs without one), its flash a folder of its own
-    import os
-
-    from cloudpin import board as board_layer
-    from cloudpin import identity
-    from cloudpin.app import App
-    from cloudpin.log import Logger
-
-    dev = w.device(name)
-    dev.flash_dir = root + "/" + name
-    os.mkdir(dev.flash_dir)
-    w.use(dev)
-    dev.rtc_offset_us = (_T0 - _RTC_EPOCH) * 1000000
-    lines = []
-    log = Logger("app", sink=lines.append)
-    hw = board_layer.build(_BOARD, log.child("board"), wdt_timeout_ms=0)
-    identity.set_badge_id(hw.nvs, bytes((0, 0, 0, 0, 0, 0, 0, n)))
-    if social:
-        identity.write(hw.nvs, bytes([n]) * 16, bytes([n + 1]) * 16, 1, _EVENT, 60)
-    else:
-        identity.write(hw.nvs, bytes([n]) * 16, bytes([n + 1]) * 16, 1)
-    return dev, App(hw, log, status_every_ms=600000), lines
+    return app_pin(w, root, name, n, _T0, social, status_every_ms=600000)
 
 
 def test_app_runs_update_windows_only_when_provisioned_for_meet_and_greet():

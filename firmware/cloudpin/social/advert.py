@@ -44,6 +44,9 @@ EPOCH_S = const(900)  # RID rotation, with the random address: 15 minutes
 TAP_AGE_MAX = const(0xFFFF)
 MAX_FRIENDS = const(1024)  # what a Recognizer holds; the friend list's bound
 _SLOTS = const(4096)  # Recognizer table: a power of two, >= 4 x MAX_FRIENDS
+_PIECE_BITS = const(10)  # ... kept in pieces of 1,024 slots (4 KB each)
+_PIECE_SLOTS = const(1024)
+_PIECES = const(4)
 
 _AD_FLAGS = const(0x01)
 _AD_MANUFACTURER = const(0xFF)
@@ -324,20 +327,24 @@ class Recognizer:
     bytes (16 KB, made once) hold up to 1,024 friends x 2 epochs at a load
     of at most 0.5. A slot keeps 16 more bits of the RID than its position
     (12), so 28 bits are matched; the UPDATE block (or, for a TAP frame,
-    recomputing the friend's RID) confirms a match. Lookups allocate nothing."""
+    recomputing the friend's RID) confirms a match. Lookups allocate nothing.
+
+    The slots live in _PIECES bytearrays of 4 KB, not one of 16 KB: a heap
+    that has been in use for a while (imports, a tap, a phone session) has
+    4 KB holes long after its largest free block is under 16 KB (docs/heap.md)."""
 
     def __init__(self):
-        self.table = bytearray(4 * _SLOTS)
+        self.pieces = [bytearray(4 * _PIECE_SLOTS) for _ in range(_PIECES)]
         self.epochs = (-1, -1)
         self.count = 0
         self._block = bytearray(16)
         self._out = bytearray(16)
 
     def clear(self, epochs):
-        t = self.table
-        for i in range(2, len(t), 4):
-            t[i] = 0
-            t[i + 1] = 0
+        for t in self.pieces:
+            for i in range(2, len(t), 4):
+                t[i] = 0
+                t[i + 1] = 0
         self.epochs = epochs
         self.count = 0
 
@@ -362,27 +369,31 @@ class Recognizer:
             self.add(friend, key)
 
     def _insert(self, rid, ref):
-        t = self.table
-        mask = _SLOTS - 1
-        s = ((rid[0] << 8) | rid[1]) & mask
-        while t[4 * s + 2] | t[4 * s + 3]:
-            s = (s + 1) & mask
-        t[4 * s] = rid[2]
-        t[4 * s + 1] = rid[3]
-        t[4 * s + 2] = ref >> 8
-        t[4 * s + 3] = ref & 0xFF
+        pieces = self.pieces
+        s = ((rid[0] << 8) | rid[1]) & (_SLOTS - 1)
+        while True:
+            t = pieces[s >> _PIECE_BITS]
+            o = 4 * (s & (_PIECE_SLOTS - 1))
+            if not (t[o + 2] | t[o + 3]):
+                break
+            s = (s + 1) & (_SLOTS - 1)
+        t[o] = rid[2]
+        t[o + 1] = rid[3]
+        t[o + 2] = ref >> 8
+        t[o + 3] = ref & 0xFF
 
     def lookup(self, rid):
         """friend * 2 + which epoch (0 or 1) for a RID in the table, else -1.
         A frame may match more than one slot only with chance 2**-16 per
         probe; the first is returned and confirmed by the caller."""
-        t = self.table
-        mask = _SLOTS - 1
-        s = ((rid[0] << 8) | rid[1]) & mask
+        pieces = self.pieces
+        s = ((rid[0] << 8) | rid[1]) & (_SLOTS - 1)
         while True:
-            ref = (t[4 * s + 2] << 8) | t[4 * s + 3]
+            t = pieces[s >> _PIECE_BITS]
+            o = 4 * (s & (_PIECE_SLOTS - 1))
+            ref = (t[o + 2] << 8) | t[o + 3]
             if ref == 0:
                 return -1
-            if t[4 * s] == rid[2] and t[4 * s + 1] == rid[3]:
+            if t[o] == rid[2] and t[o + 1] == rid[3]:
                 return ref - 1
-            s = (s + 1) & mask
+            s = (s + 1) & (_SLOTS - 1)

@@ -63,9 +63,9 @@ class UpdatesService:
         self.adv_ms = adv_ms
         self.scan_window_us = scan_window_us
         self.codec = advert.Advertiser(friend_key, tap_key)
-        # The friend table (16 KB): the app's, made at boot when the pin has
-        # friends; else made at the first window with a friend (_prepare), so
-        # a pin with none keeps that heap for its radio's first start.
+        # The friend table (16 KB in 4 KB pieces): made at the first window
+        # with a friend (_prepare) and kept; a pin with no friends never
+        # needs it (docs/heap.md).
         self.recognizer = recognizer
         self._built_count = -1
         self.sleep_ms = asyncio.sleep_ms  # the app gives the light sleeper's (cloudpin.power)
@@ -156,7 +156,7 @@ class UpdatesService:
             self._prepare(unix_s)
         except MemoryError:
             self.skipped += 1
-            self.log.warning("update window skipped: no 16 KB block for the friend table")
+            self.log.warning("update window skipped: no heap for the friend table")
             return
         steps, made = self.stats(unix_s)
         salt = self._salt

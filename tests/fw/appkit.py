@@ -1,0 +1,93 @@
+# A pin as the desk leaves it and main.py starts it, for tests of the whole
+# App on simulated time (both runtimes): its flash a folder of its own, its
+# clock on UTC, identity written (with the event's keys for meet and greet),
+# no accelerometer fitted (the app runs without one); taps and the owner's
+# phone (tests/fw/test_app_full.py, host_tools/bench/heap.py).
+import asyncio
+import os
+import time
+
+from cloudpin import board as board_layer
+from cloudpin import bus as topics
+from cloudpin import identity, owner
+from cloudpin.app import App
+from cloudpin.log import Logger
+
+EVENT = bytes(range(16))
+RTC_EPOCH = 946684800  # the emulated ESP32 RTC counts from 2000
+BOARD = {
+    "name": "t", "chip": "ESP32", "mcu": "ESP32-PICO-D4", "flash_size": "4MB",
+    "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
+    "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39, "odr": 50, "range_g": 4, "tap_odr": 400},
+}
+
+
+def pair_key(n):
+    return bytes([n]) * 16
+
+
+def app_pin(w, root, name, n, t0, social=True, card=False, **kw):
+    """(Device, App, log lines) of pin number `n` (1..254) named `name` in
+    World `w`, its clock at UTC `t0` at t = 0. social: the event's keys;
+    card: an owner card too (meet and greet sends it). kw: for App."""
+    dev = w.device(name)
+    dev.flash_dir = root + "/" + name
+    os.mkdir(dev.flash_dir)
+    w.use(dev)
+    dev.rtc_offset_us = (t0 - RTC_EPOCH) * 1000000
+    lines = []
+    log = Logger("app", sink=lines.append)
+    hw = board_layer.build(BOARD, log.child("board"), wdt_timeout_ms=0)
+    identity.set_badge_id(hw.nvs, bytes((0, 0, 0, 0, 0, 0, 0, n)))
+    if social:
+        identity.write(hw.nvs, pair_key(n), bytes([n + 1]) * 16, 1, EVENT, 60)
+    else:
+        identity.write(hw.nvs, pair_key(n), bytes([n + 1]) * 16, 1)
+    if card:
+        owner.save({"acc": "PR-%d" % n, "name": "Wearer " + name, "organisation": "Org", "role": "",
+                    "handles": [], "gen": 1})
+    return dev, App(hw, log, **kw), lines
+
+
+async def tap_at(app, at_ms):
+    """A tap felt by `app` `at_ms` from now (published as its motion does)."""
+    await asyncio.sleep_ms(at_ms)
+    app.bus.publish(topics.TAP, time.ticks_ms(), 900)
+
+
+async def phone_reads_friends(radio, pin, secret, out, connected=None):
+    """The owner's phone on its own RadioOwner `radio`: waits for the App
+    `pin` to advertise for it (its window opened by the button or a double
+    tap), pairs with the card's secret and reads the first friend page:
+    out gets (kind, sequence matches, status, (total, next, friends));
+    connected() is called before it hangs up."""
+    import bluetooth
+    from cloudpin.phone import ids
+    from cloudpin.phone import phoneside as p
+
+    while not pin.phone.advertising:
+        await asyncio.sleep_ms(50)
+    await radio.acquire("phone")
+    conn = await radio.central().connect(*pin.radio.address(), timeout_ms=3000)
+    u = bluetooth.UUID
+    rx, tx = await conn.discover(u(ids.SERVICE_UUID), (u(ids.RX_UUID), u(ids.TX_UUID)))
+    await conn.subscribe(tx)
+
+    async def ask(msg):
+        for f in p.fragments(msg, 20):
+            await conn.write(rx, f)
+        r = p.Reassembler()
+        while True:
+            got = r.feed((await conn.notified(tx, 3000))[1])
+            if got is not None:
+                return bytes(got)
+
+    ph = p.Phone(secret, os.urandom)
+    ph.welcome(await ask(ph.prove(await ask(ph.hello()))))
+    msg, seq = ph.request(p.OP_FRIENDS, b"\x00\x00\x14")
+    kind, rseq, st, payload = ph.take(await ask(msg))
+    out.append((kind, rseq == seq, st, p.parse_page(payload)))
+    if connected is not None:
+        connected()  # (the heap bench measures here)
+    await conn.disconnect()
+    radio.release("phone")
