@@ -34,7 +34,7 @@ def _no_mark(name):
 # what lives packed at the bottom. ESTIMATE of the cost: a collection of the
 # pin's 100 KB heap takes 1-3 ms at 240 MHz; the app allocates a few KB a
 # second at most, in a tap or a phone session, and nothing per sample.
-_GC_EVERY = const(8192)
+_GC_EVERY = const(4096)
 
 
 def _compact():
@@ -240,6 +240,28 @@ def main(board_path="board.json", run_ms=0):
         log.error("cannot start: %s" % e)
         return None
     hw = board_layer.build(board, log.child("board"))
+    board_layer = BoardError = None
     app = App(hw, log)
+    _drop_boot_modules()
     app.run(run_ms)
     return app
+
+
+# Modules only the boot uses: the board file's validator (the largest module
+# the app loads, docs/heap.md) and the identity store's reader. Dropped once
+# the app is built, so that their code's heap comes back; a later import
+# (the desk's self-test) loads them again.
+_BOOT_ONLY = ("boardspec", "identity")
+
+
+def _drop_boot_modules():
+    import gc
+    import sys
+
+    import cloudpin
+
+    for name in _BOOT_ONLY:
+        sys.modules.pop("cloudpin." + name, None)
+        if hasattr(cloudpin, name):
+            delattr(cloudpin, name)
+    gc.collect()

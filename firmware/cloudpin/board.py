@@ -4,11 +4,13 @@
 # pin from emulated parts instead.
 import json
 
-from cloudpin import boardspec
-
 
 def load_board_file(path="board.json"):
-    """Read and validate the board file; raises boardspec.BoardError."""
+    """Read and validate the board file; raises boardspec.BoardError.
+    (boardspec is imported here, not at the top: only the boot needs it,
+    and the app drops it afterwards, cloudpin.app.main.)"""
+    from cloudpin import boardspec
+
     try:
         with open(path) as f:
             board = json.load(f)
@@ -152,13 +154,15 @@ def _accel(i2c, cfg, log):
     """(driver, rate it runs at) for the board's accelerometer, programmed at
     the app's rate; (None, None) with the reason logged when the chip does
     not answer or cannot be configured."""
+    from cloudpin import rates
+
     try:
         from cloudpin.accel import make_accel
 
         drv = make_accel(i2c, cfg)
-        rate = drv.set_odr(boardspec.requested_rate(cfg))
-        if not 5 <= rate <= boardspec.MOTION_MAX_HZ:
-            raise ValueError("runs at %s Hz, outside the app's 5..%d Hz" % (rate, boardspec.MOTION_MAX_HZ))
+        rate = drv.set_odr(rates.requested_rate(cfg))
+        if not 5 <= rate <= rates.MOTION_MAX_HZ:
+            raise ValueError("runs at %s Hz, outside the app's 5..%d Hz" % (rate, rates.MOTION_MAX_HZ))
         return drv, rate
     except (OSError, ValueError) as e:
         log.error("accelerometer %s at 0x%02x: %r" % (cfg["type"], cfg["address"], e))

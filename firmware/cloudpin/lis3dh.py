@@ -7,7 +7,7 @@
 # is in use and costs the same current as normal mode (datasheet table 12):
 # normal mode is the default; low-power mode (8 bit) halves the current.
 from micropython import const
-from cloudpin import accel, boardspec
+from cloudpin import accel, rates
 
 _WHO_AM_I = const(0x0F)
 _LIS3DH_ID = const(0x33)
@@ -82,11 +82,11 @@ class LIS3DH(accel.FifoAccel):
 
     # --- configuration --------------------------------------------------------
     def set_odr(self, hz):
-        """The supported rate nearest to hz (boardspec.sensor_rate, which the
+        """The supported rate nearest to hz (rates.sensor_rate, which the
         board layer and check-board use too); returns it (also in .odr)."""
         lp = self.mode == LOW_POWER
-        self.odr = boardspec.sensor_rate("lis3dh", hz, lp)
-        i = (boardspec.LIS3DH_ODRS_LP if lp else boardspec.LIS3DH_ODRS_NORMAL).index(self.odr)
+        self.odr = rates.sensor_rate("lis3dh", hz, lp)
+        i = (rates.LIS3DH_ODRS_LP if lp else rates.LIS3DH_ODRS_NORMAL).index(self.odr)
         # CTRL_REG1 ODR code (datasheet table 31): the tables' order, except
         # that normal mode's 1344 Hz is code 9 (code 8 is low-power only).
         self._odr_code = i + 1 if lp or i < 7 else 9

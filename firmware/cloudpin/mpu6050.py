@@ -18,7 +18,7 @@
 from micropython import const
 from cloudpin import accel
 # The rate arithmetic is shared with the board layer and check-board.
-from cloudpin.boardspec import mpu_divider as divider, mpu_rate as rate
+from cloudpin.rates import mpu_divider as divider, mpu_rate as rate
 
 _SMPLRT_DIV = const(0x19)
 _CONFIG = const(0x1A)  # - - EXT_SYNC_SET[2:0] DLPF_CFG[2:0]

@@ -88,8 +88,9 @@ def lightsleep(time_ms=0):
     (ext0/ext1 level) fires; its CPU accounting is "lightsleep" meanwhile.
     Without time_ms and without a wake source it sleeps until the world's run
     ends (outside a run: returns at once, nothing could wake it). On the
-    virtual badge's real-time clock the process sleeps time_ms in 1 ms
-    slices, running the hardware's events and ending early on a wake source."""
+    virtual badge's real-time clock the process sleeps time_ms from one of
+    the hardware's events to the next, running them and ending early on a
+    wake source."""
     from cpsim import gpio, timebase
 
     dev = current()
@@ -147,7 +148,14 @@ def _lightsleep_realtime(dev, clock, time_ms):
                 now = clock.now_us()
                 if end is not None and now >= end:
                     break
-                clock.advance_us(1000 if end is None or end - now > 1000 else end - now)
+                # Only the hardware's own events change a wake line (sensor
+                # samples, the air's touches, polled by clock events): sleep to
+                # the next one, 10 ms at most. 1 ms slices cost a badge's VM more
+                # host CPU asleep than awake, and three loaded badges overran
+                # their FIFOs (tests/test_board_badges.py).
+                nxt = clock.next_us()
+                step = 10000 if nxt is None else max(100, min(10000, nxt - now))
+                clock.advance_us(step if end is None or end - now > step else end - now)
         finally:
             dev.asleep = False
             acct.state("cpu", was or "active")

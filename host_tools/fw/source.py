@@ -47,7 +47,12 @@ def version(root=FIRMWARE_DIR):
 
 def load(name, root=FIRMWARE_DIR):
     """Firmware module cloudpin.<name> run under CPython, for one that
-    imports only what CPython has too (cloudpin.identity)."""
+    imports only what CPython has too (cloudpin.identity), pure firmware
+    modules included (boardspec takes its rates from cloudpin.rates)."""
+    import sys
+
+    if str(root) not in sys.path:
+        sys.path.append(str(root))
     path = _path(name, root)
     spec = importlib.util.spec_from_file_location("cloudpin_fw_" + name.replace(".", "_"), path)
     mod = importlib.util.module_from_spec(spec)

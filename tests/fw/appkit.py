@@ -46,6 +46,8 @@ def app_pin(w, root, name, n, t0, social=True, card=False, **kw):
     if card:
         owner.save({"acc": "PR-%d" % n, "name": "Wearer " + name, "organisation": "Org", "role": "",
                     "handles": [], "gen": 1})
+    if kw.get("mark") is not None:
+        kw["mark"]("hardware")  # the board layer's objects, before the app's
     return dev, App(hw, log, **kw), lines
 
 

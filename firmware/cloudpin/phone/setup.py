@@ -4,7 +4,7 @@
 # one Friends index per pin, two would disagree after an add.
 import time
 
-from cloudpin import VERSION, identity
+from cloudpin import VERSION
 from cloudpin.phone.role import PhoneRole
 
 
@@ -13,6 +13,8 @@ def build(app, log):
     radio = getattr(app, "radio", None)
     if radio is None or app.hw.nvs is None:
         return None
+    from cloudpin import identity  # boot only: the app drops it after (cloudpin.app)
+
     ident = identity.load(app.hw.nvs)
     if not ident["provisioned"]:
         log.info("phone off: not provisioned")
