@@ -11,6 +11,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench updates       friend-update windows in halls of 30/100/300 pins: share stored, radio cost
   cloudpin bench phone         the phone service of a virtual badge with 1,000 friends on the air
   cloudpin bench designs       a design card's redraw on the M5StickC Plus: SPI bytes, time at its clock
+  cloudpin bench heap          the whole app's heap: per module, per service, after a tap, an update, a phone
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -67,6 +68,12 @@ def add_arguments(parser):
                        description=designs.__doc__)
     designs.add_arguments(p)
     p.set_defaults(_bench=designs.run)
+    from host_tools.bench import heap
+
+    p = sub.add_parser("heap", help="the whole app's heap budget: modules, services, phases, the demo's badges",
+                       description=heap.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    heap.add_arguments(p)
+    p.set_defaults(_bench=heap.run)
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -91,6 +98,12 @@ def _bench_phone(say):
     from host_tools.bench import phone
 
     return phone.bench_phone(progress=say)
+
+
+def _bench_heap(say):
+    from host_tools.bench import heap
+
+    return heap.measure(progress=say)
 
 
 def _bench_sim():
@@ -134,7 +147,8 @@ def run_all(args):
                           ("radio", lambda: radio.bench_radio(progress=say)), ("sim", _bench_sim),
                           ("social", social.measure), ("designs", designs.measure),
                           ("crowd", lambda: crowd.bench_crowd(progress=say)),
-                          ("phone", lambda: _bench_phone(say)), ("power", lambda: _bench_power(say))):
+                          ("phone", lambda: _bench_phone(say)), ("power", lambda: _bench_power(say)),
+                          ("heap", lambda: _bench_heap(say))):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()
@@ -160,7 +174,7 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,updates,phone,all} ... (see --help)",
+        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,updates,phone,heap,all} ... (see --help)",
               file=sys.stderr)
         return 2
     return args._bench(args)

@@ -99,13 +99,15 @@ def vm_heap(exe=None, probe_imports=None, env=None, path=()):
     return _heap_cache[key]
 
 
-def run_script(code, files=None, error=RuntimeError, timeout=600, what="script"):
+def run_script(code, files=None, error=RuntimeError, timeout=600, what="script", path=None, heap=None):
     """Run `code` in the VM with the firmware on its path and the pin's heap,
     in a scratch folder holding `files` ({name: bytes}); its stdout. A run
     that fails raises `error` (the tool's own exception) with the tail of
-    the VM's output."""
+    the VM's output. path: the folders for MICROPYPATH instead of the
+    firmware's source (".frozen" is added); heap: -X heapsize instead."""
     from host_tools import FIRMWARE_DIR
 
+    path = [str(p) for p in (path if path is not None else [FIRMWARE_DIR])]
     with tempfile.TemporaryDirectory(prefix="cloudpin-vm-") as tmp:
         for name, data in (files or {}).items():
             with open(os.path.join(tmp, name), "wb") as f:
@@ -113,8 +115,8 @@ def run_script(code, files=None, error=RuntimeError, timeout=600, what="script")
         script = os.path.join(tmp, "main_script.py")
         with open(script, "w") as f:
             f.write(code)
-        proc = subprocess.run([micropython_binary(error), "-X", "heapsize=" + vm_heap(), script], cwd=tmp,
-                              env=dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR) + os.pathsep + ".frozen"),
+        proc = subprocess.run([micropython_binary(error), "-X", "heapsize=" + (heap or vm_heap()), script], cwd=tmp,
+                              env=dict(os.environ, MICROPYPATH=os.pathsep.join(path + [".frozen"])),
                               capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise error("%s failed in the MicroPython VM:\n%s%s" % (what, proc.stdout[-2000:], proc.stderr[-2000:]))

@@ -93,3 +93,24 @@ async def phone_reads_friends(radio, pin, secret, out, connected=None):
         connected()  # (the heap bench measures here)
     await conn.disconnect()
     radio.release("phone")
+
+
+def phone_device(w, pins, name="phone"):
+    """A phone in World `w` half a metre from the first of `pins` (Devices),
+    further from the others: its own RadioOwner, for phone_reads_friends."""
+    from cloudpin.ble.radio import RadioOwner
+    from cpsim.blelog import ble_of
+
+    dev = w.device(name)
+    w.use(dev)
+    for i, pin in enumerate(pins):
+        w.radio.set_distance(pin, dev, 0.5 + i)
+    return dev, RadioOwner(ble_of(dev), Logger(name))
+
+
+def start_and_tap(w, pins, at_ms=3000):
+    """Start each (Device, App)'s main() and tap them all together `at_ms` in."""
+    for dev, app in pins:
+        w.start(dev, app.main())
+        w.start(dev, tap_at(app, at_ms))
+

@@ -7,12 +7,9 @@
 import asyncio
 import os
 
-from appkit import app_pin, pair_key, phone_reads_friends, tap_at
+from appkit import app_pin, pair_key, phone_device, phone_reads_friends, start_and_tap
 from cloudpin import bus as topics
-from cloudpin.ble.radio import RadioOwner
-from cloudpin.log import Logger
 from cloudpin.phone import phoneside as p
-from cpsim.blelog import ble_of
 from cpsim.world import World
 
 PINS = 3  # two pins and the phone (conftest: one pin's heap each)
@@ -30,18 +27,12 @@ def test_the_whole_app_makes_a_friend_and_serves_its_owners_phone():
         da, a, la = _pin(w, root, "pa", 1)
         db, b, lb = _pin(w, root, "pb", 2)
         assert a.power is not None and a.meet is not None and a.phone is not None  # the defaults
-        dp = w.device("phone")
-        w.use(dp)
-        phone_radio = RadioOwner(ble_of(dp), Logger("phone"))
-        w.radio.set_distance(da, db, 0.02)
-        w.radio.set_distance(da, dp, 0.5)
-        w.radio.set_distance(db, dp, 1.5)
+        dp, phone_radio = phone_device(w, (da, db))
+        w.radio.set_distance(da, db, 0.02)  # touching
         made = []
         for app in (a, b):
             app.bus.subscribe(topics.FRIEND, lambda slot, t, app=app: made.append((app.badge, slot)))
-        for dev, app in ((da, a), (db, b)):
-            w.start(dev, app.main())
-            w.start(dev, tap_at(app, 3000))
+        start_and_tap(w, ((da, a), (db, b)))
         w.run_for(7000)
         assert sorted(made) == [(a.badge, 0), (b.badge, 0)], (la, lb)
         assert a.friends.count == 1 and b.friends.count == 1

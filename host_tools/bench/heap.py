@@ -1,0 +1,261 @@
+"""Heap budget of the whole app (docs/heap.md), measured in the MicroPython VM.
+Numbers are the VM's bytes (64-bit words: the pin's 100 KB heap is 200 KB
+here, host_tools/fw/vm.py) unless they say esp32.
+
+  modules   what importing each firmware module the app loads keeps on the
+            heap, in the order the app loads them, as deploy ships it
+            (.mpy, bytecode) and as source (.py: also the compiler's
+            garbage, the peak an import needs); and the .mpy's size for the
+            ESP32 (-march=xtensawin), a floor for its share of the chip's
+            heap when it is not frozen into the firmware.
+  services  what App builds, service by service (App's mark hook): the first
+            pin of a VM pays for its code and its data, a second pin in the
+            same VM for its data alone.
+  phases    two whole apps and a phone on simulated time: the VM's heap in
+            use and its largest free block after boot, after the tap that
+            made them friends, after a friend-update window, while the
+            phone reads the friend list, and after it left.
+  badges    `cloudpin demo`'s two virtual badges, each VM giving the firmware
+            exactly the pin's share: what the firmware has free at boot
+            and after the tap (its status lines), and whether they became
+            friends. --no-badges skips it (30 s).
+"""
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from host_tools import FIRMWARE_DIR, REPO
+from host_tools.bench import emit
+from host_tools.bench.steps import BenchError
+from host_tools.fw import vm
+
+FW_TESTS = REPO / "tests" / "fw"  # appkit: a pin as the desk leaves it, the owner's phone
+PHONE_SIDE = ("cloudpin.phone.phoneside",)  # the phone's code in the phases run: no pin loads it
+
+_BIG = """
+import gc, sys
+
+def big():
+    # the largest block the heap can give now (fragmentation)
+    lo, hi = 0, gc.mem_free()
+    while hi - lo > 256:
+        m = (lo + hi) // 2
+        try:
+            b = bytearray(m)
+        except MemoryError:
+            hi = m
+        else:
+            b = None
+            lo = m
+    return lo
+
+def mark(tag):
+    gc.collect()
+    print("MARK %s %d %d" % (tag, gc.mem_alloc(), big()))
+"""
+
+_PHASES = _BIG + """
+import asyncio, os
+from cpsim import resident, simtime
+simtime.install()
+resident.load_all(sim=True, every_board=True)
+from cpsim.world import World
+w = World()
+gc.collect()
+mark("emulator")
+from appkit import app_pin, pair_key, phone_device, phone_reads_friends, start_and_tap
+T0 = 1796000010
+root = os.getcwd()
+
+def svc(pin):
+    def m(name):
+        gc.collect()
+        print("SVC %s %s %d" % (pin, name, gc.mem_alloc()))
+    return m
+
+gc.collect()
+print("SVC a start %d" % gc.mem_alloc())
+da, a, la = app_pin(w, root, "pa", 1, T0, card=True, status_every_ms=600000, mark=svc("a"))
+gc.collect()
+print("SVC b start %d" % gc.mem_alloc())
+db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, status_every_ms=600000, mark=svc("b"))
+dp, phone = phone_device(w, (da, db))
+w.radio.set_distance(da, db, 0.02)
+mark("boot")
+start_and_tap(w, ((da, a), (db, b)))
+w.run_for(7000)
+assert a.friends.count == 1 and b.friends.count == 1, (la, lb)
+mark("tap")
+first = (T0 // 300 + 1) * 300  # the first friend-update window (social/updates.py)
+w.run_for((first - T0) * 1000 + 3000 - 7000)
+assert a.updates.stored and b.updates.stored, (la, lb)
+mark("update")
+w.use(da)
+a.phone.open()
+got = []
+w.start(dp, phone_reads_friends(phone, a, pair_key(1), got, lambda: mark("phone")))
+w.run_for(8000)
+assert len(got) == 1 and got[0][2] == 0, got
+mark("phone_gone")
+os.chdir(root)
+print("ORDER " + " ".join(k for k in sys.modules if k.startswith("cloudpin")))
+"""
+
+_MODULES = _BIG + """
+from cpsim import resident
+resident.load_all(sim=True, every_board=True)
+for m in ORDER:
+    gc.collect()
+    a = gc.mem_alloc()
+    __import__(m)
+    peak = gc.mem_alloc() - a
+    gc.collect()
+    print("MOD %s %d %d" % (m, gc.mem_alloc() - a, peak))
+"""
+
+
+def _source(module):
+    rel = module.replace(".", "/")
+    src = FIRMWARE_DIR / (rel + ".py")
+    return (src, rel + ".py") if src.exists() else (FIRMWARE_DIR / rel / "__init__.py", rel + "/__init__.py")
+
+
+def load_order(modules):
+    """`modules` with each one's module-level imports (those among them)
+    before it, so that importing them in turn costs each one alone."""
+    import ast
+
+    names = set(modules)
+    deps = {}
+    for m in modules:
+        found = set()
+        for node in ast.parse(_source(m)[0].read_text()).body:
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(node.module + "." + a.name for a in node.names)
+        deps[m] = sorted((found & names) - {m})
+    order, seen = [], set()
+
+    def visit(m):
+        if m not in seen:
+            seen.add(m)
+            for d in deps[m]:
+                visit(d)
+            order.append(m)
+
+    for m in sorted(modules):
+        visit(m)
+    return order
+
+
+def _parse(out, kind):
+    return [line.split()[1:] for line in out.splitlines() if line.startswith(kind + " ")]
+
+
+def _mpy_tree(dest):
+    """The firmware's packages compiled as deploy compiles them (the VM's
+    -march, so its @native code loads here)."""
+    from host_tools.demo import install_firmware, vm_arch
+
+    install_firmware(FIRMWARE_DIR, dest, None, vm_arch(vm.micropython_binary(BenchError)))
+    return dest
+
+
+def _phases(path):
+    exe = vm.micropython_binary(BenchError)
+    # as tests/conftest.py gives a test of three pins: the emulator and three pins' heaps
+    heap = str(int(vm.vm_heap(exe, "from cpsim import resident\nresident.load_all(sim=True, every_board=True)"))
+               + 2 * vm.firmware_heap_in_vm())
+    return vm.run_script(_PHASES, None, BenchError, what="heap phases", heap=heap,
+                         path=[path, FW_TESTS, vm.emulator_dir()])
+
+
+def _modules(order, path):
+    code = "ORDER = %r\n" % (order,) + _MODULES
+    out = vm.run_script(code, None, BenchError, what="heap modules", heap="4m", path=[path, vm.emulator_dir()])
+    return {m: (int(kept), int(peak)) for m, kept, peak in _parse(out, "MOD")}
+
+
+def _esp32_mpy_bytes(module):
+    from host_tools.images.fsimage import compile_module
+
+    src, rel = _source(module)
+    return len(compile_module(src, rel, "xtensawin"))
+
+
+def _services(out):
+    rows = {}
+    for pin, name, alloc in _parse(out, "SVC"):
+        rows.setdefault(pin, []).append((name, int(alloc)))
+    table = {}
+    for pin, marks in rows.items():
+        prev = marks[0][1]
+        for name, alloc in marks[1:]:
+            table.setdefault(name, {})["pin_" + pin] = alloc - prev
+            prev = alloc
+    return table
+
+
+def _badges(seconds=20, tap_at=5):
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", str(seconds),
+                           "--tap-at", str(tap_at)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise BenchError("demo failed: " + proc.stderr[-1000:])
+    out = {}
+    for name in ("badge-1", "badge-2"):
+        mine = [line for line in proc.stdout.splitlines() if line.startswith(name + " | ")]
+        free = [int(m.group(1)) for m in (re.search(r" status .*mem_free=(\d+)", line) for line in mine) if m]
+        out[name] = {"free_at_boot": free[0] if free else None, "least_free_after": min(free[1:]) if free[1:] else None,
+                     "friends_made": sum(" meet friend " in line for line in mine),
+                     "memory_errors": sum("MemoryError" in line for line in mine)}
+    out["firmware_share"] = vm.firmware_heap_in_vm()
+    return out
+
+
+def measure(badges=True, progress=None):
+    say = progress or (lambda m: None)
+    with tempfile.TemporaryDirectory(prefix="cloudpin-heap-") as tmp:
+        tree = _mpy_tree(Path(tmp) / "fw")
+        say("heap: two whole apps and a phone on simulated time...")
+        out = _phases(tree)
+        phases = {tag: {"in_use": int(alloc), "largest_free": int(big)} for tag, alloc, big in _parse(out, "MARK")}
+        loaded = [line[len("ORDER "):].split() for line in out.splitlines() if line.startswith("ORDER ")][0]
+        order = load_order(loaded)
+        say("heap: module by module, .mpy and source...")
+        mpy = _modules(order, tree)
+        src = _modules(order, FIRMWARE_DIR)
+    modules = {m: {"mpy": mpy[m][0], "py": src.get(m, (None,))[0], "py_peak": src.get(m, (None, None))[1],
+                   "esp32_mpy_file": _esp32_mpy_bytes(m)} for m in order if m in mpy and m not in PHONE_SIDE}
+    result = {"unit": "VM bytes (64-bit; the pin's heap is %d here) unless esp32" % vm.firmware_heap_in_vm(),
+              "modules": modules,
+              "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("mpy", "py", "esp32_mpy_file")},
+              "services": _services(out), "phases": phases}
+    if badges:
+        say("heap: the demo's two virtual badges...")
+        result["badges"] = _badges()
+    return result
+
+
+def add_arguments(parser):
+    parser.add_argument("--no-badges", action="store_true", help="skip the two virtual badges (30 s)")
+
+
+def run(args):
+    try:
+        r = measure(not args.no_badges, lambda m: print(m, file=sys.stderr))
+    except BenchError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    t = r["modules_total"]
+    ph = r["phases"]
+    summary = "app code %d B as .mpy (%d as source; ESP32 .mpy files %d B); boot %d -> phone %d B in use" % (
+        t["mpy"], t["py"], t["esp32_mpy_file"], ph["boot"]["in_use"] - ph["emulator"]["in_use"],
+        ph["phone"]["in_use"] - ph["emulator"]["in_use"])
+    if "badges" in r:
+        b = r["badges"]["badge-1"]
+        summary += "; demo badge free %s at boot, %s least after its friend" % (b["free_at_boot"], b["least_free_after"])
+    return emit(r, summary)
