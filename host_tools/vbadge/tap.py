@@ -13,8 +13,8 @@ to what the accelerometer feels). The contact comes LEAD later: far enough
 ahead that the sensor model has not read those samples early, and that both
 VMs have heard of it, however busy.
 
-A badge hears taps once its firmware has built bluetooth.BLE() (the CloudPin
-firmware does at boot): that is when it joins the air.
+A badge hears taps from power-on: its boot joins the air
+(cpsim.resident.power_on, host_tools/vbadge/boot_shim.py).
 """
 import glob
 import json
