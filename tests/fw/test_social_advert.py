@@ -243,3 +243,22 @@ def test_mp_recognizer_fits_a_heap_with_no_16k_block():
     advert.rid_for(a, 11, block, out)
     assert r.lookup(out) == 3 * 2 + 1
     held = None
+
+
+def test_the_table_takes_one_4k_piece_for_a_days_friends_and_grows_with_the_list():
+    r = advert.Recognizer(25)
+    assert len(r.pieces) == 1 and len(r.pieces[0]) == 4096
+    keys = [(i, i.to_bytes(2, "big") * 8) for i in range(300)]
+    r.build((10, 11), keys[:256])
+    try:
+        r.add(256, keys[256][1])  # past a load of 0.5 in one piece: refused, not a full table
+        assert False
+    except ValueError:
+        pass
+    assert r.reserve(300) and len(r.pieces) == 2 and r.count == 0 and r.epochs == (-1, -1)  # emptied: rebuild
+    assert not r.reserve(300)
+    r.build((10, 11), keys)
+    block, out = bytearray(16), bytearray(16)
+    for i in (0, 255, 299):
+        advert.rid_for(cryptolib.aes(keys[i][1], 1), 11, block, out)
+        assert r.lookup(out) == i * 2 + 1, i

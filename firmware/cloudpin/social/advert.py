@@ -43,9 +43,8 @@ MAC_LEN = const(10)
 EPOCH_S = const(900)  # RID rotation, with the random address: 15 minutes
 TAP_AGE_MAX = const(0xFFFF)
 MAX_FRIENDS = const(1024)  # what a Recognizer holds; the friend list's bound
-_SLOTS = const(4096)  # Recognizer table: a power of two, >= 4 x MAX_FRIENDS
-_PIECE_BITS = const(10)  # ... kept in pieces of 1,024 slots (4 KB each)
-_PIECE_SLOTS = const(1024)
+_PIECE_BITS = const(10)  # Recognizer: slots in pieces of 1,024 (4 KB each),
+_PIECE_SLOTS = const(1024)  # 1, 2 or 4 of them: >= 4 slots a friend
 _PIECES = const(4)
 
 _AD_FLAGS = const(0x01)
@@ -323,22 +322,40 @@ def read_stats(stats_aes, frame, epoch, out):
 
 class Recognizer:
     """Which friend, if any, sent a RID: an open-addressing table of the
-    RIDs every friend uses in two epochs (see epochs_held). 4096 slots of 4
-    bytes (16 KB, made once) hold up to 1,024 friends x 2 epochs at a load
-    of at most 0.5. A slot keeps 16 more bits of the RID than its position
-    (12), so 28 bits are matched; the UPDATE block (or, for a TAP frame,
-    recomputing the friend's RID) confirms a match. Lookups allocate nothing.
+    RIDs every friend uses in two epochs (see epochs_held), at a load of at
+    most 0.5. Slots of 4 bytes in pieces of 1,024 (4 KB): 1, 2 or 4 pieces
+    hold 256, 512 or 1,024 friends (16 KB at the bound), grown by reserve().
+    A slot keeps 16 more bits of the RID than its position (10-12), so 26-28
+    bits are matched; the UPDATE block (or, for a TAP frame, recomputing the
+    friend's RID) confirms a match. Lookups allocate nothing.
 
-    The slots live in _PIECES bytearrays of 4 KB, not one of 16 KB: a heap
-    that has been in use for a while (imports, a tap, a phone session) has
-    4 KB holes long after its largest free block is under 16 KB (docs/heap.md)."""
+    Pieces, not one block: a heap that has been in use for a while (imports,
+    a tap, a phone session) has 4 KB holes long after its largest free block
+    is under 16 KB; and a pin with a day's friends needs one piece, not four
+    (docs/heap.md)."""
 
-    def __init__(self):
-        self.pieces = [bytearray(4 * _PIECE_SLOTS) for _ in range(_PIECES)]
+    def __init__(self, friends=MAX_FRIENDS):
+        self.pieces = []
+        self._mask = 0
         self.epochs = (-1, -1)
         self.count = 0
         self._block = bytearray(16)
         self._out = bytearray(16)
+        self.reserve(friends)
+
+    def reserve(self, friends):
+        """Room for `friends` (up to MAX_FRIENDS). Growing empties the table
+        (its slots move): True then, and it must be built again."""
+        n = 1
+        while n < _PIECES and n * _PIECE_SLOTS < 4 * friends:
+            n *= 2
+        if n <= len(self.pieces):
+            return False
+        while len(self.pieces) < n:
+            self.pieces.append(bytearray(4 * _PIECE_SLOTS))
+        self._mask = n * _PIECE_SLOTS - 1
+        self.clear((-1, -1))
+        return True
 
     def clear(self, epochs):
         for t in self.pieces:
@@ -354,8 +371,8 @@ class Recognizer:
         per rebuild, never per scan result."""
         import cryptolib
 
-        if not 0 <= friend < MAX_FRIENDS or self.count >= MAX_FRIENDS:
-            raise ValueError("friend index")
+        if not 0 <= friend < MAX_FRIENDS or 4 * (self.count + 1) > self._mask + 1:
+            raise ValueError("friend index")  # or no room: reserve() first
         a = cryptolib.aes(rid_key, 1)
         for which in range(2):
             rid_for(a, self.epochs[which], self._block, self._out)
@@ -370,13 +387,14 @@ class Recognizer:
 
     def _insert(self, rid, ref):
         pieces = self.pieces
-        s = ((rid[0] << 8) | rid[1]) & (_SLOTS - 1)
+        mask = self._mask
+        s = ((rid[0] << 8) | rid[1]) & mask
         while True:
             t = pieces[s >> _PIECE_BITS]
             o = 4 * (s & (_PIECE_SLOTS - 1))
             if not (t[o + 2] | t[o + 3]):
                 break
-            s = (s + 1) & (_SLOTS - 1)
+            s = (s + 1) & mask
         t[o] = rid[2]
         t[o + 1] = rid[3]
         t[o + 2] = ref >> 8
@@ -387,7 +405,8 @@ class Recognizer:
         A frame may match more than one slot only with chance 2**-16 per
         probe; the first is returned and confirmed by the caller."""
         pieces = self.pieces
-        s = ((rid[0] << 8) | rid[1]) & (_SLOTS - 1)
+        mask = self._mask
+        s = ((rid[0] << 8) | rid[1]) & mask
         while True:
             t = pieces[s >> _PIECE_BITS]
             o = 4 * (s & (_PIECE_SLOTS - 1))
@@ -396,4 +415,4 @@ class Recognizer:
                 return -1
             if t[o] == rid[2] and t[o + 1] == rid[3]:
                 return ref - 1
-            s = (s + 1) & (_SLOTS - 1)
+            s = (s + 1) & mask

@@ -63,9 +63,9 @@ class UpdatesService:
         self.adv_ms = adv_ms
         self.scan_window_us = scan_window_us
         self.codec = advert.Advertiser(friend_key, tap_key)
-        # The friend table (16 KB in 4 KB pieces): made at the first window
-        # with a friend (_prepare) and kept; a pin with no friends never
-        # needs it (docs/heap.md).
+        # The friend table (a 4 KB piece per 256 friends, 16 KB at the
+        # bound): made at the first window with a friend (_prepare) and grown
+        # with the list; a pin with no friends never needs it (docs/heap.md).
         self.recognizer = recognizer
         self._built_count = -1
         self.sleep_ms = asyncio.sleep_ms  # the app gives the light sleeper's (cloudpin.power)
@@ -138,7 +138,8 @@ class UpdatesService:
             import gc
 
             gc.collect()
-            table = self.recognizer = advert.Recognizer()  # MemoryError: the window is skipped, tried again
+            table = self.recognizer = advert.Recognizer(self.friends.count)  # MemoryError: skipped, tried again
+        table.reserve(self.friends.count)  # another 4 KB piece past 256 friends (MemoryError: as above)
         held = advert.epochs_held(unix_s)
         if held != table.epochs or self.friends.count != self._built_count:
             table.build(held, self.friends.rid_keys())
