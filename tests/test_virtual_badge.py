@@ -561,3 +561,25 @@ def test_filesystem_is_the_boards_vfs_partition_not_the_hosts_disk(badge):
     used = lfs_used(512, badge_tree(badge.root))
     assert abs((512 - st[3]) - used) <= 2, (512 - st[3], used)
     assert detail.strip() == "%d KB free of 2048 KB" % (st[3] * 4)
+
+
+def test_the_firmware_gets_the_pins_heap_whatever_the_folders_path(tmp_path):
+    # The boot shim's ballast (host_tools/vbadge/boot_shim.py): the firmware
+    # finds its share free in one block, from a short path or a long one, at
+    # boot and still at the REPL after main.py.
+    from host_tools.emulator.cpsim.resident import RUNTIME_BYTES
+    from host_tools.fw.vm import firmware_heap_in_vm
+
+    share = firmware_heap_in_vm() + RUNTIME_BYTES
+    probe = ("import gc\ngc.collect()\nf = gc.mem_free()\nb = bytearray(f - 4096)\n"
+             "print('HEAP', f, len(b))\n")
+    seen = []
+    for folder in (tmp_path / "a", tmp_path / ("long-" + "x" * 60) / "b"):
+        with make_badge(folder, main=probe) as b:
+            assert b.wait_repl(TIMEOUT)
+            out = mpremote(b.port, "exec", probe)
+            free = int(out.split("HEAP ")[1].split()[0])
+            # (give or take the ballast's unfillable holes of a block or two)
+            assert share - 4096 <= free <= share + 4096, (free, share)  # nearly all in one block, too
+            seen.append(free)
+    assert abs(seen[0] - seen[1]) <= 512, seen

@@ -200,15 +200,20 @@ def _cpvb():
                 if gc.mem_free() < share + 4096:
                     warn("heap: the firmware gets %d bytes, less than its share (%d)" % (gc.mem_free(), share))
                 else:
+                    ballast = [None] * 1024  # made first and never grown: no old copies freed later
                     keep = bytearray(share)
-                    ballast = []
-                    n = 65536
-                    while n >= 16:
+                    n, i = 65536, 0
+                    while n >= 16 and i < len(ballast):
                         try:
-                            ballast.append(bytearray(n))
+                            ballast[i] = bytearray(n)
+                            i += 1
                         except MemoryError:
                             n //= 4
                     keep = None
+                    # held by the device, which lives as long as the VM: the
+                    # REPL after main.py has no more heap than the app had
+                    current().heap_ballast = ballast
+                    ballast = None
         except Exception as e:
             sys.print_exception(e)
         gc.threshold(-1)  # the port's default, as the firmware finds it on a chip
