@@ -26,14 +26,18 @@ def pair_key(n):
     return bytes([n]) * 16
 
 
-def app_pin(w, root, name, n, t0, social=True, card=False, **kw):
+def app_pin(w, root, name, n, t0, social=True, card=False, pack=None, **kw):
     """(Device, App, log lines) of pin number `n` (1..254) named `name` in
     World `w`, its clock at UTC `t0` at t = 0. social: the event's keys;
-    card: an owner card too (meet and greet sends it). kw: for App."""
+    card: an owner card too (meet and greet sends it); pack: a compiled
+    event pack put on its flash as pack.bin. kw: for App."""
     dev = w.device(name)
     dev.flash_dir = root + "/" + name
     os.mkdir(dev.flash_dir)
     w.use(dev)
+    if pack is not None:
+        with open("pack.bin", "wb") as f:
+            f.write(pack)
     dev.rtc_offset_us = (t0 - RTC_EPOCH) * 1000000
     lines = []
     log = Logger("app", sink=lines.append)

@@ -3,8 +3,9 @@
 # naming every error by its path, and compiles it to the file the pin boots
 # from (/pack.bin, `cloudpin pack build`): parsing the JSON on the pin would
 # take ~40 KB of a 100 KB heap at boot. This module is what the pin imports:
-# the format's constants, the Pack it keeps (one bytes object per design,
-# task numbers in arrays) and from_bytes(), which reads the compiled file
+# the format's constants, the Pack it keeps (ids, task numbers in arrays; on
+# the pin the designs, short names and LED patterns stay in the file and are
+# read when drawn or played) and from_bytes(), which reads the compiled file
 # back, refusing a torn, corrupt or malformed one (CRC, then every field and
 # every drawing operation the drawing code relies on). The validator lives
 # apart because its code alone took 20 KB of the pin-sized heap at import.
@@ -129,6 +130,14 @@ class Pack:
                 return i
         return -1
 
+    def on_flash(self, path, at):
+        """Read the designs, short names and LED patterns from the compiled
+        file at path when asked (at: where each sport's record starts)."""
+        cache = [-1, None, -1, None]
+        self.designs = _Records(path, at, _DESIGN, cache)
+        self.shorts = _Records(path, at, _SHORT, cache)
+        self.leds = _Records(path, at, _LEDS, cache)
+
     def to_bytes(self):
         """The compiled pack file (packjson.to_bytes): host tools and tests."""
         from cloudpin.designs import packjson
@@ -195,9 +204,88 @@ def check_design(code):
         i += step
 
 
-def from_bytes(data):
+_SHORT = 1  # places in _record()'s tuple
+_LEDS = 3
+_DESIGN = 4
+
+
+class _Records:
+    """A pack field read from the compiled file when it is asked for (the
+    pin's /pack.bin): `designs`, `shorts` or `leds`, indexed like the tuple
+    from_bytes() makes in memory, so the pin keeps an offset per sport, not
+    the field. from_bytes() checked the whole file at boot; a file changed
+    under the pin since then gives an empty design, "?" or no colours, never
+    an exception."""
+
+    def __init__(self, path, at, field, cache):
+        self.path = path
+        self.at = at  # array: where each sport's record starts in the file, and its end
+        self.field = field  # the field's place in _record()'s tuple: DESIGN, SHORT or LEDS
+        # [index, record, index, record]: the last two records read, shared by
+        # the pack's fields. A card needs its design and short name and the next
+        # unlock's name; redrawn every 30 s, it reads the file only when the
+        # card changed (each read allocates a file object and the record).
+        self.cache = cache
+
+    def __len__(self):
+        return len(self.at) - 1
+
+    def __getitem__(self, i):
+        if not 0 <= i < len(self.at) - 1:
+            raise IndexError(i)
+        c = self.cache
+        if c[0] == i:
+            return c[1][self.field]
+        if c[2] == i:
+            return c[3][self.field]
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.at[i])
+                rec = f.read(self.at[i + 1] - self.at[i])
+            got = _record(_Reader(rec))
+        except (OSError, PackError):
+            return ("", "?", 0, (), b"")[self.field]  # not kept: the file may come back
+        c[2], c[3], c[0], c[1] = c[0], c[1], i, got
+        return got[self.field]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other):
+        return tuple(self) == tuple(other)
+
+
+def _record(r):
+    """(id, short, kind, leds, design, n, extra) of the sport record at r."""
+    sid = r.text(24)
+    short = r.text(SHORT_MAX)
+    k = r.u8()
+    if k >= len(KINDS):
+        raise PackError("pack file: task kind %d" % k)
+    n = r.u32() & 0x7FFFFFFF
+    extra = r.u32() & 0x7FFFFFFF
+    m = r.u8()
+    if not 1 <= m <= LED_MAX:
+        raise PackError("pack file: %d LED colours" % m)
+    led = []
+    for _ in range(m):
+        c = r.u8()
+        if c >= len(LED_COLOURS):
+            raise PackError("pack file: LED colour %d" % c)
+        led.append(LED_COLOURS[c])
+    size = r.u8()
+    size |= r.u8() << 8
+    d = r.take(size)
+    check_design(d)
+    return (sid, short, k, tuple(led), bytes(d), n, extra)
+
+
+def from_bytes(data, path=None):
     """The Pack in a compiled pack file's bytes; PackError for anything
-    else (a torn, corrupt or foreign file), never another exception."""
+    else (a torn, corrupt or foreign file), never another exception.
+    path: the file the bytes came from; the Pack then reads each design,
+    short name and LED pattern from it when asked (see _Records)."""
     if not isinstance(data, (bytes, bytearray)) or len(data) < 8 or bytes(data[:4]) != MAGIC:
         raise PackError("pack file: not a compiled pack (%s)" % str(MAGIC, "ascii"))
     r = _Reader(memoryview(data)[4:])
@@ -209,43 +297,38 @@ def from_bytes(data):
     p.count = r.u8()
     if not 1 <= p.count <= MAX_SPORTS:
         raise PackError("pack file: %d sports" % p.count)
-    ids, shorts, leds, designs, kinds = [], [], [], [], bytearray()
+    ids, kinds, at = [], bytearray(), array("i")
+    shorts, leds, designs = [], [], []
     for _ in range(p.count):
-        ids.append(r.text(24))
-        shorts.append(r.text(SHORT_MAX))
-        k = r.u8()
-        if k >= len(KINDS):
-            raise PackError("pack file: task kind %d" % k)
-        kinds.append(k)
-        p.n.append(r.u32() & 0x7FFFFFFF)
-        p.extra.append(r.u32() & 0x7FFFFFFF)
-        m = r.u8()
-        if not 1 <= m <= LED_MAX:
-            raise PackError("pack file: %d LED colours" % m)
-        led = []
-        for _ in range(m):
-            c = r.u8()
-            if c >= len(LED_COLOURS):
-                raise PackError("pack file: LED colour %d" % c)
-            led.append(LED_COLOURS[c])
-        leds.append(tuple(led))
-        n = r.u8()
-        n |= r.u8() << 8
-        d = bytes(r.take(n))
-        check_design(d)
-        designs.append(d)
+        at.append(4 + r.o)
+        rec = _record(r)
+        ids.append(rec[0])
+        kinds.append(rec[2])
+        p.n.append(rec[5])
+        p.extra.append(rec[6])
+        if path is None:
+            shorts.append(rec[1])
+            leds.append(rec[3])
+            designs.append(rec[4])
+        rec = None
     if r.o != len(r.d):
         raise PackError("pack file: %d bytes after the last sport" % (len(r.d) - r.o))
-    p.ids, p.shorts, p.leds, p.designs, p.kinds = tuple(ids), tuple(shorts), tuple(leds), tuple(designs), bytes(kinds)
+    at.append(4 + r.o)
+    p.ids, p.kinds = tuple(ids), bytes(kinds)
+    if path is None:
+        p.shorts, p.leds, p.designs = tuple(shorts), tuple(leds), tuple(designs)
+    else:
+        p.on_flash(path, at)
     return p
 
 
 def load(path="pack.bin"):
-    """The compiled pack in the file at path (the pin's /pack.bin);
+    """The compiled pack in the file at path (the pin's /pack.bin), its
+    designs, short names and LED patterns left on flash until asked for;
     PackError naming why it cannot be used otherwise."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise PackError("pack %s: cannot read (%r)" % (path, e))
-    return from_bytes(data)
+    return from_bytes(data, path)
