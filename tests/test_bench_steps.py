@@ -130,7 +130,8 @@ def test_default_rate_is_the_one_the_app_runs_each_board_at():
     for path in boards:
         # The board layer hands the service the rate the chip runs at (tests/fw/test_app.py).
         accel = json.loads(path.read_text())["accel"]
-        hw = SimpleNamespace(accel=object(), accel_rate=boardspec.motion_rate(accel))
+        # (a driver's range_g: the service tells the tap detector its full scale)
+        hw = SimpleNamespace(accel=SimpleNamespace(range_g=accel["range_g"]), accel_rate=boardspec.motion_rate(accel))
         svc = MotionService(hw, log=None)
         assert bench.board_odr(path.stem) == svc.rate and svc.pipeline.steps.rate_hz <= 30, path.stem
 

@@ -84,11 +84,12 @@ class MotionPipeline:
     steps counted and taps reported out. process() allocates nothing
     unless a tap is reported."""
 
-    def __init__(self, rate_hz, on_tap=None):
+    def __init__(self, rate_hz, on_tap=None, range_g=0):
         self.rate = rate_hz
         self.on_tap = on_tap  # on_tap(t_ms, strength_mg)
         self.steps = StepCounter(rate_hz)
-        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG, on_tap=on_tap)
+        # readings within 2% of the full scale are clipped ones (0: unknown)
+        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG, clip_mg=range_g * 980, on_tap=on_tap)
         self.tap_count = 0
 
     def process(self, buf, n, t_last):
@@ -115,8 +116,9 @@ class MotionService:
         # The clock taps are stamped with; a simulation passes its own.
         self.ticks_ms = ticks_ms or time.ticks_ms
         # Resolved by the board layer; None (and no pipeline) without a sensor.
-        self.rate = hw.accel_rate if hw.accel is not None else None
-        self.pipeline = MotionPipeline(self.rate, self._tap) if self.rate else None
+        accel = hw.accel
+        self.rate = hw.accel_rate if accel is not None else None
+        self.pipeline = MotionPipeline(self.rate, self._tap, accel.range_g) if accel is not None and self.rate else None
         self.steps = self.pipeline.steps if self.pipeline else None
         self.taps = self.pipeline.taps if self.pipeline else None
         self.overruns = 0

@@ -209,7 +209,9 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                     except ValueError as e:
                         raise BenchError(str(e)) from None
                 else:
-                    found = run_detector(rs.to_mg_int16(*clipped), odr, params, work)
+                    # the sensor's full scale, as the motion service tells the detector
+                    found = run_detector(rs.to_mg_int16(*clipped), odr,
+                                         dict({"clip_mg": int(range_g * 980)}, **(params or {})), work)
                 taps_ms = [round(t[0] + ms, 1) for ms, _ in found]
                 files_out.append({
                     "file": name,

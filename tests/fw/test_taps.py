@@ -178,6 +178,20 @@ def test_a_clipped_touch_is_allowed_more_ringing_but_a_ringing_knock_is_not():
             assert _run(TapDetector(ODR, sat_ring_pct=45), sig) == []
 
 
+def test_one_full_scale_reading_is_clipped_when_the_scale_is_known():
+    # a peak clipped in one sample only: without the sensor's full scale the
+    # detector cannot tell it was clipped, and its ringing fails the plain limit
+    w = 2 * math.pi * 70 / ODR
+    sig = _still(ODR * 2)
+    _add_tap(sig, 400, 9000)
+    _clip(sig, 4000)
+    assert sig[3 * 399 + 2] < 4000 == sig[3 * 400 + 2] > sig[3 * 401 + 2]
+    for j in range(1, 80):
+        _add(sig, 401 + j, 2, 1700 * math.exp(-0.05 * w * j) * math.sin(w * j))
+    assert _run(TapDetector(ODR), sig) == []
+    assert [t for t, _ in _run(TapDetector(ODR, clip_mg=3920), sig)] == [1000]
+
+
 def test_callback_and_count():
     seen = []
     det = TapDetector(500, on_tap=lambda t, mg: seen.append((t, mg)))
