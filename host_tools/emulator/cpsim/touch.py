@@ -18,14 +18,16 @@ TOUCH_DIR = "/.touch"  # in the badge folder; kept off the pin's filesystem (vba
 
 
 class Touched:
-    """`base` (the model's acceleration source) plus touches."""
+    """`base` (the model's acceleration source) plus touches. Several may be
+    in flight at once: a double tap's second touch is announced (LEAD ahead)
+    before its first is felt, and must not replace it."""
+
+    FILES = 4  # at most this many touches pending (the farm writes 4 files in turn: vbadge/tap.py)
 
     def __init__(self, base, model):
         self.base = base
         self.model = model  # the sensor model: its clock and t0_us place a touch in source time
-        self._touch = None
-        self._at = 0  # source time (us) of the touch file's t = 0
-        self._end = 0
+        self._touches = []  # [Recording, at_us, end_us]: at_us is the source time of the file's t = 0
         self._v = [0, 0, 0]
 
     def inject(self, path, at_ns, length_us):
@@ -38,27 +40,30 @@ class Touched:
         except (OSError, ValueError) as e:
             m.device.note("warn", "tap %s not replayed: %s" % (path, e))
             return False
-        if self._touch is not None:
-            self._touch.close()
-        self._touch = touch
-        self._at = m.clock.now_us() - m.t0_us + lead_us
-        self._end = self._at + length_us
+        if len(self._touches) >= self.FILES:  # its file is about to be rewritten
+            self._touches.pop(0)[0].close()
+        at = m.clock.now_us() - m.t0_us + lead_us
+        self._touches.append([touch, at, at + length_us])
         return True
 
     def mean_ug(self, t0_us, t1_us, out, j):
         self.base.mean_ug(t0_us, t1_us, out, j)
-        tr = self._touch
-        if tr is None or t1_us <= self._at:
-            return
-        if t0_us >= self._end:
-            tr.close()
-            self._touch = None
-            return
-        v = self._v
-        tr.mean_ug(t0_us - self._at, t1_us - self._at, v, 0)
-        out[j] += v[0]
-        out[j + 1] += v[1]
-        out[j + 2] += v[2]
+        touches = self._touches
+        i = 0
+        while i < len(touches):
+            tr, at, end = touches[i]
+            if t0_us >= end:
+                tr.close()
+                touches.pop(i)
+                continue
+            i += 1
+            if t1_us <= at:
+                continue
+            v = self._v
+            tr.mean_ug(t0_us - at, t1_us - at, v, 0)
+            out[j] += v[0]
+            out[j + 1] += v[1]
+            out[j + 2] += v[2]
 
 
 def touchable(dev):
