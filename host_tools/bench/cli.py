@@ -24,56 +24,30 @@ from pathlib import Path
 from host_tools.bench import cost, crowd, designs, radio, social, steps, taps
 
 
+def _bench(sub, name, mod, help, raw=True):
+    """One `cloudpin bench NAME`: the module's docstring is its --help page."""
+    fmt = dict(formatter_class=argparse.RawDescriptionHelpFormatter) if raw else {}
+    p = sub.add_parser(name, help=help, description=mod.__doc__, **fmt)
+    mod.add_arguments(p)
+    p.set_defaults(_bench=mod.run)
+
+
 def add_arguments(parser):
-    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
-    p = sub.add_parser("steps", help="step counter on a folder of labelled recordings", description=steps.__doc__)
-    steps.add_arguments(p)
-    p.set_defaults(_bench=steps.run)
-    p = sub.add_parser("taps", help="tap detector on tap-labelled recordings", description=taps.__doc__)
-    taps.add_arguments(p)
-    p.set_defaults(_bench=taps.run)
-    p = sub.add_parser("cost", help="us per sample and heap per sample under MicroPython", description=cost.__doc__)
-    cost.add_arguments(p)
-    p.set_defaults(_bench=cost.run)
-    p = sub.add_parser("social", help="meet and greet: cost per step under MicroPython, friend list at its bound",
-                       description=social.__doc__)
-    social.add_arguments(p)
-    p.set_defaults(_bench=social.run)
-    p = sub.add_parser("crowd", help="many pins' apps on one simulated clock: sim s per wall s", description=crowd.__doc__)
-    crowd.add_arguments(p)
-    p.set_defaults(_bench=crowd.run)
-    p = sub.add_parser("radio", help="a hall of pins advertising on the emulated air", description=radio.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    radio.add_arguments(p)
-    p.set_defaults(_bench=radio.run)
+    from host_tools.bench import heap, phone, updates
     from host_tools.sim import bench as sim_bench
 
-    p = sub.add_parser("sim", help="cloudpin sim halls: sim s per wall s", description=sim_bench.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    sim_bench.add_arguments(p)
-    p.set_defaults(_bench=sim_bench.run)
-    from host_tools.bench import updates
-
-    p = sub.add_parser("updates", help="friend-update windows in a hall: share stored, radio cost",
-                       description=updates.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    updates.add_arguments(p)
-    p.set_defaults(_bench=updates.run)
-    from host_tools.bench import phone
-
-    p = sub.add_parser("phone", help="the phone service over the emulated air: first friend page, 1,000 friends",
-                       description=phone.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    phone.add_arguments(p)
-    p.set_defaults(_bench=phone.run)
-    p = sub.add_parser("designs", help="a design card's redraw on a display: SPI bytes and time",
-                       description=designs.__doc__)
-    designs.add_arguments(p)
-    p.set_defaults(_bench=designs.run)
-    from host_tools.bench import heap
-
-    p = sub.add_parser("heap", help="the whole app's heap budget: modules, services, phases, the demo's badges",
-                       description=heap.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    heap.add_arguments(p)
-    p.set_defaults(_bench=heap.run)
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
+    _bench(sub, "steps", steps, "step counter on a folder of labelled recordings", raw=False)
+    _bench(sub, "taps", taps, "tap detector on tap-labelled recordings", raw=False)
+    _bench(sub, "cost", cost, "us per sample and heap per sample under MicroPython", raw=False)
+    _bench(sub, "social", social, "meet and greet: cost per step under MicroPython, friend list at its bound", raw=False)
+    _bench(sub, "crowd", crowd, "many pins' apps on one simulated clock: sim s per wall s", raw=False)
+    _bench(sub, "radio", radio, "a hall of pins advertising on the emulated air")
+    _bench(sub, "sim", sim_bench, "cloudpin sim halls: sim s per wall s")
+    _bench(sub, "updates", updates, "friend-update windows in a hall: share stored, radio cost")
+    _bench(sub, "phone", phone, "the phone service over the emulated air: first friend page, 1,000 friends")
+    _bench(sub, "designs", designs, "a design card's redraw on a display: SPI bytes and time", raw=False)
+    _bench(sub, "heap", heap, "the whole app's heap budget: modules, services, phases, the demo's badges")
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
