@@ -165,11 +165,21 @@ def test_mp_the_card_reaches_the_glass():
     assert svc.draws == 2
 
 
-def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
+def _boot(board):
+    """An App on a fresh emulated pin of `board` (no radio); its log lines."""
     from cloudpin import board as board_layer
     from cloudpin.app import App
     from cpsim.lis3dh import LIS3DH
 
+    dev = World().device("p")
+    dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+    lines = []
+    log = Logger("app", sink=lines.append)
+    hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
+    return App(hw, log, status_every_ms=100), lines
+
+
+def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
     board = {"name": "t", "chip": "ESP32", "mcu": "ESP32-PICO-D4", "flash_size": "4MB",
              "i2c": {"bus": 0, "scl": 22, "sda": 21, "freq": 400000},
              "accel": {"type": "lis3dh", "address": 24, "int1": 34, "int2": 39, "odr": 50, "range_g": 4},
@@ -179,12 +189,7 @@ def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
         if content is not None:
             with open("pack.bin", "wb") as f:
                 f.write(content)
-        dev = World().device("p")
-        dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
-        lines = []
-        log = Logger("app", sink=lines.append)
-        hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
-        app = App(hw, log, status_every_ms=100)
+        app, lines = _boot(board)
         errors = [ln for ln in lines if ln.startswith("E ")]
         if content is None:
             assert app.designs is None and errors == [], lines
@@ -210,12 +215,7 @@ def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
             saved[k] = sys.modules[k]
     engine.Designs = no_heap
     try:
-        dev = World().device("p")
-        dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
-        lines = []
-        log = Logger("app", sink=lines.append)
-        hw = board_layer.build(board, log.child("board"), wdt_timeout_ms=0, with_ble=False)
-        app = App(hw, log, status_every_ms=100)
+        app, lines = _boot(board)
     finally:
         engine.Designs = real
         dropped = [k for k in saved if k not in sys.modules]
