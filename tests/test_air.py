@@ -343,6 +343,74 @@ def test_hub_ignores_malformed_frames_and_serves_on(tmp_path):
         assert wait_until(lambda: "rogue" not in hub.names())  # its station left the air
 
 
+class FakeBadge:
+    """A badge VM's end of the hub's socket, spoken by hand: it advertises
+    as told and accepts every connection (answers C with c 0)."""
+
+    def __init__(self, path, name="badge"):
+        import threading
+
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(str(path))
+        self.connects = []  # (cid, addr_type, addr) of every C
+        self._send(b"H" + name.encode())
+        self._t = threading.Thread(target=self._serve, daemon=True)
+        self._t.start()
+
+    def _send(self, p):
+        self.s.send(bytes((len(p),)) + p)
+
+    def advertise(self, addr, interval_us, addr_type=1):
+        data = b"\x02\x01\x06"
+        self._send(b"A" + interval_us.to_bytes(4, "little") + bytes((addr_type, 0)) + addr + bytes((len(data),))
+                   + data)
+
+    def _serve(self):
+        buf = b""
+        while True:
+            try:
+                got = self.s.recv(4096)
+            except OSError:
+                return
+            if not got:
+                return
+            buf += got
+            while buf and len(buf) > buf[0]:
+                p, buf = buf[1:1 + buf[0]], buf[1 + buf[0]:]
+                if p[:1] == b"C" and len(p) >= 9:
+                    self.connects.append((p[1], p[2], bytes(p[3:9])))
+                    self._send(b"c" + bytes((p[1], 0)))
+
+    def close(self):
+        self.s.close()
+
+
+def test_a_host_central_connects_through_an_advertisement_that_gets_through(tmp_path):
+    # as a pin's gap_connect: the central initiates, and only an ADV_IND it
+    # decodes gets the CONNECT_IND out (the old hub connected on mean RSSI alone)
+    mac = b"\xc0\x0a\x0b\x0c\x0d\x0e"
+    with AirHub(tmp_path / "air.sock") as hub:
+        badge = FakeBadge(hub.path)
+        try:
+            phone = Central(hub, "phone")
+            phone.scan()
+            badge.advertise(mac, 10240000)  # the longest legacy interval: one event, the next 10 s later
+            assert phone.wait_for(lambda ad: ad.addr == mac, timeout=TIMEOUT) is not None
+            phone.stop_scan()
+            with pytest.raises(ConnectionError, match="got through"):
+                phone.connect(mac, timeout=2)  # no ADV_IND in 2 s
+            badge.advertise(mac, 20000)
+            with pytest.raises(ConnectionError):
+                phone.connect(mac, timeout=1, addr_type=0)  # it advertises a random address, not a public one
+            conn = phone.connect(mac, timeout=TIMEOUT, addr_type=1)
+            assert conn.connected and badge.connects == [(conn.cid, 1, phone.addr)]
+            other = Central(hub, "other")
+            with pytest.raises(ConnectionError):
+                other.connect(mac, timeout=1)  # the connection ended its advertising
+        finally:
+            badge.close()
+
+
 def wait_until(cond, timeout=TIMEOUT):
     import time
 

@@ -199,11 +199,14 @@ class Central:
         self.hub.advertise(self._peer, int(interval_us), addr_type, addr, 0 if connectable else 2, adv_data,
                            resp_data)
 
-    def connect(self, addr, timeout=10.0):
-        """Connect to the badge advertising connectably as `addr` (6 bytes):
-        a Connection; ConnectionError if nobody does, it is out of range or
-        refuses (3 links already)."""
-        return self.hub.connect(self._peer, addr, timeout)
+    def connect(self, addr, timeout=10.0, addr_type=None):
+        """Connect to the badge advertising connectably as `addr` (6 bytes;
+        `addr_type` 0 public or 1 random, None: either, as a phone that knows
+        it from its scan): initiates on the air as a pin's gap_connect does,
+        so an ADV_IND of it must get through first. A Connection;
+        ConnectionError if none did within `timeout` s (nobody advertises so,
+        out of range, collisions) or the badge did not accept."""
+        return self.hub.connect(self._peer, addr, timeout, addr_type)
 
     def adverts(self):
         """Every report received so far, oldest first."""

@@ -16,6 +16,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 
 from host_tools import EMULATOR_DIR
 
@@ -47,7 +48,8 @@ class Peer:
         self._scanning = False
         self._scan_active = False
         self._conns = {}  # the radio's own links: unused, connections are relayed (AirHub._establish)
-        self._connecting = None  # (addr_type, addr) while its VM initiates (gap_connect)
+        self._connecting = None  # (addr_type, addr) while its VM (or host Central) initiates
+        self._made = None  # a host Central's Connection its CONNECT_IND made (AirHub.connect)
         self._conn_own = (0, bytes(6))
         self._conn_itvl = 30000
         self._gen = 0
@@ -100,7 +102,20 @@ class HubRadio:
     def _establish(self, central, periph, t, periph_addr):
         self.listen_stop(central)  # its VM stops initiating when it hears back (k)
         self.stop_adv(periph)  # as the peripheral's VM does on the C
-        self.hub._relay(central, periph)
+        if central._raw is None:
+            self.hub._connected(central, periph)  # a host Central's connect (AirHub.connect)
+        else:
+            self.hub._relay(central, periph)
+
+    def _decoded(self, r, pdu, p, e):
+        # a host Central that connects by address alone (as a phone whose
+        # scan told it the type) takes an ADV_IND from that address of any type
+        ble, ev = r.ble, pdu[3]
+        if r.mode == 2 and ble._raw is None and ble._connecting is not None and ble._connecting[0] is None:
+            if ev[3] == 0 and ev[2] == ble._connecting[1]:
+                self._connect_req(r, ev, e)
+            return
+        super()._decoded(r, pdu, p, e)
 
 
 class AirHub:
@@ -123,6 +138,7 @@ class AirHub:
         self.radio.hub = self
         self.world._radio = self.radio
         self.lock = threading.RLock()
+        self._changed = threading.Condition(self.lock)  # a host Central's connect waits on it
         self._devs = {}  # name -> cpsim Device (the station's place survives reconnects)
         self._peers = {}  # name -> current Peer
         self._links = {}  # (VM's Peer, cid) -> host_tools.air.central.Connection
@@ -216,30 +232,58 @@ class AirHub:
             peer._scanning = False
             self.radio.listen_stop(peer)
 
-    def connect(self, central, addr, timeout):
-        """Connect Peer `central` to the station advertising connectably as
-        `addr` (6 bytes) if it hears it; a Connection, or ConnectionError."""
+    def connect(self, central, addr, timeout, addr_type=None):
+        """Connect Peer `central` (a host Central) to the station advertising
+        connectably as `addr` (6 bytes; of `addr_type` if given, else of
+        either type): as a VM's gap_connect does, it listens as an initiator
+        on the air until one of that station's ADV_INDs gets through
+        (collisions, fading, range) and the radio's CONNECT_IND reaches it,
+        then the badge's VM accepts (or refuses: 3 links, and the central
+        listens on). A Connection, or ConnectionError after `timeout` s."""
+        addr = bytes(addr)
+        end = time.monotonic() + timeout
+        with self._changed:
+            if central._connecting is not None:
+                raise ConnectionError("already connecting")  # NimBLE: one ble_gap_connect at a time
+            central._connecting = (addr_type, addr)
+            central._made = None
+            self.initiate(central)
+            try:
+                while True:
+                    conn = central._made
+                    if conn is not None and conn.state is not None:
+                        if conn.state:
+                            central._made = None
+                            return conn
+                        central._made = None  # refused: its CONNECT_IND was answered by a full badge
+                        self.initiate(central)
+                        continue
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
+            finally:
+                self._stop_initiating(central)
+            conn, central._made = central._made, None
+            if conn is None:
+                raise ConnectionError("no connectable advertisement from %s got through in %s s"
+                                      % (addr.hex(":"), timeout))
+            # the CONNECT_IND went but the badge's VM never answered: end its side
+            self._links.pop((conn.peer, conn.cid), None)
+            conn.peer._raw(b"X" + bytes((conn.cid,)))
+            raise ConnectionError("%s did not accept the connection" % addr.hex(":"))
+
+    def _connected(self, central, target):
+        # the radio sent a host Central's CONNECT_IND to a badge: its VM is told
         from host_tools.air.central import Connection
 
-        addr = bytes(addr)
-        with self.lock:
-            for target in self._peers.values():
-                if target._raw is not None and target._adv_on and target._adv_type == 0 \
-                        and target._addr[1] == addr:
-                    break
-            else:
-                raise ConnectionError("nobody advertises connectably as %s" % addr.hex(":"))
-            if not self.radio.hears(central._dev, target._dev):
-                raise ConnectionError("%s is out of range" % addr.hex(":"))
-            target._cid = cid = (target._cid + 1) & 0xFF
-            conn = Connection(self, target, cid)
-            self._links[(target, cid)] = conn
-            target._raw(b"C" + bytes((cid, central._addr[0])) + central._addr[1])
-        if not conn.wait_open(timeout):
-            with self.lock:
-                self._links.pop((target, cid), None)
-            raise ConnectionError("%s did not accept the connection" % addr.hex(":"))
-        return conn
+        if target._raw is None:
+            return  # a host Central advertising: it takes no connections
+        cid = target._next_cid()
+        conn = Connection(self, target, cid)
+        self._links[(target, cid)] = conn
+        central._made = conn
+        target._raw(b"C" + bytes((cid, central._addr[0])) + central._addr[1])
 
     # ---- VM-to-VM connections ------------------------------------------------
     def initiate(self, peer):
@@ -367,6 +411,7 @@ class AirHub:
                 if not isinstance(conn, Relay) and (kind == b"x" or (kind == b"c" and p[2:3] != b"\x00")):
                     self._links.pop((peer, p[1]), None)
                 conn._on(p)
+                self._changed.notify_all()
         elif kind == b"K" and len(p) == 19:
             peer._conn_own = (p[1], bytes(p[2:8]))
             peer._connecting = (p[8], bytes(p[9:15]))
