@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cpsim.link import att_air_us
+
 from host_tools.air import AirHub, Central, GattError
 from host_tools.virtual_badge import VirtualBadgeFarm
 
@@ -203,6 +205,8 @@ async def main():
     out["nobody"] = await until("down")
     b.gap_connect(0, ADDR)
     c = await until("conn")
+    acct = b._dev.acct.totals  # this badge's own radio time from here (cpsim accounting)
+    air0 = (acct.get("air.tx", 0), acct.get("air.rx", 0))
     b.gattc_exchange_mtu(c)
     out["mtu"] = await until("mtu")
     b.gattc_discover_services(c)
@@ -226,6 +230,7 @@ async def main():
     out["round_trip_ms"] = time.ticks_diff(time.ticks_ms(), t0)
     b.gattc_read(c, vh + 40)
     out["bad_read"] = await until("readdone")
+    out["air"] = (acct.get("air.tx", 0) - air0[0], acct.get("air.rx", 0) - air0[1])
     b.gap_disconnect(c)
     out["down"] = await until("down")
     b.gap_connect(0, ADDR)
@@ -291,6 +296,12 @@ def test_two_virtual_badges_connect_discover_read_write_notify_disconnect_and_lo
     # (the round trip's duration, three connection events plus the hub, is
     # wall-clock time here: measured by the air bench, not asserted)
     assert out["bad_read"] == (vh + 40, 0x101)  # ATT invalid handle
+    # the central's radio carried its requests and their answers (and the
+    # notification), as between two pins in one process; the server's VM
+    # charges its own side. Until now the central's was charged nothing.
+    sent = (3, 7, 7, 7, 3, 3 + 2, 3 + 3, 3)  # MTU, 3 discoveries, read, 2 writes, bad read
+    got = (3, 20, 20, 20, 1 + 5, 1, 1, 3 + 3, 1)  # their responses and the notification of b"cba"
+    assert out["air"] == (sum(map(att_air_us, sent)), sum(map(att_air_us, got))), out["air"]
     assert out["down"] == 0 and ev[2][0] == "disconnect"
     # link loss: the supervision timeout (2.56 s) after the peer fell silent
     assert 2000 <= out["lost_after_ms"] - 500 <= 6000, out["lost_after_ms"]

@@ -94,11 +94,14 @@ class AirLink(Link):
         return self.alive()  # the hub's air decides range; fading is not relayed
 
     def gattc(self, ble, kind, conn, args, done):
+        # Our request's PDU and the answer's are charged to this VM's radio
+        # (the peer's VM charges its own side): the same sizes as between two
+        # pins in one process (cpsim.blegattc).
         cid = bytes((self.peer._cid,))
         air = self.air
         if kind == b"Q":
             h = args
-            air._send(b"Q" + cid + _u16(h))
+            self._request(ble, b"Q" + cid + _u16(h), 3)
 
             def reply(p):
                 err = p[2]
@@ -106,24 +109,27 @@ class AirLink(Link):
                     ble._irq_data(15, conn, h, p[5:])
                 ble._irq(16, (conn, h, 0x100 + err if err else 0))
 
-            self._expect(b"v", done, reply, lambda st: ble._irq(16, (conn, h, st)))
+            self._expect(b"v", done, reply, lambda st: ble._irq(16, (conn, h, st)),
+                         rsp_bytes=lambda p: 1 + (0 if p[2] else len(p) - 5))  # Read Response / Error
         elif kind == b"W":
             mode, h, data = args
-            air._send(b"W" + cid + bytes((mode,)) + _u16(h) + bytes(data))
-            if mode:
-                self._expect(b"w", done, lambda p: ble._irq(17, (conn, h, 0x100 + p[2] if p[2] else 0)),
-                             lambda st: ble._irq(17, (conn, h, st)))
+            if not mode:  # a write command: cpsim.link.post charged it as it went
+                air._send(b"W" + cid + bytes((mode,)) + _u16(h) + bytes(data))
+                return
+            self._request(ble, b"W" + cid + bytes((mode,)) + _u16(h) + bytes(data), 3 + len(data))
+            self._expect(b"w", done, lambda p: ble._irq(17, (conn, h, 0x100 + p[2] if p[2] else 0)),
+                         lambda st: ble._irq(17, (conn, h, st)), rsp_bytes=1)
         elif kind == b"M":
-            air._send(b"M" + cid + _u16(args))
+            self._request(ble, b"M" + cid + _u16(args), 3)
 
             def mtu(p):
                 self.mtu = p[2] | p[3] << 8
                 ble._irq(21, (conn, self.mtu))
 
-            self._expect(b"m", done, mtu, None)
+            self._expect(b"m", done, mtu, None, rsp_bytes=3)
         else:  # D
             event, start, end, raw = args
-            air._send(b"D" + cid + bytes((event,)) + _u16(start) + _u16(end) + (raw or b""))
+            self._request(ble, b"D" + cid + bytes((event,)) + _u16(start) + _u16(end) + (raw or b""), 7)
 
             def found(p):
                 if p[:1] == b"e":
@@ -136,15 +142,19 @@ class AirLink(Link):
                 else:
                     _end_discovery(ble, event, conn, p[3] | p[4] << 8)
 
-            self._expect(b"d", done, found, lambda st: _end_discovery(ble, event, conn, st), b"e")
+            self._expect(b"d", done, found, lambda st: _end_discovery(ble, event, conn, st), b"e", 20)
 
-    def _expect(self, kind, done, on_reply, on_fail, also=b""):
+    def _request(self, ble, frame, att_bytes):
+        self.charge(self.side_of(ble), att_bytes)
+        self.air._send(frame)
+
+    def _expect(self, kind, done, on_reply, on_fail, also=b"", rsp_bytes=0):
         def fail(st):
             done()
             if on_fail is not None:
                 on_fail(st)
 
-        self.pending.append((kind + also, done, on_reply, fail))
+        self.pending.append((kind + also, done, on_reply, fail, rsp_bytes))
 
     def reply(self, p):
         """A result frame for our oldest request: run it at our next
@@ -161,10 +171,23 @@ class AirLink(Link):
         def run():
             if last:
                 op[1]()  # the procedure is back in the pool before its IRQ, as in cpsim.blegattc
-            if self.open[1 - self.side_of(self.peer)]:
+            peer = self.side_of(self.peer)
+            if self.open[1 - peer]:
+                if last:
+                    n = op[4]
+                    self.charge(peer, n(data) if callable(n) else n)
                 op[2](data)
 
         self.air.clock.call_at(self.next_event(), run)
+
+    def received(self, kind, h, data):
+        """The peer's notification (n) or indication (N) of `data` at `h`:
+        its PDU, and our confirmation of an indication, on our radio."""
+        peer = self.side_of(self.peer)
+        self.charge(peer, 3 + len(data))
+        if kind == 0x4E:
+            self.charge(1 - peer, 1)
+        self.ends[1 - peer]._irq_data(18 if kind == 0x6E else 19, self.handles[1 - peer], h, data)
 
     def close(self, side, irq):
         Link.close(self, side, irq)
@@ -231,12 +254,7 @@ def frame(air, b, i, n):
     elif kind in b"vwedm":
         link.reply(b[i + 1:i + 1 + n])
     elif kind in b"nN" and n >= 4:
-        h = b[i + 3] | b[i + 4] << 8
-        data = bytes(b[i + 5:i + 1 + n])
-        if kind == 0x6E:
-            ble._irq_data(18, link.handles[side], h, data)
-        else:
-            ble._irq_data(19, link.handles[side], h, data)
+        link.received(kind, b[i + 3] | b[i + 4] << 8, bytes(b[i + 5:i + 1 + n]))
     elif kind == 0x51 and n >= 4:  # Q
         h = b[i + 3] | b[i + 4] << 8
 
