@@ -33,11 +33,15 @@ b.active(True)
     (U(0x181A), ((U(0x2A6E), bluetooth.FLAG_READ),)),
     (U(%r), ((U(%r), bluetooth.FLAG_WRITE), (U(%r), bluetooth.FLAG_NOTIFY))),
 ))
+left = []
+b.irq(lambda ev, data: left.append(ev) if ev == 2 else None)
 b.gap_advertise(50000, b"\\x02\\x01\\x06")
 print("READY", rx, tx, b.config("mac")[1].hex())
 async def serve():
-    await asyncio.sleep(20)
+    while not left:  # until the central leaves, however long the host takes
+        await asyncio.sleep_ms(20)
 asyncio.run(serve())
+print("LEFT")
 """ % (p.SERVICE_UUID, p.RX_UUID, p.TX_UUID)
 
 
@@ -51,14 +55,18 @@ def test_a_host_central_discovers_characteristics_by_uuid():
             assert line.startswith("READY "), line + proc.stdout.read()
             rx, tx, mac = int(line.split()[1]), int(line.split()[2]), bytes.fromhex(line.split()[3])
             with Central(farm.air, "phone") as phone:
+                # (the badge's advertising may reach the hub after READY reaches
+                # us: connect waits for an ADV_IND, as a phone's initiator does)
                 conn = phone.connect(mac, timeout=TIMEOUT)
-                assert conn.discover(p.RX_UUID) == rx
-                assert conn.discover(p.TX_UUID) == tx
-                assert conn.discover(0x2A6E) < rx
+                assert conn.discover(p.RX_UUID, TIMEOUT) == rx
+                assert conn.discover(p.TX_UUID, TIMEOUT) == tx
+                assert conn.discover(0x2A6E, TIMEOUT) < rx
                 with pytest.raises(GattError) as e:
-                    conn.discover("00000000-0000-4000-8000-000000000000")
+                    conn.discover("00000000-0000-4000-8000-000000000000", TIMEOUT)
                 assert e.value.status == 0x0A  # attribute not found
-                conn.disconnect()
+                conn.disconnect(TIMEOUT)
+                assert not conn.connected
+            assert "LEFT" in proc.communicate(timeout=TIMEOUT)[0]  # the badge saw the link end
         finally:
             proc.kill()
 
