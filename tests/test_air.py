@@ -392,34 +392,68 @@ class FakeBadge:
                     self.connects.append((p[1], p[2], bytes(p[3:9])))
                     self._send(b"c" + bytes((p[1], 0)))
 
+    def end(self, cid):
+        self._send(b"x" + bytes((cid,)))  # its side closed (gap_disconnect)
+
     def close(self):
         self.s.close()
 
 
-def test_a_host_central_connects_through_an_advertisement_that_gets_through(tmp_path):
-    # as a pin's gap_connect: the central initiates, and only an ADV_IND it
-    # decodes gets the CONNECT_IND out (the old hub connected on mean RSSI alone)
-    mac = b"\xc0\x0a\x0b\x0c\x0d\x0e"
+@pytest.fixture
+def hub_badge(tmp_path):
+    """A hub and a FakeBadge on it."""
     with AirHub(tmp_path / "air.sock") as hub:
         badge = FakeBadge(hub.path)
         try:
-            phone = Central(hub, "phone")
-            phone.scan()
-            badge.advertise(mac, 10240000)  # the longest legacy interval: one event, the next 10 s later
-            assert phone.wait_for(lambda ad: ad.addr == mac, timeout=TIMEOUT) is not None
-            phone.stop_scan()
-            with pytest.raises(ConnectionError, match="got through"):
-                phone.connect(mac, timeout=2)  # no ADV_IND in 2 s
-            badge.advertise(mac, 20000)
-            with pytest.raises(ConnectionError):
-                phone.connect(mac, timeout=1, addr_type=0)  # it advertises a random address, not a public one
-            conn = phone.connect(mac, timeout=TIMEOUT, addr_type=1)
-            assert conn.connected and badge.connects == [(conn.cid, 1, phone.addr)]
-            other = Central(hub, "other")
-            with pytest.raises(ConnectionError):
-                other.connect(mac, timeout=1)  # the connection ended its advertising
+            yield hub, badge
         finally:
             badge.close()
+
+
+def test_a_host_central_connects_through_an_advertisement_that_gets_through(hub_badge):
+    # as a pin's gap_connect: the central initiates, and only an ADV_IND it
+    # decodes gets the CONNECT_IND out (the old hub connected on mean RSSI alone)
+    hub, badge = hub_badge
+    mac = b"\xc0\x0a\x0b\x0c\x0d\x0e"
+    phone = Central(hub, "phone")
+    phone.scan()
+    badge.advertise(mac, 10240000)  # the longest legacy interval: one event, the next 10 s later
+    assert phone.wait_for(lambda ad: ad.addr == mac, timeout=TIMEOUT) is not None
+    phone.stop_scan()
+    with pytest.raises(ConnectionError, match="got through"):
+        phone.connect(mac, timeout=2)  # no ADV_IND in 2 s
+    badge.advertise(mac, 20000)
+    with pytest.raises(ConnectionError):
+        phone.connect(mac, timeout=1, addr_type=0)  # it advertises a random address, not a public one
+    conn = phone.connect(mac, timeout=TIMEOUT, addr_type=1)
+    assert conn.connected and badge.connects == [(conn.cid, 1, phone.addr)]
+    other = Central(hub, "other")
+    with pytest.raises(ConnectionError):
+        other.connect(mac, timeout=1)  # the connection ended its advertising
+
+
+def test_a_link_over_the_hub_takes_both_stations_radio_at_its_connection_events(hub_badge):
+    # half-duplex on the shared air: while a badge and a central are linked,
+    # neither hears advertising during their connection events (the link runs
+    # in the VMs; the hub only knew of it for range before)
+    from cpsim.radio import CONN_EVENT_US
+
+    hub, badge = hub_badge
+    mac = b"\xc0\x0a\x0b\x0c\x0d\x0f"
+    phone = Central(hub, "phone")
+    badge.advertise(mac, 20000)
+    conn = phone.connect(mac, timeout=TIMEOUT)
+    stations = [hub.radio.station(hub.device(n)) for n in ("phone", "badge")]
+    for st in stations:
+        (events,) = st.links
+        assert events.interval == 30000  # the badge's VM runs a host central's link at 30 ms
+        t = events.anchor + 100 * events.interval
+        assert hub.radio._busy(st, t + 100, t + 500)  # a packet inside a connection event is lost
+        assert hub.radio._busy(st, t - 200, t + 100)  # one running into the next event too
+        assert not hub.radio._busy(st, t + CONN_EVENT_US + 100, t + CONN_EVENT_US + 500)
+    badge.end(conn.cid)
+    assert wait_until(lambda: not conn.connected)
+    assert all(st.links == [] for st in stations)  # the radios are free again
 
 
 def wait_until(cond, timeout=TIMEOUT):

@@ -30,6 +30,7 @@ class Connection:
         self.peer = peer
         self.cid = cid
         self.state = None  # None connecting, True open, False closed or refused
+        self.events = None  # its connection events on the hub's air (hub.Events)
         self._cond = threading.Condition()
         self._replies = []  # (kind, status, handle, data) of reads and writes
         self._notes = []  # (handle, data) notifications and indications

@@ -22,6 +22,7 @@ from host_tools import EMULATOR_DIR
 
 POLL_S = 0.005  # the radio resolves packets in 5 ms batches (cpsim.radio.TICK_US)
 INIT_SCAN_US = 10000  # an initiator listens all the time (cpsim.blegap._INIT_SCAN_US)
+HOST_CONN_ITVL_US = 30000  # a host Central's links: what the badge's VM runs them at (cpsim.airlink.CONN_ITVL_US)
 # what a VM sends on a connection (cpsim/airlink.py): answers, its server's
 # notifications, its side closing, and its own requests to a VM peer
 _CONN_KINDS = (b"c", b"v", b"w", b"n", b"N", b"x", b"X", b"Q", b"W", b"D", b"M", b"e", b"d", b"m")
@@ -76,6 +77,7 @@ class Relay:
     def __init__(self, hub, peer, cid):
         self.hub, self.peer, self.cid = hub, peer, cid
         self.other = None  # the Relay of the far end
+        self.events = None  # the pair's Events (both relays share it)
         self.lost = False  # what the VMs were last told of the pair's range
 
     def _on(self, p):
@@ -95,17 +97,45 @@ class Relay:
             o.peer._raw(kind + bytes((o.cid,)) + p[2:])
 
 
+class Events:
+    """A link's connection events on the hub's air (the link itself runs in
+    the VMs): CONN_EVENT_US every `interval` from `anchor`, both stations'
+    radios are taken (half-duplex: cpsim.radio.Radio._busy drops what they
+    would have received meanwhile), as a cpsim.link.Link's are in a hall."""
+
+    def __init__(self, anchor, interval, peers):
+        self.anchor, self.interval = anchor, interval
+        self._sts = [p._st for p in peers]
+        for st in self._sts:
+            st.links.append(self)
+
+    def end(self):
+        for st in self._sts:
+            if self in st.links:
+                st.links.remove(self)
+        self._sts = []
+
+
 class HubRadio:
     """Mixed into the hub's Radio: a CONNECT_IND that got through is relayed
     between the two VMs instead of becoming a link in the hub."""
 
     def _establish(self, central, periph, t, periph_addr):
+        from cpsim.radio import CONNECT_DELAY_US
+
         self.listen_stop(central)  # its VM stops initiating when it hears back (k)
         self.stop_adv(periph)  # as the peripheral's VM does on the C
-        if central._raw is None:
-            self.hub._connected(central, periph)  # a host Central's connect (AirHub.connect)
+        if periph._raw is None:
+            return  # a host Central advertising: it takes no connections
+        if central._raw is None:  # a host Central's connect (AirHub.connect)
+            link = self.hub._connected(central, periph)
+            itvl = HOST_CONN_ITVL_US
         else:
-            self.hub._relay(central, periph)
+            link = self.hub._relay(central, periph)
+            itvl = central._conn_itvl
+        link.events = Events(t + CONNECT_DELAY_US, itvl, (central, periph))
+        if isinstance(link, Relay):
+            link.other.events = link.events
 
     def _decoded(self, r, pdu, p, e):
         # a host Central that connects by address alone (as a phone whose
@@ -197,12 +227,13 @@ class AirHub:
         old = self._peers.pop(name, None)
         if old is not None:
             for key in [k for k in self._links if k[0] is old]:
-                link = self._links.pop(key)
+                link = self._links.get(key)
                 if isinstance(link, Relay):
                     # its peer hears nothing more: supervision ends the link there
                     self._unrelay(link)
                     link.other.peer._raw(b"L" + bytes((link.other.cid, 1)))
-                else:
+                elif link is not None:
+                    self._end_link(key)
                     link._on(b"x")
             self._stop_initiating(old)
             self.stop_adv(old)
@@ -269,7 +300,7 @@ class AirHub:
                 raise ConnectionError("no connectable advertisement from %s got through in %s s"
                                       % (addr.hex(":"), timeout))
             # the CONNECT_IND went but the badge's VM never answered: end its side
-            self._links.pop((conn.peer, conn.cid), None)
+            self._end_link((conn.peer, conn.cid))
             conn.peer._raw(b"X" + bytes((conn.cid,)))
             raise ConnectionError("%s did not accept the connection" % addr.hex(":"))
 
@@ -277,13 +308,12 @@ class AirHub:
         # the radio sent a host Central's CONNECT_IND to a badge: its VM is told
         from host_tools.air.central import Connection
 
-        if target._raw is None:
-            return  # a host Central advertising: it takes no connections
         cid = target._next_cid()
         conn = Connection(self, target, cid)
         self._links[(target, cid)] = conn
         central._made = conn
         target._raw(b"C" + bytes((cid, central._addr[0])) + central._addr[1])
+        return conn
 
     # ---- VM-to-VM connections ------------------------------------------------
     def initiate(self, peer):
@@ -298,19 +328,26 @@ class AirHub:
         self.radio.listen_stop(peer)
 
     def _relay(self, central, periph):
-        if periph._raw is None:
-            return  # a host Central advertising: it takes no connections
         a, b = Relay(self, central, central._next_cid()), Relay(self, periph, periph._next_cid())
         a.other, b.other = b, a
         self._links[(central, a.cid)] = a
         self._links[(periph, b.cid)] = b
         own = central._conn_own
         periph._raw(b"C" + bytes((b.cid, own[0])) + bytes(own[1]) + central._conn_itvl.to_bytes(4, "little"))
+        return a
 
     def _unrelay(self, relay):
         for r in (relay, relay.other):
             if self._links.get((r.peer, r.cid)) is r:
                 del self._links[(r.peer, r.cid)]
+        relay.events.end()
+
+    def _end_link(self, key):
+        # a host Central's Connection ends on the hub (its events with it)
+        conn = self._links.pop(key, None)
+        if conn is not None and conn.events is not None:
+            conn.events.end()
+        return conn
 
     def _check_range(self):
         # links between VMs live as long as the two stations hear each other
@@ -323,7 +360,8 @@ class AirHub:
 
     def forget(self, conn):
         with self.lock:
-            self._links.pop((conn.peer, conn.cid), None)
+            if self._links.get((conn.peer, conn.cid)) is conn:
+                self._end_link((conn.peer, conn.cid))
 
     # ---- the socket ---------------------------------------------------------
     def start(self):
@@ -409,7 +447,7 @@ class AirHub:
             conn = self._links.get((peer, p[1]))
             if conn is not None:
                 if not isinstance(conn, Relay) and (kind == b"x" or (kind == b"c" and p[2:3] != b"\x00")):
-                    self._links.pop((peer, p[1]), None)
+                    self._end_link((peer, p[1]))
                 conn._on(p)
                 self._changed.notify_all()
         elif kind == b"K" and len(p) == 19:
