@@ -52,17 +52,6 @@ c.push(lcd, pal)
 print("SPI bytes %%d" %% spi.bytes)
 print("SPI writes %%d" %% spi.writes)
 
-def row(name, fn, n, per=1):
-    fn()
-    gc.collect()
-    a0 = gc.mem_alloc()
-    fn()
-    alloc = gc.mem_alloc() - a0
-    t0 = time.ticks_us()
-    for _ in range(n):
-        fn()
-    print("ROW %%s %%.1f %%d" %% (name, time.ticks_diff(time.ticks_us(), t0) / n / per, alloc))
-
 def card_all():
     for k in range(p.count):
         c.card(p, k, True, 1, 2, 5, 0, 2, 3)
@@ -83,16 +72,12 @@ row("engine_steps_event", steps, 2000)
 def measure(board="m5stickc_plus"):
     b = load_board(board)
     d = b["display"]
-    code = _SCRIPT % {"w": d["width"], "h": d["height"]}
+    code = vm.ROW_FN + _SCRIPT % {"w": d["width"], "h": d["height"]}
     out = vm.run_script(code, {"pack.bin": compile_pack(DEFAULT_PACK)}, BenchError, what="designs run")
-    calls, heap, spi = {}, {}, {}
+    calls, heap, spi = vm.rows(out, ESP32_FACTOR), {}, {}
     for line in out.splitlines():
         kind, name, *vals = line.split()
-        if kind == "ROW":
-            us = float(vals[0])
-            calls[name] = {"vm_us": round(us, 1), "heap_bytes": int(vals[1]),
-                           "esp32_ms_estimate": round(us * ESP32_FACTOR / 1000, 2)}
-        elif kind == "HEAP":
+        if kind == "HEAP":
             heap[name] = int(vals[0])
         elif kind == "SPI":
             spi[name] = int(vals[0])

@@ -12,22 +12,9 @@ from host_tools.fw import vm
 
 ESP32_FACTOR = 50  # estimate: 240 MHz single-issue Xtensa LX6 vs the host x86 (docs/meet-and-greet.md)
 
-_SCRIPT = r"""
-import gc, time
+_SCRIPT = vm.ROW_FN + r"""
 import cryptolib
 from cloudpin.social import kdf, advert, friends
-
-def row(name, fn, n):
-    fn()
-    gc.collect()
-    a0 = gc.mem_alloc()
-    fn()
-    alloc = gc.mem_alloc() - a0
-    gc.collect()
-    t0 = time.ticks_us()
-    for _ in range(n):
-        fn()
-    print("ROW %s %.3f %d" % (name, time.ticks_diff(time.ticks_us(), t0) / n, alloc))
 
 K = b"k" * 16
 row("hmac_sha256_32B", lambda: kdf.hmac_sha256(K, b"x" * 32), 300)
@@ -150,14 +137,10 @@ print("SIZE record_bytes %d" % len(rec_a))
 
 def measure():
     out = vm.run_script(_SCRIPT, None, BenchError, what="social run")
-    calls, bulk = {}, {}
+    calls, bulk = vm.rows(out, ESP32_FACTOR), {}
     for line in out.splitlines():
         kind, name, *vals = line.split()
-        if kind == "ROW":
-            us = float(vals[0])
-            calls[name] = {"vm_us": round(us, 2), "heap_bytes": int(vals[1]),
-                           "esp32_ms_estimate": round(us * ESP32_FACTOR / 1000, 2)}
-        elif kind == "BULK":
+        if kind == "BULK":
             ms = int(vals[0])
             bulk[name] = {"vm_ms": ms, "esp32_s_estimate": round(ms * ESP32_FACTOR / 1000, 2)}
         elif kind in ("HEAP", "SIZE"):

@@ -121,3 +121,38 @@ def run_script(code, files=None, error=RuntimeError, timeout=600, what="script",
     if proc.returncode != 0:
         raise error("%s failed in the MicroPython VM:\n%s%s" % (what, proc.stdout[-2000:], proc.stderr[-2000:]))
     return proc.stdout
+
+
+# A benchmark's cost per call, measured in the VM: put ROW_FN before a
+# script's code; row(name, fn, n, per=1) prints "ROW name us heap": the heap
+# fn's second call allocates (the first warms it up) and the mean time of n
+# calls, each doing `per` operations. rows() reads those lines back.
+ROW_FN = r"""
+import gc, time
+
+def row(name, fn, n, per=1):
+    fn()
+    gc.collect()
+    a0 = gc.mem_alloc()
+    fn()
+    alloc = gc.mem_alloc() - a0
+    gc.collect()
+    t0 = time.ticks_us()
+    for _ in range(n):
+        fn()
+    print("ROW %s %.3f %d" % (name, time.ticks_diff(time.ticks_us(), t0) / n / per, alloc))
+"""
+
+
+def rows(out, esp32_factor):
+    """The ROW lines of a VM run's output: {name: {"vm_us": mean us per
+    operation, "heap_bytes": per call, "esp32_ms_estimate": vm_us x
+    esp32_factor in ms (an ESTIMATE)}}, both times rounded to 0.01."""
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == "ROW":
+            us = float(parts[2])
+            found[parts[1]] = {"vm_us": round(us, 2), "heap_bytes": int(parts[3]),
+                               "esp32_ms_estimate": round(us * esp32_factor / 1000, 2)}
+    return found
