@@ -51,3 +51,43 @@ def power_on(air=False):
     import bluetooth
 
     bluetooth.BLE()
+
+
+# The qstr pools. MicroPython interns each name a module uses in pools
+# (micropython py/qstr.c, qstr_add): when the last pool is full, the next is
+# allocated at twice its size, on the GC heap. The ROM pools end with room 10
+# (qstr.c MICROPY_ALLOC_QSTR_ENTRIES_INIT; with frozen modules, as on the unix
+# port and ESP32_GENERIC, tools/mpy-tool.py sets min(len, 10)), so the heap's
+# pools hold 20, 40, 80, ... names, each entry a pointer, a 2-byte hash and a
+# 1-byte length (MICROPY_QSTR_BYTES_IN_HASH 2 at the extra-features ROM
+# level, both ports). In the VM the emulator's and the test harness's names
+# come first (on the chip the emulator is C, its names in ROM), so where the
+# VM makes a new pool for the firmware's names is not where the chip does:
+# the firmware's first thousand names cost it nothing, then one of them
+# costs a 2,560-entry pool (28 KB). pad_qstrs() and CHIP_QSTR_POOL_BYTES make
+# the VM charge what the chip would (docs/heap.md, "The qstr pools").
+QSTR_ROOM = 2048  # names a firmware run may intern, with room to spare (docs/heap.md: about 1,350)
+# The chip's pools for the firmware's names: 1,232 names at boot with the
+# designs (counted in docs/heap.md) fill pools of 20..640 entries (1,260);
+# on the ESP32 each pool is a 24-byte header and 7 bytes an entry, and the
+# VM's share is the pin's heap doubled (host_tools/fw/vm.py), so twice that.
+CHIP_QSTR_ENTRIES = (20, 40, 80, 160, 320, 640)
+CHIP_QSTR_POOL_BYTES = 2 * sum(24 + 7 * n for n in CHIP_QSTR_ENTRIES)
+
+
+def pad_qstrs(room=QSTR_ROOM):
+    """Intern placeholder names (no identifier can be one) until the VM's last
+    qstr pool has room for `room` more: the firmware's names then make no pool
+    here, and a test charges the chip's pools instead (CHIP_QSTR_POOL_BYTES).
+    Run right after the emulator loads, in the heap probe too (the padding is
+    the emulator's, as its names are). Returns the names added."""
+    import gc
+
+    added = 0
+    while True:
+        before = gc.mem_alloc()
+        getattr(None, "#%d" % added, None)  # interns the name
+        added += 1
+        # 8-byte pointer, 2-byte hash, 1-byte length an entry in the VM
+        if (gc.mem_alloc() - before) // 11 > room:
+            return added
