@@ -14,7 +14,18 @@
 #
 # IRQ callbacks only copy and queue (they run between any two bytecodes);
 # the work (HMAC, flash, notifications) runs in this role's task.
+#
+# The task waits on the light sleeper (cloudpin.power): with no window and
+# no link open it waits on its flag alone (a double tap, a write or a bus
+# event sets it), so a pin nobody pairs with never wakes for the phone; while
+# one is open it looks again every POLL_MS through the sleeper's wait_ms, a
+# deadline the sleeper knows (the app gives it, as it does the updates').
+#
+# The heap at each step of a session is logged (gc.mem_free: the window
+# opening, the owner's proof, the session's end with the least seen during
+# it), so that a pin's log shows what a phone session costs it.
 import asyncio
+import gc
 import struct
 import time
 
@@ -29,6 +40,7 @@ WINDOW_S = const(60)
 DOUBLE_TAP_MS = const(1000)
 PROOF_S = const(10)
 IDLE_S = const(60)
+POLL_MS = const(500)  # while a window or link is open: resume the beacon, close on time
 ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
 FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3, until the phone exchanges a larger MTU
 _MAX_FRAGMENT = const(244)  # MTU 247, a common maximum (LE data length 251): larger MTUs gain nothing here
@@ -37,6 +49,20 @@ _NOTIFY_TRIES = const(50)  # a full host buffer pool (ENOMEM) clears in a few co
 _F_WRITE = const(0x0008)
 _F_WRITE_NR = const(0x0004)
 _F_NOTIFY = const(0x0010)
+
+
+def _free():
+    gc.collect()
+    return gc.mem_free()
+
+
+async def _wait_ms(flag, ms):
+    # without a sleeper (tests, an app with sleep off): plain asyncio, as PowerService.wait_ms
+    try:
+        await asyncio.wait_for_ms(flag.wait(), ms)
+        return True
+    except asyncio.TimeoutError:
+        return False
 
 
 class PhoneWindow:
@@ -106,6 +132,10 @@ class PhoneRole:
         self.advertising = False
         self.sent = 0  # fragments notified
         self.dropped = 0  # messages lost to a link that went away
+        self.passes = 0  # steps run (a pin with no window or link runs none)
+        self.least_free = -1  # gc.mem_free() least seen in the current owner session
+        self._opened = 0  # the window's `opened` last logged
+        self.wait_ms = _wait_ms  # (flag, ms) -> awaitable; the app gives the sleeper's (PowerService.wait_ms)
         bus.subscribe(topics.TAP, self._on_tap)
         bus.subscribe(topics.FRIEND, self._on_friend)
         bus.subscribe(topics.UPDATE, self._on_update)
@@ -154,16 +184,22 @@ class PhoneRole:
         self._flag.set()
 
     # -- the task -------------------------------------------------------------
+    def idle(self, now):
+        """Nothing to look after until the flag is set: no window, no link,
+        the radio not held."""
+        return not (self._conns or self.holding or self.advertising or self.window.is_open(now))
+
     async def run(self):
         while True:
-            try:
-                await asyncio.wait_for_ms(self._flag.wait(), 500)
-            except asyncio.TimeoutError:
-                pass
+            if self.idle(time.ticks_ms()):
+                await self._flag.wait()
+            else:
+                await self.wait_ms(self._flag, POLL_MS)
             await self.step(time.ticks_ms())
 
     async def step(self, now):
         """One pass: writes, events, the window, timeouts."""
+        self.passes += 1
         if self.service is None:
             if not self._inbox and not self.window.is_open(now):
                 self._events = []  # no phone can be in: nobody to tell
@@ -182,6 +218,9 @@ class PhoneRole:
             await self._event(svc, code, arg)
         self._timeouts(svc, now)
         await self._radio(svc, now)
+        if self.window.opened != self._opened:
+            self._opened = self.window.opened  # (its service loaded, the radio on)
+            self.log.info("phone window open mem_free=%d" % _free())
 
     async def _write(self, svc, conn, data, now):
         st = self._conns.get(conn)
@@ -195,7 +234,13 @@ class PhoneRole:
         if not st[2] and svc.authenticated(conn):
             st[2] = True
             self.window.close()  # found: stop advertising for it
+            self.least_free = _free()
+            self.log.info("phone owner in mem_free=%d" % self.least_free)
             self.bus.publish(topics.PHONE, True)
+        elif st[2]:
+            free = _free()  # with the answer alive: the session's peak (a collect, ~ms, per request)
+            if free < self.least_free:
+                self.least_free = free
         await self._send(conn, ans)
 
     async def _send(self, conn, msg):
@@ -233,6 +278,7 @@ class PhoneRole:
         st = self._conns.pop(conn, None)
         svc.disconnect(conn)
         if st is not None and st[2]:
+            self.log.info("phone owner gone least_free=%d mem_free=%d" % (self.least_free, _free()))
             self.bus.publish(topics.PHONE, False)
 
     def _timeouts(self, svc, now):
