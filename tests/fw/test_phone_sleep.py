@@ -2,7 +2,8 @@
 # in the whole app on simulated time: a pin with no phone window never runs
 # the role (no 500 ms polls) and sleeps; a double tap opens the window at
 # once, the owner's phone is served, the window's passes are deadlines the
-# sleeper knows, and the role is quiet again when the radio is let go.
+# sleeper knows, the beacon comes back after the phone until the window's
+# end, and the role is quiet again when the radio is let go.
 import os
 import time
 
@@ -79,10 +80,13 @@ def test_a_double_tap_is_served_at_once_and_the_role_goes_quiet_after():
         assert len(owner_in) == 1 and len(gone) == 1, la
         least = int(gone[0].split("least_free=")[1].split()[0])
         assert 0 < least <= int(owner_in[0].split("mem_free=")[1].split()[0])
-        # the phone hung up; the window closed on the owner's proof: the radio
-        # is let go at the next pass and the role waits on its flag alone
-        assert not a.phone.window.is_open(time.ticks_ms()) and not a.phone.holding
-        assert a.radio.users == [] and not a.phone.advertising
+        # the phone hung up: the beacon is back for the owner's next command
+        # until the window's end (60 s from the double tap), then the radio
+        # is let go and the role waits on its flag alone
+        w.use(da)
+        assert a.phone.advertising and a.radio.users == ["phone"]
+        w.run_for(rolemod.WINDOW_S * 1000 - time.ticks_diff(time.ticks_ms(), tapped[0]) + 1000)
+        assert not a.phone.advertising and not a.phone.holding and a.radio.users == []
         passes, slept = a.phone.passes, _slept_us(da)
         w.run_for(10000)
         assert a.phone.passes == passes, (passes, a.phone.passes)

@@ -7,7 +7,10 @@
 # DOUBLE_TAP_MS apart at most) opens it for WINDOW_S (the wearer double-taps
 # the pin, then presses "connect" on the phone); open() does the same for a
 # button. A single tap is meet and greet's gesture: it must not cost a
-# minute of radio each time. While a phone is connected the radio stays on;
+# minute of radio each time. The window serves every connection that comes
+# before its deadline (each `cloudpin phone` command is one): the beacon
+# pauses while a phone is connected and comes back after it, until the
+# window's end. While a phone is connected the radio stays on;
 # a connection that has not proved the secret within PROOF_S, or an owner
 # session idle for IDLE_S, is closed so that a forgotten phone does not keep
 # the radio on.
@@ -232,8 +235,7 @@ class PhoneRole:
             return
         st[1] = now
         if not st[2] and svc.authenticated(conn):
-            st[2] = True
-            self.window.close()  # found: stop advertising for it
+            st[2] = True  # (the window stays: a command each connection, as `cloudpin phone` makes them)
             self.least_free = _free()
             self.log.info("phone owner in mem_free=%d" % self.least_free)
             self.bus.publish(topics.PHONE, True)
