@@ -163,6 +163,28 @@ def test_a_double_tap_opens_the_window_and_the_radio_only_for_it():
     assert owner.users == [] and not owner.adv.advertising
 
 
+def test_a_window_the_heap_cannot_serve_stays_shut_and_loads_nothing():
+    import gc
+
+    made = []
+    svc = pin()
+    owner, bus, log = Owner(), Bus(), Log()
+    r = PhoneRole(owner, lambda: made.append(1) or svc, bus, log, random=Counter(3))
+    gc.collect()
+    r.need_words = gc.mem_free()  # a word each byte free: more than the heap has, in any runtime
+    bus.publish(topics.TAP, 1000, 1800)
+    bus.publish(topics.TAP, 1400, 1800)
+    asyncio.run(r.step(1400))
+    assert made == [] and r.service is None and r.refusals == 1
+    assert owner.users == [] and not owner.adv.advertising and not r.window.is_open(1400)
+    assert [ln for ln in log.lines if ln.startswith("phone off: out of heap (")], log.lines
+    r.need_words = rolemod.NEED_WORDS  # the room is there: the next double tap opens it
+    bus.publish(topics.TAP, 3000, 1800)
+    bus.publish(topics.TAP, 3400, 1800)
+    asyncio.run(r.step(3400))
+    assert made == [1] and owner.adv.advertising and r.refusals == 1
+
+
 def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():
     r, owner, bus, phone_events = rig(friends=20)
     r.open(0)

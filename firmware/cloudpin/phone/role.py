@@ -30,6 +30,7 @@
 import asyncio
 import gc
 import struct
+import sys
 import time
 
 import bluetooth
@@ -44,6 +45,12 @@ DOUBLE_TAP_MS = const(1000)
 PROOF_S = const(10)
 IDLE_S = const(60)
 POLL_MS = const(500)  # while a window or link is open: resume the beacon, close on time
+# What a phone window and an owner session take on top of an idle pin, in
+# machine words (4 bytes on the ESP32, 8 in the VM): the protocol, service
+# and backend, the radio on, a connection and the largest answer (a page of
+# friends), measured on a virtual badge (docs/heap.md, "A phone session":
+# 27.5 KB in the VM, 3,444 words), and 2 KB (VM) to spare.
+NEED_WORDS = const(3700)
 ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
 FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3, until the phone exchanges a larger MTU
 _MAX_FRAGMENT = const(244)  # MTU 247, a common maximum (LE data length 251): larger MTUs gain nothing here
@@ -136,6 +143,8 @@ class PhoneRole:
         self.sent = 0  # fragments notified
         self.dropped = 0  # messages lost to a link that went away
         self.passes = 0  # steps run (a pin with no window or link runs none)
+        self.need_words = NEED_WORDS
+        self.refusals = 0  # windows refused for want of heap
         self.least_free = -1  # gc.mem_free() least seen in the current owner session
         self._opened = 0  # the window's `opened` last logged
         self.wait_ms = _wait_ms  # (flag, ms) -> awaitable; the app gives the sleeper's (PowerService.wait_ms)
@@ -207,6 +216,11 @@ class PhoneRole:
             if not self._inbox and not self.window.is_open(now):
                 self._events = []  # no phone can be in: nobody to tell
                 return
+            if not self._room():
+                self.window.close()
+                self._inbox = []
+                self._events = []
+                return
             self.service = self._make_service()
             self.service.backend.battery = self.battery
         svc = self.service
@@ -224,6 +238,19 @@ class PhoneRole:
         if self.window.opened != self._opened:
             self._opened = self.window.opened  # (its service loaded, the radio on)
             self.log.info("phone window open mem_free=%d" % _free())
+
+    def _room(self):
+        # The service's modules load now: a load that runs out half way
+        # gives the heap back but not the names it interned (docs/heap.md,
+        # "The qstr pools"), and a session that runs out drops the phone.
+        # So with less than a session needs, the window stays shut (logged).
+        need = self.need_words * (8 if sys.maxsize > 0x7FFFFFFF else 4)
+        free = _free()
+        if free >= need:
+            return True
+        self.log.error("phone off: out of heap (%d bytes free, %d needed)" % (free, need))
+        self.refusals += 1
+        return False
 
     async def _write(self, svc, conn, data, now):
         st = self._conns.get(conn)
