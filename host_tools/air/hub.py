@@ -154,6 +154,7 @@ class AirHub:
 
     def __init__(self, path=None, seed=1):
         _cpsim()
+        from cpsim.airclient import frame, next_frame
         from cpsim.clock import WallClock
         from cpsim.radio import Radio
         from cpsim.world import World
@@ -162,6 +163,7 @@ class AirHub:
             # a fresh name, no folder: nothing is left behind by a hub never started
             path = os.path.join(tempfile.gettempdir(), "cloudpin-air-%s.sock" % secrets.token_hex(6))
         self.path = str(path)
+        self._framed, self._next_frame = frame, next_frame  # the frames' lengths (cpsim/airclient.py)
         self.world = World(WallClock())
         radio_class = type("HubRadio", (HubRadio, Radio), {})
         self.radio = radio_class(self.world, seed)
@@ -425,9 +427,12 @@ class AirHub:
         buf = st[0]
         buf += data
         i = 0
-        while i < len(buf) and i + 1 + buf[i] <= len(buf):
-            self._frame(s, st, bytes(buf[i + 1:i + 1 + buf[i]]))
-            i += 1 + buf[i]
+        while i < len(buf):
+            f = self._next_frame(buf, i, len(buf))
+            if f is None:
+                break
+            self._frame(s, st, bytes(buf[f[0]:f[0] + f[1]]))
+            i = f[0] + f[1]
         del buf[:i]
 
     def _frame(self, s, st, p):
@@ -504,7 +509,7 @@ class AirHub:
 
     def _raw(self, s, p):
         try:
-            s.send(bytes((len(p),)) + p)
+            s.send(self._framed(p))
         except OSError:
             pass  # the VM is not reading (its buffers are full) or gone: the report is lost
 
