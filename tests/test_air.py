@@ -486,10 +486,12 @@ def test_a_host_central_connects_through_an_advertisement_that_gets_through(hub_
     phone.scan()
     badge.advertise(mac, 10240000)  # the longest legacy interval: one event, the next 10 s later
     assert phone.wait_for(lambda ad: ad.addr == mac, timeout=TIMEOUT) is not None
-    phone.stop_scan()
     with pytest.raises(ConnectionError, match="got through"):
         phone.connect(mac, timeout=2)  # no ADV_IND in 2 s
     badge.advertise(mac, 20000)
+    t = time.monotonic()
+    assert phone.wait_for(lambda ad: ad.addr == mac and ad.t > t, timeout=TIMEOUT)  # its scan went on after
+    phone.stop_scan()
     with pytest.raises(ConnectionError):
         phone.connect(mac, timeout=1, addr_type=0)  # it advertises a random address, not a public one
     conn = phone.connect(mac, timeout=TIMEOUT, addr_type=1)

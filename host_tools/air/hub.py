@@ -48,6 +48,7 @@ class Peer:
         self._addr = (0, bytes(6))
         self._scanning = False
         self._scan_active = False
+        self._scan_params = (30000, 30000)  # (interval, window) of its scan
         self._conns = {}  # the radio's own links: unused, connections are relayed (AirHub._establish)
         self._connecting = None  # (addr_type, addr) while its VM (or host Central) initiates
         self._made = None  # a host Central's Connection its CONNECT_IND made (AirHub.connect)
@@ -258,6 +259,7 @@ class AirHub:
     def scan(self, peer, itvl_us, win_us, active):
         with self.lock:
             peer._scanning, peer._scan_active = True, bool(active)
+            peer._scan_params = (itvl_us, win_us)
             self.radio.listen_start(peer, 1, itvl_us, win_us)
 
     def stop_scan(self, peer):
@@ -297,6 +299,8 @@ class AirHub:
                     self._changed.wait(left)
             finally:
                 self._stop_initiating(central)
+                if central._scanning:  # one radio: a scan pauses while it initiates; a phone resumes it
+                    self.radio.listen_start(central, 1, *central._scan_params)
             conn, central._made = central._made, None
             if conn is None:
                 raise ConnectionError("no connectable advertisement from %s got through in %s s"
