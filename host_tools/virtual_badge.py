@@ -85,7 +85,8 @@ class VirtualBadgeFarm:
     board, the badges share one air (`.air`, a host_tools.air.AirHub: they
     hear each other, and host_tools.air.Central joins them)."""
 
-    def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None, recording=None):
+    def __init__(self, count=1, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None, recording=None,
+                 share_extra=0):
         self.root = Path(root).resolve() if root else None
         self.badges = []
         self.air = None
@@ -100,7 +101,7 @@ class VirtualBadgeFarm:
             check_recording(recording)
         self._hold_root()
         try:
-            self._make(count, baud, board, heap, recording)
+            self._make(count, baud, board, heap, recording, share_extra)
         except BaseException:
             self._release_root()
             raise
@@ -114,10 +115,11 @@ class VirtualBadgeFarm:
             os.close(self._lock)
             self._lock = None
 
-    def _make(self, count, baud, board, heap, recording):
+    def _make(self, count, baud, board, heap, recording, share_extra):
         for n in range(1, count + 1):
             name = "badge-%d" % n
-            shared = {"air": self.air and self.air.path, "uid": bytes((0x24, 0x0A, 0xC4, 0, n >> 8, n & 0xFF))}
+            shared = {"air": self.air and self.air.path, "uid": bytes((0x24, 0x0A, 0xC4, 0, n >> 8, n & 0xFF)),
+                      "share_extra": share_extra}
             if self.root is None:
                 self.badges.append(VirtualBadge(None, baud, board, heap, name=name, recording=recording,
                                                 check=False, **shared))

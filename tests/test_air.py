@@ -2,6 +2,7 @@
 stations of one emulated radio in the host process (host_tools/air); two
 badges connect to each other over it (cpsim/airlink.py)."""
 import ast
+import contextlib
 import os
 import socket
 import subprocess
@@ -87,8 +88,9 @@ CHR = (bluetooth.UUID(0x2A6E), bluetooth.FLAG_READ | bluetooth.FLAG_WRITE | blue
 b = bluetooth.BLE()
 b.active(True)
 ((h,),) = b.gatts_register_services(((bluetooth.UUID(0x181A), (CHR,)),))
+b.gatts_set_buffer(h, 512)  # a written value is kept whole up to 512 bytes (the default: 20)
 b.gatts_write(h, b"hello")
-b.config(mtu=185)
+b.config(mtu=globals().get("MTU", 185))
 log = []
 done = []
 def irq(ev, data):
@@ -154,7 +156,7 @@ def test_a_host_central_connects_to_a_badge_and_reads_writes_and_gets_notified()
 
 
 # Runs on a second badge: the central of a GATT_SERVER at ADDR.
-CLIENT = """
+CLIENT_SETUP = """
 import bluetooth, asyncio, time
 b = bluetooth.BLE()
 ev = []
@@ -192,13 +194,15 @@ def irq(e, d):
         st["mtu"] = d[1]
 b.irq(irq)
 b.active(True)
-b.config(mtu=100)
+b.config(mtu=globals().get("MTU", 100))
 async def until(k, ms=15000):
     for _ in range(ms // 10):
         if k in st:
             return st.pop(k)
         await asyncio.sleep_ms(10)
     raise OSError("no " + k)
+"""
+CLIENT = CLIENT_SETUP + """
 async def main():
     out = {}
     b.gap_connect(0, b"\\x00\\x00\\x00\\x00\\x00\\x01", 300)  # nobody: times out
@@ -257,30 +261,39 @@ def _value(out, tag):
     raise AssertionError("no %s line in:\n%s" % (tag, out))
 
 
-def test_two_virtual_badges_connect_discover_read_write_notify_disconnect_and_lose_the_link():
+@contextlib.contextmanager
+def _server_and_client(server_code, client_code):
+    """Two badges: GATT_SERVER-like server_code on badge-1 (its READY line
+    read), then client_code(h, mac) on badge-2: (farm, server, client, h, mac)."""
     with VirtualBadgeFarm(2) as farm:
         for b in farm:
             assert b.wait_repl(TIMEOUT)
-        server = _exec(farm[0].port, "LINKS = 2\n" + GATT_SERVER)
+        server = _exec(farm[0].port, server_code)
         client = None
         try:
             line = server.stdout.readline()
             assert line.startswith("READY "), line + server.stdout.read()
             h, mac = int(line.split()[1]), bytes.fromhex(line.split()[2])
-            client = _exec(farm[1].port, "ADDR = %r\n" % mac + CLIENT)
-            seen = [client.stdout.readline()]
-            while seen[-1] and not seen[-1].startswith("LINKED"):
-                seen.append(client.stdout.readline())
-            assert seen[-1].startswith("LINKED"), "".join(seen)
-            time.sleep(0.5)
-            farm.air.set_position("badge-1", 0.0)
-            farm.air.set_position("badge-2", 300.0)  # walked out of range: the link is lost
-            cout = "".join(seen) + client.communicate(timeout=TIMEOUT)[0]
-            sout = server.communicate(timeout=TIMEOUT)[0]
+            client = _exec(farm[1].port, client_code(h, mac))
+            yield farm, server, client, h, mac
         finally:
             for p in (server, client):
                 if p is not None:
                     p.kill()
+
+
+def test_two_virtual_badges_connect_discover_read_write_notify_disconnect_and_lose_the_link():
+    with _server_and_client("LINKS = 2\n" + GATT_SERVER, lambda h, mac: "ADDR = %r\n" % mac + CLIENT) as (
+            farm, server, client, h, mac):
+        seen = [client.stdout.readline()]
+        while seen[-1] and not seen[-1].startswith("LINKED"):
+            seen.append(client.stdout.readline())
+        assert seen[-1].startswith("LINKED"), "".join(seen)
+        time.sleep(0.5)
+        farm.air.set_position("badge-1", 0.0)
+        farm.air.set_position("badge-2", 300.0)  # walked out of range: the link is lost
+        cout = "".join(seen) + client.communicate(timeout=TIMEOUT)[0]
+        sout = server.communicate(timeout=TIMEOUT)[0]
     out, ev, log = _value(cout, "OUT"), _value(cout, "EV"), _value(sout, "LOG")
     assert out["nobody"] == 0xFFFF  # _IRQ_PERIPHERAL_DISCONNECT of no handle: the connect timed out
     assert ev[0] == ("disconnect", 0xFFFF, 0xFF, bytes(6))
@@ -309,6 +322,60 @@ def test_two_virtual_badges_connect_discover_read_write_notify_disconnect_and_lo
     # _IRQ_CENTRAL_CONNECT with the client's address; the clean disconnect, then the lost one
     assert log == [("connect", 0, peer), ("mtu", 100), ("write", b"abc"), ("disconnect",), ("connect", 0, peer),
                    ("disconnect",)], log
+
+
+# Runs on a second badge: at the largest MTU, writes a 509-byte value to the
+# GATT_SERVER at ADDR, gets it back reversed as a notification, reads it.
+BIG_CLIENT = "MTU = 512\n" + CLIENT_SETUP + """
+async def main():
+    b.gap_connect(0, ADDR)
+    c = await until("conn")
+    b.gattc_exchange_mtu(c)
+    mtu = await until("mtu")
+    b.gattc_discover_characteristics(c, 1, 0xFFFF)
+    vh = (await until("chr"))[1]
+    await until("chrdone")
+    big = bytes(range(256)) * 2
+    b.gattc_write(c, vh, big[:mtu - 3], 1)
+    status = (await until("writedone"))[1]
+    back = (await until("notify"))[1]
+    b.gattc_read(c, vh)
+    await until("readdone")
+    print("OUT", repr((mtu, status, back == bytes(reversed(big[:mtu - 3])), len(st.pop("value")))))
+    b.gap_disconnect(c)
+    await asyncio.sleep_ms(200)
+asyncio.run(main())
+"""
+
+
+def test_two_virtual_badges_carry_att_values_of_the_largest_mtu():
+    # ATT values up to MTU - 1 bytes cross the hub (frames of 255 bytes and
+    # more: a long length); they were cut off at a one-byte length before
+    with _server_and_client("LINKS = 1\nMTU = 512\n" + GATT_SERVER, lambda h, mac: "ADDR = %r\n" % mac + BIG_CLIENT) \
+            as (farm, server, client, h, mac):
+        cout = client.communicate(timeout=TIMEOUT)[0]
+        sout = server.communicate(timeout=TIMEOUT)[0]
+    mtu, status, reversed_back, read_len = _value(cout, "OUT")
+    assert mtu == 512 and status == 0
+    assert reversed_back  # the 509-byte notification, whole
+    assert read_len == 509  # a read gives MTU - 1 bytes of the value (here all 509 written)
+    log = _value(sout, "LOG")
+    assert ("mtu", 512) in log and ("write", (bytes(range(256)) * 2)[:509]) in log
+
+
+def test_frames_take_a_long_length_from_255_bytes():
+    from cpsim.airclient import frame, next_frame
+
+    stream = b"".join(frame(bytes([k % 256]) * k) for k in (0, 1, 254, 255, 516))
+    assert stream[:2] == b"\x00\x01" and frame(bytes(255))[:3] == b"\xff\xff\x00"
+    i, got = 0, []
+    while i < len(stream):
+        s, n = next_frame(stream, i, len(stream))
+        got.append(stream[s:s + n])
+        i = s + n
+    assert got == [bytes([k % 256]) * k for k in (0, 1, 254, 255, 516)]
+    long = frame(bytes(300))
+    assert next_frame(long, 0, 2) is None and next_frame(long, 0, len(long) - 1) is None  # not all there yet
 
 
 def test_positions_on_the_hub_set_what_a_central_hears(tmp_path):
@@ -419,10 +486,12 @@ def test_a_host_central_connects_through_an_advertisement_that_gets_through(hub_
     phone.scan()
     badge.advertise(mac, 10240000)  # the longest legacy interval: one event, the next 10 s later
     assert phone.wait_for(lambda ad: ad.addr == mac, timeout=TIMEOUT) is not None
-    phone.stop_scan()
     with pytest.raises(ConnectionError, match="got through"):
         phone.connect(mac, timeout=2)  # no ADV_IND in 2 s
     badge.advertise(mac, 20000)
+    t = time.monotonic()
+    assert phone.wait_for(lambda ad: ad.addr == mac and ad.t > t, timeout=TIMEOUT)  # its scan went on after
+    phone.stop_scan()
     with pytest.raises(ConnectionError):
         phone.connect(mac, timeout=1, addr_type=0)  # it advertises a random address, not a public one
     conn = phone.connect(mac, timeout=TIMEOUT, addr_type=1)

@@ -83,25 +83,34 @@ def test_demo_says_when_the_pin_lies_still(firmware):
 
 def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_become_friends():
     # The real firmware: `make demo` as a new user runs it (stdout not a terminal).
-    # Touched at 3, 6 and 9 s if a pin did not feel it (a loaded host drops
-    # samples): time for the handshake after the third.
+    # Touched at 3 s, and again (at most three touches) if a pin did not feel
+    # it (a loaded host's VMs drain their FIFOs late), for the reason it says.
     proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--seconds", "20", "--tap-at", "3"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     err, lines = proc.stderr, proc.stdout.splitlines()
     assert "badge-1: desk: done: hand the badge and card to Ada Lovelace" in err
     assert "badge-2: desk: done: hand the badge and card to Grace Hopper" in err
-    assert "demo: the wearers touch their pins together (first touch)" in err
+    assert "demo: the wearers touch their pins together (first touch; " in err
     for name in ("badge-1", "badge-2"):
         mine = [line for line in lines if line.startswith(name + " | ")]
         assert any(" app cloudpin " in line for line in mine), proc.stdout  # booted, provisioned
         taps = [int(line.split("tap t_ms=")[1].split()[0]) for line in mine if " motion tap t_ms=" in line]
         assert taps, proc.stdout + err  # the tap the demo injected, felt by this pin
-    # One touch, felt at one instant by both (the VMs share the host's monotonic ms clock).
-    first = [min(int(line.split("tap t_ms=")[1].split()[0]) for line in lines
-                 if line.startswith(n + " | ") and " tap t_ms=" in line) for n in ("badge-1", "badge-2")]
-    if "again: a pin did not feel it" not in err:
-        assert abs(first[0] - first[1]) < 100, first
+    # Each touch lands at the instant the demo says (the VMs share the host's
+    # monotonic ms clock), and each retry's reasons are what the logs show.
+    touches = [(int(line.split("contact at t_ms=")[1].rstrip(")")), line) for line in err.splitlines()
+               if line.startswith("demo: the wearers touch their pins together (")]
+    for i, (contact, line) in enumerate(touches):
+        felt = [[t for t in _log_ms(lines, n, " motion tap t_ms=") if 0 <= t - contact < 3000]
+                for n in ("badge-1", "badge-2")]
+        for taps in felt:
+            assert not taps or taps[0] - contact < 150, (contact, felt)  # the contact, not later
+        if i:
+            _check_reasons(line, lines, touches[i - 1][0])
+    first = [min(_log_ms(lines, n, " motion tap t_ms=")) for n in ("badge-1", "badge-2")]
+    if len(touches) == 1:
+        assert abs(first[0] - first[1]) < 100, first  # one touch, felt at one instant by both
     # The closing line counts what each log showed.
     assert "badge-1 felt %d tap(s)" % len([x for x in lines if x.startswith("badge-1 | ") and " motion tap " in x]) \
         in err.splitlines()[-1]
@@ -116,3 +125,49 @@ def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_become_frien
     assert keys["badge-1"] != keys["badge-2"]
     assert "made 1 friend(s); badge-2" in err.splitlines()[-1] and err.splitlines()[-1].endswith("made 1 friend(s)")
     assert "MemoryError" not in proc.stdout
+
+
+def _log_ms(lines, name, what):
+    """ticks_ms of badge `name`'s log lines containing `what` (the line's own
+    stamp, or the t_ms= it carries)."""
+    out = []
+    for line in lines:
+        if line.startswith(name + " | ") and what in line:
+            part = line.split(what)[1] if what.endswith("=") else line.split(" | ", 1)[1].split()[1]
+            out.append(int(part.split()[0]))
+    return out
+
+
+def _check_reasons(line, lines, contact):
+    # "again: badge-2 its sensor's FIFO overran +40 ms from the contact: ...; badge-1 ..."
+    for reason in line.split("again: ", 1)[1].split("; contact at")[0].split("; "):
+        name = reason.split()[0]
+        if "FIFO overran" in reason:
+            d = int(reason.split("overran ")[1].split()[0])
+            assert contact + d in _log_ms(lines, name, " motion fifo overrun "), reason
+        elif "asked to tap again" in reason:
+            assert _log_ms(lines, name, " meet tap again"), reason
+        else:
+            assert "detector did not find" in reason, reason
+            assert not [t for t in _log_ms(lines, name, " motion tap t_ms=") if 0 <= t - contact < 3000], reason
+
+
+def test_the_demo_says_why_a_pin_did_not_feel_a_touch():
+    from host_tools.demo import Toucher
+
+    class Badge:
+        def __init__(self, name):
+            self.name = name
+
+    t = Toucher([Badge("badge-1"), Badge("badge-2")], 3.0, print)
+    t.contact_ms = 1000
+    for k, text in ((0, "I 1035 motion tap t_ms=1020 mg=3000"), (1, "W 1045 motion fifo overrun 4"),
+                    (1, "W 1900 motion fifo overrun 5")):
+        t.saw(k, text)
+    assert t.why_not(0) is None
+    assert t.why_not(1).startswith("its sensor's FIFO overran +45 ms from the contact")
+    t.overruns[1] = [1900]  # too late to have cost this touch
+    assert t.why_not(1) == "its detector did not find the touch"
+    t.saw(0, "W 40 meet tap again reason=alone")
+    assert t.why_not(0) == "asked to tap again"
+

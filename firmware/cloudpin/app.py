@@ -93,6 +93,8 @@ class App:
         self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)
         if self.updates is not None and waits is not None:
             self.updates.sleep_ms = waits  # its windows start on time while the pin sleeps
+        if self.phone is not None and self.power is not None:
+            self.phone.wait_ms = self.power.wait_ms  # an open phone window's passes are deadlines it knows
         mark("supervisor")
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep,
                                     bus=self.bus)

@@ -48,6 +48,7 @@ class Peer:
         self._addr = (0, bytes(6))
         self._scanning = False
         self._scan_active = False
+        self._scan_params = (30000, 30000)  # (interval, window) of its scan
         self._conns = {}  # the radio's own links: unused, connections are relayed (AirHub._establish)
         self._connecting = None  # (addr_type, addr) while its VM (or host Central) initiates
         self._made = None  # a host Central's Connection its CONNECT_IND made (AirHub.connect)
@@ -154,6 +155,7 @@ class AirHub:
 
     def __init__(self, path=None, seed=1):
         _cpsim()
+        from cpsim.airclient import frame, next_frame
         from cpsim.clock import WallClock
         from cpsim.radio import Radio
         from cpsim.world import World
@@ -162,6 +164,7 @@ class AirHub:
             # a fresh name, no folder: nothing is left behind by a hub never started
             path = os.path.join(tempfile.gettempdir(), "cloudpin-air-%s.sock" % secrets.token_hex(6))
         self.path = str(path)
+        self._framed, self._next_frame = frame, next_frame  # the frames' lengths (cpsim/airclient.py)
         self.world = World(WallClock())
         radio_class = type("HubRadio", (HubRadio, Radio), {})
         self.radio = radio_class(self.world, seed)
@@ -256,6 +259,7 @@ class AirHub:
     def scan(self, peer, itvl_us, win_us, active):
         with self.lock:
             peer._scanning, peer._scan_active = True, bool(active)
+            peer._scan_params = (itvl_us, win_us)
             self.radio.listen_start(peer, 1, itvl_us, win_us)
 
     def stop_scan(self, peer):
@@ -295,6 +299,8 @@ class AirHub:
                     self._changed.wait(left)
             finally:
                 self._stop_initiating(central)
+                if central._scanning:  # one radio: a scan pauses while it initiates; a phone resumes it
+                    self.radio.listen_start(central, 1, *central._scan_params)
             conn, central._made = central._made, None
             if conn is None:
                 raise ConnectionError("no connectable advertisement from %s got through in %s s"
@@ -425,9 +431,12 @@ class AirHub:
         buf = st[0]
         buf += data
         i = 0
-        while i < len(buf) and i + 1 + buf[i] <= len(buf):
-            self._frame(s, st, bytes(buf[i + 1:i + 1 + buf[i]]))
-            i += 1 + buf[i]
+        while i < len(buf):
+            f = self._next_frame(buf, i, len(buf))
+            if f is None:
+                break
+            self._frame(s, st, bytes(buf[f[0]:f[0] + f[1]]))
+            i = f[0] + f[1]
         del buf[:i]
 
     def _frame(self, s, st, p):
@@ -504,7 +513,7 @@ class AirHub:
 
     def _raw(self, s, p):
         try:
-            s.send(bytes((len(p),)) + p)
+            s.send(self._framed(p))
         except OSError:
             pass  # the VM is not reading (its buffers are full) or gone: the report is lost
 

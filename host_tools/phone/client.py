@@ -219,7 +219,13 @@ class PinClient:
 
     def designs(self):
         """{"selected": sport id or None, "unlocked": [sport ids]} and the index of each."""
-        sel, unlocked = p.parse_designs(self.call(p.OP_DESIGNS))
+        try:
+            payload = self.call(p.OP_DESIGNS)
+        except PhoneClientError as e:
+            if e.status == p.UNAVAILABLE:
+                raise PhoneClientError("this pin has no designs (no event pack on it)", e.status)
+            raise
+        sel, unlocked = p.parse_designs(payload)
         names = dict(unlocked)
         return {"selected": names.get(sel) if sel is not None else None, "unlocked": [s for _, s in unlocked],
                 "index": {s: i for i, s in unlocked}}

@@ -70,24 +70,27 @@ class Air:
             self.conn.disconnect()
 
 
+def _scan_for(central, match, timeout):
+    # only what this scan hears: a report from an earlier scan may be of a
+    # window that has ended, or of an address the pin no longer advertises
+    start = time.monotonic()
+    central.scan()
+    try:
+        return central.wait_for(lambda ad: ad.t >= start and ad.adv_type == 0 and match(ad.data), timeout)
+    finally:
+        central.stop_scan()
+
+
 def find_on_air(central, key, timeout):
     """The advertisement of the pin holding `key` in its phone window
     (host_tools.air Advert), or None."""
-    central.scan()
-    try:
-        return central.wait_for(lambda ad: ad.adv_type == 0 and p.is_mine(ad.data, key), timeout)
-    finally:
-        central.stop_scan()
+    return _scan_for(central, lambda data: p.is_mine(data, key), timeout)
 
 
 def find_any_on_air(central, timeout):
     """The first phone-window advertisement heard, whoever's (what a
     browser's chooser lists: the proofs tell the owner's pin later)."""
-    central.scan()
-    try:
-        return central.wait_for(lambda ad: ad.adv_type == 0 and p.beacon_fields(ad.data) is not None, timeout)
-    finally:
-        central.stop_scan()
+    return _scan_for(central, lambda data: p.beacon_fields(data) is not None, timeout)
 
 
 def connect_air(central, key, timeout=10.0, address=None):

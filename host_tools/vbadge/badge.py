@@ -102,7 +102,7 @@ class VirtualBadge(SerialLink, BoardConsole):
     """
 
     def __init__(self, root=None, baud=DEFAULT_BAUD, board=DEFAULT_BOARD, heap=None,
-                 link=None, name="badge", recording=None, check=True, air=None, uid=None):
+                 link=None, name="badge", recording=None, check=True, air=None, uid=None, share_extra=0):
         if recording and check:  # (a farm checks its one recording once)
             check_recording(recording)
         self._own_root = root is None
@@ -123,10 +123,12 @@ class VirtualBadge(SerialLink, BoardConsole):
         self.nvs_path = self.root / NVS_NAME
         self.port = None
         self.exe = micropython_binary()
-        self.heap = heap or default_heap(self.exe, self.board)
+        self.heap = heap or default_heap(self.exe, self.board, share_extra)
         # The firmware's share of a default heap; the boot shim's ballast keeps
-        # the rest from it (none when the heap was given by hand).
-        self.fw_heap = firmware_heap_in_vm() if not heap and not os.environ.get("CLOUDPIN_MP_HEAP") else 0
+        # the rest from it (none when the heap was given by hand). share_extra:
+        # bytes more than a pin's share, still exact (a test that states what
+        # the share lacks for something: tests/test_phone_e2e.py).
+        self.fw_heap = firmware_heap_in_vm() + share_extra if not heap and not os.environ.get("CLOUDPIN_MP_HEAP") else 0
         self._banner_from = b"; " + vm_machine(self.exe) + b"\r\n"
         self._banner_to = b"; " + BOARD_MACHINE + b"\r\n"
         self._thread = None

@@ -34,11 +34,11 @@ def vm_machine(exe):
 SHIM_MARGIN = 32 * 1024
 
 
-def default_heap(exe, board=None):
+def default_heap(exe, board=None, share_extra=0):
     """-X heapsize for a badge: the pin's heap in the VM's words, the
     emulator's resident size with this board (host_tools/fw/vm.py) and its
     run-time state (cpsim.resident.RUNTIME_BYTES), with a margin the boot
-    shim's ballast takes back."""
+    shim's ballast takes back; share_extra bytes more for the firmware."""
     env = dict(os.environ)
     env.pop("CLOUDPIN_NVS_FILE", None)
     env.pop("CLOUDPIN_EMU_BOARD", None)
@@ -49,7 +49,7 @@ def default_heap(exe, board=None):
     heap = vm_heap(exe, "from cpsim import resident\nresident.power_on(air=True)\nimport machine\nmachine.Pin(0)", env)
     if not heap.isdigit():
         return heap  # CLOUDPIN_MP_HEAP: given by hand
-    return str(int(heap) + RUNTIME_BYTES + SHIM_MARGIN)
+    return str(int(heap) + RUNTIME_BYTES + SHIM_MARGIN + share_extra)
 
 
 # Started as the VM's parent: takes the VM's pty as controlling terminal, so

@@ -163,6 +163,28 @@ def test_a_double_tap_opens_the_window_and_the_radio_only_for_it():
     assert owner.users == [] and not owner.adv.advertising
 
 
+def test_a_window_the_heap_cannot_serve_stays_shut_and_loads_nothing():
+    import gc
+
+    made = []
+    svc = pin()
+    owner, bus, log = Owner(), Bus(), Log()
+    r = PhoneRole(owner, lambda: made.append(1) or svc, bus, log, random=Counter(3))
+    gc.collect()
+    r.need_words = gc.mem_free()  # a word each byte free: more than the heap has, in any runtime
+    bus.publish(topics.TAP, 1000, 1800)
+    bus.publish(topics.TAP, 1400, 1800)
+    asyncio.run(r.step(1400))
+    assert made == [] and r.service is None and r.refusals == 1
+    assert owner.users == [] and not owner.adv.advertising and not r.window.is_open(1400)
+    assert [ln for ln in log.lines if ln.startswith("phone off: out of heap (")], log.lines
+    r.need_words = rolemod.NEED_WORDS  # the room is there: the next double tap opens it
+    bus.publish(topics.TAP, 3000, 1800)
+    bus.publish(topics.TAP, 3400, 1800)
+    asyncio.run(r.step(3400))
+    assert made == [1] and owner.adv.advertising and r.refusals == 1
+
+
 def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():
     r, owner, bus, phone_events = rig(friends=20)
     r.open(0)
@@ -170,7 +192,7 @@ def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():
     ph = p.Phone(SECRET, Counter(9))
     owner.adv.advertising = False  # NimBLE ends connectable advertising on a connection
     ph.welcome(write(r, owner, 4, ph.prove(write(r, owner, 4, ph.hello(), 10)), 20))
-    assert phone_events == [True] and not r.window.is_open(30)
+    assert phone_events == [True] and not owner.adv.advertising  # no beacon while the phone is on
     owner.srv.full = 5  # the host's buffers are full for a while: the role waits and retries
     msg, seq = ph.request(p.OP_FRIENDS, b"\x00\x00\x14")
     kind, rseq, st, payload = ph.take(write(r, owner, 4, msg, 40))
@@ -190,7 +212,10 @@ def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():
     assert owner.users == ["phone"]  # held while the phone is on
     owner.srv.on_disconnect(4)
     asyncio.run(r.step(70))
-    assert phone_events == [True, False] and owner.users == []
+    # the window is still open: the beacon is back for the owner's next command
+    assert phone_events == [True, False] and owner.users == ["phone"] and owner.adv.advertising
+    asyncio.run(r.step(rolemod.WINDOW_S * 1000))
+    assert owner.users == [] and not owner.adv.advertising
 
 
 def test_a_silent_connection_and_an_idle_session_are_closed():

@@ -7,15 +7,30 @@
 # DOUBLE_TAP_MS apart at most) opens it for WINDOW_S (the wearer double-taps
 # the pin, then presses "connect" on the phone); open() does the same for a
 # button. A single tap is meet and greet's gesture: it must not cost a
-# minute of radio each time. While a phone is connected the radio stays on;
+# minute of radio each time. The window serves every connection that comes
+# before its deadline (each `cloudpin phone` command is one): the beacon
+# pauses while a phone is connected and comes back after it, until the
+# window's end. While a phone is connected the radio stays on;
 # a connection that has not proved the secret within PROOF_S, or an owner
 # session idle for IDLE_S, is closed so that a forgotten phone does not keep
 # the radio on.
 #
 # IRQ callbacks only copy and queue (they run between any two bytecodes);
 # the work (HMAC, flash, notifications) runs in this role's task.
+#
+# The task waits on the light sleeper (cloudpin.power): with no window and
+# no link open it waits on its flag alone (a double tap, a write or a bus
+# event sets it), so a pin nobody pairs with never wakes for the phone; while
+# one is open it looks again every POLL_MS through the sleeper's wait_ms, a
+# deadline the sleeper knows (the app gives it, as it does the updates').
+#
+# The heap at each step of a session is logged (gc.mem_free: the window
+# opening, the owner's proof, the session's end with the least seen during
+# it), so that a pin's log shows what a phone session costs it.
 import asyncio
+import gc
 import struct
+import sys
 import time
 
 import bluetooth
@@ -29,6 +44,13 @@ WINDOW_S = const(60)
 DOUBLE_TAP_MS = const(1000)
 PROOF_S = const(10)
 IDLE_S = const(60)
+POLL_MS = const(500)  # while a window or link is open: resume the beacon, close on time
+# What a phone window and an owner session take on top of an idle pin, in
+# machine words (4 bytes on the ESP32, 8 in the VM): the protocol, service
+# and backend, the radio on, a connection and the largest answer (a page of
+# friends), measured on a virtual badge (docs/heap.md, "A phone session":
+# 27.5 KB in the VM, 3,444 words), and 2 KB (VM) to spare.
+NEED_WORDS = const(3700)
 ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
 FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3, until the phone exchanges a larger MTU
 _MAX_FRAGMENT = const(244)  # MTU 247, a common maximum (LE data length 251): larger MTUs gain nothing here
@@ -37,6 +59,20 @@ _NOTIFY_TRIES = const(50)  # a full host buffer pool (ENOMEM) clears in a few co
 _F_WRITE = const(0x0008)
 _F_WRITE_NR = const(0x0004)
 _F_NOTIFY = const(0x0010)
+
+
+def _free():
+    gc.collect()
+    return gc.mem_free()
+
+
+async def _wait_ms(flag, ms):
+    # without a sleeper (tests, an app with sleep off): plain asyncio, as PowerService.wait_ms
+    try:
+        await asyncio.wait_for_ms(flag.wait(), ms)
+        return True
+    except asyncio.TimeoutError:
+        return False
 
 
 class PhoneWindow:
@@ -106,6 +142,12 @@ class PhoneRole:
         self.advertising = False
         self.sent = 0  # fragments notified
         self.dropped = 0  # messages lost to a link that went away
+        self.passes = 0  # steps run (a pin with no window or link runs none)
+        self.need_words = NEED_WORDS
+        self.refusals = 0  # windows refused for want of heap
+        self.least_free = -1  # gc.mem_free() least seen in the current owner session
+        self._opened = 0  # the window's `opened` last logged
+        self.wait_ms = _wait_ms  # (flag, ms) -> awaitable; the app gives the sleeper's (PowerService.wait_ms)
         bus.subscribe(topics.TAP, self._on_tap)
         bus.subscribe(topics.FRIEND, self._on_friend)
         bus.subscribe(topics.UPDATE, self._on_update)
@@ -154,19 +196,30 @@ class PhoneRole:
         self._flag.set()
 
     # -- the task -------------------------------------------------------------
+    def idle(self, now):
+        """Nothing to look after until the flag is set: no window, no link,
+        the radio not held."""
+        return not (self._conns or self.holding or self.advertising or self.window.is_open(now))
+
     async def run(self):
         while True:
-            try:
-                await asyncio.wait_for_ms(self._flag.wait(), 500)
-            except asyncio.TimeoutError:
-                pass
+            if self.idle(time.ticks_ms()):
+                await self._flag.wait()
+            else:
+                await self.wait_ms(self._flag, POLL_MS)
             await self.step(time.ticks_ms())
 
     async def step(self, now):
         """One pass: writes, events, the window, timeouts."""
+        self.passes += 1
         if self.service is None:
             if not self._inbox and not self.window.is_open(now):
                 self._events = []  # no phone can be in: nobody to tell
+                return
+            if not self._room():
+                self.window.close()
+                self._inbox = []
+                self._events = []
                 return
             self.service = self._make_service()
             self.service.backend.battery = self.battery
@@ -182,6 +235,22 @@ class PhoneRole:
             await self._event(svc, code, arg)
         self._timeouts(svc, now)
         await self._radio(svc, now)
+        if self.window.opened != self._opened:
+            self._opened = self.window.opened  # (its service loaded, the radio on)
+            self.log.info("phone window open mem_free=%d" % _free())
+
+    def _room(self):
+        # The service's modules load now: a load that runs out half way
+        # gives the heap back but not the names it interned (docs/heap.md,
+        # "The qstr pools"), and a session that runs out drops the phone.
+        # So with less than a session needs, the window stays shut (logged).
+        need = self.need_words * (8 if sys.maxsize > 0x7FFFFFFF else 4)
+        free = _free()
+        if free >= need:
+            return True
+        self.log.error("phone off: out of heap (%d bytes free, %d needed)" % (free, need))
+        self.refusals += 1
+        return False
 
     async def _write(self, svc, conn, data, now):
         st = self._conns.get(conn)
@@ -193,9 +262,14 @@ class PhoneRole:
             return
         st[1] = now
         if not st[2] and svc.authenticated(conn):
-            st[2] = True
-            self.window.close()  # found: stop advertising for it
+            st[2] = True  # (the window stays: a command each connection, as `cloudpin phone` makes them)
+            self.least_free = _free()
+            self.log.info("phone owner in mem_free=%d" % self.least_free)
             self.bus.publish(topics.PHONE, True)
+        elif st[2]:
+            free = _free()  # with the answer alive: the session's peak (a collect, ~ms, per request)
+            if free < self.least_free:
+                self.least_free = free
         await self._send(conn, ans)
 
     async def _send(self, conn, msg):
@@ -233,6 +307,7 @@ class PhoneRole:
         st = self._conns.pop(conn, None)
         svc.disconnect(conn)
         if st is not None and st[2]:
+            self.log.info("phone owner gone least_free=%d mem_free=%d" % (self.least_free, _free()))
             self.bus.publish(topics.PHONE, False)
 
     def _timeouts(self, svc, now):

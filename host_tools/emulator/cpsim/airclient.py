@@ -5,7 +5,9 @@
 # still keeps the pin's own bookkeeping (accounting, timers): it just has no
 # other station to hear. docs/radio.md, "Shared air", has the protocol.
 #
-# Frames both ways: one length byte, then the payload; payload[0] says what:
+# Frames both ways: the payload's length, then the payload; payload[0] says
+# what. The length is one byte below 255, else 255 and two bytes (LE): ATT
+# values of a large MTU (up to 512) take more than one byte.
 #   VM -> hub  H name                      hello: which station this is
 #              A itvl(4 LE) atype adv_type addr(6) n data(n) rsp
 #                                          advertising (re)started
@@ -37,7 +39,19 @@ _BUF = 1024
 
 
 def frame(payload):
-    return bytes((len(payload),)) + payload
+    n = len(payload)
+    return (bytes((n,)) if n < 255 else bytes((255, n & 0xFF, n >> 8))) + payload
+
+
+def next_frame(b, i, have):
+    """(start, length) of the payload of the frame at b[i], or None while it
+    is not all in b[:have]."""
+    n, s = b[i], i + 1
+    if n == 255:
+        if i + 3 > have:
+            return None
+        n, s = b[i + 1] | b[i + 2] << 8, i + 3
+    return (s, n) if s + n <= have else None
 
 
 class AirRadio(Radio):
@@ -125,8 +139,16 @@ class AirRadio(Radio):
 
     def _frames(self):
         b, mv, i, have = self._buf, self._mv, 0, self._have
-        while i < have and i + 1 + b[i] <= have:
-            n = b[i]
+        while i < have:
+            if b[i] < 255:  # the usual short frame (reports), inline
+                if i + 1 + b[i] > have:
+                    break
+                n = b[i]
+            else:
+                f = next_frame(b, i, have)
+                if f is None:
+                    break
+                i, n = f[0] - 1, f[1]  # the handlers read the payload from b[i + 1]
             if n >= 10 and b[i + 1] == 0x52:  # R: a report of at least atype, addr, kind, rssi
                 ble = self._ble
                 if ble is not None and ble._scanning:
