@@ -114,7 +114,7 @@ class App:
         except OSError:
             pass
         else:
-            from cloudpin.designs.service import for_app
+            from cloudpin.designs import for_app
 
             self.designs = for_app(self, hw, log.child("designs"), PACK_PATH)
         if self.designs is not None:

@@ -14,6 +14,7 @@ from array import array
 from micropython import const
 
 from cloudpin.designs import pack as packfmt
+from cloudpin.designs import packinfo
 
 BAND = const(16)  # rows per SPI transfer: 135 x 16 x 2 = 4.3 KB
 DESIGN_Y = const(14)
@@ -34,7 +35,7 @@ def _greyed():
     # The locked form: each colour as black, dark or grey by its luminance,
     # so the design shows as a dim silhouette of itself.
     out = []
-    for name, rgb in packfmt.COLOURS:
+    for name, rgb in packinfo.COLOURS:
         y = (299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2]) // 1000
         out.append(_BLACK if y < 80 else _DARK if y < 170 else _GREY)
     return bytes(out)
@@ -46,10 +47,10 @@ GREYED = _greyed()
 def palette_rgb565(color):
     """The pack's colours as a 16x1 RGB565 FrameBuffer (colours from
     color(r, g, b), e.g. cloudpin.st7789.color: byte order for the LCD)."""
-    buf = bytearray(2 * len(packfmt.COLOURS))
-    fb = framebuf.FrameBuffer(buf, len(packfmt.COLOURS), 1, framebuf.RGB565)
-    for i in range(len(packfmt.COLOURS)):
-        rgb = packfmt.COLOURS[i][1]
+    buf = bytearray(2 * len(packinfo.COLOURS))
+    fb = framebuf.FrameBuffer(buf, len(packinfo.COLOURS), 1, framebuf.RGB565)
+    for i in range(len(packinfo.COLOURS)):
+        rgb = packinfo.COLOURS[i][1]
         fb.pixel(i, 0, color(rgb[0], rgb[1], rgb[2]))
     return fb
 
@@ -69,7 +70,7 @@ class Canvas:
         rest = height % BAND
         self._last = memoryview(self._band)[: 2 * width * rest] if rest else self._band
         self._pal = None
-        self.ox = (width - packfmt.BOX) // 2
+        self.ox = (width - packinfo.BOX) // 2
 
     # --- a design ------------------------------------------------------------
     def design(self, code, ox, oy, cmap=None):
@@ -170,7 +171,7 @@ class Canvas:
         w = self.width
         fb.fill(_BLACK)
         ox = self.ox
-        box = packfmt.BOX
+        box = packinfo.BOX
         if unlocked:
             self.design(pack.designs[i], ox, DESIGN_Y)
         else:
@@ -184,7 +185,7 @@ class Canvas:
         fb.fill_rect(ox + box + 1, 0, w, self.height, _BLACK)
         fb.rect(ox - 1, DESIGN_Y - 1, box + 2, box + 2, _DARK)
         self.centred(pack.shorts[i], 3, _WHITE)
-        y = DESIGN_Y + packfmt.BOX + 6
+        y = DESIGN_Y + packinfo.BOX + 6
         kind = pack.kinds[i]
         fb.text("UNLOCKED" if unlocked else "LOCKED", 2, y, _GREEN if unlocked else _GREY)
         x = self.number(n_unlocked, w - 8 * 6, y, _WHITE)
@@ -211,6 +212,16 @@ class Canvas:
             fb.text("next unlock", 2, y, _GREY)
             fb.text(pack.shorts[next_i], 2, y + 11, _WHITE)
             self.bar(2, y + 23, w - 4, next_cur, next_target, _SKY)
+
+    def show(self, engine, lcd, palette):
+        """The card of the design `engine` (designs.engine.Designs) shows (before
+        any unlock: the next one's, locked) on lcd, through palette."""
+        e = engine
+        ni, ncur, nn = e.next_unlock()
+        i = e.selected if e.selected >= 0 else max(ni, 0)
+        cur, n = e.progress(i)
+        self.card(e.pack, i, e.got[i], cur, n, len(e.order), ni, ncur, nn)
+        self.push(lcd, palette)
 
     # --- to the LCD ----------------------------------------------------------
     def push(self, lcd, palette):

@@ -89,7 +89,7 @@ class Designs:
         self.clock = clock or time.time
         self._store = Store(path, _validate, log)
         n = pack.count
-        by_kind = [[] for _ in packfmt.KINDS]
+        by_kind = [[] for _ in range(packfmt.N_KINDS)]
         for i in range(n):
             by_kind[pack.kinds[i]].append(i)
         self._by_kind = tuple(tuple(k) for k in by_kind)
@@ -136,7 +136,7 @@ class Designs:
                 if not self.counted[slot >> 3] & (1 << (slot & 7)):
                     self._count_friend(slot, False)
                     changed = True
-        for k in range(len(packfmt.KINDS)):
+        for k in range(packfmt.N_KINDS):
             self._check(k)
         self._commit(changed, time.ticks_ms())
 

@@ -3,38 +3,27 @@
 # naming every error by its path, and compiles it to the file the pin boots
 # from (/pack.bin, `cloudpin pack build`): parsing the JSON on the pin would
 # take ~40 KB of a 100 KB heap at boot. This module is what the pin imports:
-# the format's constants, the Pack it keeps (ids, task numbers in arrays; on
-# the pin the designs, short names and LED patterns stay in the file and are
-# read when drawn or played) and from_bytes(), which reads the compiled file
-# back, refusing a torn, corrupt or malformed one (CRC, then every field and
-# every drawing operation the drawing code relies on). The validator lives
-# apart because its code alone took 20 KB of the pin-sized heap at import.
-# check(), Pack(doc) and to_bytes() reach it lazily, for host tools and tests.
+# the numbers the reader checks, the Pack it keeps (ids, task numbers in
+# arrays; on the pin the designs, short names and LED patterns stay in the
+# file and are read when drawn or played) and from_bytes(), which reads the
+# compiled file back, refusing a torn, corrupt or malformed one (CRC, then
+# every field and every drawing operation the drawing code relies on). The
+# format's descriptive tables (task kinds, the palette) are packinfo.py's,
+# loaded when asked for here (pack.KINDS...): their code took 4.7 KB of
+# this module's 11.9 (VM). The validator lives apart because its code alone took
+# 20 KB of the pin-sized heap at import: check(), Pack(doc) and to_bytes()
+# reach it lazily, for host tools and tests.
 # Pure logic that CPython runs too: no hardware or micropython imports.
 import binascii
 from array import array
 
-FORMAT = 1
 MAX_SPORTS = 64
 SHORT_MAX = 16  # the 8x8 font on a 135-pixel-wide screen
 NAME_MAX = 40
-BOX = 128  # designs are drawn in a BOX x BOX square, coordinates 0..BOX-1
-MAX_OPS = 64
 MAX_POINTS = 12
-
-# Task kinds, in the order of their codes (the engine's per-kind tables).
-# (name, what n counts, the extra parameter's name or None, its range)
-KINDS = (
-    ("friends", "friends made in total", None),
-    ("friends_day", "friends made in one day", None),
-    ("steps_day", "steps in one day", None),
-    ("steps_total", "steps in total", None),
-    ("orgs", "friends from different organisations", None),
-    ("roles", "friends with different roles", None),
-    ("tap_days", "days with at least one tap", None),
-    ("collectors", "friends seen having made 'made' friends in a day", "made"),
-    ("streak", "days in a row with at least 'steps' steps", "steps"),
-)
+N_KINDS = 9  # task kinds (packinfo.KINDS, in the order of their codes)
+N_COLOURS = 16  # colours a design may use (packinfo.COLOURS)
+# Task kinds' codes (the engine's per-kind tables).
 FRIENDS = 0
 FRIENDS_DAY = 1
 STEPS_DAY = 2
@@ -44,38 +33,10 @@ ROLES = 5
 TAP_DAYS = 6
 COLLECTORS = 7
 STREAK = 8
-
-# The 16 colours a design may use (a 4-bit frame buffer: index = position).
-COLOURS = (
-    ("black", (0, 0, 0)),
-    ("white", (255, 255, 255)),
-    ("grey", (150, 150, 150)),
-    ("dark", (60, 60, 70)),
-    ("red", (230, 30, 40)),
-    ("orange", (255, 140, 0)),
-    ("yellow", (255, 210, 0)),
-    ("green", (40, 180, 60)),
-    ("dkgreen", (0, 100, 40)),
-    ("sky", (90, 190, 255)),
-    ("blue", (20, 80, 220)),
-    ("navy", (10, 30, 110)),
-    ("purple", (140, 60, 200)),
-    ("pink", (255, 120, 180)),
-    ("brown", (140, 80, 30)),
-    ("skin", (240, 190, 140)),
-)
 # What an RGB LED can show (cloudpin.led): a design's LED pattern uses these.
 LED_COLOURS = ("red", "green", "blue", "yellow", "cyan", "magenta", "white")
 LED_MAX = 4
-
-# Drawing operations: name, opcode, the arguments after the name.
-#   line x1 y1 x2 y2 width colour        thick line with round ends
-#   rect x y w h colour fill
-#   ellipse x y rx ry colour fill         (a circle when rx == ry)
-#   arc x y rx ry colour quadrants        outline of the quadrants in the
-#                                         mask: 1 upper right, 2 upper left,
-#                                         4 lower left, 8 lower right
-#   poly colour fill [x y x y ...]        3..MAX_POINTS points
+# Drawing operations' codes (packinfo.py describes their arguments).
 OP_LINE = 1
 OP_RECT = 2
 OP_ELLIPSE = 3
@@ -85,20 +46,6 @@ OP_POLY = 5
 
 class PackError(ValueError):
     pass
-
-
-def colour_index(name):
-    for i in range(len(COLOURS)):
-        if COLOURS[i][0] == name:
-            return i
-    return -1
-
-
-def kind_code(name):
-    for i in range(len(KINDS)):
-        if KINDS[i][0] == name:
-            return i
-    return -1
 
 
 class Pack:
@@ -144,12 +91,6 @@ class Pack:
 
         return packjson.to_bytes(self)
 
-
-def check(doc):
-    """Every error in the pack document `doc` (packjson.check): host tools and tests."""
-    from cloudpin.designs import packjson
-
-    return packjson.check(doc)
 
 
 MAGIC = b"CPK1"
@@ -199,7 +140,7 @@ def check_design(code):
             c, step = (code[i + 6], 7) if op == OP_LINE else (code[i + 5], 7)
         else:
             raise PackError("pack file: operation %d" % op)
-        if c >= len(COLOURS):
+        if c >= N_COLOURS:
             raise PackError("pack file: colour %d" % c)
         i += step
 
@@ -261,7 +202,7 @@ def _record(r):
     sid = r.text(24)
     short = r.text(SHORT_MAX)
     k = r.u8()
-    if k >= len(KINDS):
+    if k >= N_KINDS:
         raise PackError("pack file: task kind %d" % k)
     n = r.u32() & 0x7FFFFFFF
     extra = r.u32() & 0x7FFFFFFF
@@ -332,3 +273,10 @@ def load(path="pack.bin"):
     except OSError as e:
         raise PackError("pack %s: cannot read (%r)" % (path, e))
     return from_bytes(data, path)
+
+
+def __getattr__(name):
+    # The descriptive tables (KINDS, COLOURS, BOX, check()...): packinfo.py's.
+    from cloudpin.designs import packinfo
+
+    return getattr(packinfo, name)

@@ -3,13 +3,13 @@
 # a pack in one pass), fill() compiles a valid document into a Pack (the
 # form the pin keeps), to_bytes() writes the file the pin boots from. The
 # pin never imports this module (pack.py says why); the format's constants
-# are pack.py's, so both sides read one definition.
+# are pack.py's and packinfo.py's, so both sides read one definition.
 import binascii
 from array import array
 
-from cloudpin.designs.pack import (BOX, COLOURS, FORMAT, KINDS, LED_COLOURS, LED_MAX, MAGIC, MAX_OPS, MAX_POINTS,
-                                   MAX_SPORTS, NAME_MAX, OP_ARC, OP_ELLIPSE, OP_LINE, OP_POLY, OP_RECT, SHORT_MAX,
-                                   PackError, colour_index, kind_code)
+from cloudpin.designs.pack import (LED_COLOURS, LED_MAX, MAGIC, MAX_POINTS, MAX_SPORTS, NAME_MAX, OP_ARC, OP_ELLIPSE,
+                                   OP_LINE, OP_POLY, OP_RECT, SHORT_MAX, PackError)
+from cloudpin.designs.packinfo import BOX, COLOURS, FORMAT, KINDS, MAX_OPS, colour_index, kind_code
 
 _N_MAX = (1024, 1024, 200000, 10000000, 64, 64, 60, 1024, 60)
 _EXTRA_MAX = (0, 0, 0, 0, 0, 0, 0, 65535, 200000)

@@ -1,6 +1,26 @@
-# The designs on the pin: the selected design's card on a board's display, its
-# LED colours on a board with an RGB LED, and the button picking the design
-# shown (the phone service calls the engine's select() instead).
+# The designs on the pin, in one module (each module a pin loads costs heap
+# of its own, docs/designs.md "The heap"): today's counts (Daily), the steps
+# and days on the bus (StepFeed), the service that shows the selected
+# design (LED colours on an unlock, the button picking the design shown, the
+# card on a board's display: the drawing code is imported only with one)
+# and for_app(), which builds them for cloudpin.app.App.
+#
+# Today's steps and friends made (Daily), as friends see them in the
+# advertisement: "today" is the event's local day, starting at midnight in
+# the time zone given at provisioning (identity utc_offset, minutes east of
+# UTC). Kept in an atomic Store document (temp file + rename), written
+# sparingly for the flash: when SAVE_STEPS steps are unsaved, when unsaved
+# steps are SAVE_S old, at each friend made and at each new day. A reset
+# loses fewer than SAVE_STEPS steps and never a friend counted; an
+# 8,000-step day costs about 40 small writes.
+#
+# The step counter (cloudpin.steps) counts since boot; the unlock engine's
+# steps tasks want today's steps and the total since provisioning, friend
+# updates and the phone today's steps and friends made. StepFeed keeps them
+# (Daily for today; a small document for the total, saved as sparingly: a
+# power cut loses fewer than 250 steps of the total, never a day) and
+# publishes DAY at a new local day, then STEPS (steps_today, steps_total)
+# when the count moved, at most once per tick.
 #
 # The card is redrawn when something changed: an unlock (DESIGN on the
 # bus), a press of the button, and every `every_ms` for the progress bars;
@@ -11,10 +31,158 @@ import time
 from micropython import const
 
 from cloudpin import bus as topics
+from cloudpin.store import Store
 
+SAVE_STEPS = const(250)
+SAVE_S = const(600)
+_DAY_S = const(86400)
 _DEBOUNCE_MS = const(250)
 _LED_MS = const(300)
 _FEED_MS = const(5000)  # steps reach the engine this often (its tasks count thousands)
+
+
+def _daily_doc(doc):
+    if not isinstance(doc, dict):
+        raise ValueError("daily: not an object")
+    for k in ("day", "steps", "made"):
+        v = doc.get(k)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError("daily %s: a count" % k)
+    return {"day": doc["day"], "steps": doc["steps"], "made": doc["made"]}
+
+
+class Daily:
+    def __init__(self, utc_offset_min, path="daily.json", log=None):
+        self.offset_s = utc_offset_min * 60
+        self._store = Store(path, _daily_doc, log)
+        self.day = 0
+        self.steps = 0
+        self.made = 0
+        self._saved_steps = 0
+        self._saved_t = 0
+        self.saves = 0  # writes since boot (for the wear budget)
+
+    def local_day(self, unix_s):
+        """Days since 1970-01-01 in the event's time zone."""
+        return (unix_s + self.offset_s) // _DAY_S
+
+    def load(self, unix_s):
+        """Restore today's counts (none if the document is from another day
+        or unreadable), as at boot."""
+        doc = self._store.load(None)
+        self.day = self.local_day(unix_s)
+        self.steps = self.made = 0
+        if doc is not None and 0 <= doc["day"] - self.day <= 1:
+            # Same day, or the clock went back by less than a day: keep counting into it.
+            self.day, self.steps, self.made = doc["day"], doc["steps"], doc["made"]
+        self._saved_steps = self.steps
+        self._saved_t = unix_s
+
+    def _roll(self, unix_s):
+        day = self.local_day(unix_s)
+        # A later day starts from zero; a clock set back by less than a day
+        # keeps counting into the stored day; a clock that was far ahead and
+        # is now corrected starts the real day.
+        if day > self.day or day < self.day - 1:
+            self.day = day
+            self.steps = self.made = 0
+            self._save(unix_s)
+
+    def _save(self, unix_s):
+        self._store.save({"day": self.day, "steps": self.steps, "made": self.made})
+        self._saved_steps = self.steps
+        self._saved_t = unix_s
+        self.saves += 1
+
+    def add_steps(self, n, unix_s):
+        """Count n new steps at unix_s; True if this wrote to flash."""
+        self._roll(unix_s)
+        self.steps += n
+        unsaved = self.steps - self._saved_steps
+        if unsaved >= SAVE_STEPS or (unsaved > 0 and unix_s - self._saved_t >= SAVE_S):
+            self._save(unix_s)
+            return True
+        return False
+
+    def friend_made(self, unix_s):
+        self._roll(unix_s)
+        self.made += 1
+        self._save(unix_s)
+
+    def today(self, unix_s):
+        """(steps, friends made) today at unix_s."""
+        self._roll(unix_s)
+        return self.steps, self.made
+
+    def flush(self, unix_s):
+        """Save unsaved steps now (before a planned power-off)."""
+        if self.steps != self._saved_steps:
+            self._save(unix_s)
+
+
+def _steps_doc(doc):
+    t = doc.get("total") if isinstance(doc, dict) else None
+    if not isinstance(t, int) or isinstance(t, bool) or t < 0:
+        raise ValueError("steps total: a count")
+    return {"total": t}
+
+
+class StepFeed:
+    def __init__(self, bus, counter, daily, clock, path="steps.json", log=None):
+        """counter: a cloudpin.steps.StepCounter (its `steps` since boot) or
+        None; daily: a Daily; clock() unix seconds."""
+        self.bus = bus
+        self.counter = counter
+        self.daily = daily
+        self.clock = clock
+        self.total = 0
+        self.day = -1
+        self._store = Store(path, _steps_doc, log)
+        self._seen = 0  # the counter's value at the last tick
+        self._told = -1  # the (today) steps last published, -1: nothing yet
+
+    def load(self):
+        """Restore today's counts and the total, as at boot; publishes nothing."""
+        now = int(self.clock())
+        self.daily.load(now)
+        self.day = self.daily.day
+        doc = self._store.load(None)
+        self.total = max(doc["total"] if doc is not None else 0, self.daily.steps)
+        self._seen = self.counter.steps if self.counter is not None else 0
+
+    def subscribe(self, bus):
+        bus.subscribe(topics.FRIEND, self.on_friend)
+
+    def on_friend(self, slot, t_ms):
+        self.daily.friend_made(int(self.clock()))
+
+    def tick(self):
+        """Count the steps since the last tick into today and the total;
+        publish DAY and STEPS when they changed."""
+        now = int(self.clock())
+        d = self.daily
+        d.today(now)  # rolls over to a new local day first: those steps count into it
+        new_day = d.day != self.day
+        if new_day:
+            self.day = d.day
+            self.bus.publish(topics.DAY, d.day)
+        n = self.counter.steps if self.counter is not None else 0
+        moved = n - self._seen
+        self._seen = n
+        saved = new_day
+        if moved > 0:
+            saved = d.add_steps(moved, now) or saved
+            self.total += moved
+        if saved:
+            self._store.save({"total": self.total})
+        if d.steps != self._told or moved > 0:
+            self._told = d.steps
+            self.bus.publish(topics.STEPS, d.steps, self.total)
+
+    def flush(self):
+        """Save unsaved steps now (before a planned power-off)."""
+        self.daily.flush(int(self.clock()))
+        self._store.save({"total": self.total})
 
 
 class DesignService:
@@ -24,8 +192,8 @@ class DesignService:
                  feed_ms=_FEED_MS):
         """engine: designs.engine.Designs (loaded); lcd: cloudpin.st7789.ST7789
         or None; led: cloudpin.led.Led or None; button: a machine.Pin input
-        or None (active_low: pressed reads 0); feed: a designs.stepfeed.StepFeed
-        ticked every feed_ms (the steps tasks' counts), or None."""
+        or None (active_low: pressed reads 0); feed: a StepFeed ticked every
+        feed_ms (the steps tasks' counts), or None."""
         self.engine = engine
         self.lcd = lcd
         self.led = led
@@ -86,16 +254,9 @@ class DesignService:
     def draw(self):
         """Draw the selected design's card (before any unlock: the next one's,
         locked)."""
-        c = self._canvas
-        if c is None:
-            return
-        e = self.engine
-        ni, ncur, nn = e.next_unlock()
-        i = e.selected if e.selected >= 0 else max(ni, 0)
-        cur, n = e.progress(i)
-        c.card(e.pack, i, e.got[i], cur, n, len(e.order), ni, ncur, nn)
-        c.push(self.lcd, self._palette)
-        self.draws += 1
+        if self._canvas is not None:  # the card's code is draw.py's: a board with a display loads it
+            self._canvas.show(self.engine, self.lcd, self._palette)
+            self.draws += 1
 
     async def _play(self, led, i):
         before = led.colour
@@ -151,8 +312,8 @@ def for_app(app, hw, log, path):
 
         # Give the heap back to the services that run: the modules the
         # attempt imported go too, this one included (App keeps no reference).
-        _forget(("cloudpin.designs.pack", "cloudpin.designs.engine", "cloudpin.designs.stepfeed",
-                 "cloudpin.designs.draw", "cloudpin.designs.service", "cloudpin.designs", "cloudpin.social.daily"))
+        _forget(("cloudpin.designs.pack", "cloudpin.designs.packinfo", "cloudpin.designs.engine", "cloudpin.designs.draw",
+                 "cloudpin.designs.service", "cloudpin.designs"))
         gc.collect()
         log.error("designs off: out of heap (%r)" % (e,))
     return None
@@ -177,8 +338,6 @@ def _build(app, hw, log, path):
 
     p = packfmt.load(path)
     from cloudpin.designs.engine import Designs
-    from cloudpin.designs.stepfeed import StepFeed
-    from cloudpin.social.daily import Daily
 
     offset = 0
     if hw.nvs is not None:
