@@ -11,7 +11,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench updates       friend-update windows in halls of 30/100/300 pins: share stored, radio cost
   cloudpin bench phone         the phone service of a virtual badge with 1,000 friends on the air
   cloudpin bench designs       a design card's redraw on the M5StickC Plus: SPI bytes, time at its clock
-  cloudpin bench heap          the whole app's heap: per module, per service, after a tap, an update, a phone
+  cloudpin bench heap          the whole app's heap: per module, per service, after a tap, an update, a phone, on one pin's share
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -47,7 +47,7 @@ def add_arguments(parser):
     _bench(sub, "updates", updates, "friend-update windows in a hall: share stored, radio cost")
     _bench(sub, "phone", phone, "the phone service over the emulated air: first friend page, 1,000 friends")
     _bench(sub, "designs", designs, "a design card's redraw on a display: SPI bytes and time", raw=False)
-    _bench(sub, "heap", heap, "the whole app's heap budget: modules, services, phases, the demo's badges")
+    _bench(sub, "heap", heap, "the whole app's heap budget: modules, services, phases, one pin's share, the demo's badges")
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")

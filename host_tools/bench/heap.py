@@ -15,6 +15,11 @@ here, host_tools/fw/vm.py) unless they say esp32.
             use and its largest free block after boot, after the tap that
             made them friends, after a friend-update window, while the
             phone reads the friend list, and after it left.
+  one_pin   the whole app on exactly one pin's share with the chip's qstr
+            pools charged (cpsim.resident.pad_qstrs), without and with the
+            Tokyo pack: free heap after boot, the least while a tap makes a
+            friend (a second pin built after it, the VM cut to what two chips
+            would have), after it; whether the designs came on.
   badges    `cloudpin demo`'s two virtual badges, each VM giving the firmware
             exactly the pin's share: what the firmware has free at boot
             and after the tap (its status lines), and whether they became
@@ -216,6 +221,98 @@ def _badges(seconds=20, tap_at=5):
     return out
 
 
+_ONE_PIN_PROBE = "from cpsim import resident\nresident.load_all(sim=True, every_board=True)\n" \
+         "from cpsim.world import World\nw = World()\nresident.pad_qstrs()"
+
+_ONE_PIN = r'''
+import gc, os
+gc.threshold(4096)  # the emulator packed low, as a virtual badge's boot shim loads it
+from cpsim import resident, simtime
+simtime.install()
+resident.load_all(sim=True, every_board=True)
+from cpsim.world import World
+w = World()
+resident.pad_qstrs()
+data = None  # the pack file's bytes, for app_pin to write on each pin's flash: held outside the shares
+if PACK:
+    with open("pack.bin", "rb") as f:
+        data = f.read()
+gc.collect()
+# The chip's qstr pools for the firmware's names, then exactly the pin's share
+# free: the rest of the heap is held; a second share is held for pin B.
+held = [bytearray(resident.CHIP_QSTR_POOL_BYTES), bytearray(SHARE), None]
+gc.collect()
+held[2] = bytearray(gc.mem_free() - SHARE + resident.CHIP_QSTR_POOL_BYTES)
+gc.threshold(-1)  # the port's default, as the firmware finds it on a chip
+gc.collect()
+print("SHARE", gc.mem_free())
+from appkit import app_pin, start_and_tap
+from cloudpin import bus as topics
+T0 = 1796000010
+root = os.getcwd()
+da, a, la = app_pin(w, root, "pa", 1, T0, card=True, pack=data, status_every_ms=1000)
+os.chdir(root)
+if a.designs is None:
+    data = None
+gc.collect()
+free_a = gc.mem_free()
+print("BOOT", free_a)
+print("DESIGNS", a.designs is not None)
+held[1] = None
+gc.collect()
+db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, pack=data, status_every_ms=1000)
+os.chdir(root)
+gc.collect()
+held[1] = bytearray(gc.mem_free() - 2 * free_a)  # what two chips would have free, no more
+gc.collect()
+print("TWO", gc.mem_free())
+w.radio.set_distance(da, db, 0.02)
+made = []
+for app in (a, b):
+    app.bus.subscribe(topics.FRIEND, lambda slot, t, app=app: made.append(app.badge))
+start_and_tap(w, ((da, a), (db, b)))
+w.run_for(7000)
+os.chdir(root)
+gc.collect()
+print("AFTER", gc.mem_free())
+print("MADE", len(made))
+print("UNLOCKED", " ".join(a.designs.engine.pack.ids[i] for i in a.designs.engine.order) if a.designs else "-")
+for ln in la:
+    print("A", ln)
+for ln in lb:
+    print("B", ln)
+'''
+
+
+def one_pin(path, pack):
+    """The run above on the firmware at `path` (its packages as .mpy:
+    _mpy_tree); pack: the Tokyo pack on the pins. A dict of what the
+    firmware had free (the VM's bytes), the friends made, the first pin's
+    unlocks, and both pins' log lines."""
+    from host_tools.emulator.cpsim import resident
+
+    from host_tools.designs import DEFAULT_PACK, compile_pack
+
+    exe = vm.micropython_binary(BenchError)
+    share = vm.firmware_heap_in_vm() + resident.RUNTIME_BYTES
+    heap = str(int(vm.vm_heap(exe, _ONE_PIN_PROBE)) + 2 * share)
+    out = vm.run_script("SHARE = %d\nPACK = %r\n" % (share, pack) + _ONE_PIN, {"pack.bin": compile_pack(DEFAULT_PACK)},
+                        BenchError, what="one pin's share", heap=heap, path=[path, FW_TESTS, vm.emulator_dir()], timeout=300)
+    vals = {}
+    for line in out.splitlines():
+        k, _, v = line.partition(" ")
+        vals.setdefault(k, []).append(v)
+    seen = [int(m.group(1)) for m in (re.search(r" mem_free=(\d+)", ln) for ln in vals["A"] + vals["B"]) if m]
+    return {"share": int(vals["SHARE"][0]), "qstr_charge": resident.CHIP_QSTR_POOL_BYTES,
+            "free_after_boot": int(vals["BOOT"][0]), "designs": vals["DESIGNS"] == ["True"],
+            # two pins given twice the first one's free heap, sharing the code: half is a pin's
+            "least_free_in_tap_per_pin": min(seen) // 2 if seen else None, "status_lines": len(seen),
+            "free_after_tap_per_pin": int(vals["AFTER"][0]) // 2, "friends_made": int(vals["MADE"][0]),
+            "unlocked": vals["UNLOCKED"][0].split() if vals["UNLOCKED"] != ["-"] else [],
+            "lines_a": vals.get("A", []), "lines_b": vals.get("B", [])}
+
+
+
 def measure(badges=True, progress=None):
     say = progress or (lambda m: None)
     with tempfile.TemporaryDirectory(prefix="cloudpin-heap-") as tmp:
@@ -228,12 +325,15 @@ def measure(badges=True, progress=None):
         say("heap: module by module, .mpy and source...")
         mpy = _modules(order, tree)
         src = _modules(order, FIRMWARE_DIR)
+        say("heap: the app on one pin's share, without and with the designs' pack...")
+        alone = {k: {n: v for n, v in one_pin(tree, pack).items() if not n.startswith("lines_")}
+                 for k, pack in (("without_pack", False), ("with_pack", True))}
     modules = {m: {"mpy": mpy[m][0], "py": src.get(m, (None,))[0], "py_peak": src.get(m, (None, None))[1],
                    "esp32_mpy_file": _esp32_mpy_bytes(m)} for m in order if m in mpy and m not in PHONE_SIDE}
     result = {"unit": "VM bytes (64-bit; the pin's heap is %d here) unless esp32" % vm.firmware_heap_in_vm(),
               "modules": modules,
               "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("mpy", "py", "esp32_mpy_file")},
-              "services": _services(out), "phases": phases}
+              "services": _services(out), "phases": phases, "one_pin": alone}
     if badges:
         say("heap: the demo's two virtual badges...")
         result["badges"] = _badges()
@@ -255,6 +355,9 @@ def run(args):
     summary = "app code %d B as .mpy (%d as source; ESP32 .mpy files %d B); boot %d -> phone %d B in use" % (
         t["mpy"], t["py"], t["esp32_mpy_file"], ph["boot"]["in_use"] - ph["emulator"]["in_use"],
         ph["phone"]["in_use"] - ph["emulator"]["in_use"])
+    o = r["one_pin"]["without_pack"]
+    summary += "; one pin's share: %d free at boot, %d least in a tap (designs %s with the pack)" % (
+        o["free_after_boot"], o["least_free_in_tap_per_pin"], "on" if r["one_pin"]["with_pack"]["designs"] else "off")
     if "badges" in r:
         b = r["badges"]["badge-1"]
         summary += "; demo badge free %s at boot, %s least after its friend" % (b["free_at_boot"], b["least_free_after"])
