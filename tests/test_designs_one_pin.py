@@ -19,12 +19,17 @@ have free.
 import pytest
 from cpsim import resident
 
-from host_tools.bench.heap import _mpy_tree, one_pin
+from host_tools.bench.heap import _mpy_tree, one_pin, qstrs
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     return _mpy_tree(tmp_path_factory.mktemp("fw") / "fw")
+
+
+@pytest.fixture(scope="module")
+def without_pack(tree):
+    return _run(tree, False)
 
 
 def _share():
@@ -46,8 +51,8 @@ def _made_friends(r):
     assert not any("MemoryError" in ln or "crashed" in ln for ln in la + lb), (la, lb)
 
 
-def test_one_pins_share_holds_the_app_and_a_tap_without_designs(tree):
-    r = _run(tree, False)
+def test_one_pins_share_holds_the_app_and_a_tap_without_designs(without_pack):
+    r = without_pack
     _made_friends(r)
     # measured 2026-12-05 (bench heap, one_pin): 28,544 free after boot; 7,216
     # the least during the tap; 16,928 after it
@@ -70,3 +75,14 @@ def test_with_the_pack_one_pins_share_leaves_the_designs_off_and_makes_friends(t
     # less than without the pack), 6,496 the least during the tap
     assert r["free_after_boot"] >= 20480, r["free_after_boot"]
     assert r["least_free_in_tap_per_pin"] >= 4096, r["least_free_in_tap_per_pin"]
+
+
+def test_the_qstr_charge_is_the_chips_pools_for_the_apps_names(without_pack):
+    # The names the app's modules intern on the chip (counted in their .mpy
+    # files for the ESP32, less the ROM's): at boot they fill pools of
+    # 20..640 entries, which is what the runs above hold; the designs' names
+    # take the chip to a 1,280-entry pool more (docs/heap.md "The qstr pools").
+    q = qstrs(without_pack["modules"])
+    assert q["boot"]["pool_entries"] == sum(resident.CHIP_QSTR_ENTRIES), q
+    assert 2 * q["boot"]["esp32_pool_bytes"] == resident.CHIP_QSTR_POOL_BYTES
+    assert 2 * q["boot_with_designs"]["esp32_pool_bytes"] == resident.CHIP_QSTR_POOL_BYTES + resident.CHIP_QSTR_POOL_MORE_BYTES, q

@@ -221,6 +221,106 @@ def _badges(seconds=20, tap_at=5):
     return out
 
 
+# --- the names the app interns on the chip (docs/heap.md "The qstr pools") ---
+ESP32_ROM_NAMES = Path(__file__).with_name("esp32_rom_names.txt")
+# Loaded and dropped at boot (cloudpin.app._drop_boot_modules): its names stay.
+BOOT_ONLY = ("cloudpin.boardspec",)
+DESIGNS = ("cloudpin.designs", "cloudpin.designs.pack", "cloudpin.designs.engine", "cloudpin.designs.service")
+PHONE_SESSION = ("cloudpin.phone.protocol", "cloudpin.phone.service", "cloudpin.phone.backend")  # phone/ids.py
+_ROM_PROBE = """
+import micropython
+f = open("names.txt")
+names = [ln[:-1] for ln in f]
+f.close()
+micropython.qstr_info()
+for nm in names:
+    getattr(None, nm, None)
+    micropython.qstr_info()
+"""
+
+
+def mpy_names(data):
+    """The names a .mpy file's qstr table interns when it is loaded (micropython
+    py/persistentcode.c load_qstr; the static ones are in ROM, left out)."""
+    def uint(i):
+        n = 0
+        while True:
+            b = data[i]
+            i += 1
+            n = (n << 7) | (b & 0x7F)
+            if not b & 0x80:
+                return n, i
+
+    if data[:2] != b"M\x06":
+        raise BenchError("not a version 6 .mpy file")
+    i = 4
+    if data[2] & 0x40:  # architecture flags follow the header
+        i = uint(i)[1]
+    n_qstr, i = uint(i)
+    i = uint(i)[1]  # the objects' count
+    names = set()
+    for _ in range(n_qstr):
+        ln, i = uint(i)
+        if not ln & 1:
+            names.add(bytes(data[i:i + (ln >> 1)]).decode())
+            i += (ln >> 1) + 1  # and its NUL
+    return names
+
+
+def _unix_rom(names):
+    """Those of `names` the VM's unix port has in ROM: interning them adds no qstr."""
+    names = sorted(names)
+    out = vm.run_script(_ROM_PROBE, {"names.txt": "".join(n + "\n" for n in names).encode()}, BenchError,
+                        what="qstr ROM probe", path=[], heap="8m")
+    counts = [int(re.search(r"n_qstr=(\d+)", ln).group(1)) for ln in out.splitlines() if ln.startswith("qstr pool")]
+    return {n for n, a, b in zip(names, counts, counts[1:]) if a == b}
+
+
+def _esp32_rom():
+    return {ln.strip() for ln in ESP32_ROM_NAMES.read_text().splitlines() if ln.strip() and not ln.startswith("#")}
+
+
+def _module_names(modules):
+    """{module: the names its .mpy for the ESP32 interns}."""
+    from host_tools.images.fsimage import compile_module
+
+    return {m: mpy_names(compile_module(*_source(m), "xtensawin")) for m in modules}
+
+
+def chip_names(modules):
+    """The names the modules (their .mpy for the ESP32) intern on a chip: not
+    in its ROM (the unix port's ROM, tested in the VM, for the core the two
+    share; ESP32_ROM_NAMES for the ESP32's own modules)."""
+    names = set().union(*_module_names(modules).values()) - _esp32_rom()
+    return names - _unix_rom(names)
+
+
+def chip_pools(n):
+    """The entries of the qstr pools a chip holds for n interned names (20, 40, ...)."""
+    pools, size = [], 20
+    while sum(pools) < n:
+        pools.append(size)
+        size *= 2
+    return pools
+
+
+def qstrs(app_modules):
+    """How many names the app interns on the chip at boot (its modules as the
+    one_pin run loaded them, and the boot's own), with the designs, and after
+    a phone session; and the pools that takes."""
+    at_boot = set(app_modules) | set(BOOT_ONLY)
+    cases = {"boot": at_boot, "boot_with_designs": at_boot | set(DESIGNS),
+             "phone_session": at_boot | set(PHONE_SESSION), "phone_session_with_designs": at_boot | set(DESIGNS + PHONE_SESSION)}
+    per = _module_names(sorted(set().union(*cases.values())))
+    every = set().union(*per.values()) - _esp32_rom()
+    interned = every - _unix_rom(every)
+    out = {}
+    for k, mods in cases.items():
+        n = len(set().union(*(per[m] for m in mods)) & interned)
+        pools = chip_pools(n)
+        out[k] = {"names": n, "pool_entries": sum(pools), "esp32_pool_bytes": sum(24 + 7 * e for e in pools)}
+    return out
+
 _ONE_PIN_PROBE = "from cpsim import resident\nresident.load_all(sim=True, every_board=True)\n" \
          "from cpsim.world import World\nw = World()\nresident.pad_qstrs()"
 
@@ -258,6 +358,8 @@ gc.collect()
 free_a = gc.mem_free()
 print("BOOT", free_a)
 print("DESIGNS", a.designs is not None)
+import sys
+print("MODULES", " ".join(k for k in sys.modules if k.startswith("cloudpin")))
 held[1] = None
 gc.collect()
 db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, pack=data, status_every_ms=1000)
@@ -309,6 +411,7 @@ def one_pin(path, pack):
             "least_free_in_tap_per_pin": min(seen) // 2 if seen else None, "status_lines": len(seen),
             "free_after_tap_per_pin": int(vals["AFTER"][0]) // 2, "friends_made": int(vals["MADE"][0]),
             "unlocked": vals["UNLOCKED"][0].split() if vals["UNLOCKED"] != ["-"] else [],
+            "modules": vals["MODULES"][0].split(),
             "lines_a": vals.get("A", []), "lines_b": vals.get("B", [])}
 
 
@@ -326,14 +429,16 @@ def measure(badges=True, progress=None):
         mpy = _modules(order, tree)
         src = _modules(order, FIRMWARE_DIR)
         say("heap: the app on one pin's share, without and with the designs' pack...")
-        alone = {k: {n: v for n, v in one_pin(tree, pack).items() if not n.startswith("lines_")}
-                 for k, pack in (("without_pack", False), ("with_pack", True))}
+        runs = {k: one_pin(tree, pack) for k, pack in (("without_pack", False), ("with_pack", True))}
+        alone = {k: {n: v for n, v in r.items() if not n.startswith("lines_") and n != "modules"} for k, r in runs.items()}
+        say("heap: the names the app interns on the chip...")
+        names = qstrs(runs["without_pack"]["modules"])
     modules = {m: {"mpy": mpy[m][0], "py": src.get(m, (None,))[0], "py_peak": src.get(m, (None, None))[1],
                    "esp32_mpy_file": _esp32_mpy_bytes(m)} for m in order if m in mpy and m not in PHONE_SIDE}
     result = {"unit": "VM bytes (64-bit; the pin's heap is %d here) unless esp32" % vm.firmware_heap_in_vm(),
               "modules": modules,
               "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("mpy", "py", "esp32_mpy_file")},
-              "services": _services(out), "phases": phases, "one_pin": alone}
+              "services": _services(out), "phases": phases, "one_pin": alone, "chip_qstrs": names}
     if badges:
         say("heap: the demo's two virtual badges...")
         result["badges"] = _badges()

@@ -13,12 +13,12 @@ def for_app(app, hw, log, path):
     import sys
 
     # What the designs need on top of a booted app, in machine words (4 bytes
-    # on the ESP32, 8 in the VM), measured in the VM on one pin's share with
-    # the chip's qstr pools charged (docs/designs.md "The heap"): their code
-    # and data (31.0 KB in the VM: 3,904 words) and, on a pin with meet and
-    # greet, the room a tap's handshake takes with the services running
-    # (21.4 KB) and 4 KB to spare (3,328 words).
-    need = 3904 + (3328 if getattr(app, "meet", None) is not None else 0)
+    # on the ESP32, 8 in the VM), measured on one pin's share (docs/designs.md
+    # "The heap"): their code and data (31.0 KB in the VM: 3,904 words); the
+    # qstr pool their names make the chip add (1,280 entries, 8,984 bytes:
+    # 2,246 words); on a pin with meet and greet, the room a tap's handshake
+    # takes with the services running (21.4 KB) and 4 KB to spare (3,328 words).
+    need = 3904 + 2246 + (3328 if getattr(app, "meet", None) is not None else 0)
     need *= 8 if sys.maxsize > 0x7FFFFFFF else 4
     gc.collect()
     free = gc.mem_free()

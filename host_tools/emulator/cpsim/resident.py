@@ -66,13 +66,17 @@ def power_on(air=False):
 # the firmware's first thousand names cost it nothing, then one of them
 # costs a 2,560-entry pool (28 KB). pad_qstrs() and CHIP_QSTR_POOL_BYTES make
 # the VM charge what the chip would (docs/heap.md, "The qstr pools").
-QSTR_ROOM = 2048  # names a firmware run may intern, with room to spare (docs/heap.md: about 1,350)
-# The chip's pools for the firmware's names: 1,232 names at boot with the
-# designs (counted in docs/heap.md) fill pools of 20..640 entries (1,260);
-# on the ESP32 each pool is a 24-byte header and 7 bytes an entry, and the
-# VM's share is the pin's heap doubled (host_tools/fw/vm.py), so twice that.
+QSTR_ROOM = 2048  # names a firmware run may intern, with room to spare (docs/heap.md: about 1,400)
+# The chip's pools for the firmware's names at boot: the app's 1,160 names
+# (`cloudpin bench heap`, chip_qstrs: counted in its .mpy files, less the
+# ROM's) fill pools of 20..640 entries (1,260); on the ESP32 each pool is a
+# 24-byte header and 7 bytes an entry, and the VM's share is the pin's heap
+# doubled (host_tools/fw/vm.py), so twice that. The designs' names or a
+# phone session's take the chip past 1,260 names, to a pool of 1,280 more:
+# a run with either holds CHIP_QSTR_POOL_MORE_BYTES too.
 CHIP_QSTR_ENTRIES = (20, 40, 80, 160, 320, 640)
 CHIP_QSTR_POOL_BYTES = 2 * sum(24 + 7 * n for n in CHIP_QSTR_ENTRIES)
+CHIP_QSTR_POOL_MORE_BYTES = 2 * (24 + 7 * 1280)
 
 
 def pad_qstrs(room=QSTR_ROOM):
