@@ -41,7 +41,7 @@ def _share():
 def _run(tree, pack):
     r = one_pin(tree, pack)
     assert abs(r["share"] - (_share() - resident.CHIP_QSTR_POOL_BYTES)) < 256, r["share"]  # (block rounding)
-    assert r["status_lines"] >= 10, r
+    assert r["samples"] >= 30, r  # every 20 ms while the pin is awake (it sleeps between)
     return r
 
 
@@ -54,8 +54,8 @@ def _made_friends(r):
 def test_one_pins_share_holds_the_app_and_a_tap_without_designs(without_pack):
     r = without_pack
     _made_friends(r)
-    # measured 2026-12-05 (bench heap, one_pin): 28,544 free after boot; 7,216
-    # the least during the tap; 16,928 after it
+    # measured 2026-12-05 (bench heap, one_pin): 28,608 free after boot; 7,360
+    # the least during the tap; 17,760 after it
     assert r["free_after_boot"] >= 20480, r["free_after_boot"]
     assert r["least_free_in_tap_per_pin"] >= 4096, r["least_free_in_tap_per_pin"]
     assert r["free_after_tap_per_pin"] >= 12288, r["free_after_tap_per_pin"]
@@ -72,7 +72,7 @@ def test_with_the_pack_one_pins_share_leaves_the_designs_off_and_makes_friends(t
     assert len(off) == 1 and " needed)" in off[0], r["lines_a"]
     _made_friends(r)
     # measured 2026-12-05 (bench heap, one_pin): 27,840 free after boot (704
-    # less than without the pack), 6,496 the least during the tap
+    # less than without the pack), 6,560 the least during the tap
     assert r["free_after_boot"] >= 20480, r["free_after_boot"]
     assert r["least_free_in_tap_per_pin"] >= 4096, r["least_free_in_tap_per_pin"]
 

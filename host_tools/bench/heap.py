@@ -18,8 +18,12 @@ here, host_tools/fw/vm.py) unless they say esp32.
   one_pin   the whole app on exactly one pin's share with the chip's qstr
             pools charged (cpsim.resident.pad_qstrs), without and with the
             Tokyo pack: free heap after boot, the least while a tap makes a
-            friend (a second pin built after it, the VM cut to what two chips
-            would have), after it; whether the designs came on.
+            friend (sampled every 20 ms while the pin is awake; a second pin
+            built after it, the VM cut to what two chips would have), after
+            it; whether the designs came on.
+  chip_qstrs the names the app interns on the chip (its .mpy files for the
+            ESP32, less the ROM's) at boot, with the designs, after a phone
+            session, and the qstr pools they take.
   badges    `cloudpin demo`'s two virtual badges, each VM giving the firmware
             exactly the pin's share: what the firmware has free at boot
             and after the tap (its status lines), and whether they became
@@ -350,7 +354,7 @@ from appkit import app_pin, start_and_tap
 from cloudpin import bus as topics
 T0 = 1796000010
 root = os.getcwd()
-da, a, la = app_pin(w, root, "pa", 1, T0, card=True, pack=data, status_every_ms=1000)
+da, a, la = app_pin(w, root, "pa", 1, T0, card=True, pack=data, status_every_ms=600000)
 os.chdir(root)
 if a.designs is None:
     data = None
@@ -362,7 +366,7 @@ import sys
 print("MODULES", " ".join(k for k in sys.modules if k.startswith("cloudpin")))
 held[1] = None
 gc.collect()
-db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, pack=data, status_every_ms=1000)
+db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, pack=data, status_every_ms=600000)
 os.chdir(root)
 gc.collect()
 held[1] = bytearray(gc.mem_free() - 2 * free_a)  # what two chips would have free, no more
@@ -372,8 +376,22 @@ w.radio.set_distance(da, db, 0.02)
 made = []
 for app in (a, b):
     app.bus.subscribe(topics.FRIEND, lambda slot, t, app=app: made.append(app.badge))
+low = [gc.mem_free(), 0]  # the least free seen, the samples taken
+
+async def sample():  # every 20 ms of the run, allocating nothing
+    import asyncio
+    while True:
+        m = gc.mem_free()
+        if m < low[0]:
+            low[0] = m
+        low[1] += 1
+        await asyncio.sleep_ms(20)
+
+w.start(da, sample())
 start_and_tap(w, ((da, a), (db, b)))
 w.run_for(7000)
+print("LEAST", low[0])
+print("SAMPLES", low[1])
 os.chdir(root)
 gc.collect()
 print("AFTER", gc.mem_free())
@@ -391,29 +409,29 @@ def one_pin(path, pack):
     _mpy_tree); pack: the Tokyo pack on the pins. A dict of what the
     firmware had free (the VM's bytes), the friends made, the first pin's
     unlocks, and both pins' log lines."""
-    from host_tools.emulator.cpsim import resident
-
     from host_tools.designs import DEFAULT_PACK, compile_pack
+    from host_tools.emulator.cpsim import resident
+    from host_tools.images.fsimage import BYTECODE, compile_module
 
     exe = vm.micropython_binary(BenchError)
     share = vm.firmware_heap_in_vm() + resident.RUNTIME_BYTES
     heap = str(int(vm.vm_heap(exe, _ONE_PIN_PROBE)) + 2 * share)
+    # the harness's code is charged to the pin: as .mpy, as the firmware, not compiled in its heap
+    (Path(path) / "appkit.mpy").write_bytes(compile_module(FW_TESTS / "appkit.py", "appkit.py", BYTECODE))
     out = vm.run_script("SHARE = %d\nPACK = %r\n" % (share, pack) + _ONE_PIN, {"pack.bin": compile_pack(DEFAULT_PACK)},
                         BenchError, what="one pin's share", heap=heap, path=[path, FW_TESTS, vm.emulator_dir()], timeout=300)
     vals = {}
     for line in out.splitlines():
         k, _, v = line.partition(" ")
         vals.setdefault(k, []).append(v)
-    seen = [int(m.group(1)) for m in (re.search(r" mem_free=(\d+)", ln) for ln in vals["A"] + vals["B"]) if m]
     return {"share": int(vals["SHARE"][0]), "qstr_charge": resident.CHIP_QSTR_POOL_BYTES,
             "free_after_boot": int(vals["BOOT"][0]), "designs": vals["DESIGNS"] == ["True"],
             # two pins given twice the first one's free heap, sharing the code: half is a pin's
-            "least_free_in_tap_per_pin": min(seen) // 2 if seen else None, "status_lines": len(seen),
+            "least_free_in_tap_per_pin": int(vals["LEAST"][0]) // 2, "samples": int(vals["SAMPLES"][0]),
             "free_after_tap_per_pin": int(vals["AFTER"][0]) // 2, "friends_made": int(vals["MADE"][0]),
             "unlocked": vals["UNLOCKED"][0].split() if vals["UNLOCKED"] != ["-"] else [],
             "modules": vals["MODULES"][0].split(),
             "lines_a": vals.get("A", []), "lines_b": vals.get("B", [])}
-
 
 
 def measure(badges=True, progress=None):
