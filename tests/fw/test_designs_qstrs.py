@@ -17,7 +17,7 @@ def test_mp_after_padding_the_firmwares_names_make_no_pool():
     resident.load_all(sim=True, every_board=True)
     added = resident.pad_qstrs()
     assert added > 0
-    names = 1600  # more than the app interns on a chip with the designs and a phone session (1,399: docs/heap.md)
+    names = 1600  # more than the app interns on a chip with the designs and a phone session (1,408: docs/heap.md)
     gc.collect()
     before = gc.mem_alloc()
     _intern(names, "n")

@@ -67,7 +67,7 @@ def power_on(air=False):
 # costs a 2,560-entry pool (28 KB). pad_qstrs() and CHIP_QSTR_POOL_BYTES make
 # the VM charge what the chip would (docs/heap.md, "The qstr pools").
 QSTR_ROOM = 2048  # names a firmware run may intern, with room to spare (docs/heap.md: about 1,400)
-# The chip's pools for the firmware's names at boot: the app's 1,160 names
+# The chip's pools for the firmware's names at boot: the app's 1,169 names
 # (`cloudpin bench heap`, chip_qstrs: counted in its .mpy files, less the
 # ROM's) fill pools of 20..640 entries (1,260); on the ESP32 each pool is a
 # 24-byte header and 7 bytes an entry, and the VM's share is the pin's heap
