@@ -21,6 +21,11 @@ from cpsim import resident
 
 from host_tools.bench.heap import _mpy_tree, one_pin, qstrs
 
+# The least a pin may have free while a tap makes a friend (the VM's bytes):
+# the handshake allocates blocks of up to 3.3 KB (social/exchange.py); with
+# about 1 KB left one of them found no room and the tap failed.
+TAP_MARGIN = 3072
+
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
@@ -57,7 +62,7 @@ def test_one_pins_share_holds_the_app_and_a_tap_without_designs(without_pack):
     # measured 2026-12-05 on b872fc8 (bench heap, one_pin): 27,104 free after
     # boot; 6,416 the least during the tap; 17,088 after it
     assert r["free_after_boot"] >= 20480, r["free_after_boot"]
-    assert r["least_free_in_tap_per_pin"] >= 4096, r["least_free_in_tap_per_pin"]
+    assert r["least_free_in_tap_per_pin"] >= TAP_MARGIN, r["least_free_in_tap_per_pin"]
     assert r["free_after_tap_per_pin"] >= 12288, r["free_after_tap_per_pin"]
 
 
@@ -74,7 +79,7 @@ def test_with_the_pack_one_pins_share_leaves_the_designs_off_and_makes_friends(t
     # measured 2026-12-05 on b872fc8 (bench heap, one_pin): 26,432 free after
     # boot (672 less than without the pack), 5,616 the least during the tap
     assert r["free_after_boot"] >= 20480, r["free_after_boot"]
-    assert r["least_free_in_tap_per_pin"] >= 4096, r["least_free_in_tap_per_pin"]
+    assert r["least_free_in_tap_per_pin"] >= TAP_MARGIN, r["least_free_in_tap_per_pin"]
 
 
 def test_the_qstr_charge_is_the_chips_pools_for_the_apps_names(without_pack):
