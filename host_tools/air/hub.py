@@ -316,6 +316,7 @@ class AirHub:
 
         cid = target._next_cid()
         conn = Connection(self, target, cid)
+        conn.central, conn.lost = central, False  # for _check_range
         self._links[(target, cid)] = conn
         central._made = conn
         target._raw(b"C" + bytes((cid, central._addr[0])) + central._addr[1])
@@ -356,10 +357,13 @@ class AirHub:
         return conn
 
     def _check_range(self):
-        # links between VMs live as long as the two stations hear each other
+        # a link lives as long as its two stations hear each other: each VM
+        # is told when its peer (a VM or a host central) falls silent or is
+        # heard again, and its link's supervision does the rest
         for r in list(self._links.values()):
-            if isinstance(r, Relay) and r.peer is not None:
-                lost = not self.radio.hears(r.peer._dev, r.other.peer._dev)
+            other = r.other.peer if isinstance(r, Relay) else getattr(r, "central", None)
+            if other is not None:
+                lost = not self.radio.hears(r.peer._dev, other._dev)
                 if lost != r.lost:
                     r.lost = lost
                     r.peer._raw(b"L" + bytes((r.cid, 1 if lost else 0)))
