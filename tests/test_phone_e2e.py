@@ -38,7 +38,7 @@ from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadgeFa
 # of the session's 27.5 KB; the share lacks about 19 KB at the session's least.
 SHARE_EXTRA = 32 * 1024
 MARGIN = 8192  # bytes still free at the session's least (with 5 KB a request ran out: the heap is in pieces)
-DOUBLE_TAPS = 6  # a person double-taps again when nothing happens (a loaded host drops samples)
+DOUBLE_TAPS = 8  # a person taps again when nothing happens (a loaded host drops samples)
 GAP_S = 0.8  # between the two touches: past the first one's tap window, within role.DOUBLE_TAP_MS
 TIMEOUT = 60
 
@@ -122,10 +122,13 @@ def test_double_tap_then_cloudpin_phone_with_the_card_on_a_provisioned_badge(bad
     assert out.wait(" status uptime_s=", TIMEOUT), out.lines  # the app is up
     for _ in range(DOUBLE_TAPS):
         mark = len(out.lines)
-        farm.tap(["badge-1"], solo=True)
-        time.sleep(GAP_S)
-        farm.tap(["badge-1"], solo=True)
-        if out.wait(" phone window open mem_free=", 4, mark):
+        # A pin lying still dozes: its click engine wakes it for the first
+        # touch, which a starved VM may read too late (the FIFO moved on).
+        # So a third touch: the second and third make the double tap then.
+        for k in range(3):
+            farm.tap(["badge-1"], solo=True)
+            time.sleep(GAP_S if k < 2 else 0)
+        if out.wait(" phone window open mem_free=", 3, mark):
             break
     else:
         pytest.fail("no double tap felt in %d tries: %s" % (DOUBLE_TAPS, [ln for ln in out.lines if " tap" in ln]))

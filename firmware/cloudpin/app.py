@@ -258,12 +258,8 @@ _BOOT_ONLY = ("boardspec", "identity")
 
 def _drop_boot_modules():
     import gc
-    import sys
 
     import cloudpin
 
-    for name in _BOOT_ONLY:
-        sys.modules.pop("cloudpin." + name, None)
-        if hasattr(cloudpin, name):
-            delattr(cloudpin, name)
+    cloudpin.unload(cloudpin, _BOOT_ONLY)
     gc.collect()

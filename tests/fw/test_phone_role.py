@@ -10,7 +10,9 @@ from phonekit import SECRET, Counter, pin
 from cloudpin import bus as topics
 from cloudpin.bus import Bus
 from cloudpin.phone import phoneside as p
+from cloudpin.phone import link
 from cloudpin.phone import role as rolemod
+from cloudpin.phone import service
 from cloudpin.phone.role import PhoneRole, PhoneWindow
 
 
@@ -183,6 +185,67 @@ def test_a_window_the_heap_cannot_serve_stays_shut_and_loads_nothing():
     bus.publish(topics.TAP, 3400, 1800)
     asyncio.run(r.step(3400))
     assert made == [1] and owner.adv.advertising and r.refusals == 1
+
+
+def test_a_service_that_runs_out_of_heap_while_loading_shuts_the_window():
+    def make():
+        raise MemoryError("memory allocation failed, allocating 2560 bytes")
+
+    owner, bus, log = Owner(), Bus(), Log()
+    r = PhoneRole(owner, make, bus, log, random=Counter(3))
+    r.open(0)
+    asyncio.run(r.step(0))  # (before: the exception ended the role's task, the supervisor restarted it)
+    assert r.service is None and r.refusals == 1 and not r.window.is_open(0) and owner.users == []
+    assert [ln for ln in log.lines if ln.startswith("phone off: out of heap while loading (")], log.lines
+
+
+def test_the_service_unloads_after_its_window_and_wrong_proofs_still_count():
+    made = []
+    owner, bus = Owner(), Bus()
+    r = PhoneRole(owner, lambda: made.append(pin()) or made[-1], bus, Log(), random=Counter(3))
+    r.open(0)
+    asyncio.run(r.step(0))
+    for i in range(service.FREE_FAILS):  # wrong secrets: the free tries used up
+        ph = p.Phone(bytes(16), Counter(10 + i))
+        assert write(r, owner, 7, ph.prove(write(r, owner, 7, ph.hello(), 10)), 10)[:2] == bytes((p.ERROR, p.BAD_PROOF))
+    owner.srv.on_disconnect(7)
+    asyncio.run(r.step(rolemod.WINDOW_S * 1000))  # the window's end: the service goes
+    assert r.service is None and owner.users == [] and len(made) == 1
+    r.open(70000)  # the next window loads a new one, which knows of the wrong proofs
+    asyncio.run(r.step(70000))
+    assert len(made) == 2 and r.service is made[1]
+    ph = p.Phone(bytes(16), Counter(20))
+    assert write(r, owner, 8, ph.prove(write(r, owner, 8, ph.hello(), 70000)), 70000)[:2] == bytes((p.ERROR, p.BAD_PROOF))
+    ans = write(r, owner, 8, p.Phone(SECRET, Counter(21)).hello(), 70100)
+    assert ans[:2] == bytes((p.ERROR, p.LOCKED)), ans  # (a fresh count would have challenged it)
+
+
+def test_mp_a_page_goes_out_in_one_buffer():
+    # A 1,024-byte answer in 54 notifications of 20 bytes: the fragments are
+    # written into one buffer (the stack copies each), so sending allocates
+    # per message, not per fragment (before: several new bytes objects a fragment).
+    import gc
+
+    r, owner, bus, _ = rig()
+    r.open(0)
+    asyncio.run(r.step(0))
+    got = []
+    owner.srv.notify = lambda conn, handle, data=None, indicate=False: got.append(bytes(data)) or True
+    r._conns[4] = [0, 0, True]
+    msg = bytes(range(256)) * 4
+    asyncio.run(link.send(r, 4, msg))  # the first send makes the buffer
+    rx = p.Reassembler()
+    assert len(got) == 54 and bytes([rx.feed(f) for f in got][-1]) == msg
+    owner.srv.notify = lambda conn, handle, data=None, indicate=False: True
+    coro = link.send(r, 4, msg)
+    gc.collect()
+    before = gc.mem_alloc()
+    try:
+        coro.send(None)  # no host buffer is full: it runs to the end at once
+    except StopIteration:
+        pass
+    used = gc.mem_alloc() - before
+    assert r.sent == 108 and used < 256, (r.sent, used)
 
 
 def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():

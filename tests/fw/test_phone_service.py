@@ -11,6 +11,7 @@ from phonekit import (BADGE, CARD, SECRET, Counter, call, error_of, pair, pin, s
 from cloudpin import owner
 from cloudpin.phone import phoneside as p
 from cloudpin.phone import service
+from cloudpin.phone.backend import PinBackend
 
 
 def test_fragments_round_trip_at_every_size_and_length():
@@ -57,6 +58,14 @@ def test_the_owner_pairs_and_reads_everything():
     assert st == p.OK and p.parse_stats(b)["friends"] == 5
     st, b = call(svc, ph, p.OP_DESIGNS)
     assert st == p.OK and p.parse_designs(b) == (4, [(0, "athletics"), (4, "boxing")])  # the newest unlock shown
+
+
+def test_stats_without_the_daily_counters_give_the_apps_count():
+    # a pin without an event pack keeps no daily counters (the designs do):
+    # the app's own count (App._today: steps since boot) instead of zeros
+    b = PinBackend("0.1.0", BADGE, 5, now_s=lambda: 1796000000, today=lambda unix_s: (4321, 2))
+    assert b.stats() == (0, 4321, 2, 4321, 0)
+    assert PinBackend("0.1.0", BADGE, 5, now_s=lambda: 1796000000).stats() == (0, 0, 0, 0, 0)
 
 
 def test_the_owner_sets_the_card_and_the_design():
@@ -171,7 +180,8 @@ def test_the_lock_doubles_up_to_its_cap():
         ph = p.Phone(b"W" * 16, Counter(t))
         ans = send(svc, 2, ph.prove(send(svc, 2, ph.hello(), t)), t)
         assert error_of(ans) == p.BAD_PROOF
-        waits.append(svc._locked_s(t))
+        locked = svc._locked(p.HELLO, t)  # ERROR LOCKED | seconds u16, or None
+        waits.append(0 if locked is None else locked[3] | locked[4] << 8)
         t += 1000 * max(waits[-1], 0)
     assert waits[:5] == [0, 0, 1, 2, 4] and waits[-1] == service.LOCK_MAX_S
 

@@ -3,8 +3,11 @@
 # the role (no 500 ms polls) and sleeps; a double tap opens the window at
 # once, the owner's phone is served, the window's passes are deadlines the
 # sleeper knows, the beacon comes back after the phone until the window's
-# end, and the role is quiet again when the radio is let go.
+# end, and the role is quiet again when the radio is let go, its protocol
+# modules unloaded.
+import gc
 import os
+import sys
 import time
 
 from appkit import app_pin, pair_key, phone_device, phone_reads_friends
@@ -28,7 +31,7 @@ async def _double_tap(app, at_ms, out):
     app.bus.publish(topics.TAP, time.ticks_ms(), 900)
     await app.power.sleep_ms(400)
     out.append(time.ticks_ms())
-    app.bus.publish(topics.TAP, out[0], 900)
+    app.bus.publish(topics.TAP, out[-1], 900)
 
 
 def test_a_pin_with_no_phone_window_sleeps_and_never_runs_the_role():
@@ -87,6 +90,11 @@ def test_a_double_tap_is_served_at_once_and_the_role_goes_quiet_after():
         assert a.phone.advertising and a.radio.users == ["phone"]
         w.run_for(rolemod.WINDOW_S * 1000 - time.ticks_diff(time.ticks_ms(), tapped[0]) + 1000)
         assert not a.phone.advertising and not a.phone.holding and a.radio.users == []
+        # the protocol, service and backend gave their heap back (only their
+        # interned names stay): meet and greet's next tap has its room again
+        assert a.phone.service is None and [ln for ln in la if " phone window closed mem_free=" in ln]
+        if sys.implementation.name == "micropython":  # (the phone here holds the protocol: phoneside)
+            assert "cloudpin.phone.service" not in sys.modules and "cloudpin.phone.backend" not in sys.modules
         passes, slept = a.phone.passes, _slept_us(da)
         w.run_for(10000)
         assert a.phone.passes == passes, (passes, a.phone.passes)
@@ -105,6 +113,8 @@ def test_a_window_nobody_answers_closes_on_time_and_the_pin_sleeps_again():
         w.start(da, _double_tap(a, 1000, tapped))
         w.run_for(2000)  # the second tap at 1,400 ms; the radio starts in ~300 ms
         assert a.phone.advertising and a.radio.users == ["phone"]
+        gc.collect()
+        opened = gc.mem_free()
         w.run_for(rolemod.WINDOW_S * 1000 - 1600)  # the window's last second
         assert a.phone.advertising
         passes = a.phone.passes
@@ -112,9 +122,25 @@ def test_a_window_nobody_answers_closes_on_time_and_the_pin_sleeps_again():
         assert not a.phone.advertising and a.radio.users == [] and not a.phone.holding
         # about two passes a second while it was open, through the sleeper's deadlines
         assert passes >= rolemod.WINDOW_S, passes
+        assert a.phone.service is None
+        if sys.implementation.name == "micropython":
+            # the service and backend (the protocol is the test's too: phoneside)
+            # and the radio's window gave their heap back
+            gc.collect()
+            closed = gc.mem_free()
+            assert closed - opened > 12288, (opened, closed)
         passes, slept = a.phone.passes, _slept_us(da)
         w.run_for(10000)
         assert a.phone.passes == passes
         assert _slept_us(da) - slept > 0.9 * 10000000
+        # a second window loads them again and leaves the heap as the first did
+        w.start(da, _double_tap(a, 0, tapped))
+        w.run_for(2000)
+        assert a.phone.advertising and a.phone.service is not None
+        w.run_for(rolemod.WINDOW_S * 1000)
+        assert a.phone.service is None and not a.phone.advertising
+        if sys.implementation.name == "micropython":
+            gc.collect()
+            assert gc.mem_free() > closed - 1024, (closed, gc.mem_free())  # (its few log lines)
     finally:
         os.chdir(root)

@@ -8,13 +8,14 @@ from cloudpin.phone import protocol as p
 class PinBackend:
     """`gen` is the identity's prov_gen: a card of another generation is
     stale (cloudpin.owner) and reads as none. `daily` a social.daily.Daily
-    or None, `steps_total()` the steps since provisioning, `now_s()` unix
+    or None (then `today(unix s)` -> (steps, made), the app's count, if
+    given), `steps_total()` the steps since provisioning, `now_s()` unix
     seconds. `designs` is the unlock engine, or None: it must offer
     unlocked() -> [(index, sport id)], .selected (index or -1) and
     select(index) -> bool (False: not unlocked)."""
 
     def __init__(self, version, badge_id, gen, friends=None, daily=None, steps_total=None, now_s=None,
-                 designs=None, card_path=owner.PATH, log=None):
+                 designs=None, card_path=owner.PATH, log=None, today=None):
         self.version = version
         self.badge_id = badge_id
         self.gen = gen
@@ -22,6 +23,7 @@ class PinBackend:
         self.daily = daily
         self._steps_total = steps_total
         self._now_s = now_s
+        self._today = today  # unix s -> (steps, made) today when no daily counters are kept (App._today)
         self.engine = designs
         self.card_path = card_path
         self.log = log
@@ -51,9 +53,12 @@ class PinBackend:
 
     def stats(self):
         steps = made = day = 0
-        if self.daily is not None and self._now_s is not None:
-            steps, made = self.daily.today(self._now_s())
-            day = self.daily.day
+        if self._now_s is not None:
+            if self.daily is not None:
+                steps, made = self.daily.today(self._now_s())
+                day = self.daily.day
+            elif self._today is not None:  # a pin without the designs: the app's count (day unknown: 0)
+                steps, made = self._today(self._now_s())
         total = self._steps_total() if self._steps_total is not None else steps
         return day, steps, made, total, self.friends.count if self.friends is not None else 0
 

@@ -17,8 +17,6 @@
 #
 # Why not BLE bonding: it is unreliable on ESP32 MicroPython (hardware-facts)
 # and lost with every reset; the card's secret survives both.
-import struct
-
 import cryptolib
 from micropython import const
 
@@ -28,14 +26,14 @@ from cloudpin.phone.ids import (EV_BATTERY, EV_DESIGN, EV_FRIEND, EV_UPDATE, RX_
 
 PROTO = const(1)
 
-MAX_MESSAGE = const(1024)  # a reassembled message, either way
+_MAX_MESSAGE = const(1024)  # a reassembled message, either way
 NONCE = const(16)
 PROOF = const(16)
-TAG = const(8)
+_TAG = const(8)
 SEALED_OVERHEAD = const(11)  # kind + seq + tag
-MAX_PLAIN = const(1013)  # MAX_MESSAGE - SEALED_OVERHEAD
-MAX_SEQ = const(0xFFFF)  # messages per direction and connection
-FIRST = const(0x80)
+MAX_PLAIN = const(1013)  # _MAX_MESSAGE - SEALED_OVERHEAD
+_MAX_SEQ = const(0xFFFF)  # messages per direction and connection
+_FIRST = const(0x80)
 
 # message kinds (phone -> pin below 0x80, pin -> phone from 0x80)
 HELLO = const(0x01)  # proto u8
@@ -60,7 +58,7 @@ OP_DESIGN_SET = const(7)  # index u8
 # status codes
 OK = const(0)
 MALFORMED = const(1)  # cannot be parsed (fragment, message or arguments)
-TOO_LARGE = const(2)  # over MAX_MESSAGE, or a value over its limit
+TOO_LARGE = const(2)  # over _MAX_MESSAGE, or a value over its limit
 OUT_OF_ORDER = const(3)  # not expected now (PROVE before HELLO, HELLO in a session, a lost fragment)
 UNAUTHORISED = const(4)  # a request before the proof
 BAD_PROOF = const(5)  # the proof does not match: wrong secret, or someone else's pin
@@ -72,39 +70,60 @@ INVALID = const(10)  # well-formed but refused (e.g. a card over the owner card'
 NOT_FOUND = const(11)  # no such design (or not unlocked)
 UNAVAILABLE = const(12)  # this pin has no owner card / no designs
 INTERNAL = const(13)  # the pin failed (logged); nothing was changed
-SESSION_OVER = const(14)  # MAX_SEQ messages in this connection: reconnect
+SESSION_OVER = const(14)  # _MAX_SEQ messages in this connection: reconnect
 VERSION = const(15)  # a protocol version this pin does not speak
 
-_LABEL_PHONE = b"cloudpin v1 phone proof"
-_LABEL_PIN = b"cloudpin v1 pin proof"
-_LABEL_BEACON = b"cloudpin v1 phone beacon"
-_LABEL_SESSION = b"cloudpin v1 phone session"
+_LABEL_PHONE = const(b"cloudpin v1 phone proof")
+_LABEL_PIN = const(b"cloudpin v1 pin proof")
+_LABEL_BEACON = const(b"cloudpin v1 phone beacon")
+_LABEL_SESSION = const(b"cloudpin v1 phone session")
 
 NO_SLOT = const(0xFFFF)  # friends page: no more friends
 
 
 # -- fragments ---------------------------------------------------------------
 
+def fragment_into(buf, msg, pos, size):
+    """Write the fragment of `msg` that starts at byte `pos` (0 for the
+    first) into `buf`, at most `size` bytes (MTU - 3); its length (the next
+    starts at pos + length - 3 after the first, pos + length - 1 after the
+    others). Byte by byte, one int back: it allocates nothing (the pin sends
+    a page through one buffer)."""
+    n = len(msg)
+    if pos == 0:
+        buf[0] = _FIRST
+        buf[1] = n & 0xFF
+        buf[2] = n >> 8
+        k = 3
+    else:
+        buf[0] = ((pos - size + 3) // (size - 1) + 1) & 0x7F
+        k = 1
+    end = min(n, pos + size - k)
+    while pos < end:
+        buf[k] = msg[pos]
+        k += 1
+        pos += 1
+    return k
+
+
 def fragments(msg, size):
     """The fragments of `msg`, each at most `size` bytes (MTU - 3)."""
     if size < 4:
         raise ValueError("fragment size")
-    n = len(msg)
-    head = bytes((FIRST, n & 0xFF, n >> 8))
-    first = size - 3
-    yield head + bytes(msg[:first])
-    pos = first
-    i = 1
-    while pos < n:
-        yield bytes((i & 0x7F,)) + bytes(msg[pos:pos + size - 1])
-        pos += size - 1
-        i += 1
+    buf = bytearray(size)
+    pos = 0
+    while True:
+        k = fragment_into(buf, msg, pos, size)
+        yield bytes(buf[:k])
+        pos += k - (3 if pos == 0 else 1)
+        if pos >= len(msg):
+            return
 
 
 class Reassembler:
     """Joins fragments into a message in a buffer allocated once."""
 
-    def __init__(self, most=MAX_MESSAGE):
+    def __init__(self, most=_MAX_MESSAGE):
         self.buf = bytearray(most)
         self.want = -1  # -1: waiting for a first fragment
         self.have = 0
@@ -122,8 +141,8 @@ class Reassembler:
             self.want = -1
             return MALFORMED
         h = frag[0]
-        if h & FIRST:
-            if h != FIRST or n < 3:
+        if h & _FIRST:
+            if h != _FIRST or n < 3:
                 self.want = -1
                 return MALFORMED
             want = frag[1] | (frag[2] << 8)
@@ -154,16 +173,12 @@ class Reassembler:
 
 # -- proofs and the sealed channel --------------------------------------------
 
-def _hmac16(key, label, a, b):
-    return kdf.hmac_sha256(key, (label, a, b))[:PROOF]
-
-
 def phone_proof(pair_key, pin_nonce, phone_nonce):
-    return _hmac16(pair_key, _LABEL_PHONE, pin_nonce, phone_nonce)
+    return kdf.hmac_sha256(pair_key, (_LABEL_PHONE, pin_nonce, phone_nonce))[:PROOF]
 
 
 def pin_proof(pair_key, pin_nonce, phone_nonce):
-    return _hmac16(pair_key, _LABEL_PIN, phone_nonce, pin_nonce)
+    return kdf.hmac_sha256(pair_key, (_LABEL_PIN, phone_nonce, pin_nonce))[:PROOF]
 
 
 def beacon_tag(pair_key, nonce):
@@ -182,13 +197,13 @@ def beacon_tag(pair_key, nonce):
 # Meet-and-greet decoders see it as theirs but INVALID (9 bytes, kind 15).
 BEACON_KIND = const(0x1F)
 COMPANY_ID = const(0xFFFF)
-NAME = b"CloudPin"
+_NAME = const(b"CloudPin")
 
 
 def beacon(pair_key, nonce):
     tag = beacon_tag(pair_key, nonce)
     return (b"\x02\x01\x06\x0c\xff" + bytes((COMPANY_ID & 0xFF, COMPANY_ID >> 8, BEACON_KIND)) + bytes(nonce)
-            + tag + bytes((len(NAME) + 1, 0x09)) + NAME)
+            + tag + bytes((len(_NAME) + 1, 0x09)) + _NAME)
 
 
 same = kdf.same  # the one constant-time comparison (social/kdf.py); phoneside and service use p.same
@@ -203,17 +218,15 @@ class Channel:
         okm = kdf.hkdf(pair_key, bytes(pin_nonce) + bytes(phone_nonce), _LABEL_SESSION, 96)
         to_pin, to_phone = (okm[0:16], okm[32:64]), (okm[16:32], okm[64:96])
         out, inn = (to_phone, to_pin) if pin_side else (to_pin, to_phone)
-        self._tx_aes = cryptolib.aes(out[0], 1)  # CTR by hand: ECB is all a stock build has
-        self._rx_aes = cryptolib.aes(inn[0], 1)
-        self._tx_mac = out[1]
-        self._rx_mac = inn[1]
+        # tx AES, rx AES (CTR by hand: ECB is all a stock build has), tx MAC
+        # key, rx MAC key, the counter block and the key stream's (one list:
+        # each attribute name is a qstr the pin interns for good)
+        self._s = [cryptolib.aes(out[0], 1), cryptolib.aes(inn[0], 1), out[1], inn[1], bytearray(16), bytearray(16)]
         self.tx_seq = 0
         self.rx_seq = 0
-        self._blk = bytearray(16)
-        self._ks = bytearray(16)
 
     def _ctr(self, aes, seq, src, dst):
-        blk, ks = self._blk, self._ks
+        blk, ks = self._s[4], self._s[5]
         for i in range(16):
             blk[i] = 0
         blk[0] = seq & 0xFF
@@ -229,17 +242,17 @@ class Channel:
                 dst[off + j] = src[off + j] ^ ks[j]
 
     def seal(self, kind, plain):
-        """kind | seq | ciphertext | tag; None once MAX_SEQ messages went."""
+        """kind | seq | ciphertext | tag; None once _MAX_SEQ messages went."""
         seq = self.tx_seq
-        if seq > MAX_SEQ:
+        if seq > _MAX_SEQ:
             return None
         n = len(plain)
-        out = bytearray(3 + n + TAG)
+        out = bytearray(3 + n + _TAG)
         out[0] = kind
         out[1] = seq & 0xFF
         out[2] = seq >> 8
-        self._ctr(self._tx_aes, seq, plain, memoryview(out)[3:3 + n])
-        out[3 + n:] = kdf.hmac_sha256(self._tx_mac, memoryview(out)[:3 + n])[:TAG]
+        self._ctr(self._s[0], seq, plain, memoryview(out)[3:3 + n])
+        out[3 + n:] = kdf.hmac_sha256(self._s[2], memoryview(out)[:3 + n])[:_TAG]
         self.tx_seq = seq + 1
         return out
 
@@ -250,13 +263,13 @@ class Channel:
         if n < 0:
             return MALFORMED, None
         body = memoryview(msg)
-        if not same(kdf.hmac_sha256(self._rx_mac, body[:3 + n])[:TAG], body[3 + n:]):
+        if not same(kdf.hmac_sha256(self._s[3], body[:3 + n])[:_TAG], body[3 + n:]):
             return BAD_TAG, None
         seq = msg[1] | (msg[2] << 8)
         if seq != self.rx_seq:
             return (REPLAY if seq < self.rx_seq else OUT_OF_ORDER), None
         plain = bytearray(n)
-        self._ctr(self._rx_aes, seq, body[3:3 + n], plain)
+        self._ctr(self._s[1], seq, body[3:3 + n], plain)
         self.rx_seq = seq + 1
         return OK, plain
 
@@ -289,7 +302,8 @@ class Reader:
         return b[0] | (b[1] << 8)
 
     def u32(self):
-        return struct.unpack("<I", bytes(self.take(4)))[0]
+        b = self.take(4)
+        return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
 
     def text(self):
         try:
@@ -302,9 +316,17 @@ class Reader:
             raise ValueError("trailing bytes")
 
 
+def put_le(out, v, n):
+    """Append v as n bytes, little-endian (the pin's packing: struct's
+    format strings would each be a name it interns for good)."""
+    for _ in range(n):
+        out.append(v & 0xFF)
+        v >>= 8
+
+
 def _text(out, s):
     b = s.encode()
-    out.extend(struct.pack("<H", len(b)))
+    put_le(out, len(b), 2)
     out.extend(b)
 
 
@@ -354,7 +376,11 @@ def put_friend(out, d, shorten=False):
         card = {"handles": []}
         for f in CARD_FIELDS:
             card[f] = d["card"][f][:SHORT_TEXT]
-    out.extend(struct.pack("<HIB", d["slot"], d["added"], (0 if latest is None else 1) | (2 if shorten else 0)))
+    put_le(out, d["slot"], 2)
+    put_le(out, d["added"], 4)
+    out.append((0 if latest is None else 1) | (2 if shorten else 0))
     if latest is not None:
-        out.extend(struct.pack("<IHI", latest[0], latest[1], latest[2]))
+        put_le(out, latest[0], 4)
+        put_le(out, latest[1], 2)
+        put_le(out, latest[2], 4)
     put_card(out, card)

@@ -16,7 +16,8 @@
 # the radio on.
 #
 # IRQ callbacks only copy and queue (they run between any two bytecodes);
-# the work (HMAC, flash, notifications) runs in this role's task.
+# the work (HMAC, flash, notifications) runs in this role's task, its code
+# in cloudpin.phone.link, loaded with the service at the first double tap.
 #
 # The task waits on the light sleeper (cloudpin.power): with no window and
 # no link open it waits on its flag alone (a double tap, a write or a bus
@@ -29,7 +30,6 @@
 # it), so that a pin's log shows what a phone session costs it.
 import asyncio
 import gc
-import struct
 import sys
 import time
 
@@ -37,7 +37,6 @@ import bluetooth
 from micropython import const
 
 from cloudpin import bus as topics
-from cloudpin.ble.advertiser import PHONE as _PRIO
 from cloudpin.phone import ids
 
 WINDOW_S = const(60)
@@ -53,9 +52,7 @@ POLL_MS = const(500)  # while a window or link is open: resume the beacon, close
 NEED_WORDS = const(3700)
 ADV_MS = const(200)  # the window's advertising interval: a phone finds it in well under a second
 FRAGMENT = const(20)  # notifications of ATT_MTU 23 - 3, until the phone exchanges a larger MTU
-_MAX_FRAGMENT = const(244)  # MTU 247, a common maximum (LE data length 251): larger MTUs gain nothing here
 _RX_BUF = const(256)  # one write of up to MTU - 3 (NimBLE's largest MTU is 256 by default)
-_NOTIFY_TRIES = const(50)  # a full host buffer pool (ENOMEM) clears in a few connection events
 _F_WRITE = const(0x0008)
 _F_WRITE_NR = const(0x0004)
 _F_NOTIFY = const(0x0010)
@@ -145,6 +142,8 @@ class PhoneRole:
         self.passes = 0  # steps run (a pin with no window or link runs none)
         self.need_words = NEED_WORDS
         self.refusals = 0  # windows refused for want of heap
+        self._rate = None  # (fails, lock_t, lock_ms) of the service last unloaded
+        self._frag = None  # memoryview of the notification buffer, while the service is loaded
         self.least_free = -1  # gc.mem_free() least seen in the current owner session
         self._opened = 0  # the window's `opened` last logged
         self.wait_ms = _wait_ms  # (flag, ms) -> awaitable; the app gives the sleeper's (PowerService.wait_ms)
@@ -216,28 +215,58 @@ class PhoneRole:
             if not self._inbox and not self.window.is_open(now):
                 self._events = []  # no phone can be in: nobody to tell
                 return
-            if not self._room():
+            if not self._load():
                 self.window.close()
                 self._inbox = []
                 self._events = []
                 return
-            self.service = self._make_service()
-            self.service.backend.battery = self.battery
         svc = self.service
-        while self._inbox:
-            kind, conn, data = self._inbox.pop(0)
-            if kind == "x":
-                self._gone(svc, conn)
-            else:
-                await self._write(svc, conn, data, now)
-        while self._events:
-            code, arg = self._events.pop(0)
-            await self._event(svc, code, arg)
-        self._timeouts(svc, now)
-        await self._radio(svc, now)
+        from cloudpin.phone import link
+
+        await link.serve(self, svc, now)
         if self.window.opened != self._opened:
             self._opened = self.window.opened  # (its service loaded, the radio on)
             self.log.info("phone window open mem_free=%d" % _free())
+        elif self.idle(now):
+            self._unload(svc)
+
+    def _load(self):
+        """Load the service (and the link's code); False, logged, when the
+        heap has not the room or ran out while loading."""
+        if not self._room():
+            return False
+        try:
+            svc = self._make_service()
+            from cloudpin.phone import link  # noqa: F401  (its code too, before a phone is served)
+        except MemoryError as e:  # (the room was there, but not in one piece, or a qstr pool did not fit)
+            self.refusals += 1
+            self._drop()
+            self.log.error("phone off: out of heap while loading (%r)" % (e,))
+            return False
+        svc.backend.battery = self.battery
+        if self._rate is not None:  # wrong proofs count across windows (the lock too)
+            svc.fails, svc.lock_t, svc.lock_ms = self._rate
+        self.service = svc
+        return True
+
+    def _drop(self):
+        self.service = None
+        self._frag = None
+        if sys.implementation.name == "micropython":
+            import cloudpin
+            import cloudpin.phone
+
+            cloudpin.unload(cloudpin.phone, ("link", "backend", "service", "protocol"))
+
+    def _unload(self, svc):
+        # The window is over and no phone is on: the link, protocol, service
+        # and backend give their heap back (14 KB in the VM) for meet and greet's
+        # next tap. The names they interned stay, so loading them at the next
+        # double tap makes no new qstr pool. (Under CPython the tests hold
+        # these modules' classes: only the service goes.)
+        self._rate = (svc.fails, svc.lock_t, svc.lock_ms)
+        self._drop()
+        self.log.info("phone window closed mem_free=%d" % _free())
 
     def _room(self):
         # The service's modules load now: a load that runs out half way
@@ -251,104 +280,3 @@ class PhoneRole:
         self.log.error("phone off: out of heap (%d bytes free, %d needed)" % (free, need))
         self.refusals += 1
         return False
-
-    async def _write(self, svc, conn, data, now):
-        st = self._conns.get(conn)
-        if st is None:
-            st = self._conns[conn] = [now, now, False]
-            svc.connect(conn)
-        ans = svc.write(conn, data, now)
-        if ans is None:
-            return
-        st[1] = now
-        if not st[2] and svc.authenticated(conn):
-            st[2] = True  # (the window stays: a command each connection, as `cloudpin phone` makes them)
-            self.least_free = _free()
-            self.log.info("phone owner in mem_free=%d" % self.least_free)
-            self.bus.publish(topics.PHONE, True)
-        elif st[2]:
-            free = _free()  # with the answer alive: the session's peak (a collect, ~ms, per request)
-            if free < self.least_free:
-                self.least_free = free
-        await self._send(conn, ans)
-
-    async def _send(self, conn, msg):
-        h = self._svc.handles
-        if h is None:
-            self.dropped += 1
-            return
-        size = min(max(self._server.mtu(conn) - 3, FRAGMENT), _MAX_FRAGMENT)  # the MTU the phone exchanged
-        from cloudpin.phone.protocol import fragments
-
-        for frag in fragments(msg, size):
-            tries = 0
-            while not self._server.notify(conn, h[1], frag):
-                tries += 1
-                if tries >= _NOTIFY_TRIES or conn not in self._conns:
-                    self.dropped += 1
-                    return
-                await asyncio.sleep_ms(30)  # host buffers full (ENOMEM): one connection event
-            self.sent += 1
-
-    async def _event(self, s, code, arg):
-        if code == ids.EV_FRIEND:
-            out = s.friend_event(arg)
-        elif code == ids.EV_UPDATE:
-            slot, steps, made, t = arg
-            out = s.event(code, struct.pack("<HIHI", slot, min(max(steps, 0), 0xFFFFFFFF), min(max(made, 0), 0xFFFF), t))
-        elif code == ids.EV_DESIGN:
-            out = s.event(code, bytes((arg & 0xFF,)))
-        else:
-            out = s.event(code, bytes((arg[0] & 0xFF, 1 if arg[1] else 0)))
-        for conn, msg in out:
-            await self._send(conn, msg)
-
-    def _gone(self, svc, conn):
-        st = self._conns.pop(conn, None)
-        svc.disconnect(conn)
-        if st is not None and st[2]:
-            self.log.info("phone owner gone least_free=%d mem_free=%d" % (self.least_free, _free()))
-            self.bus.publish(topics.PHONE, False)
-
-    def _timeouts(self, svc, now):
-        for conn, st in list(self._conns.items()):
-            if st[2]:
-                late = time.ticks_diff(now, st[1]) > IDLE_S * 1000
-            else:
-                late = time.ticks_diff(now, st[0]) > PROOF_S * 1000
-            if late:
-                self.log.info("phone link %d closed: %s" % (conn, "idle" if st[2] else "no proof"))
-                self._server.disconnect(conn)
-                self._gone(svc, conn)
-
-    async def _radio(self, svc, now):
-        # The phone window is the radio's lowest priority: while another role
-        # holds the radio (a tap window, a friend-update window) its beacon
-        # pauses, and it resumes after (the window's time keeps running).
-        busy = False
-        for u in self.owner.users:
-            if u != "phone":
-                busy = True
-        want_adv = self.window.is_open(now) and not self._conns and not busy
-        if (want_adv or self._conns) and not self.holding:
-            try:
-                await self.owner.acquire("phone")
-            except Exception as e:  # the stack did not start (RadioError): try at the next pass
-                self.log.warning("phone window: radio %r" % (e,))
-                return
-            self.holding = True
-        if want_adv and not self._adv.holds(_PRIO):
-            try:
-                self.advertising = self._adv.start(svc.beacon(self._random(4)), ADV_MS, True, _PRIO)
-            except OSError as e:
-                self.log.warning("phone window: advertise %r" % (e,))
-        elif not want_adv and self.advertising:
-            self.advertising = False
-            self._adv.stop(_PRIO)  # ours only: never another role's advertisement
-        if self.advertising and not self._adv.holds(_PRIO):
-            self.advertising = False  # a connection ended it, or another role took the advertiser
-        if self.holding and not self._conns and not (want_adv or busy and self.window.is_open(now)):
-            # (paused for another role, it keeps the radio: no 250 ms restart to resume)
-            self.holding = False
-            self.owner.release("phone")
-

@@ -25,7 +25,6 @@
 # 1 s up to LOCK_MAX_S. The secret is 128 random bits, so the lock protects
 # the battery and the radio window from a flood more than the secret.
 import os
-import struct
 import time
 
 from micropython import const
@@ -54,8 +53,8 @@ class PhoneService:
         self._random = random
         self._conns = {}
         self.fails = 0
-        self._lock_t = 0  # ticks_ms the lock started
-        self._lock_ms = 0  # its length (0: not locked)
+        self.lock_t = 0  # ticks_ms the lock started
+        self.lock_ms = 0  # its length (0: not locked)
         self.sessions = 0  # proofs accepted since boot
         self.refused = 0  # wrong proofs since boot
 
@@ -81,18 +80,16 @@ class PhoneService:
                 return True
         return False
 
-    def _locked_s(self, now_ms):
-        if not self._lock_ms:
-            return 0
-        left = self._lock_ms - time.ticks_diff(now_ms, self._lock_t)
-        if left <= 0:
-            self._lock_ms = 0
-            return 0
-        return (left + 999) // 1000
-
     def _locked(self, kind, now_ms):
-        s = self._locked_s(now_ms)
-        return p.error(p.LOCKED, kind, struct.pack("<H", s)) if s else None
+        """The ERROR LOCKED (seconds left) while wrong proofs lock the pin, else None."""
+        if not self.lock_ms:
+            return None
+        left = self.lock_ms - time.ticks_diff(now_ms, self.lock_t)
+        if left <= 0:
+            self.lock_ms = 0
+            return None
+        s = (left + 999) // 1000
+        return p.error(p.LOCKED, kind, bytes((s & 0xFF, s >> 8)))
 
     # -- the one entry point ---------------------------------------------
 
@@ -143,8 +140,8 @@ class PhoneService:
             self.fails += 1
             self.refused += 1
             if self.fails >= FREE_FAILS:
-                self._lock_t = now_ms
-                self._lock_ms = 1000 * min(LOCK_MAX_S, 1 << min(self.fails - FREE_FAILS, 9))
+                self.lock_t = now_ms
+                self.lock_ms = 1000 * min(LOCK_MAX_S, 1 << min(self.fails - FREE_FAILS, 9))
             if self.log is not None:
                 self.log.warning("phone proof refused fails=%d" % self.fails)
             return p.error(p.BAD_PROOF, p.PROVE)
@@ -162,7 +159,7 @@ class PhoneService:
         if st != p.OK:
             return p.error(st, p.REQUEST)
         seq = c.chan.rx_seq - 1
-        out = bytearray(struct.pack("<HB", seq, p.OK))
+        out = bytearray((seq & 0xFF, seq >> 8, p.OK))
         try:
             st = self._op(plain, out) if plain else p.MALFORMED
         except (ValueError, IndexError):
@@ -172,7 +169,7 @@ class PhoneService:
                 self.log.exc(e, "phone op failed")
             st = p.INTERNAL
         if st != p.OK:
-            out = bytearray(struct.pack("<HB", seq, st))
+            out = bytearray((seq & 0xFF, seq >> 8, st))
         sealed = c.chan.seal(p.RESPONSE, out)
         return sealed if sealed is not None else p.error(p.SESSION_OVER, p.REQUEST)
 
@@ -186,7 +183,7 @@ class PhoneService:
             r.end()
             version, badge, pct, low = b.info()
             v = version.encode()[:32]
-            out.extend(struct.pack("<BBB", p.PROTO, pct if 0 <= pct <= 100 else 0xFF, 1 if low else 0))
+            out.extend(bytes((p.PROTO, pct if 0 <= pct <= 100 else 0xFF, 1 if low else 0)))
             out.extend(badge if badge is not None else bytes(8))
             out.append(len(v))
             out.extend(v)
@@ -209,8 +206,11 @@ class PhoneService:
         if op == p.OP_STATS:
             r.end()
             day, steps, made, total, friends = b.stats()
-            out.extend(struct.pack("<IIHIH", day, min(steps, 0xFFFFFFFF), min(made, 0xFFFF),
-                                   min(total, 0xFFFFFFFF), friends))
+            p.put_le(out, day, 4)
+            p.put_le(out, min(steps, 0xFFFFFFFF), 4)
+            p.put_le(out, min(made, 0xFFFF), 2)
+            p.put_le(out, min(total, 0xFFFFFFFF), 4)
+            p.put_le(out, friends, 2)
             return p.OK
         if op == p.OP_DESIGNS:
             r.end()
@@ -239,7 +239,8 @@ class PhoneService:
         entries, as many as fit one message."""
         f = self.backend.friends
         head = len(out)
-        out.extend(struct.pack("<HHB", 0 if f is None else f.count, p.NO_SLOT, 0))
+        p.put_le(out, 0 if f is None else f.count, 2)
+        out.extend(b"\xff\xff\x00")  # next slot NO_SLOT, count 0: filled in below
         if f is None or most == 0:
             return p.OK
         most = min(most, PAGE_MOST)
@@ -258,7 +259,10 @@ class PhoneService:
                 p.put_friend(out, got[0], True)  # alone too long (non-Latin text): shortened
             n += 1
             slot = nxt
-        struct.pack_into("<HB", out, head + 2, slot if slot >= 0 else p.NO_SLOT, n)
+        nxt = slot if slot >= 0 else p.NO_SLOT
+        out[head + 2] = nxt & 0xFF
+        out[head + 3] = nxt >> 8
+        out[head + 4] = n
         return p.OK
 
     # -- events: a sealed EVENT for every owner session ---------------------

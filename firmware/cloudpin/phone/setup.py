@@ -38,7 +38,7 @@ def build(app, log):
 
         backend = PinBackend(VERSION, ident["badge_id"], ident["prov_gen"], friends=friends,
                              daily=getattr(app, "daily", None), now_s=now_s,
-                             designs=getattr(app, "designs", None), log=log)
+                             designs=getattr(app, "designs", None), log=log, today=getattr(app, "_today", None))
         return PhoneService(backend, ident["pair_key"], log)
 
     return PhoneRole(radio, make_service, app.bus, log)
