@@ -111,6 +111,22 @@ def test_the_lis3dh_board_finds_a_touch_its_click_engine_misses():
     assert svc.clicks == 0 and svc.hw.accel.read_click() is None  # the engine stayed quiet
 
 
+def test_a_wake_drains_at_once_so_the_tasks_that_woke_with_it_cannot_overrun_the_fifo():
+    # the watermark (24 samples, 60 ms at 400 Hz) woke the pin at 60 ms; the
+    # other tasks take 50 ms before the motion task: the FIFO (32 samples,
+    # 80 ms) would overflow at 80 ms. The power service calls kick() first.
+    world, svc, taps, lines = _pin(Walk(cadence=2.0))
+    svc.setup()
+    world.advance(60)
+    svc.kick()
+    world.advance(50)
+    svc.drain()  # the motion task, at last
+    assert svc.overruns == 0, lines[-3:]
+    world.advance(20)
+    svc.drain()
+    assert svc.overruns == 0 and svc.steps is not None
+
+
 def test_resting_pin_counts_nothing_and_taps_nothing():
     world, svc, taps, lines = _pin(Walk(walk_from_ms=10 ** 9))
     _run(world, svc, 20000)
