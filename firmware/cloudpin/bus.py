@@ -28,6 +28,12 @@ BATTERY = const(10)  # (percent, low): the battery level was read; low is True b
 # that time (the accelerometer FIFO: 80 ms) empties it first and serves it from
 # its IRQ callback until False; it must not publish in between.
 RADIO_START = const(11)
+# (t_ms, on): on=True, the tap detector suspects a touch peaking at t_ms: it
+# passed every check that costs no wait and now waits for the company after
+# it (the rattle veto's ahead_ms, docs/taps.md). TAP with the same t_ms
+# confirms it; (t_ms, False) cancels it. The handshake starts the radio
+# (~250 ms) on it, so the wait costs the meeting nothing.
+TAP_SUSPECT = const(12)
 _TOPICS = const(16)  # topics are small ints below this
 
 
