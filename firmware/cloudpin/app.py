@@ -97,7 +97,7 @@ class App:
             self.phone.wait_ms = self.power.wait_ms  # an open phone window's passes are deadlines it knows
         mark("supervisor")
         self.motion = MotionService(hw, log.child("motion"), on_tap=self._on_tap, power=self.power, doze=sleep,
-                                    bus=self.bus)
+                                    bus=self.bus, on_suspect=self._on_suspect)
         mark("motion")
         if self.power is not None:
             self.power.on_wake = self.motion.kick
@@ -180,6 +180,9 @@ class App:
 
     def _on_tap(self, t_ms, mg):
         self.bus.publish(bus_topics.TAP, t_ms, mg)
+
+    def _on_suspect(self, t_ms, on):
+        self.bus.publish(bus_topics.TAP_SUSPECT, t_ms, on)
 
     def _on_battery(self, pct):
         # the phone service sends bus.BATTERY on; the wearer sees a red flash while low

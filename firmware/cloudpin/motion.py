@@ -44,6 +44,9 @@ _STILL_MG = const(60)  # a burst whose every axis spans less is still (rest nois
 _DOZE_AFTER_MS = const(3000)  # still this long (past the step counter's 750 ms stand-still): doze
 _PEEK_MS = const(1000)  # dozing: look for motion this often (the watchdog feed wakes the CPU as often)
 _WAIT_MS = const(500)  # awake: a missed edge must not stall counting
+_HELD = const(6)  # events held through a radio start (250 ms: a double tap's two, each suspected first)
+_SUSPECTED = const(-1)  # held in place of a strength: a suspicion...
+_CANCELLED = const(-2)  # ...and its cancel
 
 
 def burst_span(buf, n):
@@ -84,12 +87,14 @@ class MotionPipeline:
     steps counted and taps reported out. process() allocates nothing
     unless a tap is reported."""
 
-    def __init__(self, rate_hz, on_tap=None, range_g=0):
+    def __init__(self, rate_hz, on_tap=None, range_g=0, on_suspect=None):
         self.rate = rate_hz
         self.on_tap = on_tap  # on_tap(t_ms, strength_mg)
         self.steps = StepCounter(rate_hz)
-        # readings within 2% of the full scale are clipped ones (0: unknown)
-        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG, clip_mg=range_g * 980, on_tap=on_tap)
+        # readings within 2% of the full scale are clipped ones (0: unknown);
+        # on_suspect(t_ms, on): a candidate waits for its company (bus.TAP_SUSPECT)
+        self.taps = TapDetector(rate_hz, threshold_mg=_TAP_MG, clip_mg=range_g * 980, on_tap=on_tap,
+                                on_suspect=on_suspect)
         self.tap_count = 0
 
     def process(self, buf, n, t_last):
@@ -106,19 +111,21 @@ class MotionPipeline:
 class MotionService:
     name = "motion"
 
-    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True, bus=None):
+    def __init__(self, hw, log, on_tap=None, ticks_ms=None, power=None, doze=True, bus=None, on_suspect=None):
         self.hw = hw
         # cloudpin.power.PowerService: its waits tell the sleeper when this
         # service is due; None runs on plain asyncio (no light sleep).
         self.power = power
         self.log = log
         self.on_tap = on_tap  # on_tap(t_ms, strength_mg): the handshake's hook
+        self.on_suspect = on_suspect  # on_suspect(t_ms, on): a tap suspected / cancelled
         # The clock taps are stamped with; a simulation passes its own.
         self.ticks_ms = ticks_ms or time.ticks_ms
         # Resolved by the board layer; None (and no pipeline) without a sensor.
         accel = hw.accel
         self.rate = hw.accel_rate if accel is not None else None
-        self.pipeline = MotionPipeline(self.rate, self._tap, accel.range_g) if accel is not None and self.rate else None
+        self.pipeline = (MotionPipeline(self.rate, self._tap, accel.range_g, self._suspect)
+                         if accel is not None and self.rate else None)
         self.steps = self.pipeline.steps if self.pipeline else None
         self.taps = self.pipeline.taps if self.pipeline else None
         self.overruns = 0
@@ -134,11 +141,12 @@ class MotionService:
         self.moved = False  # the last drain saw a burst that was not still
         # The radio's start holds the CPU longer than the FIFO lasts
         # (bus.RADIO_START): the watermark callback drains meanwhile, and
-        # taps found then wait here for the task to report them.
+        # taps (and suspicions) found then wait here for the task to report
+        # them, in order: (t_ms, strength mg), or _SUSPECTED / _CANCELLED.
         self._irq_drain = False
         self._irq_ok = False  # the watermark interrupt is attached
-        self._held_t = array("i", [0, 0])
-        self._held_mg = array("i", [0, 0])
+        self._held_t = array("i", [0] * _HELD)
+        self._held_mg = array("i", [0] * _HELD)
         self._held = 0
         if bus is not None:
             bus.subscribe(topics.RADIO_START, self._radio_start)
@@ -258,24 +266,37 @@ class MotionService:
         except asyncio.TimeoutError:
             return False
 
+    def _hold(self, t, mg):
+        # inside the radio's start: report from the task (a bus publish from
+        # here would run the handshake inside active(True))
+        if self._held < _HELD:
+            self._held_t[self._held] = t
+            self._held_mg[self._held] = mg
+            self._held += 1
+
     def _tap(self, t, mg):
         if self._irq_drain:
-            # inside the radio's start: report from the task (a bus publish
-            # from here would run the handshake inside active(True))
-            if self._held < 2:
-                self._held_t[self._held] = t
-                self._held_mg[self._held] = mg
-                self._held += 1
+            self._hold(t, mg)
             return
         self.log.info("tap t_ms=%d mg=%d" % (t, mg))
         if self.on_tap is not None:
             self.on_tap(t, mg)
 
+    def _suspect(self, t, on):
+        if self._irq_drain:
+            self._hold(t, _SUSPECTED if on else _CANCELLED)
+        elif self.on_suspect is not None:
+            self.on_suspect(t, on)
+
     def _report_held(self):
         n = self._held
         self._held = 0
         for i in range(n):
-            self._tap(self._held_t[i], self._held_mg[i])
+            mg = self._held_mg[i]
+            if mg < 0:
+                self._suspect(self._held_t[i], mg == _SUSPECTED)
+            else:
+                self._tap(self._held_t[i], mg)
 
     async def run(self):
         if self.pipeline is None:

@@ -85,14 +85,22 @@ class TapDetector:
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, train_ms, train_pct, train_n, ahead_ms: the rattle
     veto (see __init__); train_ms=0 turns it off.
+    on_suspect(t_ms, on): with the veto on, called with on=True when a
+    candidate passed every check that costs no wait (its shape and the company
+    before it; ~latency_ms after its peak) and starts waiting ahead_ms for the
+    company after it; then either the tap is reported (on_tap, same t_ms) or
+    on_suspect(t_ms, False) cancels it. So a caller can start slow work (the
+    radio) on the suspicion and spend the wait for free. Counted in
+    `suspects` and `cancels`.
     """
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
                  train_ms=1500, train_pct=20, train_n=3, ahead_ms=30, sat_width_ms=8, sat_ring_pct=60,
-                 clip_mg=0, on_tap=None):
+                 clip_mg=0, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
+        self.on_suspect = on_suspect
         self._thr2 = threshold_mg * threshold_mg
         self._lo2 = self._thr2
         self._off2 = self._lo2 >> 2  # an event ends below half the evidence level...
@@ -184,6 +192,8 @@ class TapDetector:
         self.tap_ms = 0
         self.tap_mg = 0
         self.taps = 0
+        self.suspects = 0  # candidates that waited for their company (on_suspect True)
+        self.cancels = 0  # ... and were vetoed by what came after them (on_suspect False)
         self.reset()
 
     def reset(self):
@@ -258,6 +268,11 @@ class TapDetector:
                 last = d
         # a full log that does not reach back to the window: crowded
         return count >= self._train_n or (n == _LOG and oldest > -train)
+
+    def _cancel(self, t_ms):
+        self.cancels += 1
+        if self.on_suspect is not None:
+            self.on_suspect(t_ms, False)
 
     def feed(self, x, y, z, t_ms):
         # x, y, z are int16 range (what a driver's FIFO holds, in mg); only the
@@ -339,16 +354,25 @@ class TapDetector:
                 if self._ring <= (pe // 10000) * (self._sat_ring_pct2 if self._flat else self._ring_pct2):
                     self._dead = self._refractory - k
                     if self._train:
-                        # wait for its company (a full queue drops the oldest:
-                        # eight candidates in train_ms are rattle anyway)
-                        i = (self._pi + self._np) % _PEND
-                        if self._np == _PEND:
-                            self._pi = (self._pi + 1) % _PEND
-                        else:
-                            self._np += 1
-                        self._pc[i] = self._peak_c
-                        self._pt[i] = self._peak_t
-                        self._pm[i] = isqrt(pe)
+                        # The company before it is known now: a candidate
+                        # vetoed by it is never suspected (the veto only
+                        # grows with what comes after, so the verdict holds).
+                        if not self._rattle(self._peak_c):
+                            # wait for the company after it (a full queue
+                            # drops the oldest: eight candidates in train_ms
+                            # are rattle anyway)
+                            i = (self._pi + self._np) % _PEND
+                            if self._np == _PEND:
+                                self._pi = (self._pi + 1) % _PEND
+                                self._cancel(self._pt[i])
+                            else:
+                                self._np += 1
+                            self._pc[i] = self._peak_c
+                            self._pt[i] = self._peak_t
+                            self._pm[i] = isqrt(pe)
+                            self.suspects += 1
+                            if self.on_suspect is not None:
+                                self.on_suspect(self._peak_t, True)
                     else:
                         self.tap_ms = self._peak_t
                         self.tap_mg = isqrt(pe)
@@ -422,6 +446,8 @@ class TapDetector:
                     self.tap_mg = self._pm[i]
                     self.taps += 1
                     found = True
+                else:
+                    self._cancel(self._pt[i])
         self._c = (c + 1) & _CMASK
         if self._state != _EVENT:
             # tracking again while checking for ringing, so only fast

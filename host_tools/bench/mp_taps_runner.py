@@ -3,7 +3,9 @@
 # Usage: micropython mp_taps_runner.py SAMPLES.bin ODR_HZ [PARAMS_JSON]
 #   SAMPLES.bin: little-endian int16 milli-g, interleaved x, y, z per sample,
 #   sample i at t = round(i * 1000 / ODR) ms.
-# Prints "TAP t_ms strength_mg" per tap, then "DONE samples taps".
+# Prints "TAP t_ms strength_mg" per tap, then "DONE samples taps suspects
+# cancels" (the candidates that waited for their company, and those of them
+# the company after them vetoed: what a radio started on suspicion costs).
 import gc
 import json
 import sys
@@ -36,7 +38,7 @@ def main():
                     seen += 1
                 j += 3
                 i += 1
-    print("DONE", i, seen)
+    print("DONE", i, seen, det.suspects, det.cancels)
 
 
 main()

@@ -86,6 +86,7 @@ def run_board(samples_g, rate, board, doze=False, stats=None):
             svc.drain()
     world.close()
     if stats is not None:
-        stats.update(dozes=svc.dozes, clicks=svc.clicks, overruns=svc.overruns)
+        stats.update(dozes=svc.dozes, clicks=svc.clicks, overruns=svc.overruns, suspects=svc.taps.suspects,
+                     cancels=svc.taps.cancels)
     # the sensor's sample k is taken at k / rate s after the source's t = 0
     return [(float(t), mg) for t, mg in taps]

@@ -114,9 +114,10 @@ def read_distractors(folder):
     return out
 
 
-def run_detector(samples_mg, odr, params=None, workdir=None):
+def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
     """Feed int16 mg samples (interleaved x, y, z) to the firmware detector in
-    the MicroPython VM; returns [(t_ms from the first sample, strength_mg)]."""
+    the MicroPython VM; returns [(t_ms from the first sample, strength_mg)].
+    counts: a dict to receive the detector's `suspects` and `cancels`."""
     fd, binpath = tempfile.mkstemp(suffix=".bin", dir=workdir)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -135,6 +136,8 @@ def run_detector(samples_mg, odr, params=None, workdir=None):
             taps.append((float(parts[1]), int(parts[2])))
         elif parts[:1] == ["DONE"]:
             done = int(parts[1]) == len(samples_mg) // 3
+            if counts is not None:
+                counts.update(suspects=int(parts[3]), cancels=int(parts[4]))
     if proc.returncode != 0 or not done:
         raise BenchError("tap detector failed under MicroPython (exit %d):\n%s%s" % (
             proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
@@ -210,8 +213,9 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                         raise BenchError(str(e)) from None
                 else:
                     # the sensor's full scale, as the motion service tells the detector
+                    stats = {}
                     found = run_detector(rs.to_mg_int16(*clipped), odr,
-                                         dict({"clip_mg": int(range_g * 980)}, **(params or {})), work)
+                                         dict({"clip_mg": int(range_g * 980)}, **(params or {})), work, stats)
                 taps_ms = [round(t[0] + ms, 1) for ms, _ in found]
                 files_out.append({
                     "file": name,
@@ -225,7 +229,7 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                 if path.name in distractors:
                     files_out[-1]["distractors"] = distractors[path.name]
                 if stats:
-                    files_out[-1]["motion"] = stats
+                    files_out[-1]["motion" if board is not None else "detector"] = stats
     if not files_out:
         raise BenchError("no usable recordings (%d skipped)" % len(skipped))
     result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "detector": detector,
@@ -249,6 +253,7 @@ def summarise(files):
     labelled = matched = detected = 0
     errors = []
     false_free, hours_free, hours = 0, 0.0, 0.0
+    suspects_free = 0
     kinds = {}
     bands = {}
     for f in files:
@@ -257,6 +262,7 @@ def summarise(files):
         if not expected:
             false_free += len(f["taps_ms"])
             hours_free += f["hours"]
+            suspects_free += (f.get("detector") or f.get("motion") or {}).get("suspects", 0)
         if f["expected_taps_ms"] is None:
             continue
         pairs = match(f["taps_ms"], expected)
@@ -294,6 +300,8 @@ def summarise(files):
         "hours_without_taps": round(hours_free, 3),
         "false_taps_without_taps": false_free,
         "false_taps_per_hour": round(false_free / hours_free, 3) if hours_free else None,
+        # candidates that waited for their company there: each starts the radio (meet.py)
+        "suspects_per_hour": round(suspects_free / hours_free, 3) if hours_free else None,
     })
     if bands:
         s["by_contact_ms"] = {}

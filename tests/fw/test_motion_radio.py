@@ -24,14 +24,15 @@ def _pin(hook, tap_at=2150, init_us=None):
     if init_us is not None:
         dev.ble_init_us = init_us
     dev.attach_i2c(0, LIS3DH(source=Walk(cadence=2.0, taps=(tap_at,)), int1=34, int2=39))
-    lines, taps, box = [], [], []
+    lines, taps, box, sus = [], [], [], []
 
     async def firmware():
         log = Logger("app", sink=lines.append)
         hw = board_layer.build(_BOARD, log, wdt_timeout_ms=0, with_ble=True)
         bus = Bus(log)
         svc = MotionService(hw, log, on_tap=lambda t, mg: taps.append((t, w.clock.now_ms())),
-                            ticks_ms=w.clock.now_ms, bus=bus if hook else None)
+                            ticks_ms=w.clock.now_ms, bus=bus if hook else None,
+                            on_suspect=lambda t, on: sus.append((t, on, w.clock.now_ms())))
         radio = RadioOwner(hw.ble, log, bus)
         box.append(svc)
         asyncio.create_task(svc.run())
@@ -42,27 +43,29 @@ def _pin(hook, tap_at=2150, init_us=None):
 
     w.start(dev, firmware())
     w.run_for(3500)
-    return box[0], box[1], taps, lines
+    return box[0], box[1], taps, lines, sus
 
 
 def test_without_the_hook_the_fifo_overruns_at_the_radio_start():
-    svc, back, taps, lines = _pin(hook=False)
+    svc, back, taps, lines, sus = _pin(hook=False)
     assert back == _START_AT + 250, back
     assert svc.overruns >= 1 and any("fifo overrun" in ln for ln in lines), lines[-5:]
 
 
 def test_the_hook_drains_through_the_start_and_holds_the_tap_for_the_task():
-    svc, back, taps, lines = _pin(hook=True)
+    svc, back, taps, lines, sus = _pin(hook=True)
     assert back == _START_AT + 250, back
     assert svc.overruns == 0 and not any("fifo overrun" in ln for ln in lines), lines[-5:]
     # the touch at 2150 ms, inside the start: stamped at its time, reported after it
     assert len(taps) == 1 and abs(taps[0][0] - 2150) <= 10 and taps[0][1] >= back, taps
+    # its suspicion (bus.TAP_SUSPECT), found inside the start too, before it
+    assert len(sus) == 1 and sus[0][:2] == (taps[0][0], True) and back <= sus[0][2] <= taps[0][1], sus
 
 
 def test_a_controller_init_longer_than_the_fifo_still_loses_samples_once():
     # 150 ms without callbacks (an RF calibration, say) outlasts the 80 ms
     # FIFO whatever the firmware does: one overrun, logged, and the detector
     # starts afresh after it (docs/taps.md)
-    svc, back, taps, lines = _pin(hook=True, tap_at=2600, init_us=150000)
+    svc, back, taps, lines, sus = _pin(hook=True, tap_at=2600, init_us=150000)
     assert svc.overruns == 1, svc.overruns
     assert len(taps) == 1 and abs(taps[0][0] - 2600) <= 10, taps

@@ -125,6 +125,65 @@ def test_two_touching_tappers_at_once_mean_tap_again_never_a_guess():
         assert _meet_lines(p, "tap again reason=") == ["tap again reason=crowded"]
 
 
+def _suspect_at(p, at_ms, confirm_ms, cancel=False):
+    """The detector's two steps (bus.TAP_SUSPECT): a touch peaking at at_ms
+    is suspected 30 ms later, then confirmed (TAP) or cancelled at confirm_ms."""
+    async def run():
+        await asyncio.sleep_ms(at_ms + 30)
+        p["bus"].publish(topics.TAP_SUSPECT, at_ms, True)
+        await asyncio.sleep_ms(confirm_ms - at_ms - 30)
+        if cancel:
+            p["bus"].publish(topics.TAP_SUSPECT, at_ms, False)
+        else:
+            p["bus"].publish(topics.TAP, at_ms, 900)
+    return run()
+
+
+def _radio_times(p):
+    out = []
+    p["bus"].subscribe(topics.RADIO, lambda on: out.append((on, time.ticks_ms())))
+    return out
+
+
+def test_a_suspected_tap_has_the_radio_up_by_the_time_it_is_confirmed():
+    # the detector confirms 250 ms after the peak; the radio started on the
+    # suspicion is up then (250 ms to start), so the window opens at once
+    w = World()
+    a, b = _pin(w, "a"), _pin(w, "b")
+    w.radio.set_distance(a["dev"], b["dev"], 0.02)
+    radio = [_radio_times(p) for p in (a, b)]
+    for p in (a, b):
+        w.start(p["dev"], p["meet"].run())
+        w.start(p["dev"], _suspect_at(p, 1000, 1250))
+    w.run_for(5000)
+    assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]], (a["lines"], b["lines"])
+    for p, r in zip((a, b), radio):
+        assert r[0][0] is True and r[0][1] <= 1030 + 260, r  # up at the suspicion + the start
+        m = p["meet"]
+        assert (m.suspects, m.cancelled, m.taps) == (1, 0, 1) and not m.owner.on
+        t = int(_meet_lines(p, "friend ")[0].split("t_ms=")[1])
+        assert t < 1000 + 1400, t  # the last tap-to-friendship p95 was 1.31-1.41 s, counted from the start
+
+
+def test_a_cancelled_suspicion_turns_the_radio_off_without_a_window():
+    w = World()
+    a = _pin(w, "a")
+    radio = _radio_times(a)
+    w.start(a["dev"], a["meet"].run())
+    w.start(a["dev"], _suspect_at(a, 1000, 1250, cancel=True))
+    w.run_for(3000)
+    m = a["meet"]
+    assert (m.suspects, m.cancelled, m.taps, m.again) == (1, 1, 0, 0), a["lines"]
+    assert [on for on, _ in radio] == [True, False] and radio[1][1] - 1030 <= 300, radio
+    assert m.adv.updates == 0 and not a["events"]  # nothing on the air, no "tap again"
+    assert any("meet.suspect cancelled on_ms=" in ln for ln in a["lines"]), a["lines"]
+    assert not _meet_lines(a, "radio_on_ms")  # not a tap window (the simulator counts those)
+    # the next touch is a tap as before
+    w.start(a["dev"], _tap_at(a, 2000))
+    w.run_for(3000)
+    assert m.taps == 1 and _meet_lines(a, "tap again reason=") == ["tap again reason=alone"]
+
+
 def test_a_pin_of_another_event_gets_no_friendship():
     w = World()
     a, x = _pin(w, "a"), _pin(w, "x", event=b"O" * 16)

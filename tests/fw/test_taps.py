@@ -279,6 +279,49 @@ def test_the_look_back_veto_waits_only_for_the_same_step():
     assert all(150 <= i * PERIOD_MS - t <= 160 for i, t in reported), reported
 
 
+def _suspicions(det, sig):
+    """[(kind, t_ms, ms of the sample that told)]: "s" suspected, "c"
+    cancelled, "t" tapped (the radio starts on "s": bus.TAP_SUSPECT)."""
+    out = []
+    now = [0]
+    det.on_suspect = lambda t, on: out.append(("s" if on else "c", t, now[0]))
+    n = len(sig) // 3
+    for i in range(n + int(1.6 * ODR)):
+        j = 3 * min(i, n - 1)
+        now[0] = int(i * PERIOD_MS)
+        if det.feed(sig[j], sig[j + 1], sig[j + 2], now[0]):
+            out.append(("t", det.tap_ms, now[0]))
+    # with the veto on every tap was suspected first, and every suspicion ended
+    assert not det._train or det.suspects == det.taps + det.cancels, (det.suspects, det.taps, det.cancels)
+    return out
+
+
+def test_a_candidate_is_suspected_once_its_past_is_known_then_confirmed_or_cancelled():
+    # a touch alone: suspected when the ring check is over (~30 ms after its
+    # peak), confirmed ahead_ms (150) after its peak, both at the peak's time
+    step = _still(ODR * 2)
+    _add_tap(step, 400, 2000)
+    ev = _suspicions(TapDetector(ODR, **_LOOKBACK), step)
+    assert [e[:2] for e in ev] == [("s", 1000), ("t", 1000)], ev
+    assert 30 <= ev[0][2] - 1000 <= 40 and 150 <= ev[1][2] - 1000 <= 155, ev
+    # the same step's second knock 60 ms later: suspected, then cancelled
+    _add_tap(step, 400 + int(0.06 * ODR), 800, axis=1)
+    ev = _suspicions(TapDetector(ODR, **_LOOKBACK), step)
+    assert [e[:2] for e in ev] == [("s", 1000), ("c", 1000)], ev
+    assert 150 <= ev[1][2] - 1000 <= 155, ev
+    # keys in a bag, one knock a step: once three steps are behind a knock it
+    # is dropped unsuspected (no radio start for it)
+    bout = _still(ODR * 6)
+    for k in range(200, ODR * 6 - 200, int(0.45 * ODR)):
+        _add_tap(bout, k, 2000)
+    det = TapDetector(ODR, **_LOOKBACK)
+    ev = _suspicions(det, bout)
+    assert det.suspects == 3 and det.taps == 3 and det.cancels == 0, ev
+    # with the veto off nothing waits: no suspicion
+    det = TapDetector(ODR, **_OFF)
+    assert [e[0] for e in _suspicions(det, step)] == ["t"] and det.suspects == 0
+
+
 def test_rattle_veto_drops_knocks_that_come_in_trains_or_clusters():
     train = _train(ODR * 8, int(0.55 * ODR), 2000)  # 13 steps, 550 ms apart
     assert len(_run(TapDetector(ODR, **_OFF), train)) >= 10  # veto off: each strong knock passes

@@ -1,5 +1,6 @@
-# Meet and greet on the radio: a tap turns the radio on, the pin advertises
-# TAP frames and scans, picks its partner (tapmatch), swaps friend records
+# Meet and greet on the radio: a tap turns the radio on (already when the
+# detector first suspects it: bus.TAP_SUSPECT), the pin advertises TAP frames
+# and scans, picks its partner (tapmatch), swaps friend records
 # over GATT (exchange), commits them in the friend store and publishes
 # bus.FRIEND; then the radio goes back to sleep. While a friendship is not
 # settled on both pins (pending), short reconciliation windows on the wall
@@ -12,6 +13,7 @@
 #   reconciled fk=<8 hex>
 #   tap again reason=<word>          (WARNING)
 #   radio_on_ms=<n>                  (once per tap window)
+# (a radio started on a suspicion that was cancelled logs under "meet.suspect")
 import asyncio
 import binascii
 import os
@@ -36,6 +38,10 @@ MUTUAL_MS = const(800)  # how long the chosen partner has to name us
 CONNECT_MS = const(1200)
 OP_MS = const(800)  # each GATT step
 SERVE_MS = const(2500)  # a responder waits this long for the initiator's exchange
+# A radio started on a suspicion waits this long for the TAP that confirms it
+# (the detector decides ahead_ms after the peak, ~latency_ms after the
+# suspicion; the FIFO burst that carries it comes up to 60 ms later).
+CONFIRM_MS = const(600)
 RECON_EVERY_S = const(30)  # reconciliation windows, on the wall clock, while unsettled
 RECON_WINDOW_MS = const(2000)
 RECON_GIVE_UP_S = const(3600)  # a pending peer never met again is dropped (never committed)
@@ -95,6 +101,9 @@ class Meet:
         self._in_flag = asyncio.ThreadSafeFlag()
         self._tap_ev = asyncio.Event()  # set from the bus (a task), never from an IRQ
         self._t_tap = None
+        self._t_suspect = None  # a suspected tap the radio is started for
+        self._cancelled = False  # ... and the detector cancelled it
+        self._confirm = asyncio.Event()  # the suspicion was confirmed or cancelled
         self._serving = False  # accept writes only inside a window
         self._unsettled = False  # this window left an entry in the pending store
         self._watch = -1  # the link a responder is serving
@@ -107,7 +116,11 @@ class Meet:
         self.made = 0
         self.again = 0
         self.radio_on_ms = 0
+        self.suspects = 0  # radio starts on a suspicion...
+        self.cancelled = 0  # ... that the detector cancelled
+        self.slog = log.child(log.name + ".suspect")
         bus.subscribe(topics.TAP, self._on_tap)
+        bus.subscribe(topics.TAP_SUSPECT, self._on_suspect)
 
     # -- events from the app and the stack ---------------------------------
 
@@ -115,6 +128,19 @@ class Meet:
         if self._t_tap is None:  # a tap during a window is part of that window
             self._t_tap = t_ms
             self._tap_ev.set()
+            self._confirm.set()
+
+    def _on_suspect(self, t_ms, on):
+        # The radio takes ~250 ms to start, about as long as the detector
+        # waits to confirm a suspicion: start it now, advertise only on TAP.
+        if on:
+            if self._t_tap is None and self._t_suspect is None:
+                self._t_suspect = t_ms
+                self._cancelled = False
+                self._tap_ev.set()
+        elif t_ms == self._t_suspect:
+            self._cancelled = True
+            self._confirm.set()
 
     def _on_write(self, conn, handle, value):
         if self._serving and len(self._inbox) < _INBOX:
@@ -159,7 +185,7 @@ class Meet:
     async def run(self):
         self._expire()
         while True:
-            if self._t_tap is None:
+            if self._t_tap is None and self._t_suspect is None:
                 wait_ms = self._recon_wait_ms()
                 try:
                     if wait_ms is None:
@@ -167,11 +193,11 @@ class Meet:
                     else:
                         await asyncio.wait_for_ms(self._tap_ev.wait(), wait_ms)
                 except asyncio.TimeoutError:
-                    await self._window(None)
+                    await self._window(False)
                     continue
                 self._tap_ev.clear()
-            if self._t_tap is not None:
-                await self._window(self._t_tap)
+            if self._t_tap is not None or self._t_suspect is not None:
+                await self._window(True)
 
     def _expire(self):
         now = self.unix()
@@ -201,18 +227,46 @@ class Meet:
             self.owner.new_address()
         self._e0, self._e1 = advert.epochs_held(now)
 
-    async def _window(self, t_tap):
+    async def _confirmed(self, deadline):
+        """The tap time once the suspicion is confirmed (or any TAP came),
+        None if it was cancelled or nothing came by `deadline` (ticks)."""
+        while self._t_tap is None and not self._cancelled:
+            left = time.ticks_diff(deadline, time.ticks_ms())
+            if left <= 0:
+                return None
+            self._confirm.clear()
+            try:
+                await asyncio.wait_for_ms(self._confirm.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return self._t_tap
+
+    async def _window(self, tap):
+        """tap: a tap window (for a tap, or a suspected one); else a
+        reconciliation window."""
         t_on = time.ticks_ms()
         from cloudpin.ble.radio import RadioError
 
+        t_tap = None
+        if tap and self._t_tap is None:
+            if self._cancelled:  # cancelled before this task ran: no radio
+                self._t_suspect = None
+                return
+            self.suspects += 1
         try:
             await self.owner.acquire("meet")
         except RadioError:
-            if t_tap is not None:
-                self._t_tap = None
-                self._again("radio")
+            if tap:
+                if self._t_tap is not None:
+                    self._again("radio")
+                self._t_tap = self._t_suspect = None
             return
         try:
+            if tap:
+                t_tap = await self._confirmed(time.ticks_add(t_on, CONFIRM_MS))
+                if t_tap is None:
+                    self.cancelled += 1
+                    return  # a rattle, not a touch: the radio goes off again
             self._epochs()
             self._inbox = []
             self._lost = []
@@ -244,12 +298,14 @@ class Meet:
             for c in list(self.server.connected):
                 self.server.disconnect(c)
             self.owner.release("meet")
-            if t_tap is not None:
-                self._t_tap = None
+            if tap:
+                self._t_tap = self._t_suspect = None
             on_ms = time.ticks_diff(time.ticks_ms(), t_on)
             self.radio_on_ms += on_ms
             if t_tap is not None:
                 self.log.info("radio_on_ms=%d" % on_ms)
+            elif tap:
+                self.slog.info("cancelled on_ms=%d" % on_ms)
             else:
                 self.rlog.info("window on_ms=%d" % on_ms)
 
