@@ -96,7 +96,7 @@ class TapDetector:
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=1500, train_pct=20, train_n=3, ahead_ms=30, sat_width_ms=8, sat_ring_pct=60,
+                 train_ms=1500, train_pct=20, train_n=3, ahead_ms=250, sat_width_ms=8, sat_ring_pct=60,
                  clip_mg=0, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
@@ -136,15 +136,16 @@ class TapDetector:
         # ring checks judge), or if train_n impulses of at least the
         # threshold and train_pct % of it came from near_ms to train_ms
         # before it or up to ahead_ms after it (the steps before it; a double
-        # touch is one). The past costs no delay, the future does, and the
-        # handshake's radio window starts with the report: 150 ms later the
-        # two wearers have stepped back past its touching-distance test
-        # (docs/taps.md: in the simulator walk-past made 2 of 4 friendships
-        # with a 150 ms wait, 4 of 4 without). So by default a candidate
-        # waits no longer than the ring check (ahead_ms = latency_ms) and
-        # only the company before it counts; ahead_ms=150 adds the same
-        # step's later knocks, ahead_ms=train_ms looks both ways. The tap
-        # keeps the time of its peak either way. Impulses: the second difference
+        # touch is one). The past costs no delay, the future does: the
+        # handshake's touching-distance test needs the radio up soon after
+        # the touch. So a candidate the past does not veto is suspected at
+        # once (on_suspect: the radio starts, ~250 ms), and waits ahead_ms
+        # (250 ms: the same step's later knocks, within ~120 ms) while the
+        # radio starts; ahead_ms=latency_ms reads only the past,
+        # ahead_ms=train_ms looks both ways (docs/taps.md). The tap keeps
+        # the time of its peak either way. After the candidate only an
+        # impulse above every one since it counts: its own ringing decays,
+        # a knock rises out of it. Impulses: the second difference
         # over +-5 ms on each axis (L1 norm: no square, no overflow), local
         # maxima 12 ms apart, logged from near_pct % of the threshold; those
         # closer than latency_ms to the one counted last are the same event.
@@ -248,6 +249,7 @@ class TapDetector:
         count = 0
         last = -_CMASK  # the last impulse counted in the train
         oldest = 0
+        after = 0  # the largest impulse since the candidate's own
         # oldest first: the slot after the newest, or slot 0 until the log is full
         i = (self._li + 1) % _LOG if n == _LOG else 0
         for _ in range(n):
@@ -259,8 +261,15 @@ class TapDetector:
             ad = d if d > 0 else -d
             if ad <= own:
                 continue
+            rise = True
+            if d > 0:
+                # after it, only an impulse above all since it is another
+                # knock: the candidate's own ringing decays under its first
+                rise = m > after
+                if rise:
+                    after = m
             if ad <= near:
-                if ad >= near_lo and m >= near_lim:
+                if ad >= near_lo and m >= near_lim and rise:
                     return True
             elif ad <= train and m >= train_lim and d - last > near_lo:
                 # one event's lobes count once
