@@ -160,7 +160,7 @@ def test_a_suspected_tap_has_the_radio_up_by_the_time_it_is_confirmed():
     for p, r in zip((a, b), radio):
         assert r[0][0] is True and r[0][1] <= 1030 + 260, r  # up at the suspicion + the start
         m = p["meet"]
-        assert (m.suspects, m.cancelled, m.taps) == (1, 0, 1) and not m.owner.on
+        assert (m.suspects, m.cancels, m.taps) == (1, 0, 1) and not m.owner.on
         t = int(_meet_lines(p, "friend ")[0].split("t_ms=")[1])
         assert t < 1000 + 1400, t  # the last tap-to-friendship p95 was 1.31-1.41 s, counted from the start
 
@@ -173,7 +173,7 @@ def test_a_cancelled_suspicion_turns_the_radio_off_without_a_window():
     w.start(a["dev"], _suspect_at(a, 1000, 1250, cancel=True))
     w.run_for(3000)
     m = a["meet"]
-    assert (m.suspects, m.cancelled, m.taps, m.again) == (1, 1, 0, 0), a["lines"]
+    assert (m.suspects, m.cancels, m.taps, m.again) == (1, 1, 0, 0), a["lines"]
     assert [on for on, _ in radio] == [True, False] and radio[1][1] - 1030 <= 300, radio
     assert m.adv.updates == 0 and not a["events"]  # nothing on the air, no "tap again"
     assert any("meet.suspect cancelled on_ms=" in ln for ln in a["lines"]), a["lines"]

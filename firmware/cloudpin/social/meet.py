@@ -41,7 +41,7 @@ SERVE_MS = const(2500)  # a responder waits this long for the initiator's exchan
 # A radio started on a suspicion waits this long for the TAP that confirms it
 # (the detector decides ahead_ms after the peak, ~latency_ms after the
 # suspicion; the FIFO burst that carries it comes up to 60 ms later).
-CONFIRM_MS = const(600)
+_CONFIRM_MS = const(600)
 RECON_EVERY_S = const(30)  # reconciliation windows, on the wall clock, while unsettled
 RECON_WINDOW_MS = const(2000)
 RECON_GIVE_UP_S = const(3600)  # a pending peer never met again is dropped (never committed)
@@ -102,8 +102,7 @@ class Meet:
         self._tap_ev = asyncio.Event()  # set from the bus (a task), never from an IRQ
         self._t_tap = None
         self._t_suspect = None  # a suspected tap the radio is started for
-        self._cancelled = False  # ... and the detector cancelled it
-        self._confirm = asyncio.Event()  # the suspicion was confirmed or cancelled
+        self._cancelled = False  # ... and the detector cancelled it (both set _tap_ev)
         self._serving = False  # accept writes only inside a window
         self._unsettled = False  # this window left an entry in the pending store
         self._watch = -1  # the link a responder is serving
@@ -117,7 +116,7 @@ class Meet:
         self.again = 0
         self.radio_on_ms = 0
         self.suspects = 0  # radio starts on a suspicion...
-        self.cancelled = 0  # ... that the detector cancelled
+        self.cancels = 0  # ... that the detector cancelled
         self.slog = log.child(log.name + ".suspect")
         bus.subscribe(topics.TAP, self._on_tap)
         bus.subscribe(topics.TAP_SUSPECT, self._on_suspect)
@@ -128,7 +127,6 @@ class Meet:
         if self._t_tap is None:  # a tap during a window is part of that window
             self._t_tap = t_ms
             self._tap_ev.set()
-            self._confirm.set()
 
     def _on_suspect(self, t_ms, on):
         # The radio takes ~250 ms to start, about as long as the detector
@@ -140,7 +138,7 @@ class Meet:
                 self._tap_ev.set()
         elif t_ms == self._t_suspect:
             self._cancelled = True
-            self._confirm.set()
+            self._tap_ev.set()
 
     def _on_write(self, conn, handle, value):
         if self._serving and len(self._inbox) < _INBOX:
@@ -234,9 +232,9 @@ class Meet:
             left = time.ticks_diff(deadline, time.ticks_ms())
             if left <= 0:
                 return None
-            self._confirm.clear()
+            self._tap_ev.clear()
             try:
-                await asyncio.wait_for_ms(self._confirm.wait(), left)
+                await asyncio.wait_for_ms(self._tap_ev.wait(), left)
             except asyncio.TimeoutError:
                 pass
         return self._t_tap
@@ -263,9 +261,9 @@ class Meet:
             return
         try:
             if tap:
-                t_tap = await self._confirmed(time.ticks_add(t_on, CONFIRM_MS))
+                t_tap = await self._confirmed(time.ticks_add(t_on, _CONFIRM_MS))
                 if t_tap is None:
-                    self.cancelled += 1
+                    self.cancels += 1
                     return  # a rattle, not a touch: the radio goes off again
             self._epochs()
             self._inbox = []
