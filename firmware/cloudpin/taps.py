@@ -15,7 +15,7 @@
 #   a 15 ms limit is 6 ticks there), MPU-6886 and MPU-6050 500 Hz (1 kHz
 #   internal rate / (1 + SMPLRT_DIV=1), accelerometer low-pass 218 Hz with
 #   MPU-6886 A_DLPF_CFG=1, 184 Hz with MPU-6050 DLPF_CFG=1). Measured on the
-#   bench's held-out split at 400 Hz: recall 99.1%, 90% for 6-10 ms contacts.
+#   bench's held-out split at 400 Hz: recall 99.0%, 90% for 6-10 ms contacts.
 # - Walking impacts reach the chest as 0.3-1.5 g bumps tens of ms wide with
 #   their energy under ~20 Hz (heel strike ~5 g at the tibia, ~0.5 g at the
 #   skull: Light, McLellan & Klenerman 1980); a pin swinging into the chest is
@@ -96,7 +96,7 @@ class TapDetector:
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=1500, train_pct=20, train_n=3, ahead_ms=250, sat_width_ms=8, sat_ring_pct=60,
+                 train_ms=2000, train_pct=20, train_n=3, ahead_ms=250, sat_width_ms=8, sat_ring_pct=60,
                  clip_mg=0, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap

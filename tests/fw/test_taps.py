@@ -74,10 +74,10 @@ def test_detects_an_impulse_at_its_peak_with_its_strength():
     assert 2600 <= mg <= 3300, mg
 
 
-# The rattle veto: by default it looks 1.5 s back and waits 250 ms (the same
+# The rattle veto: by default it looks 2 s back and waits 250 ms (the same
 # step's later knocks); it can wait 150 ms or look 1.5 s either side
 _LOOKBACK = {"ahead_ms": 150}
-_VETO = {"ahead_ms": 1500}
+_VETO = {"ahead_ms": 1500, "train_ms": 1500}
 _OFF = {"train_ms": 0}
 
 
