@@ -195,10 +195,19 @@ class TapDetector:
         self.taps = 0
         self.suspects = 0  # candidates that waited for their company (on_suspect True)
         self.cancels = 0  # ... and were vetoed by what came after them (on_suspect False)
+        self._c = 0  # sample counter (mod 2^24)
+        self._nlog = 0  # impulses logged (at most _LOG)
+        self._li = _LOG - 1  # slot of the newest (the first goes to slot 0)
+        self._np = 0  # candidates waiting (oldest at _pi)
+        self._pi = 0
         self.reset()
 
     def reset(self):
-        """Forget the signal (e.g. after a FIFO overrun); keeps the last tap."""
+        """Forget the signal (e.g. after a FIFO overrun); keeps the last tap,
+        and the rattle veto's impulses and waiting candidates: a candidate
+        already suspected (the radio starting for it) is judged on the
+        company seen around the gap (the lost samples do not count, so its
+        wait runs that much longer)."""
         self._bx = self._by = self._bz = 0  # baseline, mg << 4
         self._primed = False
         self._state = _IDLE
@@ -218,12 +227,7 @@ class TapDetector:
         self._dead = 0
         self._lowwait = 0  # samples left to see whether a weak event leads a bigger one
         self._lowpre = 0
-        self._c = 0  # sample counter (mod 2^24)
         self._peak_c = 0
-        self._nlog = 0  # impulses logged (at most _LOG)
-        self._li = _LOG - 1  # slot of the newest (the first goes to slot 0)
-        self._np = 0  # candidates waiting (oldest at _pi)
-        self._pi = 0
 
     def _rel(self, c, p):
         # c - p in samples, signed, for counters mod 2^24

@@ -356,14 +356,22 @@ def test_a_touch_with_the_holders_ringing_and_recoil_is_a_tap():
     assert [t for t, _ in found] == [1000], found
 
 
-def test_an_overrun_forgets_waiting_candidates():
-    sig = _still(ODR)
-    _add_tap(sig, 200, 3000)
-    det = TapDetector(ODR, **_VETO)
-    for i in range(ODR):
-        det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], int(i * PERIOD_MS))
-    det.reset()  # samples were lost: the candidate's company is unknown
-    assert _run(det, _still(10), 1000) == [] and det.taps == 0
+def test_an_overrun_keeps_a_waiting_candidate_and_judges_it_on_what_follows():
+    # an overrun inside the wait: the suspected touch (its radio starting) is
+    # still judged, on the company seen after the gap
+    for knock_after, taps in ((False, 1), (True, 0)):
+        sig = _still(ODR)
+        _add_tap(sig, 200, 3000)
+        det = TapDetector(ODR)
+        for i in range(220):  # 50 ms after the peak: suspected, waiting
+            det.feed(sig[3 * i], sig[3 * i + 1], sig[3 * i + 2], int(i * PERIOD_MS))
+        assert det.suspects == 1 and det.taps == 0
+        det.reset()  # samples were lost
+        rest = _still(ODR)
+        if knock_after:  # the same step's next knock, 75 ms after it, after the gap
+            _add_tap(rest, 10, 2000, axis=1)
+        found = _run(det, rest, 1000)
+        assert [t for t, _ in found] == [500] * taps and det.cancels == 1 - taps, found
 
 
 def test_isqrt():
