@@ -96,7 +96,7 @@ class TapDetector:
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
-                 train_ms=2000, train_pct=20, train_n=3, ahead_ms=250, sat_width_ms=8, sat_ring_pct=60,
+                 train_ms=2000, train_pct=20, train_n=3, ahead_ms=200, sat_width_ms=8, sat_ring_pct=60,
                  clip_mg=0, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
@@ -140,7 +140,8 @@ class TapDetector:
         # handshake's touching-distance test needs the radio up soon after
         # the touch. So a candidate the past does not veto is suspected at
         # once (on_suspect: the radio starts, ~250 ms), and waits ahead_ms
-        # (250 ms: the same step's later knocks, within ~120 ms) while the
+        # (200 ms: the same step's later knocks, within ~120 ms; the verdict
+        # is in before the radio is up, even a FIFO burst later) while the
         # radio starts; ahead_ms=latency_ms reads only the past,
         # ahead_ms=train_ms looks both ways (docs/taps.md). The tap keeps
         # the time of its peak either way. After the candidate only an

@@ -146,15 +146,15 @@ def _radio_times(p):
 
 
 def test_a_suspected_tap_has_the_radio_up_by_the_time_it_is_confirmed():
-    # the detector confirms 250 ms after the peak; the radio started on the
-    # suspicion is up then (250 ms to start), so the window opens at once
+    # the detector confirms 200 ms after the peak; the radio started on the
+    # suspicion is up 250 ms after it, and the window opens at once
     w = World()
     a, b = _pin(w, "a"), _pin(w, "b")
     w.radio.set_distance(a["dev"], b["dev"], 0.02)
     radio = [_radio_times(p) for p in (a, b)]
     for p in (a, b):
         w.start(p["dev"], p["meet"].run())
-        w.start(p["dev"], _suspect_at(p, 1000, 1250))
+        w.start(p["dev"], _suspect_at(p, 1000, 1200))
     w.run_for(5000)
     assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]], (a["lines"], b["lines"])
     for p, r in zip((a, b), radio):
@@ -170,7 +170,7 @@ def test_a_cancelled_suspicion_turns_the_radio_off_without_a_window():
     a = _pin(w, "a")
     radio = _radio_times(a)
     w.start(a["dev"], a["meet"].run())
-    w.start(a["dev"], _suspect_at(a, 1000, 1250, cancel=True))
+    w.start(a["dev"], _suspect_at(a, 1000, 1200, cancel=True))
     w.run_for(3000)
     m = a["meet"]
     assert (m.suspects, m.cancels, m.taps, m.again) == (1, 1, 0, 0), a["lines"]
