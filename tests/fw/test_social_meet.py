@@ -176,7 +176,7 @@ def test_a_cancelled_suspicion_turns_the_radio_off_without_a_window():
     assert (m.suspects, m.cancels, m.taps, m.again) == (1, 1, 0, 0), a["lines"]
     assert [on for on, _ in radio] == [True, False] and radio[1][1] - 1030 <= 300, radio
     assert m.adv.updates == 0 and not a["events"]  # nothing on the air, no "tap again"
-    assert any("meet.suspect cancelled on_ms=" in ln for ln in a["lines"]), a["lines"]
+    assert any("meet.radio suspect cancelled on_ms=" in ln for ln in a["lines"]), a["lines"]
     assert not _meet_lines(a, "radio_on_ms")  # not a tap window (the simulator counts those)
     # the next touch is a tap as before
     w.start(a["dev"], _tap_at(a, 2000))

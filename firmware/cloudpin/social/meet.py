@@ -13,7 +13,8 @@
 #   reconciled fk=<8 hex>
 #   tap again reason=<word>          (WARNING)
 #   radio_on_ms=<n>                  (once per tap window)
-# (a radio started on a suspicion that was cancelled logs under "meet.suspect")
+# (other lines, e.g. a radio started on a suspicion that was cancelled, log
+# under "meet.radio")
 import asyncio
 import binascii
 import os
@@ -76,7 +77,7 @@ class Meet:
         self.owner = owner
         self.bus = bus
         self.log = log  # its name is "meet": the simulator parses its lines
-        self.rlog = log.child(log.name + ".recon")  # other lines, under another name
+        self.rlog = log.child(log.name + ".radio")  # other lines, under another name
         self.friends = friends
         self.fk, self.tk = keys
         self.tx_power = tx_power
@@ -117,7 +118,6 @@ class Meet:
         self.radio_on_ms = 0
         self.suspects = 0  # radio starts on a suspicion...
         self.cancels = 0  # ... that the detector cancelled
-        self.slog = log.child(log.name + ".suspect")
         bus.subscribe(topics.TAP, self._on_tap)
         bus.subscribe(topics.TAP_SUSPECT, self._on_suspect)
 
@@ -303,7 +303,7 @@ class Meet:
             if t_tap is not None:
                 self.log.info("radio_on_ms=%d" % on_ms)
             elif tap:
-                self.slog.info("cancelled on_ms=%d" % on_ms)
+                self.rlog.info("suspect cancelled on_ms=%d" % on_ms)
             else:
                 self.rlog.info("window on_ms=%d" % on_ms)
 
