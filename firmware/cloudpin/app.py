@@ -153,8 +153,12 @@ class App:
         mark("friends")
         fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
         rtc = hw.rtc
+        from cloudpin.social.clocksync import ClockSync, RtcClock
+
+        # friends keep each other's clocks (the RTC drifts in light sleep: docs/clock.md)
+        sync = ClockSync(RtcClock(rtc), log=log.child("clock"))
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
-                                      lambda: utc_ms(rtc), self._today)
+                                      lambda: utc_ms(rtc), self._today, sync=sync)
         mark("updates")
         # The tap handshake (bus.TAP -> friend): it sends the owner's public card
         from cloudpin import owner

@@ -8,8 +8,12 @@
 # (read_stats), stored (friends.update) and published (bus.UPDATE).
 # Non-friends see a RID and a block they cannot read or link across epochs.
 # Window length and period against the power budget: docs/ble.md.
+# With a ClockSync (social/clocksync.py, the app gives one) the pin also
+# keeps its clock with its friends': it wakes LEAD_MS early to take out the
+# rate it learnt, scans a margin before and after its own burst, notes when
+# it first and last heard each friend, and steps its RTC after the window.
 import asyncio
-import os
+import time
 
 from micropython import const
 
@@ -24,7 +28,15 @@ ADV_INTERVAL_MS = const(100)
 SCAN_INTERVAL_US = const(100000)
 SCAN_WINDOW_US = const(100000)  # all the time: in a 300-pin hall half-time scanning stored 75-80% of near friends, full 91-92% (bench updates)
 _QUEUE = const(16)  # friends read per window at most (more wait for the next one)
-_ENTRY = const(25)  # friend slot u16 | which epoch u8 | RID 6 | block 16
+_ENTRY = const(29)  # friend slot u16 | which epoch u8 | RID 6 | block 16 | first, last heard u16 (ms + 32768)
+_T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + this
+_PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not imported without a ClockSync)
+_SYNCED_BIT = const(0x800000)
+_SLICE_MS = const(1000)  # with a ClockSync: a wait for the next window checks for a new friend this often (the light sleeper wakes as often anyway)
+MET_PRE_MS = const(1500)  # the window after a tap made a friend: scan this long before our burst
+MET_POST_MS = const(500)
+MET_DELAY_MS = const(500)  # ... after the commit (the tap window lets go of the air)
+LEAD_MS = const(9000)  # with a ClockSync: wake this early (its rate step, up to 6 s, and the scan margin)
 
 
 def utc_ms(rtc):
@@ -47,11 +59,13 @@ class UpdatesService:
 
     def __init__(self, owner, friends, friend_key, tap_key, log, bus, now_ms, stats,
                  period_s=PERIOD_S, window_ms=WINDOW_MS, recognizer=None, adv_ms=ADV_INTERVAL_MS,
-                 scan_window_us=SCAN_WINDOW_US):
+                 scan_window_us=SCAN_WINDOW_US, sync=None):
         """now_ms(): UTC milliseconds since 1970 (the pin's clock); stats(unix_s)
         -> (steps today, friends made today). `recognizer` may be shared with
         the tap handshake (one 16 KB table per pin); this service rebuilds
-        it every half epoch and when the friend count changes."""
+        it every half epoch and when the friend count changes. `sync`: a
+        clocksync.ClockSync on the same clock as now_ms, or None (the
+        clock is left alone)."""
         self.owner = owner
         self.friends = friends
         self.log = log
@@ -82,7 +96,19 @@ class UpdatesService:
         self._read = advert.Frame()
         self._keys = bytearray(48)
         self._out = bytearray(16)
-        self._salt = bytearray(3)
+        self._c0 = 0  # our clock at our burst's start, UTC ms mod 2^24 (the block's salt)
+        self.sync = sync
+        self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
+        self._deltas = [0] * _QUEUE  # friends' clocks minus ours, after a window
+        self._flags = bytearray(_QUEUE)  # ... and whether each said it was synced
+        self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
+        self._live = False  # our window has the air
+        self._cut = False  # ... and a tap took it back
+        if bus is not None:
+            bus.subscribe(topics.TAP, self._on_tap)
+            if sync is not None:
+                bus.subscribe(topics.FRIEND, self._on_friend)
+        self.synced = 0  # windows after which the clock was corrected
 
     # --- IRQ side: one scan report --------------------------------------------
     def on_report(self, addr_type, addr, adv_type, rssi, adv_data):
@@ -99,10 +125,22 @@ class UpdatesService:
         self.heard += 1
         slot = ref >> 1
         bit = 1 << (slot & 7)
-        if self._seen[slot >> 3] & bit or self._n >= _QUEUE:
-            return  # one read per friend per window (its AES object costs heap)
-        self._seen[slot >> 3] |= bit
+        t = time.ticks_diff(time.ticks_ms(), self._t0) + _T_BIAS
+        t = 0 if t < 0 else 0xFFFF if t > 0xFFFF else t
         q = self._queue
+        if self._seen[slot >> 3] & bit:
+            # one read per friend per window (its AES object costs heap); the
+            # last time it was heard moves on (where its burst ended)
+            for k in range(self._n):
+                o = k * _ENTRY
+                if q[o] == slot >> 8 and q[o + 1] == slot & 0xFF:
+                    q[o + 27] = t >> 8
+                    q[o + 28] = t & 0xFF
+                    return
+            return
+        if self._n >= _QUEUE:
+            return
+        self._seen[slot >> 3] |= bit
         o = self._n * _ENTRY
         q[o] = slot >> 8
         q[o + 1] = slot & 0xFF
@@ -111,6 +149,8 @@ class UpdatesService:
             q[o + 3 + i] = f.rid[i]
         for i in range(16):
             q[o + 9 + i] = f.block[i]
+        q[o + 25] = q[o + 27] = t >> 8
+        q[o + 26] = q[o + 28] = t & 0xFF
         self._n += 1
 
     # --- task side -------------------------------------------------------------
@@ -122,8 +162,51 @@ class UpdatesService:
     async def run(self):
         while True:
             now = self.now_ms()
-            await self.sleep_ms(self.next_window_ms(now) - now)
-            await self.window()
+            nxt = self.next_window_ms(now)
+            sync = self.sync
+            if sync is None:
+                await self.sleep_ms(nxt - now)
+                await self.window()
+                continue
+            if nxt - now > LEAD_MS and await self._until(nxt - LEAD_MS):
+                # A tap just made a friend: both pins open a window now (they
+                # committed within a second or so of each other), whatever
+                # their clocks say, and a newcomer learns the friend's time.
+                self._met = False
+                await self.sleep_ms(MET_DELAY_MS)
+                await self.window(None, MET_PRE_MS, MET_POST_MS, clock_only=True)
+                continue
+            sync.settle()  # the learnt rate, then the margin this window scans with
+            margin = sync.widen_ms() if self.friends.count else 0
+            now = self.now_ms()
+            if nxt - margin - now > 0:
+                await self.sleep_ms(nxt - margin - now)
+            now = self.now_ms()
+            pre = nxt - now if nxt > now else 0  # late (a step forward): scan from now
+            await self.window(nxt, margin if pre > margin else pre, margin)
+
+    def _on_friend(self, slot, t_ms):
+        self._met = True
+
+    def _on_tap(self, t_ms, mg):
+        # A tap needs the air now (its handshake scans and advertises for
+        # seconds): our window gives it up (run in the detector's task, before
+        # the handshake's starts).
+        if self._live:
+            self._cut = True
+            self.owner.scanner().stop()
+            self.owner.advertiser().stop(UPDATES)
+
+    async def _until(self, utc_ms):
+        """Wait until our clock reads utc_ms, in slices; True early if a tap
+        made a friend meanwhile."""
+        while True:
+            if self._met:
+                return True
+            left = utc_ms - self.now_ms()
+            if left <= 0:
+                return False
+            await self.sleep_ms(left if left < _SLICE_MS else _SLICE_MS)
 
     def _prepare(self, unix_s):
         """Keys for this window: the RID of this epoch, the friends' RIDs of
@@ -145,10 +228,14 @@ class UpdatesService:
             table.build(held, self.friends.rid_keys())
             self._built_count = self.friends.count
 
-    async def window(self):
+    async def window(self, at_ms=None, pre=0, post=0, clock_only=False):
         """One update window, from now: advertise and scan for window_ms,
-        then read and store what friends sent."""
-        t_ms = self.now_ms()
+        then read and store what friends sent. at_ms: the UTC instant it is
+        for (default now); pre, post: ms scanned before and after our burst.
+        clock_only: the window after a tap, for the clock; friends' stats
+        are kept from the periodic windows only (a whole number of periods
+        apart)."""
+        t_ms = self.now_ms() if at_ms is None else at_ms
         unix_s = t_ms // 1000
         if not self.friends.count:
             self.idle += 1  # friendships are mutual: nobody listens for us, nobody to hear
@@ -160,9 +247,6 @@ class UpdatesService:
             self.log.warning("update window skipped: no heap for the friend table")
             return
         steps, made = self.stats(unix_s)
-        salt = self._salt
-        salt[0:3] = os.urandom(3)
-        data = self.codec.update(steps, made, (salt[0] << 16) | (salt[1] << 8) | salt[2])
         adv, scan = self.owner.advertiser(), self.owner.scanner()
         try:
             await self.owner.acquire("updates")
@@ -177,18 +261,38 @@ class UpdatesService:
             self._n = 0
             for i in range(len(self._seen)):
                 self._seen[i] = 0
-            adv.start(data, self.adv_ms, prio=UPDATES)
-            scan.start(self.on_report, self.window_ms, SCAN_INTERVAL_US, self.scan_window_us)
-            await scan.done(self.window_ms + 1000)
+            self._t0 = time.ticks_add(time.ticks_ms(), pre)
+            scan.start(self.on_report, pre + self.window_ms + post, SCAN_INTERVAL_US, self.scan_window_us)
+            self._live = True
+            self._cut = False
+            if pre:
+                await self.sleep_ms(pre)
+            if self._cut:
+                return
+            # The block's 24-bit salt is our clock as the burst starts (UTC ms
+            # mod 2^23, and whether we are synced): it differs every window, as
+            # a salt must, and tells a friend where our clock stood when its
+            # scan heard us begin (social/clocksync.py).
+            c = self.now_ms() & _PHASE_MASK
+            self._c0 = c
+            if self.sync is not None and self.sync.synced():
+                c |= _SYNCED_BIT
+            adv.start(self.codec.update(steps, made, c), self.adv_ms, prio=UPDATES)
+            self._t0 = time.ticks_ms()
+            if post:
+                await self.sleep_ms(self.window_ms)
+                adv.stop(UPDATES)
+            await scan.done(self.window_ms + post + 1000)
             adv.stop(UPDATES)  # ours only: a tap that came meanwhile keeps its frames
         except OSError as e:
             self.log.warning("update window: %r" % (e,))
             adv.stop(UPDATES)
         finally:
+            self._live = False
             self.owner.release("updates")
-        self._store(unix_s)
+        self._store(unix_s, pre, post, clock_only, not self._cut)  # cut by a tap: edges say nothing
 
-    def _store(self, unix_s):
+    def _store(self, unix_s, pre=0, post=0, clock_only=False, timed=True):
         """Read each queued friend's block with its stats key; keep and
         publish what checks out. `unix_s` is the window's start, so one
         friend's updates are a whole number of periods apart."""
@@ -200,6 +304,10 @@ class UpdatesService:
         if table is None:
             return
         epochs = table.epochs
+        sync = self.sync if timed else None
+        if sync is not None:
+            from cloudpin.social import clocksync
+        nd = 0
         for k in range(self._n):
             o = k * _ENTRY
             slot = (q[o] << 8) | q[o + 1]
@@ -214,9 +322,22 @@ class UpdatesService:
             if v < 0:
                 continue  # a stranger whose RID shares 28 bits with a friend's, or a forgery
             steps, made = v >> 16, v & 0xFFFF
-            if self.friends.update(slot, steps, made, unix_s):
+            if sync is not None:
+                # where its burst began on our clock, and its clock then (its salt)
+                a = clocksync.place(((q[o + 25] << 8) | q[o + 26]) - _T_BIAS, ((q[o + 27] << 8) | q[o + 28]) - _T_BIAS,
+                                    pre, self.window_ms, post, self.adv_ms)
+                if a is not None:
+                    out = self._out
+                    c = (out[5] << 16) | (out[6] << 8) | out[7]
+                    self._deltas[nd] = clocksync.wrap(c - self._c0) - a
+                    self._flags[nd] = 1 if c & clocksync.SYNCED_BIT else 0
+                    nd += 1
+            if not clock_only and self.friends.update(slot, steps, made, unix_s):
                 self.stored += 1
                 self.log.info("friend slot=%d steps=%d made=%d" % (slot, steps, made))
                 if self.bus is not None:
                     self.bus.publish(topics.UPDATE, slot, steps, made, unix_s)
         self._n = 0
+        if nd and sync is not None:
+            sync.observe(self._deltas, self._flags, nd)  # it logs the step (its own logger: "clock")
+            self.synced += 1
