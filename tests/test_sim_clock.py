@@ -64,3 +64,31 @@ def test_the_clock_fields_are_checked_and_a_pin_can_be_given_its_error():
     assert drawn.ppm == runner._slow_clock(sc, sc["pins"][1]).ppm and abs(drawn.ppm) <= 5000
     sc["clock"] = {"range_ppm": 0, "wander_ppm": 0}
     assert runner._slow_clock(sc, sc["pins"][1]) is None  # exact clocks
+
+
+def test_a_virtual_badge_drifts_too_unless_told_otherwise(monkeypatch):
+    from host_tools import REPO
+    from host_tools.bench.crowd import _paths
+
+    _paths()
+    from cpsim import default_device, world
+
+    board = str(REPO / "boards" / "cloudpin_ref.json")
+    try:
+        monkeypatch.delenv("CLOUDPIN_EMU_CLOCK_PPM", raising=False)
+        monkeypatch.setenv("CLOUDPIN_EMU_UID", "240ac4000101")
+        first = default_device.build(board).slow_clock
+        world.reset()
+        again = default_device.build(board).slow_clock
+        assert first is not None and abs(first.ppm) <= 5000 and again.ppm == first.ppm  # its own, every run
+        world.reset()
+        monkeypatch.setenv("CLOUDPIN_EMU_UID", "240ac4000102")
+        assert default_device.build(board).slow_clock.ppm != first.ppm
+        world.reset()
+        monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "-1200")
+        assert default_device.build(board).slow_clock.ppm == -1200
+        world.reset()
+        monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "0")
+        assert default_device.build(board).slow_clock is None
+    finally:
+        world.reset()

@@ -464,6 +464,8 @@ def _result(sc, w, pins, wall, build_s):
     for t in sc["solo_taps"]:
         expected[t["pin"]].append(t["t_ms"])
     out = {}
+    start = sc["event"]["start_utc"]
+    rtc0 = 0 if start is None else (start - provision.RTC_EPOCH_UNIX) * 1000000  # a true RTC's offset
     radio_counts, time_us = {}, {}
     n_exp = n_match = n_false = n_det = 0
     for p in pins:
@@ -493,7 +495,8 @@ def _result(sc, w, pins, wall, build_s):
             "counts": acct["counts"],
             # its sleep clock (cpsim.slowclock) and how far the pin's clock is off at the end
             "clock": {"ppm": round(p.dev.slow_clock.ppm, 1) if p.dev.slow_clock else 0.0,
-                      "err_ms": round(p.dev.clock_err_us / 1000.0, 3)},
+                      "err_ms": round(p.dev.clock_err_us / 1000.0, 3),
+                      "rtc_err_ms": round((getattr(p.dev, "rtc_offset_us", 0) + p.dev.clock_err_us - rtc0) / 1000.0, 3)},
         }
     stores = {p.spec["id"]: _friend_store(w, p) for p in pins}
     friendships, half, per_pin, social_m, missed = social.analyse(

@@ -15,7 +15,8 @@
 # both move halfway and meet), at most MAX_STEP_MS a window, and learns its
 # own rate (ppm) from the steps it keeps needing, applied before each window
 # (settle). It widens its scan by the error its clock may have gathered
-# since it last heard a friend (widen_ms). The block also says whether its
+# since it last heard a friend, beyond what a plain window tolerates
+# (widen_ms). The block also says whether its
 # sender is synced: a new pin (or one alone for LOST_MS) takes its synced
 # friends' time whole, and right after a tap makes a friend both pins open
 # an extra window together (updates.py), so a newcomer whose clock is far
@@ -31,12 +32,14 @@ from cloudpin.store import Store
 
 MAX_STEP_MS = const(2500)  # a window's correction at most (a hostile friend moves us this much, once)
 MAX_PPM = const(20000)  # the rate learnt at most: 2%, four times the RC's worst cited error
+RATE_MIN_MS = 120000  # learn the rate over at least this long since the last agreement
 K_RATE = 2  # rate gain 1/K_RATE of what the step says (noise: +-50 ms a window is +-170 ppm)
 U_FREE_PPM = const(10000)  # the error two pins' RCs may gather, rate unknown (two of +-5,000 ppm)
 U_LOCKED_PPM = const(2000)  # ... once the rate is learnt (the wearer's warmth moves it)
 MAX_WIDEN_MS = const(3000)  # scan margin each side of the burst, at most
+TOLERANCE_MS = const(1500)  # two bursts this far apart still overlap enough to place each other: no margin
 LOST_MS = 1800000  # no friend heard for 30 minutes: lost, search only now and then
-SEARCH_EVERY = const(6)  # lost: one widened window in six (30 minutes), the rest plain
+SEARCH_EVERY = const(12)  # lost: one widened window in twelve (an hour), the rest plain
 _CLIP_MS = const(150)  # a burst edge this close to our scan's edge was cut by it
 _QUARTER_MS = const(900000)
 PATH = "clock.json"
@@ -149,12 +152,15 @@ class ClockSync:
                 ms = floor - now
         return ms
 
-    def settle(self):
-        """Before a window: take out what the learnt rate says the RTC
-        gained since the last correction. Returns the step (ms)."""
+    def settle(self, every_ms=0):
+        """Take out what the learnt rate says the RTC gained since the last
+        correction (before a window, and every every_ms between them, so
+        every user of the RTC sees friends' time). Returns the step (ms)."""
         now = self.clock.now_ms()
         if self.t_ref is None or not self.rate:
             self.t_ref = now
+            return 0
+        if now - self.t_ref < every_ms:
             return 0
         ms = self.guard(now, -((now - self.t_ref) * self.rate // 1000000))
         self.t_ref = now
@@ -171,8 +177,8 @@ class ClockSync:
             self.lost = 0
             return MAX_WIDEN_MS
         u = U_LOCKED_PPM if self.n >= 3 else U_FREE_PPM
-        ms = (now - self.t_sync) * u // 1000000
-        return MAX_WIDEN_MS if ms > MAX_WIDEN_MS else ms
+        ms = (now - self.t_sync) * u // 1000000 - TOLERANCE_MS  # radio time is the budget (docs/clock.md)
+        return 0 if ms < 0 else MAX_WIDEN_MS if ms > MAX_WIDEN_MS else ms
 
     def synced(self):
         """Has this pin agreed with a friend lately (its UPDATE frames say so)?"""
@@ -211,7 +217,7 @@ class ClockSync:
             # behind the others by med over the time since we last agreed: our
             # clock is that much slow (its rate, after the correction, too fast)
             dt = now - self.t_sync
-            if dt > 0:
+            if dt >= RATE_MIN_MS:  # over seconds (the window after a tap) the edges' noise is all it would see
                 r = self.rate - med * 1000000 // (dt * K_RATE)
                 self.rate = MAX_PPM if r > MAX_PPM else -MAX_PPM if r < -MAX_PPM else r
         ms = self.guard(now, med)

@@ -33,6 +33,7 @@ _T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + 
 _PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not imported without a ClockSync)
 _SYNCED_BIT = const(0x800000)
 _SLICE_MS = const(1000)  # with a ClockSync: a wait for the next window checks for a new friend this often (the light sleeper wakes as often anyway)
+_SETTLE_MS = const(30000)  # ... and takes out its learnt rate this often
 MET_PRE_MS = const(1500)  # the window after a tap made a friend: scan this long before our burst
 MET_POST_MS = const(500)
 MET_DELAY_MS = const(500)  # ... after the commit (the tap window lets go of the air)
@@ -203,6 +204,9 @@ class UpdatesService:
         while True:
             if self._met:
                 return True
+            sync = self.sync
+            if sync is not None:
+                sync.settle(_SETTLE_MS)  # the learnt rate, a little at a time, for every user of the RTC
             left = utc_ms - self.now_ms()
             if left <= 0:
                 return False
