@@ -21,10 +21,10 @@ def _pair(duration_s, ppm_a, ppm_b, **extra):
 
 
 def test_drifting_friends_stop_meeting_without_the_correction(monkeypatch):
-    from cloudpin.social import clocksync
+    from cloudpin.social import updates
 
-    # +-2,500 ppm (within the cited +-5,000): 1.5 s apart after one period asleep
-    monkeypatch.setattr(clocksync.ClockSync, "observe", lambda self, d, f, n: 0)
+    # +-2,500 ppm (within the cited +-5,000): 1.5 s apart after one period asleep; no ClockSync
+    monkeypatch.setattr(updates.UpdatesService, "_clock", lambda self: None)
     r = sim.simulate(_pair(700, 2500, -2500), progress=None)
     a, b = r["pins"]["a"], r["pins"]["b"]
     assert a["friends"] == ["b"] and b["friends"] == ["a"]

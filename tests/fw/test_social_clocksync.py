@@ -109,6 +109,17 @@ def test_the_scan_widens_with_time_since_the_last_agreement_and_searches_when_lo
     assert s.widen_ms() == 1800000 * clocksync.U_LOCKED_PPM // 1000000 - clocksync.TOLERANCE_MS  # 30 minutes alone
 
 
+def test_after_a_tap_makes_a_friend_a_pin_not_synced_searches_the_next_windows_whole():
+    c = _Clock(_T0)
+    s = ClockSync(c, path=None)
+    s.met()
+    widths = [s.widen_ms() for _ in range(clocksync.FRESH_WINDOWS + 1)]
+    assert widths == [clocksync.MAX_WIDEN_MS] * clocksync.FRESH_WINDOWS + [0]
+    s.met()
+    s.observe([100], bytearray([1]), 1)  # found: back to the margin its clock needs
+    assert s.fresh == 0 and s.widen_ms() == 0
+
+
 def test_what_it_learnt_survives_a_reset_and_a_corrupt_file_does_not_stop_it():
     p = _path("clk_test.json")
     c = _Clock(_T0)

@@ -40,6 +40,7 @@ MAX_WIDEN_MS = const(3000)  # scan margin each side of the burst, at most
 TOLERANCE_MS = const(1500)  # two bursts this far apart still overlap enough to place each other: no margin
 LOST_MS = 1800000  # no friend heard for 30 minutes: lost, search only now and then
 SEARCH_EVERY = const(12)  # lost: one widened window in twelve (an hour), the rest plain
+FRESH_WINDOWS = const(3)  # ... but the three after a tap made a friend all widened
 _CLIP_MS = const(150)  # a burst edge this close to our scan's edge was cut by it
 _QUARTER_MS = const(900000)
 PATH = "clock.json"
@@ -129,6 +130,7 @@ class ClockSync:
         self.n = doc["n"] if doc else 0  # windows with a friend heard
         self.t_ref = self.t_sync  # UTC ms the rate was last applied at
         self.lost = 0  # lost windows since the last search
+        self.fresh = 0  # windows to search whole after a new friend, while not synced
         self.steps = 0  # corrections made (ms in total: stepped_ms)
         self.stepped_ms = 0
 
@@ -167,10 +169,19 @@ class ClockSync:
         self._step(ms)
         return ms
 
+    def met(self):
+        """A tap made a friend: until we agree with someone, search the
+        next few windows whole (if the window after the tap missed, the
+        friend is still seconds away, not minutes)."""
+        self.fresh = FRESH_WINDOWS
+
     def widen_ms(self):
         """Scan margin each side of our burst in the next window."""
         now = self.clock.now_ms()
         if self.t_sync is None or now - self.t_sync > LOST_MS:
+            if self.fresh:
+                self.fresh -= 1
+                return MAX_WIDEN_MS
             self.lost += 1
             if self.lost < SEARCH_EVERY:
                 return 0
@@ -226,6 +237,7 @@ class ClockSync:
         self.t_ref = self.t_sync
         self.n += 1
         self.lost = 0
+        self.fresh = 0
         if self.log is not None:
             self.log.info("step=%d rate=%d friends=%d synced=%d" % (ms, self.rate, n, ns))
         if self._store is not None:

@@ -34,8 +34,8 @@ _PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not import
 _SYNCED_BIT = const(0x800000)
 _SLICE_MS = const(1000)  # with a ClockSync: a wait for the next window checks for a new friend this often (the light sleeper wakes as often anyway)
 _SETTLE_MS = const(30000)  # ... and takes out its learnt rate this often
-MET_PRE_MS = const(1500)  # the window after a tap made a friend: scan this long before our burst
-MET_POST_MS = const(500)
+MET_PRE_MS = const(3000)  # the window after a tap made a friend: scan this long before our burst
+MET_POST_MS = const(3000)  # ... and after (the two commit up to seconds apart: each must hear the other)
 MET_DELAY_MS = const(500)  # ... after the commit (the tap window lets go of the air)
 LEAD_MS = const(9000)  # with a ClockSync: wake this early (its rate step, up to 6 s, and the scan margin)
 
@@ -60,13 +60,14 @@ class UpdatesService:
 
     def __init__(self, owner, friends, friend_key, tap_key, log, bus, now_ms, stats,
                  period_s=PERIOD_S, window_ms=WINDOW_MS, recognizer=None, adv_ms=ADV_INTERVAL_MS,
-                 scan_window_us=SCAN_WINDOW_US, sync=None):
+                 scan_window_us=SCAN_WINDOW_US, sync=None, make_sync=None):
         """now_ms(): UTC milliseconds since 1970 (the pin's clock); stats(unix_s)
         -> (steps today, friends made today). `recognizer` may be shared with
         the tap handshake (one 16 KB table per pin); this service rebuilds
         it every half epoch and when the friend count changes. `sync`: a
         clocksync.ClockSync on the same clock as now_ms, or None (the
-        clock is left alone)."""
+        clock is left alone); `make_sync()` makes one once the pin has a
+        friend (the app: a pin with none never loads the module)."""
         self.owner = owner
         self.friends = friends
         self.log = log
@@ -99,6 +100,7 @@ class UpdatesService:
         self._out = bytearray(16)
         self._c0 = 0  # our clock at our burst's start, UTC ms mod 2^24 (the block's salt)
         self.sync = sync
+        self._make_sync = make_sync
         self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
         self._deltas = [0] * _QUEUE  # friends' clocks minus ours, after a window
         self._flags = bytearray(_QUEUE)  # ... and whether each said it was synced
@@ -107,7 +109,7 @@ class UpdatesService:
         self._cut = False  # ... and a tap took it back
         if bus is not None:
             bus.subscribe(topics.TAP, self._on_tap)
-            if sync is not None:
+            if sync is not None or make_sync is not None:
                 bus.subscribe(topics.FRIEND, self._on_friend)
         self.synced = 0  # windows after which the clock was corrected
 
@@ -160,25 +162,42 @@ class UpdatesService:
         p = self.period_s * 1000
         return (now_ms // p + 1) * p
 
+    def _clock(self):
+        """The ClockSync, made at the first need once the pin has a friend."""
+        if self.sync is None and self._make_sync is not None and self.friends.count:
+            try:
+                self.sync = self._make_sync()
+            except MemoryError:
+                self.log.warning("clock sync off: no heap")
+                self._make_sync = None
+        return self.sync
+
     async def run(self):
         while True:
             now = self.now_ms()
             nxt = self.next_window_ms(now)
-            sync = self.sync
-            if sync is None:
+            if self.sync is None and self._make_sync is None:
                 await self.sleep_ms(nxt - now)
                 await self.window()
                 continue
             if nxt - now > LEAD_MS and await self._until(nxt - LEAD_MS):
                 # A tap just made a friend: both pins open a window now (they
-                # committed within a second or so of each other), whatever
+                # committed within a few seconds of each other), whatever
                 # their clocks say, and a newcomer learns the friend's time.
                 self._met = False
+                sync = self._clock()
+                if sync is not None:
+                    sync.met()
                 await self.sleep_ms(MET_DELAY_MS)
                 await self.window(None, MET_PRE_MS, MET_POST_MS, clock_only=True)
                 continue
+            sync = self._clock()
+            if sync is None:  # no friend yet: nothing to keep in step with
+                await self.sleep_ms(nxt - self.now_ms())
+                await self.window()
+                continue
             sync.settle()  # the learnt rate, then the margin this window scans with
-            margin = sync.widen_ms() if self.friends.count else 0
+            margin = sync.widen_ms()
             now = self.now_ms()
             if nxt - margin - now > 0:
                 await self.sleep_ms(nxt - margin - now)
@@ -279,7 +298,8 @@ class UpdatesService:
             # scan heard us begin (social/clocksync.py).
             c = self.now_ms() & _PHASE_MASK
             self._c0 = c
-            if self.sync is not None and self.sync.synced():
+            sync = self.sync
+            if sync is not None and sync.synced():
                 c |= _SYNCED_BIT
             adv.start(self.codec.update(steps, made, c), self.adv_ms, prio=UPDATES)
             self._t0 = time.ticks_ms()
