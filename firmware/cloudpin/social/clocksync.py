@@ -44,6 +44,12 @@ FRESH_WINDOWS = const(3)  # ... but the three after a tap made a friend all wide
 _CLIP_MS = const(150)  # a burst edge this close to our scan's edge was cut by it
 _QUARTER_MS = const(900000)
 PATH = "clock.json"
+LEAD_MS = const(9000)  # wake this early before a window (a rate step of up to 6 s, then the margin)
+SETTLE_MS = const(30000)  # between windows, take out the learnt rate this often
+MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
+MET_PRE_MS = const(3000)  # ... scanning this long before our burst and after it: the two pins
+MET_POST_MS = const(3000)  # commit up to seconds apart, and each must hear the other
+_QUEUE = const(16)  # friends heard in a window (updates._QUEUE)
 
 
 def place(first, last, pre, window, post, adv_ms):
@@ -133,6 +139,71 @@ class ClockSync:
         self.fresh = 0  # windows to search whole after a new friend, while not synced
         self.steps = 0  # corrections made (ms in total: stepped_ms)
         self.stepped_ms = 0
+        self._deltas = [0] * _QUEUE  # friends' clocks minus ours, in a window
+        self._flags = bytearray(_QUEUE)  # ... and whether each said it was synced
+        self._nd = 0
+        self._w = (0, 0, 0, 0, 0)  # the window: pre, length, post, advertising interval, our clock (phase)
+
+    # --- the update service's wait and window (social/updates.py) -------------
+    async def cycle(self, svc):
+        """Up to and through svc's next window, in step with our friends: a
+        tap's new friend gets a window of its own at once (both pins open
+        one, whatever their clocks say, so a newcomer learns its friend's
+        time); else the learnt rate comes out LEAD_MS early and the window
+        scans the margin our clock may need."""
+        now = svc.now_ms()
+        nxt = svc.next_window_ms(now)
+        if nxt - now > LEAD_MS and await self._until(svc, nxt - LEAD_MS):
+            svc._met = False
+            self.met()
+            await svc.sleep_ms(MET_DELAY_MS)
+            await svc.window(None, MET_PRE_MS, MET_POST_MS, clock_only=True)
+            return
+        self.settle()
+        margin = self.widen_ms()
+        now = svc.now_ms()
+        if nxt - margin - now > 0:
+            await svc.sleep_ms(nxt - margin - now)
+        now = svc.now_ms()
+        pre = nxt - now if nxt > now else 0  # late (a step forward): scan from now
+        await svc.window(nxt, margin if pre > margin else pre, margin)
+
+    async def _until(self, svc, utc_ms):
+        # Wait until our clock reads utc_ms, a second at a time (the light
+        # sleeper wakes as often anyway); True early if a tap made a friend.
+        while True:
+            if svc._met:
+                return True
+            self.settle(SETTLE_MS)  # the learnt rate, a little at a time, for every user of the RTC
+            left = utc_ms - svc.now_ms()
+            if left <= 0:
+                return False
+            await svc.sleep_ms(left if left < 1000 else 1000)
+
+    def begin(self, pre, window, post, adv_ms, c0):
+        """A window's reports are about to be read: ours ran so (c0: our
+        clock at our burst's start, the phase we sent)."""
+        self._w = (pre, window, post, adv_ms, c0)
+        self._nd = 0
+
+    def heard(self, c, first, last):
+        """A friend of this window: its clock then (its salt, with the
+        synced bit) and when we first and last heard it (ms from our burst)."""
+        pre, window, post, adv_ms, c0 = self._w
+        if self._nd >= _QUEUE:
+            return
+        a = place(first, last, pre, window, post, adv_ms)
+        self._deltas[self._nd] = wrap(c - c0) - a
+        self._flags[self._nd] = 1 if c & SYNCED_BIT else 0
+        self._nd += 1
+
+    def end(self):
+        """After the window: step toward what we heard. True if we did."""
+        if not self._nd:
+            return False
+        self.observe(self._deltas, self._flags, self._nd)
+        self._nd = 0
+        return True
 
     def now_ms(self):
         return self.clock.now_ms()

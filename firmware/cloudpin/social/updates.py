@@ -8,10 +8,11 @@
 # (read_stats), stored (friends.update) and published (bus.UPDATE).
 # Non-friends see a RID and a block they cannot read or link across epochs.
 # Window length and period against the power budget: docs/ble.md.
-# With a ClockSync (social/clocksync.py, the app gives one) the pin also
-# keeps its clock with its friends': it wakes LEAD_MS early to take out the
-# rate it learnt, scans a margin before and after its own burst, notes when
-# it first and last heard each friend, and steps its RTC after the window.
+# With a ClockSync (social/clocksync.py, made with the pin's first friend)
+# the pin also keeps its clock with its friends': the ClockSync runs the wait
+# and the window (a margin scanned before and after our burst), the IRQ side
+# notes when each friend was first and last heard, and after the window the
+# RTC steps toward the friends'.
 import asyncio
 import time
 
@@ -32,12 +33,7 @@ _ENTRY = const(29)  # friend slot u16 | which epoch u8 | RID 6 | block 16 | firs
 _T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + this
 _PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not imported without a ClockSync)
 _SYNCED_BIT = const(0x800000)
-_SLICE_MS = const(1000)  # with a ClockSync: a wait for the next window checks for a new friend this often (the light sleeper wakes as often anyway)
-_SETTLE_MS = const(30000)  # ... and takes out its learnt rate this often
-MET_PRE_MS = const(3000)  # the window after a tap made a friend: scan this long before our burst
-MET_POST_MS = const(3000)  # ... and after (the two commit up to seconds apart: each must hear the other)
-MET_DELAY_MS = const(500)  # ... after the commit (the tap window lets go of the air)
-LEAD_MS = const(9000)  # with a ClockSync: wake this early (its rate step, up to 6 s, and the scan margin)
+_SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
 
 def utc_ms(rtc):
@@ -102,8 +98,6 @@ class UpdatesService:
         self.sync = sync
         self._make_sync = make_sync
         self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
-        self._deltas = [0] * _QUEUE  # friends' clocks minus ours, after a window
-        self._flags = bytearray(_QUEUE)  # ... and whether each said it was synced
         self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
         self._live = False  # our window has the air
         self._cut = False  # ... and a tap took it back
@@ -174,36 +168,17 @@ class UpdatesService:
 
     async def run(self):
         while True:
-            now = self.now_ms()
-            nxt = self.next_window_ms(now)
-            if self.sync is None and self._make_sync is None:
-                await self.sleep_ms(nxt - now)
-                await self.window()
-                continue
-            if nxt - now > LEAD_MS and await self._until(nxt - LEAD_MS):
-                # A tap just made a friend: both pins open a window now (they
-                # committed within a few seconds of each other), whatever
-                # their clocks say, and a newcomer learns the friend's time.
-                self._met = False
-                sync = self._clock()
-                if sync is not None:
-                    sync.met()
-                await self.sleep_ms(MET_DELAY_MS)
-                await self.window(None, MET_PRE_MS, MET_POST_MS, clock_only=True)
-                continue
             sync = self._clock()
-            if sync is None:  # no friend yet: nothing to keep in step with
-                await self.sleep_ms(nxt - self.now_ms())
-                await self.window()
+            if sync is not None:
+                await sync.cycle(self)  # social/clocksync.py: the wait, the window, in step with friends
                 continue
-            sync.settle()  # the learnt rate, then the margin this window scans with
-            margin = sync.widen_ms()
             now = self.now_ms()
-            if nxt - margin - now > 0:
-                await self.sleep_ms(nxt - margin - now)
-            now = self.now_ms()
-            pre = nxt - now if nxt > now else 0  # late (a step forward): scan from now
-            await self.window(nxt, margin if pre > margin else pre, margin)
+            left = self.next_window_ms(now) - now
+            if self._make_sync is not None and left > _SLICE_MS:
+                await self.sleep_ms(_SLICE_MS)  # no friend yet: a tap may make one (then its clock's window)
+                continue
+            await self.sleep_ms(left)
+            await self.window()
 
     def _on_friend(self, slot, t_ms):
         self._met = True
@@ -216,20 +191,6 @@ class UpdatesService:
             self._cut = True
             self.owner.scanner().stop()
             self.owner.advertiser().stop(UPDATES)
-
-    async def _until(self, utc_ms):
-        """Wait until our clock reads utc_ms, in slices; True early if a tap
-        made a friend meanwhile."""
-        while True:
-            if self._met:
-                return True
-            sync = self.sync
-            if sync is not None:
-                sync.settle(_SETTLE_MS)  # the learnt rate, a little at a time, for every user of the RTC
-            left = utc_ms - self.now_ms()
-            if left <= 0:
-                return False
-            await self.sleep_ms(left if left < _SLICE_MS else _SLICE_MS)
 
     def _prepare(self, unix_s):
         """Keys for this window: the RID of this epoch, the friends' RIDs of
@@ -330,8 +291,7 @@ class UpdatesService:
         epochs = table.epochs
         sync = self.sync if timed else None
         if sync is not None:
-            from cloudpin.social import clocksync
-        nd = 0
+            sync.begin(pre, self.window_ms, post, self.adv_ms, self._c0)
         for k in range(self._n):
             o = k * _ENTRY
             slot = (q[o] << 8) | q[o + 1]
@@ -346,22 +306,15 @@ class UpdatesService:
             if v < 0:
                 continue  # a stranger whose RID shares 28 bits with a friend's, or a forgery
             steps, made = v >> 16, v & 0xFFFF
-            if sync is not None:
-                # where its burst began on our clock, and its clock then (its salt)
-                a = clocksync.place(((q[o + 25] << 8) | q[o + 26]) - _T_BIAS, ((q[o + 27] << 8) | q[o + 28]) - _T_BIAS,
-                                    pre, self.window_ms, post, self.adv_ms)
-                if a is not None:
-                    out = self._out
-                    c = (out[5] << 16) | (out[6] << 8) | out[7]
-                    self._deltas[nd] = clocksync.wrap(c - self._c0) - a
-                    self._flags[nd] = 1 if c & clocksync.SYNCED_BIT else 0
-                    nd += 1
+            if sync is not None:  # its clock (the salt) and when we first and last heard it
+                out = self._out
+                sync.heard((out[5] << 16) | (out[6] << 8) | out[7], ((q[o + 25] << 8) | q[o + 26]) - _T_BIAS,
+                           ((q[o + 27] << 8) | q[o + 28]) - _T_BIAS)
             if not clock_only and self.friends.update(slot, steps, made, unix_s):
                 self.stored += 1
                 self.log.info("friend slot=%d steps=%d made=%d" % (slot, steps, made))
                 if self.bus is not None:
                     self.bus.publish(topics.UPDATE, slot, steps, made, unix_s)
         self._n = 0
-        if nd and sync is not None:
-            sync.observe(self._deltas, self._flags, nd)  # it logs the step (its own logger: "clock")
+        if sync is not None and sync.end():  # stepped toward its friends (it logs: "clock")
             self.synced += 1
