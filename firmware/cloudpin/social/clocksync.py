@@ -46,7 +46,6 @@ _QUARTER_MS = const(900000)
 PATH = "clock.json"
 LEAD_MS = const(9000)  # wake this early before a window (a rate step of up to 6 s, then the margin)
 SETTLE_MS = const(30000)  # between windows, take out the learnt rate this often
-MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
 MET_PRE_MS = const(3000)  # ... scanning this long before our burst and after it: the two pins
 MET_POST_MS = const(3000)  # commit up to seconds apart, and each must hear the other
 _QUEUE = const(16)  # friends heard in a window (updates._QUEUE)
@@ -154,9 +153,9 @@ class ClockSync:
         now = svc.now_ms()
         nxt = svc.next_window_ms(now)
         if nxt - now > LEAD_MS and await self._until(svc, nxt - LEAD_MS):
-            svc._met = False
             self.met()
-            await svc.sleep_ms(MET_DELAY_MS)
+            await svc.met_delay()
+            svc._met = False
             await svc.window(None, MET_PRE_MS, MET_POST_MS, clock_only=True)
             return
         self.settle()

@@ -33,6 +33,7 @@ _ENTRY = const(29)  # friend slot u16 | which epoch u8 | RID 6 | block 16 | firs
 _T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + this
 _PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not imported without a ClockSync)
 _SYNCED_BIT = const(0x800000)
+MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
 _SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
 
@@ -99,6 +100,7 @@ class UpdatesService:
         self._make_sync = make_sync
         self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
         self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
+        self._met_at = 0  # ... at this ticks_ms
         self._live = False  # our window has the air
         self._cut = False  # ... and a tap took it back
         if bus is not None:
@@ -168,7 +170,14 @@ class UpdatesService:
 
     async def run(self):
         while True:
-            sync = self._clock()
+            sync = self.sync
+            if self._met and sync is None:
+                # the first friend: the clock's module loads once the
+                # handshake is over (its heap back), then its window
+                await self.met_delay()
+                sync = self._clock()
+            elif sync is None:
+                sync = self._clock()  # friends from before a reset: at once
             if sync is not None:
                 await sync.cycle(self)  # social/clocksync.py: the wait, the window, in step with friends
                 continue
@@ -182,6 +191,13 @@ class UpdatesService:
 
     def _on_friend(self, slot, t_ms):
         self._met = True
+        self._met_at = time.ticks_ms()
+
+    async def met_delay(self):
+        """Until MET_DELAY_MS after the tap's friendship (its handshake over)."""
+        left = MET_DELAY_MS - time.ticks_diff(time.ticks_ms(), self._met_at)
+        if left > 0:
+            await self.sleep_ms(left)
 
     def _on_tap(self, t_ms, mg):
         # A tap needs the air now (its handshake scans and advertises for
