@@ -153,14 +153,13 @@ class App:
         mark("friends")
         fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
         rtc = hw.rtc
-        clog = log.child("clock")
 
         def make_sync():
             # friends keep each other's clocks (the RTC drifts in light sleep:
             # docs/clock.md); loaded with the first friend
             from cloudpin.social.clocksync import ClockSync, RtcClock
 
-            return ClockSync(RtcClock(rtc), log=clog)
+            return ClockSync(RtcClock(rtc), log=log.child("clock"))
 
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
                                       lambda: utc_ms(rtc), self._today, make_sync=make_sync)

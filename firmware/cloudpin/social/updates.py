@@ -101,12 +101,8 @@ class UpdatesService:
         self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
         self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
         self._met_at = 0  # ... at this ticks_ms
-        self._live = False  # our window has the air
-        self._cut = False  # ... and a tap took it back
-        if bus is not None:
-            bus.subscribe(topics.TAP, self._on_tap)
-            if sync is not None or make_sync is not None:
-                bus.subscribe(topics.FRIEND, self._on_friend)
+        if bus is not None and (sync is not None or make_sync is not None):
+            bus.subscribe(topics.FRIEND, self._on_friend)
         self.synced = 0  # windows after which the clock was corrected
 
     # --- IRQ side: one scan report --------------------------------------------
@@ -158,26 +154,15 @@ class UpdatesService:
         p = self.period_s * 1000
         return (now_ms // p + 1) * p
 
-    def _clock(self):
-        """The ClockSync, made at the first need once the pin has a friend."""
-        if self.sync is None and self._make_sync is not None and self.friends.count:
-            try:
-                self.sync = self._make_sync()
-            except MemoryError:
-                self.log.warning("clock sync off: no heap")
-                self._make_sync = None
-        return self.sync
-
     async def run(self):
         while True:
             sync = self.sync
-            if self._met and sync is None:
-                # the first friend: the clock's module loads once the
-                # handshake is over (its heap back), then its window
+            if sync is None and self._make_sync is not None and self.friends.count:
+                # with the first friend (or friends from before a reset): the
+                # clock's module, once a tap's handshake is over (its heap
+                # back); a MemoryError is a crash the supervisor retries
                 await self.met_delay()
-                sync = self._clock()
-            elif sync is None:
-                sync = self._clock()  # friends from before a reset: at once
+                sync = self.sync = self._make_sync()
             if sync is not None:
                 await sync.cycle(self)  # social/clocksync.py: the wait, the window, in step with friends
                 continue
@@ -196,17 +181,8 @@ class UpdatesService:
     async def met_delay(self):
         """Until MET_DELAY_MS after the tap's friendship (its handshake over)."""
         left = MET_DELAY_MS - time.ticks_diff(time.ticks_ms(), self._met_at)
-        if left > 0:
+        if self._met and left > 0:
             await self.sleep_ms(left)
-
-    def _on_tap(self, t_ms, mg):
-        # A tap needs the air now (its handshake scans and advertises for
-        # seconds): our window gives it up (run in the detector's task, before
-        # the handshake's starts).
-        if self._live:
-            self._cut = True
-            self.owner.scanner().stop()
-            self.owner.advertiser().stop(UPDATES)
 
     def _prepare(self, unix_s):
         """Keys for this window: the RID of this epoch, the friends' RIDs of
@@ -263,20 +239,14 @@ class UpdatesService:
                 self._seen[i] = 0
             self._t0 = time.ticks_add(time.ticks_ms(), pre)
             scan.start(self.on_report, pre + self.window_ms + post, SCAN_INTERVAL_US, self.scan_window_us)
-            self._live = True
-            self._cut = False
             if pre:
                 await self.sleep_ms(pre)
-            if self._cut:
-                return
             # The block's 24-bit salt is our clock as the burst starts (UTC ms
             # mod 2^23, and whether we are synced): it differs every window, as
             # a salt must, and tells a friend where our clock stood when its
             # scan heard us begin (social/clocksync.py).
-            c = self.now_ms() & _PHASE_MASK
-            self._c0 = c
-            sync = self.sync
-            if sync is not None and sync.synced():
+            c = self._c0 = self.now_ms() & _PHASE_MASK
+            if self.sync is not None and self.sync.synced():
                 c |= _SYNCED_BIT
             adv.start(self.codec.update(steps, made, c), self.adv_ms, prio=UPDATES)
             self._t0 = time.ticks_ms()
@@ -289,11 +259,10 @@ class UpdatesService:
             self.log.warning("update window: %r" % (e,))
             adv.stop(UPDATES)
         finally:
-            self._live = False
             self.owner.release("updates")
-        self._store(unix_s, pre, post, clock_only, not self._cut)  # cut by a tap: edges say nothing
+        self._store(unix_s, pre, post, clock_only)
 
-    def _store(self, unix_s, pre=0, post=0, clock_only=False, timed=True):
+    def _store(self, unix_s, pre=0, post=0, clock_only=False):
         """Read each queued friend's block with its stats key; keep and
         publish what checks out. `unix_s` is the window's start, so one
         friend's updates are a whole number of periods apart."""
@@ -305,7 +274,7 @@ class UpdatesService:
         if table is None:
             return
         epochs = table.epochs
-        sync = self.sync if timed else None
+        sync = self.sync
         if sync is not None:
             sync.begin(pre, self.window_ms, post, self.adv_ms, self._c0)
         for k in range(self._n):
