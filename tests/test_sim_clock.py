@@ -24,7 +24,13 @@ def test_drifting_friends_stop_meeting_without_the_correction(monkeypatch):
     from cloudpin.social import updates
 
     # +-2,500 ppm (within the cited +-5,000): 1.5 s apart after one period asleep; no ClockSync
-    monkeypatch.setattr(updates.UpdatesService, "_clock", lambda self: None)
+    init = updates.UpdatesService.__init__
+
+    def without_sync(self, *a, **kw):
+        kw["make_sync"] = None
+        init(self, *a, **kw)
+
+    monkeypatch.setattr(updates.UpdatesService, "__init__", without_sync)
     r = sim.simulate(_pair(700, 2500, -2500), progress=None)
     a, b = r["pins"]["a"], r["pins"]["b"]
     assert a["friends"] == ["b"] and b["friends"] == ["a"]

@@ -185,12 +185,16 @@ class ClockSync:
         self._w = (pre, window, post, adv_ms, c0)
         self._nd = 0
 
-    def heard(self, c, first, last):
-        """A friend of this window: its clock then (its salt, with the
-        synced bit) and when we first and last heard it (ms from our burst)."""
+    def heard(self, block, q, o):
+        """A friend of this window: its decrypted block (the salt: its clock
+        then, with the synced bit) and, at q[o:o + 4], when we first and
+        last heard it (ms from our burst + 32768, big-endian u16s)."""
         pre, window, post, adv_ms, c0 = self._w
         if self._nd >= _QUEUE:
             return
+        c = (block[5] << 16) | (block[6] << 8) | block[7]
+        first = ((q[o] << 8) | q[o + 1]) - 32768
+        last = ((q[o + 2] << 8) | q[o + 3]) - 32768
         a = place(first, last, pre, window, post, adv_ms)
         self._deltas[self._nd] = wrap(c - c0) - a
         self._flags[self._nd] = 1 if c & SYNCED_BIT else 0

@@ -120,8 +120,7 @@ class UpdatesService:
         self.heard += 1
         slot = ref >> 1
         bit = 1 << (slot & 7)
-        t = time.ticks_diff(time.ticks_ms(), self._t0) + _T_BIAS
-        t = 0 if t < 0 else 0xFFFF if t > 0xFFFF else t
+        t = (time.ticks_diff(time.ticks_ms(), self._t0) + _T_BIAS) & 0xFFFF  # a window is seconds long
         q = self._queue
         if self._seen[slot >> 3] & bit:
             # one read per friend per window (its AES object costs heap); the
@@ -291,10 +290,8 @@ class UpdatesService:
             if v < 0:
                 continue  # a stranger whose RID shares 28 bits with a friend's, or a forgery
             steps, made = v >> 16, v & 0xFFFF
-            if sync is not None:  # its clock (the salt) and when we first and last heard it
-                out = self._out
-                sync.heard((out[5] << 16) | (out[6] << 8) | out[7], ((q[o + 25] << 8) | q[o + 26]) - _T_BIAS,
-                           ((q[o + 27] << 8) | q[o + 28]) - _T_BIAS)
+            if sync is not None:
+                sync.heard(self._out, q, o + 25)  # its clock (the salt) and when we first and last heard it
             if not clock_only and self.friends.update(slot, steps, made, unix_s):
                 self.stored += 1
                 self.log.info("friend slot=%d steps=%d made=%d" % (slot, steps, made))
