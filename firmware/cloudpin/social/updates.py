@@ -101,6 +101,7 @@ class UpdatesService:
         self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
         self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
         self._met_at = 0  # ... at this ticks_ms
+        self._no_heap = False  # the clock's module did not fit: plain windows until the next one
         if bus is not None and (sync is not None or make_sync is not None):
             bus.subscribe(topics.FRIEND, self._on_friend)
         self.synced = 0  # windows after which the clock was corrected
@@ -156,12 +157,18 @@ class UpdatesService:
     async def run(self):
         while True:
             sync = self.sync
-            if sync is None and self._make_sync is not None and self.friends.count:
+            if sync is None and self._make_sync is not None and self.friends.count and not self._no_heap:
                 # with the first friend (or friends from before a reset): the
-                # clock's module, once a tap's handshake is over (its heap
-                # back); a MemoryError is a crash the supervisor retries
+                # clock's module, once a tap's handshake is over (its heap back)
                 await self.met_delay()
-                sync = self.sync = self._make_sync()
+                import gc
+
+                gc.collect()
+                try:
+                    sync = self.sync = self._make_sync()
+                except MemoryError:
+                    self._no_heap = True  # plain windows; tried again after the next one
+                    self.log.warning("clock sync off: no heap")
             if sync is not None:
                 await sync.cycle(self)  # social/clocksync.py: the wait, the window, in step with friends
                 continue
@@ -172,6 +179,7 @@ class UpdatesService:
                 continue
             await self.sleep_ms(left)
             await self.window()
+            self._no_heap = False
 
     def _on_friend(self, slot, t_ms):
         self._met = True
