@@ -17,7 +17,10 @@ def test_a_run_reports_every_phase_and_the_apps_code():
     r = heap.measure(badges=False)
     ph = r["phases"]
     assert list(ph) == ["emulator", "boot", "tap", "update", "phone", "phone_gone"]
-    assert ph["emulator"]["in_use"] < ph["boot"]["in_use"] < ph["tap"]["in_use"] < ph["update"]["in_use"]
+    assert ph["emulator"]["in_use"] < ph["boot"]["in_use"] < ph["tap"]["in_use"]
+    # the friend table is made by the window for the clock right after the tap (social/updates.py):
+    # a periodic window then keeps nothing more
+    assert abs(ph["update"]["in_use"] - ph["tap"]["in_use"]) < 2048, ph
     assert ph["phone"]["in_use"] > ph["phone_gone"]["in_use"]
     mods = r["modules"]
     assert "cloudpin.social.meet" in mods and "cloudpin.phone.phoneside" not in mods  # the phone's, not the pin's

@@ -189,6 +189,7 @@ def test_bench_all_keeps_the_other_sets_when_one_labels_file_is_bad(folder, tmp_
     monkeypatch.setattr(bench_cli, "_bench_desk", lambda: {})
     monkeypatch.setattr(bench_cli, "_bench_sim", lambda: {})
     monkeypatch.setattr(bench_cli, "_bench_phone", lambda say: {})
+    monkeypatch.setattr(bench_cli, "_bench_clock", lambda: {})
     out = data / "results.json"
     rc = bench_cli.run_all(SimpleNamespace(data=str(data), out=str(out), odr=25.0, board=bench.DEFAULT_BOARD))
     assert rc == 1

@@ -153,8 +153,16 @@ class App:
         mark("friends")
         fk, tk = advert.derive_keys(ident["id_key"], ident["event_key"])
         rtc = hw.rtc
+
+        def make_sync():
+            # friends keep each other's clocks (the RTC drifts in light sleep:
+            # docs/clock.md); loaded with the first friend
+            from cloudpin.social.clocksync import ClockSync, RtcClock
+
+            return ClockSync(RtcClock(rtc), log=log.child("clock"))
+
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
-                                      lambda: utc_ms(rtc), self._today)
+                                      lambda: utc_ms(rtc), self._today, make_sync=make_sync)
         mark("updates")
         # The tap handshake (bus.TAP -> friend): it sends the owner's public card
         from cloudpin import owner

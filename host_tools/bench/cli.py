@@ -12,6 +12,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench phone         the phone service of a virtual badge with 1,000 friends on the air
   cloudpin bench designs       a design card's redraw on the M5StickC Plus: SPI bytes, time at its clock
   cloudpin bench heap          the whole app's heap: per module, per service, after a tap, an update, a phone, on one pin's share
+  cloudpin bench clock         two friends' drifting clocks kept together for an hour: windows met
   cloudpin bench all --data D  steps on every set in D, taps, cost, deploy and
                                desk provisioning on virtual badges -> --out FILE
 """
@@ -33,7 +34,7 @@ def _bench(sub, name, mod, help, raw=True):
 
 
 def add_arguments(parser):
-    from host_tools.bench import heap, phone, updates
+    from host_tools.bench import clock, heap, phone, updates
     from host_tools.sim import bench as sim_bench
 
     sub = parser.add_subparsers(dest="bench", metavar="BENCH")
@@ -48,6 +49,7 @@ def add_arguments(parser):
     _bench(sub, "phone", phone, "the phone service over the emulated air: first friend page, 1,000 friends")
     _bench(sub, "designs", designs, "a design card's redraw on a display: SPI bytes and time", raw=False)
     _bench(sub, "heap", heap, "the whole app's heap budget: modules, services, phases, one pin's share, the demo's badges")
+    _bench(sub, "clock", clock, "two friends' RTCs drifting in light sleep, kept together by the firmware")
     p = sub.add_parser("all", help="every benchmark, written to one JSON file")
     p.add_argument("--data", required=True, help="folder of recording sets (each a folder with labels.csv)")
     p.add_argument("--out", default="bench/results.json", help="results file (%(default)s)")
@@ -86,6 +88,12 @@ def _bench_sim():
     return sim_bench.bench_sim()["sim"]
 
 
+def _bench_clock():
+    from host_tools.bench import clock
+
+    return clock.bench_clock()
+
+
 def _bench_power(say):
     from host_tools import power
 
@@ -122,7 +130,7 @@ def run_all(args):
                           ("social", social.measure), ("designs", designs.measure),
                           ("crowd", lambda: crowd.bench_crowd(progress=say)),
                           ("phone", lambda: _bench_phone(say)), ("power", lambda: _bench_power(say)),
-                          ("heap", lambda: _bench_heap(say))):
+                          ("heap", lambda: _bench_heap(say)), ("clock", _bench_clock)):
         say("%s: benchmarking on virtual badges..." % name)
         try:
             result[name] = run_one()
@@ -148,7 +156,7 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,updates,phone,heap,all} ... (see --help)",
+        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,updates,phone,heap,clock,all} ... (see --help)",
               file=sys.stderr)
         return 2
     return args._bench(args)

@@ -76,9 +76,13 @@ def soft_reset():
 
 
 def deepsleep(time_ms=0):
+    from cpsim import slowclock
+
     dev = current()
     dev.wake_reason = TIMER_WAKE if time_ms else 0
+    t0 = _clock(dev).now_us()
     reset_device(dev, DEEPSLEEP_RESET, "machine.deepsleep", sleep_ms=time_ms)
+    slowclock.slept(dev, t0, _clock(dev).now_us())  # the RTC ran on the slow clock
     raise SystemExit
 
 
@@ -90,8 +94,10 @@ def lightsleep(time_ms=0):
     ends (outside a run: returns at once, nothing could wake it). On the
     virtual badge's real-time clock the process sleeps time_ms from one of
     the hardware's events to the next, running them and ending early on a
-    wake source."""
-    from cpsim import gpio, timebase
+    wake source. Asleep, the pin's time runs on its slow clock
+    (Device.slow_clock, cpsim.slowclock): time_ms is counted on it, and its
+    error stays in the pin's ticks, time.time() and RTC afterwards."""
+    from cpsim import gpio, slowclock, timebase
 
     dev = current()
     clock = _clock(dev)
@@ -111,12 +117,14 @@ def lightsleep(time_ms=0):
         return r != 0
 
     dev.asleep = True
+    t0 = clock.now_us()
     try:
         if time_ms or _wake_source(dev, armed_only=True):
-            timebase.block(dev, int(time_ms * 1000) if time_ms else None, woken)
+            timebase.block(dev, slowclock.sleep_us(dev, t0, int(time_ms * 1000)) if time_ms else None, woken)
     finally:
         dev.asleep = False
         acct.state("cpu", was or "active")
+        timebase.stepped(dev, slowclock.slept(dev, t0, clock.now_us()))
     dev.wake_reason = why[0]
     gpio.run_deferred(dev)
 
@@ -129,7 +137,7 @@ def _radio_sleeps(dev):
 
 
 def _lightsleep_realtime(dev, clock, time_ms):
-    from cpsim import gpio
+    from cpsim import gpio, slowclock
 
     why = TIMER_WAKE
     if time_ms or _wake_source(dev, armed_only=True):
@@ -137,7 +145,8 @@ def _lightsleep_realtime(dev, clock, time_ms):
         acct = dev.acct
         was = acct.get_state("cpu")
         acct.state("cpu", "lightsleep")
-        end = clock.now_us() + int(time_ms * 1000) if time_ms else None
+        t0 = clock.now_us()
+        end = t0 + slowclock.sleep_us(dev, t0, int(time_ms * 1000)) if time_ms else None
         dev.asleep = True
         try:
             while True:
@@ -159,6 +168,7 @@ def _lightsleep_realtime(dev, clock, time_ms):
         finally:
             dev.asleep = False
             acct.state("cpu", was or "active")
+            slowclock.slept(dev, t0, clock.now_us())  # one pin a process: its asyncio counts on its ticks
     dev.wake_reason = why
     gpio.run_deferred(dev)
 

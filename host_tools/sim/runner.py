@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -134,8 +135,27 @@ def moving_spans(pin):
 
 
 # --- building the pins -----------------------------------------------------------
+_T_MS = re.compile(r"\bt_ms=(-?\d+)")
+
+
 def _rng(seed, *parts):
     return np.random.default_rng([seed & 0xFFFFFFFF] + list(parts))
+
+
+def _slow_clock(sc, spec):
+    """The pin's RTC slow clock in sleep (cpsim.slowclock): its own
+    clock_ppm, else drawn from the scenario's clock ranges by the seed and
+    the pin's id (so adding a pin changes no other pin's clock)."""
+    from cpsim import slowclock
+
+    if spec["clock_ppm"] is not None:
+        return slowclock.SlowClock(spec["clock_ppm"])
+    c = sc["clock"]
+    rng_ppm = slowclock.RANGE_PPM if c["range_ppm"] is None else c["range_ppm"]
+    wander = slowclock.WANDER_PPM if c["wander_ppm"] is None else c["wander_ppm"]
+    if not rng_ppm and not wander:
+        return None
+    return slowclock.draw(random.Random("%d/clock/%s" % (sc["seed"], spec["id"])), rng_ppm, wander)
 
 
 def _source(pin, idx, sc, rate, pool, noise, touches):
@@ -194,12 +214,25 @@ class Pin:
 
     def sink(self, line):
         # "L t_ms name msg": keep taps, meet and greet, warnings and errors.
+        if self.dev.clock_err_us:
+            line = self._true_time(line)
         if " tap t_ms=" in line:
             self.taps.append(int(line.split(" tap t_ms=", 1)[1].split()[0]))
         elif self.social.feed(line):
             pass  # a "tap again" warning is the handshake working, not a fault
         elif line[:1] in ("W", "E"):
             self.notes.append(line)
+
+
+    def _true_time(self, line):
+        # The firmware stamps its lines (and tap, friend and unlock t_ms=
+        # fields) with its own ticks, which its sleep clock moved off the
+        # simulator's (cpsim.slowclock): the analysis wants simulated time.
+        err = self.dev.clock_err_us // 1000
+        head = line.split(" ", 2)
+        if len(head) == 3 and head[1].lstrip("-").isdigit():
+            line = "%s %d %s" % (head[0], self.dev.world.clock.now_ms(), head[2])
+        return _T_MS.sub(lambda m: "t_ms=%d" % (int(m.group(1)) - err), line)
 
 
 async def _firmware(pin, board):
@@ -233,7 +266,7 @@ def build(sc, recordings=(), warn=None):
 
     warn = warn or (lambda m: print(m, file=sys.stderr))
     _paths()  # cpsim.compat.install: the firmware's `import cryptolib` too
-    from cpsim import boardfit
+    from cpsim import boardfit, slowclock
     from cpsim import world as world_mod
 
     boards = _boards(sc["pins"], warn)
@@ -265,6 +298,7 @@ def build(sc, recordings=(), warn=None):
             os.mkdir(dev.flash_dir)
             if start_utc is not None:  # the RTC reads the event's time at t = 0
                 dev.rtc_offset_us = (start_utc - provision.RTC_EPOCH_UNIX) * 1000000
+            slowclock.set_clock(dev, _slow_clock(sc, spec))
             provision.provision(w, dev, spec["id"], keys, spec["card"], pack)
             pin = Pin(spec, name, dev)
             source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise,
@@ -430,6 +464,8 @@ def _result(sc, w, pins, wall, build_s):
     for t in sc["solo_taps"]:
         expected[t["pin"]].append(t["t_ms"])
     out = {}
+    start = sc["event"]["start_utc"]
+    rtc0 = 0 if start is None else (start - provision.RTC_EPOCH_UNIX) * 1000000  # a true RTC's offset
     radio_counts, time_us = {}, {}
     n_exp = n_match = n_false = n_det = 0
     for p in pins:
@@ -457,6 +493,10 @@ def _result(sc, w, pins, wall, build_s):
             "notes": p.notes,
             "time_us": acct["time_us"],
             "counts": acct["counts"],
+            # its sleep clock (cpsim.slowclock) and how far the pin's clock is off at the end
+            "clock": {"ppm": round(p.dev.slow_clock.ppm, 1) if p.dev.slow_clock else 0.0,
+                      "err_ms": round(p.dev.clock_err_us / 1000.0, 3),
+                      "rtc_err_ms": round((getattr(p.dev, "rtc_offset_us", 0) + p.dev.clock_err_us - rtc0) / 1000.0, 3)},
         }
     stores = {p.spec["id"]: _friend_store(w, p) for p in pins}
     friendships, half, per_pin, social_m, missed = social.analyse(

@@ -14,14 +14,17 @@ from host_tools.designs import DEFAULT_PACK
 from host_tools.fw import source as fwsource
 from host_tools.sim import provision
 
-TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers", "pack")
+TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers", "pack",
+       "clock")
 ROOM = ("width_m", "depth_m")
-PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card", "sleep")
+PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card", "sleep", "clock_ppm")
 TAP = ("t_ms", "a", "b")
 SOLO = ("t_ms", "pin")
 EVENT = ("utc_offset_min", "start_utc")
 ATTACKER = ("id", "x", "y", "kind", "tx_dbm")
 ATTACKER_KINDS = ("replay", "spoof", "tap_storm")
+CLOCK = ("range_ppm", "wander_ppm")
+MAX_PPM = 100000  # a 10% clock is broken, not drifting
 MAX_DURATION_S = 24 * 3600
 RTC_MIN_UNIX = 946684800  # 2000-01-01: the ESP32's RTC starts there
 RTC_MAX_UNIX = RTC_MIN_UNIX + 0x7FFFFFFF  # MicroPython's 32-bit time.time() on the ESP32
@@ -102,6 +105,9 @@ def _pin(p, i, room, duration_s):
     sleep = p.get("sleep", True)
     if not isinstance(sleep, bool):
         raise ScenarioError("%s.sleep: expected true or false, got %r" % (where, sleep))
+    ppm = p.get("clock_ppm")
+    if ppm is not None:
+        ppm = _num(ppm, where + ".clock_ppm", lo=-MAX_PPM, hi=MAX_PPM)
     walk = []
     raw = p.get("walk") or []
     if not isinstance(raw, list):
@@ -117,7 +123,16 @@ def _pin(p, i, room, duration_s):
             raise ScenarioError("%s: t_s %g is not after the previous waypoint's %g" % (ww, t, walk[-1][0]))
         walk.append((t, wx, wy))
     return {"id": pid, "x": x, "y": y, "board": board, "walk": walk, "facing_deg": facing, "recording": rec,
-            "card": card, "sleep": sleep}
+            "card": card, "sleep": sleep, "clock_ppm": ppm}
+
+
+def _clock(raw):
+    """Ranges every pin's sleep-clock error is drawn from (cpsim.slowclock);
+    None: the emulator's cited default; zeros: exact clocks."""
+    if raw is None:
+        raw = {}
+    _keys(raw, CLOCK, "clock")
+    return {k: None if raw.get(k) is None else _num(raw[k], "clock." + k, lo=0, hi=MAX_PPM) for k in CLOCK}
 
 
 def _event(raw):
@@ -226,7 +241,7 @@ def validate(data):
     return {"name": name, "seed": seed, "duration_s": duration, "room": room, "pins": pins,
             "taps": sorted(taps, key=lambda t: t["t_ms"]), "solo_taps": sorted(solos, key=lambda t: t["t_ms"]),
             "recordings": recs or [], "event": _event(data.get("event")),
-            "attackers": _attackers(data.get("attackers"), room, ids), "pack": pack}
+            "attackers": _attackers(data.get("attackers"), room, ids), "pack": pack, "clock": _clock(data.get("clock"))}
 
 
 def load(path):

@@ -155,7 +155,8 @@ def analyse(taps, logs, stores, keys):
 
     Returns (friendships, half_committed, per_pin, metrics, missed taps);
     per_pin holds each pin's friends (committed, and still in its store),
-    pending ones, updates_from_friends, radio_on_ms, tap_again and unlocked.
+    pending ones, updates_from_friends (with updates_received, a count per
+    friend), radio_on_ms, tap_again and unlocked.
     A friend key that belongs to no pin of the scenario (an attacker's, or
     garbage) shows as "?<8hex>" and counts as wrong."""
     ids = list(logs)
@@ -215,13 +216,16 @@ def analyse(taps, logs, stores, keys):
         slot_fk = dict(lg.slots)
         if st is not None:
             slot_fk.update(st)
-        ups = {}
+        ups, counts = {}, {}
         for slot, steps, made, t in lg.updates:
             fk = slot_fk.get(slot)
-            ups[_name(keys, fk) if fk else "?slot%d" % slot] = {"steps": steps, "made": made, "t_ms": t}
+            who = _name(keys, fk) if fk else "?slot%d" % slot
+            ups[who] = {"steps": steps, "made": made, "t_ms": t}
+            counts[who] = counts.get(who, 0) + 1
         windows += len(lg.radio_on)
         radio_total += sum(lg.radio_on)
         per_pin[pid] = {"friends": friends_of[pid], "pending": pending_of[pid], "updates_from_friends": ups,
+                        "updates_received": counts,  # how many windows brought each friend's update
                         "radio_on_ms": sum(lg.radio_on), "tap_windows": len(lg.radio_on),
                         "tap_again": lg.tap_again, "unlocked": lg.unlocked}
         if lg.unparsed:

@@ -61,6 +61,7 @@ class Tracer:
         """Wrap the firmware's handshake methods (until remove())."""
         from cloudpin.ble import radio
         from cloudpin.social import meet, tapmatch
+        from cpsim import world as world_mod
 
         tr = self
 
@@ -84,7 +85,8 @@ class Tracer:
         def tap(orig):
             async def f(mt, t_tap):
                 tr.rids[bytes(mt.adv_frames.rid)] = tr._pin()
-                tr._rec("window", t_tap)
+                d = world_mod._state["device"]  # its tap on simulated time (its ticks drift: cpsim.slowclock)
+                tr._rec("window", t_tap - d.clock_err_us // 1000 if t_tap is not None and d is not None else t_tap)
                 return await orig(mt, t_tap)
             return f
 

@@ -11,7 +11,8 @@
 #     [1:7]   RID     rotating identifier (see rid_for)
 #     [7:23]  BLOCK   AES-128-ECB(stats key, steps u24 | made u16 | salt u24 |
 #                     RID | epoch u16): only friends can read it; the RID and
-#                     epoch inside authenticate it (64 bits of redundancy)
+#                     epoch inside authenticate it (64 bits of redundancy);
+#                     the salt is the sender's clock (social/clocksync.py)
 #     [23]    0
 #   TAP (kind 1), sent during a tap window, for anyone of the event:
 #     [1:7]   RID
@@ -217,8 +218,10 @@ class Advertiser:
 
     def update(self, steps, made, salt):
         """UPDATE frame: today's steps and friends made, for friends only.
-        `salt` (24 bits, e.g. from os.urandom) varies the block between
-        frames of one epoch whose stats did not change."""
+        `salt` (24 bits) varies the block between frames of one epoch whose
+        stats did not change; the update service puts its clock there (UTC
+        ms mod 2^23 and a "synced" bit: social/clocksync.py), which differs
+        every window and only friends can read."""
         p = self._plain
         steps = min(max(steps, 0), 0xFFFFFF)
         made = min(max(made, 0), 0xFFFF)

@@ -8,8 +8,13 @@
 # (read_stats), stored (friends.update) and published (bus.UPDATE).
 # Non-friends see a RID and a block they cannot read or link across epochs.
 # Window length and period against the power budget: docs/ble.md.
+# With a ClockSync (social/clocksync.py, made with the pin's first friend)
+# the pin also keeps its clock with its friends': the ClockSync runs the wait
+# and the window (a margin scanned before and after our burst), the IRQ side
+# notes when each friend was first and last heard, and after the window the
+# RTC steps toward the friends'.
 import asyncio
-import os
+import time
 
 from micropython import const
 
@@ -24,7 +29,12 @@ ADV_INTERVAL_MS = const(100)
 SCAN_INTERVAL_US = const(100000)
 SCAN_WINDOW_US = const(100000)  # all the time: in a 300-pin hall half-time scanning stored 75-80% of near friends, full 91-92% (bench updates)
 _QUEUE = const(16)  # friends read per window at most (more wait for the next one)
-_ENTRY = const(25)  # friend slot u16 | which epoch u8 | RID 6 | block 16
+_ENTRY = const(29)  # friend slot u16 | which epoch u8 | RID 6 | block 16 | first, last heard u16 (ms + 32768)
+_T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + this
+_PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not imported without a ClockSync)
+_SYNCED_BIT = const(0x800000)
+MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
+_SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
 
 def utc_ms(rtc):
@@ -47,11 +57,14 @@ class UpdatesService:
 
     def __init__(self, owner, friends, friend_key, tap_key, log, bus, now_ms, stats,
                  period_s=PERIOD_S, window_ms=WINDOW_MS, recognizer=None, adv_ms=ADV_INTERVAL_MS,
-                 scan_window_us=SCAN_WINDOW_US):
+                 scan_window_us=SCAN_WINDOW_US, sync=None, make_sync=None):
         """now_ms(): UTC milliseconds since 1970 (the pin's clock); stats(unix_s)
         -> (steps today, friends made today). `recognizer` may be shared with
         the tap handshake (one 16 KB table per pin); this service rebuilds
-        it every half epoch and when the friend count changes."""
+        it every half epoch and when the friend count changes. `sync`: a
+        clocksync.ClockSync on the same clock as now_ms, or None (the
+        clock is left alone); `make_sync()` makes one once the pin has a
+        friend (the app: a pin with none never loads the module)."""
         self.owner = owner
         self.friends = friends
         self.log = log
@@ -82,7 +95,16 @@ class UpdatesService:
         self._read = advert.Frame()
         self._keys = bytearray(48)
         self._out = bytearray(16)
-        self._salt = bytearray(3)
+        self._c0 = 0  # our clock at our burst's start, UTC ms mod 2^24 (the block's salt)
+        self.sync = sync
+        self._make_sync = make_sync
+        self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
+        self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
+        self._met_at = 0  # ... at this ticks_ms
+        self._no_heap = False  # the clock's module did not fit: plain windows until the next one
+        if bus is not None and (sync is not None or make_sync is not None):
+            bus.subscribe(topics.FRIEND, self._on_friend)
+        self.synced = 0  # windows after which the clock was corrected
 
     # --- IRQ side: one scan report --------------------------------------------
     def on_report(self, addr_type, addr, adv_type, rssi, adv_data):
@@ -99,10 +121,21 @@ class UpdatesService:
         self.heard += 1
         slot = ref >> 1
         bit = 1 << (slot & 7)
-        if self._seen[slot >> 3] & bit or self._n >= _QUEUE:
-            return  # one read per friend per window (its AES object costs heap)
-        self._seen[slot >> 3] |= bit
+        t = (time.ticks_diff(time.ticks_ms(), self._t0) + _T_BIAS) & 0xFFFF  # a window is seconds long
         q = self._queue
+        if self._seen[slot >> 3] & bit:
+            # one read per friend per window (its AES object costs heap); the
+            # last time it was heard moves on (where its burst ended)
+            for k in range(self._n):
+                o = k * _ENTRY
+                if q[o] == slot >> 8 and q[o + 1] == slot & 0xFF:
+                    q[o + 27] = t >> 8
+                    q[o + 28] = t & 0xFF
+                    return
+            return
+        if self._n >= _QUEUE:
+            return
+        self._seen[slot >> 3] |= bit
         o = self._n * _ENTRY
         q[o] = slot >> 8
         q[o + 1] = slot & 0xFF
@@ -111,6 +144,8 @@ class UpdatesService:
             q[o + 3 + i] = f.rid[i]
         for i in range(16):
             q[o + 9 + i] = f.block[i]
+        q[o + 25] = q[o + 27] = t >> 8
+        q[o + 26] = q[o + 28] = t & 0xFF
         self._n += 1
 
     # --- task side -------------------------------------------------------------
@@ -121,9 +156,40 @@ class UpdatesService:
 
     async def run(self):
         while True:
+            sync = self.sync
+            if sync is None and self._make_sync is not None and self.friends.count and not self._no_heap:
+                # with the first friend (or friends from before a reset): the
+                # clock's module, once a tap's handshake is over (its heap back)
+                await self.met_delay()
+                import gc
+
+                gc.collect()
+                try:
+                    sync = self.sync = self._make_sync()
+                except MemoryError:
+                    self._no_heap = True  # plain windows; tried again after the next one
+                    self.log.warning("clock sync off: no heap")
+            if sync is not None:
+                await sync.cycle(self)  # social/clocksync.py: the wait, the window, in step with friends
+                continue
             now = self.now_ms()
-            await self.sleep_ms(self.next_window_ms(now) - now)
+            left = self.next_window_ms(now) - now
+            if self._make_sync is not None and left > _SLICE_MS:
+                await self.sleep_ms(_SLICE_MS)  # no friend yet: a tap may make one (then its clock's window)
+                continue
+            await self.sleep_ms(left)
             await self.window()
+            self._no_heap = False
+
+    def _on_friend(self, slot, t_ms):
+        self._met = True
+        self._met_at = time.ticks_ms()
+
+    async def met_delay(self):
+        """Until MET_DELAY_MS after the tap's friendship (its handshake over)."""
+        left = MET_DELAY_MS - time.ticks_diff(time.ticks_ms(), self._met_at)
+        if self._met and left > 0:
+            await self.sleep_ms(left)
 
     def _prepare(self, unix_s):
         """Keys for this window: the RID of this epoch, the friends' RIDs of
@@ -145,10 +211,14 @@ class UpdatesService:
             table.build(held, self.friends.rid_keys())
             self._built_count = self.friends.count
 
-    async def window(self):
+    async def window(self, at_ms=None, pre=0, post=0, clock_only=False):
         """One update window, from now: advertise and scan for window_ms,
-        then read and store what friends sent."""
-        t_ms = self.now_ms()
+        then read and store what friends sent. at_ms: the UTC instant it is
+        for (default now); pre, post: ms scanned before and after our burst.
+        clock_only: the window after a tap, for the clock; friends' stats
+        are kept from the periodic windows only (a whole number of periods
+        apart)."""
+        t_ms = self.now_ms() if at_ms is None else at_ms
         unix_s = t_ms // 1000
         if not self.friends.count:
             self.idle += 1  # friendships are mutual: nobody listens for us, nobody to hear
@@ -160,9 +230,6 @@ class UpdatesService:
             self.log.warning("update window skipped: no heap for the friend table")
             return
         steps, made = self.stats(unix_s)
-        salt = self._salt
-        salt[0:3] = os.urandom(3)
-        data = self.codec.update(steps, made, (salt[0] << 16) | (salt[1] << 8) | salt[2])
         adv, scan = self.owner.advertiser(), self.owner.scanner()
         try:
             await self.owner.acquire("updates")
@@ -177,18 +244,32 @@ class UpdatesService:
             self._n = 0
             for i in range(len(self._seen)):
                 self._seen[i] = 0
-            adv.start(data, self.adv_ms, prio=UPDATES)
-            scan.start(self.on_report, self.window_ms, SCAN_INTERVAL_US, self.scan_window_us)
-            await scan.done(self.window_ms + 1000)
+            self._t0 = time.ticks_add(time.ticks_ms(), pre)
+            scan.start(self.on_report, pre + self.window_ms + post, SCAN_INTERVAL_US, self.scan_window_us)
+            if pre:
+                await self.sleep_ms(pre)
+            # The block's 24-bit salt is our clock as the burst starts (UTC ms
+            # mod 2^23, and whether we are synced): it differs every window, as
+            # a salt must, and tells a friend where our clock stood when its
+            # scan heard us begin (social/clocksync.py).
+            c = self._c0 = self.now_ms() & _PHASE_MASK
+            if self.sync is not None and self.sync.synced():
+                c |= _SYNCED_BIT
+            adv.start(self.codec.update(steps, made, c), self.adv_ms, prio=UPDATES)
+            self._t0 = time.ticks_ms()
+            if post:
+                await self.sleep_ms(self.window_ms)
+                adv.stop(UPDATES)
+            await scan.done(self.window_ms + post + 1000)
             adv.stop(UPDATES)  # ours only: a tap that came meanwhile keeps its frames
         except OSError as e:
             self.log.warning("update window: %r" % (e,))
             adv.stop(UPDATES)
         finally:
             self.owner.release("updates")
-        self._store(unix_s)
+        self._store(unix_s, pre, post, clock_only)
 
-    def _store(self, unix_s):
+    def _store(self, unix_s, pre=0, post=0, clock_only=False):
         """Read each queued friend's block with its stats key; keep and
         publish what checks out. `unix_s` is the window's start, so one
         friend's updates are a whole number of periods apart."""
@@ -200,6 +281,9 @@ class UpdatesService:
         if table is None:
             return
         epochs = table.epochs
+        sync = self.sync
+        if sync is not None:
+            sync.begin(pre, self.window_ms, post, self.adv_ms, self._c0)
         for k in range(self._n):
             o = k * _ENTRY
             slot = (q[o] << 8) | q[o + 1]
@@ -214,9 +298,13 @@ class UpdatesService:
             if v < 0:
                 continue  # a stranger whose RID shares 28 bits with a friend's, or a forgery
             steps, made = v >> 16, v & 0xFFFF
-            if self.friends.update(slot, steps, made, unix_s):
+            if sync is not None:
+                sync.heard(self._out, q, o + 25)  # its clock (the salt) and when we first and last heard it
+            if not clock_only and self.friends.update(slot, steps, made, unix_s):
                 self.stored += 1
                 self.log.info("friend slot=%d steps=%d made=%d" % (slot, steps, made))
                 if self.bus is not None:
                     self.bus.publish(topics.UPDATE, slot, steps, made, unix_s)
         self._n = 0
+        if sync is not None and sync.end():  # stepped toward its friends (it logs: "clock")
+            self.synced += 1

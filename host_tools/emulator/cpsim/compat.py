@@ -51,7 +51,8 @@ def install():
 
         def now_us():
             c = timebase.sim_clock()
-            return c.now_us() if c is not None else (time.monotonic_ns() - t0) // 1000
+            t = c.now_us() if c is not None else (time.monotonic_ns() - t0) // 1000
+            return t + timebase.err_us()  # the pin's own clock (cpsim.slowclock)
 
         time.ticks_ms = lambda: (now_us() // 1000) & _MASK
         time.ticks_us = lambda: now_us() & _MASK

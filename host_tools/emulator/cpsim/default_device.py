@@ -14,6 +14,11 @@
 #                           (cpsim/airclient.py), as station CLOUDPIN_AIR_NAME
 #   CLOUDPIN_EMU_UID        machine.unique_id() as 12 hex digits (the badges of
 #                           a farm differ, so do their Bluetooth addresses)
+#   CLOUDPIN_EMU_CLOCK_PPM  (with a board) the badge's RTC slow-clock error in
+#                           light sleep, ppm (0: exact); without it one is
+#                           drawn from the unique id (cpsim/slowclock.py: the
+#                           machine.RTC a badge's firmware reads drifts as a
+#                           pin's does; its ticks are the VM's own, exact)
 # With a board file, asyncio's idle wait is capped at 10 ms so that pin IRQs
 # and timers reach a sleeping app in time (see _poll_from_asyncio).
 # A reset (machine.reset(), deepsleep(), soft_reset(), WDT expiry) of this
@@ -52,9 +57,25 @@ def build(board_path=None, recording=None, nvs_file=None):
         from cpsim.boardfit import fit
 
         fit(dev, board, recording or _env("CLOUDPIN_EMU_RECORDING"), _env("CLOUDPIN_EMU_DISPLAY"))
+        _slow_clock(dev)
         dev.on_reset = _exit
         _poll_from_asyncio(world.clock)
     return dev
+
+
+def _slow_clock(dev):
+    from cpsim import slowclock
+
+    v = _env("CLOUDPIN_EMU_CLOCK_PPM")
+    if v is not None:
+        ppm = float(v)
+        slowclock.set_clock(dev, slowclock.SlowClock(ppm) if ppm else None)
+        return
+    import random
+
+    uid = bytes(dev.uid)
+    random.seed((uid[-3] << 16 | uid[-2] << 8 | uid[-1]) + 1)  # a badge keeps its error from run to run
+    slowclock.set_clock(dev, slowclock.draw(random))
 
 
 class _AirWorld(World):

@@ -46,9 +46,9 @@ class RTC:
             y, mo, d, _wd, h, mi, s = dt[0][:7]
             us = dt[0][7] if len(dt[0]) > 7 else 0
             secs = _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
-            dev.rtc_offset_us = secs * 1000000 + us - now_us
+            dev.rtc_offset_us = secs * 1000000 + us - now_us - dev.clock_err_us
             return None
-        t = now_us + getattr(dev, "rtc_offset_us", 0)
+        t = now_us + getattr(dev, "rtc_offset_us", 0) + dev.clock_err_us  # its sleep clock's error (cpsim.slowclock)
         secs, us = divmod(t, 1000000)
         days, secs = divmod(secs, 86400)
         y, mo, d = _civil_from_days(days)

@@ -30,6 +30,7 @@ def load_all(sim=False, every_board=False, air=False):
     import bluetooth  # noqa: F401
     import esp32  # noqa: F401
     from cpsim import world, clock, accounting, cpucost, timebase, radio, lis3dh, mpu6050, mpu6886, recording  # noqa: F401
+    from cpsim import slowclock  # noqa: F401 (machine.lightsleep's)
     from cpsim import machine_pin, machine_i2c, machine_timer, machine_adc, machine_rtc, machine_spi  # noqa: F401
     from cpsim import blegap, link, gatt, blegatts, blegattc, bleirq  # noqa: F401
     if every_board:

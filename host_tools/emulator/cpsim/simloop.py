@@ -7,7 +7,8 @@
 # a ThreadSafeFlag) or the next asyncio timer is due. A pin's tasks carry the
 # pin in a context variable; before a callback runs, the loop binds its pin
 # (cpsim.world), holds it back while the pin is blocked (lightsleep, a
-# blocking sleep) and charges the pin's CPU model (cpsim.cpucost).
+# blocking sleep) and charges the pin's CPU model (cpsim.cpucost). A pin's
+# timers move when its clock steps against the world's (shift).
 #
 # A blocking call suspends its pin's callback in a greenlet (when the
 # greenlet package is there): the loop goes on and resumes that callback when
@@ -215,6 +216,17 @@ class SimLoop(base_events.BaseEventLoop):
             self._run_pin(h, dev)
             _world.unbind(outer)  # clock events between callbacks belong to no pin
             cpucost.step(dev)
+
+    def shift(self, dev, us):
+        """Pin `dev`'s clock gained `us` on the world's in a sleep (cpsim.
+        slowclock): its timers, set on its own clock as on the chip, fall
+        due that much sooner (later if negative)."""
+        d = us / 1e6
+        sched = self._scheduled
+        for h in sched:
+            if h._context is not None and h._context.get(PIN) is dev:
+                h._when -= d
+        base_events.heapq.heapify(sched)
 
     def release(self, dev):
         """A blocked pin is free again: its held callbacks run next, in order."""

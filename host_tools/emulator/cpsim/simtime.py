@@ -12,12 +12,13 @@ _MASK = timebase.MASK
 
 def ticks_us():
     c = timebase.sim_clock()
-    return (c._us if c is not None else real.ticks_us()) & _MASK
+    return ((c._us if c is not None else real.ticks_us()) + timebase.err_us()) & _MASK
 
 
 def ticks_ms():
     c = timebase.sim_clock()
-    return (c._us // 1000 if c is not None else real.ticks_ms()) & _MASK
+    e = timebase.err_us()
+    return ((c._us + e) // 1000 if c is not None else real.ticks_ms() + e // 1000) & _MASK
 
 
 ticks_cpu = ticks_us

@@ -15,6 +15,10 @@
 #       seconds since 2000-01-01, the ESP32 port's epoch, from 2000-01-01 at
 #       t = 0 unless the RTC was set (Device.rtc_offset_us); only while the
 #       world runs that pin's code, real time elsewhere (host code, pytest)
+#   a pin's sleep-clock error             ticks and time.time() of the bound pin
+#       run ahead of (or behind) the world's clock by Device.clock_err_us,
+#       which grows in its light and deep sleeps (cpsim.slowclock); under
+#       CPython its asyncio timers shift with it (SimLoop.shift)
 # On a virtual badge the clock is a WallClock and all of this is real time,
 # as before (cpsim/default_device.py).
 #
@@ -55,6 +59,23 @@ def sim_clock():
     return c if c.simulated else None
 
 
+def err_us():
+    """The bound pin's clock minus the world's (cpsim.slowclock), 0 unbound."""
+    dev = _world._state["device"]
+    return 0 if dev is None else dev.clock_err_us
+
+
+def stepped(dev, us):
+    """Pin `dev`'s clock moved `us` against the world's in a sleep: its
+    asyncio timers, which count on its clock as on the chip, come due that
+    much sooner (CPython; the VM's asyncio keeps the world's time)."""
+    if not us or MP:
+        return
+    sched = _running(dev.world)
+    if sched is not None:
+        sched.shift(dev, us)
+
+
 def rtc_time():
     """time.time() for the pin whose code runs now in a simulated world: its
     RTC in whole seconds since 2000-01-01; None outside such a run."""
@@ -62,7 +83,7 @@ def rtc_time():
     w, dev = st["world"], st["device"]
     if w is None or dev is None or not w.running or not w.clock.simulated:
         return None
-    return (w.clock.now_us() + getattr(dev, "rtc_offset_us", 0)) // 1000000
+    return (w.clock.now_us() + getattr(dev, "rtc_offset_us", 0) + dev.clock_err_us) // 1000000
 
 
 def runner(world):

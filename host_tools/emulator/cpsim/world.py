@@ -68,6 +68,8 @@ class Device:
         self.cpu_samples = 0  # i2c_rx when the CPU model last charged
         self.i2c_rx = 0  # bytes the firmware read over I2C (cpsim.i2cbus)
         self.led_pins = {}  # GPIO -> active_low of the board's LED: "led" on/off accounting (cpsim.gpio)
+        self.slow_clock = None  # cpsim.slowclock.SlowClock: its sleep-clock error (None: exact)
+        self.clock_err_us = 0  # its clock (ticks, time, RTC) minus the world's, from sleeping on it
 
     def attach_i2c(self, bus, model):
         """Put a register-level device model on I2C bus `bus` at model.address."""
