@@ -8,7 +8,7 @@ PORT   ?=
 FIRMWARE ?=
 # `make firmware`: MicroPython built for CloudPin (ROMFS on, docs/firmware.md)
 MICROPYTHON_DIR ?=
-FW_BOARD_DIR := $(abspath firmware/esp32/CLOUDPIN)
+FW_BOARD_DIR := $(abspath firmware/micropython-esp32/CLOUDPIN)
 FW_BUILD     := $(abspath build/firmware-CLOUDPIN)
 FW_OUT       := build/cloudpin-esp32-firmware.bin
 STEPS_DATA ?= ../shared/data/steps

@@ -177,7 +177,7 @@ def test_the_emulated_romfs_partition_is_the_ports(tmp_path):
     # What the agent relies on, in the VM with the emulator's esp32 module:
     # the ESP32 port's Partition API (ports/esp32/esp32_partition.c), the
     # CloudPin table's size, erased flash past the file, NOR programming.
-    table = chips.parse_partition_csv((FIRMWARE_DIR / "esp32" / "CLOUDPIN" / "partitions-cloudpin.csv").read_text())
+    table = chips.parse_partition_csv((FIRMWARE_DIR / "micropython-esp32" / "CLOUDPIN" / "partitions-cloudpin.csv").read_text())
     part = chips.romfs_partition(table)
     (tmp_path / "rom.bin").write_bytes(b"\x00" * 10)
     script = r"""

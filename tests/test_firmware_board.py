@@ -1,4 +1,4 @@
-"""CloudPin's MicroPython build definition (firmware/esp32/CLOUDPIN): its
+"""CloudPin's MicroPython build definition (firmware/micropython-esp32/CLOUDPIN): its
 partition table holds a ROMFS partition where the app fits, keeps the NVS
 partition where the desk writes it and leaves the vfs after it; `make
 firmware` names what is missing when it cannot build (CI has neither
@@ -13,7 +13,7 @@ import pytest
 from host_tools import REPO
 from host_tools.images import chips, nvsimage, romfs
 
-BOARD_DIR = REPO / "firmware" / "esp32" / "CLOUDPIN"
+BOARD_DIR = REPO / "firmware" / "micropython-esp32" / "CLOUDPIN"
 CSV = BOARD_DIR / "partitions-cloudpin.csv"
 FLASH = chips.flash_bytes("4MB")
 # Room the romfs partition keeps beyond today's app: this test fails (and the
@@ -95,6 +95,10 @@ def test_the_board_turns_romfs_on_and_uses_this_table():
     assert "${MICROPY_BOARD_DIR}/" + CSV.name in cmake
     # No Python in the board folder: the app image compiles every .py under firmware/.
     assert not list(BOARD_DIR.rglob("*.py"))
+    # firmware/ is on the VM's path (tests/conftest.py) and MicroPython imports
+    # a folder as a package: one named like a module ("esp32") would shadow the
+    # emulator's. A name with a dash can never be imported.
+    assert "-" in BOARD_DIR.parent.name and BOARD_DIR.parent.parent == REPO / "firmware"
 
 
 def _make_firmware(tmp_path, micropython_dir, path=None):

@@ -26,8 +26,8 @@ MB = 1024 * 1024
 # must come from the image.
 VM_PATH = ".frozen" + os.pathsep + str(EMULATOR_DIR)
 DEFAULT_TABLE = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000), ("factory", 0, 0, 0x10000, 0x1F0000)]
-# CloudPin's own build (firmware/esp32/CLOUDPIN): the stock table plus a romfs partition.
-CLOUDPIN_CSV = FIRMWARE_DIR / "esp32" / "CLOUDPIN" / "partitions-cloudpin.csv"
+# CloudPin's own build (firmware/micropython-esp32/CLOUDPIN): the stock table plus a romfs partition.
+CLOUDPIN_CSV = FIRMWARE_DIR / "micropython-esp32" / "CLOUDPIN" / "partitions-cloudpin.csv"
 CLOUDPIN_TABLE = [tuple(p) for p in chips.parse_partition_csv(CLOUDPIN_CSV.read_text())]
 
 

@@ -234,7 +234,7 @@ def idf_heap_info(capabilities):
 
 # --- Partition (ports/esp32/esp32_partition.c) ---------------------------------
 # One partition is emulated: the data partition labelled "romfs" of CloudPin's
-# build (firmware/esp32/CLOUDPIN/partitions-cloudpin.csv), which the port's
+# build (firmware/micropython-esp32/CLOUDPIN/partitions-cloudpin.csv), which the port's
 # vfs.rom_ioctl hands out and memory-maps for /rom. It is backed by the file
 # Device.romfs_file (the virtual badge: its folder's .romfs) and exists only
 # while that file does: a badge folder without one is a pin with a stock

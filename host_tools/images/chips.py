@@ -8,7 +8,7 @@ default tables (ports/esp32/partitions-4MiBplus.csv and -2MiB.csv), and the
 `vfs` filesystem follows MicroPython's rule (ports/esp32 main.c since 1.26):
 a partition labelled `vfs` if the table has one, otherwise everything from
 the end of the last partition to the end of the physical flash. A data
-partition labelled `romfs` (CloudPin's own build, firmware/esp32/CLOUDPIN)
+partition labelled `romfs` (CloudPin's own build, firmware/micropython-esp32/CLOUDPIN)
 holds the app as a ROMFS image that MicroPython mounts at /rom and runs in
 place (ports/esp32/esp32_partition.c finds it by that label).
 """

@@ -178,7 +178,7 @@ def add_arguments(p):
                                       "with a romfs partition (`make firmware`) the app's modules go there")
     p.add_argument("--partitions", metavar="CSV",
                    help="without --firmware: the partition table the badge's firmware has, as ESP-IDF CSV (e.g. "
-                        "firmware/esp32/CLOUDPIN/partitions-cloudpin.csv); default: MicroPython's stock table")
+                        "firmware/micropython-esp32/CLOUDPIN/partitions-cloudpin.csv); default: MicroPython's stock table")
     p.add_argument("--nvs", action="append", default=[], metavar="KEY[:TYPE]=VALUE",
                    help="per-badge NVS value in namespace cloudpin; TYPE str (default, a UTF-8 blob), i32, hex or b64. "
                         "Keys as in firmware/cloudpin/identity.py, e.g. --nvs badge_id:hex=0000000000000042 "
