@@ -173,6 +173,15 @@ def test_rom_plan_writes_changed_blocks_and_the_header_block_last():
     assert cmds[-1][0].rstrip().endswith("_cp_rw(0,4096)")
 
 
+def test_the_rom_writer_keeps_the_apps_watchdog_timeout():
+    import inspect
+
+    from host_tools.fw import source as fwsource
+
+    build = fwsource.load("board").build
+    assert inspect.signature(build).parameters["wdt_timeout_ms"].default == deploy.WDT_MS
+
+
 def test_the_emulated_romfs_partition_is_the_ports(tmp_path):
     # What the agent relies on, in the VM with the emulator's esp32 module:
     # the ESP32 port's Partition API (ports/esp32/esp32_partition.c), the
@@ -243,7 +252,9 @@ def test_agent_in_micropython_rewrites_the_romfs_partition_block_by_block(tmp_pa
     assert rom.blocks == [deploy.block_digest(b) for b in deploy.rom_blocks(old)]
     order = deploy.rom_plan(new, rom)
     assert order[-1] == 0 and len(order) <= len(deploy.rom_blocks(new))
-    code = "_cp_ro(0)\n_cp_p.ioctl(6,0)\n" + "".join(c for c, _ in deploy.rom_commands(new, order, True))
+    # With the watchdog a stopped app leaves running after the soft reset: fed by each command.
+    code = "_cp_ro(%d)\n_cp_p.ioctl(6,0)\n" % deploy.WDT_MS + "".join(c for c, _ in deploy.rom_commands(new, order, True))
+    code += "import machine\nassert _cp_dog is machine.WDT()\n"
     assert run(code + "_cp_rs(%d)\n" % len(new)).strip() == deploy.digest(new)
     flash = (tmp_path / ".romfs").read_bytes()
     assert flash[:len(new)] == new and romfs.files(flash) == new_files
