@@ -377,7 +377,10 @@ def deploy_badge(badge, board, *, progress=None, **kw):
     "plan" (total bytes, files), "bytes" (n), "file" (path), and "retry"
     (reason) when the badge ran out of memory and the deploy starts over once
     on a soft-reset badge: every step is idempotent (files land as temps, an
-    inventory decides what is left to send). Returns a result dict."""
+    inventory decides what is left to send). After a write into the romfs
+    partition /rom is unmounted: the new package imports only after the
+    restart (mp_init mounts /rom at every reset). Returns a result dict
+    ("romfs": None on a stock firmware, else what was written there)."""
     retried = []
 
     def on_retry(e):
