@@ -14,11 +14,12 @@ import zlib
 
 import pytest
 
-from host_tools import FIRMWARE_DIR, cli
+from host_tools import EMULATOR_DIR, FIRMWARE_DIR, cli
 from host_tools.boards import load_board
 from host_tools.designs import DEFAULT_PACK, compile_pack
 from host_tools.link import deploy, deploy_cli, logreader
-from host_tools.link.deploy import DeployError, Inventory, make_plan
+from host_tools.images import chips, romfs
+from host_tools.link.deploy import DeployError, Inventory, RomInfo, make_plan
 from host_tools.link.session import BadgeError, SerialSession
 from host_tools.ports import usb
 from host_tools.virtual_badge import VirtualBadge, micropython_binary
@@ -150,6 +151,116 @@ def test_agent_in_micropython_writes_binary_files_atomically_and_commits(tmp_pat
     assert (tmp_path / deploy.MANIFEST).read_text() == "# m\nmain.py\n"
 
 
+def test_rom_plan_writes_changed_blocks_and_the_header_block_last():
+    rnd = random.Random(6)
+    old = bytes(rnd.randrange(256) for _ in range(3 * 4096 + 100))
+    blocks = deploy.rom_blocks(old)
+    assert len(blocks) == 4 and blocks[-1][100:] == b"\xff" * (4096 - 100)
+    rom = RomInfo(0x40000, False, [deploy.block_digest(b) for b in blocks])
+    assert deploy.rom_plan(old, rom) == []
+    assert deploy.rom_plan(old, rom, force=True) == [1, 2, 3, 0]
+    new = old[:5000] + b"changed" + old[5007:]  # in block 1
+    assert deploy.rom_plan(new, rom) == [1, 0]  # block 0 is erased first, so always rewritten
+    assert deploy.rom_plan(new + b"more" * 2000, rom) == [1, 3, 4, 0]
+    assert deploy.rom_plan(new, RomInfo(0x40000, False, [])) == [1, 2, 3, 0]  # nothing mounts there now
+    assert RomInfo.parse("rom -") is None
+    assert vars(RomInfo.parse("rom 262144 1 AAAA BBBB")) == {"size": 262144, "dog": True, "blocks": ["AAAA", "BBBB"]}
+    with pytest.raises(DeployError, match="romfs line"):
+        RomInfo.parse("rom x")
+    cmds = deploy.rom_commands(new, [1, 0], True)
+    assert all(len(text) < deploy.BATCH + 200 for text, _ in cmds)
+    assert sum(n for _, n in cmds) == 2 * 4096
+    assert cmds[-1][0].rstrip().endswith("_cp_rw(0,4096)")
+
+
+def test_the_rom_writer_keeps_the_apps_watchdog_timeout():
+    import inspect
+
+    from host_tools.fw import source as fwsource
+
+    build = fwsource.load("board").build
+    assert inspect.signature(build).parameters["wdt_timeout_ms"].default == deploy.WDT_MS
+
+
+def test_the_emulated_romfs_partition_is_the_ports(tmp_path):
+    # What the agent relies on, in the VM with the emulator's esp32 module:
+    # the ESP32 port's Partition API (ports/esp32/esp32_partition.c), the
+    # CloudPin table's size, erased flash past the file, NOR programming.
+    table = chips.parse_partition_csv((FIRMWARE_DIR / "micropython-esp32" / "CLOUDPIN" / "partitions-cloudpin.csv").read_text())
+    part = chips.romfs_partition(table)
+    (tmp_path / "rom.bin").write_bytes(b"\x00" * 10)
+    script = r"""
+import esp32
+p = esp32.Partition("romfs")
+print(p.info(), p.ioctl(4, 0), p.ioctl(5, 0))
+b = bytearray(16)
+p.readblocks(0, b, 4)
+print(bytes(b).hex())
+p.writeblocks(1, b"\x0f" * 4096)
+p.writeblocks(1, b"\xfc", 1)  # programs only: 0x0f & 0xfc
+p.readblocks(1, b)
+print(bytes(b[:3]).hex())
+try:
+    p.writeblocks(1, b"x" * 100)  # an erase needs whole sectors
+except OSError as e:
+    print("refused", e.args[0])
+try:
+    p.readblocks(64, b)
+except OSError as e:
+    print("past the end", e.args[0])
+print(p.ioctl(6, 1), end=" ")
+p.readblocks(1, b)
+print(bytes(b[:2]).hex())
+try:
+    esp32.Partition("vfs")
+except OSError as e:
+    print("no vfs", e.args[0])
+"""
+    env = dict(os.environ, MICROPYPATH=str(EMULATOR_DIR) + os.pathsep + ".frozen", CLOUDPIN_ROMFS_FILE="rom.bin")
+    proc = subprocess.run([micropython_binary(), "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "(1, %d, %d, %d, 'romfs', False) %d 4096" % (
+        part.subtype, part.offset, part.size, part.size // 4096)
+    assert lines[1] == "000000000000" + "ff" * 10  # erased flash past the file's 10 bytes
+    assert lines[2:] == ["0f0c0f", "refused -260", "past the end -260", "0 ffff", "no vfs 2"]
+    env.pop("CLOUDPIN_ROMFS_FILE")
+    proc = subprocess.run([micropython_binary(), "-c", "import esp32\ntry:\n esp32.Partition('romfs')\n"
+                           "except OSError as e:\n print(e.args[0])\n"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env)
+    assert proc.stdout.split() == ["2"], proc.stderr  # a stock firmware: no romfs partition
+
+
+def test_agent_in_micropython_rewrites_the_romfs_partition_block_by_block(tmp_path):
+    rnd = random.Random(7)
+    old_files = {"/cloudpin/a.mpy": rnd.randbytes(6000), "/cloudpin/b.mpy": b"b" * 9000}
+    new_files = dict(old_files, **{"/cloudpin/b.mpy": b"B" * 9000, "/cloudpin/c.mpy": rnd.randbytes(3000)})
+    old, new = romfs.build(old_files), romfs.build(new_files)
+    (tmp_path / ".romfs").write_bytes(old)
+    agent = deploy.agent_source("inventory") + deploy.agent_source("rom")
+    inv_cmd = "_cp_inv([], %r, %r, %r)\n" % (list(deploy.APP_DIRS), deploy.MANIFEST, deploy.TMP)
+    env = dict(os.environ, MICROPYPATH=str(EMULATOR_DIR) + os.pathsep + ".frozen", CLOUDPIN_ROMFS_FILE=".romfs")
+
+    def run(code):
+        proc = subprocess.run([micropython_binary(), "-c", agent + code], cwd=tmp_path, capture_output=True,
+                              text=True, env=env)
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        return proc.stdout
+
+    rom = Inventory.parse(run(inv_cmd), []).rom
+    assert rom.size == 0x40000 and not rom.dog
+    assert rom.blocks == [deploy.block_digest(b) for b in deploy.rom_blocks(old)]
+    order = deploy.rom_plan(new, rom)
+    assert order[-1] == 0 and len(order) <= len(deploy.rom_blocks(new))
+    # With the watchdog a stopped app leaves running after the soft reset: fed by each command.
+    code = "_cp_ro(%d)\n_cp_p.ioctl(6,0)\n" % deploy.WDT_MS + "".join(c for c, _ in deploy.rom_commands(new, order, True))
+    code += "import machine\nassert _cp_dog is machine.WDT()\n"
+    assert run(code + "_cp_rs(%d)\n" % len(new)).strip() == deploy.digest(new)
+    flash = (tmp_path / ".romfs").read_bytes()
+    assert flash[:len(new)] == new and romfs.files(flash) == new_files
+    assert deploy.rom_plan(new, Inventory.parse(run(inv_cmd), []).rom) == []
+
+
 # -- on virtual badges -----------------------------------------------------------------------
 
 def _app(root, version, extra=None):
@@ -214,6 +325,64 @@ def test_deploy_copies_the_app_keeps_user_data_removes_stale_files_and_restarts(
     # Restarted: main.py ran and imported the new package.
     assert r["restarted"] and vb.wait_repl(30)
     assert (vb.root / "ran.txt").read_text() == "1.0 8192"
+
+
+@pytest.fixture
+def rom_vb(tmp_path, monkeypatch):
+    """A virtual badge whose firmware has a romfs partition: esp32.Partition
+    ("romfs") is its folder's .romfs file (the emulator's, while it exists)."""
+    monkeypatch.setenv("CLOUDPIN_ROMFS_FILE", "/.romfs")
+    b = VirtualBadge(tmp_path / "badge", baud=BAUD, board=None, name="rom")
+    b.start()
+    assert b.wait_repl(30)
+    yield b
+    b.stop()
+
+
+def test_deploy_writes_the_package_into_the_romfs_partition_and_removes_shadowing_copies(rom_vb, board, tmp_path):
+    vb = rom_vb
+    app = _app(tmp_path / "app", "1.0", {"zz.py": "Z = %r\n" % (b"a" * 3000)})
+    # First as a stock firmware (no partition yet): the package on the filesystem.
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert "error" not in r and r["romfs"] is None and "cloudpin/data.mpy" in r["written"], r
+    assert "no romfs partition" in deploy_cli.describe(r)
+    vb.wait_repl(30)
+    (vb.root / ".romfs").write_bytes(b"")  # now a firmware with an erased romfs partition
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert "error" not in r, r
+    files = deploy.build(board, "x64", app)
+    package = {"/" + p: d for p, d in files.items() if p.startswith("cloudpin/")}
+    image = romfs.build(package)
+    flash = (vb.root / ".romfs").read_bytes()
+    assert flash[:len(image)] == image and romfs.files(flash) == package
+    n = len(deploy.rom_blocks(image))
+    assert r["romfs"] == {"image": len(image), "partition": 0x40000, "blocks": n, "of": n}
+    # The filesystem copies would shadow /rom ('' comes first on sys.path): gone.
+    assert sorted(r["deleted"]) == sorted(p for p in files if p.startswith("cloudpin/"))
+    assert not (vb.root / "cloudpin").exists() and (vb.root / "main.py").read_bytes() == files["main.py"]
+    assert r["written"] == [] and "romfs: wrote %d of %d blocks" % (n, n) in deploy_cli.describe(r)
+    assert (vb.root / deploy.MANIFEST).read_text().splitlines()[1:] == ["board.json", "boot.py", "main.py",
+                                                                         "pack.bin"]
+    vb.wait_repl(30)
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert (r["written"], r["deleted"], r["romfs"]["blocks"], r["bytes"]) == ([], [], 0, 0), r
+    assert "romfs unchanged" in deploy_cli.describe(r)
+    vb.wait_repl(30)
+    # A change at the end of the image (zz.mpy comes last), its length kept:
+    # only its blocks are written, and block 0 (erased first) last.
+    (app / "cloudpin" / "zz.py").write_text("Z = %r\n" % (b"b" * 3000))
+    r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
+    assert "error" not in r and 1 < r["romfs"]["blocks"] < r["romfs"]["of"], r
+    image = romfs.build({"/" + p: d for p, d in deploy.build(board, "x64", app).items() if p.startswith("cloudpin/")})
+    assert (vb.root / ".romfs").read_bytes()[:len(image)] == image
+
+
+def test_deploy_refuses_an_app_too_big_for_the_romfs_partition(rom_vb, board, tmp_path):
+    app = _app(tmp_path / "app", "1.0", {"big.py": "BIG = %r\n" % random.Random(8).randbytes(0x41000)})
+    (rom_vb.root / ".romfs").write_bytes(b"")
+    r = deploy.deploy_port(rom_vb.port, board, baud=BAUD, root=app)
+    assert "does not fit the badge's romfs partition (262144 bytes)" in r.get("error", ""), r
+    assert (rom_vb.root / ".romfs").read_bytes() == b""
 
 
 def test_deploy_puts_the_event_pack_on_the_pin_and_no_pack_removes_it(vb, board, tmp_path):

@@ -14,7 +14,7 @@ from esptool.util import FatalError
 from host_tools import cli
 from host_tools.images import flash
 from host_tools.ports import usb
-from test_image import make_firmware
+from test_image import CLOUDPIN_TABLE, make_firmware
 
 
 @pytest.fixture
@@ -57,6 +57,11 @@ def test_dry_run_prints_what_would_be_written_where(firmware, capsys):
     assert "write at 460800, on failure again at 115200" in out
     assert "erase    no" in out
     assert "table    nvs 0x9000+0x6000, phy_init 0xf000+0x1000, factory 0x10000+0x1f0000" in out
+    assert "romfs    none (a stock firmware)" in out
+    rom = make_firmware(firmware.parent / "cloudpin.bin", table=CLOUDPIN_TABLE)
+    rc = cli.main(["flash", "--board", "cloudpin_ref", "--port", "/dev/ttyNOPE0", "--firmware", str(rom), "--dry-run"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "romfs 0x200000+0x40000" in out and "romfs    0x200000+0x40000: the app runs in place" in out
     rc = cli.main(["flash", "--board", "cloudpin_ref", "--port", "/dev/ttyNOPE0", "--firmware", str(firmware),
                    "--dry-run", "--erase", "--baud", "115200"])
     out = capsys.readouterr().out

@@ -18,7 +18,7 @@ from host_tools import EMULATOR_DIR, FIRMWARE_DIR, cli
 from host_tools.boards import load_board
 from host_tools.designs import DEFAULT_PACK, compile_pack
 from host_tools.fw import source as fwsource
-from host_tools.images import chips, fsimage, image, nvsimage
+from host_tools.images import chips, fsimage, image, nvsimage, romfs
 
 MICROPYTHON = str(Path(sys.executable).parent / "micropython")
 MB = 1024 * 1024
@@ -26,6 +26,9 @@ MB = 1024 * 1024
 # must come from the image.
 VM_PATH = ".frozen" + os.pathsep + str(EMULATOR_DIR)
 DEFAULT_TABLE = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000), ("factory", 0, 0, 0x10000, 0x1F0000)]
+# CloudPin's own build (firmware/micropython-esp32/CLOUDPIN): the stock table plus a romfs partition.
+CLOUDPIN_CSV = FIRMWARE_DIR / "micropython-esp32" / "CLOUDPIN" / "partitions-cloudpin.csv"
+CLOUDPIN_TABLE = [tuple(p) for p in chips.parse_partition_csv(CLOUDPIN_CSV.read_text())]
 
 
 def make_firmware(path, chip="ESP32", table=DEFAULT_TABLE, app_size=0x30000, chip_id=None):
@@ -227,6 +230,71 @@ exec(open("main.py").read())
     boot = [ln for ln in lines if " cloudpin " in ln and "board=" in ln]
     assert boot and "cloudpin %s " % image.firmware_version() in boot[0], text
     assert "board=cloudpin_ref" in boot[0] and "badge=0000c10d00000042" in boot[0], text
+
+
+def test_a_romfs_firmware_gets_the_app_in_its_romfs_partition_and_runs_it_from_rom(tmp_path, board):
+    fw = make_firmware(tmp_path / "cloudpin-fw.bin", table=CLOUDPIN_TABLE)
+    # x64: the VM runs the image as the chip would run the xtensawin one.
+    m = image.build_image(board, tmp_path / "out" / "rom-image.bin", firmware=fw, nvs_values=IDENTITY, arch="x64")
+    merged = Path(m["image"]["file"]).read_bytes()
+    rom_off, rom_size = 0x200000, 0x40000
+    assert m["romfs"] and m["layout"]["romfs"] == {"offset": rom_off, "size": rom_size}
+    assert [p["name"] for p in m["parts"]] == ["nvs", "romfs", "vfs"]
+
+    def at(addr, n):
+        return merged[addr - 0x1000:addr - 0x1000 + n]
+
+    rom = (tmp_path / "out" / "rom-image.romfs.bin").read_bytes()
+    assert at(rom_off, len(rom)) == rom and len(rom) < rom_size
+    modules = {"/" + p[:-3] + ".mpy" for p in fsimage.app_files() if p not in fsimage.SOURCE_ONLY}
+    assert set(romfs.files(at(rom_off, rom_size))) == modules
+    # LittleFS (after the romfs, to the end of the flash) keeps what is not code.
+    fs = at(0x240000, 0x1C0000)
+    assert fs == (tmp_path / "out" / "rom-image.fs.bin").read_bytes()
+    assert sorted(fsimage.unpack(fs)) == ["/board.json", "/boot.py", "/main.py", "/pack.bin"]
+    (tmp_path / "part.romfs").write_bytes(at(rom_off, rom_size))  # the whole partition, as the port maps it
+    out = run_vm(tmp_path, r"""
+rom = open(sys.argv[2], "rb").read()
+vfs.mount(vfs.VfsRom(rom), "/rom")
+# As the ESP32 port at reset: the filesystem is the working directory, '' comes
+# first, /rom and /rom/lib are appended.
+os.chdir("/flash")
+sys.path[:0] = [""]
+sys.path.extend(["/rom", "/rom/lib"])
+import cloudpin
+from cloudpin.designs import pack
+print(cloudpin.__file__, pack.__file__, pack.load("pack.bin").count, sorted(os.listdir("")))
+""", tmp_path / "out" / "rom-image.fs.bin", tmp_path / "part.romfs")
+    count = len(json.loads(DEFAULT_PACK.read_text())["sports"])
+    assert out.split() == ["/rom/cloudpin/__init__.mpy", "/rom/cloudpin/designs/pack.mpy", str(count),
+                           "['board.json',", "'boot.py',", "'main.py',", "'pack.bin']"], out
+    assert "run in place from /rom" in image.describe(m)
+
+
+def test_an_app_too_big_for_the_romfs_partition_is_refused(tmp_path, board, capsys):
+    small = CLOUDPIN_TABLE[:3] + [("romfs", 1, 0x8F, 0x200000, 0x10000)]
+    fw = make_firmware(tmp_path / "small.bin", table=small)
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "s.bin"), "--firmware", str(fw)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.splitlines()) == 1 and "does not fit the 0x10000-byte romfs partition" in err, err
+    assert not (tmp_path / "s.bin").exists()
+
+
+def test_parts_for_a_romfs_badge_without_the_firmware_file(tmp_path, capsys):
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "p.bin"), "--partitions", str(CLOUDPIN_CSV)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "0x200000  romfs" in text and "0x240000  vfs" in text and "run in place from /rom" in text
+    assert "0x200000 %s" % (tmp_path / "p.romfs.bin") in text  # in the esptool command
+    assert "/cloudpin/app.mpy" in romfs.files((tmp_path / "p.romfs.bin").read_bytes())
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "q.bin"), "--partitions",
+                   str(tmp_path / "none.csv")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.splitlines()) == 1 and "none.csv" in err, err
+    fw = make_firmware(tmp_path / "fw.bin")
+    rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "q.bin"), "--firmware", str(fw),
+                   "--partitions", str(CLOUDPIN_CSV)])
+    assert rc == 2 and "--partitions" in capsys.readouterr().err
 
 
 def test_fs_image_refuses_an_app_that_does_not_fit(tmp_path, board):
@@ -447,6 +515,8 @@ def test_image_command(tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "flash it at 0x1000" in text and "0x009000  nvs" in text and "0x200000  vfs" in text
+    # A stock firmware: the app on LittleFS as before, and the output says why.
+    assert "no romfs partition in the firmware" in text and "romfs.bin" not in text
     assert nvsimage.parse_nvs(out.read_bytes()[0x8000:0xE000]) == {"cloudpin": {"badge_id": bytes.fromhex("0000c10d00000001")}}
     rc = cli.main(["image", "--board", "cloudpin_ref", "-o", str(tmp_path / "p.bin")])
     text = capsys.readouterr().out

@@ -230,3 +230,129 @@ def idf_heap_info(capabilities):
     # (total, free, largest free block, minimum free seen) per heap region
     return [(240000, 120000, 110000, 100000)] if capabilities in (HEAP_DATA, HEAP_EXEC) else []
 
+
+
+# --- Partition (ports/esp32/esp32_partition.c) ---------------------------------
+# One partition is emulated: the data partition labelled "romfs" of CloudPin's
+# build (firmware/micropython-esp32/CLOUDPIN/partitions-cloudpin.csv), which the port's
+# vfs.rom_ioctl hands out and memory-maps for /rom. It is backed by the file
+# Device.romfs_file (the virtual badge: its folder's .romfs) and exists only
+# while that file does: a badge folder without one is a pin with a stock
+# firmware, whose table has no romfs (Partition("romfs") raises ENOENT, as the
+# port does). Bytes past the end of the file are erased flash (0xFF). As on
+# the chip: a plain writeblocks erases whole 4096-byte sectors first (an
+# unaligned offset or length is refused), the 4-argument form only programs
+# (bits go from 1 to 0 and never back), ioctl 6 erases one block.
+ROMFS_LABEL = "romfs"
+ROMFS_SUBTYPE = 0x8F
+ROMFS_ADDRESS = 0x200000
+ROMFS_SIZE = 0x40000
+_SECTOR = 4096  # NATIVE_BLOCK_SIZE_BYTES, the flash's erase unit
+_ERR_INVALID_ARG = 0x102
+_ERR_INVALID_SIZE = 0x104
+_ERRORS[_ERR_INVALID_ARG] = "ESP_ERR_INVALID_ARG"
+_ERRORS[_ERR_INVALID_SIZE] = "ESP_ERR_INVALID_SIZE"
+
+
+class Partition:
+    BOOT = 0
+    RUNNING = 1
+    TYPE_APP = 0
+    TYPE_DATA = 1
+
+    def __init__(self, id, block_size=_SECTOR):
+        if not isinstance(id, str):
+            # BOOT/RUNNING: the app partitions are not emulated
+            raise NotImplementedError("esp32.Partition(%r): only the romfs partition is emulated" % (id,))
+        self._path = _romfs_file(current())
+        if id != ROMFS_LABEL or self._path is None:
+            raise OSError(2)  # MP_ENOENT: no partition with this label
+        self._bs = int(block_size)
+
+    @staticmethod
+    def find(type=0, subtype=0xFF, label=None, block_size=_SECTOR):
+        if type != 1 or subtype not in (0xFF, ROMFS_SUBTYPE) or label not in (None, ROMFS_LABEL):
+            return []
+        if _romfs_file(current()) is None:
+            return []
+        return [Partition(ROMFS_LABEL, block_size)]
+
+    def info(self):
+        return (1, ROMFS_SUBTYPE, ROMFS_ADDRESS, ROMFS_SIZE, ROMFS_LABEL, False)
+
+    def _range(self, offset, n):
+        # esp_partition_read/write: an offset past the end, or a range that ends past it
+        if offset > ROMFS_SIZE:
+            raise _esp_err(_ERR_INVALID_ARG)
+        if offset + n > ROMFS_SIZE:
+            raise _esp_err(_ERR_INVALID_SIZE)
+
+    def readblocks(self, block_num, buf, offset=0):
+        offset += block_num * self._bs
+        n = len(buf)
+        self._range(offset, n)
+        mv = memoryview(buf)
+        with open(self._path, "rb") as f:
+            f.seek(offset)
+            got = f.readinto(mv) or 0
+        for i in range(got, n):
+            mv[i] = 0xFF
+
+    def writeblocks(self, block_num, buf, offset=None):
+        start = block_num * self._bs
+        data = bytes(buf)
+        if offset is None:
+            # A simple write, which erases first: whole sectors when the block
+            # size is the sector's (esp_partition_erase_range), else the port
+            # keeps the rest of each sector it touches (its cache).
+            if self._bs >= _SECTOR:
+                if start % _SECTOR:
+                    raise _esp_err(_ERR_INVALID_ARG)
+                if len(data) % _SECTOR or start + len(data) > ROMFS_SIZE:
+                    raise _esp_err(_ERR_INVALID_SIZE)
+            self._range(start, len(data))
+            self._put(start, data)
+            return
+        start += offset
+        self._range(start, len(data))
+        old = bytearray(len(data))
+        self.readblocks(0, old, start)
+        self._put(start, bytes(a & b for a, b in zip(old, data)))  # NOR flash only clears bits
+
+    def ioctl(self, cmd, arg):
+        if cmd in (1, 2, 3):  # INIT, DEINIT, SYNC
+            return 0
+        if cmd == 4:  # BLOCK_COUNT
+            return ROMFS_SIZE // self._bs
+        if cmd == 5:  # BLOCK_SIZE
+            return self._bs
+        if cmd == 6:  # BLOCK_ERASE
+            if self._bs != _SECTOR:
+                return -22  # -MP_EINVAL
+            self._range(arg * _SECTOR, _SECTOR)
+            self._put(arg * _SECTOR, b"\xff" * _SECTOR)
+            return 0
+        return None
+
+    def _put(self, offset, data):
+        with open(self._path, "r+b") as f:
+            end = f.seek(0, 2)
+            if end < offset:
+                f.write(b"\xff" * (offset - end))  # erased flash up to the write
+            f.seek(offset)
+            f.write(data)
+
+    def __repr__(self):
+        return "<Partition type=1, subtype=%d, address=%d, size=%d, label=%s, encrypted=0>" % (
+            ROMFS_SUBTYPE, ROMFS_ADDRESS, ROMFS_SIZE, ROMFS_LABEL)
+
+
+def _romfs_file(dev):
+    path = getattr(dev, "romfs_file", None)
+    if not path:
+        return None
+    try:
+        os.stat(path)
+    except OSError:
+        return None
+    return path

@@ -7,8 +7,12 @@ partition table when a firmware file is given, else from MicroPython's
 default tables (ports/esp32/partitions-4MiBplus.csv and -2MiB.csv), and the
 `vfs` filesystem follows MicroPython's rule (ports/esp32 main.c since 1.26):
 a partition labelled `vfs` if the table has one, otherwise everything from
-the end of the last partition to the end of the physical flash.
+the end of the last partition to the end of the physical flash. A data
+partition labelled `romfs` (CloudPin's own build, firmware/micropython-esp32/CLOUDPIN)
+holds the app as a ROMFS image that MicroPython mounts at /rom and runs in
+place (ports/esp32/esp32_partition.c finds it by that label).
 """
+import csv
 import contextlib
 import struct
 from collections import namedtuple
@@ -25,6 +29,17 @@ _PT_MD5_MAGIC = b"\xeb\xeb"
 _PT_ENTRY = struct.Struct("<2sBBII16sI")
 TYPE_APP, TYPE_DATA = 0x00, 0x01
 SUBTYPE_NVS = 0x02
+ROMFS_LABEL = "romfs"
+SUBTYPE_ROMFS = 0x8F  # what MicroPython's partitions-4MiB-romfs.csv uses; the port matches the label only
+# ESP-IDF's partition CSV names (components/partition_table/gen_esp32part.py).
+_CSV_TYPES = {"app": TYPE_APP, "data": TYPE_DATA}
+_CSV_SUBTYPES = {
+    TYPE_APP: dict({"factory": 0x00, "test": 0x20}, **{"ota_%d" % i: 0x10 + i for i in range(16)}),
+    TYPE_DATA: {"ota": 0x00, "phy": 0x01, "nvs": SUBTYPE_NVS, "coredump": 0x03, "nvs_keys": 0x04, "efuse": 0x05,
+                "undefined": 0x06, "esphttpd": 0x80, "fat": 0x81, "spiffs": 0x82, "littlefs": 0x83},
+}
+# Where ESP-IDF places a partition with no offset: after the table, aligned.
+_CSV_ALIGN = {TYPE_APP: 0x10000, TYPE_DATA: 0x1000}
 
 # mpy-cross -march per CPU: Xtensa LX6/LX7 with the windowed ABI, or RISC-V.
 _MPY_ARCH = {
@@ -105,6 +120,47 @@ def parse_partition_table(data):
     return parts
 
 
+def _csv_int(text, what):
+    """ESP-IDF's numbers: decimal or 0x hex, optionally with a K or M suffix."""
+    t = text.strip().lower()
+    scale = {"k": 1024, "m": 1024 * 1024}.get(t[-1:], 1)
+    if scale > 1:
+        t = t[:-1]
+    try:
+        return int(t, 0) * scale
+    except ValueError:
+        raise FirmwareError("%s %r is not a number" % (what, text)) from None
+
+
+def parse_partition_csv(text):
+    """Entries of an ESP-IDF partition table CSV (name, type, subtype, offset,
+    size, flags), with ESP-IDF's rules for names and for an empty offset."""
+    parts = []
+    end = PARTITION_TABLE_OFFSET + 0x1000
+    for n, row in enumerate(csv.reader(text.splitlines()), 1):
+        row = [c.strip() for c in row]
+        if not row or not row[0] or row[0].startswith("#"):
+            continue
+        if len(row) < 5:
+            raise FirmwareError("partition CSV line %d: %d fields, want name, type, subtype, offset, size" % (n, len(row)))
+        name, ptype, subtype, offset, size = row[:5]
+        ptype = _CSV_TYPES[ptype] if ptype in _CSV_TYPES else _csv_int(ptype, "line %d: type" % n)
+        names = _CSV_SUBTYPES.get(ptype, {})
+        subtype = names[subtype] if subtype in names else _csv_int(subtype, "line %d: subtype" % n)
+        align = _CSV_ALIGN.get(ptype, 0x1000)
+        offset = _csv_int(offset, "line %d: offset" % n) if offset else -(-end // align) * align
+        parts.append(Partition(name, ptype, subtype, offset, _csv_int(size, "line %d: size" % n)))
+        end = offset + parts[-1].size
+    if not parts:
+        raise FirmwareError("partition CSV has no entries")
+    return parts
+
+
+def romfs_partition(partitions):
+    """The data partition MicroPython mounts at /rom, or None (a stock build)."""
+    return next((p for p in partitions if p.type == TYPE_DATA and p.name == ROMFS_LABEL), None)
+
+
 def app_partition(partitions):
     """The partition the bootloader starts: "factory", else the first app."""
     app = next((p for p in partitions if p.name == "factory"), None)
@@ -115,7 +171,8 @@ def app_partition(partitions):
 
 
 def layout(partitions, flash_size):
-    """{"nvs": (offset, size), "vfs": (offset, size), "app": (offset, size)}"""
+    """{"nvs": (offset, size), "vfs": (offset, size), "app": (offset, size)},
+    and "romfs": (offset, size) when the table has one."""
     by_name = {p.name: p for p in partitions}
     nvs = by_name.get("nvs") or next((p for p in partitions if p.type == TYPE_DATA and p.subtype == SUBTYPE_NVS), None)
     if nvs is None:
@@ -132,7 +189,11 @@ def layout(partitions, flash_size):
         if p.offset + p.size > flash_size:
             raise FirmwareError("partition %s (0x%x + 0x%x) does not fit in 0x%x bytes of flash" % (
                 p.name, p.offset, p.size, flash_size))
-    return {"nvs": (nvs.offset, nvs.size), "vfs": vfs, "app": (app.offset, app.size)}
+    out = {"nvs": (nvs.offset, nvs.size), "vfs": vfs, "app": (app.offset, app.size)}
+    romfs = romfs_partition(partitions)
+    if romfs:
+        out["romfs"] = (romfs.offset, romfs.size)
+    return out
 
 
 Firmware = namedtuple("Firmware", "path size chip offset partitions")

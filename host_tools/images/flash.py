@@ -69,6 +69,13 @@ def describe_plan(plan, ports, baud=BAUD_FAST, erase=False):
     for addr, path, size in plan.regions:
         lines.append("write    0x%06x-0x%06x  %d bytes  %s" % (addr, addr + size, size, path))
     lines.append("table    %s" % ", ".join("%s 0x%x+0x%x" % p for p in plan.partitions))
+    rom = next((p for p in plan.partitions if p[0] == chips.ROMFS_LABEL), None)
+    if rom:
+        lines.append("romfs    0x%x+0x%x: the app runs in place from here once `cloudpin deploy` (or an image "
+                     "from `cloudpin image`) writes it" % rom[1:])
+    else:
+        lines.append("romfs    none (a stock firmware): the app loads from LittleFS into the heap; `make firmware` "
+                     "builds one with a romfs partition")
     lines.append("then     verify each region's MD5, hard reset (RTS)")
     return "\n".join(lines)
 

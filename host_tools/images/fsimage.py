@@ -66,14 +66,15 @@ def compile_module(src, rel, arch):
         return out.read_bytes()
 
 
-def compile_app(root=FIRMWARE_DIR, arch="xtensawin"):
-    """{filesystem path: contents} for the app: .mpy modules, boot.py/main.py as source."""
+def compile_app(root=FIRMWARE_DIR, arch="xtensawin", package=True):
+    """{filesystem path: contents} for the app: .mpy modules, boot.py/main.py as
+    source; package=False: boot.py and main.py only (the modules go in a ROMFS image)."""
     root = Path(root)
     files = {}
     for rel in app_files(root):
         if rel in SOURCE_ONLY:
             files["/" + rel] = (root / rel).read_bytes()
-        else:
+        elif package:
             files["/" + rel[:-3] + ".mpy"] = compile_module(root / rel, rel, arch)
     return files
 
@@ -128,16 +129,19 @@ def default_vfs_size(board):
     return chips.layout(chips.default_partitions(flash), flash)["vfs"][1]
 
 
-def build_fs_image(board, out, *, partition_size=None, arch=None, root=FIRMWARE_DIR, event_pack=DEFAULT_PACK):
+def build_fs_image(board, out, *, partition_size=None, arch=None, root=FIRMWARE_DIR, event_pack=DEFAULT_PACK,
+                   package=True):
     """Compile the app under `root` for `board` (a loaded board dict) and write
     its filesystem image to `out`; returns the path. `partition_size` defaults
     to MicroPython's vfs size for the board's flash; `arch` to the board's CPU
     (BYTECODE or "x64" build an image the host's MicroPython VM can run);
     `event_pack` is the event pack's JSON file (None: a pin without designs),
-    compiled by the firmware's own code (PackError names what is wrong)."""
+    compiled by the firmware's own code (PackError names what is wrong);
+    package=False leaves the modules out (a firmware that runs them from its
+    romfs partition, host_tools/images/romfs.py)."""
     arch = arch or chips.mpy_arch(board["chip"])
     size = partition_size or default_vfs_size(board)
-    files = compile_app(root, arch)
+    files = compile_app(root, arch, package)
     files["/board.json"] = (json.dumps(board, indent=1, sort_keys=True) + "\n").encode()
     if event_pack is not None:
         files["/" + PACK_FILE] = compile_pack(event_pack)

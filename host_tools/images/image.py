@@ -5,9 +5,12 @@ for the board's CPU in a LittleFS filesystem with the event pack (/pack.bin,
 pair_key, id_key, event_key, utc_offset and prov_gen), and, with --firmware,
 MicroPython's bootloader, partition table and app, merged with esptool into
 one file written at the chip's bootloader offset (0x1000 on the ESP32).
-Addresses come from the firmware's own partition table. The parts are also
-written next to the output (OUT.fs.bin, OUT.nvs.bin) with a manifest
-(OUT.json)."""
+Addresses come from the firmware's own partition table. A firmware whose
+table has a `romfs` partition (CloudPin's build, docs/firmware.md) gets the
+app's modules there as a ROMFS image that runs in place, and LittleFS keeps
+only boot.py, main.py, /board.json and /pack.bin; a stock firmware gets them
+all on LittleFS, as before. The parts are also written next to the output
+(OUT.fs.bin, OUT.nvs.bin, OUT.romfs.bin) with a manifest (OUT.json)."""
 import argparse
 import hashlib
 import json
@@ -20,7 +23,7 @@ from host_tools import FIRMWARE_DIR
 from host_tools.boards import BoardError, load_board
 from host_tools.designs import DEFAULT_PACK, PackError, pack_cli, pack_error_line
 from host_tools.fw import source as fwsource
-from host_tools.images import chips, fsimage, nvsimage
+from host_tools.images import chips, fsimage, nvsimage, romfs
 
 
 class MergeError(ValueError):
@@ -73,21 +76,36 @@ def split_firmware(fw, nvs):
     return parts
 
 
+def partition_table(path):
+    """Partitions from an ESP-IDF partition CSV file (--partitions)."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeError) as e:
+        raise chips.FirmwareError("cannot read the partition table %s: %s" % (path, e)) from None
+    return chips.parse_partition_csv(text)
+
+
 def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arch=None, root=FIRMWARE_DIR,
-                pack=DEFAULT_PACK):
+                pack=DEFAULT_PACK, partitions=None):
     """Build the parts and, with `firmware`, the merged image. Returns the
-    manifest (also written to OUT.json): board, chip, layout, parts."""
+    manifest (also written to OUT.json): board, chip, layout, parts, romfs.
+    `partitions` (a list of chips.Partition) stands for the firmware's table
+    when there is no firmware; default: MicroPython's stock table."""
     board = board if isinstance(board, dict) else load_board(board)
     chip = board["chip"]
     flash = chips.flash_bytes(board["flash_size"])
     fw = chips.read_firmware(firmware, chip) if firmware else None
-    parts_table = fw.partitions if fw else chips.default_partitions(flash)
+    parts_table = fw.partitions if fw else (partitions or chips.default_partitions(flash))
     lay = chips.layout(parts_table, flash)
     out = Path(out)
     stem = out.with_suffix("")
     arch = arch or chips.mpy_arch(chip)
+    rom = None
+    if "romfs" in lay:
+        rom = romfs.build_package(arch, root)
+        romfs.check_size(rom, lay["romfs"][1])
     fs_path = fsimage.build_fs_image(board, str(stem) + ".fs.bin", partition_size=lay["vfs"][1], arch=arch, root=root,
-                                     event_pack=pack)
+                                     event_pack=pack, package=rom is None)
     nvs_out = str(stem) + ".nvs.bin"
     keys = nvsimage.firmware_keys(root)
     if nvs_csv:
@@ -95,12 +113,18 @@ def build_image(board, out, *, firmware=None, nvs_values=None, nvs_csv=None, arc
     else:
         nvs_path = nvsimage.build_nvs_image(nvs_values or {}, nvs_out, size=lay["nvs"][1], keys=keys)
     regions = [("nvs", lay["nvs"][0], nvs_path), ("vfs", lay["vfs"][0], fs_path)]
+    if rom is not None:
+        rom_path = Path(str(stem) + ".romfs.bin")
+        rom_path.write_bytes(rom)
+        regions.append(("romfs", lay["romfs"][0], rom_path))
     manifest = {
         "board": board["name"], "chip": chip, "flash_size": board["flash_size"], "mpy_arch": arch,
         "app_version": firmware_version(root), "pack": str(pack) if pack is not None else None,
         "layout": {k: {"offset": v[0], "size": v[1]} for k, v in lay.items()},
         "parts": [{"name": n, "offset": a, "file": str(p), "size": Path(p).stat().st_size,
-                   "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()} for n, a, p in regions],
+                   "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()}
+                  for n, a, p in sorted(regions, key=lambda r: r[1])],
+        "romfs": rom is not None,
         "image": None,
     }
     if fw:
@@ -129,7 +153,15 @@ def describe(manifest):
                          manifest["board"], manifest["chip"], manifest["flash_size"]))
     for part in manifest["parts"]:
         size = manifest["layout"][part["name"]]["size"]
-        lines.append("  0x%06x  %-4s partition 0x%x bytes   %s" % (part["offset"], part["name"], size, part["file"]))
+        lines.append("  0x%06x  %-5s partition 0x%x bytes   %s" % (part["offset"], part["name"], size, part["file"]))
+    if manifest["romfs"]:
+        rom = next(p for p in manifest["parts"] if p["name"] == "romfs")
+        lines.append("app modules in the romfs partition (%d of %d bytes), run in place from /rom; LittleFS holds "
+                     "boot.py, main.py and data" % (rom["size"], manifest["layout"]["romfs"]["size"]))
+    else:
+        lines.append("no romfs partition in %s: the app modules go on LittleFS and load into the heap "
+                     "(`make firmware` builds CloudPin's MicroPython, which runs them in place)" % (
+                         "the firmware" if img else "the partition table"))
     if not img:
         args = " ".join("0x%x %s" % (p["offset"], p["file"]) for p in manifest["parts"])
         lines.append("flash the parts onto a badge that runs MicroPython with:")
@@ -142,7 +174,11 @@ def describe(manifest):
 def add_arguments(p):
     p.add_argument("--board", required=True, help="board name (boards/NAME.json) or path to a board JSON")
     p.add_argument("-o", "--output", required=True, help="merged image to write (parts go next to it)")
-    p.add_argument("--firmware", help="combined MicroPython .bin for the board (bootloader + partition table + app)")
+    p.add_argument("--firmware", help="combined MicroPython .bin for the board (bootloader + partition table + app); "
+                                      "with a romfs partition (`make firmware`) the app's modules go there")
+    p.add_argument("--partitions", metavar="CSV",
+                   help="without --firmware: the partition table the badge's firmware has, as ESP-IDF CSV (e.g. "
+                        "firmware/micropython-esp32/CLOUDPIN/partitions-cloudpin.csv); default: MicroPython's stock table")
     p.add_argument("--nvs", action="append", default=[], metavar="KEY[:TYPE]=VALUE",
                    help="per-badge NVS value in namespace cloudpin; TYPE str (default, a UTF-8 blob), i32, hex or b64. "
                         "Keys as in firmware/cloudpin/identity.py, e.g. --nvs badge_id:hex=0000000000000042 "
@@ -159,10 +195,14 @@ def run(args):
     if args.nvs and args.nvs_csv:
         print("error: give per-badge values with --nvs or --nvs-csv, not both", file=sys.stderr)
         return 2
+    if args.partitions and args.firmware:
+        print("error: --partitions is for parts without a firmware; the firmware's own table is used", file=sys.stderr)
+        return 2
     try:
         values = dict(nvsimage.parse_assignment(a) for a in args.nvs)
+        table = partition_table(args.partitions) if args.partitions else None
         manifest = build_image(args.board, args.output, firmware=args.firmware, nvs_values=values,
-                               nvs_csv=args.nvs_csv, arch=args.arch, root=args.app, pack=args.pack)
+                               nvs_csv=args.nvs_csv, arch=args.arch, root=args.app, pack=args.pack, partitions=table)
     except PackError as e:
         print("error: %s" % pack_error_line(e, args.pack), file=sys.stderr)
         return 2

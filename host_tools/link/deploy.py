@@ -16,6 +16,18 @@ later deploy removes it), and each badge gets only what changed:
     everything under cloudpin/ (the app's package) and whatever the last
     deploy's manifest (.cloudpin-deploy) lists. User data (owner.json,
     stats, friends) lives outside both and is never touched;
+  - a badge whose firmware has a romfs partition (CloudPin's own build,
+    docs/firmware.md) gets the app's modules there instead, as one ROMFS
+    image (host_tools/images/romfs.py) that runs in place from /rom: the
+    inventory hashes each 4 KB block of the image there, and only blocks
+    that differ are written, through esp32.Partition("romfs") (the object
+    the port's vfs.rom_ioctl hands out; its ioctl(6) erase and writeblocks
+    are what mpremote's `romfs deploy` uses on an ESP32), on a badge
+    soft-reset first so that nothing of the stopped app runs code from the
+    flash being rewritten; the image's first block is erased first and
+    written last, then the whole image is hashed back from flash. Modules
+    an earlier deploy left on the filesystem are removed: '' comes before
+    /rom on sys.path and they would shadow it;
   - finally a soft reset (Ctrl-B, Ctrl-D) starts the new app.
 The running app is stopped with Ctrl-C, as mpremote does; the firmware keeps
 its watchdog fed from a timer once interrupted.
@@ -33,7 +45,7 @@ from pathlib import Path
 from host_tools import FIRMWARE_DIR, REPO
 from host_tools.designs import DEFAULT_PACK, PACK_FILE, PackError, compile_pack
 from host_tools.fw import source as fwsource
-from host_tools.images import chips, fsimage
+from host_tools.images import chips, fsimage, romfs
 from host_tools.link.session import BAUD, BadgeError, LinkError, SerialSession
 from host_tools.ports.pool import crashed, each_port
 APP_DIRS = ("cloudpin",)
@@ -48,6 +60,11 @@ MPY_ARCHS = ("bytecode", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "
 MPY_VERSION = 6  # what this mpy-cross writes
 CACHE_DIR = REPO / ".cache" / "deploy-mpy"
 AGENT = Path(__file__).with_name("deploy_agent.py")
+ROM_BLOCK = 4096  # the flash sector: the romfs partition's block, erased and written whole
+ROM_PIECE = 2048  # raw bytes of a block per _cp_rb call (its base64 stays within a batch)
+# The app's watchdog timeout (firmware/cloudpin/board.py build()'s default): the
+# rom writer sets the same while it feeds the watchdog after the soft reset.
+WDT_MS = 8000
 
 
 class DeployError(BadgeError):
@@ -138,9 +155,10 @@ class Inventory:
     free heap, {path: (size, hash)} for the build's paths present, and
     {stray path: (size, hash) or None}."""
 
-    def __init__(self, platform, mpy, can_inflate, mem_free, have, strays):
+    def __init__(self, platform, mpy, can_inflate, mem_free, have, strays, rom=None):
         self.platform, self.mpy, self.can_inflate, self.mem_free = platform, mpy, can_inflate, mem_free
         self.have, self.strays = have, strays
+        self.rom = rom  # RomInfo of the badge's romfs partition, None on a stock firmware
 
     @property
     def arch(self):
@@ -162,7 +180,11 @@ class Inventory:
                 size, h = line.split(" ", 1)
                 have[path] = (int(size), h)
         strays = {}
+        rom = None
         for line in body[len(want):]:
+            if line.startswith("rom "):
+                rom = RomInfo.parse(line)
+                continue
             if not line.startswith("+"):
                 raise DeployError("unexpected line from the badge: %r" % line)
             parts = line[1:].rsplit(" ", 2)
@@ -170,7 +192,66 @@ class Inventory:
                 strays[parts[0]] = (int(parts[1]), parts[2])
             else:
                 strays[line[1:]] = None
-        return cls(platform, int(mpy), z == "1", int(mem), have, strays)
+        return cls(platform, int(mpy), z == "1", int(mem), have, strays, rom)
+
+
+class RomInfo:
+    """The agent's "rom SIZE DOG HASH..." line: the romfs partition's size,
+    whether the stopped app's watchdog runs, a short hash per block of the
+    image it holds now."""
+
+    def __init__(self, size, dog, blocks):
+        self.size, self.dog, self.blocks = size, dog, blocks
+
+    @classmethod
+    def parse(cls, line):
+        parts = line.split()
+        if parts[1:] == ["-"]:
+            return None
+        try:
+            return cls(int(parts[1]), parts[2] == "1", parts[3:])
+        except (IndexError, ValueError):
+            raise DeployError("unexpected romfs line from the badge: %r" % line[:80]) from None
+
+
+def block_digest(block):
+    """What the agent's _cp_rom prints for one 4 KB block."""
+    return base64.b64encode(hashlib.sha256(block).digest()[:9]).decode()
+
+
+def rom_blocks(image):
+    """The image as whole flash blocks, erased bytes (0xFF) after its end."""
+    return [image[i:i + ROM_BLOCK].ljust(ROM_BLOCK, b"\xff") for i in range(0, len(image), ROM_BLOCK)]
+
+
+def rom_plan(image, rom, force=False):
+    """Pure: the block numbers to write, block 0 last; [] if the partition
+    holds this image already. Any write includes block 0: it is erased first."""
+    blocks = rom_blocks(image)
+    stale = [k for k, b in enumerate(blocks)
+             if force or k >= len(rom.blocks) or rom.blocks[k] != block_digest(b)]
+    if not stale:
+        return []
+    return [k for k in stale if k] + [0]
+
+
+def rom_commands(image, order, can_inflate, batch=BATCH):
+    """[(command text, raw bytes covered)] writing blocks `order` of `image`."""
+    cmds, cur, size = [], [], 0
+    for k in order:
+        data = image[k * ROM_BLOCK:(k + 1) * ROM_BLOCK]
+        off = 0
+        for text, z, n in chunks(data, ROM_PIECE, can_inflate):
+            if cur and sum(len(c) for c in cur) + len(text) > batch:
+                cmds.append(("\n".join(cur) + "\n", size))
+                cur, size = [], 0
+            cur.append("_cp_rb(%d,%r,%d)" % (off, text, z))
+            off += n
+            size += n
+        cur.append("_cp_rw(%d,%d)" % (k, len(data)))
+    if cur:
+        cmds.append(("\n".join(cur) + "\n", size))
+    return cmds
 
 
 class Plan:
@@ -222,15 +303,17 @@ def manifest_text(files, version):
 # -- one badge -----------------------------------------------------------------------
 
 WRITER = "# ---- writer"
+ROM_WRITER = "# ---- rom writer"
 
 
 def agent_source(part=None):
     """The badge-side helpers without comments, blank lines or deep indents
     (every byte costs 87 us at 115200 baud): part "inventory" (what an
-    unchanged deploy needs), "writer", or None for all."""
+    unchanged deploy needs), "writer", "rom" (the romfs writer, which needs
+    the inventory part's helpers), or None for all."""
     text = AGENT.read_text()
-    cut = text.index(WRITER)
-    text = {"inventory": text[:cut], "writer": text[cut:]}.get(part, text)
+    cut, rom = text.index(WRITER), text.index(ROM_WRITER)
+    text = {"inventory": text[:cut], "writer": text[cut:rom], "rom": text[rom:]}.get(part, text)
     out = []
     for line in text.splitlines():
         body = line.lstrip(" ")
@@ -294,7 +377,10 @@ def deploy_badge(badge, board, *, progress=None, **kw):
     "plan" (total bytes, files), "bytes" (n), "file" (path), and "retry"
     (reason) when the badge ran out of memory and the deploy starts over once
     on a soft-reset badge: every step is idempotent (files land as temps, an
-    inventory decides what is left to send). Returns a result dict."""
+    inventory decides what is left to send). After a write into the romfs
+    partition /rom is unmounted: the new package imports only after the
+    restart (mp_init mounts /rom at every reset). Returns a result dict
+    ("romfs": None on a stock firmware, else what was written there)."""
     retried = []
 
     def on_retry(e):
@@ -327,18 +413,26 @@ def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FI
         inv = inventory(badge, want)
     arch = choose_arch(board, inv, arch)
     files = build(board, arch, root, pack)
+    image, order = None, []
+    if inv.rom is not None:
+        image, order, inv = _rom_side(badge, files, inv, root, force)
     plan = make_plan(files, inv, force)
     manifest = manifest_text(files, fwsource.version(root)).encode()
-    total = sum(len(files[p]) for p in plan.write)
+    total = sum(len(files[p]) for p in plan.write) + min(len(order) * ROM_BLOCK, len(image or b""))
     note("plan", total=total, files=len(plan.write), plan=plan)
     result = {"port": badge.port, "arch": arch, "platform": inv.platform, "written": list(plan.write),
               "reused": list(plan.reuse), "unchanged": list(plan.unchanged), "deleted": list(plan.delete),
-              "bytes": total, "restarted": False, "dry_run": dry_run}
+              "bytes": total, "restarted": False, "dry_run": dry_run, "romfs": None}
+    if image is not None:
+        result["romfs"] = {"image": len(image), "partition": inv.rom.size, "blocks": len(order),
+                           "of": len(rom_blocks(image))}
     if dry_run:
         if restart:
             result["restarted"] = badge.restart()
         result["seconds"] = time.monotonic() - t0
         return result
+    if order:
+        _write_rom(badge, image, order, inv, note)
     writer = agent_source("writer")
     for cmd, closes, size in upload_commands(files, plan.write, inv.can_inflate):
         out = [ln for ln in badge.run(writer + cmd).splitlines() if ln.strip()]
@@ -361,6 +455,40 @@ def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FI
         result["restarted"] = badge.restart()
     result["seconds"] = time.monotonic() - t0
     return result
+
+
+def _rom_side(badge, files, inv, root, force):
+    """Move the package out of `files` into a ROMFS image; (image, blocks to
+    write, the inventory with the package's filesystem copies as strays)."""
+    pkg = sorted(path for rel, path in targets(root) if rel != path)
+    image = romfs.build({"/" + p: files.pop(p) for p in pkg})
+    if len(image) > inv.rom.size:
+        raise DeployError("%s: the app's romfs image (%d bytes) does not fit the badge's romfs partition (%d bytes)"
+                          % (badge.port, len(image), inv.rom.size))
+    # '' (the filesystem) comes before /rom on sys.path: copies there would shadow it.
+    gone = set(pkg)
+    inv = Inventory(inv.platform, inv.mpy, inv.can_inflate, inv.mem_free,
+                    {p: v for p, v in inv.have.items() if p not in gone},
+                    dict(inv.strays, **{p: None for p in inv.have if p in gone}), inv.rom)
+    return image, rom_plan(image, inv.rom, force), inv
+
+
+def _write_rom(badge, image, order, inv, note):
+    """Write blocks `order` of the image into the badge's romfs partition,
+    on a soft-reset badge (no code of the stopped app may run from the flash
+    being rewritten), block 0 erased first and written last; then check
+    the whole image read back from flash."""
+    badge.soft_reset()
+    badge.run(agent_source("inventory") + agent_source("rom") +
+              "_cp_ro(%d)\n_cp_p.ioctl(6,0)\n" % (WDT_MS if inv.rom.dog else 0))
+    for cmd, size in rom_commands(image, order, inv.can_inflate):
+        badge.run(cmd)
+        note("bytes", n=size)
+    note("file", path="romfs")
+    got = badge.run("_cp_rs(%d)\n" % len(image)).strip()
+    if got != digest(image):
+        raise DeployError("%s: the romfs image arrived damaged (flash holds %s, sent %s): deploy again"
+                          % (badge.port, got, digest(image)))
 
 
 def deploy_port(port, board, *, baud=BAUD, **kw):

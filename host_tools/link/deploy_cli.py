@@ -3,6 +3,10 @@ what changed. Each file lands as a temp file and all of them are renamed into
 place at the end, so an unplug mid-deploy leaves the old app whole; files an
 earlier deploy put there and the build no longer has are removed, user data
 (owner.json, stats, friends) is never touched; finally the app restarts.
+On a badge whose firmware has a romfs partition (`make firmware`,
+docs/firmware.md) the app's modules go there as one ROMFS image that runs in
+place (only the 4 KB blocks that changed are written, then checked), and
+copies on the filesystem, which would shadow it, are removed.
 The running app is stopped with Ctrl-C; its watchdog keeps being fed.
 The event pack (--pack, default packs/tokyo2020.json) goes along compiled as
 /pack.bin, so the pin shows its designs; --no-pack leaves it out.
@@ -35,6 +39,14 @@ def describe(result):
     if result.get("retried"):
         parts.append("soft-reset once: the badge was out of memory")
     parts.append("%d unchanged" % len(result["unchanged"]))
+    rom = result.get("romfs")
+    if rom and rom["blocks"]:
+        parts.append("romfs: %s %d of %d blocks (a %d-byte image in the %d-byte partition)" % (
+            "would write" if result["dry_run"] else "wrote", rom["blocks"], rom["of"], rom["image"], rom["partition"]))
+    elif rom:
+        parts.append("romfs unchanged")
+    elif "romfs" in result:
+        parts.append("no romfs partition (stock firmware): modules on the filesystem")
     if result["deleted"]:
         parts.append("%s %d stale (%s)" % ("would delete" if result["dry_run"] else "deleted",
                                            len(result["deleted"]), ", ".join(result["deleted"])))

@@ -7,6 +7,8 @@
 #   CLOUDPIN_EMU_DISPLAY    file the board's display memory is kept in (the
 #                           host turns it into a PNG: cpsim/st7789.read_file)
 #   CLOUDPIN_NVS_FILE       JSON file esp32.NVS is loaded from and commits to
+#   CLOUDPIN_ROMFS_FILE     file behind esp32.Partition("romfs"): the pin's
+#                           firmware has a romfs partition while it exists
 #   CLOUDPIN_RESET_CAUSE    machine.reset_cause() of this boot (the badge sets
 #                           it when it restarts the VM after a reset)
 #   CLOUDPIN_AIR            (with a board) Unix socket of the farm's air hub:
@@ -48,6 +50,7 @@ def build(board_path=None, recording=None, nvs_file=None):
 
         dev.nvs_file = nvs_file
         dev.nvs = esp32.load(nvs_file)
+    dev.romfs_file = _env("CLOUDPIN_ROMFS_FILE")
     cause = _env("CLOUDPIN_RESET_CAUSE")
     if cause:
         dev.reset_cause = int(cause)

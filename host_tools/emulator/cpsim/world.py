@@ -46,6 +46,7 @@ class Device:
         self.adc_values = {}
         self.nvs = {}  # namespace -> {key: int (i32) or bytes (blob)}
         self.nvs_file = None  # JSON file esp32.NVS.commit() persists to (virtual badge)
+        self.romfs_file = None  # file behind esp32.Partition("romfs"), if it exists (virtual badge)
         self.flash_dir = None  # this pin's filesystem: a folder made current while it is bound
         self.reset_cause = 1  # machine.PWRON_RESET
         self.wake_reason = 0  # machine.wake_reason(): 0 = not woken from sleep
