@@ -70,6 +70,43 @@ def test_update_windows_run_all_day_and_friends_are_near_only_while_worn():
     assert worn["on_s"] > table["on_s"]  # the worn day's connections with friends come on top
 
 
+def _window(radio, name):
+    return [w for w in radio["windows"] if w["window"] == name][0]
+
+
+def test_a_cancelled_radio_start_costs_its_start_and_nothing_on_air():
+    plan = dict(PLAN, update_every_s=1e6)
+    quiet = dict(DAY, taps=0, new_friends=0, phone_syncs=0)
+    base = model.radio_windows(plan, quiet)
+    bag = model.radio_windows(plan, dict(quiet, cancelled_starts=100))
+    w = _window(bag, "cancelled radio start")
+    # the cancel (0.17 s in) comes before the 0.25 s start ends: the start is the cost
+    assert w["count"] == 100 and w["on_s"] == pytest.approx(100 * 0.25)
+    assert w["tx_s"] == 0 and w["rx_s"] == 0
+    assert bag["starts"] == base["starts"] + 100
+    # a cancel that comes later keeps the CPU out of light sleep that much longer
+    late = model.radio_windows(dict(plan, cancel_after_s=0.5), dict(quiet, cancelled_starts=100))
+    assert _window(late, "cancelled radio start")["on_s"] == pytest.approx(100 * 0.5)
+    # priced: each start is 0.25 s of CPU active instead of light sleep
+    cpu = {"cpu.active": 100.0, "cpu.idle": 900.0, "cpu.lightsleep": model.DAY_S - 1000.0}
+    a0, _ = model.average(model.apply_radio(cpu, base, 0.25), base, {})
+    a1, _ = model.average(model.apply_radio(cpu, bag, 0.25), bag, {})
+    per_start = (a1 - a0) * model.DAY_S / 100  # mA s
+    assert per_start == pytest.approx(0.25 * (C.ESP32["cpu.active"] - C.ESP32["cpu.lightsleep"]))
+
+
+def test_a_false_tap_is_a_start_and_a_short_window_on_air():
+    plan = dict(PLAN, update_every_s=1e6)
+    quiet = dict(DAY, taps=0, new_friends=0, phone_syncs=0)
+    radio = model.radio_windows(plan, dict(quiet, false_taps=10))
+    w = _window(radio, "false tap (ends alone)")
+    assert w["on_s"] == pytest.approx(10 * (0.25 + 0.4))
+    assert w["tx_s"] > 0 and w["rx_s"] == pytest.approx(10 * (0.4 * 0.3 + model.adv_air(0.4, 100, 31)[1]))
+    # a false tap costs more than a cancelled start, less than a real tap's window
+    one = {k: model.radio_windows(plan, dict(quiet, **{k: 1}))["on_s"] for k in ("false_taps", "cancelled_starts", "taps")}
+    assert one["cancelled_starts"] < one["false_taps"] < one["taps"]
+
+
 def test_naive_policy_listens_all_day():
     naive = model.naive_radio(PLAN)
     avg, _ = model.average(model.never_sleep({"cpu.idle": model.DAY_S}), naive, {})
@@ -88,6 +125,9 @@ def _dayfile(**over):
     ({"plan": dict(PLAN, scan_window_ms=200)}, "plan.scan_window_ms"),
     ({"plan": dict(PLAN, adv_interval_ms=0)}, "plan.adv_interval_ms"),
     ({"segment_s": 1}, "segment_s"),
+    ({"day": dict(DAY, cancelled_starts=-1)}, "day.cancelled_starts"),
+    ({"day": dict(DAY, false_taps="many")}, "day.false_taps"),
+    ({"plan": dict(PLAN, cancel_after_s=-0.1)}, "plan.cancel_after_s"),
 ])
 def test_bad_day_files_name_the_field(data, field):
     with pytest.raises(day.DayError, match=field.replace(".", r"\.")):
@@ -97,6 +137,19 @@ def test_bad_day_files_name_the_field(data, field):
 def test_shipped_press_day_is_valid():
     spec = day.load("scenarios/press-day.json")
     assert spec["day"]["worn_h"] == 16 and spec["day"]["steps"] == 8000 and spec["day"]["taps"] == 30
+    # no bag in it: the detector's suspicions cost nothing there
+    assert spec["day"]["false_taps"] == 0 and spec["day"]["cancelled_starts"] == 0
+    assert spec["plan"]["alone_window_s"] == model.EXTRA_PLAN_KEYS["alone_window_s"]
+
+
+def test_shipped_bag_day_is_the_press_day_with_an_hour_of_rattle():
+    press, bag = day.load("scenarios/press-day.json"), day.load("scenarios/press-day-bag.json")
+    assert {k: v for k, v in bag["day"].items() if k not in ("false_taps", "cancelled_starts")} == \
+        {k: v for k, v in press["day"].items() if k not in ("false_taps", "cancelled_starts")}
+    assert bag["plan"] == press["plan"]
+    assert bag["day"]["false_taps"] > 0 and bag["day"]["cancelled_starts"] > 0
+    r0, r1 = model.radio_windows(press["plan"], press["day"]), model.radio_windows(bag["plan"], bag["day"])
+    assert r1["on_s"] > r0["on_s"] and r1["starts"] == r0["starts"] + bag["day"]["false_taps"] + bag["day"]["cancelled_starts"]
 
 
 def _cli(*args):

@@ -7,7 +7,8 @@ Runs a short segment of the day through the crowd simulator with the real
 firmware (one walker and one still pin per board) to measure the CPU's duty,
 then accounts the whole day in bulk: CPU states scaled to the day's walking
 and still time, the planned radio windows (tap handshakes, friend updates,
-phone syncs: plans, the firmware has no BLE yet), sensor, display, LED and
+phone syncs: plans; and, when the day file counts them, the tap detector's
+false taps and cancelled radio starts, e.g. scenarios/press-day-bag.json), sensor, display, LED and
 regulator from the cited current table (host_tools/power/currents.py).
 Prints per board the average current, mAh a day, battery life and the same
 day under the naive policy (BLE always advertising and scanning, CPU never

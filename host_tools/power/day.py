@@ -19,6 +19,13 @@ WALK_RECORDING = str(Path(__file__).resolve().parent.parent / "data" / "walk_nec
 
 DAY_KEYS = {"worn_h": (0, 24), "steps": (0, 1e6), "taps": (0, 1e5), "new_friends": (0, 1e5),
             "phone_syncs": (0, 1e4), "friends_nearby_fraction": (0, 1)}
+# Optional, 0 when absent: what the tap detector's suspicions cost
+# (docs/taps.md). false_taps: tap windows for a touch that was not (keys in
+# a bag), which end alone; cancelled_starts: radio starts on a suspicion
+# (bus.TAP_SUSPECT) the detector then cancelled (meet.py turns the radio off).
+EXTRA_DAY_KEYS = {"false_taps": (0, 1e6), "cancelled_starts": (0, 1e6)}
+# Optional plan keys, with their defaults: model.EXTRA_PLAN_KEYS.
+EXTRA_PLAN_KEYS = model.EXTRA_PLAN_KEYS
 PLAN_KEYS = ("adv_interval_ms", "adv_len", "scan_window_ms", "scan_interval_ms", "conn_interval_ms",
              "tap_window_s", "friend_exchange_s", "update_every_s", "update_window_s", "update_conn_s",
              "phone_adv_s", "phone_sync_s", "ble_start_active_s", "display_on_s", "led_on_s")
@@ -42,14 +49,17 @@ def validate(data):
         if k not in TOP:
             raise DayError("%s: unknown field" % k)
     day = {k: _num(data["day"].get(k), "day." + k, *r) for k, r in DAY_KEYS.items()}
+    day.update({k: _num(data["day"].get(k, 0), "day." + k, *r) for k, r in EXTRA_DAY_KEYS.items()})
     for k in data["day"]:
-        if k not in DAY_KEYS:
+        if k not in DAY_KEYS and k not in EXTRA_DAY_KEYS:
             raise DayError("day.%s: unknown field" % k)
     plan = data.get("plan") or {}
     for k in plan:
-        if k not in PLAN_KEYS:
+        if k not in PLAN_KEYS and k not in EXTRA_PLAN_KEYS:
             raise DayError("plan.%s: unknown field" % k)
+    extra = {k: _num(plan.get(k, v), "plan." + k, 0, 60) for k, v in EXTRA_PLAN_KEYS.items()}
     plan = {k: _num(plan.get(k), "plan." + k, 0, 1e6) for k in PLAN_KEYS}
+    plan.update(extra)
     for k in ("adv_interval_ms", "scan_interval_ms", "conn_interval_ms", "update_every_s"):
         if plan[k] <= 0:
             raise DayError("plan.%s: must be positive" % k)

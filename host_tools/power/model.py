@@ -24,6 +24,14 @@ def _radio():
 
 DAY_S = 24 * 3600.0
 ADV_CHANNELS = 3
+# Plan keys a day file may leave out, with their defaults: how long a false
+# tap's window is on the air before it ends alone (social/meet.py
+# COLLECT_MS: 400 ms of frames heard, then "tap again"), and when a
+# suspicion's cancel arrives, from the start of the radio it started (the
+# detector suspects ~30 ms after the peak and decides at its ahead_ms, 200
+# ms: ~0.17 s, inside the 0.25 s start, so meet.py turns the radio off as
+# soon as the start ends; docs/taps.md).
+EXTRA_PLAN_KEYS = {"alone_window_s": 0.4, "cancel_after_s": 0.17}
 
 
 def adv_air(window_s, interval_ms, adv_len):
@@ -52,10 +60,11 @@ def radio_windows(plan, day):
     worn_s = day["worn_h"] * 3600.0
     windows = []
 
-    def add(name, count, adv_s, scan_s, conn_s):
+    def add(name, count, adv_s, scan_s, conn_s, on=None):
         tx, rx = adv_air(adv_s, adv_ms, adv_len)
         ctx, crx = conn_air(conn_s, plan["conn_interval_ms"])
-        on = max(adv_s, scan_s) + conn_s
+        if on is None:
+            on = max(adv_s, scan_s) + conn_s
         windows.append({"window": name, "count": count, "on_s": count * on,
                         "tx_s": count * (tx + ctx), "rx_s": count * (rx + scan_s * duty + crx)})
 
@@ -70,8 +79,20 @@ def radio_windows(plan, day):
         plan["update_conn_s"])
     add("friend update (nobody near)", n_upd - n_near, plan["update_window_s"], plan["update_window_s"], 0.0)
     add("phone sync", day["phone_syncs"], plan["phone_adv_s"], 0.0, plan["phone_sync_s"])
+    # What the tap detector's suspicions cost (docs/taps.md): a false tap is
+    # a tap window that hears no partner and ends alone; a cancelled
+    # suspicion started the radio for nothing: nothing goes on the air, but
+    # the CPU is busy in ble.active(True) and cannot light-sleep until the
+    # start ends or the cancel comes, whichever is later.
+    false_taps = day.get("false_taps", 0.0)
+    cancelled = day.get("cancelled_starts", 0.0)
+    alone = plan.get("alone_window_s", EXTRA_PLAN_KEYS["alone_window_s"])
+    start = plan.get("ble_start_active_s", 0.0)
+    add("false tap (ends alone)", false_taps, alone, alone, 0.0, on=start + alone)
+    add("cancelled radio start", cancelled, 0.0, 0.0, 0.0,
+        on=max(start, plan.get("cancel_after_s", EXTRA_PLAN_KEYS["cancel_after_s"])))
     total = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0,
-             "starts": day["taps"] + n_upd + day["phone_syncs"], "windows": windows}
+             "starts": day["taps"] + n_upd + day["phone_syncs"] + false_taps + cancelled, "windows": windows}
     for w in windows:
         for k in ("on_s", "tx_s", "rx_s"):
             total[k] += w[k]
