@@ -24,8 +24,8 @@ POLL_S = 0.005  # the radio resolves packets in 5 ms batches (cpsim.radio.TICK_U
 INIT_SCAN_US = 10000  # an initiator listens all the time (cpsim.blegap._INIT_SCAN_US)
 HOST_CONN_ITVL_US = 30000  # a host Central's links: what the badge's VM runs them at (cpsim.airlink.CONN_ITVL_US)
 # what a VM sends on a connection (cpsim/airlink.py): answers, its server's
-# notifications, its side closing, and its own requests to a VM peer
-_CONN_KINDS = (b"c", b"v", b"w", b"n", b"N", b"x", b"X", b"Q", b"W", b"D", b"M", b"e", b"d", b"m")
+# notifications, its side closing, its own requests to a VM peer, pairing
+_CONN_KINDS = (b"c", b"v", b"w", b"n", b"N", b"x", b"X", b"Q", b"W", b"D", b"M", b"e", b"d", b"m", b"Y", b"y", b"Z")
 
 
 def _cpsim():
