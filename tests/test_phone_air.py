@@ -5,9 +5,16 @@ virtual badge (host_tools/phone/vpin.py: the pin's own firmware, radio
 owner, phone role and service, in its MicroPython VM) and the reference
 client on a host Central: pair with the card's secret, set the profile,
 read the friend list in pages, get a friend notification; a wrong secret
-finds no pin, and the pin refuses it when connected to by address."""
+finds no pin, and the pin refuses it when connected to by address.
+And `cloudpin phone --air` from a shell: the CLI in processes of its own
+(a second terminal's), joining the farm's air hub through its socket."""
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import types
 from pathlib import Path
 
 import pytest
@@ -108,3 +115,78 @@ def test_a_wrong_secret_finds_no_pin_and_is_refused_by_it(farm):
         with pytest.raises(PhoneClientError, match="someone else, or the secret is wrong"):
             PinClient(t, OTHER, TIMEOUT).pair()
         t.close()
+
+
+@pytest.fixture
+def shell_farm(tmp_path, monkeypatch):
+    # the farm's hub socket in a folder of its own, which the CLI's
+    # processes take as their temporary folder: there the CLI finds this
+    # farm alone (not the other farms this machine may run)
+    tmp = tempfile.mkdtemp(prefix="cpa", dir="/tmp")  # short: a socket's path has at most 107 bytes
+    monkeypatch.setattr(tempfile, "tempdir", tmp)
+    vpin.provision(badge_folder(tmp_path / "badge-1"), N_FRIENDS)
+    try:
+        with VirtualBadgeFarm(1, tmp_path) as f:
+            yield f, tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cloudpin(args, tmpdir, air=None):
+    env = dict(os.environ, TMPDIR=tmpdir)
+    env.pop("CLOUDPIN_AIR", None)
+    if air:
+        env["CLOUDPIN_AIR"] = air
+    r = subprocess.run([str(BIN / "cloudpin"), "phone"] + args, env=env, capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_cloudpin_phone_air_from_a_shell_pairs_once_then_each_command_connects_again(shell_farm, tmp_path):
+    farm, tmp = shell_farm
+    from host_tools.desk.card import write_card
+
+    card = tmp_path / "card.png"
+    acc = types.SimpleNamespace(acc_id="PR-0042", name="Ana Lima", organisation="Folha", role="photographer")
+    write_card(card, acc, vpin.BADGE.hex(), vpin.KEY)
+    state = str(tmp_path / "cfg" / "phone.json")
+    # the hub named on the command line
+    code, out, err = cloudpin(["pair", "--card", str(card), "--air", farm.air.path, "--state", state], tmp)
+    assert code == 0 and out.strip().startswith("paired with badge %s" % vpin.BADGE.hex()), err
+    assert os.stat(state).st_mode & 0o777 == 0o600
+    # the hub from $CLOUDPIN_AIR, as the farm gives its badges; the secret from the pair's file
+    code, out, err = cloudpin(["profile", "set", "--name", "Ana B. Lima", "--handle", "@ana", "--handle", "@b",
+                               "--json", "--air", "--state", state], tmp, air=farm.air.path)
+    assert code == 0, err
+    card_now = json.loads(out)
+    assert (card_now["name"], card_now["handles"], card_now["acc"]) == ("Ana B. Lima", ["@ana", "@b"], "PR-0042")
+    # the hub found as the farm running on this machine
+    code, out, err = cloudpin(["friends", "--json", "--air", "--state", state], tmp)
+    assert code == 0, err
+    friends = json.loads(out)
+    assert [f["slot"] for f in friends][:N_FRIENDS] == list(range(N_FRIENDS))
+    assert friends[4]["card"]["name"] == "Friend 4" and friends[4]["latest"] == [4004, 4, 1785040000]
+    code, out, err = cloudpin(["stats", "--json", "--air", "--state", state], tmp)
+    assert code == 0, err
+    assert json.loads(out)["friends"] in (N_FRIENDS, N_FRIENDS + 1)  # the pin makes one more once paired
+    code, out, err = cloudpin(["profile", "--air", "--state", state], tmp)  # read back from the pin's flash
+    assert code == 0 and "Ana B. Lima" in out and "@ana, @b" in out, err
+
+
+def test_cloudpin_phone_air_says_in_one_line_what_is_wrong(shell_farm, tmp_path):
+    farm, tmp = shell_farm
+    code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--air", "--timeout", "2"], tmp)
+    assert code == 1 and out == "" and err.splitlines()[-1] == (
+        "cloudpin phone: no pin answering to this secret is in range: double-tap the pin to open its phone window "
+        "and come closer (if it is open and close, the secret is wrong)")
+    missing = str(tmp_path / "no.sock")
+    code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--air", missing], tmp)
+    assert code == 1 and err.splitlines()[-1].startswith("cloudpin phone: cannot reach the air hub at %s" % missing)
+    empty = tempfile.mkdtemp(prefix="cpb", dir="/tmp")
+    try:
+        code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--air"], empty)
+    finally:
+        os.rmdir(empty)
+    assert code == 1 and err.splitlines() == [
+        "cloudpin phone: no virtual badges are running on this machine (no air hub: start them with "
+        "`cloudpin virtual-badge` or `make demo`, or give --air SOCKET)"]

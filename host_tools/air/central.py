@@ -23,7 +23,18 @@ class GattError(Exception):
 
 
 class Connection:
-    """A central's link to one badge (AirHub.connect makes it)."""
+    """A central's link to one badge (AirHub.connect makes it).
+
+    Pairing (BLE's, not the phone service's: that one needs none,
+    docs/phone-api.md): pair() starts it as a phone's OS does and a badge's
+    gap_pair may start it from its side; either way the badge's VM raises
+    the events a pin's NimBLE does (cpsim/airlink.py pair). `bond`: whether
+    this central keeps keys (a phone does). After it, .encrypted and .bonded;
+    the badge's GATT server then serves its encrypted characteristics."""
+
+    bond = True
+    encrypted = False
+    bonded = None  # after a pairing: True if both ends keep the keys
 
     def __init__(self, hub, peer, cid):
         self.hub = hub
@@ -36,6 +47,7 @@ class Connection:
         self._notes = []  # (handle, data) notifications and indications
         self._found = []  # discovery results (e frames: event, numbers, uuid)
         self._done = None  # (event, status) of the last discovery (d frame)
+        self._smp = None  # the badge's answer to our pair() (its bond flag)
 
     def _on(self, p):
         # a frame from the badge (cpsim/airlink.py), in the hub's thread
@@ -53,6 +65,12 @@ class Connection:
                 self._done = (p[2], p[3] | p[4] << 8)
             elif kind in (b"n", b"N") and len(p) >= 4:
                 self._notes.append((p[2] | p[3] << 8, bytes(p[4:])))
+            elif kind == b"Y" and len(p) >= 3 and self.state:  # the badge's gap_pair: answer as a phone does
+                self._send(b"y" + bytes((self.cid, 1 if self.bond else 0)))
+            elif kind == b"y" and len(p) >= 3:
+                self._smp = p[2]
+            elif kind == b"Z" and len(p) >= 3:  # the pairing the badge started ended
+                self.encrypted, self.bonded = True, bool(p[2])
             self._cond.notify_all()
 
     def wait_open(self, timeout):
@@ -134,6 +152,26 @@ class Connection:
         self._send(b"W" + bytes((self.cid, 1 if response else 0, handle & 0xFF, handle >> 8)) + data)
         if response:
             self._reply(b"w", handle, timeout, "write 0x%04x" % handle)
+
+    def pair(self, timeout=10.0):
+        """Pair with the badge (SMP, LE Secure Connections "just works"): its
+        VM answers at its connection event, the exchange's remaining round
+        trips take as many of this link's intervals, then the badge is told
+        and raises _IRQ_ENCRYPTION_UPDATE (and, if both bond, its
+        _IRQ_SET_SECRETs). Returns .bonded; ConnectionError/TimeoutError."""
+        from cpsim.blegattc import PAIRING_ROUND_TRIPS
+
+        from host_tools.air.hub import HOST_CONN_ITVL_US
+
+        with self._cond:
+            self._smp = None
+        self._send(b"Y" + bytes((self.cid, 1 if self.bond else 0)))
+        peer_bonds = self._wait(lambda: self._smp, timeout, "pair")
+        time.sleep((PAIRING_ROUND_TRIPS - 1) * HOST_CONN_ITVL_US / 1e6)
+        bonded = 1 if self.bond and peer_bonds else 0
+        self._send(b"Z" + bytes((self.cid, bonded)))
+        self.encrypted, self.bonded = True, bool(bonded)
+        return self.bonded
 
     def notifications(self):
         """(handle, data) of every notification and indication so far."""

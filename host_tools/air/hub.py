@@ -24,13 +24,28 @@ POLL_S = 0.005  # the radio resolves packets in 5 ms batches (cpsim.radio.TICK_U
 INIT_SCAN_US = 10000  # an initiator listens all the time (cpsim.blegap._INIT_SCAN_US)
 HOST_CONN_ITVL_US = 30000  # a host Central's links: what the badge's VM runs them at (cpsim.airlink.CONN_ITVL_US)
 # what a VM sends on a connection (cpsim/airlink.py): answers, its server's
-# notifications, its side closing, and its own requests to a VM peer
-_CONN_KINDS = (b"c", b"v", b"w", b"n", b"N", b"x", b"X", b"Q", b"W", b"D", b"M", b"e", b"d", b"m")
+# notifications, its side closing, its own requests to a VM peer, pairing
+_CONN_KINDS = (b"c", b"v", b"w", b"n", b"N", b"x", b"X", b"Q", b"W", b"D", b"M", b"e", b"d", b"m", b"Y", b"y", b"Z")
 
 
 def _cpsim():
     if str(EMULATOR_DIR) not in sys.path:
         sys.path.append(str(EMULATOR_DIR))  # cpsim, and its CPython `micropython`
+
+
+def take_frames(buf, on_frame):
+    """Hand on_frame the payload of each whole frame at the start of `buf`
+    (a bytearray of what a socket gave), and keep only what follows them."""
+    from cpsim.airclient import next_frame
+
+    i = 0
+    while i < len(buf):
+        f = next_frame(buf, i, len(buf))
+        if f is None:
+            break
+        on_frame(bytes(buf[f[0]:f[0] + f[1]]))
+        i = f[0] + f[1]
+    del buf[:i]
 
 
 class Peer:
@@ -155,7 +170,7 @@ class AirHub:
 
     def __init__(self, path=None, seed=1):
         _cpsim()
-        from cpsim.airclient import frame, next_frame
+        from cpsim.airclient import frame
         from cpsim.clock import WallClock
         from cpsim.radio import Radio
         from cpsim.world import World
@@ -164,7 +179,7 @@ class AirHub:
             # a fresh name, no folder: nothing is left behind by a hub never started
             path = os.path.join(tempfile.gettempdir(), "cloudpin-air-%s.sock" % secrets.token_hex(6))
         self.path = str(path)
-        self._framed, self._next_frame = frame, next_frame  # the frames' lengths (cpsim/airclient.py)
+        self._framed = frame  # the frames' lengths (cpsim/airclient.py)
         self.world = World(WallClock())
         radio_class = type("HubRadio", (HubRadio, Radio), {})
         self.radio = radio_class(self.world, seed)
@@ -432,16 +447,8 @@ class AirHub:
             self._drop(s)
             return
         st = self._conns[s]
-        buf = st[0]
-        buf += data
-        i = 0
-        while i < len(buf):
-            f = self._next_frame(buf, i, len(buf))
-            if f is None:
-                break
-            self._frame(s, st, bytes(buf[f[0]:f[0] + f[1]]))
-            i = f[0] + f[1]
-        del buf[:i]
+        st[0] += data
+        take_frames(st[0], lambda p: self._frame(s, st, p))
 
     def _frame(self, s, st, p):
         # a VM's frames (cpsim/airclient.py); anything malformed is ignored

@@ -1,6 +1,7 @@
 """The wearer's phone, from a computer: pair with a pin and read or change
 what its owner may (docs/phone-api.md), through this computer's Bluetooth
-adapter (bleak).
+adapter (bleak), or with --air through the emulated air of virtual badges
+running on this machine (`cloudpin virtual-badge`, `make demo`).
 
   cloudpin phone pair --secret S | --card card.png    check the secret with the pin, remember it
   cloudpin phone info [--json]                        firmware, battery, badge id
@@ -18,6 +19,14 @@ card's key in base32, 32 hex digits, or the whole QR text), --card (a
 picture of the card) or the file `pair` wrote (--state, default
 ~/.config/cloudpin/phone.json, readable by you only). From Python the same
 client also runs on the emulated air: host_tools.phone.transports.connect_air.
+
+Virtual badges: add --air to any command (`cloudpin phone pair --card
+card.png --air`, then `cloudpin phone stats --json --air`...). The air hub
+is --air SOCKET if given, else $CLOUDPIN_AIR, else every farm running
+here (their sockets cloudpin-air-*.sock in the temporary folder: the pin
+is looked for on each). Pairing
+keeps the secret in the same --state file as over Bluetooth: each later
+command connects again and proves it, as on a real pin.
 Exit status: 0 done, 1 the pin or the radio said no (one line on stderr),
 2 bad arguments.
 """
@@ -47,6 +56,9 @@ def _common(suppress=False):
                         help="where pair keeps the secret (default %s)" % DEFAULT_STATE)
     common.add_argument("--address", metavar="ADDR", default=d(None), help="connect to this device instead of "
                         "looking for the pin's phone window (the proofs still say whether it is your pin)")
+    common.add_argument("--air", nargs="?", const="", default=d(None), metavar="SOCKET",
+                        help="talk to virtual badges on this machine's emulated air instead of Bluetooth (the hub: "
+                        "SOCKET, else $CLOUDPIN_AIR, else every farm running here)")
     common.add_argument("--timeout", type=float, default=d(10.0), metavar="S",
                         help="seconds to find the pin and for each answer (default 10)")
     common.add_argument("--json", action="store_true", default=d(False), help="print JSON on stdout")
@@ -106,7 +118,27 @@ def _remember(path, badge_id, key):
     os.replace(tmp, path)
 
 
+def _air_address(text):
+    try:
+        addr = bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        addr = b""
+    if len(addr) != 6:
+        raise cl.PhoneClientError("--address: give the pin's address as six hex bytes (aa:bb:cc:dd:ee:ff)")
+    return addr
+
+
 def connect(args, key):
+    air = getattr(args, "air", None)
+    if air is not None:
+        from host_tools.air.remote import find_hubs
+        from host_tools.phone.transports import connect_hub
+
+        paths = find_hubs(air or None)
+        address = _air_address(args.address) if args.address else None
+        print("looking for the pin on the air of %s (double-tap it to open its phone window)..." % ", ".join(paths),
+              file=sys.stderr)
+        return cl.PinClient(connect_hub(paths, key, args.timeout, address), key, args.timeout)
     from host_tools.phone.transports import Bleak
 
     print("looking for the pin (double-tap it to open its phone window)...", file=sys.stderr)

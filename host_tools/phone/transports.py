@@ -4,7 +4,8 @@ or None, fragment_size, close().
 
   Loopback  a PhoneService in this process (tests, the desk's self-test of a
             service object, benchmarks of the pin's own work)
-  Air       a virtual badge on the emulated air (host_tools/air Central)
+  Air       a virtual badge on the emulated air (host_tools/air Central in
+            the hub's process, or RemoteCentral from another: connect_hub)
   Bleak     a real pin through this computer's Bluetooth adapter (bleak,
             imported only when used)
 """
@@ -52,6 +53,7 @@ class Air:
     UUID, writes fragments with response, takes notifications."""
 
     fragment_size = DEFAULT_FRAGMENT  # the hub exchanges no MTU
+    leave = None  # called after the link closes (connect_hub: the central leaves the hub)
 
     def __init__(self, conn, timeout=10.0):
         self.conn = conn
@@ -66,8 +68,12 @@ class Air:
         return self.conn.wait_notification(self.tx, timeout)
 
     def close(self):
-        if self.conn.connected:
-            self.conn.disconnect()
+        try:
+            if self.conn.connected:
+                self.conn.disconnect()
+        finally:
+            if self.leave is not None:
+                self.leave()
 
 
 def _scan_for(central, match, timeout):
@@ -103,6 +109,66 @@ def connect_air(central, key, timeout=10.0, address=None):
                                   "window and come closer (if it is open and close, the secret is wrong)")
         address = ad.addr
     return Air(central.connect(address, timeout), timeout)
+
+
+def connect_hub(paths, key, timeout=10.0, address=None):
+    """connect_air from another process than the air hubs' (`cloudpin phone
+    --air`): joins each hub of `paths` (host_tools.air.remote.find_hubs) as
+    a station of its own, looks for the pin on all of them at once, and
+    stays on the one that hears it (leaving it when the transport closes)."""
+    from host_tools.air.remote import RemoteCentral
+
+    centrals = []
+    try:
+        for path in paths:
+            try:
+                centrals.append(RemoteCentral(path, timeout=timeout))
+            except ConnectionError:
+                if len(paths) == 1:
+                    raise
+                # a farm that ended meanwhile: the others may hold the pin
+        start = time.monotonic()
+        if address is None:
+            match = lambda ad: ad.adv_type == 0 and p.is_mine(ad.data, key)  # noqa: E731
+        else:
+            match = lambda ad: ad.adv_type == 0 and ad.addr == address  # noqa: E731
+        for c in list(centrals):
+            try:
+                c.scan()
+            except ConnectionError:
+                if len(paths) == 1:
+                    raise
+                centrals.remove(c)  # ended meanwhile
+                c.close()
+        found, seen = None, [0] * len(centrals)
+        while found is None and time.monotonic() - start < timeout:
+            for k, c in enumerate(centrals):
+                ads = c.adverts()
+                found = next((ad for ad in ads[seen[k]:] if ad.t >= start and match(ad)), None)
+                seen[k] = len(ads)
+                if found is not None:
+                    central = c
+                    break
+            else:
+                time.sleep(0.02)
+        for c in centrals:
+            c.stop_scan()
+        if found is None:
+            raise ConnectionError("no pin answering to this secret is in range: double-tap the pin to open its phone "
+                                  "window and come closer (if it is open and close, the secret is wrong)"
+                                  if address is None else "no device at %s is in range" % address.hex(":"))
+        centrals.remove(central)
+        try:
+            t = Air(central.connect(found.addr, max(0.1, timeout - (time.monotonic() - start)), found.addr_type),
+                    timeout)
+        except BaseException:
+            central.close()
+            raise
+        t.leave = central.close
+        return t
+    finally:
+        for c in centrals:
+            c.close()
 
 
 def beacon_from_bleak(manufacturer_data):

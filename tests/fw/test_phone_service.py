@@ -60,12 +60,21 @@ def test_the_owner_pairs_and_reads_everything():
     assert st == p.OK and p.parse_designs(b) == (4, [(0, "athletics"), (4, "boxing")])  # the newest unlock shown
 
 
-def test_stats_without_the_daily_counters_give_the_apps_count():
+def test_stats_without_the_daily_counters_give_the_apps_count_on_the_local_day():
     # a pin without an event pack keeps no daily counters (the designs do):
-    # the app's own count (App._today: steps since boot) instead of zeros
-    b = PinBackend("0.1.0", BADGE, 5, now_s=lambda: 1796000000, today=lambda unix_s: (4321, 2))
-    assert b.stats() == (0, 4321, 2, 4321, 0)
-    assert PinBackend("0.1.0", BADGE, 5, now_s=lambda: 1796000000).stats() == (0, 0, 0, 0, 0)
+    # the app's own count (App._today: steps since boot) instead of zeros,
+    # on the day the pin's clock and the event's time zone say, as the
+    # daily counters count it (2026-11-30 00:53:20 UTC: still the 29th an
+    # hour west of UTC)
+    from cloudpin.designs.service import Daily
+
+    t = 1796000000
+    b = PinBackend("0.1.0", BADGE, 5, now_s=lambda: t, today=lambda unix_s: (4321, 2), utc_offset=120)
+    assert b.stats() == (20787, 4321, 2, 4321, 0)
+    assert PinBackend("0.1.0", BADGE, 5, now_s=lambda: t).stats() == (20787, 0, 0, 0, 0)  # no time zone: UTC
+    west = PinBackend("0.1.0", BADGE, 5, now_s=lambda: t, utc_offset=-60)
+    assert west.stats()[0] == 20786 == Daily(-60, "x.json").local_day(t)
+    assert PinBackend("0.1.0", BADGE, 5).stats() == (0, 0, 0, 0, 0)  # no clock: no day
 
 
 def test_the_owner_sets_the_card_and_the_design():

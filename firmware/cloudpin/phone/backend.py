@@ -12,10 +12,12 @@ class PinBackend:
     given), `steps_total()` the steps since provisioning, `now_s()` unix
     seconds. `designs` is the unlock engine, or None: it must offer
     unlocked() -> [(index, sport id)], .selected (index or -1) and
-    select(index) -> bool (False: not unlocked)."""
+    select(index) -> bool (False: not unlocked). `utc_offset` the event's
+    time zone (identity's, minutes east of UTC; None: UTC): without daily
+    counters the day is still the pin's local date, as Daily counts it."""
 
     def __init__(self, version, badge_id, gen, friends=None, daily=None, steps_total=None, now_s=None,
-                 designs=None, card_path=owner.PATH, log=None, today=None):
+                 designs=None, card_path=owner.PATH, log=None, today=None, utc_offset=None):
         self.version = version
         self.badge_id = badge_id
         self.gen = gen
@@ -25,6 +27,7 @@ class PinBackend:
         self._now_s = now_s
         self._today = today  # unix s -> (steps, made) today when no daily counters are kept (App._today)
         self.engine = designs
+        self.utc_offset = utc_offset or 0  # (a name the pin interned already: no new qstr)
         self.card_path = card_path
         self.log = log
         self.battery = (-1, False)  # (percent, low) from bus.BATTERY
@@ -57,8 +60,11 @@ class PinBackend:
             if self.daily is not None:
                 steps, made = self.daily.today(self._now_s())
                 day = self.daily.day
-            elif self._today is not None:  # a pin without the designs: the app's count (day unknown: 0)
-                steps, made = self._today(self._now_s())
+            else:  # a pin without the designs: its local date (Daily.local_day), the app's count
+                now = self._now_s()
+                day = (now + self.utc_offset * 60) // 86400
+                if self._today is not None:
+                    steps, made = self._today(now)
         total = self._steps_total() if self._steps_total is not None else steps
         return day, steps, made, total, self.friends.count if self.friends is not None else 0
 

@@ -38,7 +38,8 @@ def build(app, log):
 
         backend = PinBackend(VERSION, ident["badge_id"], ident["prov_gen"], friends=friends,
                              daily=getattr(app, "daily", None), now_s=now_s,
-                             designs=getattr(app, "designs", None), log=log, today=getattr(app, "_today", None))
+                             designs=getattr(app, "designs", None), log=log, today=getattr(app, "_today", None),
+                             utc_offset=ident["utc_offset"])
         return PhoneService(backend, ident["pair_key"], log)
 
     return PhoneRole(radio, make_service, app.bus, log)

@@ -153,7 +153,7 @@ class AirRadio(Radio):
                 ble = self._ble
                 if ble is not None and ble._scanning:
                     ble._on_adv(b[i + 2], mv[i + 3:i + 9], b[i + 9], b[i + 10] - 128, mv[i + 11:i + 1 + n])
-            elif n >= 2 and b[i + 1] in b"CPQWXDMvwedmnNL":  # a connection's (cpsim/airlink.py)
+            elif n >= 2 and b[i + 1] in b"CPQWXDMvwedmnNLYyZ":  # a connection's (cpsim/airlink.py)
                 from cpsim import airlink
 
                 airlink.frame(self, b, i, n)

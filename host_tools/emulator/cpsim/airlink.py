@@ -25,6 +25,11 @@
 #   X cid                        the peer ends the link
 #   L cid lost                   the hub's air: 1 the peer is out of range or
 #                                gone (supervision will close the link), 0 back
+#   Y cid bond / y cid bond      the peer asks to pair (its gap_pair: SMP's
+#                                pairing request) / answers ours (pairing
+#                                response); bond 1 if that end bonds
+#   Z cid bonded                 the pairing the peer started ended: the link
+#                                is encrypted (bonded 1: both ends keep keys)
 # From this VM the same kinds go the other way (c cid status: 0 connected, 1
 # refused, answers a C; x cid: our side closed), and
 #   K own_atype own(6) atype addr(6) itvl   gap_connect: initiate to addr
@@ -201,6 +206,32 @@ class AirLink(Link):
                     op[1]()
 
 
+def pair(ble, link, side):
+    """gap_pair on a link across the hub (cpsim.blegattc.pair asked our
+    store first): the SMP exchange's first round trip takes our bond flag to
+    the peer (Y) and brings its own back (y); the other round trips run at
+    our connection events, as between two pins in one process; at the end
+    the peer is told (Z), and each end raises what blegattc.encrypted says
+    (the peer at its next connection event). A link lost meanwhile ends it
+    with no event on either side. While the answer is awaited, link.pairing
+    holds what takes it (no new names: the VM's qstr pools, docs/heap.md)."""
+    from cpsim.blegattc import PAIRING_ROUND_TRIPS, encrypted, pairing
+
+    cid = bytes((link.peer._cid,))
+
+    def on_reply(bond):
+        bonded = 1 if ble._bond and bond else 0
+
+        def end():
+            link.air._send(b"Z" + cid + bytes((bonded,)))
+            encrypted(ble, link, side, bonded)
+
+        pairing(link, side, PAIRING_ROUND_TRIPS - 1, end)
+
+    link.pairing = on_reply
+    link.air._send(b"Y" + cid + bytes((1 if ble._bond else 0,)))
+
+
 def _end_discovery(ble, event, conn, status):
     if event == 11:
         ble._chr_disc = False
@@ -300,6 +331,28 @@ def frame(air, b, i, n):
             air._send(b"d" + bytes((cid, event)) + _u16(status))
 
         link.transact(1 - side, 0, on_dtx, lambda st: air._send(b"d" + bytes((cid, event)) + _u16(st)), 7, 20)
+    elif kind == 0x59 and n >= 3:  # Y: the peer starts pairing; we answer at our connection event
+        link.pairing = True
+        bond = bytes((1 if ble._bond else 0,))
+        link.transact(1 - side, 2, lambda: air._send(b"y" + bytes((cid,)) + bond), lambda st: None)
+    elif kind == 0x79 and n >= 3:  # y: the answer to our gap_pair (pair() left its taker in link.pairing)
+        on_reply = link.pairing
+        if callable(on_reply):
+            link.pairing = True
+            bond = b[i + 3]
+            air.clock.call_at(link.next_event(), lambda: on_reply(bond) if link.alive() else None)
+    elif kind == 0x5A and n >= 3 and link.pairing is True:  # Z: the pairing the peer started ended
+        from cpsim.blegattc import encrypted
+
+        bond = 1 if b[i + 3] and ble._bond else 0
+
+        def done():
+            if link.alive():
+                link.pairing = False
+                link.encrypted = True
+                encrypted(ble, link, side, bond)
+
+        air.clock.call_at(link.next_event(), done)
     elif kind == 0x4D and n >= 4:  # M
         theirs = b[i + 3] | b[i + 4] << 8
 

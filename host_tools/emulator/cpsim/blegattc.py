@@ -199,7 +199,25 @@ def pair(ble, conn):
     peer = link.ends[1 - side]
     at, a = link.addrs[1 - side]
     ble._irq_secret(29, (_SECRET_PEER_SEC, 0), _addr_key(at, a), None)
-    left = [PAIRING_ROUND_TRIPS]
+    if getattr(link, "remote", False):  # the peer is in another VM or a host central (shared air)
+        from cpsim import airlink
+
+        airlink.pair(ble, link, side)
+        return
+
+    def end():
+        bonded = 1 if ble._bond and peer._bond else 0
+        for b, s in ((peer, 1 - side), (ble, side)):
+            encrypted(b, link, s, bonded)
+
+    pairing(link, side, PAIRING_ROUND_TRIPS, end)
+
+
+def pairing(link, side, n, end):
+    """The SMP exchange from `side`: n connection-event round trips, one at
+    a time, then the link is encrypted and end() runs. A link lost meanwhile
+    ends it with nothing raised."""
+    left = [n]
 
     def on_tx():
         return step
@@ -211,19 +229,26 @@ def pair(ble, conn):
             return
         link.pairing = False
         link.encrypted = True
-        bonded = 1 if ble._bond and peer._bond else 0
-        for b, s in ((peer, 1 - side), (ble, side)):
-            if bonded:
-                pt, pa = link.addrs[1 - s]
-                key = _addr_key(pt, pa)
-                b._irq_secret(30, (_SECRET_OUR_SEC,), key, _sec_value(b, key))
-                b._irq_secret(30, (_SECRET_PEER_SEC,), key, _sec_value(b, key))
-            b._irq(28, (link.handles[s], 1, 0, bonded, 16))
+        end()
 
     def fail(status):
         link.pairing = False
 
     link.transact(side, 2, on_tx, fail)
+
+
+def encrypted(b, link, s, bond):
+    """What end `b` (side `s` of `link`) raises when a pairing ends: if both
+    ends bond (`bond`), its keys then the peer's to its store (_IRQ_SET_SECRET),
+    then _IRQ_ENCRYPTION_UPDATE (encrypted, not authenticated, bonded, 16-byte
+    key). (Its names are ones the VM interned already: a virtual badge's qstr
+    pools stay as they were, docs/heap.md.)"""
+    if bond:
+        pt, pa = link.addrs[1 - s]
+        key = _addr_key(pt, pa)
+        b._irq_secret(30, (_SECRET_OUR_SEC,), key, _sec_value(b, key))
+        b._irq_secret(30, (_SECRET_PEER_SEC,), key, _sec_value(b, key))
+    b._irq(28, (link.handles[s], 1, 0, bond, 16))
 
 
 def _sec_value(ble, key):

@@ -1,0 +1,26 @@
+# The day the phone service reports on a pin without an event pack (no
+# daily counters: those come with the designs): the pin's local date, from
+# its clock and the time zone the desk provisioned, as the app builds the
+# service (cloudpin.phone.setup), not day 0.
+import os
+
+from appkit import app_pin
+from cpsim.world import World
+
+_DAY_S = 86400
+_T0 = 20786 * _DAY_S + 84600  # 2026-11-29 23:30 UTC: already the 30th at the event (appkit: UTC+1)
+
+
+def test_a_pin_without_an_event_pack_reports_its_local_day():
+    w = World()
+    root = os.getcwd()
+    try:
+        dev, app, lines = app_pin(w, root, "day", 1, _T0, card=True, status_every_ms=600000)
+        assert app.designs is None and getattr(app, "daily", None) is None  # no pack: no daily counters
+        w.use(dev)
+        svc = app.phone._make_service()  # what the first double tap builds
+        day, steps, made, total, friends = svc.backend.stats()
+    finally:
+        os.chdir(root)
+    assert day == 20787, (day, lines)
+    assert (steps, made, total, friends) == (0, 0, 0, 0)
