@@ -3,8 +3,9 @@ air, provision them at the desk, tap them together and show both logs.
 
 Starts two virtual badges (--badges 1 for one) sharing one radio
 (host_tools/air), puts the firmware into each one's filesystem (boot.py and
-main.py as source, the package compiled with mpy-cross for the VM's CPU, as a
-deploy does for the pin's, so that imports fit the pin-sized heap) and the
+main.py as source, the package compiled with mpy-cross for the VM's CPU into
+a ROMFS image that the badge mounts at /rom and runs in place, as a pin with
+a romfs partition does) and the
 board file as /board.json, provisions them with the desk's own code for two
 demo journalists (owner card, keys, the event's key and time zone: a
 throw-away desk database in a temporary folder), soft-resets each over its
@@ -58,17 +59,32 @@ def vm_arch(exe):
     return _MPY_ARCHS[n] if n < len(_MPY_ARCHS) else ""
 
 
-def install_firmware(firmware_dir, badge_root, board=None, arch=None):
+def install_firmware(firmware_dir, badge_root, board=None, arch=None, romfs=True):
     """Put the firmware into a badge folder: top-level .py files (boot.py,
-    main.py) as source, packages as .mpy when `arch` is given (a -march name,
-    "" for bytecode), else as source; the board file becomes board.json.
+    main.py) as source; with `arch` (a -march name, "" for bytecode) the
+    packages compiled for it, as the pin's ROMFS image (the badge folder's
+    boot_shim.ROMFS_NAME, mounted at /rom as the pin's romfs partition: the
+    package runs in place, host_tools/images/romfs.py; a package folder left
+    on the badge's filesystem by an older install would shadow it, as on a
+    pin, and is removed), or as .mpy files in the folder when `romfs` is
+    False; without `arch` as source. The board file becomes board.json.
     Returns the badge-side names written."""
+    from host_tools.images import romfs as images_romfs
+    from host_tools.images.fsimage import BYTECODE
+    from host_tools.vbadge.boot_shim import ROMFS_NAME
+
     firmware_dir, badge_root = Path(firmware_dir), Path(badge_root)
     mpy_cross = str(Path(sys.executable).parent / "mpy-cross")
+    to_rom = arch is not None and romfs
     copied = []
     for src in sorted(firmware_dir.rglob("*.py")):
         rel = src.relative_to(firmware_dir)
         if "__pycache__" in rel.parts:
+            continue
+        if to_rom and len(rel.parts) > 1:
+            old = badge_root / rel.parts[0]
+            if old.is_dir():
+                shutil.rmtree(old)
             continue
         dst = badge_root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +97,13 @@ def install_firmware(firmware_dir, badge_root, board=None, arch=None):
             if proc.returncode:
                 raise RuntimeError("mpy-cross failed on %s:\n%s" % (src, proc.stderr))
         copied.append(dst.relative_to(badge_root).as_posix())
+    if to_rom:
+        files = images_romfs.package_files(arch or BYTECODE, firmware_dir)
+        image = images_romfs.build({p: d for p, d in files.items() if p.count("/") > 1})  # packages only
+        tmp = badge_root / (ROMFS_NAME + ".tmp")
+        tmp.write_bytes(image)
+        tmp.replace(badge_root / ROMFS_NAME)  # a badge booting now reads all of it or the old one
+        copied.append(ROMFS_NAME)
     if board is not None:
         shutil.copyfile(board, badge_root / "board.json")
         copied.append("board.json")
@@ -107,6 +130,29 @@ def soft_reset(ser, timeout=30):
             ser.write(b"\x04")
             return
     raise RuntimeError("badge did not show a REPL prompt")
+
+
+RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+
+
+def reset_raw(ser, timeout=30):
+    """A soft reset through the raw REPL (Ctrl-A, then Ctrl-D: boot.py runs,
+    main.py does not, as mpremote's soft-reset), back at the friendly REPL. A
+    romfs partition just written mounts at the next reset, as on a pin
+    (mpremote's romfs deploy unmounts /rom and leaves it so): install_firmware
+    then this, before the desk looks for the app."""
+    end = time.monotonic() + timeout
+    ser.write(b"\r\x03\x03\x01")
+    if not read_until(ser, RAW_PROMPT, end - time.monotonic()).endswith(RAW_PROMPT):
+        raise RuntimeError("badge did not enter its raw REPL")
+    ser.write(b"\x04")
+    seen = read_until(ser, b"soft reboot\r\n", end - time.monotonic())
+    seen += read_until(ser, RAW_PROMPT, end - time.monotonic())
+    if not seen.endswith(RAW_PROMPT):
+        raise RuntimeError("badge did not come back to its raw REPL after a soft reset: %r" % seen[-200:])
+    ser.write(b"\x02")
+    if not read_until(ser, b">>> ", end - time.monotonic()).endswith(b">>> "):
+        raise RuntimeError("badge did not show a REPL prompt")
 
 
 def stream_lines(ser, seconds, out, prefix="", at=(), on_line=None):
@@ -340,6 +386,8 @@ def run(args):
             b.wait_repl()  # a blank badge: boots straight to the REPL
             arch = vm_arch(b.exe) if arch is None else arch
             copied = install_firmware(args.firmware, b.root, board, arch)
+            with serial.Serial(b.port, args.baud, timeout=0.1) as ser:
+                reset_raw(ser)  # the package's romfs image mounts at /rom
             say("%s: virtual badge on %s (folder %s): copied %d files" % (b.name, b.port, b.root, len(copied)))
         if pair:
             outs = provision_pair(farm, folder, say)

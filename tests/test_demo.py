@@ -8,6 +8,8 @@ import pytest
 
 from host_tools import REPO
 from host_tools.demo import DEMO_RECORDING, install_firmware, vm_arch
+from host_tools.images import romfs
+from host_tools.vbadge.boot_shim import ROMFS_NAME
 from host_tools.virtual_badge import board_file, micropython_binary
 
 
@@ -26,15 +28,22 @@ def firmware(tmp_path):
     return fw
 
 
-def test_install_puts_scripts_as_source_and_packages_compiled(firmware, tmp_path):
+def test_install_puts_scripts_as_source_and_packages_in_the_romfs_image(firmware, tmp_path):
     root = tmp_path / "badge"
-    root.mkdir()
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "greet.mpy").write_bytes(b"M old")  # an older install: it would shadow /rom
     board = board_file("cloudpin_ref")
     names = install_firmware(firmware, root, board, vm_arch(micropython_binary()))
-    assert sorted(names) == ["board.json", "boot.py", "main.py", "pkg/__init__.mpy", "pkg/greet.mpy"]
+    assert sorted(names) == [ROMFS_NAME, "board.json", "boot.py", "main.py"]
     assert (root / "main.py").read_text() == (firmware / "main.py").read_text()
-    assert (root / "pkg" / "greet.mpy").read_bytes()[:1] == b"M"  # mpy header
+    assert not (root / "pkg").exists()
+    rom = romfs.files((root / ROMFS_NAME).read_bytes())
+    assert sorted(rom) == ["/pkg/__init__.mpy", "/pkg/greet.mpy"]
+    assert rom["/pkg/greet.mpy"][:1] == b"M"  # mpy header
     assert (root / "board.json").read_bytes() == board.read_bytes()
+    # as .mpy files instead (the heap bench's table compares the two)
+    names = install_firmware(firmware, tmp_path / "files", None, vm_arch(micropython_binary()), romfs=False)
+    assert sorted(names) == ["boot.py", "main.py", "pkg/__init__.mpy", "pkg/greet.mpy"]
 
 
 def test_demo_soft_resets_the_badge_and_streams_its_lines(firmware):

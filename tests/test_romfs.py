@@ -43,14 +43,9 @@ def test_size_check_and_bad_images():
         romfs.build({"/a": b"1", "/a/b": b"2"})
 
 
-_MOUNT_AND_IMPORT = """
-import sys, vfs
-with open("fw.romfs", "rb") as f:
-    img = f.read()
-vfs.mount(vfs.VfsRom(img), "/rom")
-sys.path.append("/rom")
-sys.path.append("/rom/lib")
+_IMPORT = """
 import os
+print("PATH", sys.path)
 print("LIST", " ".join(sorted(os.listdir("/rom/cloudpin"))))
 import cloudpin.app
 print("FILE", cloudpin.app.__file__)
@@ -61,9 +56,10 @@ print("APP", hasattr(cloudpin.app, "App"))
 def test_the_image_mounts_in_the_vm_and_the_app_imports_from_rom(vm_files):
     image = romfs.build(vm_files)
     # the emulator only on the path: the firmware can come from nowhere but /rom
-    out = vm.run_script(_MOUNT_AND_IMPORT, {"fw.romfs": image}, what="romfs import", heap="4m",
+    out = vm.run_script(romfs.vm_mount_source("fw.romfs") + _IMPORT, {"fw.romfs": image}, what="romfs import", heap="4m",
                         path=[vm.emulator_dir()])
     lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
     assert lines["FILE"] == "/rom/cloudpin/app.mpy"
+    assert lines["PATH"].endswith("'/rom', '/rom/lib']"), lines["PATH"]  # appended: the folders before win
     assert lines["APP"] == "True"
     assert "app.mpy" in lines["LIST"].split() and "social" in lines["LIST"].split()

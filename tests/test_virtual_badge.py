@@ -566,11 +566,12 @@ def test_filesystem_is_the_boards_vfs_partition_not_the_hosts_disk(badge):
 def test_the_firmware_gets_the_pins_heap_whatever_the_folders_path(tmp_path):
     # The boot shim's ballast (host_tools/vbadge/boot_shim.py): the firmware
     # finds its share free in one block, from a short path or a long one, at
-    # boot and still at the REPL after main.py.
-    from host_tools.emulator.cpsim.resident import RUNTIME_BYTES
+    # boot and still at the REPL after main.py; the chip's qstr pools for the
+    # firmware's names held from it (cpsim/resident.py, docs/heap.md).
+    from host_tools.emulator.cpsim.resident import BADGE_QSTR_POOL_BYTES, RUNTIME_BYTES
     from host_tools.fw.vm import firmware_heap_in_vm
 
-    share = firmware_heap_in_vm() + RUNTIME_BYTES
+    share = firmware_heap_in_vm() + RUNTIME_BYTES - BADGE_QSTR_POOL_BYTES
     probe = ("import gc\ngc.collect()\nf = gc.mem_free()\nb = bytearray(f - 4096)\n"
              "print('HEAP', f, len(b))\n")
     seen = []
@@ -583,3 +584,38 @@ def test_the_firmware_gets_the_pins_heap_whatever_the_folders_path(tmp_path):
             assert share - 4096 <= free <= share + 4096, (free, share)  # nearly all in one block, too
             seen.append(free)
     assert abs(seen[0] - seen[1]) <= 512, seen
+
+
+def test_a_romfs_image_in_the_folder_is_mounted_at_rom_outside_the_firmwares_share(tmp_path):
+    # The badge folder's .romfs (boot_shim.ROMFS_NAME: the pin's romfs
+    # partition, `make demo` writes the package there) is mounted at /rom as
+    # the port does at start: "/rom" and "/rom/lib" on sys.path after "" and
+    # ".frozen", before "/lib"; a module imports from it in place; the file is
+    # not on the badge's filesystem (the root lists the mount point first, as
+    # micropython extmod/vfs.c lists mounts before the root's own files); its
+    # bytes (60 KB of data here) are not taken from the firmware's share.
+    from host_tools.demo import vm_arch
+    from host_tools.emulator.cpsim.resident import BADGE_QSTR_POOL_BYTES, RUNTIME_BYTES
+    from host_tools.fw.vm import firmware_heap_in_vm
+    from host_tools.images import fsimage, romfs
+    from host_tools.vbadge.boot_shim import ROMFS_NAME
+
+    src = tmp_path / "greet.py"
+    src.write_text("def line():\n    return 'hello from rom'\n")
+    mpy = fsimage.compile_module(src, "pkg/greet.py", vm_arch(micropython_binary()) or fsimage.BYTECODE)
+    image = romfs.build({"/pkg/__init__.py": b"", "/pkg/greet.mpy": mpy, "/data.bin": bytes(60000)})
+    probe = ("import gc, os, sys\nfrom pkg import greet\nprint('ROM', greet.line(), greet.__file__)\n"
+             "print('PATH', sys.path[:5])\nprint('LS', sorted(os.listdir('/')))\n"
+             "gc.collect()\nprint('HEAP', gc.mem_free())\n")
+    folder = tmp_path / "badge"
+    folder.mkdir()
+    (folder / ROMFS_NAME).write_bytes(image)
+    with make_badge(folder, main=probe) as b:
+        assert b.wait_repl(TIMEOUT)
+        out = mpremote(b.port, "exec", probe)
+    assert "ROM hello from rom /rom/pkg/greet.mpy" in out, out
+    assert "PATH ['', '.frozen', '/rom', '/rom/lib', '/lib']" in out, out
+    assert "LS ['boot.py', 'boots.txt', 'main.py', 'rom']" in out, out
+    share = firmware_heap_in_vm() + RUNTIME_BYTES - BADGE_QSTR_POOL_BYTES
+    free = int(out.split("HEAP ")[1].split()[0])
+    assert share - 4096 <= free <= share + 4096, (free, share)

@@ -3,14 +3,18 @@ Numbers are the VM's bytes (64-bit words: the pin's 100 KB heap is 200 KB
 here, host_tools/fw/vm.py) unless they say esp32.
 
   modules   what importing each firmware module the app loads keeps on the
-            heap, in the order the app loads them, as deploy ships it
-            (.mpy, bytecode) and as source (.py: also the compiler's
-            garbage, the peak an import needs); and the .mpy's size for the
-            ESP32 (-march=xtensawin), a floor for its share of the chip's
-            heap when it is not frozen into the firmware.
+            heap, in the order the app loads them: in place from the
+            package's ROMFS image at /rom (rom: as the pin runs it), as .mpy
+            files on the filesystem (mpy, bytecode) and as source (.py:
+            also the compiler's garbage, the peak an import needs); and the
+            .mpy's size for the ESP32 (-march=xtensawin), a floor for its
+            share of the chip's heap when it is loaded from the filesystem.
+  romfs_image the package's ROMFS image, for the VM's CPU and the ESP32.
   services  what App builds, service by service (App's mark hook): the first
             pin of a VM pays for its code and its data, a second pin in the
             same VM for its data alone.
+  (phases and one_pin run the package from its ROMFS image at /rom, as a pin
+  with a romfs partition does: host_tools/images/romfs.py)
   phases    two whole apps and a phone on simulated time: the VM's heap in
             use and its largest free block after boot, after the tap that
             made them friends, after a friend-update window, while the
@@ -39,9 +43,16 @@ from host_tools import FIRMWARE_DIR, REPO
 from host_tools.bench import emit
 from host_tools.bench.steps import BenchError
 from host_tools.fw import vm
+from host_tools.images import romfs
 
 FW_TESTS = REPO / "tests" / "fw"  # appkit: a pin as the desk leaves it, the owner's phone
 PHONE_SIDE = ("cloudpin.phone.phoneside",)  # the phone's code in the phases run: no pin loads it
+
+# The package's ROMFS image (rom_image()), mounted at /rom as the pin's port
+# mounts its romfs partition (host_tools/images/romfs.py); read before a run
+# cuts the pins' shares, outside them.
+ROM_FILE = "fw.romfs"
+_MOUNT_ROM = romfs.vm_mount_source(ROM_FILE)
 
 _BIG = """
 import gc, sys
@@ -115,6 +126,7 @@ print("ORDER " + " ".join(k for k in sys.modules if k.startswith("cloudpin")))
 _MODULES = _BIG + """
 from cpsim import resident
 resident.load_all(sim=True, every_board=True)
+resident.pad_qstrs()  # no module pays for a pool the emulator's names filled (docs/heap.md)
 for m in ORDER:
     gc.collect()
     a = gc.mem_alloc()
@@ -170,22 +182,24 @@ def _mpy_tree(dest):
     -march, so its @native code loads here)."""
     from host_tools.demo import install_firmware, vm_arch
 
-    install_firmware(FIRMWARE_DIR, dest, None, vm_arch(vm.micropython_binary(BenchError)))
+    install_firmware(FIRMWARE_DIR, dest, None, vm_arch(vm.micropython_binary(BenchError)), romfs=False)
     return dest
 
 
-def _phases(path):
+def _phases(image):
     exe = vm.micropython_binary(BenchError)
     # as tests/conftest.py gives a test of three pins: the emulator and three pins' heaps
     heap = str(int(vm.vm_heap(exe, "from cpsim import resident\nresident.load_all(sim=True, every_board=True)"))
-               + 2 * vm.firmware_heap_in_vm())
-    return vm.run_script(_PHASES, None, BenchError, what="heap phases", heap=heap,
-                         path=[path, FW_TESTS, vm.emulator_dir()])
+               + 2 * vm.firmware_heap_in_vm() + len(image))
+    return vm.run_script(_MOUNT_ROM + _PHASES, {ROM_FILE: image}, BenchError, what="heap phases", heap=heap,
+                         path=[FW_TESTS, vm.emulator_dir()])
 
 
-def _modules(order, path):
-    code = "ORDER = %r\n" % (order,) + _MODULES
-    out = vm.run_script(code, None, BenchError, what="heap modules", heap="4m", path=[path, vm.emulator_dir()])
+def _modules(order, path=None, image=None):
+    """{module: (kept, peak)}: from the folder `path`, or in place from the ROMFS `image`."""
+    code = "ORDER = %r\n" % (order,) + (_MOUNT_ROM if image is not None else "") + _MODULES
+    out = vm.run_script(code, {ROM_FILE: image} if image is not None else None, BenchError, what="heap modules",
+                        heap="4m", path=([path] if path is not None else []) + [vm.emulator_dir()])
     return {m: (int(kept), int(peak)) for m, kept, peak in _parse(out, "MOD")}
 
 
@@ -337,16 +351,20 @@ resident.load_all(sim=True, every_board=True)
 from cpsim.world import World
 w = World()
 resident.pad_qstrs()
+''' + _MOUNT_ROM + r'''
+import sys
 data = None  # the pack file's bytes, for app_pin to write on each pin's flash: held outside the shares
 if PACK:
     with open("pack.bin", "rb") as f:
         data = f.read()
 gc.collect()
-# The chip's qstr pools for the firmware's names, then exactly the pin's share
-# free: the rest of the heap is held; a second share is held for pin B.
-held = [bytearray(resident.CHIP_QSTR_POOL_BYTES), bytearray(SHARE), None]
+# The chip's qstr pools for the firmware's names (with the designs' names, the
+# chip's next pool too), then exactly the pin's share free: the rest of the heap
+# is held; a second share is held for pin B.
+pools = resident.CHIP_QSTR_POOL_BYTES + (resident.CHIP_QSTR_POOL_MORE_BYTES if PACK else 0)
+held = [bytearray(pools), bytearray(SHARE), None]
 gc.collect()
-held[2] = bytearray(gc.mem_free() - SHARE + resident.CHIP_QSTR_POOL_BYTES)
+held[2] = bytearray(gc.mem_free() - SHARE + pools)
 gc.threshold(-1)  # the port's default, as the firmware finds it on a chip
 gc.collect()
 print("SHARE", gc.mem_free())
@@ -362,7 +380,7 @@ gc.collect()
 free_a = gc.mem_free()
 print("BOOT", free_a)
 print("DESIGNS", a.designs is not None)
-import sys
+print("FROM", sys.modules["cloudpin.app"].__file__)
 print("MODULES", " ".join(k for k in sys.modules if k.startswith("cloudpin")))
 held[1] = None
 gc.collect()
@@ -404,33 +422,46 @@ for ln in lb:
 '''
 
 
-def one_pin(path, pack):
-    """The run above on the firmware at `path` (its packages as .mpy:
-    _mpy_tree); pack: the Tokyo pack on the pins. A dict of what the
-    firmware had free (the VM's bytes), the friends made, the first pin's
-    unlocks, and both pins' log lines."""
+def rom_image():
+    """The firmware package's ROMFS image for the VM's CPU (its @native code
+    loads here), as a pin runs it in place from its romfs partition."""
+    from host_tools.demo import vm_arch
+
+    return romfs.build_package(vm_arch(vm.micropython_binary(BenchError)))
+
+
+def one_pin(path, pack, image=None):
+    """The run above: the package from its ROMFS `image` (rom_image() if None)
+    mounted at /rom; `path` a scratch folder for the harness's .mpy; pack: the
+    Tokyo pack on the pins. A dict of what the firmware had free (the VM's
+    bytes), the friends made, the first pin's unlocks, and both pins' log lines."""
     from host_tools.designs import DEFAULT_PACK, compile_pack
     from host_tools.emulator.cpsim import resident
     from host_tools.images.fsimage import BYTECODE, compile_module
 
     exe = vm.micropython_binary(BenchError)
+    image = image if image is not None else rom_image()
     share = vm.firmware_heap_in_vm() + resident.RUNTIME_BYTES
-    heap = str(int(vm.vm_heap(exe, _ONE_PIN_PROBE)) + 2 * share)
+    heap = str(int(vm.vm_heap(exe, _ONE_PIN_PROBE)) + 2 * share + len(image) + 1024)
     # the harness's code is charged to the pin: as .mpy, as the firmware, not compiled in its heap
-    (Path(path) / "appkit.mpy").write_bytes(compile_module(FW_TESTS / "appkit.py", "appkit.py", BYTECODE))
-    out = vm.run_script("SHARE = %d\nPACK = %r\n" % (share, pack) + _ONE_PIN, {"pack.bin": compile_pack(DEFAULT_PACK)},
-                        BenchError, what="one pin's share", heap=heap, path=[path, FW_TESTS, vm.emulator_dir()], timeout=300)
+    harness = Path(path) / "harness"
+    harness.mkdir(parents=True, exist_ok=True)
+    (harness / "appkit.mpy").write_bytes(compile_module(FW_TESTS / "appkit.py", "appkit.py", BYTECODE))
+    out = vm.run_script("SHARE = %d\nPACK = %r\n" % (share, pack) + _ONE_PIN,
+                        {"pack.bin": compile_pack(DEFAULT_PACK), ROM_FILE: image}, BenchError,
+                        what="one pin's share", heap=heap, path=[harness, vm.emulator_dir()], timeout=300)
     vals = {}
     for line in out.splitlines():
         k, _, v = line.partition(" ")
         vals.setdefault(k, []).append(v)
-    return {"share": int(vals["SHARE"][0]), "qstr_charge": resident.CHIP_QSTR_POOL_BYTES,
+    charge = resident.CHIP_QSTR_POOL_BYTES + (resident.CHIP_QSTR_POOL_MORE_BYTES if pack else 0)
+    return {"share": int(vals["SHARE"][0]), "qstr_charge": charge,
             "free_after_boot": int(vals["BOOT"][0]), "designs": vals["DESIGNS"] == ["True"],
             # two pins given twice the first one's free heap, sharing the code: half is a pin's
             "least_free_in_tap_per_pin": int(vals["LEAST"][0]) // 2, "samples": int(vals["SAMPLES"][0]),
             "free_after_tap_per_pin": int(vals["AFTER"][0]) // 2, "friends_made": int(vals["MADE"][0]),
             "unlocked": vals["UNLOCKED"][0].split() if vals["UNLOCKED"] != ["-"] else [],
-            "modules": vals["MODULES"][0].split(),
+            "modules": vals["MODULES"][0].split(), "app_from": vals["FROM"][0],
             "lines_a": vals.get("A", []), "lines_b": vals.get("B", [])}
 
 
@@ -438,24 +469,27 @@ def measure(badges=True, progress=None):
     say = progress or (lambda m: None)
     with tempfile.TemporaryDirectory(prefix="cloudpin-heap-") as tmp:
         tree = _mpy_tree(Path(tmp) / "fw")
+        image = rom_image()
         say("heap: two whole apps and a phone on simulated time...")
-        out = _phases(tree)
+        out = _phases(image)
         phases = {tag: {"in_use": int(alloc), "largest_free": int(big)} for tag, alloc, big in _parse(out, "MARK")}
         loaded = [line[len("ORDER "):].split() for line in out.splitlines() if line.startswith("ORDER ")][0]
         order = load_order(loaded)
         say("heap: module by module, .mpy and source...")
+        rom = _modules(order, image=image)
         mpy = _modules(order, tree)
         src = _modules(order, FIRMWARE_DIR)
         say("heap: the app on one pin's share, without and with the designs' pack...")
-        runs = {k: one_pin(tree, pack) for k, pack in (("without_pack", False), ("with_pack", True))}
+        runs = {k: one_pin(tmp, pack, image) for k, pack in (("without_pack", False), ("with_pack", True))}
         alone = {k: {n: v for n, v in r.items() if not n.startswith("lines_") and n != "modules"} for k, r in runs.items()}
         say("heap: the names the app interns on the chip...")
         names = qstrs(runs["without_pack"]["modules"])
-    modules = {m: {"mpy": mpy[m][0], "py": src.get(m, (None,))[0], "py_peak": src.get(m, (None, None))[1],
+    modules = {m: {"rom": rom[m][0], "mpy": mpy[m][0], "py": src.get(m, (None,))[0], "py_peak": src.get(m, (None, None))[1],
                    "esp32_mpy_file": _esp32_mpy_bytes(m)} for m in order if m in mpy and m not in PHONE_SIDE}
     result = {"unit": "VM bytes (64-bit; the pin's heap is %d here) unless esp32" % vm.firmware_heap_in_vm(),
               "modules": modules,
-              "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("mpy", "py", "esp32_mpy_file")},
+              "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("rom", "mpy", "py", "esp32_mpy_file")},
+              "romfs_image": {"vm": len(image), "esp32": len(romfs.build_package("xtensawin"))},
               "services": _services(out), "phases": phases, "one_pin": alone, "chip_qstrs": names}
     if badges:
         say("heap: the demo's two virtual badges...")
@@ -475,8 +509,8 @@ def run(args):
         return 2
     t = r["modules_total"]
     ph = r["phases"]
-    summary = "app code %d B as .mpy (%d as source; ESP32 .mpy files %d B); boot %d -> phone %d B in use" % (
-        t["mpy"], t["py"], t["esp32_mpy_file"], ph["boot"]["in_use"] - ph["emulator"]["in_use"],
+    summary = "app code %d B from /rom in place, %d as .mpy (%d as source; ESP32 .mpy files %d B); boot %d -> phone %d B in use" % (
+        t["rom"], t["mpy"], t["py"], t["esp32_mpy_file"], ph["boot"]["in_use"] - ph["emulator"]["in_use"],
         ph["phone"]["in_use"] - ph["emulator"]["in_use"])
     o = r["one_pin"]["without_pack"]
     summary += "; one pin's share: %d free at boot, %d least in a tap (designs %s with the pack)" % (

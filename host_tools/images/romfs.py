@@ -24,6 +24,26 @@ _DIRECTORY = VfsRomWriter.ROMFS_RECORD_KIND_DIRECTORY
 _FILE = VfsRomWriter.ROMFS_RECORD_KIND_FILE
 
 
+# MicroPython source for a VM: mount the image in file %(file)r at /rom as the
+# port mounts its romfs partition at start (micropython extmod/vfs.c
+# mp_vfs_mount_romfs_protected; then ports/esp32/main.c appends "/lib"): imports
+# from it run its .mpy in place. The bytes are read into the VM's heap, so a
+# run that cuts a pin's share mounts first: on the chip they are flash.
+_MOUNT = """
+import sys, vfs
+with open(%(file)r, "rb") as f:
+    rom = f.read()
+vfs.mount(vfs.VfsRom(rom), "/rom")
+sys.path[sys.path.index("/lib") if "/lib" in sys.path else len(sys.path):0] = ["/rom", "/rom/lib"]
+del rom, f
+"""
+
+
+def vm_mount_source(path):
+    """MicroPython source that mounts the ROMFS image file at `path` at /rom."""
+    return _MOUNT % {"file": path}
+
+
 def package_files(arch, root=FIRMWARE_DIR):
     """{path in the image: contents}: every firmware module but boot.py and
     main.py, as .mpy for `arch` (a -march name or fsimage.BYTECODE)."""

@@ -20,7 +20,7 @@ from host_tools import EMULATOR_DIR
 from host_tools.boards import BoardError, board_path
 from host_tools.fw.vm import emulator_dir, firmware_heap_in_vm
 from host_tools.images import fsimage
-from host_tools.vbadge.boot_shim import DISPLAY_NAME, NVS_NAME, RECORDING_NAME, VM_BOARD_DIR, shim_source
+from host_tools.vbadge.boot_shim import DISPLAY_NAME, NVS_NAME, RECORDING_NAME, ROMFS_NAME, VM_BOARD_DIR, shim_source
 from host_tools.vbadge.console import BOARD_MACHINE, BoardConsole
 from host_tools.vbadge.serial_link import SerialLink
 from host_tools.vbadge.vm_interrupt import VmInterrupt
@@ -244,7 +244,13 @@ class VirtualBadge(SerialLink, BoardConsole):
         files = ("boot.py", "main.py") if target == "friendly" else ("boot.py",)
         src = shim_source(self.root, files, self.board.parent if self.board else None, self.fs_bytes,
                           self.fw_heap, self.air is not None)
-        self._vm, self._vm_fd = spawn_vm(self.exe, self.heap, src, str(self.root), self._env())
+        heap = self.heap
+        rom = self.root / ROMFS_NAME
+        if self.fw_heap and rom.is_file():
+            # the shim reads the romfs image into the VM's heap outside the
+            # firmware's share (on the chip it is flash): room for it on top
+            heap = str(int(heap) + rom.stat().st_size + 64)
+        self._vm, self._vm_fd = spawn_vm(self.exe, heap, src, str(self.root), self._env())
         self._phase = "boot"  # boot -> run -> [enter1 -> enter2 ->] ready
         self._target = target
         self._repl.clear()

@@ -24,11 +24,14 @@ NVS_NAME = ".nvs.json"
 RECORDING_NAME = ".motion.csv"  # what the accelerometer model replays, if given
 DISPLAY_NAME = ".display.st7789"  # the emulated display's memory (cpsim/st7789.py)
 TOUCH_NAME = ".touch"  # touches injected into the accelerometer (vbadge/tap.py, cpsim/touch.py)
+# The firmware package's ROMFS image (host_tools/images/romfs.py), the pin's
+# romfs partition: mounted at /rom before anything runs, as the port does.
+ROMFS_NAME = ".romfs"
 # The badge folder's files that a pin keeps elsewhere (the NVS partition, with
-# its .tmp and .corrupt) or not at all (the recording, the display's memory,
-# injected touches):
+# its .tmp and .corrupt; the romfs partition) or not at all (the recording, the
+# display's memory, injected touches):
 # out of listings and of the filesystem's size.
-NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME, TOUCH_NAME)
+NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME, TOUCH_NAME, ROMFS_NAME)
 # LittleFS on the board's vfs partition (hardware-facts.md): 4096-byte blocks;
 # a file of up to 128 bytes lives inline in its directory (VfsLfs2 with the
 # port's read and prog size 32, measured in the VM).
@@ -163,6 +166,25 @@ def _cpvb():
         vfs.mount(FS(ROOT, HIDDEN, NOT_ON_FS, (FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX)), "/")
         os.chdir("/")
         sys.path[:] = ["", ".frozen", "/lib", EMU]
+        # The romfs partition, as mp_init mounts it (micropython extmod/vfs.c
+        # mp_vfs_mount_romfs_protected): at /rom, "/rom" and "/rom/lib" appended
+        # to sys.path before the port appends "/lib" (ports/esp32/main.c), none
+        # of it when there is no image. Its bytes are read first, outside the
+        # firmware's share (the ballast below): on the chip, memory-mapped flash.
+        try:
+            n = os.stat(ROMFS)[6]
+        except OSError:
+            n = -1
+        if n >= 0:
+            try:
+                r = bytearray(n)
+                with open(ROMFS, "rb") as f:
+                    f.readinto(r)
+                vfs.mount(vfs.VfsRom(r), "/rom")
+                sys.path[2:2] = ["/rom", "/rom/lib"]
+            except Exception as e:
+                sys.print_exception(e)
+            r = None
         # The emulated device with the board's wiring and sensors, built before
         # the badge passes on any input (it does from "run"), so no Ctrl-C can
         # leave it half made: the hardware is there whatever boot.py meets.
@@ -186,7 +208,8 @@ def _cpvb():
             sys.print_exception(e)
         # The pin's heap: the emulator in place as a chip's C modules are
         # (cpsim.resident.power_on), then a ballast that leaves the firmware
-        # its share and the emulator's run-time state in one free run, as a
+        # its share (less the chip's qstr pools: cpsim/resident.py) and the
+        # emulator's run-time state in one free run, as a
         # chip's heap is at boot, whatever the emulator and this shim (paths
         # included) occupy. Loading the emulator leaves holes all over the
         # heap: the share is held aside in one block, the ballast fills
@@ -196,7 +219,9 @@ def _cpvb():
             resident.power_on(AIR)
             gc.collect()
             if FW_HEAP:
-                share = FW_HEAP + resident.RUNTIME_BYTES
+                # less the chip's qstr pools for the firmware's names (the
+                # VM's own were padded at power-on): held by the ballast
+                share = FW_HEAP + resident.RUNTIME_BYTES - resident.BADGE_QSTR_POOL_BYTES
                 if gc.mem_free() < share + 4096:
                     warn("heap: the firmware gets %d bytes, less than its share (%d)" % (gc.mem_free(), share))
                 else:
@@ -267,7 +292,8 @@ def shim_source(root, files, board_dir=None, fs_bytes=0x200000, fw_heap=0, air=F
     if board_dir is not None:
         hidden.append((VM_BOARD_DIR, str(board_dir)))
     consts = ("ROOT = %r\nHIDDEN = %r\nNOT_ON_FS = %r\nEMU = %r\nFILES = %r\nFS_BLOCKS = %d\n"
-              "FS_BLOCK = %d\nFS_INLINE_MAX = %d\nFW_HEAP = %d\nAIR = %r\n") % (
+              "FS_BLOCK = %d\nFS_INLINE_MAX = %d\nFW_HEAP = %d\nAIR = %r\nROMFS = %r\n") % (
         str(root), hidden, NOT_ON_FS, VM_EMU, tuple(files), fs_bytes // FS_BLOCK, FS_BLOCK, FS_INLINE_MAX,
-        fw_heap, bool(air))
-    return consts + _SHIM + "del ROOT, HIDDEN, NOT_ON_FS, EMU, FILES, FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX, FW_HEAP, AIR\n"
+        fw_heap, bool(air), "/" + ROMFS_NAME)
+    return consts + _SHIM + ("del ROOT, HIDDEN, NOT_ON_FS, EMU, FILES, FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX, FW_HEAP, AIR, "
+                             "ROMFS\n")

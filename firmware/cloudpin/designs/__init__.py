@@ -14,11 +14,15 @@ def for_app(app, hw, log, path):
 
     # What the designs need on top of a booted app, in machine words (4 bytes
     # on the ESP32, 8 in the VM), measured on one pin's share (docs/designs.md
-    # "The heap"): their code and data (31.0 KB in the VM: 3,904 words); the
-    # qstr pool their names make the chip add (1,280 entries, 8,984 bytes:
-    # 2,246 words); on a pin with meet and greet, the room a tap's handshake
-    # takes with the services running (21.4 KB) and 4 KB to spare (3,328 words).
-    need = 3904 + 2246 + (3328 if getattr(app, "meet", None) is not None else 0)
+    # "The heap"): their code and data, 19.9 KB in the VM (2,560 words) when
+    # the package runs in place from the romfs partition (/rom: bytecode and
+    # strings stay in flash, docs/heap.md), 31.0 KB (3,904 words) loaded into
+    # the heap from the filesystem; the qstr pool their names make the chip
+    # add (1,280 entries, 8,984 bytes: 2,246 words); on a pin with meet and
+    # greet, the room a tap's handshake takes with the services running
+    # (21.4 KB) and 4 KB to spare (3,328 words).
+    code = 2560 if __file__.startswith("/rom/") else 3904
+    need = code + 2246 + (3328 if getattr(app, "meet", None) is not None else 0)
     need *= 8 if sys.maxsize > 0x7FFFFFFF else 4
     gc.collect()
     free = gc.mem_free()

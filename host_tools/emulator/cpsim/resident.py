@@ -47,11 +47,14 @@ def power_on(air=False):
     emulator's half of bluetooth.BLE() (the chip's half, a small object, is
     the firmware's: its first BLE() returns this one). Loaded now, they sit
     at the bottom of the heap: loaded at the firmware's first use they would
-    land among its objects and break up its free space."""
+    land among its objects and break up its free space. The VM's qstr pools
+    are padded then (pad_qstrs): the firmware's names make no pool here, and
+    the boot shim holds the chip's pools (BADGE_QSTR_POOL_BYTES) instead."""
     load_all(sim=True, air=air)
     import bluetooth
 
     bluetooth.BLE()
+    pad_qstrs()
 
 
 # The qstr pools. MicroPython interns each name a module uses in pools
@@ -78,6 +81,11 @@ QSTR_ROOM = 2048  # names a firmware run may intern, with room to spare (docs/he
 CHIP_QSTR_ENTRIES = (20, 40, 80, 160, 320, 640)
 CHIP_QSTR_POOL_BYTES = 2 * sum(24 + 7 * n for n in CHIP_QSTR_ENTRIES)
 CHIP_QSTR_POOL_MORE_BYTES = 2 * (24 + 7 * 1280)
+# A virtual badge's firmware may run the designs and phone sessions, whose
+# names take the chip to that next pool at some moment of its run; the VM
+# cannot charge it at that moment, so a badge holds both from boot (never
+# kinder than the chip; stricter by the second pool until then).
+BADGE_QSTR_POOL_BYTES = CHIP_QSTR_POOL_BYTES + CHIP_QSTR_POOL_MORE_BYTES
 
 
 def pad_qstrs(room=QSTR_ROOM):
