@@ -619,3 +619,23 @@ def test_a_romfs_image_in_the_folder_is_mounted_at_rom_outside_the_firmwares_sha
     share = firmware_heap_in_vm() + RUNTIME_BYTES - BADGE_QSTR_POOL_BYTES
     free = int(out.split("HEAP ")[1].split()[0])
     assert share - 4096 <= free <= share + 4096, (free, share)
+
+
+def test_an_erased_romfs_mounts_nothing_and_says_nothing(tmp_path):
+    # An erased partition (0xFF, no RM1 header) is no ROMFS: the port's mount
+    # at start fails silently (micropython extmod/vfs.c swallows the error).
+    from host_tools.vbadge.boot_shim import ROMFS_NAME
+
+    probe = "import sys\nprint('PATH', sys.path[:3])\n"
+    folder = tmp_path / "badge"
+    folder.mkdir()
+    (folder / ROMFS_NAME).write_bytes(b"\xff" * 8192)
+    with make_badge(folder, main=probe) as b:
+        assert b.wait_repl(TIMEOUT)
+        console = Console(b.port)
+        try:
+            console.send(b"\x04")  # a soft reset: the boot shows the whole boot's output again
+            got = console.expect(b"PATH ['', '.frozen', '/lib']")
+        finally:
+            console.close()
+    assert b"Traceback" not in got and b"Error" not in got, got

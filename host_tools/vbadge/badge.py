@@ -229,6 +229,7 @@ class VirtualBadge(SerialLink, BoardConsole):
         if self.recording:
             env["CLOUDPIN_EMU_RECORDING"] = self.recording
         env["CLOUDPIN_EMU_DISPLAY"] = "/" + DISPLAY_NAME
+        env["CLOUDPIN_ROMFS_FILE"] = "/" + ROMFS_NAME  # the emulator's esp32.Partition("romfs")
         env.pop("CLOUDPIN_AIR", None)
         env.pop("CLOUDPIN_EMU_UID", None)
         if self.uid:

@@ -168,23 +168,21 @@ def _cpvb():
         sys.path[:] = ["", ".frozen", "/lib", EMU]
         # The romfs partition, as mp_init mounts it (micropython extmod/vfs.c
         # mp_vfs_mount_romfs_protected): at /rom, "/rom" and "/rom/lib" appended
-        # to sys.path before the port appends "/lib" (ports/esp32/main.c), none
-        # of it when there is no image. Its bytes are read first, outside the
-        # firmware's share (the ballast below): on the chip, memory-mapped flash.
+        # to sys.path before the port appends "/lib" (ports/esp32/main.c); no
+        # image (no file, an erased partition: no RM1 header) mounts nothing,
+        # silently, as there any error is swallowed. Its bytes are read first,
+        # outside the firmware's share (the ballast below): on the chip,
+        # memory-mapped flash.
         try:
-            n = os.stat(ROMFS)[6]
-        except OSError:
-            n = -1
-        if n >= 0:
-            try:
-                r = bytearray(n)
-                with open(ROMFS, "rb") as f:
-                    f.readinto(r)
+            r = bytearray(os.stat(ROMFS)[6])
+            with open(ROMFS, "rb") as f:
+                f.readinto(r)
+            if r[:3] == b"\xd2\xcd1":
                 vfs.mount(vfs.VfsRom(r), "/rom")
                 sys.path[2:2] = ["/rom", "/rom/lib"]
-            except Exception as e:
-                sys.print_exception(e)
-            r = None
+        except Exception:
+            pass
+        r = None
         # The emulated device with the board's wiring and sensors, built before
         # the badge passes on any input (it does from "run"), so no Ctrl-C can
         # leave it half made: the hardware is there whatever boot.py meets.
