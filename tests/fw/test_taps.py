@@ -359,6 +359,19 @@ def test_company_is_as_sharp_as_a_knock_so_a_heel_strike_next_to_a_touch_is_not(
     assert _run(TapDetector(ODR, imp_ms=5), heel) == []
 
 
+def test_a_knock_20_ms_before_a_candidate_is_company():
+    # the reach brings a touching pin in smoothly: nothing sharp lies 15-30
+    # ms before a touch, where a step's earlier knock does
+    sig = _still(ODR * 2)
+    _add_tap(sig, 400 - 8, 800, axis=0)
+    _add_tap(sig, 400, 2000)
+    assert _run(TapDetector(ODR), sig) == []
+    assert len(_run(TapDetector(ODR, pre_ms=30), sig)) == 1  # as far as the sixth session looked
+    alone = _still(ODR * 2)
+    _add_tap(alone, 400, 2000)
+    assert [t for t, _ in _run(TapDetector(ODR), alone)] == [1000]
+
+
 def test_weak_knocks_make_a_train_too():
     # three steps of keys knocking at 500 mg (under the threshold: none is a
     # candidate), then a knock of 2 g at the next step
