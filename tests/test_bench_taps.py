@@ -257,6 +257,25 @@ def test_every_non_touch_kind_is_generated(source, tmp_path):
     assert _taps(out) == []
 
 
+def test_walking_lays_heel_strikes_next_to_the_same_touches(source, tmp_path):
+    plain, walk = tmp_path / "plain", tmp_path / "walk"
+    tapgen.generate([source], plain, odr=400, seed=3)
+    tapgen.generate([source], walk, odr=400, seed=3, walking=True)
+    assert _taps(walk) == _taps(plain)  # the same touches
+    heels = [(r["file"], float(r["t_ms"])) for r in csv.DictReader(open(walk / "distractors.csv"))]
+    assert heels and {r["kind"] for r in csv.DictReader(open(walk / "distractors.csv"))} == {"heel"}
+    for name, dur in (("walk.csv", 30000), ("desk.csv", 20000)):
+        t = sorted(tc for f, tc in heels if f == name)
+        gaps = np.diff(t)
+        assert len(t) >= dur / 650 - 1 and gaps.min() >= 450 - 1 and gaps.max() <= 650 + 1
+    # every touch has a heel strike within a step of it, some within 150 ms
+    near = [min(abs(tc - h) for f2, h in heels if f2 == f) for f, tc in _taps(walk)]
+    assert max(near) <= 325 and any(d <= 150 for d in near)
+    a = np.loadtxt(walk / "walk.csv", delimiter=",", skiprows=1)
+    b = np.loadtxt(plain / "walk.csv", delimiter=",", skiprows=1)
+    assert 0.3 <= np.abs(a[:, 3] - b[:, 3]).max() <= 1.6  # the heel strikes (0.3-1.5 g) along z mostly
+
+
 def test_the_held_out_split_is_disjoint_from_tuning(tmp_path):
     names = ["rec%03d.csv" % i for i in range(60)]
     held = {n for n in names if tapsplit.split_of(n) == tapsplit.HELDOUT}
@@ -295,6 +314,8 @@ def test_suite_scores_one_split_and_stores_it(source, tmp_path, capsys):
     assert set(t["untouched"]["distractors"]) <= set(tapgen.UNTOUCHED_MIX)
     assert "bag" not in t["touched"].get("distractors", {})  # a pin in a bag is not touched
     assert t["real"]["files"] == 1 and t["real"]["false_taps_without_taps"] == 0
+    # the same touches with heel strikes all the time
+    assert t["walking"]["labelled_taps"] == t["touched"]["labelled_taps"] and t["walking"]["distractors"]["heel"]
     # the same sets through the reference board end to end
     c = t["board"]
     assert c["board"] == "cloudpin_ref"

@@ -83,8 +83,8 @@ class TapDetector:
     latency_ms: window after the peak that must stay below ring_pct % of it
     (sat_ring_pct % when the sensor clipped the peak).
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
-    near_ms, near_pct, train_ms, train_pct, train_n, ahead_ms: the rattle
-    veto (see __init__); train_ms=0 turns it off.
+    near_ms, near_pct, pre_ms, train_ms, train_pct, train_n, train_mg,
+    ahead_ms, imp_ms: the rattle veto (see __init__); train_ms=0 turns it off.
     on_suspect(t_ms, on): with the veto on, called with on=True when a
     candidate passed every check that costs no wait (its shape and the company
     before it; ~latency_ms after its peak) and starts waiting ahead_ms for the
@@ -95,9 +95,9 @@ class TapDetector:
     """
 
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
-                 ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=30,
+                 ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=15,
                  train_ms=2000, train_pct=20, train_n=3, ahead_ms=200, sat_width_ms=8, sat_ring_pct=60,
-                 clip_mg=0, on_tap=None, on_suspect=None):
+                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self.on_suspect = on_suspect
@@ -131,10 +131,11 @@ class TapDetector:
         # as a double touch, then the holder's smooth recoil and a damped
         # ringing that the ring check bounds. So every candidate waits
         # ahead_ms, and is dropped if another impulse of at least near_pct %
-        # of its own came latency_ms-near_ms before or after it (the same
+        # of its own came pre_ms-near_ms before or latency_ms-near_ms after
+        # it (the same
         # step's other knocks, all within ~120 ms; closer ones the quiet and
-        # ring checks judge), or if train_n impulses of at least the
-        # threshold and train_pct % of it came from near_ms to train_ms
+        # ring checks judge), or if train_n impulses of at least train_mg
+        # and train_pct % of it came from near_ms to train_ms
         # before it or up to ahead_ms after it (the steps before it; a double
         # touch is one). The past costs no delay, the future does: the
         # handshake's touching-distance test needs the radio up soon after
@@ -147,9 +148,18 @@ class TapDetector:
         # the time of its peak either way. After the candidate only an
         # impulse above every one since it counts: its own ringing decays,
         # a knock rises out of it. Impulses: the second difference
-        # over +-5 ms on each axis (L1 norm: no square, no overflow), local
-        # maxima 12 ms apart, logged from near_pct % of the threshold; those
-        # closer than latency_ms to the one counted last are the same event.
+        # over +-imp_ms on each axis (L1 norm: no square, no overflow), local
+        # maxima 12 ms apart, logged from near_pct % of the threshold (or
+        # train_mg if lower); those closer than latency_ms to the one counted
+        # last are the same event.
+        # The company is measured as sharp as the knocks it is made of: keys
+        # or a phone are hard contacts (0.2-2 ms), a pulse one or two samples
+        # wide at 400 Hz, whose second difference over +-1 sample (imp_ms=2)
+        # is half to all of its height, while a heel strike reaching the
+        # chest (0.3-1.5 g over 20-60 ms, Light et al. 1980) keeps at most 8%
+        # of its height there (29% over +-5 ms). So the bars can be low (near_pct 15 %, the
+        # train from 300 mg: weak knocks are knocks too) without a heel
+        # strike next to a touch becoming its company.
         # The constants were chosen on the tuning split (docs/taps.md).
         self._train = _ms_to_samples(train_ms, odr_hz) if train_ms > 0 else 0
         # how long a candidate waits, and so how far after it the veto looks
@@ -157,12 +167,17 @@ class TapDetector:
         self._ahead = self._train if ahead_ms is None or not self._train else _ms_to_samples(ahead_ms, odr_hz)
         self._near = _ms_to_samples(near_ms, odr_hz)
         self._near_lo = _ms_to_samples(latency_ms, odr_hz)  # closer: the ring and quiet checks judge it
+        # before it, nothing sharp is a touch's own from pre_ms on: the reach
+        # that brings the pin in is smooth (under ~5 Hz) to its end, and the
+        # pulse's own lobes lie within +-own samples
+        self._pre_lo = _ms_to_samples(pre_ms, odr_hz)
         self._near_pct = near_pct
         self._train_pct = train_pct
         self._train_n = train_n
         self._thr = threshold_mg
-        self._imp_lo = threshold_mg * near_pct // 100
-        self._w = min(3, _ms_to_samples(5, odr_hz))
+        self._train_mg = train_mg if train_mg > 0 else threshold_mg  # <= 0: the threshold
+        self._imp_lo = min(threshold_mg * near_pct // 100, self._train_mg)
+        self._w = min(3, _ms_to_samples(imp_ms, odr_hz))
         self._w2 = 2 * self._w
         self._own = self._w + 2  # the candidate's own impulse lies this close to its peak
         self._sep = _ms_to_samples(12, odr_hz)
@@ -248,9 +263,10 @@ class TapDetector:
             pk = self._thr
         near_lim = pk * self._near_pct // 100
         train_lim = pk * self._train_pct // 100
-        if train_lim < self._thr:
-            train_lim = self._thr
+        if train_lim < self._train_mg:
+            train_lim = self._train_mg
         near, near_lo, train = self._near, self._near_lo, self._train
+        pre_lo = self._pre_lo
         count = 0
         last = -_CMASK  # the last impulse counted in the train
         oldest = 0
@@ -274,7 +290,7 @@ class TapDetector:
                 if rise:
                     after = m
             if ad <= near:
-                if ad >= near_lo and m >= near_lim and rise:
+                if ad >= (near_lo if d > 0 else pre_lo) and m >= near_lim and rise:
                     return True
             elif ad <= train and m >= train_lim and d - last > near_lo:
                 # one event's lobes count once

@@ -4,7 +4,7 @@ tap-capable output data rate, with physically modelled pin-to-pin touches
 
 Usage: python -m host_tools.bench.tapgen SRC_DIR [SRC_DIR ...] OUT_DIR
            [--odr 400] [--seed 1] [--split tune|heldout] [--max-seconds 120]
-           [--distractors PER_MIN] [--no-taps]
+           [--distractors PER_MIN] [--no-taps] [--walking]
 
 Output (the `../shared/data/steps` format plus taps): one CSV `t_ms,x,y,z` (g)
 per source recording (a random window of at most --max-seconds; its step
@@ -139,6 +139,32 @@ def add_distractors(t_ms, xyz, rate, rng, per_minute, avoid_ms, keep_ms=300.0, m
     return added
 
 
+def add_walk(t_ms, xyz, rate, rng, bout=10):
+    """Heel strikes all the time, touches or not: the wearer walks through
+    the whole recording (tapmodel's heel strike reaching the chest: 0.3-1.5 g
+    over 20-60 ms, a step every 0.45-0.65 s, new parameters every `bout`
+    steps). The untouched day's heel bouts keep away from touches; this is
+    the set that shows what the detector does to a touch next to a heel
+    strike. Returns [(t_ms, "heel")]."""
+    period = 1000.0 / rate
+    draw, make, _, step_s = DISTRACTORS["heel"]
+    added = []
+    tc = rng.uniform(0, step_s[1] * 1000)
+    k = 0
+    while tc < t_ms[-1] - t_ms[0]:
+        if k % bout == 0:
+            args = draw(rng)
+            step = rng.uniform(*step_s) * 1000
+            direction = _unit(rng.normal(size=3) * 0.3 + np.array([0, 0, 1.0]))
+        i = int(round(tc / period))
+        offs, wave = make(rate, *args, tc - i * period)
+        _lay(xyz, i, offs, wave[:, None] * direction[None, :])
+        added.append((t_ms[0] + tc, "heel"))
+        tc += step
+        k += 1
+    return added
+
+
 def _unit(v):
     return v / np.linalg.norm(v)
 
@@ -170,7 +196,7 @@ def write_recording(path, t_ms, xyz):
 
 
 def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_per_min=0.0, progress=None,
-             split=None, taps=True, mix=None):
+             split=None, taps=True, mix=None, walking=False):
     """Build a tap set in out_dir from one or more source folders.
 
     Returns {"files": n, "taps": n, "distractors": n, "seconds": total}. When
@@ -180,11 +206,15 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
     `mix` ({kind: per minute}), non-touch transients are added too and listed
     in distractors.csv `file,t_ms,kind`: anything detected near them is a false
     tap. taps=False adds no touches (an untouched set; taps.csv is then empty,
-    so every detection counts as false)."""
+    so every detection counts as false). walking=True lays heel strikes over
+    the whole of every recording as well, next to touches too (add_walk), and
+    lists them in distractors.csv."""
     tapsplit.check_seed(split, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    # the walk draws from its own stream: a walking set has the same touches
+    walk_rng = np.random.default_rng((seed, 1))
     label_rows, fieldnames, tap_rows, seen, distractor_rows = [], None, [], set(), []
     total_s = 0.0
     for src in sources:
@@ -210,6 +240,8 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
                 for tc, kind in add_distractors(t_out, xyz, odr, rng, distractors_per_min, [a[0] for a in added],
                                                 mix=mix):
                     distractor_rows.append((name, tc, kind))
+            if walking:
+                distractor_rows += [(name, tc, kind) for tc, kind in add_walk(t_out, xyz, odr, walk_rng)]
             write_recording(out / name, t_out, xyz)
             total_s += len(t_out) / odr
             row = dict(labels.get(path.name, {}))
@@ -232,7 +264,7 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
         f.write("file,t_ms,tau_ms,dv,mount\n")
         for name, tc, tau_ms, dv, mount in tap_rows:
             f.write("%s,%.1f,%.3f,%.4f,%s\n" % (name, tc, tau_ms, dv, mount))
-    if distractors_per_min > 0 or mix:
+    if distractors_per_min > 0 or mix or walking:
         with (out / "distractors.csv").open("w", newline="") as f:
             f.write("file,t_ms,kind\n")
             for name, tc, kind in distractor_rows:
@@ -254,13 +286,16 @@ def add_arguments(parser):
     parser.add_argument("--split", choices=tapsplit.SPLITS, default=None,
                         help="only this split's recordings, and a seed of it (tune: 1-999, heldout: 1000-1999)")
     parser.add_argument("--no-taps", action="store_true", help="add no touches (an untouched set)")
+    parser.add_argument("--walking", action="store_true",
+                        help="also lay heel strikes over the whole of every recording, next to touches too "
+                             "(the wearer walks while touching)")
 
 
 def run(args):
     try:
         summary = generate(args.sources, args.out, odr=args.odr, seed=args.seed, max_seconds=args.max_seconds,
                            distractors_per_min=args.distractors, progress=lambda m: print(m, file=sys.stderr),
-                           split=args.split, taps=not args.no_taps)
+                           split=args.split, taps=not args.no_taps, walking=args.walking)
     except (rs.RecordingError, tapsplit.SplitError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

@@ -335,14 +335,17 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
       timing, and recall per contact duration;
     - untouched: the same recordings with the transients and no touches:
       false taps per hour and per kind of transient;
-    - real: the split's whole recordings as they are: false taps per hour.
+    - real: the split's whole recordings as they are: false taps per hour;
+    - walking: the touched set's touches with heel strikes all the time,
+      next to touches too (tapgen walking=True): what the veto's company
+      does to a touch while the wearer walks (the software detector only).
     Each for the software detector; with BOARD or DOZE in `detectors` the
     same sets through the reference board end to end too (under "board" and
     "doze")."""
     d_odr, _ = board_defaults()
     odr = int(odr or d_odr)
     first = tapsplit.seeds(split).start
-    touched, untouched, gen = [], [], []
+    touched, untouched, walking, gen = [], [], [], []
     boards = {d: {"touched": [], "untouched": []} for d in (BOARD, DOZE) if d in detectors}
     boards_real = {}
     with tempfile.TemporaryDirectory(prefix="cloudpin-tapset-") as tmp:
@@ -356,6 +359,11 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                 out += bench_folders([folder], odr, range_g, params, progress)["files"]
                 for d, sets in boards.items():
                     sets[kind] += bench_folders([folder], odr, range_g, None, progress, detector=d)["files"]
+            folder = Path(tmp) / ("walking-%d" % (first + i))
+            g = tapgen.generate(data_dirs, folder, odr=odr, seed=first + i, max_seconds=max_seconds,
+                                progress=progress, split=split, mix=tapgen.TOUCHED_MIX, walking=True)
+            gen.append(dict(g, set="walking", seed=first + i))
+            walking += bench_folders([folder], odr, range_g, params, progress)["files"]
         with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
             # the split's real recordings whole, linked (not copied) into one folder
             for src in data_dirs:
@@ -377,6 +385,7 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
         "touched": summarise(touched),
         "untouched": summarise(untouched),
         "real": real["summary"],
+        "walking": summarise(walking),
         "real_false_taps": [{"file": f["file"], "taps_ms": f["taps_ms"]} for f in real["files"] if f["taps_ms"]],
     }
     for d, sets in boards.items():
@@ -401,7 +410,8 @@ def add_arguments(parser):
                              "tune constants on `tune`, report `heldout` (the --suite default)")
     parser.add_argument("--suite", action="store_true",
                         help="treat DIRs as sources and run what `bench all` reports: touches, untouched "
-                             "transients and the real recordings of one split, with recall per contact duration")
+                             "transients, touches while walking (heel strikes all the time) and the real "
+                             "recordings of one split, with recall per contact duration")
     parser.add_argument("--seeds", type=int, default=SUITE_SEEDS, help="with --suite: seeds per set (default %(default)s)")
     parser.add_argument("--detector", choices=DETECTORS, default=None,
                         help="software: the firmware detector on every sample (in the VM); board: the reference "
@@ -417,11 +427,12 @@ def add_arguments(parser):
 def _suite_line(result, name, part):
     t, u, r = part["touched"], part["untouched"], part["real"]
     bands = " ".join("%s %s" % (k, v["recall"]) for k, v in (t.get("by_contact_ms") or {}).items())
+    walk = "; recall walking %s" % part["walking"]["recall"] if "walking" in part else ""
     return ("taps %s (%s): recall %s precision %s timing p95/max %s/%s ms; false taps/h %s untouched "
-            "(modelled transients), %s real over %s h; recall by contact: %s" % (
+            "(modelled transients), %s real over %s h; recall by contact: %s%s" % (
                 name, result["split"], t["recall"], t["precision"], t["timing_error_ms_p95"],
                 t["timing_error_ms_max"], u["false_taps_per_hour"], r["false_taps_per_hour"],
-                r["hours_without_taps"], bands))
+                r["hours_without_taps"], bands, walk))
 
 
 def _store(path, result):
