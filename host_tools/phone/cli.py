@@ -21,12 +21,14 @@ picture of the card) or the file `pair` wrote (--state, default
 client also runs on the emulated air: host_tools.phone.transports.connect_air.
 
 Virtual badges: add --air to any command (`cloudpin phone pair --card
-card.png --air`, then `cloudpin phone stats --json --air`...). The air hub
-is --air SOCKET if given, else $CLOUDPIN_AIR, else every farm running
-here (their sockets cloudpin-air-*.sock in the temporary folder: the pin
-is looked for on each). Pairing
-keeps the secret in the same --state file as over Bluetooth: each later
-command connects again and proves it, as on a real pin.
+card.png --air`, then `cloudpin phone stats --json --air`, `cloudpin phone
+design athletics --air`: --air last, or it takes the next word for its
+SOCKET). The air hub is --air SOCKET if given, else $CLOUDPIN_AIR, else
+every farm running here (their sockets cloudpin-air-*.sock in the
+temporary folder: the pin is looked for on each). Pairing keeps the secret
+in the same --state file as over Bluetooth: each later command connects
+again and proves it, as on a real pin.
+
 Exit status: 0 done, 1 the pin or the radio said no (one line on stderr),
 2 bad arguments.
 """
