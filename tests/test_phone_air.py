@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 
@@ -190,3 +191,24 @@ def test_cloudpin_phone_air_says_in_one_line_what_is_wrong(shell_farm, tmp_path)
     assert code == 1 and err.splitlines() == [
         "cloudpin phone: no virtual badges are running on this machine (no air hub: start them with "
         "`cloudpin virtual-badge` or `make demo`, or give --air SOCKET)"]
+
+
+def test_a_shells_link_ends_when_the_pin_walks_out_of_range(farm):
+    # through the hub's socket (as `cloudpin phone --air`): the hub says the
+    # badge went silent, the link's supervision ends it, the client says so
+    from host_tools.phone.transports import connect_hub
+
+    t = connect_hub([farm.air.path], vpin.KEY, TIMEOUT)
+    try:
+        with PinClient(t, vpin.KEY, TIMEOUT).pair() as c:
+            assert c.info()["badge_id"] == vpin.BADGE.hex()
+            farm.air.set_position(t.conn.peer.name, 0.0)
+            farm.air.set_position("badge-1", 300.0)
+            end = time.monotonic() + TIMEOUT
+            while t.conn.connected and time.monotonic() < end:
+                time.sleep(0.05)
+            assert not t.conn.connected
+            with pytest.raises(ConnectionError, match="the link closed|not connected"):
+                c.info()
+    finally:
+        t.close()
