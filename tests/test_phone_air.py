@@ -138,8 +138,10 @@ def cloudpin(args, tmpdir, air=None):
     env.pop("CLOUDPIN_AIR", None)
     if air:
         env["CLOUDPIN_AIR"] = air
+    if "--timeout" not in args:
+        args = args + ["--timeout", "30"]  # a loaded host's badge VM may answer late (the CLI's default: 10 s)
     r = subprocess.run([str(BIN / "cloudpin"), "phone"] + args, env=env, capture_output=True, text=True,
-                       timeout=TIMEOUT)
+                       timeout=TIMEOUT * 2)
     return r.returncode, r.stdout, r.stderr
 
 
