@@ -8,7 +8,7 @@ running on this machine (`cloudpin virtual-badge`, `make demo`).
   cloudpin phone profile [--json]                     the owner card
   cloudpin phone profile set --name N [--organisation O] [--role R] [--handle H ...]
   cloudpin phone friends [--json]                     every friend, with their latest stats
-  cloudpin phone stats [--json]                       today's and the event's counts
+  cloudpin phone stats [--json]                       today's (the pin's date) and the event's counts
   cloudpin phone designs [--json]                     unlocked designs, the one shown
   cloudpin phone design SPORT                         show that design
   cloudpin phone watch [--json] [--for S]             friends made, updates, unlocks as they happen
@@ -34,6 +34,7 @@ Exit status: 0 done, 1 the pin or the radio said no (one line on stderr),
 """
 import argparse
 import base64
+import datetime
 import json
 import os
 import sys
@@ -203,8 +204,11 @@ def _command(args, c, badge, key):
         _out(args, fr, "\n".join(_friend_line(f) for f in fr) or "no friends yet")
     elif cmd == "stats":
         s = c.stats()
-        _out(args, s, "today: %d steps, %d new friends; event: %d steps, %d friends" % (
-            s["steps_today"], s["friends_today"], s["steps_total"], s["friends"]))
+        # the pin's local date (days since 1970-01-01 in the event's time zone; 0: a pin with no clock)
+        s["date"] = (datetime.date(1970, 1, 1) + datetime.timedelta(days=s["day"])).isoformat() if s["day"] else None
+        _out(args, s, "today%s: %d steps, %d new friends; event: %d steps, %d friends" % (
+            " (%s)" % s["date"] if s["date"] else "", s["steps_today"], s["friends_today"], s["steps_total"],
+            s["friends"]))
     elif cmd == "designs":
         d = c.designs()
         del d["index"]
