@@ -102,3 +102,6 @@ def test_stats_say_the_pins_date(tmp_path, capsys):
     code, out, err = run(["stats", "--secret", KEY32, "--json"], PhoneService(PinBackend("0.1.0", b"\xaa" * 8, 1),
                                                                                  SECRET), capsys)
     assert json.loads(out)["date"] is None  # no clock: no date
+    unset = PhoneService(PinBackend("0.1.0", b"\xaa" * 8, 1, now_s=lambda: 946684800 + 3600), SECRET)
+    code, out, err = run(["stats", "--secret", KEY32], unset, capsys)
+    assert out.startswith("today (2000-01-01, by a pin clock never set): ")  # an ESP32's RTC from power-on
