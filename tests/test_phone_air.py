@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from host_tools.bench.desk import badge_folder
 from host_tools.phone import vpin
 from host_tools.phone.client import PhoneClientError, PinClient
 from host_tools.phone.transports import connect_air, find_on_air, p
+from host_tools.vbadge.boot_shim import TOUCH_NAME
 from host_tools.virtual_badge import VirtualBadgeFarm
 
 BIN = Path(sys.executable).parent
@@ -137,8 +139,10 @@ def cloudpin(args, tmpdir, air=None):
     env.pop("CLOUDPIN_AIR", None)
     if air:
         env["CLOUDPIN_AIR"] = air
+    if "--timeout" not in args:
+        args = args + ["--timeout", "30"]  # a loaded host's badge VM may answer late (the CLI's default: 10 s)
     r = subprocess.run([str(BIN / "cloudpin"), "phone"] + args, env=env, capture_output=True, text=True,
-                       timeout=TIMEOUT)
+                       timeout=TIMEOUT * 2)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -166,8 +170,10 @@ def test_cloudpin_phone_air_from_a_shell_pairs_once_then_each_command_connects_a
     friends = json.loads(out)
     assert [f["slot"] for f in friends][:N_FRIENDS] == list(range(N_FRIENDS))
     assert friends[4]["card"]["name"] == "Friend 4" and friends[4]["latest"] == [4004, 4, 1785040000]
-    code, out, err = cloudpin(["stats", "--json", "--air", "--state", state], tmp)
-    assert code == 0, err
+    # the wearer's double tap first (the farm's touches; this pin's window is open anyway)
+    code, out, err = cloudpin(["stats", "--json", "--tap", "badge-1", "--air", "--state", state], tmp)
+    assert code == 0 and "double-tapping badge-1" in err, err
+    assert len(list((tmp_path / "badge-1" / TOUCH_NAME).glob("*.csv"))) == 3  # three touches the badge felt
     assert json.loads(out)["friends"] in (N_FRIENDS, N_FRIENDS + 1)  # the pin makes one more once paired
     code, out, err = cloudpin(["profile", "--air", "--state", state], tmp)  # read back from the pin's flash
     assert code == 0 and "Ana B. Lima" in out and "@ana, @b" in out, err
@@ -179,6 +185,10 @@ def test_cloudpin_phone_air_says_in_one_line_what_is_wrong(shell_farm, tmp_path)
     assert code == 1 and out == "" and err.splitlines()[-1] == (
         "cloudpin phone: no pin answering to this secret is in range: double-tap the pin to open its phone window "
         "and come closer (if it is open and close, the secret is wrong)")
+    code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--tap", "badge-9", "--air"], tmp)
+    assert code == 1 and err.splitlines()[-1].startswith("cloudpin phone: --tap: no badge badge-9 in this farm"), err
+    code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--tap", "badge-1"], tmp)
+    assert code == 1 and err.splitlines() == ["cloudpin phone: --tap double-taps a virtual badge: give --air too"]
     missing = str(tmp_path / "no.sock")
     code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--air", missing], tmp)
     assert code == 1 and err.splitlines()[-1].startswith("cloudpin phone: cannot reach the air hub at %s" % missing)
@@ -190,3 +200,24 @@ def test_cloudpin_phone_air_says_in_one_line_what_is_wrong(shell_farm, tmp_path)
     assert code == 1 and err.splitlines() == [
         "cloudpin phone: no virtual badges are running on this machine (no air hub: start them with "
         "`cloudpin virtual-badge` or `make demo`, or give --air SOCKET)"]
+
+
+def test_a_shells_link_ends_when_the_pin_walks_out_of_range(farm):
+    # through the hub's socket (as `cloudpin phone --air`): the hub says the
+    # badge went silent, the link's supervision ends it, the client says so
+    from host_tools.phone.transports import connect_hub
+
+    t = connect_hub([farm.air.path], vpin.KEY, TIMEOUT)
+    try:
+        with PinClient(t, vpin.KEY, TIMEOUT).pair() as c:
+            assert c.info()["badge_id"] == vpin.BADGE.hex()
+            farm.air.set_position(t.conn.peer.name, 0.0)
+            farm.air.set_position("badge-1", 300.0)
+            end = time.monotonic() + TIMEOUT
+            while t.conn.connected and time.monotonic() < end:
+                time.sleep(0.05)
+            assert not t.conn.connected
+            with pytest.raises(ConnectionError, match="the link closed|not connected"):
+                c.info()
+    finally:
+        t.close()

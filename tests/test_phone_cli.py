@@ -87,3 +87,21 @@ def test_watch_prints_events(pin, capsys):  # noqa: F811
     assert cli.run(args, connect=lambda a, key: PinClient(WithEvent(pin, 1), key)) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["friend"]["card"]["name"] == "F2"
+
+
+def test_stats_say_the_pins_date(tmp_path, capsys):
+    # the pin's local day (its clock, the event's time zone) as a date a person reads
+    from cloudpin.phone.backend import PinBackend
+    from cloudpin.phone.service import PhoneService
+
+    svc = PhoneService(PinBackend("0.1.0", b"\xaa" * 8, 1, now_s=lambda: 1796000000, utc_offset=-60), SECRET)
+    code, out, err = run(["stats", "--secret", KEY32], svc, capsys)
+    assert code == 0 and out.strip() == "today (2026-11-29): 0 steps, 0 new friends; event: 0 steps, 0 friends", err
+    code, out, err = run(["stats", "--secret", KEY32, "--json"], svc, capsys)
+    assert (json.loads(out)["day"], json.loads(out)["date"]) == (20786, "2026-11-29")
+    code, out, err = run(["stats", "--secret", KEY32, "--json"], PhoneService(PinBackend("0.1.0", b"\xaa" * 8, 1),
+                                                                                 SECRET), capsys)
+    assert json.loads(out)["date"] is None  # no clock: no date
+    unset = PhoneService(PinBackend("0.1.0", b"\xaa" * 8, 1, now_s=lambda: 946684800 + 3600), SECRET)
+    code, out, err = run(["stats", "--secret", KEY32], unset, capsys)
+    assert out.startswith("today (2000-01-01, by a pin clock never set): ")  # an ESP32's RTC from power-on

@@ -8,7 +8,7 @@ running on this machine (`cloudpin virtual-badge`, `make demo`).
   cloudpin phone profile [--json]                     the owner card
   cloudpin phone profile set --name N [--organisation O] [--role R] [--handle H ...]
   cloudpin phone friends [--json]                     every friend, with their latest stats
-  cloudpin phone stats [--json]                       today's and the event's counts
+  cloudpin phone stats [--json]                       today's (the pin's date) and the event's counts
   cloudpin phone designs [--json]                     unlocked designs, the one shown
   cloudpin phone design SPORT                         show that design
   cloudpin phone watch [--json] [--for S]             friends made, updates, unlocks as they happen
@@ -21,17 +21,24 @@ picture of the card) or the file `pair` wrote (--state, default
 client also runs on the emulated air: host_tools.phone.transports.connect_air.
 
 Virtual badges: add --air to any command (`cloudpin phone pair --card
-card.png --air`, then `cloudpin phone stats --json --air`...). The air hub
-is --air SOCKET if given, else $CLOUDPIN_AIR, else every farm running
-here (their sockets cloudpin-air-*.sock in the temporary folder: the pin
-is looked for on each). Pairing
-keeps the secret in the same --state file as over Bluetooth: each later
-command connects again and proves it, as on a real pin.
+card.png --air`, then `cloudpin phone stats --json --air`, `cloudpin phone
+design athletics --air`: --air last, or it takes the next word for its
+SOCKET). The air hub is --air SOCKET if given, else $CLOUDPIN_AIR, else
+every farm running here (their sockets cloudpin-air-*.sock in the
+temporary folder: the pin is looked for on each). Pairing keeps the secret
+in the same --state file as over Bluetooth: each later command connects
+again and proves it, as on a real pin. The pin answers in its phone window
+only: --tap badge-1 double-taps that virtual badge first, as its wearer
+would (three touches 0.8 s apart, through the farm as `cloudpin
+virtual-badge tap --solo` sends one), and again while no window is heard
+within --timeout.
+
 Exit status: 0 done, 1 the pin or the radio said no (one line on stderr),
 2 bad arguments.
 """
 import argparse
 import base64
+import datetime
 import json
 import os
 import sys
@@ -59,6 +66,9 @@ def _common(suppress=False):
     common.add_argument("--air", nargs="?", const="", default=d(None), metavar="SOCKET",
                         help="talk to virtual badges on this machine's emulated air instead of Bluetooth (the hub: "
                         "SOCKET, else $CLOUDPIN_AIR, else every farm running here)")
+    common.add_argument("--tap", metavar="BADGE", default=d(None),
+                        help="with --air: first double-tap this virtual badge (name, port or link, as `cloudpin "
+                        "virtual-badge tap` takes) to open its phone window, as its wearer would")
     common.add_argument("--timeout", type=float, default=d(10.0), metavar="S",
                         help="seconds to find the pin and for each answer (default 10)")
     common.add_argument("--json", action="store_true", default=d(False), help="print JSON on stdout")
@@ -128,17 +138,49 @@ def _air_address(text):
     return addr
 
 
+TAP_GAP_S = 0.8  # between touches: past one's tap window, within the role's double tap (DOUBLE_TAP_MS 1 s)
+TAPS = 3  # a dozing pin may miss the first touch (its click engine wakes it): the next two make the double tap
+TAP_WAIT_S = 5.0  # for the window after the touches, before tapping again
+
+
+def _double_tap(badge, paths):
+    from host_tools.vbadge import tap
+
+    print("double-tapping %s..." % badge, file=sys.stderr)
+    for k in range(TAPS):
+        try:
+            tap.request([badge], solo=True, air=paths[0] if len(paths) == 1 else None)
+        except tap.TapError as e:
+            raise cl.PhoneClientError("--tap: %s" % e)
+        if k < TAPS - 1:
+            time.sleep(TAP_GAP_S)
+
+
 def connect(args, key):
     air = getattr(args, "air", None)
+    if getattr(args, "tap", None) and air is None:
+        raise cl.PhoneClientError("--tap double-taps a virtual badge: give --air too")
     if air is not None:
         from host_tools.air.remote import find_hubs
-        from host_tools.phone.transports import connect_hub
+        from host_tools.phone.transports import NotInRange, connect_hub
 
         paths = find_hubs(air or None)
         address = _air_address(args.address) if args.address else None
         print("looking for the pin on the air of %s (double-tap it to open its phone window)..." % ", ".join(paths),
               file=sys.stderr)
-        return cl.PinClient(connect_hub(paths, key, args.timeout, address), key, args.timeout)
+        if not args.tap:
+            return cl.PinClient(connect_hub(paths, key, args.timeout, address), key, args.timeout)
+        # a loaded host's badge VM may not feel a touch (its FIFO overran): tap again, as a wearer does
+        end = time.monotonic() + args.timeout
+        while True:
+            _double_tap(args.tap, paths)
+            left = end - time.monotonic()
+            try:
+                return cl.PinClient(connect_hub(paths, key, min(TAP_WAIT_S, max(left, 0.5)), address), key,
+                                    args.timeout)
+            except NotInRange:
+                if left <= TAP_WAIT_S:
+                    raise
     from host_tools.phone.transports import Bleak
 
     print("looking for the pin (double-tap it to open its phone window)...", file=sys.stderr)
@@ -201,8 +243,13 @@ def _command(args, c, badge, key):
         _out(args, fr, "\n".join(_friend_line(f) for f in fr) or "no friends yet")
     elif cmd == "stats":
         s = c.stats()
-        _out(args, s, "today: %d steps, %d new friends; event: %d steps, %d friends" % (
-            s["steps_today"], s["friends_today"], s["steps_total"], s["friends"]))
+        # the pin's local date (days since 1970-01-01 in the event's time zone; 0: a pin with no clock)
+        s["date"] = (datetime.date(1970, 1, 1) + datetime.timedelta(days=s["day"])).isoformat() if s["day"] else None
+        # an ESP32's RTC starts at 2000-01-01 and nothing set it (the desk does not; friends' clock sync may)
+        unset = ", by a pin clock never set" if s["date"] and s["date"] < "2001" else ""
+        _out(args, s, "today%s: %d steps, %d new friends; event: %d steps, %d friends" % (
+            " (%s%s)" % (s["date"], unset) if s["date"] else "", s["steps_today"], s["friends_today"],
+            s["steps_total"], s["friends"]))
     elif cmd == "designs":
         d = c.designs()
         del d["index"]

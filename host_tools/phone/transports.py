@@ -19,6 +19,16 @@ p = fw.protocol()
 DEFAULT_FRAGMENT = 20  # ATT_MTU 23 - 3: what every link carries without an MTU exchange
 
 
+class NotInRange(ConnectionError):
+    """No window of this pin (or no device at the address) was heard."""
+
+    def __init__(self, address=None):
+        ConnectionError.__init__(
+            self, "no pin answering to this secret is in range: double-tap the pin to open its phone window and "
+            "come closer (if it is open and close, the secret is wrong)" if address is None
+            else "no device at %s is in range" % (address.hex(":") if isinstance(address, bytes) else address))
+
+
 class Loopback:
     """Straight into a cloudpin.phone.service.PhoneService as connection
     `handle`; its answers come back in fragments of `fragment_size`."""
@@ -105,8 +115,7 @@ def connect_air(central, key, timeout=10.0, address=None):
     if address is None:
         ad = find_on_air(central, key, timeout)
         if ad is None:
-            raise ConnectionError("no pin answering to this secret is in range: double-tap the pin to open its phone "
-                                  "window and come closer (if it is open and close, the secret is wrong)")
+            raise NotInRange()
         address = ad.addr
     return Air(central.connect(address, timeout), timeout)
 
@@ -154,9 +163,7 @@ def connect_hub(paths, key, timeout=10.0, address=None):
         for c in centrals:
             c.stop_scan()
         if found is None:
-            raise ConnectionError("no pin answering to this secret is in range: double-tap the pin to open its phone "
-                                  "window and come closer (if it is open and close, the secret is wrong)"
-                                  if address is None else "no device at %s is in range" % address.hex(":"))
+            raise NotInRange(address)
         centrals.remove(central)
         try:
             t = Air(central.connect(found.addr, max(0.1, timeout - (time.monotonic() - start)), found.addr_type),
@@ -237,9 +244,7 @@ class Bleak:
             raise ConnectionError("Bluetooth: %s" % (e or type(e).__name__))
         if client is None:
             loop.call_soon_threadsafe(loop.stop)
-            raise ConnectionError("no pin answering to this secret is in range: double-tap the pin to open its phone "
-                                  "window and come closer (if it is open and close, the secret is wrong)"
-                                  if address is None else "no device at %s is in range" % address)
+            raise NotInRange(address)
         return cls(loop, client, timeout)
 
     def send(self, frag):
