@@ -394,6 +394,8 @@ def run(args):
             if not all(o.ok for o in outs):
                 say("the desk could not provision both badges: see above")
                 return 1
+        say("air hub: %s (another terminal: cloudpin phone pair --card CARD --tap badge-1 --air %s)"
+            % (farm.air.path, farm.air.path))
         say("soft-resetting %s" % " and ".join(b.name for b in farm))
         sers = [serial.Serial(b.port, args.baud, timeout=0.1) for b in farm]
         try:

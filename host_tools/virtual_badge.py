@@ -267,6 +267,8 @@ def serve_until_signalled(farm, display_png=None):
         for b in farm:
             sys.stderr.write("%s: %s  folder %s  %d baud%s\n" % (
                 b.name, b.port, b.root, b.baud, "  link %s" % b.link if b.link else ""))
+        if farm.air is not None:  # for tools in other terminals (`cloudpin phone --air`, `virtual-badge tap --air`)
+            sys.stderr.write("air hub: %s\n" % farm.air.path)
         sys.stderr.flush()
         for b in farm:
             print(b.port)

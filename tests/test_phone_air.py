@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.air import Central, GattError
+from host_tools.air import AirHub, Central, GattError
 from host_tools.bench.desk import badge_folder
 from host_tools.phone import vpin
 from host_tools.phone.client import PhoneClientError, PinClient
@@ -187,6 +187,10 @@ def test_cloudpin_phone_air_says_in_one_line_what_is_wrong(shell_farm, tmp_path)
         "and come closer (if it is open and close, the secret is wrong)")
     code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--tap", "badge-9", "--air"], tmp)
     assert code == 1 and err.splitlines()[-1].startswith("cloudpin phone: --tap: no badge badge-9 in this farm"), err
+    with AirHub(os.path.join(tmp, "cloudpin-air-other.sock")):  # a second farm's
+        code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--tap", "badge-1", "--air"], tmp)
+    assert code == 1 and err.splitlines()[-1].startswith(
+        "cloudpin phone: --tap: 2 virtual badge farms are running here: give --air with the socket of the one"), err
     code, out, err = cloudpin(["stats", "--secret", "B" * 26, "--tap", "badge-1"], tmp)
     assert code == 1 and err.splitlines() == ["cloudpin phone: --tap double-taps a virtual badge: give --air too"]
     missing = str(tmp_path / "no.sock")

@@ -143,13 +143,13 @@ TAPS = 3  # a dozing pin may miss the first touch (its click engine wakes it): t
 TAP_WAIT_S = 5.0  # for the window after the touches, before tapping again
 
 
-def _double_tap(badge, paths):
+def _double_tap(badge, path):
     from host_tools.vbadge import tap
 
     print("double-tapping %s..." % badge, file=sys.stderr)
     for k in range(TAPS):
         try:
-            tap.request([badge], solo=True, air=paths[0] if len(paths) == 1 else None)
+            tap.request([badge], solo=True, air=path)
         except tap.TapError as e:
             raise cl.PhoneClientError("--tap: %s" % e)
         if k < TAPS - 1:
@@ -166,6 +166,9 @@ def connect(args, key):
 
         paths = find_hubs(air or None)
         address = _air_address(args.address) if args.address else None
+        if args.tap and len(paths) > 1:  # each farm names its badges badge-1...: which one's to touch?
+            raise cl.PhoneClientError("--tap: %d virtual badge farms are running here: give --air with the socket of "
+                                      "the one to tap (%s)" % (len(paths), ", ".join(paths)))
         print("looking for the pin on the air of %s (double-tap it to open its phone window)..." % ", ".join(paths),
               file=sys.stderr)
         if not args.tap:
@@ -173,7 +176,7 @@ def connect(args, key):
         # a loaded host's badge VM may not feel a touch (its FIFO overran): tap again, as a wearer does
         end = time.monotonic() + args.timeout
         while True:
-            _double_tap(args.tap, paths)
+            _double_tap(args.tap, paths[0])
             left = end - time.monotonic()
             try:
                 return cl.PinClient(connect_hub(paths, key, min(TAP_WAIT_S, max(left, 0.5)), address), key,
