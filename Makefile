@@ -22,7 +22,7 @@ help:
 	@echo "make bench     benchmarks, written to bench/results.json"
 	@echo "make firmware MICROPYTHON_DIR=~/micropython   MicroPython with ROMFS, needs ESP-IDF (idf.py)"
 	@echo "make flash BOARD=$(BOARD) PORT=/dev/ttyUSB0|all FIRMWARE=micropython.bin"
-	@echo "make image BOARD=$(BOARD)   LittleFS + NVS + firmware merged image"
+	@echo "make image BOARD=$(BOARD)   LittleFS (+ romfs) + NVS + firmware merged image"
 	@echo "make deploy PORT=...        copy the compiled app to a running badge"
 	@echo "make logs [PORT=...]        read badge logs"
 

@@ -328,10 +328,9 @@ def test_deploy_copies_the_app_keeps_user_data_removes_stale_files_and_restarts(
 
 
 @pytest.fixture
-def rom_vb(tmp_path, monkeypatch):
-    """A virtual badge whose firmware has a romfs partition: esp32.Partition
-    ("romfs") is its folder's .romfs file (the emulator's, while it exists)."""
-    monkeypatch.setenv("CLOUDPIN_ROMFS_FILE", "/.romfs")
+def rom_vb(tmp_path):
+    """A virtual badge whose folder gets a .romfs file: from then on its
+    firmware has a romfs partition (the emulator's esp32.Partition("romfs"))."""
     b = VirtualBadge(tmp_path / "badge", baud=BAUD, board=None, name="rom")
     b.start()
     assert b.wait_repl(30)
@@ -348,6 +347,7 @@ def test_deploy_writes_the_package_into_the_romfs_partition_and_removes_shadowin
     assert "no romfs partition" in deploy_cli.describe(r)
     vb.wait_repl(30)
     (vb.root / ".romfs").write_bytes(b"")  # now a firmware with an erased romfs partition
+    (app / "cloudpin" / "__init__.py").write_text('VERSION = "1.1"\n')
     r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
     assert "error" not in r, r
     files = deploy.build(board, "x64", app)
@@ -363,7 +363,8 @@ def test_deploy_writes_the_package_into_the_romfs_partition_and_removes_shadowin
     assert r["written"] == [] and "romfs: wrote %d of %d blocks" % (n, n) in deploy_cli.describe(r)
     assert (vb.root / deploy.MANIFEST).read_text().splitlines()[1:] == ["board.json", "boot.py", "main.py",
                                                                          "pack.bin"]
-    vb.wait_repl(30)
+    # Restarted: main.py imported the new package (only /rom has it).
+    assert vb.wait_repl(30) and (vb.root / "ran.txt").read_text() == "1.1 8192"
     r = deploy.deploy_port(vb.port, board, baud=BAUD, root=app)
     assert (r["written"], r["deleted"], r["romfs"]["blocks"], r["bytes"]) == ([], [], 0, 0), r
     assert "romfs unchanged" in deploy_cli.describe(r)
@@ -584,3 +585,23 @@ def test_cli_has_the_deploy_command():
 
 def test_digest_is_sha256():
     assert deploy.digest(b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
+
+
+def test_the_app_deployed_into_the_romfs_boots_from_rom_on_a_virtual_badge(board, tmp_path):
+    # The whole firmware onto a badge whose firmware has an erased romfs
+    # partition, then Ctrl-C into the running app: it was imported from /rom.
+    root = tmp_path / "badge"
+    root.mkdir()
+    (root / ".romfs").write_bytes(b"")
+    b = VirtualBadge(root, baud=BAUD, name="rom-app")
+    try:
+        b.start()
+        assert b.wait_repl(30)  # blank: no main.py yet
+        r = deploy.deploy_port(b.port, board, baud=BAUD)
+        assert "error" not in r and r["restarted"], r
+        assert r["romfs"]["blocks"] == r["romfs"]["of"] > 20 and not (root / "cloudpin").exists(), r
+        with SerialSession(b.port, BAUD) as s:
+            out = s.run("import sys\nprint(sys.modules['cloudpin.app'].__file__, 'cloudpin.board' in sys.modules)\n")
+        assert out.split() == ["/rom/cloudpin/app.mpy", "True"], out
+    finally:
+        b.stop()

@@ -418,7 +418,7 @@ def _deploy_once(badge, board, *, arch=None, force=False, dry_run=False, root=FI
         image, order, inv = _rom_side(badge, files, inv, root, force)
     plan = make_plan(files, inv, force)
     manifest = manifest_text(files, fwsource.version(root)).encode()
-    total = sum(len(files[p]) for p in plan.write) + min(len(order) * ROM_BLOCK, len(image or b""))
+    total = sum(len(files[p]) for p in plan.write) + sum(len(image[k * ROM_BLOCK:(k + 1) * ROM_BLOCK]) for k in order)
     note("plan", total=total, files=len(plan.write), plan=plan)
     result = {"port": badge.port, "arch": arch, "platform": inv.platform, "written": list(plan.write),
               "reused": list(plan.reuse), "unchanged": list(plan.unchanged), "deleted": list(plan.delete),
