@@ -29,6 +29,11 @@ not decode is dropped (the file kept as .nvs.json.corrupt), the rest and all
 the hardware come up, and the badge says so on stderr. machine.reset() and friends end the VM with exit status 64 + reset
 cause and the badge boots it again as the chip would. Output sent while no
 program reads the port is lost once the port's buffer is full, as on a UART.
+
+A badge with a board keeps time asleep on a drifting slow clock, as a pin
+does (docs/clock.md): its error is drawn from its unique id (the same every
+run, shown on stderr at start); CLOUDPIN_EMU_CLOCK_PPM=N sets it to N ppm, 0
+gives an exact clock.
 """
 # The docstring above is also `cloudpin virtual-badge --help`. The badge
 # itself is in host_tools/vbadge/, one module per job; this module is its
@@ -265,8 +270,9 @@ def serve_until_signalled(farm, display_png=None):
     try:
         farm.start()
         for b in farm:
-            sys.stderr.write("%s: %s  folder %s  %d baud%s\n" % (
-                b.name, b.port, b.root, b.baud, "  link %s" % b.link if b.link else ""))
+            sys.stderr.write("%s: %s  folder %s  %d baud%s  clock %s\n" % (
+                b.name, b.port, b.root, b.baud, "  link %s" % b.link if b.link else "",
+                "%+.0f ppm asleep" % b.slow_clock.ppm if b.slow_clock else "exact"))
         if farm.air is not None:  # for tools in other terminals (`cloudpin phone --air`, `virtual-badge tap --air`)
             sys.stderr.write("air hub: %s\n" % farm.air.path)
         sys.stderr.flush()
@@ -308,7 +314,7 @@ def run(args):
         if args.display_png and not load_board(args.board).get("display"):
             raise BoardError("--display-png: board %s has no display" % args.board)
         farm = VirtualBadgeFarm(args.count, args.root, args.baud, args.board, args.heap, args.recording)
-    except (BoardError, RecordingError, RootInUse) as e:
+    except (BoardError, RecordingError, RootInUse, ValueError) as e:
         sys.stderr.write("%s\n" % e)
         return 2
     serve_until_signalled(farm, args.display_png)

@@ -72,32 +72,90 @@ def test_the_clock_fields_are_checked_and_a_pin_can_be_given_its_error():
     assert runner._slow_clock(sc, sc["pins"][1]) is None  # exact clocks
 
 
-def test_a_virtual_badge_drifts_when_told(monkeypatch):
+def test_a_virtual_badge_drifts_by_default_its_own_every_run(monkeypatch):
     from host_tools import REPO
     from host_tools.bench.crowd import _paths
 
     _paths()
-    from cpsim import default_device, world
+    from cpsim import default_device, slowclock, world
 
     board = str(REPO / "boards" / "cloudpin_ref.json")
+
+    def power_on():
+        world.reset()
+        dev = default_device.build(board)
+        assert dev.slow_clock is None  # drawn at power-on (cpsim.resident.power_on), not at build
+        default_device.slow_clock(dev)
+        return dev
+
     try:
         monkeypatch.delenv("CLOUDPIN_EMU_CLOCK_PPM", raising=False)
-        assert default_device.build(board).slow_clock is None  # exact by default (docs/clock.md: left to do)
-        world.reset()
-        monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "draw")
         monkeypatch.setenv("CLOUDPIN_EMU_UID", "240ac4000101")
-        first = default_device.build(board).slow_clock
-        world.reset()
-        again = default_device.build(board).slow_clock
-        assert first is not None and abs(first.ppm) <= 5000 and again.ppm == first.ppm  # its own, every run
-        world.reset()
+        dev = power_on()
+        first = dev.slow_clock
+        assert first is not None and abs(first.ppm) <= slowclock.RANGE_PPM and 0 < first.wander_ppm
+        assert dev.log[-1][1:] == ("clock", "slow clock %r" % first)  # the badge's notes say what it drew
+        assert power_on().slow_clock.ppm == first.ppm  # its own, every run
+        monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "draw")
+        assert power_on().slow_clock.ppm == first.ppm
+        assert slowclock.for_badge(bytes.fromhex("240ac4000101")).ppm == first.ppm  # what the host says it drew
         monkeypatch.setenv("CLOUDPIN_EMU_UID", "240ac4000102")
-        assert default_device.build(board).slow_clock.ppm != first.ppm
-        world.reset()
+        assert abs(power_on().slow_clock.ppm - first.ppm) > 100  # a neighbouring id draws far from it
+        # a farm's badges spread over the range, not bunched
+        ppms = sorted(slowclock.for_badge(bytes((0x24, 0x0A, 0xC4, 0, 0, n))).ppm for n in range(1, 41))
+        assert ppms[0] < -2500 and ppms[-1] > 2500, ppms
         monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "-1200")
-        assert default_device.build(board).slow_clock.ppm == -1200
-        world.reset()
+        assert power_on().slow_clock.ppm == -1200
         monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "0")
-        assert default_device.build(board).slow_clock is None
+        assert power_on().slow_clock is None
+        monkeypatch.setenv("CLOUDPIN_EMU_CLOCK_PPM", "fast")
+        with pytest.raises(ValueError, match="CLOUDPIN_EMU_CLOCK_PPM"):
+            power_on()
     finally:
         world.reset()
+
+
+def test_a_virtual_badge_sleeps_on_its_drawn_clock_and_keeps_nothing_of_it_in_the_firmwares_share(tmp_path):
+    # Drawn at power-on by default (no CLOUDPIN_EMU_CLOCK_PPM), the host's
+    # draw is the VM's, its light sleeps drift by it, and after 20 of them and
+    # an RTC set the firmware has the same free heap as on an exact clock: the
+    # clock keeps nothing in its share, sleep after sleep.
+    import os
+    import subprocess
+    import sys
+
+    from host_tools.vbadge.badge import VirtualBadge
+
+    main = ("import machine\nmachine.RTC().datetime((2026, 12, 5, 5, 19, 0, 0, 0))\n"
+            "for _ in range(20):\n    machine.lightsleep(50)\n")
+    probe = ("import gc\ngc.collect()\nf = gc.mem_free()\nfrom cpsim.world import current\nd = current()\n"
+             "print('CLOCK', d.slow_clock.ppm if d.slow_clock else 0, d.clock_err_us, f)\n")
+    seen = {}
+    env = os.environ.pop("CLOUDPIN_EMU_CLOCK_PPM", None)
+    try:
+        for setting in (None, "0"):
+            if setting is not None:
+                os.environ["CLOUDPIN_EMU_CLOCK_PPM"] = setting
+            else:
+                os.environ.pop("CLOUDPIN_EMU_CLOCK_PPM", None)
+            folder = tmp_path / ("exact" if setting else "drawn")
+            folder.mkdir()
+            (folder / "main.py").write_text(main)
+            with VirtualBadge(folder) as b:
+                assert b.wait_repl(60)
+                # "resume": no soft reset, this VM after main.py
+                r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mpremote"), "connect", b.port,
+                                    "resume", "exec", probe], capture_output=True, text=True, timeout=60)
+                ppm, err_us, free = r.stdout.split("CLOCK ")[1].split()[:3]
+                seen[setting] = (b.slow_clock, float(ppm), int(err_us), int(free))
+    finally:
+        os.environ.pop("CLOUDPIN_EMU_CLOCK_PPM", None)
+        if env is not None:
+            os.environ["CLOUDPIN_EMU_CLOCK_PPM"] = env
+    s, ppm, err_us, free = seen[None]
+    assert seen["0"][0] is None and seen["0"][1:3] == (0, 0)
+    assert s is not None and ppm == s.ppm  # the host's draw is the VM's
+    want = s.ppm_at(0) * 1.0  # 20 x 50 ms asleep, counted on the slow clock: us gained
+    assert abs(err_us - want) <= 0.05 * abs(want) + 20, (err_us, want)
+    # (two VMs' layouts differ by up to ~100 bytes; 16 bytes kept a sleep would be 320)
+    assert abs(free - seen["0"][3]) <= 128, (free, seen["0"][3])

@@ -120,6 +120,7 @@ class VirtualBadge(SerialLink, BoardConsole):
         self.name = name
         self.air = str(air) if air else None  # air hub socket (host_tools/air): radio shared with others
         self.uid = uid  # machine.unique_id() (bytes; None: the emulator's default)
+        self.slow_clock = self._slow_clock()
         self.nvs_path = self.root / NVS_NAME
         self.port = None
         self.exe = micropython_binary()
@@ -216,6 +217,17 @@ class VirtualBadge(SerialLink, BoardConsole):
         return "VirtualBadge(%s, port=%s, root=%s)" % (self.name, self.port, self.root)
 
     # ---- VM lifecycle (proxy thread, except the first power-on) ----
+
+    def _slow_clock(self):
+        # What the VM draws at power-on (cpsim.default_device.slow_clock), the
+        # same draw made here: None when exact. ValueError for a bad
+        # CLOUDPIN_EMU_CLOCK_PPM, before any VM starts.
+        from host_tools.emulator.cpsim import slowclock
+
+        if self.board is None:
+            return None
+        uid = self.uid or bytes((0x24, 0x0A, 0xC4, 0, 0, 1))  # the emulator's first device (cpsim.world.Device)
+        return slowclock.for_badge(uid, os.environ.get("CLOUDPIN_EMU_CLOCK_PPM") or None)
 
     def _env(self):
         env = dict(os.environ)

@@ -17,10 +17,11 @@
 #   CLOUDPIN_EMU_UID        machine.unique_id() as 12 hex digits (the badges of
 #                           a farm differ, so do their Bluetooth addresses)
 #   CLOUDPIN_EMU_CLOCK_PPM  (with a board) the badge's RTC slow-clock error in
-#                           light sleep, ppm (unset or 0: exact; "draw": one
-#                           drawn from the unique id (cpsim/slowclock.py: the
-#                           machine.RTC a badge's firmware reads drifts as a
-#                           pin's does; its ticks are the VM's own, exact)
+#                           light sleep, ppm (0: exact); unset or "draw": one
+#                           drawn from the unique id at power-on (slow_clock
+#                           below, cpsim/slowclock.py: the machine.RTC a
+#                           badge's firmware reads drifts as a pin's does; its
+#                           ticks are the VM's own, exact)
 # With a board file, asyncio's idle wait is capped at 10 ms so that pin IRQs
 # and timers reach a sleeping app in time (see _poll_from_asyncio).
 # A reset (machine.reset(), deepsleep(), soft_reset(), WDT expiry) of this
@@ -60,31 +61,25 @@ def build(board_path=None, recording=None, nvs_file=None):
         from cpsim.boardfit import fit
 
         fit(dev, board, recording or _env("CLOUDPIN_EMU_RECORDING"), _env("CLOUDPIN_EMU_DISPLAY"))
-        _slow_clock(dev)
         dev.on_reset = _exit
         _poll_from_asyncio(world.clock)
     return dev
 
 
-def _slow_clock(dev):
-    v = _env("CLOUDPIN_EMU_CLOCK_PPM")
-    if v is None:
-        # Exact unless asked: drawing one here loads cpsim.slowclock (and
-        # random) inside the firmware's share, and the badge then no longer
-        # offers its share in one block (test_virtual_badge's heap test).
-        # Kinder than the chip until it is drawn before the ballast.
+def slow_clock(dev):
+    """Draw a board's slow clock (cpsim.slowclock.for_badge), at power-on
+    (cpsim.resident.power_on): in a virtual badge's VM that is before the
+    ballast, so nothing of it lies in the firmware's share. Only a board's
+    (real-time) device drifts: without a board the clock is exact. What was
+    drawn is in the emulator's notes ("clock")."""
+    if dev.world.clock.simulated:
         return
     from cpsim import slowclock
 
-    if v != "draw":
-        ppm = float(v)
-        slowclock.set_clock(dev, slowclock.SlowClock(ppm) if ppm else None)
-        return
-    import random
-
-    uid = bytes(dev.uid)
-    random.seed((uid[-3] << 16 | uid[-2] << 8 | uid[-1]) + 1)  # a badge keeps its error from run to run
-    slowclock.set_clock(dev, slowclock.draw(random))
+    s = slowclock.for_badge(dev.uid, _env("CLOUDPIN_EMU_CLOCK_PPM"))
+    slowclock.set_clock(dev, s)
+    dev.rtc_offset_us = getattr(dev, "rtc_offset_us", 0)  # (the firmware's first RTC set adds nothing either)
+    dev.note("clock", "slow clock %s" % (s if s else "exact"))
 
 
 class _AirWorld(World):

@@ -43,7 +43,8 @@ def load_all(sim=False, every_board=False, air=False):
 
 def power_on(air=False):
     """What a chip has from power-on, made before its firmware runs (a
-    virtual badge's boot): every emulated module and the radio with the
+    virtual badge's boot): every emulated module, the RTC's slow clock
+    (cpsim.default_device.slow_clock) and the radio with the
     emulator's half of bluetooth.BLE() (the chip's half, a small object, is
     the firmware's: its first BLE() returns this one). Loaded now, they sit
     at the bottom of the heap: loaded at the firmware's first use they would
@@ -52,7 +53,10 @@ def power_on(air=False):
     the boot shim holds the chip's pools (BADGE_QSTR_POOL_BYTES) instead."""
     load_all(sim=True, air=air)
     import bluetooth
+    from cpsim import default_device
+    from cpsim.world import current
 
+    default_device.slow_clock(current())  # its RTC's slow clock, drawn now: below the firmware's share too
     bluetooth.BLE()
     pad_qstrs()
 

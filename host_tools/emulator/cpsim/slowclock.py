@@ -78,9 +78,54 @@ def draw(rng, range_ppm=RANGE_PPM, wander_ppm=WANDER_PPM):
                      rng.uniform(0, 2 * math.pi))
 
 
+class Draws:
+    """uniform(a, b) from a 32-bit xorshift seeded by `seed` (an int): the
+    same numbers under CPython and MicroPython, so the host can say what a
+    virtual badge's VM drew. Not the random module: seeding that in a badge's
+    VM would fix the firmware's own random numbers too."""
+
+    def __init__(self, seed):
+        m = 0xFFFFFFFF
+        h = (seed ^ seed >> 32) & m  # a murmur3 finish: neighbouring seeds draw far apart
+        h ^= h >> 16
+        h = h * 0x85EBCA6B & m
+        h ^= h >> 13
+        h = h * 0xC2B2AE35 & m
+        h ^= h >> 16
+        self.x = h or 1
+
+    def uniform(self, a, b):
+        m = 0xFFFFFFFF
+        x = self.x
+        x ^= x << 13 & m
+        x ^= x >> 17
+        x ^= x << 5 & m
+        self.x = x
+        return a + (b - a) * (x / 4294967296.0)
+
+
+def for_badge(uid, setting=None):
+    """A virtual badge's slow clock: `setting` is CLOUDPIN_EMU_CLOCK_PPM (None
+    or "draw": drawn from the default ranges by the badge's unique id, the
+    same every run and on the host; a number: that error in ppm, no wander;
+    0: exact, None returned). ValueError for anything else."""
+    if setting is None or setting == "draw":
+        return draw(Draws(int.from_bytes(bytes(uid), "big")))
+    try:
+        ppm = float(setting)
+    except ValueError:
+        raise ValueError("CLOUDPIN_EMU_CLOCK_PPM must be a number of ppm or 'draw', not %r" % (setting,))
+    if not -1e6 < ppm < 1e6:
+        raise ValueError("CLOUDPIN_EMU_CLOCK_PPM must lie within +-1,000,000 ppm, not %r" % (setting,))
+    return SlowClock(ppm) if ppm else None
+
+
 def set_clock(dev, slow):
-    """Give `dev` this slow clock (None: exact, the default)."""
+    """Give `dev` this slow clock (None: exact, the default). Its state is made
+    here, at power-on, so that a sleep later adds nothing to the device (in a
+    virtual badge's VM that would land in the firmware's share of the heap)."""
     dev.slow_clock = slow
+    dev.clock_frac_ns = 0
 
 
 def sleep_us(dev, t0_us, local_us):
@@ -95,8 +140,8 @@ def slept(dev, t0_us, t1_us):
     s = getattr(dev, "slow_clock", None)
     if s is None or t1_us <= t0_us:
         return 0
-    g = s.gain_us(t0_us, t1_us) + getattr(dev, "clock_frac_us", 0.0)
+    g = s.gain_us(t0_us, t1_us) + getattr(dev, "clock_frac_ns", 0) * 1e-3
     whole = int(g)
-    dev.clock_frac_us = g - whole
+    dev.clock_frac_ns = int((g - whole) * 1000)  # a small int: no float kept between sleeps
     dev.clock_err_us = getattr(dev, "clock_err_us", 0) + whole
     return whole
