@@ -159,3 +159,46 @@ def test_a_virtual_badge_sleeps_on_its_drawn_clock_and_keeps_nothing_of_it_in_th
     assert abs(err_us - want) <= 0.05 * abs(want) + 20, (err_us, want)
     # (two VMs' layouts differ by up to ~100 bytes; 16 bytes kept a sleep would be 320)
     assert abs(free - seen["0"][3]) <= 128, (free, seen["0"][3])
+
+
+def test_a_half_committed_friendship_is_reconciled_on_clocks_seconds_apart(monkeypatch):
+    # Two pins at +5,000 and -5,000 ppm (the cited range's ends), 2.5 s apart
+    # by the tap at 250 s: the initiator's link drops as it sends CONFIRM (it
+    # committed, the responder holds it pending) and the pair is apart for
+    # 100 s, then together again without a tap. Meet's reconciliation windows
+    # must meet on clocks that far apart (cloudpin.social.meet).
+    import bluetooth
+    from cloudpin.social import meet as meet_mod
+    from cpsim import world as world_mod
+    from host_tools.sim import runner
+
+    tap_ms, apart_ms = 250000, 100000
+    sc = _pair(450, 5000, -5000, taps=[{"t_ms": tap_ms, "a": "a", "b": "b"}])
+    for p in sc["pins"]:  # a walk that stands still: positions are placed every 250 ms
+        p["walk"] = [[0, p["x"], p["y"]], [450, p["x"], p["y"]]]
+    cut = {}
+    send = meet_mod.Meet._send
+
+    async def cut_at_confirm(self, conn, h, msg):
+        if msg[0] == 5 and not cut:  # CONFIRM: the initiator has committed
+            w = world_mod._state["world"]
+            cut["t_ms"] = w.clock.now_ms()
+            w.radio.set_distance(w.devices[0], w.devices[1], 500.0)  # (and _place below, until apart_ms)
+            bluetooth.BLE().gap_disconnect(conn.handle)
+        return await send(self, conn, h, msg)
+
+    place = runner._place
+
+    def apart(w, pins, by_id, sc, t_ms):
+        place(w, pins, by_id, sc, t_ms)
+        if cut and t_ms < cut["t_ms"] + apart_ms:
+            w.radio.set_distance(by_id["a"].dev, by_id["b"].dev, 500.0)
+
+    monkeypatch.setattr(meet_mod.Meet, "_send", cut_at_confirm)
+    monkeypatch.setattr(runner, "_place", apart)
+    r = sim.simulate(sc, progress=None)
+    a, b = r["pins"]["a"], r["pins"]["b"]
+    assert cut, "no CONFIRM was sent"
+    assert abs(a["clock"]["rtc_err_ms"] - b["clock"]["rtc_err_ms"]) > 2000  # seconds apart, as their windows
+    assert a["friends"] == ["b"] and b["friends"] == ["a"], (r["half_committed"], a, b)
+    assert r["half_committed"] == []

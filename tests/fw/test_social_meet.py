@@ -311,7 +311,7 @@ def test_a_link_cut_between_the_two_commits_is_reconciled_at_the_next_contact():
     assert res["pending"].state_of(ini["fk"]) == "p" and ini["pending"].state_of(res["fk"]) == "u"
     assert _meet_lines(res, "tap again reason=link")
     w.radio.set_distance(a["dev"], b["dev"], 2.0)  # they meet again (no tap)
-    w.run_for(25000)  # the next reconciliation window on the UTC clock: t = 30 s
+    w.run_for(25000)  # the first reconciliation window, 30 s after the entries (t = ~31 s)
     assert _friends(res) == [ini["fk"]], (ini["lines"], res["lines"])
     assert not ini["pending"].entries and not res["pending"].entries
     line = _meet_lines(res, "reconciled fk=")

@@ -18,6 +18,7 @@
 import asyncio
 import binascii
 import os
+import sys
 import time
 
 import bluetooth
@@ -43,8 +44,7 @@ SERVE_MS = const(2500)  # a responder waits this long for the initiator's exchan
 # (the detector decides ahead_ms after the peak, ~latency_ms after the
 # suspicion; the FIFO burst that carries it comes up to 60 ms later).
 _CONFIRM_MS = const(600)
-RECON_EVERY_S = const(30)  # reconciliation windows, on the wall clock, while unsettled
-RECON_WINDOW_MS = const(2000)
+RECON_WINDOW_MS = const(2000)  # a reconciliation window at least (cloudpin.social.recon)
 RECON_GIVE_UP_S = const(3600)  # a pending peer never met again is dropped (never committed)
 ANSWER_FOR_S = const(600)  # how long an unconfirmed or sent-only entry keeps us answering
 _INBOX = const(16)
@@ -108,9 +108,11 @@ class Meet:
         self._unsettled = False  # this window left an entry in the pending store
         self._watch = -1  # the link a responder is serving
         self._lost = []  # conns that dropped
-        # reconciliation: RIDs of the peers we hold pending, and where we heard them
+        # reconciliation: RIDs of the peers we hold pending (two a peer: the
+        # epochs held), where we heard them, and the next window's length
         self._recon_rids = []
         self._recon_seen = []
+        self._recon_ms = RECON_WINDOW_MS
         # counters (status line, tests)
         self.taps = 0
         self.made = 0
@@ -175,8 +177,8 @@ class Meet:
         if f.tap_age_ms != advert.TAP_AGE_MAX:
             self.match.seen(f, rssi, time.ticks_ms(), addr_type, addr)
         for i in range(len(self._recon_rids)):
-            if f.rid == self._recon_rids[i] and self._recon_seen[i] is None:
-                self._recon_seen[i] = (addr_type, bytes(addr))
+            if f.rid == self._recon_rids[i] and self._recon_seen[i >> 1] is None:
+                self._recon_seen[i >> 1] = (addr_type, bytes(addr))
 
     # -- the service -------------------------------------------------------
 
@@ -192,7 +194,7 @@ class Meet:
                         await asyncio.wait_for_ms(self._tap_ev.wait(), wait_ms)
                 except asyncio.TimeoutError:
                     await self._window(False)
-                    continue
+                    continue  # (a tap that ended it early: its window next)
                 self._tap_ev.clear()
             if self._t_tap is not None or self._t_suspect is not None:
                 await self._window(True)
@@ -206,11 +208,21 @@ class Meet:
                 self.pending.save()
 
     def _recon_wait_ms(self):
-        """ms until the next reconciliation window, None if nothing is unsettled."""
+        """ms until the next reconciliation window (its length goes in
+        _recon_ms), None if nothing is unsettled."""
+        self._expire()
         if not self.pending.entries:
             return None
+        r = self._recon()
+        if r is None:
+            return RECON_WINDOW_MS * 15  # (try again in half a minute)
         now = self.unix()
-        return (RECON_EVERY_S - now % RECON_EVERY_S) * 1000
+        wait = None
+        for e in self.pending.entries:
+            w, n = r.window(now - e["t"])
+            if wait is None or w < wait:
+                wait, self._recon_ms = w, n
+        return wait
 
     def _again(self, reason):
         self.again += 1
@@ -288,7 +300,7 @@ class Meet:
                 if reason is not None and self.made == made:
                     self._again(reason)  # (not if reconciliation made the friend)
             else:
-                await self._reconcile()
+                await self._reconcile(self._recon_ms, True)
         finally:
             self._serving = False
             self.scan.stop()
@@ -560,108 +572,35 @@ class Meet:
         self.bus.publish(topics.FRIEND, slot, t)
         return slot
 
-    def _status_of(self, fk):
-        st = self.pending.state_of(fk)
-        if st == pend.PENDING:
-            return ex.PENDING
-        if self.friends.find(fk) >= 0:
-            return ex.COMMITTED
-        return ex.UNKNOWN
+    # -- reconciliation (cloudpin.social.recon, loaded while unsettled) -----
 
-    # -- reconciliation ----------------------------------------------------
+    def _recon(self):
+        # The reconciliation's code is loaded only while something is
+        # unsettled (a tap carries none of it); None if it does not fit now.
+        try:
+            from cloudpin.social import recon
+
+            return recon
+        except MemoryError:
+            self.rlog.warning("reconcile off: no heap")
+            return None
 
     def _answer(self, conn, query):
-        """Answer a reconciliation QUERY (we are B); one round, then COMMIT
-        may follow on the same link (handled by _serve_recon)."""
-        ans = ex.Answerer(self.recon_keys, os.urandom(16), self._status_of)
-        if ans.receive(query) != ex.SEND:
-            return None
-        self._notify(conn, ans.out)
-        if ans.status == ex.UNKNOWN:
-            self.pending.drop(state=pend.SENT)  # the pin that may have held us asked
-        return ans
+        r = self._recon()
+        return None if r is None else r.answer(self, conn, query)
 
-    async def _reconcile(self):
-        """A window on the wall clock: advertise (a TAP frame with no tap),
-        listen; ask every peer we hold pending that we hear; answer those
-        that ask us."""
-        self._expire()
-        self._watch = -1  # no responder link to watch here
-        asks = self.pending.peers(pend.PENDING)
-        self._recon_rids = []
-        self._recon_seen = []
-        for fk in asks:
-            self._recon_rids.append(self._rid_of(fk))
-            self._recon_seen.append(None)
-        deadline = time.ticks_add(time.ticks_ms(), RECON_WINDOW_MS)
-        self.adv.start(self.adv_frames.tap(advert.TAP_AGE_MAX, None, self.tx_power), ADV_MS * 2, connectable=True)
-        self.scan.start(self._on_report, 0, SCAN_US, SCAN_US)
-        done = [False] * len(asks)
-        self._reasm = {}
-        answering = {}
-        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
-            for i in range(len(asks)):
-                if not done[i] and self._recon_seen[i] is not None:
-                    done[i] = True
-                    self.scan.stop()
-                    self.adv.stop()
-                    await self._ask(asks[i], self._recon_seen[i])
-            if not self.pending.entries and not self.server.connected:
-                break  # settled (and the asker has hung up)
-            got = await self._next_message(time.ticks_add(time.ticks_ms(), 100))
-            if got is None:
-                continue
-            conn, msg = got
-            if msg and msg[0] == ex.T_QUERY:
-                answering[conn] = self._answer(conn, msg)
-            elif conn in answering and answering[conn] is not None:
-                ans = answering[conn]
-                if ans.receive(msg) == ex.COMMIT:
-                    self._settle(ans.peer_fk)
-        self._recon_rids = []
-
-    def _rid_of(self, fk):
-        import cryptolib
-
-        rik = advert.friend_subkeys(fk)[0]
-        out = bytearray(16)
-        advert.rid_for(cryptolib.aes(rik, 1), self.adv_frames.epoch, bytearray(16), out)
-        return bytes(out[:advert.RID_LEN])
-
-    async def _ask(self, fk, where):
-        from cloudpin.ble.central import GattError
-
-        conn, h = await self._connect(where[0], where[1])
-        if conn is None:
+    async def _reconcile(self, window_ms=RECON_WINDOW_MS, tap_ends=False):
+        r = self._recon()
+        if r is None:
             return
-        asker = ex.Asker(self.fk, fk, os.urandom(16))
         try:
-            await self._send(conn, h, asker.query())
-            code = asker.receive(await self._recv(conn, h))
-            if code == ex.DROP:
-                self.pending.drop(fk)
-                self.rlog.info("dropped fk=%s" % fk8(fk))
-            elif code == ex.COMMIT:
-                self._settle(fk)
-                await self._send(conn, h, asker.out)
-        except GattError:
-            pass
+            await r.run(self, window_ms, tap_ends)
         finally:
-            await self._disconnect(conn)
+            if not self.pending.entries and sys.implementation.name == "micropython":
+                import cloudpin
+                import cloudpin.social
 
-    def _settle(self, fk):
-        """The peer holds us: commit a pending peer now; an unconfirmed one
-        is committed already and needs nothing more."""
-        st = self.pending.state_of(fk)
-        if st == pend.PENDING:
-            card = self.pending.card(fk)
-            if card is not None and self.friends.find(fk) < 0:
-                self._commit(fk, card)
-            self.pending.drop(fk)
-            self.log.info("reconciled fk=%s" % fk8(fk))
-        elif st is not None:
-            self.pending.drop(fk)
-            self.rlog.info("confirmed fk=%s" % fk8(fk))
+                cloudpin.unload(cloudpin.social, ("recon",))  # its heap back until the next half friendship
 
     def summary(self):
         return "taps=%d made=%d again=%d radio_ms=%d" % (self.taps, self.made, self.again, self.radio_on_ms)
