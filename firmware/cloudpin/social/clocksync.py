@@ -329,27 +329,11 @@ class RtcClock:
         self.rtc = rtc
 
     def now_ms(self):
-        from cloudpin.social.updates import utc_ms
+        from cloudpin.date import utc_ms
 
         return utc_ms(self.rtc)
 
     def step(self, ms):
-        t = self.now_ms() + ms
-        s, msec = t // 1000, t % 1000
-        days, sod = s // 86400, s % 86400
-        y, m, d = civil(days)
-        self.rtc.datetime((y, m, d, (days + 3) % 7, sod // 3600, sod // 60 % 60, sod % 60, msec * 1000))
+        from cloudpin.date import set_utc_ms
 
-
-def civil(days):
-    """(year, month, day) of days since 1970-01-01 (H. Hinnant's algorithm,
-    the inverse of updates.utc_ms's)."""
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return (yoe + era * 400 + (1 if m <= 2 else 0)), m, d
+        set_utc_ms(self.rtc, self.now_ms() + ms)

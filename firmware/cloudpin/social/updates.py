@@ -20,6 +20,7 @@ from micropython import const
 
 from cloudpin import bus as topics
 from cloudpin.ble.advertiser import PHONE, UPDATES
+from cloudpin.date import utc_ms  # noqa: F401 (the app and services take the UTC clock from here too)
 from cloudpin.ble.radio import RadioError
 from cloudpin.social import advert
 
@@ -35,21 +36,6 @@ _PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not import
 _SYNCED_BIT = const(0x800000)
 MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
 _SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
-
-
-def utc_ms(rtc):
-    """UTC milliseconds since 1970 from a machine.RTC (the ESP32's datetime()
-    is (year, month, day, weekday, hour, minute, second, microsecond), its
-    epoch 2000 or 1970 by build: the civil date does not care)."""
-    y, m, d, _, hh, mm, ss, us = rtc.datetime()
-    # days from civil (H. Hinnant's algorithm), 1970-01-01 = 0
-    if m <= 2:
-        y -= 1
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return ((days * 86400 + hh * 3600 + mm * 60 + ss) * 1000) + us // 1000
 
 
 class UpdatesService:
