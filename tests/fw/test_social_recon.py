@@ -37,6 +37,7 @@ def test_a_window_late_or_early_is_still_served_and_a_clock_stepped_back_waits_f
     wait, n = recon.window(0)
     assert wait == 28820 and n == 2000 + 2 * 1180  # opens 1.18 s early, closes 1.18 s late
     assert recon.window(30) == (0, 2000 + 1180)  # inside it: the rest of it
+    assert recon.window(33)[0] == 60000 - 1360 - 33000  # 0.18 s left of it: the next (at 60 s, 1.36 s early)
     assert recon.window(-50) == recon.window(0)
     wait, n = recon.window(3000)  # an hour on: windows are tens of seconds wide
     assert wait > 0 and n > 30000

@@ -113,6 +113,7 @@ class Meet:
         self._recon_rids = []
         self._recon_seen = []
         self._recon_ms = RECON_WINDOW_MS
+        self._recon_t = time.ticks_add(time.ticks_ms(), -1000)  # when the last one was tried
         # counters (status line, tests)
         self.taps = 0
         self.made = 0
@@ -222,6 +223,9 @@ class Meet:
             w, n = r.window(now - e["t"])
             if wait is None or w < wait:
                 wait, self._recon_ms = w, n
+        since = time.ticks_diff(time.ticks_ms(), self._recon_t)
+        if wait == 0 and since < 1000:
+            wait = 1000 - since  # one tried just now found the radio busy: again in a second, not at once
         return wait
 
     def _again(self, reason):
@@ -255,6 +259,8 @@ class Meet:
         """tap: a tap window (for a tap, or a suspected one); else a
         reconciliation window."""
         t_on = time.ticks_ms()
+        if not tap:
+            self._recon_t = t_on
         from cloudpin.ble.radio import RadioError
 
         t_tap = None

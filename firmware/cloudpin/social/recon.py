@@ -28,14 +28,14 @@ _DRIFT_PER_MILLE = const(6)  # half of 2 x (5,000 + 1,000) ppm: each pin's error
 
 def window(elapsed_s):
     """The next window of an entry made `elapsed_s` seconds ago (whole
-    seconds of this pin's clock) that has not ended: (ms until it opens, 0
-    if it is open, its length in ms from then)."""
+    seconds of this pin's clock) that has over a second left: (ms until it
+    opens, 0 if it is open, its length in ms from then)."""
     e_ms = elapsed_s * 1000 if elapsed_s > 0 else 0
     t = _EVERY_S
     while True:
         m_ms = 1000 + t * _DRIFT_PER_MILLE  # a second, and 0.6% of t (s) in ms
         end_ms = t * 1000 + RECON_WINDOW_MS + m_ms
-        if end_ms > e_ms:
+        if end_ms - 1000 > e_ms:  # (less than a second left, read in whole seconds: it is over)
             start_ms = t * 1000 - m_ms
             if start_ms < e_ms:
                 start_ms = e_ms
