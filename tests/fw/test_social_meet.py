@@ -318,6 +318,33 @@ def test_a_link_cut_between_the_two_commits_is_reconciled_at_the_next_contact():
     assert line == ["reconciled fk=%s" % meet_mod.fk8(ini["fk"])]
 
 
+def _radio_lines(p, head):
+    return [ln.split(" ", 3)[3] for ln in p["lines"] if ln.split(" ", 3)[2] == "meet.radio"
+            and ln.split(" ", 3)[3].startswith(head)]
+
+
+def test_a_pending_peer_never_met_again_is_asked_only_while_its_answerer_can_be_left():
+    # A pin holding a peer pending (it asks) and another unconfirmed (it
+    # answers), made at the same instant, meets neither again: the
+    # answering side's entry lives ANSWER_FOR_S, so the pending side asks
+    # only in the windows its answerer still opens (11, the last ~562-573 s
+    # after the entry); both entries are dropped with the radio off (no
+    # window at ~702 s: 200 s more of radio an hour had nobody to answer).
+    w = World()
+    a = _pin(w, "a")
+    t0 = _T0  # the entries' time: now
+    a["pending"].put("p", t0, bytes(16), {"name": "Zoe", "organisation": "", "role": "", "handles": []})
+    a["pending"].put("u", t0, bytes([1]) * 16)
+    _start(w, (a,), ())
+    w.run_for(meet_mod.ANSWER_FOR_S * 1000 + 2500)  # the answerer's entry is gone
+    assert [e["state"] for e in a["pending"].entries] == ["p"]
+    w.run_for((meet_mod.RECON_GIVE_UP_S - meet_mod.ANSWER_FOR_S) * 1000)
+    assert not a["pending"].entries and _friends(a) == []  # never committed: not half a friendship
+    w.run_for(120000)  # t = 732 s
+    assert len(_radio_lines(a, "window on_ms=")) == 11, _radio_lines(a, "window")
+    assert a["dev"].acct.counts.get("radio.starts", 0) == 11
+
+
 def _lower_rid(a, b):
     ea = a["meet"].adv_frames
     eb = b["meet"].adv_frames

@@ -41,3 +41,17 @@ def test_a_window_late_or_early_is_still_served_and_a_clock_stepped_back_waits_f
     assert recon.window(-50) == recon.window(0)
     wait, n = recon.window(3000)  # an hour on: windows are tens of seconds wide
     assert wait > 0 and n > 30000
+
+
+def test_the_pending_side_asks_in_every_window_its_answerer_opens_and_in_no_other():
+    # The answering side (committed, or its record sent) keeps its entry
+    # ANSWER_FOR_S on its clock; the pending side gives up at RECON_GIVE_UP_S
+    # on its own: whatever the two clocks drift within the range, it opens
+    # the windows its answerer opens and none after (nobody would answer).
+    for rate_a, rate_b in ((0.006, -0.006), (-0.006, 0.006), (0.0, 0.0)):
+        for offset in (-1.98, 0.0, 1.98):
+            asks = _windows(rate_a, 0, meet.RECON_GIVE_UP_S)
+            answers = _windows(rate_b, offset, meet.ANSWER_FOR_S)
+            assert len(asks) == len(answers) == 11, (rate_a, rate_b, offset, asks[-1], answers[-1])
+            assert min(asks[-1][1], answers[-1][1]) - max(asks[-1][0], answers[-1][0]) >= 1.99
+    assert meet.RECON_GIVE_UP_S >= meet.ANSWER_FOR_S * 1.012 + 2  # its answerer cannot be left before

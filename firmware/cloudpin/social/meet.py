@@ -45,8 +45,13 @@ SERVE_MS = const(2500)  # a responder waits this long for the initiator's exchan
 # suspicion; the FIFO burst that carries it comes up to 60 ms later).
 _CONFIRM_MS = const(600)
 RECON_WINDOW_MS = const(2000)  # a reconciliation window at least (cloudpin.social.recon)
-RECON_GIVE_UP_S = const(3600)  # a pending peer never met again is dropped (never committed)
 ANSWER_FOR_S = const(600)  # how long an unconfirmed or sent-only entry keeps us answering
+# A pending peer never met again is dropped (never committed) once its
+# answerer cannot be left: the answering side's entry lives ANSWER_FOR_S on
+# its clock, up to 1.2% (two RC clocks, docs/clock.md) and 2 s (whole
+# seconds read, entries a second apart) longer on ours. Asking for longer
+# costs 200 s of radio an hour with nobody to answer (docs/power.md).
+RECON_GIVE_UP_S = const(610)
 _INBOX = const(16)
 _LINKS = const(3)  # the ESP32 controller's links (BTDM_CTRL_BLE_MAX_CONN): reassemblies kept at most
 
@@ -200,11 +205,13 @@ class Meet:
             if self._t_tap is not None or self._t_suspect is not None:
                 await self._window(True)
 
+    def _limit(self, e):
+        return RECON_GIVE_UP_S if e["state"] == pend.PENDING else ANSWER_FOR_S
+
     def _expire(self):
         now = self.unix()
         for e in list(self.pending.entries):
-            limit = RECON_GIVE_UP_S if e["state"] == pend.PENDING else ANSWER_FOR_S
-            if now - e["t"] > limit:
+            if now - e["t"] > self._limit(e):
                 self.pending.entries.remove(e)
                 self.pending.save()
 
@@ -220,7 +227,11 @@ class Meet:
         now = self.unix()
         wait = None
         for e in self.pending.entries:
-            w, n = r.window(now - e["t"])
+            age = now - e["t"]
+            w, n = r.window(age)
+            left_ms = (self._limit(e) + 1 - age) * 1000  # until _expire drops it
+            if w >= left_ms:
+                w, n = left_ms, 0  # none of its windows opens before: wake to drop it, radio off
             if wait is None or w < wait:
                 wait, self._recon_ms = w, n
         since = time.ticks_diff(time.ticks_ms(), self._recon_t)
@@ -260,6 +271,9 @@ class Meet:
         reconciliation window."""
         t_on = time.ticks_ms()
         if not tap:
+            if not self._recon_ms:  # the wait was for an entry to expire, not a window
+                self._expire()
+                return
             self._recon_t = t_on
         from cloudpin.ble.radio import RadioError
 
