@@ -7,17 +7,32 @@ import sys
 import pytest
 
 from host_tools.power import currents as C
-from host_tools.power import day, model
+from host_tools.power import day, model, probe
 
 REF = {"name": "cloudpin_ref", "accel": {"type": "lis3dh", "odr": 50, "tap_odr": 400},
        "led": {"type": "rgb"}, "battery": {"type": "adc"}, "display": None, "power": None}
-PLAN = {"adv_interval_ms": 100, "adv_len": 31, "scan_window_ms": 30, "scan_interval_ms": 100,
-        "conn_interval_ms": 30, "tap_window_s": 3, "friend_exchange_s": 2, "update_every_s": 600,
-        "update_window_s": 2, "update_conn_s": 1, "phone_adv_s": 5, "phone_sync_s": 20,
-        "ble_start_active_s": 0.25, "display_on_s": 5, "led_on_s": 1}
+PLAN = {"adv_interval_ms": 100, "adv_len": 31, "conn_interval_ms": 30, "phone_sync_s": 20,
+        "display_on_s": 5, "led_on_s": 1, "cancel_after_s": 0.17}
 DAY = {"worn_h": 16, "steps": 8000, "taps": 30, "new_friends": 25, "phone_syncs": 10,
        "friends_nearby_fraction": 0.8}
 NO_RADIO = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0}
+
+
+def _w(on, tx, rx):
+    return {"on_s": on, "tx_s": tx, "rx_s": rx, "starts": 1.0}
+
+
+# window costs as probe.measure reports them (figures of its order)
+WINDOWS = {"tap (a friend made)": _w(1.3, 0.03, 0.6), "clock window after a new friend": _w(8.25, 0.02, 7.9),
+           "update (friends near)": _w(2.25, 0.02, 1.9), "update (nobody near)": _w(2.25, 0.02, 1.9),
+           "false tap (ends alone)": _w(0.65, 0.01, 0.43), "cancelled radio start": _w(0.25, 0.0, 0.0),
+           "phone window": _w(60.0, 0.3, 0.66), "reconciliation window": _w(4.85, 0.06, 4.7)}
+FW = {"period_s": 300, "lost_s": 1800.0, "search_every": 12, "search_margin_s": 6.0,
+      "recon": {"windows": 11, "on_s": 77.25}}
+
+
+def _radio(day=DAY, windows=WINDOWS, fw=FW, plan=PLAN):
+    return model.radio_windows(windows, fw, plan, day)
 
 
 def test_average_is_the_time_weighted_sum_of_the_table():
@@ -38,7 +53,7 @@ def test_accel_rate_between_rows_costs_the_row_above():
 
 def test_radio_windows_keep_the_cpu_out_of_light_sleep():
     cpu = {"cpu.active": 100.0, "cpu.idle": 900.0, "cpu.lightsleep": 85400.0}
-    radio = model.radio_windows(PLAN, DAY)
+    radio = _radio()
     after = model.apply_radio(cpu, radio, 0.25)
     assert sum(after.values()) == pytest.approx(sum(cpu.values()))
     assert after["cpu.lightsleep"] == pytest.approx(85400.0 - radio["on_s"])
@@ -46,65 +61,103 @@ def test_radio_windows_keep_the_cpu_out_of_light_sleep():
     assert model.never_sleep(cpu) == {"cpu.active": 100.0, "cpu.idle": 86300.0}
 
 
-def test_more_taps_and_syncs_cost_more_air_time():
-    base = model.radio_windows(PLAN, DAY)
-    busy = model.radio_windows(PLAN, dict(DAY, taps=300, phone_syncs=100))
+def _window(radio, name):
+    return [w for w in radio["windows"] if w["window"].startswith(name)][0]
+
+
+def test_each_window_is_its_measured_cost_times_how_often_the_day_opens_it():
+    base = _radio()
+    busy = _radio(dict(DAY, taps=300, phone_syncs=100))
     assert busy["rx_s"] > base["rx_s"] and busy["tx_s"] > base["tx_s"] and busy["on_s"] > base["on_s"]
-    # scanning a 30 ms window in every 100 ms: three taps' 3 s windows hear 0.3 of their time
-    only_taps = model.radio_windows(dict(PLAN, update_every_s=1e6),
-                                    dict(DAY, taps=3, new_friends=0, phone_syncs=0))
-    tap = only_taps["windows"][0]
-    assert tap["rx_s"] > 3 * 3 * 0.3 and tap["on_s"] == pytest.approx(9.0)
+    tap = _window(base, "tap")
+    assert tap["count"] == 30 and tap["on_s"] == pytest.approx(30 * 1.3) and tap["rx_s"] == pytest.approx(30 * 0.6)
+    clock = _window(base, "clock window after a new friend")
+    assert clock["count"] == 25 and clock["rx_s"] == pytest.approx(25 * 7.9)
+    # a phone sync: the measured window, and the phone's connection's air on top
+    phone = _window(base, "phone sync")
+    ctx, crx = model.conn_air(20, 30)
+    assert phone["on_s"] == pytest.approx(10 * 60.0) and phone["rx_s"] == pytest.approx(10 * (0.66 + crx))
+    assert phone["tx_s"] == pytest.approx(10 * (0.3 + ctx))
+    assert base["starts"] == pytest.approx(sum(w["count"] for w in base["windows"]
+                                               if not w["window"].startswith("clock search")))
 
 
 def test_update_windows_run_all_day_and_friends_are_near_only_while_worn():
     # social/updates.py opens them on the UTC clock: a pin on the table still does
-    plan = dict(PLAN, update_every_s=300)
-    worn = model.radio_windows(plan, DAY)
-    table = model.radio_windows(plan, dict(DAY, worn_h=0))
-    near = [w for w in table["windows"] if w["window"] == "friend update (friends near)"][0]
-    alone = [w for w in table["windows"] if w["window"] == "friend update (nobody near)"][0]
-    assert near["count"] == 0 and alone["count"] == pytest.approx(model.DAY_S / 300)
-    near_w = [w for w in worn["windows"] if w["window"] == "friend update (friends near)"][0]
-    assert near_w["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * DAY["friends_nearby_fraction"])
-    assert worn["on_s"] > table["on_s"]  # the worn day's connections with friends come on top
+    worn, table = _radio(), _radio(dict(DAY, worn_h=0))
+    assert _window(table, "friend update (friends near)")["count"] == 0
+    assert _window(table, "friend update (nobody near)")["count"] == pytest.approx(model.DAY_S / 300)
+    near = _window(worn, "friend update (friends near)")
+    assert near["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * DAY["friends_nearby_fraction"])
+    # alone for over LOST_MS (not worn) one window in 12 scans the whole margin on each side
+    search = _window(worn, "clock search margin")
+    assert search["count"] == pytest.approx((8 * 3600 - 1800) / 300 / 12)
+    assert search["rx_s"] == search["on_s"] == pytest.approx(search["count"] * 6.0) and search["tx_s"] == 0
+    assert _window(table, "clock search margin")["count"] == pytest.approx((model.DAY_S - 1800) / 300 / 12)
 
 
-def _window(radio, name):
-    return [w for w in radio["windows"] if w["window"] == name][0]
-
-
-def test_a_cancelled_radio_start_costs_its_start_and_nothing_on_air():
-    plan = dict(PLAN, update_every_s=1e6)
+def test_suspicions_and_unsettled_friendships_cost_their_measured_windows():
     quiet = dict(DAY, taps=0, new_friends=0, phone_syncs=0)
-    base = model.radio_windows(plan, quiet)
-    bag = model.radio_windows(plan, dict(quiet, cancelled_starts=100))
-    w = _window(bag, "cancelled radio start")
-    # the cancel (0.17 s in) comes before the 0.25 s start ends: the start is the cost
-    assert w["count"] == 100 and w["on_s"] == pytest.approx(100 * 0.25)
-    assert w["tx_s"] == 0 and w["rx_s"] == 0
-    assert bag["starts"] == base["starts"] + 100
-    # a cancel that comes later keeps the CPU out of light sleep that much longer
-    late = model.radio_windows(dict(plan, cancel_after_s=0.5), dict(quiet, cancelled_starts=100))
-    assert _window(late, "cancelled radio start")["on_s"] == pytest.approx(100 * 0.5)
-    # priced: each start is 0.25 s of CPU active instead of light sleep
+    base = _radio(quiet)
+    bag = _radio(dict(quiet, cancelled_starts=100, false_taps=10, unsettled=2))
+    c = _window(bag, "cancelled radio start")
+    assert c["count"] == 100 and c["on_s"] == pytest.approx(25.0) and c["tx_s"] == c["rx_s"] == 0
+    f = _window(bag, "false tap")
+    assert f["on_s"] == pytest.approx(6.5) and f["rx_s"] == pytest.approx(4.3)
+    # an unsettled friendship: its 11 windows (77.25 s of radio) at the measured window's duty
+    r = _window(bag, "reconciliation")
+    assert r["on_s"] == pytest.approx(2 * 77.25) and r["starts"] == 22
+    assert r["rx_s"] == pytest.approx(2 * 77.25 * 4.7 / 4.85)
+    assert bag["starts"] == pytest.approx(base["starts"] + 100 + 10 + 22)
+    # priced: each cancelled start is 0.25 s of CPU active instead of light sleep
+    only = _radio(dict(quiet, cancelled_starts=100))
     cpu = {"cpu.active": 100.0, "cpu.idle": 900.0, "cpu.lightsleep": model.DAY_S - 1000.0}
     a0, _ = model.average(model.apply_radio(cpu, base, 0.25), base, {})
-    a1, _ = model.average(model.apply_radio(cpu, bag, 0.25), bag, {})
-    per_start = (a1 - a0) * model.DAY_S / 100  # mA s
-    assert per_start == pytest.approx(0.25 * (C.ESP32["cpu.active"] - C.ESP32["cpu.lightsleep"]))
+    a1, _ = model.average(model.apply_radio(cpu, only, 0.25), only, {})
+    assert (a1 - a0) * model.DAY_S / 100 == pytest.approx(0.25 * (C.ESP32["cpu.active"] - C.ESP32["cpu.lightsleep"]))
 
 
-def test_a_false_tap_is_a_start_and_a_short_window_on_air():
-    plan = dict(PLAN, update_every_s=1e6)
-    quiet = dict(DAY, taps=0, new_friends=0, phone_syncs=0)
-    radio = model.radio_windows(plan, dict(quiet, false_taps=10))
-    w = _window(radio, "false tap (ends alone)")
-    assert w["on_s"] == pytest.approx(10 * (0.25 + 0.4))
-    assert w["tx_s"] > 0 and w["rx_s"] == pytest.approx(10 * (0.4 * 0.3 + model.adv_air(0.4, 100, 31)[1]))
-    # a false tap costs more than a cancelled start, less than a real tap's window
-    one = {k: model.radio_windows(plan, dict(quiet, **{k: 1}))["on_s"] for k in ("false_taps", "cancelled_starts", "taps")}
-    assert one["cancelled_starts"] < one["false_taps"] < one["taps"]
+@pytest.fixture(scope="module")
+def probed():
+    return probe.measure("cloudpin_ref")
+
+
+def test_the_probe_measures_each_window_as_the_firmware_opens_it(probed):
+    # what the firmware's own constants say each window is: the probe must
+    # find the radio on that long (plus the emulator's ble.active start)
+    import sys
+
+    from host_tools import FIRMWARE_DIR
+    sys.path.insert(0, str(FIRMWARE_DIR))
+    from cloudpin.phone import role
+    from cloudpin.social import clocksync, meet, recon, updates
+
+    start = probe.start_s()
+    m = probed
+    assert set(m) == set(probe.KINDS)
+    upd = m["update (friends near)"]
+    assert upd["on_s"] == pytest.approx(start + updates.WINDOW_MS / 1000, abs=0.05)
+    assert upd["rx_s"] > 0.85 * updates.WINDOW_MS / 1000  # it scans all the time (SCAN_WINDOW_US = interval)
+    assert m["update (nobody near)"]["on_s"] == pytest.approx(upd["on_s"], abs=0.05)  # no connection either way
+    clock = m["clock window after a new friend"]
+    assert clock["on_s"] == pytest.approx(
+        start + (clocksync.MET_PRE_MS + updates.WINDOW_MS + clocksync.MET_POST_MS) / 1000, abs=0.05)
+    assert m["false tap (ends alone)"]["on_s"] == pytest.approx(start + meet.COLLECT_MS / 1000, abs=0.05)
+    assert m["false tap (ends alone)"]["rx_s"] > 0.9 * meet.COLLECT_MS / 1000  # scanning all the tap window
+    assert m["cancelled radio start"] == {"on_s": start, "tx_s": 0.0, "rx_s": 0.0, "starts": 1.0, "n": 1}
+    assert m["phone window"]["on_s"] == pytest.approx(role.WINDOW_S, abs=0.3)
+    first, second = recon.window(0)[1], recon.window(34)[1]  # the r pin's two windows (at 30 s and 60 s)
+    assert m["reconciliation window"]["on_s"] == pytest.approx(start + (first + second) / 2000, abs=0.1)
+    tap = m["tap (a friend made)"]
+    assert m["false tap (ends alone)"]["on_s"] < tap["on_s"] < start + 3.0  # the handshake's window
+    assert all(w["n"] >= 1 and w["starts"] == 1 for w in m.values())
+
+
+def test_an_unsettled_friendship_costs_each_pin_the_windows_its_answerer_opens():
+    fw = probe.firmware_timing()
+    r = fw["recon"]
+    assert r["asks"] == r["answers"] == {"windows": 11, "s": 74.5}
+    assert r["on_s"] == pytest.approx(74.5 + 11 * probe.start_s(), abs=0.1)
 
 
 def test_naive_policy_listens_all_day():
@@ -122,7 +175,8 @@ def _dayfile(**over):
 @pytest.mark.parametrize("data, field", [
     ({"day": dict(DAY, stepz=1)}, "day.stepz"),
     ({"day": dict(DAY, worn_h=30)}, "day.worn_h"),
-    ({"plan": dict(PLAN, scan_window_ms=200)}, "plan.scan_window_ms"),
+    ({"plan": dict(PLAN, scan_window_ms=50)}, "plan.scan_window_ms"),
+    ({"day": dict(DAY, unsettled=-2)}, "day.unsettled"),
     ({"plan": dict(PLAN, adv_interval_ms=0)}, "plan.adv_interval_ms"),
     ({"segment_s": 1}, "segment_s"),
     ({"day": dict(DAY, cancelled_starts=-1)}, "day.cancelled_starts"),
@@ -139,7 +193,7 @@ def test_shipped_press_day_is_valid():
     assert spec["day"]["worn_h"] == 16 and spec["day"]["steps"] == 8000 and spec["day"]["taps"] == 30
     # no bag in it: the detector's suspicions cost nothing there
     assert spec["day"]["false_taps"] == 0 and spec["day"]["cancelled_starts"] == 0
-    assert spec["plan"]["alone_window_s"] == model.EXTRA_PLAN_KEYS["alone_window_s"]
+    assert spec["plan"]["cancel_after_s"] == model.EXTRA_PLAN_KEYS["cancel_after_s"]
 
 
 def test_shipped_bag_day_is_the_press_day_with_an_hour_of_rattle():
@@ -148,7 +202,7 @@ def test_shipped_bag_day_is_the_press_day_with_an_hour_of_rattle():
         {k: v for k, v in press["day"].items() if k not in ("false_taps", "cancelled_starts")}
     assert bag["plan"] == press["plan"]
     assert bag["day"]["false_taps"] > 0 and bag["day"]["cancelled_starts"] > 0
-    r0, r1 = model.radio_windows(press["plan"], press["day"]), model.radio_windows(bag["plan"], bag["day"])
+    r0, r1 = _radio(press["day"]), _radio(bag["day"])
     assert r1["on_s"] > r0["on_s"] and r1["starts"] == r0["starts"] + bag["day"]["false_taps"] + bag["day"]["cancelled_starts"]
 
 
@@ -170,6 +224,8 @@ def test_cli_json_reports_the_reference_pin(tmp_path):
     cpu = sum(s["s"] for k, s in r["states"].items() if k.startswith("cpu."))
     assert cpu == pytest.approx(model.DAY_S, rel=1e-6)
     assert r["measured"]["cpu_still"]["cpu.active"] > 0
+    # and its radio windows from the probe run of the same firmware
+    assert set(r["window_costs"]) == set(probe.KINDS) and r["unsettled_friendship"]["windows"] == 11
 
 
 def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):

@@ -5,11 +5,15 @@
 
 Runs a short segment of the day through the crowd simulator with the real
 firmware (one walker and one still pin per board) to measure the CPU's duty,
-then accounts the whole day in bulk: CPU states scaled to the day's walking
-and still time, the planned radio windows (tap handshakes, friend updates,
-phone syncs: plans; and, when the day file counts them, the tap detector's
-false taps and cancelled radio starts, e.g. scenarios/press-day-bag.json), sensor, display, LED and
-regulator from the cited current table (host_tools/power/currents.py).
+and a second short run (host_tools/power/probe.py) that measures every kind
+of radio window the firmware opens (taps, the clock's window after a new
+friend, friend updates, the phone window, false taps, cancelled starts,
+reconciliation), then accounts the whole day in bulk: CPU states scaled to
+the day's walking and still time, each window's measured radio time times
+how often the day opens it (false taps, cancelled starts and unsettled
+friendships when the day file counts them, e.g. scenarios/press-day-bag.json),
+sensor, display, LED and regulator from the cited current table
+(host_tools/power/currents.py).
 Prints per board the average current, mAh a day, battery life and the same
 day under the naive policy (BLE always advertising and scanning, CPU never
 sleeping). --json: a JSON object per board (a list for several) on stdout.

@@ -1,5 +1,7 @@
 """A day scenario: what a wearer's day holds (hours worn, steps, taps,
-syncs) and the planned radio windows. The CPU's duty is measured by running
+syncs). The radio windows' costs are measured on the real firmware
+(probe.py: one short run per board with a pin for each kind of window),
+their counts follow the day and the firmware's own timing. The CPU's duty is measured by running
 a short segment through the crowd simulator (host_tools.sim) with the real
 firmware, per board one walker and one pin lying still, each twice: with the
 firmware's power policy (light sleep, dozing sensor) and without it (the
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from host_tools import boards as boardfiles
 from host_tools import sim
-from host_tools.power import model
+from host_tools.power import model, probe
 from host_tools.power.batteries import LOW_PCT, battery, hours_to
 
 # Both walkers of a board replay this recording (the shipped minute of a
@@ -22,13 +24,17 @@ DAY_KEYS = {"worn_h": (0, 24), "steps": (0, 1e6), "taps": (0, 1e5), "new_friends
 # Optional, 0 when absent: what the tap detector's suspicions cost
 # (docs/taps.md). false_taps: tap windows for a touch that was not (keys in
 # a bag), which end alone; cancelled_starts: radio starts on a suspicion
-# (bus.TAP_SUSPECT) the detector then cancelled (meet.py turns the radio off).
-EXTRA_DAY_KEYS = {"false_taps": (0, 1e6), "cancelled_starts": (0, 1e6)}
+# (bus.TAP_SUSPECT) the detector then cancelled (meet.py turns the radio off);
+# unsettled: friendships left half-committed (a link cut between the two
+# commits, the pair apart at once), each priced as its reconciliation windows.
+EXTRA_DAY_KEYS = {"false_taps": (0, 1e6), "cancelled_starts": (0, 1e6), "unsettled": (0, 1e4)}
 # Optional plan keys, with their defaults: model.EXTRA_PLAN_KEYS.
 EXTRA_PLAN_KEYS = model.EXTRA_PLAN_KEYS
-PLAN_KEYS = ("adv_interval_ms", "adv_len", "scan_window_ms", "scan_interval_ms", "conn_interval_ms",
-             "tap_window_s", "friend_exchange_s", "update_every_s", "update_window_s", "update_conn_s",
-             "phone_adv_s", "phone_sync_s", "ble_start_active_s", "display_on_s", "led_on_s")
+# What the firmware does not decide: the naive policy's advertising, the
+# phone's connection (the phone picks its interval) and how long a sync
+# keeps it, the display and LED on-times. Every radio window the firmware
+# opens is measured instead (host_tools/power/probe.py).
+PLAN_KEYS = ("adv_interval_ms", "adv_len", "conn_interval_ms", "phone_sync_s", "display_on_s", "led_on_s")
 TOP = ("name", "seed", "segment_s", "day", "plan", "notes")
 
 
@@ -60,11 +66,9 @@ def validate(data):
     extra = {k: _num(plan.get(k, v), "plan." + k, 0, 60) for k, v in EXTRA_PLAN_KEYS.items()}
     plan = {k: _num(plan.get(k), "plan." + k, 0, 1e6) for k in PLAN_KEYS}
     plan.update(extra)
-    for k in ("adv_interval_ms", "scan_interval_ms", "conn_interval_ms", "update_every_s"):
+    for k in ("adv_interval_ms", "conn_interval_ms"):
         if plan[k] <= 0:
             raise DayError("plan.%s: must be positive" % k)
-    if plan["scan_window_ms"] > plan["scan_interval_ms"]:
-        raise DayError("plan.scan_window_ms: longer than scan_interval_ms")
     seg = _num(data.get("segment_s", 30), "segment_s", 5, 600)
     return {"name": data.get("name", "day"), "seed": int(data.get("seed", 1)), "segment_s": seg,
             "day": day, "plan": plan}
@@ -117,8 +121,9 @@ def fractions(pin):
 FALLBACK_CADENCE = 1.8
 
 
-def evaluate(dayspec, result, spec):
-    """One board's report from the segment's result and its board spec."""
+def evaluate(dayspec, result, spec, windows, fw):
+    """One board's report from the segment's result, its board spec and its
+    radio windows as the probe measured them (probe.measure, probe.firmware_timing)."""
     name = spec["name"]
     walker, still = result["pins"]["walk@" + name], result["pins"]["still@" + name]
     walker_n, still_n = result["pins"]["walk@" + name + NAIVE], result["pins"]["still@" + name + NAIVE]
@@ -129,10 +134,10 @@ def evaluate(dayspec, result, spec):
     walking_s = min(day["steps"] / cadence, day["worn_h"] * 3600.0)
     cpu = model.cpu_day({"walking": fractions(walker), "still": fractions(still)},
                         walking_s, model.DAY_S - walking_s)
-    radio = model.radio_windows(plan, day)
+    radio = model.radio_windows(windows, fw, plan, day)
     events = day["taps"] + day["phone_syncs"]
     loads = model.board_loads(spec, events * plan["display_on_s"], day["taps"] * plan["led_on_s"])
-    avg, states = model.average(model.apply_radio(cpu, radio, plan["ble_start_active_s"]), radio, loads)
+    avg, states = model.average(model.apply_radio(cpu, radio, probe.start_s()), radio, loads)
     # The naive policy: the same day on the always-awake twins' measured CPU
     # (every sample read, never in light sleep) with the radio always on.
     cpu_n = model.cpu_day({"walking": fractions(walker_n), "still": fractions(still_n)},
@@ -151,7 +156,10 @@ def evaluate(dayspec, result, spec):
                          "walker_steps_naive": walker_n.get("steps") or 0,
                          "cpu_walking": fractions(walker), "cpu_still": fractions(still),
                          "cpu_walking_naive": fractions(walker_n), "cpu_still_naive": fractions(still_n)},
-            "radio_plan": radio["windows"],
+            "radio_windows": radio["windows"],
+            "window_costs": windows,
+            "unsettled_friendship": {"windows": fw["recon"]["windows"], "radio_s": round(fw["recon"]["on_s"], 1),
+                                     "asks": fw["recon"]["asks"], "answers": fw["recon"]["answers"]},
             "states": states}
 
 
@@ -160,7 +168,12 @@ def run(dayspec, board_names=None, progress=None, warn=None):
     boards' pins do not share a hall); a list of reports."""
     specs = [boardfiles.load_board(b) for b in (board_names or boardfiles.board_names())]
     out = []
+    cancel_ms = int(round(dayspec["plan"]["cancel_after_s"] * 1000))
     for s in specs:
         result = sim.simulate(segment(dayspec, [s["name"]]), progress=progress, warn=warn)
-        out.append(evaluate(dayspec, result, s))
+        try:
+            windows = probe.measure(s["name"], dayspec["seed"], cancel_ms, progress=progress, warn=warn)
+        except ValueError as e:
+            raise DayError(str(e))
+        out.append(evaluate(dayspec, result, s, windows, probe.firmware_timing()))
     return out

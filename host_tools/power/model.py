@@ -24,14 +24,12 @@ def _radio():
 
 DAY_S = 24 * 3600.0
 ADV_CHANNELS = 3
-# Plan keys a day file may leave out, with their defaults: how long a false
-# tap's window is on the air before it ends alone (social/meet.py
-# COLLECT_MS: 400 ms of frames heard, then "tap again"), and when a
+# Plan keys a day file may leave out, with their defaults: when a
 # suspicion's cancel arrives, from the start of the radio it started (the
 # detector suspects ~30 ms after the peak and decides at its ahead_ms, 200
-# ms: ~0.17 s, inside the 0.25 s start, so meet.py turns the radio off as
-# soon as the start ends; docs/taps.md).
-EXTRA_PLAN_KEYS = {"alone_window_s": 0.4, "cancel_after_s": 0.17}
+# ms: ~0.17 s, inside the 0.25 s start; docs/taps.md): the probe cancels its
+# suspicion this long after it.
+EXTRA_PLAN_KEYS = {"cancel_after_s": 0.17}
 
 
 def adv_air(window_s, interval_ms, adv_len):
@@ -52,49 +50,62 @@ def conn_air(window_s, interval_ms):
     return events * r.air_us(0) / 1e6, events * (r.CONN_EVENT_US - r.air_us(0)) / 1e6
 
 
-def radio_windows(plan, day):
-    """Planned radio duty for a day: {"on_s", "tx_s", "rx_s", "starts"} and
-    the per-window list, from the plan's windows (docs/power.md)."""
-    adv_ms, adv_len = plan["adv_interval_ms"], plan["adv_len"]
-    duty = plan["scan_window_ms"] / plan["scan_interval_ms"]
+def scaled(w, on_s):
+    """Window figures `w` ({"on_s", "tx_s", "rx_s", "starts"}) stretched to
+    on_s of radio at the same duty (one start)."""
+    f = on_s / w["on_s"] if w["on_s"] else 0.0
+    return {"on_s": on_s, "tx_s": w["tx_s"] * f, "rx_s": w["rx_s"] * f, "starts": w["starts"]}
+
+
+def radio_windows(measured, fw, plan, day):
+    """The radio's day: every kind of window the firmware opens, each
+    priced as the probe measured it on the real firmware (`measured`:
+    probe.measure's {kind: {"on_s", "tx_s", "rx_s", "starts"}}), times how
+    often the day opens it. `fw`: the firmware's own timing
+    (probe.firmware_timing: update period, the clock's search windows, the
+    reconciliation schedule). Returns {"on_s", "tx_s", "rx_s", "starts",
+    "windows": [...]} (docs/power.md)."""
     worn_s = day["worn_h"] * 3600.0
     windows = []
 
-    def add(name, count, adv_s, scan_s, conn_s, on=None):
-        tx, rx = adv_air(adv_s, adv_ms, adv_len)
-        ctx, crx = conn_air(conn_s, plan["conn_interval_ms"])
-        if on is None:
-            on = max(adv_s, scan_s) + conn_s
-        windows.append({"window": name, "count": count, "on_s": count * on,
-                        "tx_s": count * (tx + ctx), "rx_s": count * (rx + scan_s * duty + crx)})
+    def add(name, count, per, extra=None):
+        tx, rx, on = per["tx_s"], per["rx_s"], per["on_s"]
+        if extra is not None:  # air on top of the window (a phone's connection, a wider scan)
+            on, tx, rx = on + extra[0], tx + extra[1], rx + extra[2]
+        windows.append({"window": name, "count": count, "on_s": count * on, "tx_s": count * tx,
+                        "rx_s": count * rx, "starts": count * per["starts"]})
 
-    t = plan["tap_window_s"]
-    add("tap handshake", day["taps"], t, t, 0.0)
-    add("new friend exchange", day["new_friends"], 0.0, 0.0, plan["friend_exchange_s"])
+    add("tap (a friend made: window and exchange)", day["taps"], measured["tap (a friend made)"])
+    add("clock window after a new friend", day["new_friends"], measured["clock window after a new friend"])
     # Update windows run on the UTC clock all day (social/updates.py): the pin
     # cannot tell worn from lying on a table. Friends are near only while worn.
-    n_upd = DAY_S / plan["update_every_s"]
-    n_near = worn_s / plan["update_every_s"] * day["friends_nearby_fraction"]
-    add("friend update (friends near)", n_near, plan["update_window_s"], plan["update_window_s"],
-        plan["update_conn_s"])
-    add("friend update (nobody near)", n_upd - n_near, plan["update_window_s"], plan["update_window_s"], 0.0)
-    add("phone sync", day["phone_syncs"], plan["phone_adv_s"], 0.0, plan["phone_sync_s"])
-    # What the tap detector's suspicions cost (docs/taps.md): a false tap is
-    # a tap window that hears no partner and ends alone; a cancelled
-    # suspicion started the radio for nothing: nothing goes on the air, but
-    # the CPU is busy in ble.active(True) and cannot light-sleep until the
-    # start ends or the cancel comes, whichever is later.
-    false_taps = day.get("false_taps", 0.0)
-    cancelled = day.get("cancelled_starts", 0.0)
-    alone = plan.get("alone_window_s", EXTRA_PLAN_KEYS["alone_window_s"])
-    start = plan.get("ble_start_active_s", 0.0)
-    add("false tap (ends alone)", false_taps, alone, alone, 0.0, on=start + alone)
-    add("cancelled radio start", cancelled, 0.0, 0.0, 0.0,
-        on=max(start, plan.get("cancel_after_s", EXTRA_PLAN_KEYS["cancel_after_s"])))
-    total = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0,
-             "starts": day["taps"] + n_upd + day["phone_syncs"] + false_taps + cancelled, "windows": windows}
+    n_upd = DAY_S / fw["period_s"]
+    n_near = worn_s / fw["period_s"] * day["friends_nearby_fraction"]
+    add("friend update (friends near)", n_near, measured["update (friends near)"])
+    add("friend update (nobody near)", n_upd - n_near, measured["update (nobody near)"])
+    # A pin that heard no friend for LOST_MS (the night, not worn) widens one
+    # window in SEARCH_EVERY by the whole margin on each side (clocksync.py):
+    # scanning only, so all of it is RX.
+    lost_s = max(0.0, DAY_S - worn_s - fw["lost_s"])
+    m = fw["search_margin_s"]
+    add("clock search margin (alone)", lost_s / fw["period_s"] / fw["search_every"],
+        {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0}, (m, 0.0, m))
+    # A phone sync: the window a double tap opens (measured: its beacon for
+    # the window's whole length), and the phone's connection on top (the
+    # phone chooses its interval: the plan's).
+    add("phone sync (window and connection)", day["phone_syncs"], measured["phone window"],
+        (0.0,) + conn_air(plan["phone_sync_s"], plan["conn_interval_ms"]))
+    add("false tap (ends alone)", day.get("false_taps", 0.0), measured["false tap (ends alone)"])
+    add("cancelled radio start", day.get("cancelled_starts", 0.0), measured["cancelled radio start"])
+    # A friendship left half-committed: each pin's share (both have the same
+    # windows: the asking and the answering side).
+    r = fw["recon"]
+    per = scaled(measured["reconciliation window"], r["on_s"])
+    per["starts"] = r["windows"]
+    add("reconciliation (an unsettled friendship)", day.get("unsettled", 0.0), per)
+    total = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0.0, "windows": windows}
     for w in windows:
-        for k in ("on_s", "tx_s", "rx_s"):
+        for k in ("on_s", "tx_s", "rx_s", "starts"):
             total[k] += w[k]
     return total
 
