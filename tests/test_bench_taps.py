@@ -325,3 +325,74 @@ def test_suite_scores_one_split_and_stores_it(source, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "taps software (heldout): recall" in err and "taps board (heldout): recall" in err
     assert "taps doze (heldout): recall" in err
+
+
+def test_touches_are_drawn_across_gravity_and_a_bags_knocks_as_measured():
+    rng = np.random.default_rng(4)
+    for g in ((0, 0, 1), (0, -1, 0.2), (0.6, 0.6, 0.5)):
+        up = np.asarray(g, dtype=float) / np.linalg.norm(g)
+        draws = [tapmodel.draw_touch(rng, g) for _ in range(2000)]
+        for p in draws:
+            assert abs(np.linalg.norm(p["direction"]) - 1) < 1e-9
+            assert abs(p["direction"] @ up - p["vertical"]) < 1e-9
+            # a lanyard swings across the cord: horizontal, across the contact
+            assert abs(p["across"] @ up) < 1e-9 and abs(p["across"] @ p["direction"]) < 1e-9
+        worn = np.array([abs(p["vertical"]) for p in draws if p["mount"] != "hand"])
+        hand = np.array([abs(p["vertical"]) for p in draws if p["mount"] == "hand"])
+        assert worn.max() <= math.sin(math.radians(tapmodel.WORN_ELEV_DEG)) + 1e-9
+        # hand-held: within 45 degrees but for the few in any direction
+        share = (hand > math.sin(math.radians(tapmodel.HAND_ELEV_DEG)) + 1e-9).mean()
+        assert 0.01 < share < tapmodel.HAND_ANY_FRACTION
+    bag = np.abs([tapmodel.draw_vertical(rng, "bag") for _ in range(5000)])
+    assert np.abs(np.quantile(bag, np.linspace(0, 1, 11))[1:-1] - tapmodel.BAG_VERTICAL_DECILES[1:-1]).max() < 0.03
+    heel = np.abs([tapmodel.draw_vertical(rng, "heel") for _ in range(2000)])
+    assert np.median(heel) > 0.9
+
+
+def test_the_generator_lays_each_touch_against_the_recordings_gravity(tmp_path):
+    # a still device lying on its side (gravity on -x, a little on y): each
+    # touch's impulse keeps the drawn angle to that gravity
+    src = tmp_path / "src"
+    src.mkdir()
+    t = np.arange(40 * 50) * 20.0
+    tapgen.write_recording(src / "side.csv", t, np.column_stack([-0.95 + 0 * t, 0.3 + 0 * t, 0 * t]))
+    out = tmp_path / "set"
+    tapgen.generate([src], out, odr=400, seed=3)
+    up = np.array([-0.95, 0.3, 0.0]) / math.hypot(0.95, 0.3)
+    rec = np.loadtxt(out / "side.csv", delimiter=",", skiprows=1)
+    rows = list(csv.DictReader(open(out / "taps.csv")))
+    assert len(rows) >= 4
+    errs = []
+    for r in rows:
+        k = int(round(float(r["t_ms"]) / 2.5))
+        h = rec[k - 3:k + 4, 1:4] - rec[k - 40:k - 30, 1:4].mean(axis=0)
+        v = h[np.argmax(np.linalg.norm(h, axis=1))]
+        errs.append(abs(v @ up / np.linalg.norm(v) - float(r["vertical"])))
+    assert np.median(errs) < 0.05 and max(errs) < 0.3, errs
+
+
+def test_tapdirs_measures_how_transients_point_against_gravity(tmp_path, capsys):
+    from host_tools.bench import tapdirs
+
+    # a still device with gravity on z knocked along z (vertical) and along
+    # x (horizontal), once every 0.3 s; file names that fall in the tuning split
+    src = tmp_path / "src"
+    src.mkdir()
+    rate = 100
+    t = np.arange(30 * rate) * 10.0
+    names = {}
+    for axis, kind in ((2, "up"), (0, "across")):
+        xyz = np.column_stack([0 * t, 0 * t, 1.0 + 0 * t])
+        xyz[::30, axis] += 0.5
+        name = next(n for n in ("%s%d.csv" % (kind, i) for i in range(20)) if tapsplit.split_of(n) == tapsplit.TUNE)
+        tapgen.write_recording(src / name, t, xyz)
+        names[kind] = name
+    (src / "labels.csv").write_text("file,position\n%s,bag\n%s,hand\n" % (names["up"], names["across"]))
+    rows, pooled = tapdirs.measure([src])
+    q = {name: deciles for name, _, _, deciles in rows}
+    assert q[names["up"]][1] > 0.95 and q[names["across"]][-1] < 0.05
+    assert pooled[1] > 0.95  # only the bag is pooled
+    assert tapdirs.main([str(src)]) == 0
+    assert "pooled bag,backpocket,frontpocket" in capsys.readouterr().out
+    assert tapdirs.main([str(tmp_path / "missing")]) == 2
+    assert "not a folder" in capsys.readouterr().err

@@ -80,6 +80,18 @@ out["steps_viper"] = timed(lambda n: steps_only(n, fast))
 out["steps_plain"] = timed(lambda n: steps_only(n, plain))
 mp = MotionPipeline(ODR)
 out["pipeline"] = timed(lambda n: pipeline(n, mp))
+
+def taps_only(n, det):
+    feed = det.feed
+    for i in range(n):
+        feed(7, -3, zs[i %% 500], i)
+    return det.taps
+
+from cloudpin.taps import TapDetector
+plain_taps = TapDetector(ODR)
+vert_taps = TapDetector(ODR, vert_pct=80)
+out["taps"] = timed(lambda n: taps_only(n, plain_taps))
+out["taps_vertical"] = timed(lambda n: taps_only(n, vert_taps))
 for k, (us, heap) in out.items():
     print("COST %%s %%.4f %%.4f" %% (k, us, heap))
 """
@@ -122,6 +134,10 @@ def measure(odr=None, samples=SAMPLES):
         result["pipeline_us_per_sample"] = round(rows["pipeline"][0], 3)
         result["pipeline_ratio_to_baseline"] = round(rows["pipeline"][0] / base, 2)
         result["pipeline_heap_bytes_per_sample"] = round(rows["pipeline"][1], 2)
+    for name in ("taps", "taps_vertical"):  # the tap detector alone; with its direction check (vert_pct)
+        if name in rows:
+            result[name + "_us_per_sample"] = round(rows[name][0], 3)
+            result[name + "_heap_bytes_per_sample"] = round(rows[name][1], 2)
     return result
 
 

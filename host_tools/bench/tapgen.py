@@ -10,8 +10,9 @@ Output (the `../shared/data/steps` format plus taps): one CSV `t_ms,x,y,z` (g)
 per source recording (a random window of at most --max-seconds; its step
 count is blanked when it is a window of a longer recording), labels.csv (the
 source rows, sample_hz set to the new rate), taps.csv
-`file,t_ms,tau_ms,dv,mount` (the touch's centre, contact duration, velocity
-change, how the pin was held) and, with --distractors, distractors.csv
+`file,t_ms,tau_ms,dv,mount,vertical` (the touch's centre, contact duration,
+velocity change, how the pin was held, and the sine of its direction's
+elevation against the recording's gravity: 0 across it, +-1 along it) and, with --distractors, distractors.csv
 `file,t_ms,kind`. Everything is drawn from one seeded generator, so the same
 arguments make byte-identical files. Values are not clipped: the bench clips
 them at the sensor's range.
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from host_tools.bench import resample as rs
+from host_tools.bench import tapdirs
 from host_tools.bench import tapmodel as tm
 from host_tools.bench import tapsplit
 
@@ -81,16 +83,26 @@ def _lay(xyz, k, offs, wave):
     xyz[idx[ok]] += wave[ok]
 
 
-def add_taps(t_ms, xyz, rate, rng):
+def gravity_at(gravity, k):
+    """The recording's gravity estimate (tapdirs.gravity: its 1 s mean) at sample k."""
+    return gravity[min(max(k, 0), len(gravity) - 1)]
+
+
+def add_taps(t_ms, xyz, rate, rng, gravity=None):
     """Add modelled touches to an evenly sampled recording in place.
 
-    `xyz` is an (n, 3) array in g at `rate` Hz with sample times `t_ms`.
+    `xyz` is an (n, 3) array in g at `rate` Hz with sample times `t_ms`;
+    `gravity` its (n, 3) slow part (tapdirs.gravity of the recording before
+    anything is added; None: +z): each touch's direction is drawn against
+    the gravity at its time (tapmodel.orient).
     Returns [(t_ms, peak_g, params)] of the touches added (params: tapmodel.draw_touch)."""
     period = 1000.0 / rate
+    if gravity is None:
+        gravity = tapdirs.gravity(xyz, rate)
     added = []
     for tc in tap_times(rng, t_ms[-1] - t_ms[0]):
-        p = tm.draw_touch(rng)
         k = int(round(tc / period))
+        p = tm.draw_touch(rng, gravity_at(gravity, k))
         peak = 0.0
         for offs, wave in tm.touch_events(rate, p, tc - k * period):
             _lay(xyz, k, offs, wave)
@@ -99,12 +111,17 @@ def add_taps(t_ms, xyz, rate, rng):
     return added
 
 
-def add_distractors(t_ms, xyz, rate, rng, per_minute, avoid_ms, keep_ms=300.0, mix=None):
+def add_distractors(t_ms, xyz, rate, rng, per_minute, avoid_ms, keep_ms=300.0, mix=None, gravity=None):
     """Add non-touch transients (tapmodel.DISTRACTORS) at random times, at
     least keep_ms from every time in `avoid_ms`. `per_minute` events in all,
     of kinds drawn uniformly, or `mix` {kind: per minute} instead. Heel and
-    bag events are walking bouts: a train of steps. Returns [(t_ms, kind)]."""
+    bag events are walking bouts: a train of steps. Each points against the
+    recording's gravity at its time (`gravity` as add_taps) as its kind does
+    (tapmodel.draw_vertical; a bag's knocks each their own way, the bump
+    on the hip along gravity). Returns [(t_ms, kind)]."""
     period = 1000.0 / rate
+    if gravity is None:
+        gravity = tapdirs.gravity(xyz, rate)
     duration = t_ms[-1] - t_ms[0]
     avoid = np.asarray(sorted(avoid_ms), dtype=float)
     added = []
@@ -124,29 +141,41 @@ def add_distractors(t_ms, xyz, rate, rng, per_minute, avoid_ms, keep_ms=300.0, m
         times = [tc for tc in times if tc < duration - EDGE_S * 1000]
         if len(avoid) and any(np.min(np.abs(avoid - tc)) < keep_ms for tc in times):
             continue
-        if kind in ("heel", "bag"):  # along the body's vertical, roughly
-            direction = _unit(rng.normal(size=3) * 0.3 + np.array([0, 0, 1.0]))
-        else:
-            direction = tm.direction(rng)
+        vertical = tm.draw_vertical(rng, "heel" if kind == "bag" else kind)
+        azim = rng.uniform(0, 2 * math.pi)
         args = draw(rng)
         for tc in times:
             if kind in tm.PER_STEP:
                 args = draw(rng)
             k = int(round(tc / period))
-            offs, wave = make(rate, *args, tc - k * period)
-            _lay(xyz, k, offs, wave[:, None] * direction[None, :])
+            g = gravity_at(gravity, k)
+            direction = tm.world_direction(g, vertical, azim)
+            if kind == "bag":
+                # the bump on the hip along the body's vertical, each knock its own way
+                offs, wave = make(rate, args[0], args[1], (), tc - k * period)
+                _lay(xyz, k, offs, wave[:, None] * direction[None, :])
+                for knock in args[2]:
+                    offs, wave = make(rate, 0.0, args[1], (knock,), tc - k * period)
+                    kd = tm.world_direction(g, tm.draw_vertical(rng, "bag"), rng.uniform(0, 2 * math.pi))
+                    _lay(xyz, k, offs, wave[:, None] * kd[None, :])
+            else:
+                offs, wave = make(rate, *args, tc - k * period)
+                _lay(xyz, k, offs, wave[:, None] * direction[None, :])
             added.append((t_ms[0] + tc, kind))
     return added
 
 
-def add_walk(t_ms, xyz, rate, rng, bout=10):
+def add_walk(t_ms, xyz, rate, rng, bout=10, gravity=None):
     """Heel strikes all the time, touches or not: the wearer walks through
     the whole recording (tapmodel's heel strike reaching the chest: 0.3-1.5 g
     over 20-60 ms, a step every 0.45-0.65 s, new parameters every `bout`
-    steps). The untouched day's heel bouts keep away from touches; this is
-    the set that shows what the detector does to a touch next to a heel
-    strike. Returns [(t_ms, "heel")]."""
+    steps, along the recording's gravity as add_distractors lays them). The
+    untouched day's heel bouts keep away from touches; this is the set that
+    shows what the detector does to a touch next to a heel strike.
+    Returns [(t_ms, "heel")]."""
     period = 1000.0 / rate
+    if gravity is None:
+        gravity = tapdirs.gravity(xyz, rate)
     draw, make, _, step_s = DISTRACTORS["heel"]
     added = []
     tc = rng.uniform(0, step_s[1] * 1000)
@@ -155,18 +184,16 @@ def add_walk(t_ms, xyz, rate, rng, bout=10):
         if k % bout == 0:
             args = draw(rng)
             step = rng.uniform(*step_s) * 1000
-            direction = _unit(rng.normal(size=3) * 0.3 + np.array([0, 0, 1.0]))
+            vertical = tm.draw_vertical(rng, "heel")
+            azim = rng.uniform(0, 2 * math.pi)
         i = int(round(tc / period))
+        direction = tm.world_direction(gravity_at(gravity, i), vertical, azim)
         offs, wave = make(rate, *args, tc - i * period)
         _lay(xyz, i, offs, wave[:, None] * direction[None, :])
         added.append((t_ms[0] + tc, "heel"))
         tc += step
         k += 1
     return added
-
-
-def _unit(v):
-    return v / np.linalg.norm(v)
 
 
 def _read_labels(src):
@@ -233,15 +260,16 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
             sl = slice(start, start + n_max)
             t_out = t[sl] - t[sl][0]
             xyz = np.column_stack([x[sl], y[sl], z[sl]])
-            added = add_taps(t_out, xyz, odr, rng) if taps else []
+            gravity = tapdirs.gravity(xyz, odr)  # of the real walk, before anything is laid on it
+            added = add_taps(t_out, xyz, odr, rng, gravity) if taps else []
             for tc, _, p in added:
-                tap_rows.append((name, tc, p["tau"] * 1000, p["dv"], p["mount"]))
+                tap_rows.append((name, tc, p["tau"] * 1000, p["dv"], p["mount"], p["vertical"]))
             if distractors_per_min > 0 or mix:
                 for tc, kind in add_distractors(t_out, xyz, odr, rng, distractors_per_min, [a[0] for a in added],
-                                                mix=mix):
+                                                mix=mix, gravity=gravity):
                     distractor_rows.append((name, tc, kind))
             if walking:
-                distractor_rows += [(name, tc, kind) for tc, kind in add_walk(t_out, xyz, odr, walk_rng)]
+                distractor_rows += [(name, tc, kind) for tc, kind in add_walk(t_out, xyz, odr, walk_rng, gravity=gravity)]
             write_recording(out / name, t_out, xyz)
             total_s += len(t_out) / odr
             row = dict(labels.get(path.name, {}))
@@ -261,9 +289,9 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
         for row in label_rows:
             w.writerow(row)
     with (out / "taps.csv").open("w", newline="") as f:
-        f.write("file,t_ms,tau_ms,dv,mount\n")
-        for name, tc, tau_ms, dv, mount in tap_rows:
-            f.write("%s,%.1f,%.3f,%.4f,%s\n" % (name, tc, tau_ms, dv, mount))
+        f.write("file,t_ms,tau_ms,dv,mount,vertical\n")
+        for name, tc, tau_ms, dv, mount, vertical in tap_rows:
+            f.write("%s,%.1f,%.3f,%.4f,%s,%.3f\n" % (name, tc, tau_ms, dv, mount, vertical))
     if distractors_per_min > 0 or mix or walking:
         with (out / "distractors.csv").open("w", newline="") as f:
             f.write("file,t_ms,kind\n")

@@ -10,7 +10,10 @@ pulse, holder ringing, recoil, reach and withdrawal, lanyard sway), drawn
 from a generator seeded by the scenario's seed and the tap, synthesised at
 the rate the board's sensor runs at and added to the base signal sample by
 sample (the value of the modelled sample nearest t1, as the tap bench feeds
-its 400 Hz recordings to the detector).
+its 400 Hz recordings to the detector). Each touch's direction is drawn
+against gravity (tapmodel.draw_vertical: two pins meet across it) and laid
+in the pin's own frame when the touch starts, from the slow mean of what
+the pin felt until then (its walk's low-pass, or its rest: 1 g on z).
 """
 import bisect
 
@@ -66,27 +69,46 @@ class Held:
 
 
 class Touches:
-    """`base` plus modelled impulses: [(centre_us, period_us, first_offset, (n, 3) int ug rows)]."""
+    """`base` plus modelled impulses: [(centre_us, period_us, first_offset,
+    rows)], rows (n, 3) int ug, or a LazyTouch whose rows are made when the
+    event starts, against the gravity the pin feels then (a slow mean of
+    `base`, ~1.3 s: the walk's low-pass, or the pin's rest)."""
+
+    GRAVITY_SHIFT = 9  # the mean's time constant in samples, 2^9 (1.3 s at 400 Hz)
 
     def __init__(self, base, events):
         self.base = base
-        self.events = sorted(events, key=lambda e: e[0] + e[2] * e[1])  # by start
+        self.events = [list(e) for e in sorted(events, key=lambda e: e[0] + e[2] * e[1])]  # by start
         self._first = 0  # events ending before now are skipped for good
+        self._lazy = sum(1 for e in self.events if isinstance(e[3], LazyTouch))
+        self._g = None
 
     def mean_ug(self, t0_us, t1_us, out, j):
         self.base.mean_ug(t0_us, t1_us, out, j)
+        if self._lazy:
+            g = self._g
+            if g is None:
+                g = self._g = [out[j], out[j + 1], out[j + 2]]
+            k = self.GRAVITY_SHIFT
+            g[0] += (out[j] - g[0]) >> k
+            g[1] += (out[j + 1] - g[1]) >> k
+            g[2] += (out[j + 2] - g[2]) >> k
         ev = self.events
         i = self._first
         while i < len(ev):
-            c, period, k0, rows = ev[i]
+            e = ev[i]
+            c, period, k0, rows = e
             k = (t1_us - c + period // 2) // period - k0  # nearest modelled sample
+            if k < 0:
+                break  # in order of start: later ones have not started
+            if isinstance(rows, LazyTouch):
+                rows = e[3] = rows.rows(self._g)
+                self._lazy -= 1
             if k >= len(rows):
                 if i == self._first:
                     self._first += 1
                 i += 1
                 continue
-            if k < 0:
-                break  # in order of start: later ones have not started
             r = rows[k]
             out[j] += r[0]
             out[j + 1] += r[1]
@@ -94,28 +116,48 @@ class Touches:
             i += 1
 
 
-def touch_rows(rate_hz, rng, solo=False):
-    """One modelled touch as (first_offset, rows of [x, y, z] ug) at rate_hz,
-    offsets in samples from the contact. A solo tap (a knock on the pin, on a
-    table or a chest) is the same impulse without the reach and withdrawal."""
+class LazyTouch:
+    """One modelled touch's scalar waveforms (tapmodel.touch_parts), turned
+    into device-frame rows for the gravity the pin feels when it starts
+    (tapmodel.orient: the touch's direction was drawn against gravity)."""
+
+    def __init__(self, p, parts):
+        self.p = p
+        self.parts = parts
+        self.lo = min(int(o[0]) for o, _, _ in parts)
+        self.n = max(int(o[-1]) for o, _, _ in parts) - self.lo + 1
+
+    def rows(self, gravity):
+        p = tapmodel.orient(self.p, gravity)
+        acc = np.zeros((self.n, 3))
+        for offs, w, key in self.parts:
+            acc[offs - self.lo] += w[:, None] * p[key][None, :]
+        return np.rint(acc * 1e6).astype(np.int64).tolist()
+
+
+def touch_parts(rate_hz, rng, solo=False):
+    """One modelled touch, not yet turned against gravity: a LazyTouch, and
+    the drawn parameters. A solo tap (a knock on the pin, on a table or a
+    chest) is the same impulse without the reach and withdrawal."""
     p = tapmodel.draw_touch(rng)
-    pieces = tapmodel.touch_events(rate_hz, p, 0.0)
-    if solo:
-        pieces = pieces[:1]
-    lo = min(int(o[0]) for o, _ in pieces)
-    hi = max(int(o[-1]) for o, _ in pieces)
-    acc = np.zeros((hi - lo + 1, 3))
-    for offs, wave in pieces:
-        acc[offs - lo] += wave
-    rows = np.rint(acc * 1e6).astype(np.int64).tolist()
-    return lo, rows, p
+    parts = tapmodel.touch_parts(rate_hz, p, 0.0)
+    return LazyTouch(p, parts[:1] if solo else parts), p
+
+
+def touch_rows(rate_hz, rng, solo=False, gravity=(0.0, 0.0, 1.0)):
+    """One modelled touch as (first_offset, rows of [x, y, z] ug) at rate_hz,
+    offsets in samples from the contact, against `gravity` (device frame,
+    any scale: a pin lying on its back by default)."""
+    lazy, p = touch_parts(rate_hz, rng, solo)
+    return lazy.lo, lazy.rows(gravity), p
 
 
 def touch_event(t_ms, rate_hz, rng, solo=False):
-    """A Touches event for a contact at t_ms; also returns the drawn parameters."""
-    lo, rows, p = touch_rows(rate_hz, rng, solo)
+    """A Touches event for a contact at t_ms (its rows made against the
+    pin's gravity when it starts); also returns the drawn parameters."""
+    lazy, p = touch_parts(rate_hz, rng, solo)
     period = int(round(1e6 / rate_hz))
-    return (int(t_ms) * 1000, period, lo, rows), p
+    return (int(t_ms) * 1000, period, lazy.lo, lazy), p
 
 
 class RestNoise:
