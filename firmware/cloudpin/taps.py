@@ -380,6 +380,10 @@ class TapDetector:
             hz = -_CLIP
         e = hx * hx + hy * hy + hz * hz
         state = self._state
+        if state == _CHECK and self._lowwait and e > self._peak_e:
+            # the candidate was the band-limited pulse's leading lobe (above
+            # the threshold when the pulse is strong): measure the pulse
+            state = _IDLE
         found = None
         if state == _EVENT:
             # baseline frozen: the event is measured against the signal before it
@@ -421,6 +425,9 @@ class TapDetector:
                 elif self._pre <= (pe // 10000) * self._quiet_pct2:
                     self._state = _CHECK
                     self._ring = 0
+                    # a bigger peak at once would make this its leading lobe
+                    self._lowwait = _LOWWAIT
+                    self._lowpre = self._pre
                 else:
                     self._state = _BUSY
         elif state == _CHECK:

@@ -98,6 +98,20 @@ def test_detects_a_tap_between_two_samples_and_reports_late_not_never():
         assert lo <= reported_at[0] * PERIOD_MS - det.tap_ms <= hi, (veto, reported_at, det.tap_ms)
 
 
+def test_a_strong_pulses_leading_lobe_above_the_threshold_is_not_the_tap():
+    # the sensor's band-limited view of a hard contact: a lobe of 1.2 g, a
+    # dip, then the pulse itself (5 g) 7.5 ms after the lobe (where the
+    # lobe's ring check would see it as ringing); the tap is the pulse
+    for lobe in (1200, 600):  # above and below the threshold alike
+        sig = _still(1200)
+        _add(sig, 597, 1, lobe)
+        _add(sig, 598, 1, 50)
+        _add_tap(sig, 600, 5000, axis=1)
+        found = _run(TapDetector(ODR), sig)
+        assert len(found) == 1 and found[0][0] == int(600 * PERIOD_MS), (lobe, found)
+        assert found[0][1] > 4000, (lobe, found)
+
+
 def test_two_taps_300_ms_apart_are_both_detected():
     sig = _still(1000)
     _add_tap(sig, 300, 2000)
