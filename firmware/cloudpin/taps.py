@@ -15,7 +15,7 @@
 #   a 15 ms limit is 6 ticks there), MPU-6886 and MPU-6050 500 Hz (1 kHz
 #   internal rate / (1 + SMPLRT_DIV=1), accelerometer low-pass 218 Hz with
 #   MPU-6886 A_DLPF_CFG=1, 184 Hz with MPU-6050 DLPF_CFG=1). Measured on the
-#   bench's held-out split at 400 Hz: recall 99.0%, 90% for 6-10 ms contacts.
+#   bench's held-out split at 400 Hz: recall 99.2%, 94% for 6-10 ms contacts.
 # - Walking impacts reach the chest as 0.3-1.5 g bumps tens of ms wide with
 #   their energy under ~20 Hz (heel strike ~5 g at the tibia, ~0.5 g at the
 #   skull: Light, McLellan & Klenerman 1980); a pin swinging into the chest is
