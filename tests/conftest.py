@@ -38,13 +38,35 @@ def micropython_path():
     return os.pathsep.join([str(p) for p in (FW_TESTS, FIRMWARE, _EMULATOR_MPY[0])] + [".frozen"])
 
 
+# A test VM pads its qstr pools before the test module (mp_runner.py), with
+# room for the emulator's names and the firmware's (cpsim.resident.pad_qstrs):
+# the firmware's names then make no pool in the VM, and the chips' pools for
+# them are charged instead: the VM holds qstr_charge() aside from the shares, as a
+# virtual badge's does (docs/heap.md "The qstr pools"). Before, a test VM
+# charged nothing until the firmware's names crossed the emulator's last
+# pool, then a 28 KB one. The padding is the emulator's: the heap probe makes
+# it too.
+EMULATOR_PROBE = ("from cpsim import resident\nresident.pad_qstrs(2 * resident.QSTR_ROOM)\n"
+                  "resident.load_all(sim=True, every_board=True)")
+
+
 def micropython_heap():
     """-X heapsize for test VMs: the pin's heap in the VM's words plus what
-    every emulator module a test may load occupies (host_tools/fw/vm.py),
-    the simulated time base included (mp_runner.py installs it)."""
+    every emulator module a test may load occupies with the VM's qstr pools
+    padded (host_tools/fw/vm.py), the simulated time base included
+    (mp_runner.py installs it)."""
     from host_tools.fw.vm import vm_heap
 
-    return vm_heap(micropython_binary(), "from cpsim import resident\nresident.load_all(sim=True, every_board=True)")
+    return vm_heap(micropython_binary(), EMULATOR_PROBE)
+
+
+def qstr_charge():
+    """The VM bytes a test VM holds aside for the chip's qstr pools: a
+    virtual badge's. Once in a VM of several pins, whose names are interned
+    once as their code is loaded once (FirmwareFile.heap)."""
+    from cpsim import resident
+
+    return resident.BADGE_QSTR_POOL_BYTES
 
 
 for _p in (str(EMULATOR), str(FIRMWARE), str(FW_TESTS)):
@@ -94,7 +116,7 @@ class FirmwareFile(pytest.File):
         if cached is not None:
             return cached
         workdir = tempfile.mkdtemp(prefix="cloudpin-mp-")
-        env = dict(os.environ, MICROPYPATH=micropython_path())
+        env = dict(os.environ, MICROPYPATH=micropython_path(), CLOUDPIN_QSTR_HOLD=str(qstr_charge()))
         proc = subprocess.run(
             [micropython_binary(), "-X", "heapsize=" + self.heap(), str(FW_TESTS / "mp_runner.py"), self.path.stem, workdir],
             cwd=workdir, env=env, capture_output=True, text=True, timeout=600,

@@ -3,7 +3,9 @@
 # RGB565 FrameBuffer (a line, not the screen: 135x240 would be 63 KB of a
 # 100 KB heap) that is reused for every line, so a refresh allocates
 # nothing; refreshed rarely (the app's status period), since every refresh
-# keeps the CPU and SPI busy for milliseconds.
+# keeps the CPU and SPI busy for milliseconds. The line's buffer (3.2 KB on
+# the M5StickC Plus) is made at the first refresh: a pin showing its
+# designs instead never makes it (docs/designs.md "The heap").
 import asyncio
 
 from cloudpin.st7789 import color
@@ -16,26 +18,34 @@ class StatusDisplay:
     def __init__(self, lcd):
         """lcd: a cloudpin.st7789.ST7789, initialised. ImportError where the
         port has no framebuf (CPython simulations): no display then."""
-        import framebuf
+        import framebuf  # noqa: F401 - here, so that a port without it has no display
 
         self.lcd = lcd
         self.width = lcd.width
-        self._buf = bytearray(lcd.width * LINE_H * 2)
-        self._fb = framebuf.FrameBuffer(self._buf, lcd.width, LINE_H, framebuf.RGB565)
+        self._buf = None  # the line's RGB565 pixels, made at the first refresh
+        self._fb = None
         self._digits = tuple(_DIGITS)  # one-character strings made once
         self.fg = color(255, 255, 255)
         self.accent = color(0, 200, 255)
         self.refreshes = 0
 
+    def _line(self):
+        if self._fb is None:
+            import framebuf
+
+            self._buf = bytearray(self.width * LINE_H * 2)
+            self._fb = framebuf.FrameBuffer(self._buf, self.width, LINE_H, framebuf.RGB565)
+        return self._fb
+
     def clear(self):
-        self._fb.fill(0)
+        self._line().fill(0)
         for row in range(self.lcd.height // LINE_H + 1):
             y = row * LINE_H
             self.lcd.blit(self._buf, 0, y, self.width, min(LINE_H, self.lcd.height - y))
 
     def line(self, row, text, n=-1, fg=None):
         """Row `row` (LINE_H pixels each): text, then n in decimal if n >= 0."""
-        fb = self._fb
+        fb = self._line()
         fb.fill(0)
         fb.text(text, 2, 2, self.fg if fg is None else fg)
         if n >= 0:

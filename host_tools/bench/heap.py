@@ -21,10 +21,14 @@ here, host_tools/fw/vm.py) unless they say esp32.
             phone reads the friend list, and after it left.
   one_pin   the whole app on exactly one pin's share with the chip's qstr
             pools charged (cpsim.resident.pad_qstrs), without and with the
-            Tokyo pack: free heap after boot, the least while a tap makes a
-            friend (sampled every 20 ms while the pin is awake; a second pin
-            built after it, the VM cut to what two chips would have), after
-            it; whether the designs came on.
+            Tokyo pack, and on the M5StickC Plus with it (its parts fitted,
+            its display's buffers charged as on the chip): free heap after
+            boot and after each part of it (free_after), the least while a
+            tap makes a friend (sampled every 20 ms while the pin is awake; a
+            second pin built after it, the VM cut to what two chips would
+            have), after it; whether the designs came on; with a display,
+            the most a redraw of a new card allocates.
+            The modules table has the M5StickC Plus's own modules too ("only").
   chip_qstrs the names the app interns on the chip (its .mpy files for the
             ESP32, less the ROM's) at boot, with the designs, after a phone
             session, and the qstr pools they take.
@@ -244,6 +248,7 @@ ESP32_ROM_NAMES = Path(__file__).with_name("esp32_rom_names.txt")
 # Loaded and dropped at boot (cloudpin.app._drop_boot_modules): its names stay.
 BOOT_ONLY = ("cloudpin.boardspec",)
 DESIGNS = ("cloudpin.designs", "cloudpin.designs.pack", "cloudpin.designs.engine", "cloudpin.designs.service")
+DISPLAY_DESIGNS = ("cloudpin.designs.draw", "cloudpin.designs.packinfo")  # packinfo read and dropped: its names stay
 PHONE_SESSION = ("cloudpin.phone.protocol", "cloudpin.phone.service", "cloudpin.phone.backend")  # phone/ids.py
 _ROM_PROBE = """
 import micropython
@@ -322,13 +327,14 @@ def chip_pools(n):
     return pools
 
 
-def qstrs(app_modules):
+def qstrs(app_modules, designs=DESIGNS):
     """How many names the app interns on the chip at boot (its modules as the
-    one_pin run loaded them, and the boot's own), with the designs, and after
-    a phone session; and the pools that takes."""
-    at_boot = set(app_modules) | set(BOOT_ONLY)
-    cases = {"boot": at_boot, "boot_with_designs": at_boot | set(DESIGNS),
-             "phone_session": at_boot | set(PHONE_SESSION), "phone_session_with_designs": at_boot | set(DESIGNS + PHONE_SESSION)}
+    one_pin run loaded them, less the designs', and the boot's own), with the
+    designs (`designs`: their modules), and after a phone session; and the
+    pools that takes."""
+    at_boot = (set(app_modules) - set(designs[1:])) | set(BOOT_ONLY)
+    cases = {"boot": at_boot, "boot_with_designs": at_boot | set(designs),
+             "phone_session": at_boot | set(PHONE_SESSION), "phone_session_with_designs": at_boot | set(designs + PHONE_SESSION)}
     per = _module_names(sorted(set().union(*cases.values())))
     every = set().union(*per.values()) - _esp32_rom()
     interned = every - _unix_rom(every)
@@ -357,11 +363,47 @@ data = None  # the pack file's bytes, for app_pin to write on each pin's flash: 
 if PACK:
     with open("pack.bin", "rb") as f:
         data = f.read()
+board = None  # the test board of appkit (the reference board's services, no parts fitted)
+devs = {"pa": None, "pb": None}
+if BOARD:
+    # A board file's parts on both pins (cpsim.boardfit, as a virtual badge
+    # fits them), made before the shares: the models are the chip's hardware.
+    # The display's memory is a file (no VM heap, as the glass costs none).
+    import json
+    from cpsim import boardfit
+    with open("board.json") as f:
+        board = json.load(f)
+    for name in devs:
+        devs[name] = w.device(name)
+        boardfit.fit(devs[name], board, display_path="lcd-%s.bin" % name)
+
+
+class Sink:
+    def blit(self, buf, x, y, w, h):
+        pass
+
+
+def raw(app):
+    # The display's buffers: bytes in the VM as on the chip, where the share
+    # is the chip's heap doubled (objects are words): held once more, so that
+    # they cost the share twice their size as on the chip.
+    n = 0
+    d = app.hw.display
+    if d is not None and app.designs is None:
+        n += d.width * 12 * 2  # the status screen's line (cloudpin.display.LINE_H rows), made at its first refresh
+    cv = getattr(app.designs, "_canvas", None)
+    if cv is not None:
+        n += len(cv.buf) + len(cv._band)
+    return n
+
+
 gc.collect()
-# The chip's qstr pools for the firmware's names (with the designs' names, the
-# chip's next pool too), then exactly the pin's share free: the rest of the heap
-# is held; a second share is held for pin B.
-pools = resident.CHIP_QSTR_POOL_BYTES + (resident.CHIP_QSTR_POOL_MORE_BYTES if PACK else 0)
+# The chip's qstr pools for the firmware's names at boot, then exactly the
+# pin's share free: the rest of the heap is held; a second share is held for
+# pin B. With the designs' names the chip makes its next pool as they load
+# (docs/heap.md "The qstr pools"): that one is held when they have loaded
+# (held before, it would be charged twice: the designs' heap check counts it).
+pools = resident.CHIP_QSTR_POOL_BYTES
 held = [bytearray(pools), bytearray(SHARE), None]
 gc.collect()
 held[2] = bytearray(gc.mem_free() - SHARE + pools)
@@ -372,10 +414,31 @@ from appkit import app_pin, start_and_tap
 from cloudpin import bus as topics
 T0 = 1796000010
 root = os.getcwd()
-da, a, la = app_pin(w, root, "pa", 1, T0, card=True, pack=data, status_every_ms=600000)
+if PACK:
+    import cloudpin.designs as designs_pkg
+
+    def for_app(app, hw, log, path, real=designs_pkg.for_app):
+        svc = real(app, hw, log, path)
+        if svc is not None:
+            held.append(bytearray(resident.CHIP_QSTR_POOL_MORE_BYTES))
+        return svc
+
+    designs_pkg.for_app = for_app
+
+
+def mark(tag):
+    if MARKS:
+        gc.collect()
+        print("MARK", tag, gc.mem_free())
+
+
+da, a, la = app_pin(w, root, "pa", 1, T0, card=True, pack=data, status_every_ms=600000, board=board, dev=devs["pa"],
+                    mark=mark)
 os.chdir(root)
 if a.designs is None:
     data = None
+print("RAW", raw(a))
+held.append(bytearray(raw(a)))
 gc.collect()
 free_a = gc.mem_free()
 print("BOOT", free_a)
@@ -384,8 +447,9 @@ print("FROM", sys.modules["cloudpin.app"].__file__)
 print("MODULES", " ".join(k for k in sys.modules if k.startswith("cloudpin")))
 held[1] = None
 gc.collect()
-db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, pack=data, status_every_ms=600000)
+db, b, lb = app_pin(w, root, "pb", 2, T0, card=True, pack=data, status_every_ms=600000, board=board, dev=devs["pb"])
 os.chdir(root)
+held.append(bytearray(raw(b)))
 gc.collect()
 held[1] = bytearray(gc.mem_free() - 2 * free_a)  # what two chips would have free, no more
 gc.collect()
@@ -415,11 +479,46 @@ gc.collect()
 print("AFTER", gc.mem_free())
 print("MADE", len(made))
 print("UNLOCKED", " ".join(a.designs.engine.pack.ids[i] for i in a.designs.engine.order) if a.designs else "-")
+cv = getattr(a.designs, "_canvas", None)
+if cv is not None:
+    # A redraw of each card in turn, none among the last two read (what a new
+    # card costs: its records and a file object), with nothing collected
+    # meanwhile: the most one allocates.
+    svc = a.designs
+    e = svc.engine
+    lcd = Sink()  # the firmware's allocations alone: the emulated glass is the chip's LCD
+    worst = 0
+    for i in range(e.pack.count):
+        gc.collect()
+        f0 = gc.mem_free()
+        gc.disable()
+        cur, n = e.progress(i)
+        cv.card(e.pack, i, e.got[i], cur, n, len(e.order), (i + 1) % e.pack.count, 0, 1)
+        cv.push(lcd, svc._palette)
+        used = f0 - gc.mem_free()
+        gc.enable()
+        worst = max(worst, used)
+    print("REDRAW", worst)
+# Then the owner's double tap opens the phone window: its service loads if
+# the heap has the room a session needs (cloudpin.phone.role), else it stays
+# shut, logged (no phone connects here: tests/test_phone_e2e.py serves one).
+w.use(da)
+a.phone.open()
+w.run_for(1500)
+gc.collect()
+print("PHONE", a.phone.service is not None)
 for ln in la:
     print("A", ln)
 for ln in lb:
     print("B", ln)
 '''
+
+
+M5 = "m5stickc_plus"
+# (key, the Tokyo pack, board) of the one_pin runs: the reference board's
+# services with no parts fitted (appkit), and the M5StickC Plus with its
+# parts (the accelerometer read in software, the AXP192, the ST7789).
+ONE_PIN_RUNS = (("without_pack", False, None), ("with_pack", True, None), (M5 + "_with_pack", True, M5))
 
 
 def rom_image():
@@ -430,11 +529,15 @@ def rom_image():
     return romfs.build_package(vm_arch(vm.micropython_binary(BenchError)))
 
 
-def one_pin(path, pack, image=None):
+def one_pin(path, pack, image=None, board=None, marks=False):
     """The run above: the package from its ROMFS `image` (rom_image() if None)
     mounted at /rom; `path` a scratch folder for the harness's .mpy; pack: the
-    Tokyo pack on the pins. A dict of what the firmware had free (the VM's
-    bytes), the friends made, the first pin's unlocks, and both pins' log lines."""
+    Tokyo pack on the pins; board: a board file's name (boards/NAME.json)
+    whose parts both pins carry (None: appkit's, the reference board's
+    services with no parts fitted). A dict of what the firmware had free (the
+    VM's bytes), the friends made, the first pin's unlocks, and both pins'
+    log lines; with a display, what a redraw allocates at most (a card not
+    read before) and the least free in it, after the tap."""
     from host_tools.designs import DEFAULT_PACK, compile_pack
     from host_tools.emulator.cpsim import resident
     from host_tools.images.fsimage import BYTECODE, compile_module
@@ -442,13 +545,17 @@ def one_pin(path, pack, image=None):
     exe = vm.micropython_binary(BenchError)
     image = image if image is not None else rom_image()
     share = vm.firmware_heap_in_vm() + resident.RUNTIME_BYTES
-    heap = str(int(vm.vm_heap(exe, _ONE_PIN_PROBE)) + 2 * share + len(image) + 1024)
+    # with a board: its parts' models, two pins' (the chip's hardware: outside the shares)
+    heap = str(int(vm.vm_heap(exe, _ONE_PIN_PROBE)) + 2 * share + len(image) + 1024 + (98304 if board else 0))
+    files = {"pack.bin": compile_pack(DEFAULT_PACK), ROM_FILE: image}
+    if board is not None:
+        files["board.json"] = (REPO / "boards" / (board + ".json")).read_bytes()
     # the harness's code is charged to the pin: as .mpy, as the firmware, not compiled in its heap
     harness = Path(path) / "harness"
     harness.mkdir(parents=True, exist_ok=True)
     (harness / "appkit.mpy").write_bytes(compile_module(FW_TESTS / "appkit.py", "appkit.py", BYTECODE))
-    out = vm.run_script("SHARE = %d\nPACK = %r\n" % (share, pack) + _ONE_PIN,
-                        {"pack.bin": compile_pack(DEFAULT_PACK), ROM_FILE: image}, BenchError,
+    out = vm.run_script("SHARE = %d\nPACK = %r\nBOARD = %r\nMARKS = %r\n" % (share, pack, board is not None, marks) + _ONE_PIN,
+                        files, BenchError,
                         what="one pin's share", heap=heap, path=[harness, vm.emulator_dir()], timeout=300)
     vals = {}
     for line in out.splitlines():
@@ -460,6 +567,13 @@ def one_pin(path, pack, image=None):
             # two pins given twice the first one's free heap, sharing the code: half is a pin's
             "least_free_in_tap_per_pin": int(vals["LEAST"][0]) // 2, "samples": int(vals["SAMPLES"][0]),
             "free_after_tap_per_pin": int(vals["AFTER"][0]) // 2, "friends_made": int(vals["MADE"][0]),
+            "board": board or "appkit", "display_bytes_charged_again": int(vals["RAW"][0]),
+            "redraw_alloc_max": int(vals["REDRAW"][0]) if "REDRAW" in vals else None,
+            # the phone window opened after the tap: its service loaded? (the role's log line says why not)
+            "phone_window_loads": vals["PHONE"][0].split()[0] == "True",
+            "phone_log": [ln for ln in vals.get("A", []) if " phone " in ln],
+            # with marks: free after each part of the first pin's boot (App's mark hook), in order
+            "free_after": [(t, int(f)) for t, f in (v.split() for v in vals.get("MARK", []))],
             "unlocked": vals["UNLOCKED"][0].split() if vals["UNLOCKED"] != ["-"] else [],
             "modules": vals["MODULES"][0].split(), "app_from": vals["FROM"][0],
             "lines_a": vals.get("A", []), "lines_b": vals.get("B", [])}
@@ -474,18 +588,21 @@ def measure(badges=True, progress=None):
         out = _phases(image)
         phases = {tag: {"in_use": int(alloc), "largest_free": int(big)} for tag, alloc, big in _parse(out, "MARK")}
         loaded = [line[len("ORDER "):].split() for line in out.splitlines() if line.startswith("ORDER ")][0]
-        order = load_order(loaded)
+        say("heap: the app on one pin's share, without and with the designs' pack, and on the %s..." % M5)
+        runs = {k: one_pin(tmp, pack, image, board, marks=True) for k, pack, board in ONE_PIN_RUNS}
+        alone = {k: {n: v for n, v in r.items() if not n.startswith("lines_") and n != "modules"} for k, r in runs.items()}
+        m5 = [m for m in runs[M5 + "_with_pack"]["modules"] if m not in loaded]  # its parts' drivers, the drawing
+        order = load_order(loaded + m5)
         say("heap: module by module, .mpy and source...")
         rom = _modules(order, image=image)
         mpy = _modules(order, tree)
         src = _modules(order, FIRMWARE_DIR)
-        say("heap: the app on one pin's share, without and with the designs' pack...")
-        runs = {k: one_pin(tmp, pack, image) for k, pack in (("without_pack", False), ("with_pack", True))}
-        alone = {k: {n: v for n, v in r.items() if not n.startswith("lines_") and n != "modules"} for k, r in runs.items()}
         say("heap: the names the app interns on the chip...")
         names = qstrs(runs["without_pack"]["modules"])
+        names.update({M5 + "_" + k: v for k, v in qstrs(runs[M5 + "_with_pack"]["modules"], DESIGNS + DISPLAY_DESIGNS).items()})
     modules = {m: {"rom": rom[m][0], "mpy": mpy[m][0], "py": src.get(m, (None,))[0], "py_peak": src.get(m, (None, None))[1],
-                   "esp32_mpy_file": _esp32_mpy_bytes(m)} for m in order if m in mpy and m not in PHONE_SIDE}
+                   "esp32_mpy_file": _esp32_mpy_bytes(m), "only": M5 if m in m5 else None}
+               for m in order if m in mpy and m not in PHONE_SIDE}
     result = {"unit": "VM bytes (64-bit; the pin's heap is %d here) unless esp32" % vm.firmware_heap_in_vm(),
               "modules": modules,
               "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("rom", "mpy", "py", "esp32_mpy_file")},
@@ -515,6 +632,9 @@ def run(args):
     o = r["one_pin"]["without_pack"]
     summary += "; one pin's share: %d free at boot, %d least in a tap (designs %s with the pack)" % (
         o["free_after_boot"], o["least_free_in_tap_per_pin"], "on" if r["one_pin"]["with_pack"]["designs"] else "off")
+    m = r["one_pin"][M5 + "_with_pack"]
+    summary += "; %s with the pack: designs %s, %d free at boot, %d least in a tap" % (
+        M5, "on" if m["designs"] else "off", m["free_after_boot"], m["least_free_in_tap_per_pin"])
     if "badges" in r:
         b = r["badges"]["badge-1"]
         summary += "; demo badge free %s at boot, %s least after its friend" % (b["free_at_boot"], b["least_free_after"])

@@ -26,12 +26,15 @@ def pair_key(n):
     return bytes([n]) * 16
 
 
-def app_pin(w, root, name, n, t0, social=True, card=False, pack=None, **kw):
+def app_pin(w, root, name, n, t0, social=True, card=False, pack=None, board=None, dev=None, **kw):
     """(Device, App, log lines) of pin number `n` (1..254) named `name` in
     World `w`, its clock at UTC `t0` at t = 0. social: the event's keys;
     card: an owner card too (meet and greet sends it); pack: a compiled
-    event pack put on its flash as pack.bin. kw: for App."""
-    dev = w.device(name)
+    event pack put on its flash as pack.bin; board: its board file's dict
+    (BOARD if None); dev: a Device of `w` made for it already (its parts
+    fitted: cpsim.boardfit), else a new one. kw: for App."""
+    if dev is None:
+        dev = w.device(name)
     dev.flash_dir = root + "/" + name
     os.mkdir(dev.flash_dir)
     w.use(dev)
@@ -41,7 +44,7 @@ def app_pin(w, root, name, n, t0, social=True, card=False, pack=None, **kw):
     dev.rtc_offset_us = (t0 - RTC_EPOCH) * 1000000
     lines = []
     log = Logger("app", sink=lines.append)
-    hw = board_layer.build(BOARD, log.child("board"), wdt_timeout_ms=0)
+    hw = board_layer.build(BOARD if board is None else board, log.child("board"), wdt_timeout_ms=0)
     identity.set_badge_id(hw.nvs, bytes((0, 0, 0, 0, 0, 0, 0, n)))
     if social:
         identity.write(hw.nvs, pair_key(n), bytes([n + 1]) * 16, 1, EVENT, 60)

@@ -12,6 +12,21 @@ def main():
     from cpsim import simtime
 
     simtime.install()
+    # The VM's qstr pools padded first, with room for the emulator's names
+    # (about 1,400, as a test loads its modules) and the firmware's: those
+    # then make no pool in the VM, and the chips' pools for the firmware's
+    # names are held aside from the share instead (tests/conftest.py
+    # qstr_charge; docs/heap.md "The qstr pools"). Collected often
+    # meanwhile, so that the names' chunks lie packed low, not strewn over
+    # the share between the garbage of a heap never collected.
+    from cpsim import resident
+
+    gc.threshold(4096)
+    resident.pad_qstrs(2 * resident.QSTR_ROOM)
+    gc.threshold(-1)  # the port's default
+    gc.collect()
+    charge = os.getenv("CLOUDPIN_QSTR_HOLD")
+    held = bytearray(int(charge)) if charge else None  # noqa: F841 - held for the whole run
     modname = sys.argv[1]
     workdir = sys.argv[2] if len(sys.argv) > 2 else None
     mod = __import__(modname)

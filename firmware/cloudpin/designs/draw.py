@@ -1,22 +1,26 @@
 # Drawing the designs with framebuf: the same code draws on a pin's display
 # and, run in the MicroPython unix VM, the host's PNGs (cloudpin designs).
 #
-# The screen is drawn into one 4-bit indexed frame (framebuf.GS4_HMSB, the
-# pack's 16 colours): 135x240 is 16 KB, where RGB565 would be 63 KB of a
-# 100 KB heap. It goes to the LCD a band of rows at a time, each band turned
-# into RGB565 by framebuf's blit with a palette (C code, no Python per
-# pixel). Frame, band and palette are allocated once by Canvas(); drawing
-# and pushing allocate nothing (no floats, no string building: numbers are
+# The screen is drawn a band of rows at a time, never whole: each band into
+# a 4-bit indexed FrameBuffer (framebuf.GS4_HMSB, the pack's 16 colours) of
+# BAND rows, every shape moved up by the band's top (framebuf clips what
+# falls outside), then turned into RGB565 by framebuf's blit with a palette
+# (C code, no Python per pixel) and sent. A whole 4-bit frame would be
+# 16,320 bytes of the M5StickC Plus's 100 KB heap, RGB565 63 KB; the two
+# bands are 5,408 (docs/designs.md "The heap"). The price: the card is drawn
+# once per band (the design only in the bands its box crosses). card() reads
+# what the card shows (its records from the pack, once); push() draws and
+# sends it. Bands and palette are allocated once by Canvas(); drawing and
+# pushing allocate nothing (no floats, no string building: numbers are
 # drawn digit by digit from strings made once).
 import framebuf
 from array import array
 
 from micropython import const
 
+from cloudpin.designs import BAND
 from cloudpin.designs import pack as packfmt
-from cloudpin.designs import packinfo
 
-BAND = const(16)  # rows per SPI transfer: 135 x 16 x 2 = 4.3 KB
 DESIGN_Y = const(14)
 _BLACK = const(0)
 _WHITE = const(1)
@@ -31,27 +35,34 @@ UNITS = ("friends", "friends/day", "steps/day", "steps", "orgs", "roles", "tap d
 UNIT = ("friend", "friend/day", "step/day", "step", "org", "role", "tap day", "collector", "day streak")
 
 
-def _greyed():
-    # The locked form: each colour as black, dark or grey by its luminance,
-    # so the design shows as a dim silhouette of itself.
-    out = []
-    for name, rgb in packinfo.COLOURS:
-        y = (299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2]) // 1000
-        out.append(_BLACK if y < 80 else _DARK if y < 170 else _GREY)
-    return bytes(out)
+def _tables():
+    # What drawing needs of packinfo's tables, read once: the drawing box,
+    # the palette (3 bytes a colour) and its locked form, each colour as
+    # black, dark or grey by its luminance (the design shows as a dim
+    # silhouette of itself). The pin keeps these 64 bytes, not packinfo
+    # (3.9 KB of the VM's heap from /rom): the designs service drops it.
+    from cloudpin.designs import packinfo
+
+    rgb = bytearray()
+    greyed = bytearray()
+    for name, c in packinfo.COLOURS:
+        rgb.extend(bytes(c))
+        y = (299 * c[0] + 587 * c[1] + 114 * c[2]) // 1000
+        greyed.append(_BLACK if y < 80 else _DARK if y < 170 else _GREY)
+    return packinfo.BOX, bytes(rgb), bytes(greyed)
 
 
-GREYED = _greyed()
+BOX, _RGB, GREYED = _tables()
 
 
 def palette_rgb565(color):
     """The pack's colours as a 16x1 RGB565 FrameBuffer (colours from
     color(r, g, b), e.g. cloudpin.st7789.color: byte order for the LCD)."""
-    buf = bytearray(2 * len(packinfo.COLOURS))
-    fb = framebuf.FrameBuffer(buf, len(packinfo.COLOURS), 1, framebuf.RGB565)
-    for i in range(len(packinfo.COLOURS)):
-        rgb = packinfo.COLOURS[i][1]
-        fb.pixel(i, 0, color(rgb[0], rgb[1], rgb[2]))
+    n = len(GREYED)
+    buf = bytearray(2 * n)
+    fb = framebuf.FrameBuffer(buf, n, 1, framebuf.RGB565)
+    for i in range(n):
+        fb.pixel(i, 0, color(_RGB[3 * i], _RGB[3 * i + 1], _RGB[3 * i + 2]))
     return fb
 
 
@@ -59,23 +70,36 @@ class Canvas:
     def __init__(self, width=135, height=240):
         self.width = width
         self.height = height
-        # GS4 rows are whole bytes: an odd width takes a spare half byte.
-        self.buf = bytearray((width + 1) // 2 * height)
-        self.fb = framebuf.FrameBuffer(self.buf, width, height, framebuf.GS4_HMSB)
+        # The band drawn (GS4 rows are whole bytes: an odd width takes a
+        # spare half byte) and its RGB565 form, sent to the LCD.
+        self.buf = bytearray((width + 1) // 2 * BAND)
+        self.fb = framebuf.FrameBuffer(self.buf, width, BAND, framebuf.GS4_HMSB)
         self._pts = array("h", bytes(4 * packfmt.MAX_POINTS))
         self._digits = tuple("0123456789")
-        # The band each push converts to RGB565 (the last one may be shorter).
         self._band = bytearray(2 * width * BAND)
         self._band_fb = framebuf.FrameBuffer(self._band, width, BAND, framebuf.RGB565)
         rest = height % BAND
         self._last = memoryview(self._band)[: 2 * width * rest] if rest else self._band
-        self._pal = None
-        self.ox = (width - packinfo.BOX) // 2
+        self.ox = (width - BOX) // 2
+        self.y0 = 0  # the top row of the band being drawn
+        # The card to draw (card()): its records read once, for every band.
+        self._pack = None
+        self._i = 0
+        self._code = b""
+        self._short = ""
+        self._next_short = ""
+        self._unlocked = False
+        self._cur = 0
+        self._target = 0
+        self._n_unlocked = 0
+        self._next_i = -1
+        self._next_cur = 0
+        self._next_target = 0
 
     # --- a design ------------------------------------------------------------
     def design(self, code, ox, oy, cmap=None):
         """Draw a compiled design (pack.Pack.designs[i]) with its top left
-        at (ox, oy); cmap (16 bytes, e.g. GREYED) maps its colours."""
+        at (ox, oy) of the band; cmap (16 bytes, e.g. GREYED) maps its colours."""
         fb = self.fb
         i = 0
         n = len(code)
@@ -124,10 +148,11 @@ class Canvas:
             fb.ellipse(x1, y1, h, h, c, True)
             fb.ellipse(x2, y2, h, h, c, True)
 
-    # --- text and numbers ----------------------------------------------------
+    # --- text and numbers (y: the screen's row; drawn into the band) ----------
     def number(self, n, x, y, c):
         """n in decimal at (x, y); returns the x after it."""
         d = 1
+        y -= self.y0
         while d * 10 <= n:
             d *= 10
         while d:
@@ -136,12 +161,16 @@ class Canvas:
             d //= 10
         return x
 
+    def text(self, text, x, y, c):
+        self.fb.text(text, x, y - self.y0, c)
+
     def centred(self, text, y, c):
-        self.fb.text(text, max(0, (self.width - 8 * len(text)) // 2), y, c)
+        self.fb.text(text, max(0, (self.width - 8 * len(text)) // 2), y - self.y0, c)
 
     def bar(self, x, y, w, cur, target, c):
         """A progress bar cur/target (integer maths) w pixels wide."""
         fb = self.fb
+        y -= self.y0
         fb.rect(x, y, w, 8, _GREY)
         if target > 0:
             fill = (w - 4) * min(cur, target) // target
@@ -151,6 +180,7 @@ class Canvas:
     def padlock(self, x, y):
         """A padlock 36 wide, 44 high, its top left at (x, y)."""
         fb = self.fb
+        y -= self.y0
         for r in range(10, 16):
             fb.ellipse(x + 18, y + 16, r, r, _WHITE if 10 < r < 15 else _BLACK, False, 3)
         fb.fill_rect(x + 3, y + 16, 6, 5, _BLACK)
@@ -163,55 +193,89 @@ class Canvas:
 
     # --- the screen ----------------------------------------------------------
     def card(self, pack, i, unlocked, cur, target, n_unlocked, next_i=-1, next_cur=0, next_target=0):
-        """The whole screen for design i: its short name, the design (or its
-        locked form: greyed under a padlock), the task with a
+        """The card push() draws for design i: its short name, the design
+        (or its locked form: greyed under a padlock), the task with a
         progress bar (cur of target), how many are unlocked, and progress
-        toward the next unlock (next_i, -1 for none). Allocates nothing."""
+        toward the next unlock (next_i, -1 for none). Reads the records it
+        shows from the pack once (a card not among the last two read
+        allocates them); else allocates nothing."""
+        self._pack = pack
+        self._i = i
+        self._code = pack.designs[i]
+        self._short = pack.shorts[i]
+        self._next_short = pack.shorts[next_i] if next_i >= 0 and next_i != i else ""
+        self._unlocked = unlocked
+        self._cur = cur
+        self._target = target
+        self._n_unlocked = n_unlocked
+        self._next_i = next_i
+        self._next_cur = next_cur
+        self._next_target = next_target
+
+    def _draw(self):
+        """The band of the card whose top row is self.y0."""
         fb = self.fb
         w = self.width
+        y0 = self.y0
+        pack = self._pack
+        i = self._i
+        unlocked = self._unlocked
         fb.fill(_BLACK)
+        if pack is None:  # no card yet: black
+            return
         ox = self.ox
-        box = packinfo.BOX
-        if unlocked:
-            self.design(pack.designs[i], ox, DESIGN_Y)
-        else:
-            self.design(pack.designs[i], ox, DESIGN_Y, GREYED)
-            self.padlock(ox + (box - 36) // 2, DESIGN_Y + (box - 44) // 2)
-        # Clip: a design may reach past its box (a hill, a wave); what it
-        # drew outside is cleared before the text goes there.
-        fb.fill_rect(0, 0, w, DESIGN_Y - 1, _BLACK)
-        fb.fill_rect(0, DESIGN_Y + box + 1, w, self.height, _BLACK)
-        fb.fill_rect(0, 0, ox - 1, self.height, _BLACK)
-        fb.fill_rect(ox + box + 1, 0, w, self.height, _BLACK)
-        fb.rect(ox - 1, DESIGN_Y - 1, box + 2, box + 2, _DARK)
-        self.centred(pack.shorts[i], 3, _WHITE)
-        y = DESIGN_Y + packinfo.BOX + 6
+        box = BOX
+        if self._rows(DESIGN_Y - 1, box + 2):  # the band crosses the design's box
+            if unlocked:
+                self.design(self._code, ox, DESIGN_Y - y0)
+            else:
+                self.design(self._code, ox, DESIGN_Y - y0, GREYED)
+                self.padlock(ox + (box - 36) // 2, DESIGN_Y + (box - 44) // 2)
+            # Clip: a design may reach past its box (a hill, a wave); what it
+            # drew outside is cleared before the text goes there.
+            fb.fill_rect(0, -y0, w, DESIGN_Y - 1, _BLACK)
+            fb.fill_rect(0, DESIGN_Y + box + 1 - y0, w, self.height, _BLACK)
+            fb.fill_rect(0, -y0, ox - 1, self.height, _BLACK)
+            fb.fill_rect(ox + box + 1, -y0, w, self.height, _BLACK)
+            fb.rect(ox - 1, DESIGN_Y - 1 - y0, box + 2, box + 2, _DARK)
+        # Each line only in the bands it crosses (8 rows of text, a bar 8).
+        if self._rows(3, 8):
+            self.centred(self._short, 3, _WHITE)
+        y = DESIGN_Y + BOX + 6
         kind = pack.kinds[i]
-        fb.text("UNLOCKED" if unlocked else "LOCKED", 2, y, _GREEN if unlocked else _GREY)
-        x = self.number(n_unlocked, w - 8 * 6, y, _WHITE)
-        fb.text("/", x, y, _GREY)
-        self.number(pack.count, x + 8, y, _GREY)
+        if self._rows(y, 8):
+            self.text("UNLOCKED" if unlocked else "LOCKED", 2, y, _GREEN if unlocked else _GREY)
+            x = self.number(self._n_unlocked, w - 8 * 6, y, _WHITE)
+            self.text("/", x, y, _GREY)
+            self.number(pack.count, x + 8, y, _GREY)
         y += 12
-        x = self.number(pack.n[i], 2, y, _WHITE)
-        fb.text((UNIT if pack.n[i] == 1 else UNITS)[kind], x + 4, y, _WHITE)
+        if self._rows(y, 8):
+            x = self.number(pack.n[i], 2, y, _WHITE)
+            self.text((UNIT if pack.n[i] == 1 else UNITS)[kind], x + 4, y, _WHITE)
         y += 11
-        if kind == packfmt.COLLECTORS or kind == packfmt.STREAK:
+        if (kind == packfmt.COLLECTORS or kind == packfmt.STREAK) and self._rows(y, 8):
             # The extra condition: a collector made that many in a day; a streak day has that many steps.
-            fb.text("of", 2, y, _GREY)
+            self.text("of", 2, y, _GREY)
             x = self.number(pack.extra[i], 22, y, _GREY)
-            fb.text("made" if kind == packfmt.COLLECTORS else "steps", x + 4, y, _GREY)
+            self.text("made" if kind == packfmt.COLLECTORS else "steps", x + 4, y, _GREY)
         y += 11
-        self.bar(2, y, w - 4, target if unlocked else cur, target, _GREEN if unlocked else _SKY)
+        target = self._target
+        if self._rows(y, 8):
+            self.bar(2, y, w - 4, target if unlocked else self._cur, target, _GREEN if unlocked else _SKY)
         y += 10
-        if not unlocked:
-            x = self.number(cur, 2, y, _SKY)
-            fb.text("/", x, y, _GREY)
+        if not unlocked and self._rows(y, 8):
+            x = self.number(self._cur, 2, y, _SKY)
+            self.text("/", x, y, _GREY)
             self.number(target, x + 8, y, _GREY)
         y = self.height - 34
-        if next_i >= 0 and next_i != i:
-            fb.text("next unlock", 2, y, _GREY)
-            fb.text(pack.shorts[next_i], 2, y + 11, _WHITE)
-            self.bar(2, y + 23, w - 4, next_cur, next_target, _SKY)
+        if self._next_i >= 0 and self._next_i != i and self._rows(y, 31):
+            self.text("next unlock", 2, y, _GREY)
+            self.text(self._next_short, 2, y + 11, _WHITE)
+            self.bar(2, y + 23, w - 4, self._next_cur, self._next_target, _SKY)
+
+    def _rows(self, y, h):
+        """Rows y .. y + h - 1 of the screen cross the band being drawn."""
+        return y < self.y0 + BAND and y + h > self.y0
 
     def show(self, engine, lcd, palette):
         """The card of the design `engine` (designs.engine.Designs) shows (before
@@ -225,12 +289,15 @@ class Canvas:
 
     # --- to the LCD ----------------------------------------------------------
     def push(self, lcd, palette):
-        """Send the frame to lcd (cloudpin.st7789.ST7789) a band at a time,
-        through palette (palette_rgb565())."""
+        """Draw the card (card()) and send it to lcd (cloudpin.st7789.ST7789)
+        a band at a time, through palette (palette_rgb565())."""
         band = self._band_fb
         y = 0
         while y < self.height:
             h = min(BAND, self.height - y)
-            band.blit(self.fb, 0, -y, -1, palette)
+            self.y0 = y
+            self._draw()
+            band.blit(self.fb, 0, 0, -1, palette)
             lcd.blit(self._band if h == BAND else self._last, 0, y, self.width, h)
             y += BAND
+        self.y0 = 0

@@ -213,6 +213,7 @@ class DesignService:
 
             self._canvas = draw.Canvas(lcd.width, lcd.height)
             self._palette = draw.palette_rgb565(color)
+            _forget(("cloudpin.designs.packinfo",))  # draw keeps what it read of it (draw._tables)
         bus.subscribe(topics.DESIGN, self._on_design)
         if button is not None:
             import machine
