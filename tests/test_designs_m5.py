@@ -45,8 +45,8 @@ def test_the_m5stickc_plus_boots_its_designs_beside_meet_and_greet_and_a_tap_mak
     assert "cloudpin.designs.draw" in r["modules"] and "cloudpin.designs.packinfo" not in r["modules"]
     # no 4-bit frame of the screen: two bands, charged twice (docs/designs.md)
     assert r["display_bytes_charged_again"] == designs.canvas_bytes(WIDTH)
-    # measured 2026-12-05 (bench heap, one_pin m5stickc_plus_with_pack): 30,112
-    # free after boot, 5,008 the least while the tap made a friend and unlocked
+    # measured 2026-12-05 (bench heap, one_pin m5stickc_plus_with_pack): 30,176
+    # free after boot, 5,264 the least while the tap made a friend and unlocked
     # aquatics (its card redrawn then), 15,200 after it; a redraw of a card not
     # read before allocates 4,160 at most (its records and the pack's file).
     # Before the card was drawn in bands (a 16,320-byte frame, a 4,320-byte
@@ -59,7 +59,7 @@ def test_the_m5stickc_plus_boots_its_designs_beside_meet_and_greet_and_a_tap_mak
 
 def test_the_check_counts_what_the_designs_took_on_the_m5(m5):
     # From /rom: their code and data, the drawing's and the two bands
-    # (measured 25,344 without the qstr pool), not much more.
+    # (measured 25,424 without the qstr pool), not much more.
     took = designs_cost(m5)
     counted = (designs.CODE_ROM_WORDS + designs.DRAW_ROM_WORDS) * 8 + designs.canvas_bytes(WIDTH)
     assert took <= counted < took + 4096, (took, counted)

@@ -561,7 +561,8 @@ def one_pin(path, pack, image=None, board=None, marks=False):
     for line in out.splitlines():
         k, _, v = line.partition(" ")
         vals.setdefault(k, []).append(v)
-    charge = resident.CHIP_QSTR_POOL_BYTES + (resident.CHIP_QSTR_POOL_MORE_BYTES if pack else 0)
+    # the chip's pools at boot, and the next one once the designs' names are interned (held when they load)
+    charge = resident.CHIP_QSTR_POOL_BYTES + (resident.CHIP_QSTR_POOL_MORE_BYTES if vals["DESIGNS"] == ["True"] else 0)
     return {"share": int(vals["SHARE"][0]), "qstr_charge": charge,
             "free_after_boot": int(vals["BOOT"][0]), "designs": vals["DESIGNS"] == ["True"],
             # two pins given twice the first one's free heap, sharing the code: half is a pin's
@@ -591,8 +592,10 @@ def measure(badges=True, progress=None):
         say("heap: the app on one pin's share, without and with the designs' pack, and on the %s..." % M5)
         runs = {k: one_pin(tmp, pack, image, board, marks=True) for k, pack, board in ONE_PIN_RUNS}
         alone = {k: {n: v for n, v in r.items() if not n.startswith("lines_") and n != "modules"} for k, r in runs.items()}
-        m5 = [m for m in runs[M5 + "_with_pack"]["modules"] if m not in loaded]  # its parts' drivers, the drawing
-        order = load_order(loaded + m5)
+        # the designs' modules (the phases run has no pack), and the M5StickC Plus's own: its parts' drivers, the drawing
+        ref = set(loaded) | set(runs["with_pack"]["modules"])
+        m5 = [m for m in runs[M5 + "_with_pack"]["modules"] if m not in ref]
+        order = load_order(sorted(ref | set(m5)))
         say("heap: module by module, .mpy and source...")
         rom = _modules(order, image=image)
         mpy = _modules(order, tree)
@@ -605,7 +608,9 @@ def measure(badges=True, progress=None):
                for m in order if m in mpy and m not in PHONE_SIDE}
     result = {"unit": "VM bytes (64-bit; the pin's heap is %d here) unless esp32" % vm.firmware_heap_in_vm(),
               "modules": modules,
-              "modules_total": {k: sum(v[k] for v in modules.values()) for k in ("rom", "mpy", "py", "esp32_mpy_file")},
+              # the app as the phases run loads it (no pack, the reference board's services)
+              "modules_total": {k: sum(v[k] for m, v in modules.items() if m in loaded)
+                                for k in ("rom", "mpy", "py", "esp32_mpy_file")},
               "romfs_image": {"vm": len(image), "esp32": len(romfs.build_package("xtensawin"))},
               "services": _services(out), "phases": phases, "one_pin": alone, "chip_qstrs": names}
     if badges:
