@@ -5,7 +5,7 @@ MicroPython unix VM with the pin-sized heap), the time those bytes take on
 the wire at the board's SPI clock, and the CPU time of a redraw (the card
 drawn band by band, each band converted to RGB565 and sent) in the VM (the ESP32 figure is an ESTIMATE: VM time
 x ESP32_FACTOR, see docs/meet-and-greet.md). Also the heap the pack and the
-canvas (its two bands) take, what reading a new card's records allocates,
+canvas (its band) take, what reading a new card's records allocates,
 and the engine's cost per STEPS event.
 """
 import sys

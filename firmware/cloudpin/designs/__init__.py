@@ -14,7 +14,7 @@ CODE_ROM_WORDS = 2432
 CODE_FILE_WORDS = 4096
 # with a display, the drawing code and the canvas's objects (3.3 KB from /rom),
 # and packinfo's tables while draw reads them (3.9 KB; dropped after), or as
-# files (5.2 KB more); the canvas's two bands are bytes on both (canvas_bytes());
+# files (5.2 KB more); the canvas's band is bytes on both (canvas_bytes());
 DRAW_ROM_WORDS = 912
 DRAW_FILE_WORDS = 1664
 # the qstr pool their names make the chip add (1,280 entries, 8,984 bytes);
@@ -25,9 +25,9 @@ TAP_WORDS = 3328
 
 
 def canvas_bytes(width):
-    """The canvas's bands for a display `width` pixels wide: one of BAND rows
-    at 4 bits a pixel (drawn), one at 16 (sent)."""
-    return ((width + 1) // 2 + 2 * width) * BAND
+    """The canvas's band for a display `width` pixels wide: BAND rows of
+    RGB565 pixels, drawn and sent."""
+    return 2 * width * BAND
 
 
 def need(rom, display_width, meet, word):

@@ -1,18 +1,17 @@
 # Drawing the designs with framebuf: the same code draws on a pin's display
 # and, run in the MicroPython unix VM, the host's PNGs (cloudpin designs).
 #
-# The screen is drawn a band of rows at a time, never whole: each band into
-# a 4-bit indexed FrameBuffer (framebuf.GS4_HMSB, the pack's 16 colours) of
-# BAND rows, every shape moved up by the band's top (framebuf clips what
-# falls outside), then turned into RGB565 by framebuf's blit with a palette
-# (C code, no Python per pixel) and sent. A whole 4-bit frame would be
-# 16,320 bytes of the M5StickC Plus's 100 KB heap, RGB565 63 KB; the two
-# bands are 5,408 (docs/designs.md "The heap"). The price: the card is drawn
-# once per band (the design only in the bands its box crosses). card() reads
+# The screen is drawn a band of BAND rows at a time, never whole: each band
+# into an RGB565 FrameBuffer as the LCD takes it (the pack's 16 colours
+# looked up in the palette's), every shape moved up by the band's top
+# (framebuf clips what falls outside), and sent. A whole 4-bit frame would
+# be 16,320 bytes of the M5StickC Plus's 100 KB heap, RGB565 63 KB; the band
+# is 2,160 (docs/designs.md "The heap"). The price: the card is drawn once
+# per band (the design only in the bands its box crosses). card() reads
 # what the card shows (its records from the pack, once); push() draws and
-# sends it. Bands and palette are allocated once by Canvas(); drawing and
-# pushing allocate nothing (no floats, no string building: numbers are
-# drawn digit by digit from strings made once).
+# sends it. The band is allocated once by Canvas(); drawing and pushing
+# allocate nothing (no floats, no string building: numbers are drawn digit
+# by digit from strings made once).
 import framebuf
 from array import array
 
@@ -70,14 +69,13 @@ class Canvas:
     def __init__(self, width=135, height=240):
         self.width = width
         self.height = height
-        # The band drawn (GS4 rows are whole bytes: an odd width takes a
-        # spare half byte) and its RGB565 form, sent to the LCD.
-        self.buf = bytearray((width + 1) // 2 * BAND)
-        self.fb = framebuf.FrameBuffer(self.buf, width, BAND, framebuf.GS4_HMSB)
+        # The band, drawn in RGB565 as the LCD takes it: the pack's colour
+        # i is _col[i], read from the palette at each push.
+        self._band = bytearray(2 * width * BAND)
+        self.fb = framebuf.FrameBuffer(self._band, width, BAND, framebuf.RGB565)
+        self._col = array("H", bytes(2 * len(GREYED)))
         self._pts = array("h", bytes(4 * packfmt.MAX_POINTS))
         self._digits = tuple("0123456789")
-        self._band = bytearray(2 * width * BAND)
-        self._band_fb = framebuf.FrameBuffer(self._band, width, BAND, framebuf.RGB565)
         rest = height % BAND
         self._last = memoryview(self._band)[: 2 * width * rest] if rest else self._band
         self.ox = (width - BOX) // 2
@@ -101,6 +99,7 @@ class Canvas:
         """Draw a compiled design (pack.Pack.designs[i]) with its top left
         at (ox, oy) of the band; cmap (16 bytes, e.g. GREYED) maps its colours."""
         fb = self.fb
+        col = self._col
         i = 0
         n = len(code)
         while i < n:
@@ -114,28 +113,30 @@ class Canvas:
                     src = i + 4 + 2 * (j if j < k else k - 1)
                     pts[2 * j] = code[src]
                     pts[2 * j + 1] = code[src + 1]
-                fb.poly(ox, oy, pts, c, code[i + 2])
+                fb.poly(ox, oy, pts, col[c], code[i + 2])
                 i += 4 + 2 * k
                 continue
             a = code[i + 1] + ox
             b = code[i + 2] + oy
             if op == packfmt.OP_LINE:
-                self.line(a, b, code[i + 3] + ox, code[i + 4] + oy, code[i + 5], code[i + 6] if cmap is None else cmap[code[i + 6]])
+                self.line(a, b, code[i + 3] + ox, code[i + 4] + oy, code[i + 5],
+                          col[code[i + 6] if cmap is None else cmap[code[i + 6]]])
             elif op == packfmt.OP_RECT:
-                c = code[i + 5] if cmap is None else cmap[code[i + 5]]
+                c = col[code[i + 5] if cmap is None else cmap[code[i + 5]]]
                 if code[i + 6]:
                     fb.fill_rect(a, b, code[i + 3], code[i + 4], c)
                 else:
                     fb.rect(a, b, code[i + 3], code[i + 4], c)
             elif op == packfmt.OP_ELLIPSE:
-                fb.ellipse(a, b, code[i + 3], code[i + 4], code[i + 5] if cmap is None else cmap[code[i + 5]], code[i + 6])
+                fb.ellipse(a, b, code[i + 3], code[i + 4], col[code[i + 5] if cmap is None else cmap[code[i + 5]]], code[i + 6])
             elif op == packfmt.OP_ARC:
-                fb.ellipse(a, b, code[i + 3], code[i + 4], code[i + 5] if cmap is None else cmap[code[i + 5]], False, code[i + 6])
+                fb.ellipse(a, b, code[i + 3], code[i + 4], col[code[i + 5] if cmap is None else cmap[code[i + 5]]], False,
+                           code[i + 6])
             i += 7
 
     def line(self, x1, y1, x2, y2, w, c):
-        """A line w pixels thick with round ends (integer steps across the
-        line's minor axis: no floats, which the ESP32 port boxes)."""
+        """A line w pixels thick with round ends in colour value c (integer
+        steps across the line's minor axis: no floats, which the ESP32 port boxes)."""
         fb = self.fb
         h = w // 2
         if abs(x2 - x1) >= abs(y2 - y1):
@@ -153,6 +154,7 @@ class Canvas:
         """n in decimal at (x, y); returns the x after it."""
         d = 1
         y -= self.y0
+        c = self._col[c]
         while d * 10 <= n:
             d *= 10
         while d:
@@ -162,34 +164,36 @@ class Canvas:
         return x
 
     def text(self, text, x, y, c):
-        self.fb.text(text, x, y - self.y0, c)
+        self.fb.text(text, x, y - self.y0, self._col[c])
 
     def centred(self, text, y, c):
-        self.fb.text(text, max(0, (self.width - 8 * len(text)) // 2), y - self.y0, c)
+        self.fb.text(text, max(0, (self.width - 8 * len(text)) // 2), y - self.y0, self._col[c])
 
     def bar(self, x, y, w, cur, target, c):
         """A progress bar cur/target (integer maths) w pixels wide."""
         fb = self.fb
+        col = self._col
         y -= self.y0
-        fb.rect(x, y, w, 8, _GREY)
+        fb.rect(x, y, w, 8, col[_GREY])
         if target > 0:
             fill = (w - 4) * min(cur, target) // target
             if fill > 0:
-                fb.fill_rect(x + 2, y + 2, fill, 4, c)
+                fb.fill_rect(x + 2, y + 2, fill, 4, col[c])
 
     def padlock(self, x, y):
         """A padlock 36 wide, 44 high, its top left at (x, y)."""
         fb = self.fb
+        col = self._col
         y -= self.y0
         for r in range(10, 16):
-            fb.ellipse(x + 18, y + 16, r, r, _WHITE if 10 < r < 15 else _BLACK, False, 3)
-        fb.fill_rect(x + 3, y + 16, 6, 5, _BLACK)
-        fb.fill_rect(x + 27, y + 16, 6, 5, _BLACK)
-        fb.fill_rect(x + 4, y + 16, 4, 5, _WHITE)
-        fb.fill_rect(x + 28, y + 16, 4, 5, _WHITE)
-        fb.fill_rect(x, y + 20, 36, 24, _YELLOW)
-        fb.rect(x, y + 20, 36, 24, _BLACK)
-        fb.fill_rect(x + 16, y + 27, 4, 10, _BLACK)
+            fb.ellipse(x + 18, y + 16, r, r, col[_WHITE if 10 < r < 15 else _BLACK], False, 3)
+        fb.fill_rect(x + 3, y + 16, 6, 5, col[_BLACK])
+        fb.fill_rect(x + 27, y + 16, 6, 5, col[_BLACK])
+        fb.fill_rect(x + 4, y + 16, 4, 5, col[_WHITE])
+        fb.fill_rect(x + 28, y + 16, 4, 5, col[_WHITE])
+        fb.fill_rect(x, y + 20, 36, 24, col[_YELLOW])
+        fb.rect(x, y + 20, 36, 24, col[_BLACK])
+        fb.fill_rect(x + 16, y + 27, 4, 10, col[_BLACK])
 
     # --- the screen ----------------------------------------------------------
     def card(self, pack, i, unlocked, cur, target, n_unlocked, next_i=-1, next_cur=0, next_target=0):
@@ -220,7 +224,8 @@ class Canvas:
         pack = self._pack
         i = self._i
         unlocked = self._unlocked
-        fb.fill(_BLACK)
+        black = self._col[_BLACK]
+        fb.fill(black)
         if pack is None:  # no card yet: black
             return
         ox = self.ox
@@ -233,11 +238,11 @@ class Canvas:
                 self.padlock(ox + (box - 36) // 2, DESIGN_Y + (box - 44) // 2)
             # Clip: a design may reach past its box (a hill, a wave); what it
             # drew outside is cleared before the text goes there.
-            fb.fill_rect(0, -y0, w, DESIGN_Y - 1, _BLACK)
-            fb.fill_rect(0, DESIGN_Y + box + 1 - y0, w, self.height, _BLACK)
-            fb.fill_rect(0, -y0, ox - 1, self.height, _BLACK)
-            fb.fill_rect(ox + box + 1, -y0, w, self.height, _BLACK)
-            fb.rect(ox - 1, DESIGN_Y - 1 - y0, box + 2, box + 2, _DARK)
+            fb.fill_rect(0, -y0, w, DESIGN_Y - 1, black)
+            fb.fill_rect(0, DESIGN_Y + box + 1 - y0, w, self.height, black)
+            fb.fill_rect(0, -y0, ox - 1, self.height, black)
+            fb.fill_rect(ox + box + 1, -y0, w, self.height, black)
+            fb.rect(ox - 1, DESIGN_Y - 1 - y0, box + 2, box + 2, self._col[_DARK])
         # Each line only in the bands it crosses (8 rows of text, a bar 8).
         if self._rows(3, 8):
             self.centred(self._short, 3, _WHITE)
@@ -290,14 +295,15 @@ class Canvas:
     # --- to the LCD ----------------------------------------------------------
     def push(self, lcd, palette):
         """Draw the card (card()) and send it to lcd (cloudpin.st7789.ST7789)
-        a band at a time, through palette (palette_rgb565())."""
-        band = self._band_fb
+        a band at a time, in the colours of palette (palette_rgb565())."""
+        col = self._col
+        for i in range(len(col)):
+            col[i] = palette.pixel(i, 0)
         y = 0
         while y < self.height:
             h = min(BAND, self.height - y)
             self.y0 = y
             self._draw()
-            band.blit(self.fb, 0, 0, -1, palette)
             lcd.blit(self._band if h == BAND else self._last, 0, y, self.width, h)
             y += BAND
         self.y0 = 0
