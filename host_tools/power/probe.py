@@ -62,7 +62,9 @@ def period_s():
 
 def start_s():
     """Radio-on time of one ble.active(True) in the emulator (cpsim.blegap
-    START_US: an ESTIMATE of NimBLE's host start), CPU active throughout."""
+    START_US: an ESTIMATE of NimBLE's host start). The emulator holds the
+    pin's tasks that long and accounts its CPU as it was; the model charges
+    it as CPU active (docs/power.md)."""
     _firmware()
     from cpsim import blegap
 
