@@ -226,7 +226,7 @@ def _cpvb():
                     ballast = [None] * 1024  # made first and never grown: no old copies freed later
                     keep = bytearray(share)
                     n, i = 65536, 0
-                    while n >= 16 and i < len(ballast):
+                    while n >= 16 and i < len(ballast) - 1:
                         try:
                             ballast[i] = bytearray(n)
                             i += 1
@@ -235,10 +235,12 @@ def _cpvb():
                     keep = None
                     # held by the device, which lives as long as the VM: the
                     # REPL after main.py has no more heap than the app had.
-                    # This shim's own code too: it lies under the share, and
-                    # freed once main.py is done it would give the REPL
-                    # heap a chip does not have (its boot is C, in flash).
-                    current().heap_ballast = (ballast, _cpvb)
+                    # This shim's own code too (the list's last item): it
+                    # lies under the share, and freed once main.py is done
+                    # it would give the REPL heap a chip does not have (its
+                    # boot is C, in flash).
+                    ballast[-1] = _cpvb
+                    current().heap_ballast = ballast
                     ballast = None
         except Exception as e:
             sys.print_exception(e)
