@@ -226,7 +226,7 @@ def _cpvb():
                     ballast = [None] * 1024  # made first and never grown: no old copies freed later
                     keep = bytearray(share)
                     n, i = 65536, 0
-                    while n >= 16 and i < len(ballast):
+                    while n >= 16 and i < len(ballast) - 1:
                         try:
                             ballast[i] = bytearray(n)
                             i += 1
@@ -234,7 +234,12 @@ def _cpvb():
                             n //= 4
                     keep = None
                     # held by the device, which lives as long as the VM: the
-                    # REPL after main.py has no more heap than the app had
+                    # REPL after main.py has no more heap than the app had.
+                    # This shim's own code too (the list's last item): it
+                    # lies under the share, and freed once main.py is done
+                    # it would give the REPL heap a chip does not have (its
+                    # boot is C, in flash).
+                    ballast[-1] = _cpvb
                     current().heap_ballast = ballast
                     ballast = None
         except Exception as e:
@@ -254,7 +259,13 @@ def _cpvb():
                     continue
                 with open(n) as f:
                     c = f.read()
-                exec(compile(c, n, "exec"), globals())
+                # The file's code is made over no garbage of this shim's
+                # (its filesystem is Python here, C on a chip): what the file
+                # keeps is not strewn over the share.
+                gc.collect()
+                c = compile(c, n, "exec")
+                exec(c, globals())
+                c = None
             kbd_intr(-1)
             time.sleep_ms(0)  # where KeyboardInterrupt waits for a check: here
         except SystemExit as e:
@@ -293,5 +304,7 @@ def shim_source(root, files, board_dir=None, fs_bytes=0x200000, fw_heap=0, air=F
               "FS_BLOCK = %d\nFS_INLINE_MAX = %d\nFW_HEAP = %d\nAIR = %r\nROMFS = %r\n") % (
         str(root), hidden, NOT_ON_FS, VM_EMU, tuple(files), fs_bytes // FS_BLOCK, FS_BLOCK, FS_INLINE_MAX,
         fw_heap, bool(air), "/" + ROMFS_NAME)
-    return consts + _SHIM + ("del ROOT, HIDDEN, NOT_ON_FS, EMU, FILES, FS_BLOCKS, FS_BLOCK, FS_INLINE_MAX, FW_HEAP, AIR, "
-                             "ROMFS\n")
+    # The constants are the shim function's own (its first lines): kept with
+    # its code for the VM's life, not in the globals boot.py and main.py run in.
+    head = "def _cpvb():\n"
+    return _SHIM.replace(head, head + "".join("    " + line + "\n" for line in consts.splitlines()), 1)

@@ -1,22 +1,34 @@
 # One BLE connection between two emulated pins (see cpsim.radio), loaded
 # with the first connection. Side 0 is the central, side 1 the peripheral.
 # Traffic moves at connection events (anchor + k * interval) and only while
-# both ends are up and hear each other; a link that has been silent for the
-# supervision timeout is closed on whichever ends are still open.
+# both ends are up and the event gets through.
 
 # Each connection event takes cpsim.radio.CONN_EVENT_US of both ends' radio
 # time (they hear no advertising meanwhile), gets through or not as one draw
-# of the pair's fading and the PER edge (a lost event is retried at the next:
-# the link layer's acknowledgement), and carries at most
+# of the pair's fading and the PER edge (cpsim.radio.event_ok, the model
+# advertising packets fade by: a lost event is retried at the next, the link
+# layer's acknowledgement), and carries at most
 # PACKETS_PER_EVENT data packets each way; a notification or write command
 # holds one of the sender's MBUFS host buffers until its packet is sent, and
 # a send with none free raises ENOMEM, as ble_hs_mbuf_from_flat() failing
 # does in modbluetooth_nimble.c.
+#
+# Supervision (Core spec Vol 6 Part B 4.5.2): a link ends when no event got
+# through for the supervision timeout, on whichever ends are still open. An
+# idle link has an event every interval too (an empty packet each way): those
+# are drawn in arrears (catch_up: every SUP_TICK, before a pair's mean changes
+# and before an end closes), each one draw as a traffic event is. So a link
+# at the edge of range loses events and retries, and ends only after a run
+# of lost events as long as the timeout; out of range it ends after exactly
+# the timeout from its last event through. The timeout: MicroPython's
+# gap_connect asks NimBLE for BLE_GAP_INITIAL_SUPERVISION_TIMEOUT
+# (extmod/nimble/modbluetooth_nimble.c, mp_bluetooth_gap_peripheral_connect),
+# 0x100 x 10 ms in NimBLE's ble_gap.h.
 import errno
 
 from bluetooth import _err
 
-SUPERVISION_TIMEOUT_US = 2560000  # NimBLE BLE_GAP_INITIAL_SUPERVISION_TIMEOUT, 256 x 10 ms
+SUPERVISION_TIMEOUT_US = 2560000  # NimBLE BLE_GAP_INITIAL_SUPERVISION_TIMEOUT, 256 x 10 ms (above)
 STATUS_NOT_CONNECTED = 7  # BLE_HS_ENOTCONN: status of procedures cut by a disconnect
 # ESP-IDF CONFIG_BT_NIMBLE_MSYS_1_BLOCK_COUNT default: the host's pool for
 # outgoing ATT packets (incoming traffic shares it, so this is an upper bound)
@@ -54,7 +66,9 @@ class Link:
         self.mtu_sent = [False, False]
         self.cccd = ({}, {})  # per server side: value handle -> subscription bits
         self.encrypted = False
-        self.lost_since = None
+        self.number = radio.link_number()  # + the event's: its draw (cpsim.radio.event_ok)
+        self.last_ok = anchor_us  # the last event that got through (the first: CONNECT_IND's)
+        self._drawn = anchor_us  # events up to here are drawn
         self.pairing = False
         # [side * 3 + kind]: kind 0 ATT requests, 1 indications, 2 pairing (SMP)
         self._q = ([], [], [], [], [], [])
@@ -99,10 +113,19 @@ class Link:
     def alive(self):
         return self.open[0] and self.open[1] and self.in_range()
 
-    def event_ok(self):
-        """Both ends up and in range, and this connection event's packets got
-        through the fading and the sensitivity edge (else: the next event)."""
-        return self.alive() and self.radio.event_ok(self.ends[0]._dev, self.ends[1]._dev)
+    def event_ok(self, t=None):
+        """Both ends up, and the connection event at `t` (now) got its packets
+        through the fading and the sensitivity edge (else: the next event).
+        One draw an event: whoever asks about it hears the same."""
+        if t is None:
+            t = self._now()
+        k = (t - self.anchor) // self.interval
+        if self.open[0] and self.open[1] and self.radio.event_ok(self.ends[0]._dev, self.ends[1]._dev,
+                                                                 (self.number + k) & 0xFFFFFF):
+            if t > self.last_ok:
+                self.last_ok = t
+            return True
+        return False
 
     # --- traffic ------------------------------------------------------------
     def charge(self, from_side, att_bytes):
@@ -219,12 +242,13 @@ class Link:
         other = 1 - side
         if graceful and heard:
             self.radio.clock.call_at(self.next_event(), lambda: self.in_range() and self.close(other, True))
-        elif self.lost_since is None:
-            self.lost_since = self._now()
+        # (otherwise no event gets through from now: the peer times out)
 
     def close(self, side, irq):
         if not self.open[side]:
             return
+        if self.open[1 - side]:
+            self.catch_up()  # the events while both were up
         self.open[side] = False
         end = self.ends[side]
         if self in end._st.links:
@@ -252,22 +276,37 @@ class Link:
                 a.add_us("air.rx", n * _EMPTY_PDU_US)
 
     def range_changed(self):
-        if self.lost_since is None and not self.alive():
-            self.lost_since = self._now()
+        pass  # (catch_up ran before the change)
+
+    def _event_at(self, t):
+        if type(self).event_ok is Link.event_ok:
+            self.event_ok(t)
+        elif self.event_ok():  # (a subclass's own rule, e.g. cpsim.airlink's: the hub's say)
+            self.last_ok = t
+
+    def catch_up(self):
+        """Draw the connection events up to now that no traffic drew (an idle
+        link's empty packets), each as event_ok() does."""
+        now = self._now()
+        t = self._drawn + self.interval
+        if t > now:
+            return
+        while t <= now:
+            self._event_at(t)
+            t += self.interval
+        self._drawn = t - self.interval
 
     def _supervise(self):
         if not (self.open[0] or self.open[1]):
             return
+        self.catch_up()
         now = self._now()
-        if self.alive():
-            self.lost_since = None
-        elif self.lost_since is None:
-            self.lost_since = now
-        elif now - self.lost_since >= SUPERVISION_TIMEOUT_US:
+        due = self.last_ok + SUPERVISION_TIMEOUT_US
+        if now >= due:
             self.close(0, True)
             self.close(1, True)
             return
-        self._later(_SUP_TICK_US, self._supervise)
+        self._later(min(due - now, _SUP_TICK_US), self._supervise)
 
 
 def _acct_links(ble):

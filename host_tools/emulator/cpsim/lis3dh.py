@@ -340,7 +340,10 @@ class LIS3DH(I2CDeviceModel):
         t1 = self._t(k) - self.t0_us
         if self._ug:
             self.source.mean_ug(t1 - self._period_us, t1, self._stage, j)
-            return
+        else:
+            self._read_g(t1, j)
+
+    def _read_g(self, t1, j):
         t1 = t1 / 1000.0
         g = self.source.mean(t1 - 1000.0 / self._odr_hz, t1)
         st, sg = self._stage, self._stage_g
@@ -359,60 +362,78 @@ class LIS3DH(I2CDeviceModel):
         else:
             self._drop_staged(k - 1)
             j = self._staged(k)
-        regs = self.regs
-        det = self._det
-        ctrl2 = regs[_CTRL_REG2]
+        ctrl2 = self.regs[_CTRL_REG2]
         if ctrl2 & 0x0C:  # FDS (output) or HPCLICK (click) use the high-pass
-            self._highpass(det, j)
+            self._highpass(self._det, j)
         if output:
             self._output(j, ctrl2 & 0x08)
-        if regs[_CLICK_CFG] & 0x15:
-            step = self._click_step(det, k, j, ctrl2 & 0x04)
-            if step == _CLICKED:
-                self._click_src = det[_SRC]
-                self._click_int = True
-            elif step == _HOLD_OVER and not regs[_CLICK_THS] & 0x80:
-                self._click_int = False
-        elif det[_HOLD]:
-            det[_HOLD] = 0
-            if not regs[_CLICK_THS] & 0x80:
-                self._click_int = False
+        self._click(k, j, ctrl2 & 0x04)
         # Sample k is the stage's oldest: done with it.
         self._st_head = (self._st_head + 1) % _AHEAD
         self._st_k += 1
         self._st_n -= 1
 
+    def _click(self, k, j, filtered):
+        # (apart from _sample, and few locals: a frame small enough for the C
+        # stack, py/objfun.c VM_MAX_STATE_ON_STACK; a larger one is taken from
+        # the heap at every call, the badge VM's garbage at every sample)
+        det = self._det
+        if self.regs[_CLICK_CFG] & 0x15:
+            k = self._click_step(det, k, j, filtered)
+            if k == _CLICKED:
+                self._click_src = det[_SRC]
+                self._click_int = True
+            elif k == _HOLD_OVER and not self.regs[_CLICK_THS] & 0x80:
+                self._click_int = False
+        elif det[_HOLD]:
+            det[_HOLD] = 0
+            if not self.regs[_CLICK_THS] & 0x80:
+                self._click_int = False
+
     def _output(self, j, filtered):
+        if filtered:
+            self._convert(self._det, _HOUT, _HP_FRAC)
+        elif self._ug:
+            self._convert(self._stage, j, 0)
+        else:
+            self._convert_g(j)
+        if self._status & 0x08:
+            self._status |= 0xF0  # overrun: previous set was never read
+        self._status |= 0x0F
+        self._fifo_push()
+
+    def _convert(self, src, base, sh):
+        # src[base:base + 3] >> sh (ug) into the output registers, each axis
+        # in a call of its own (few locals: frames on the C stack, as _click)
+        en = self.regs[_CTRL_REG1]
+        cur = self._cur
+        cur[0] = self._digits(src[base] >> sh) if en & 1 else 0
+        cur[1] = self._digits(src[base + 1] >> sh) if en & 2 else 0
+        cur[2] = self._digits(src[base + 2] >> sh) if en & 4 else 0
+
+    def _digits(self, v):
+        """ug / (ug per digit), rounded half to even as round() does, within
+        the output's range, shifted into place."""
+        div = self._div
+        d = v // div
+        v -= d * div
+        if 2 * v > div or (2 * v == div and d & 1):
+            d += 1
+        v = self._top
+        d = v if d > v else -v - 1 if d < -v - 1 else d
+        return d << self._shift
+
+    def _convert_g(self, j):
         en = self.regs[_CTRL_REG1]
         cur = self._cur
         top = self._top
         low = -top - 1
         shift = self._shift
-        if filtered or self._ug:
-            if filtered:
-                src, base, sh = self._det, _HOUT, _HP_FRAC
-            else:
-                src, base, sh = self._stage, j, 0
-            div = self._div
-            for i in range(3):
-                # ug / (ug per digit), rounded half to even as round() does
-                v = src[base + i] >> sh
-                d = v // div
-                r = v - d * div
-                if 2 * r > div or (2 * r == div and d & 1):
-                    d += 1
-                d = top if d > top else low if d < low else d
-                cur[i] = d << shift if en & (1 << i) else 0
-        else:
-            sg, sens = self._stage_g, self._sens
-            for i in range(3):
-                d = int(round(sg[j + i] * 1000.0 / sens))
-                d = top if d > top else low if d < low else d
-                cur[i] = d << shift if en & (1 << i) else 0
-        if self._status & 0x08:
-            self._status |= 0xF0  # overrun: previous set was never read
-        self._status |= 0x0F
-        self._fifo_push()
+        sg, sens = self._stage_g, self._sens
+        for i in range(3):
+            d = int(round(sg[j + i] * 1000.0 / sens))
+            d = top if d > top else low if d < low else d
+            cur[i] = d << shift if en & (1 << i) else 0
 
     def _highpass(self, s, j):
         st = self._stage
@@ -436,51 +457,58 @@ class LIS3DH(I2CDeviceModel):
 
     def _click_step(self, s, k, j, filtered):
         """One sample through the single-click engine with state s; returns
-        _CLICKED (CLICK_SRC in s[_SRC]), _HOLD_OVER or 0."""
+        _CLICKED (CLICK_SRC in s[_SRC]), _HOLD_OVER or 0. (Its variables are
+        reused: few locals keep its frame on the C stack, as in _click.)"""
         hold = s[_HOLD]
         if hold:
             # Latency window after a click: nothing new is detected; a
             # non-latched INT stays asserted for this long (AN3308).
             s[_HOLD] = hold - 1
             return _HOLD_OVER if hold == 1 else 0
-        ths = self._ths
-        if ths <= 0:
+        if self._ths <= 0:
             return 0
-        regs = self.regs
-        cfg = regs[_CLICK_CFG]
-        if filtered:
-            x, y, z = s[3] >> _HP_FRAC, s[4] >> _HP_FRAC, s[5] >> _HP_FRAC
-        else:
-            st = self._stage
-            x, y, z = st[j], st[j + 1], st[j + 2]
-        # The first enabled axis over the threshold: 1-3, | 0x08 if negative.
-        if cfg & 0x01 and (x > ths or x < -ths):
-            over = 0x09 if x < 0 else 1
-        elif cfg & 0x04 and (y > ths or y < -ths):
-            over = 0x0A if y < 0 else 2
-        elif cfg & 0x10 and (z > ths or z < -ths):
-            over = 0x0B if z < 0 else 3
-        else:
-            over = 0
-        state = s[_STATE]
-        if state == 0:
-            if over:
+        j = self._over(s, j, filtered)
+        hold = s[_STATE]
+        if hold == 0:
+            if j:
                 s[_STATE] = 1
                 s[_START] = k
-                s[_AXIS] = over
-        elif state == 1:
-            if not over:
+                s[_AXIS] = j
+        elif hold == 1:
+            if not j:
                 s[_STATE] = 0
-                if k - s[_START] <= (regs[_TIME_LIMIT] & 0x7F):
-                    axis = s[_AXIS]
-                    s[_SRC] = 0x40 | 0x10 | (1 << ((axis & 3) - 1)) | (axis & 0x08)
-                    lat = regs[_TIME_LATENCY]
-                    s[_HOLD] = lat if lat > 1 else 1
+                if k - s[_START] <= (self.regs[_TIME_LIMIT] & 0x7F):
+                    j = s[_AXIS]
+                    s[_SRC] = 0x40 | 0x10 | (1 << ((j & 3) - 1)) | (j & 0x08)
+                    j = self.regs[_TIME_LATENCY]
+                    s[_HOLD] = j if j > 1 else 1
                     return _CLICKED
-            elif k - s[_START] > (regs[_TIME_LIMIT] & 0x7F):
+            elif k - s[_START] > (self.regs[_TIME_LIMIT] & 0x7F):
                 s[_STATE] = 2  # too long for a click: wait for it to end
-        elif not over:
+        elif not j:
             s[_STATE] = 0
+        return 0
+
+    def _over(self, s, j, filtered):
+        """The first enabled axis over the click threshold: 1-3, | 0x08 if
+        negative; 0 if none."""
+        if filtered:
+            x = s[3] >> _HP_FRAC
+            y = s[4] >> _HP_FRAC
+            z = s[5] >> _HP_FRAC
+        else:
+            s = self._stage
+            x = s[j]
+            y = s[j + 1]
+            z = s[j + 2]
+        j = self._ths
+        filtered = self.regs[_CLICK_CFG]
+        if filtered & 0x01 and (x > j or x < -j):
+            return 0x09 if x < 0 else 1
+        if filtered & 0x04 and (y > j or y < -j):
+            return 0x0A if y < 0 else 2
+        if filtered & 0x10 and (z > j or z < -j):
+            return 0x0B if z < 0 else 3
         return 0
 
     def _look_ahead(self, limit):
@@ -519,8 +547,7 @@ class LIS3DH(I2CDeviceModel):
     def _fifo_push(self):
         mode = self._mode
         if mode == _STREAM_TO_FIFO:
-            trig = self._active(1 if self.regs[_FIFO_CTRL] & 0x20 else 0)
-            mode = _FIFO if trig else _STREAM
+            mode = _FIFO if self._active(1 if self.regs[_FIFO_CTRL] & 0x20 else 0) else _STREAM
         if mode == _BYPASS:
             return
         n = self._count
@@ -529,10 +556,13 @@ class LIS3DH(I2CDeviceModel):
                 return  # FIFO mode stops collecting when full
             self._head = (self._head + 1) % _DEPTH  # stream: drop the oldest
             n -= 1
-        j = 3 * ((self._head + n) % _DEPTH)
-        f, c = self._fifo, self._cur
-        f[j], f[j + 1], f[j + 2] = c[0], c[1], c[2]
         self._count = n + 1
+        n = 3 * ((self._head + n) % _DEPTH)
+        f = self._fifo
+        c = self._cur
+        f[n] = c[0]
+        f[n + 1] = c[1]
+        f[n + 2] = c[2]
 
     # --- INT lines ---------------------------------------------------------------------
     def _active(self, line):

@@ -177,6 +177,7 @@ class Radio:
         self.budget = LinkBudget(seed)
         # packet numbers start at a seed-dependent point: every per-packet hash moves with it
         self._seq = mix(seed * 0x9E3779B1) & 0xFFFFFF
+        self._link_no = mix(seed * 0x27D4EB2F) & 0xFFFFFF  # links are numbered likewise (link_number)
 
     # --- stations and the link budget -------------------------------------
     def station(self, dev):
@@ -203,6 +204,7 @@ class Radio:
         self._set(self._dist, a, b, None if metres is None else float(metres))
 
     def _set(self, table, a, b, v):
+        self._range_changing()
         k = self._key(a, b)
         if v is None:
             table.pop(k, None)
@@ -216,6 +218,7 @@ class Radio:
     def set_position(self, dev, x, y=0.0, facing_deg=None):
         """Place a pin (metres) worn facing `facing_deg` (degrees from the x
         axis; None: no body next to it, e.g. lying on a table)."""
+        self._range_changing()
         st = self.station(dev)
         st.x, st.y, st.placed = float(x), float(y), True
         st.facing = None if facing_deg is None else math.radians(facing_deg)
@@ -227,6 +230,7 @@ class Radio:
 
     def set_tx_power(self, dev, dbm):
         """The pin's TX power (the board's; MicroPython cannot set it)."""
+        self._range_changing()
         st = self.station(dev)
         st.tx_dbm = dbm
         self._range_changed()
@@ -265,28 +269,49 @@ class Radio:
     def hears(self, a, b):
         return self.rssi(a, b) >= self.sensitivity
 
-    def _packet10(self, sa, sb):
-        """Power (tenths of a dBm) of the next packet from station sa at sb:
-        its mean plus a fade; self._seq numbers the packet."""
+    def _power10(self, sa, sb, h):
+        """Power (tenths of a dBm) of a packet from station sa at sb: its
+        mean plus the fade that hashing h draws."""
         g = sa.row.get(sb.id)
         if g is None:
             g = self._pair(sa, sb)
-        self._seq += 1
         p = sa.tx_dbm * 10 + g[0]
         if self.fading:
-            p += g[1][mix(self._seq * 0x9E3779B1 + sb.id) & 255]
+            p += g[1][mix(h) & 255]
         return p
+
+    def _packet10(self, sa, sb):
+        """Power of the next packet from sa at sb; self._seq numbers it."""
+        self._seq += 1
+        return self._power10(sa, sb, self._seq * 0x9E3779B1 + sb.id)
 
     def sample(self, a, b):
         """RSSI (dBm) of one packet from a at b: the mean plus a fade."""
         return (self._packet10(self.station(a), self.station(b)) + 5) // 10
 
-    def event_ok(self, a, b):
-        """One connection event between a and b: did its packets get through?
-        (One draw for both ways: the channel is reciprocal.)"""
-        sa = self.station(a)
-        p = self._packet10(sa, self.station(b))
-        return p >= _PER_HI10 or not lost_to_noise(p, mix(self._seq * 0x85EBCA6B + sa.id) >> 12)
+    def event_ok(self, a, b, n=None):
+        """One connection event between a and b: did its packets get through
+        the fading and the PER edge, as an advertising packet does? (One draw
+        for both ways: the channel is reciprocal.) n numbers the event
+        (cpsim.link: the link's number and the event's), so its fate is the
+        same whoever asks and whenever; without n, the next packet number."""
+        sa, sb = self.station(a), self.station(b)
+        if n is None:
+            p = self._packet10(sa, sb)
+            n = self._seq
+        else:
+            p = self._power10(sa, sb, n * 0x9E3779B1 + sb.id)
+        return p >= _PER_HI10 or not lost_to_noise(p, mix(n * 0x85EBCA6B + sa.id) >> 12)
+
+    def link_number(self):
+        """A new link's number for its events' draws (event_ok's n)."""
+        self._link_no += 1
+        return mix(self._link_no * 0x165667B1) & 0xFFFFFF
+
+    def _range_changing(self):
+        # the links' connection events so far drawn at the old means
+        for link in self.links:
+            link.catch_up()
 
     def _range_changed(self):
         for link in self.links:
@@ -582,13 +607,7 @@ class Radio:
             # each request's power at the advertiser; they overlap exactly
             powers = []
             for _, r in group:
-                g = r.row.get(adv.id)
-                if g is None:
-                    g = self._pair(r, adv)
-                q = r.tx_dbm * 10 + g[0]
-                if self.fading:
-                    q += g[1][mix(seq * 0xC2B2AE35 + r.id) & 255]
-                powers.append(q)
+                powers.append(self._power10(r, adv, seq * 0xC2B2AE35 + r.id))
             win = None
             if not ev[5] and adv.ble is not None and adv.ble._adv_on:
                 best = max(powers)
@@ -616,12 +635,7 @@ class Radio:
         n = rel // r.itvl
         if r.mode != 1 or not r.ble._scanning or rel - n * r.itvl + e - s > r.win:
             return False
-        g = adv.row.get(r.id)
-        if g is None:
-            g = self._pair(adv, r)
-        p = adv.tx_dbm * 10 + g[0]
-        if self.fading:
-            p += g[1][mix(pdu[4] * 0x165667B1 + r.id) & 255]
+        p = self._power10(adv, r, pdu[4] * 0x165667B1 + r.id)
         inter = 0.0
         for q in r.pending:
             if q[0] < e and q[1] > s:

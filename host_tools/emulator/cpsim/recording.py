@@ -170,8 +170,12 @@ class Recording:
         return ok
 
     def _seek(self, t):
-        if self.failed is not None:
-            return
+        # The move apart: a frame with a try is taken from the heap at every
+        # call (py/objfun.c VM_MAX_STATE_ON_STACK), this check's is not.
+        if self.failed is None and (t < self._p0[0] or self._has1 and self._p1[0] <= t):
+            self._move(t)
+
+    def _move(self, t):
         rewound = False
         try:
             if t < self._p0[0] and (self._offset or self._p0[0] != self._start):
