@@ -161,3 +161,41 @@ def test_a_second_scan_is_refused_and_the_first_keeps_its_handler():
 
     assert _run(w, [("a", da, go())], 500)["a"] == errno.EALREADY
     assert first.n == 1 and second.n == 0
+
+
+def test_a_scan_taken_over_ends_as_a_cut_and_its_waiter_returns():
+    # a tap window cannot wait for a friend-update window's scan to end: it
+    # takes the scanner (take=True); the first scan's done() returns, its
+    # handler hears no more, and `cuts` tells its role the window was short
+    import asyncio
+
+    w = World()
+    da, oa = _pin(w, "a")
+    first, second = _Keep(), _Keep()
+    got = {}
+
+    async def timed():
+        sc = oa.scanner()
+        sc.start(first, 2000)
+        got["done"] = await sc.done(5000)
+        got["t_done"] = w.clock.now_ms()
+
+    async def go():
+        await oa.acquire("t")
+        sc = oa.scanner()
+        sc.start(_Keep(), 100)  # a timed scan that runs its course: no cut
+        assert await sc.done(1000) and sc.cuts == 0
+        asyncio.create_task(timed())
+        await asyncio.sleep_ms(300)
+        t_take = w.clock.now_ms()
+        sc.start(second, 0, take=True)
+        await asyncio.sleep_ms(50)
+        w.radio.inject_advertisement(b"\x01" * 6, _ADV)
+        await asyncio.sleep_ms(50)
+        sc.stop()  # an untimed scan's own stop: no cut either
+        return t_take, sc.cuts, sc.scanning
+
+    t_take, cuts, scanning = _run(w, [("a", da, go())], 3000)["a"]
+    assert cuts == 1 and not scanning
+    assert got["done"] is True and got["t_done"] - t_take < 60, (got, t_take)
+    assert first.n == 0 and second.n == 1

@@ -193,3 +193,57 @@ def test_app_runs_update_windows_only_when_provisioned_for_meet_and_greet():
     assert len(ups) == 1 and "steps=0 made=0" in ups[0], la
     assert b.updates.stored == 1 and c.updates is None
     assert dc.acct.snapshot()["time_us"].get("radio.idle", 0) == 0  # pc's radio stayed off
+
+
+class _Sync:
+    """Stands in for clocksync.ClockSync: records what the window feeds it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def synced(self):
+        return False
+
+    def begin(self, *a):
+        self.calls.append("begin")
+
+    def heard(self, block, q, o):
+        self.calls.append("heard")
+
+    def end(self):
+        self.calls.append("end")
+        return False
+
+
+def test_a_window_whose_scan_a_tap_took_keeps_stats_but_not_timing():
+    # a tap window takes the scanner over (ble/scanner.py, take=True): the
+    # update window ends there; what it heard is good stats, but its edges
+    # are the cut's, so clocksync must not place friends' bursts from it
+    import asyncio
+
+    def run(cut):
+        w = World()
+        a = _pin(w, "a", 4321, 3)
+        b = _pin(w, "b", 8765, 1)
+        _befriend(a, b)
+        sync = a["svc"].sync = _Sync()
+
+        async def tap():
+            await asyncio.sleep_ms(WINDOW_MS // 2)
+            await a["svc"].owner.acquire("meet")
+            a["svc"].owner.scanner().start(lambda *r: None, 0, take=True)
+            await asyncio.sleep_ms(100)
+            a["svc"].owner.scanner().stop()
+            a["svc"].owner.release("meet")
+
+        w.start(a["dev"], a["svc"].window())
+        w.start(b["dev"], b["svc"].window())
+        if cut:
+            w.start(a["dev"], tap())
+        w.run_for(WINDOW_MS + 2000)
+        return sync.calls, _updates(a), a["svc"].owner.scanner().cuts
+
+    calls, got, cuts = run(False)
+    assert calls[0] == "begin" and "heard" in calls and cuts == 0 and len(got) == 1, (calls, got)
+    calls, got, cuts = run(True)
+    assert calls == [] and cuts == 1 and len(got) == 1, (calls, got)

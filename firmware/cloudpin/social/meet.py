@@ -368,7 +368,7 @@ class Meet:
         m.start(t_tap)
         self._recon_rids = []
         self.adv.start(self._tap_frame(t_tap, None), ADV_MS, connectable=True)
-        self.scan.start(self._on_report, 0, SCAN_US, SCAN_US)
+        self.scan.start(self._on_report, 0, SCAN_US, SCAN_US, take=True)  # an update window gives way
         await self._advertise_until(time.ticks_add(time.ticks_ms(), COLLECT_MS), t_tap, None)
         c = m.choose()
         if c < 0:

@@ -80,7 +80,7 @@ async def run(m, window_ms, tap_ends):
         m._recon_seen.append(None)
     deadline = time.ticks_add(time.ticks_ms(), window_ms)
     m.adv.start(m.adv_frames.tap(advert.TAP_AGE_MAX, None, m.tx_power), ADV_MS * 2, connectable=True)
-    m.scan.start(m._on_report, 0, SCAN_US, SCAN_US)
+    m.scan.start(m._on_report, 0, SCAN_US, SCAN_US, take=True)  # an update window gives way
     done = [False] * len(asks)
     m._reasm = {}
     answering = {}

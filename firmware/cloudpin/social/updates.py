@@ -223,10 +223,11 @@ class UpdatesService:
             self.skipped += 1  # the owner logged why; the next window tries again
             return
         try:
-            if adv.advertising and not adv.holds(PHONE) or scan.scanning:
+            if adv.advertising and not adv.holds(PHONE) or scan.scanning or "meet" in self.owner.users:
                 self.skipped += 1  # a tap window holds the air: it has priority (the phone window gives way)
                 return
             self.windows += 1
+            cuts = scan.cuts  # a tap window may take the scanner over (ble/scanner.py)
             self._n = 0
             for i in range(len(self._seen)):
                 self._seen[i] = 0
@@ -253,12 +254,16 @@ class UpdatesService:
             adv.stop(UPDATES)
         finally:
             self.owner.release("updates")
-        self._store(unix_s, pre, post, clock_only)
+        # A scan cut short (a tap took the scanner) would place friends'
+        # bursts wrongly (clocksync.place reads an edge where it ended): its
+        # stats are good, its timing is not.
+        self._store(unix_s, pre, post, clock_only, scan.cuts == cuts)
 
-    def _store(self, unix_s, pre=0, post=0, clock_only=False):
+    def _store(self, unix_s, pre=0, post=0, clock_only=False, clock=True):
         """Read each queued friend's block with its stats key; keep and
         publish what checks out. `unix_s` is the window's start, so one
-        friend's updates are a whole number of periods apart."""
+        friend's updates are a whole number of periods apart. clock: the
+        window's timing is whole (feed the clock's sync)."""
         import cryptolib
 
         q = self._queue
@@ -267,7 +272,7 @@ class UpdatesService:
         if table is None:
             return
         epochs = table.epochs
-        sync = self.sync
+        sync = self.sync if clock else None
         if sync is not None:
             sync.begin(pre, self.window_ms, post, self.adv_ms, self._c0)
         for k in range(self._n):
