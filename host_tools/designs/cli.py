@@ -1,6 +1,6 @@
 """Render an event pack's designs to PNG with the firmware's own drawing
 code (cloudpin.designs.draw, run in the MicroPython unix VM: the same
-framebuf calls and palette blit the pin uses), at the display's resolution
+framebuf calls, band by band in RGB565, that the pin uses), at the display's resolution
 and scaled up for a person to look at.
 
   cloudpin designs --png DIR [--board m5stickc_plus] [--pack FILE]

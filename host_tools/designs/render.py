@@ -1,8 +1,8 @@
 """Render a pack's design cards through the firmware's own drawing code.
 
 CPython has no framebuf, so the cards are drawn where the pin draws them:
-in the MicroPython unix VM, by cloudpin.designs.draw, pushed band by band
-through the same palette blit the pin sends to its ST7789. The VM writes
+in the MicroPython unix VM, by cloudpin.designs.draw, drawn and pushed band
+by band in RGB565 as the pin sends them to its ST7789. The VM writes
 the RGB565 bytes it would have sent over SPI to stdout; this module turns
 them into Pillow images. Nothing is redrawn in Python, so a PNG shows what
 the pin's glass shows."""
