@@ -29,6 +29,8 @@ def test_a_traced_pair_shows_its_handshake_and_the_firmware_is_left_as_it_was():
         assert p["partner"]["frames"] > 3 and p["partner"]["best_loss_db"] <= 50 and p["partner"]["named_us"]
         assert -5 <= p["partner"]["est_ms"] <= 130
         assert p["others"] == []  # p3 did not tap: it sends no TAP frames
+        assert p["partner_refused"]["frames"] == 0
+        assert p["radio"]["rx_packets"] > 0 and p["radio"]["reports_dropped"] == 0  # (counted up to the choice)
     assert "tap_trace" not in sim.simulate(sim.validate(copy.deepcopy(PAIR)))
 
 
@@ -48,13 +50,18 @@ def test_causes_come_from_the_first_broken_link_of_the_chain():
               (1330, "seen", B, False, 70, 900, False), (1650, "choose", "crowded"), (1650, "again", "crowded"),
               # tap 2: a heard b; b heard nobody
               (5250, "up", "meet"), (5250, "window", 5004), (5300, "seen", B, True, 45, 10, True),
-              (5650, "choose", B), (6450, "decide", "one_sided"), (6450, "again", "one_sided")],
-        "b": [(5250, "up", "meet"), (5250, "window", 5004), (5650, "choose", "alone"), (5650, "again", "alone")],
+              (5650, "choose", B), (6450, "decide", "one_sided"), (6450, "again", "one_sided"),
+              (9250, "up", "meet"), (9250, "window", 9004), (9300, "seen", B, True, 45, 10, False),
+              (9650, "choose", B), (10450, "decide", "one_sided"), (10450, "again", "one_sided")],
+        "b": [(5250, "up", "meet"), (5250, "window", 5004), (5650, "choose", "alone"), (5650, "again", "alone"),
+              # tap 3: b heard a only too far (refused) and nobody else; a heard b
+              (9250, "up", "meet"), (9250, "window", 9004), (9300, "seen", A, False, 62, 30, False),
+              (9340, "seen", A, False, 56, 70, True), (9650, "choose", "alone"), (9650, "again", "alone")],
         "c": [],
     }
     tr = _tracer(recs, {A: "a", B: "b", C: "c"})
-    taps = [{"t_ms": 1000, "a": "a", "b": "b"}, {"t_ms": 5000, "a": "a", "b": "b"}]
-    one, two = tr.explain(taps, lambda pid: [])
+    taps = [{"t_ms": 1000, "a": "a", "b": "b"}, {"t_ms": 5000, "a": "a", "b": "b"}, {"t_ms": 9000, "a": "a", "b": "b"}]
+    one, two, three = tr.explain(taps, lambda pid: [])
     assert one["cause"] == "not_detected" and one["pins"]["b"] == {"detected_ms": None}
     a = one["pins"]["a"]
     assert a["partner"] == {"frames": 1, "best_loss_db": 48, "est_ms": 20, "named_us": False}
@@ -62,7 +69,10 @@ def test_causes_come_from_the_first_broken_link_of_the_chain():
     assert (a["choose"], a["tap_again"], a["radio_up_ms"]) == ("crowded", "crowded", 1250)
     assert two["cause"] == "not_heard"  # b never heard a: that comes before a's one_sided
     assert two["pins"]["a"]["decide"] == "one_sided" and two["pins"]["a"]["choose"] == "b"
-    made = tr.explain(taps[1:], lambda pid: ["b"] if pid == "a" else ["a"])
+    assert three["cause"] == "refused"  # a's frames reached b's TapMatch, which refused them: not "alone"
+    b = three["pins"]["b"]
+    assert b["partner"]["frames"] == 0 and b["partner_refused"] == {"frames": 2, "best_loss_db": 56, "est_ms": 30}
+    made = tr.explain(taps[1:2], lambda pid: ["b"] if pid == "a" else ["a"])
     assert made[0]["cause"] == "made"
 
 

@@ -15,17 +15,25 @@ each call is recorded for the pin bound at that moment. After the run,
 missed it), `radio_up_ms` when its radio was on for that tap, `partner` the
 TAP frames it heard from its partner during that window (accepted by the
 tap-time window, best path loss, earliest tap-time estimate after its own
-tap, whether the last one named it), `others` the three nearest other
+tap, whether the last one named it), `partner_refused` the partner's frames
+TapMatch refused (frames, best loss, earliest estimate: too far when first
+heard, or outside the tap-time window), `others` the three nearest other
 tappers it heard, `choose`/`decide` the pins TapMatch picked (or a reason),
-`tap_again` the reason it gave the wearer. `cause` is one word for the
+`tap_again` the reason it gave the wearer, `radio` its receiver's counters
+from the window's start to its choice (rx_packets, lost_collision,
+lost_busy, lost_weak, reports_dropped: every sender's, not only the
+partner's). `cause` is one word for the
 whole tap: made, not_detected (a pin's detector missed the touch),
-not_heard (a pin never heard its partner), or the first "tap again"
+not_heard (no frame of its partner reached a pin's TapMatch), refused
+(they reached it and it refused every one), or the first "tap again"
 reason. Frames are named by the RID each pin had when its window opened.
 """
 import time as _time
 
 _N_OTHERS = 3
-_ORDER = ("not_detected", "not_heard")  # the first cause in a tap's chain wins
+_ORDER = ("not_detected", "not_heard", "refused")  # the first cause in a tap's chain wins
+# the pin's receiver counters (cpsim/radio.py, docs/radio.md "Accounting")
+_COUNTS = ("radio.rx_packets", "radio.lost_collision", "radio.lost_busy", "radio.lost_weak", "radio.reports_dropped")
 
 
 class Tracer:
@@ -46,6 +54,13 @@ class Tracer:
 
         w = world.active_world()
         return w.clock.now_ms() if w is not None else 0
+
+    def _counts(self):
+        from cpsim import world
+
+        d = world._state["device"]
+        c = d.acct.counts if d is not None else {}
+        return {k: c.get(k, 0) for k in _COUNTS}
 
     def _rec(self, *what):
         p = self._pin()
@@ -78,6 +93,8 @@ class Tracer:
                 def f(m):
                     c = orig(m)
                     tr._rec(what, bytes(m.rid(c)) if c >= 0 else tapmatch.REASONS.get(c, str(c)))
+                    if what == "choose":
+                        tr._rec("counts", tr._counts())
                     return c
                 return f
             return wrap
@@ -87,6 +104,7 @@ class Tracer:
                 tr.rids[bytes(mt.adv_frames.rid)] = tr._pin()
                 d = world_mod._state["device"]  # its tap on simulated time (its ticks drift: cpsim.slowclock)
                 tr._rec("window", t_tap - d.clock_err_us // 1000 if t_tap is not None and d is not None else t_tap)
+                tr._rec("counts", tr._counts())
                 return await orig(mt, t_tap)
             return f
 
@@ -155,27 +173,38 @@ class Tracer:
                     continue
                 up, recs = w
                 heard = {}
+                refused = {"frames": 0, "best_loss_db": None, "est_ms": None}
+                counts = []
                 p = {"detected_ms": recs[0][2], "radio_up_ms": up, "choose": None, "decide": None, "tap_again": None}
                 for r in recs:
                     if r[1] == "seen":
                         name = self._name(r[2])
                         h = heard.setdefault(name, {"frames": 0, "best_loss_db": None, "est_ms": None, "named_us": False})
+                        if not r[3]:
+                            if name != other:
+                                continue
+                            h = refused  # the partner's frames TapMatch refused (too far when new, another moment)
+                        h["frames"] += 1
+                        h["best_loss_db"] = r[4] if h["best_loss_db"] is None else min(h["best_loss_db"], r[4])
+                        h["est_ms"] = r[5] if h["est_ms"] is None else min(h["est_ms"], r[5])
                         if r[3]:
-                            h["frames"] += 1
-                            h["best_loss_db"] = r[4] if h["best_loss_db"] is None else min(h["best_loss_db"], r[4])
-                            h["est_ms"] = r[5] if h["est_ms"] is None else min(h["est_ms"], r[5])
                             h["named_us"] = r[6]
                     elif r[1] in ("choose", "decide"):
                         p[r[1]] = self._name(r[2]) if isinstance(r[2], bytes) else r[2]
                     elif r[1] == "again":
                         p["tap_again"] = r[2]
+                    elif r[1] == "counts":
+                        counts.append(r[2])
                 p["partner"] = heard.pop(other, {"frames": 0, "best_loss_db": None, "est_ms": None, "named_us": False})
+                p["partner_refused"] = refused
+                if len(counts) >= 2:  # what its receiver did from the window's start to the choice
+                    p["radio"] = {k[6:]: counts[1][k] - counts[0][k] for k in _COUNTS}
                 others = sorted(({"pin": k, **v} for k, v in heard.items() if v["frames"]),
                                 key=lambda o: o["best_loss_db"])
                 p["others"] = others[:_N_OTHERS]
                 entry["pins"][me] = p
                 if not p["partner"]["frames"]:
-                    causes.append("not_heard")
+                    causes.append("refused" if refused["frames"] else "not_heard")
                 elif p["tap_again"]:
                     causes.append(p["tap_again"])
             causes.sort(key=lambda c: _ORDER.index(c) if c in _ORDER else len(_ORDER))
