@@ -109,12 +109,20 @@ def lightsleep(time_ms=0):
     was = acct.get_state("cpu")
     acct.state("cpu", "lightsleep")
     why = [TIMER_WAKE]
+    seen = [-1, None, None]  # pads' levels and wake sources at the last check that said no
 
     def woken():
+        # The loop asks every sleeping pin after each of its steps; the answer
+        # can only change with a pad's level or the wake sources themselves.
+        e0, e1 = getattr(dev, "ext0_wake", None), getattr(dev, "ext1_wake", None)
+        if dev.gpio_gen == seen[0] and e0 is seen[1] and e1 is seen[2]:
+            return False
         r = _wake_source(dev)
         if r:
             why[0] = r
-        return r != 0
+            return True
+        seen[0], seen[1], seen[2] = dev.gpio_gen, e0, e1
+        return False
 
     dev.asleep = True
     t0 = clock.now_us()

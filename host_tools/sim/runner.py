@@ -11,6 +11,7 @@ TOUCH_M at contact, for TOUCH_HOLD_MS after it. What each pin did comes from the
 firmware itself: its step counter, its log's `tap t_ms=` lines, and its
 device's accounting (cpu and radio state times, packet counters).
 """
+import gc
 import json
 import math
 import os
@@ -377,6 +378,8 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
     edges = _edges(sc)
     t0 = time.perf_counter()
     last = t0
+    collect = gc.collect
+    gc.collect = _no_collect
     try:
         for a, b in zip(edges, edges[1:]):
             _place(w, pins, by_id, sc, a)
@@ -392,6 +395,7 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
             result["tap_trace"] = tracer.explain(sc["taps"], lambda pid: result["pins"][pid].get("friends") or [])
         return result
     finally:
+        gc.collect = collect
         if tracer is not None:
             tracer.remove()
         for p in pins:
@@ -400,6 +404,15 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
                 for m in models.values():
                     _close(getattr(m, "source", None))
         close(w)
+
+
+def _no_collect(*generation):
+    # The firmware's gc.collect() compacts the chip's heap before it measures
+    # or allocates (boot, designs, status lines). Under CPython it would walk
+    # every object of every pin in the process: a few pins' boots in a 400-pin
+    # hall cost ~60 ms each, and 3 a pin was most of the hall's CPU. CPython
+    # frees the pins' garbage by reference counting and its own collector.
+    return None
 
 
 def close(w):

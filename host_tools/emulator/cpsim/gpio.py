@@ -52,6 +52,7 @@ class PinState:
         if new == old:
             return
         self.level = new
+        self.device.gpio_gen += 1
         if self.num in self.device.led_pins:
             account_led(self.device)
         t = self.trigger

@@ -18,6 +18,7 @@
 import asyncio
 import contextvars
 from asyncio import base_events, events, tasks
+from heapq import heapify, heappop, heappush
 
 from cpsim import cpucost
 from cpsim import world as _world
@@ -30,6 +31,16 @@ except ImportError:  # pragma: no cover - the nested fallback
 PIN = contextvars.ContextVar("cpsim_pin", default=None)
 
 
+class _Due(list):
+    # A timer's entry in SimLoop._scheduled: [when], with its handle and pin.
+    # [a] < [b] exactly when a < b, as asyncio's TimerHandles compare (by
+    # _when alone, equal times not less), so the heap takes the very same
+    # shape as asyncio's heap of handles, with each comparison made in C
+    # instead of a Python __lt__ (a 400-pin hall re-heaps its few thousand
+    # timers at every pin's wake-up: SimLoop.shift).
+    __slots__ = ("h", "dev")
+
+
 class Deadlock(RuntimeError):
     """Every task waits and nothing is scheduled: no simulated time can help."""
 
@@ -40,7 +51,8 @@ class SimLoop(base_events.BaseEventLoop):
         self.world = world
         self.clock = world.clock
         self._clock_resolution = 1e-7  # the clock counts whole microseconds
-        self._held = []  # handles of blocked pins, run when the pin is free
+        self._held = {}  # pin -> its handles, in order, held while it is blocked
+        self._due = {}  # pin -> {id: _Due} of its timers in _scheduled (shift)
         self._limits = []  # innermost blocking call's end, in us
         self._outer = None  # device bound where the loop was entered
         self._deadline = None  # World.run_until's end, us (cpsim.timebase._FOREVER)
@@ -168,16 +180,46 @@ class SimLoop(base_events.BaseEventLoop):
             if self._limits or self._sleepers:
                 return  # a sleeping pin may have woken: let block() look
 
+    def call_at(self, when, callback, *args, context=None):
+        # BaseEventLoop.call_at, the heap holding _Due entries
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = events.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        k = _Due((when,))
+        k.h = timer
+        dev = k.dev = timer._context.get(PIN)
+        heappush(self._scheduled, k)
+        timer._scheduled = True
+        if dev is not None:
+            due = self._due.get(dev)
+            if due is None:
+                due = self._due[dev] = {}
+            due[id(k)] = k
+        return timer
+
+    def _pop_due(self):
+        k = heappop(self._scheduled)
+        k.h._scheduled = False
+        if k.dev is not None:
+            del self._due[k.dev][id(k)]
+        return k.h
+
     def _run_once(self):
         sched = self._scheduled
-        while sched and sched[0]._cancelled:
+        while sched and sched[0].h._cancelled:
             self._timer_cancelled_count -= 1
-            base_events.heapq.heappop(sched)._scheduled = False
+            self._pop_due()
         timeout = None
         if self._ready or (self._stopping and not self._limits):
             timeout = 0
         elif sched:
-            timeout = max(0.0, sched[0]._when - self.time())
+            timeout = max(0.0, sched[0][0] - self.time())
         if timeout == 0:
             self.clock.advance_us(0)  # events due now (an IRQ at this instant)
         else:
@@ -185,14 +227,12 @@ class SimLoop(base_events.BaseEventLoop):
         if self._sleepers:
             self._wake_sleepers()
         end = self.time() + self._clock_resolution
-        while sched and sched[0]._when < end:
-            h = base_events.heapq.heappop(sched)
-            h._scheduled = False
-            self._ready.append(h)
+        while sched and sched[0][0] < end:
+            self._ready.append(self._pop_due())
         self._run_ready()
         end = self._deadline
         if (end is not None and not self._limits and not self._ready and self.clock._us >= end
-                and not (sched and sched[0]._when < end / 1e6 + self._clock_resolution)):
+                and not (sched and sched[0][0] < end / 1e6 + self._clock_resolution)):
             self._stopping = True  # everything due up to the run's end has run
 
     def _run_ready(self):
@@ -210,7 +250,11 @@ class SimLoop(base_events.BaseEventLoop):
                 h._run()
                 continue
             if dev.blocked:
-                self._held.append(h)
+                held = self._held.get(dev)
+                if held is None:
+                    self._held[dev] = [h]
+                else:
+                    held.append(h)
                 continue
             dev.bind()
             self._run_pin(h, dev)
@@ -222,18 +266,21 @@ class SimLoop(base_events.BaseEventLoop):
         slowclock): its timers, set on its own clock as on the chip, fall
         due that much sooner (later if negative)."""
         d = us / 1e6
-        sched = self._scheduled
-        for h in sched:
-            if h._context is not None and h._context.get(PIN) is dev:
+        due = self._due.get(dev)
+        if due:
+            for k in due.values():
+                h = k.h
                 h._when -= d
-        base_events.heapq.heapify(sched)
+                k[0] = h._when
+        # the whole heap, as ever: heapify reorders equal times anywhere in
+        # it, and which of two timers due at once runs first is behaviour
+        heapify(self._scheduled)
 
     def release(self, dev):
         """A blocked pin is free again: its held callbacks run next, in order."""
-        keep = []
-        for h in self._held:
-            (self._ready if h._context.get(PIN) is dev else keep).append(h)
-        self._held = keep
+        held = self._held.pop(dev, None)
+        if held:
+            self._ready.extend(held)
 
 
 class Runner:

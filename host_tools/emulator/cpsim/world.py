@@ -42,6 +42,7 @@ class Device:
         self.i2c_models = {}  # bus id -> {address: model}
         self.i2c_wiring = {}  # (scl, sda) pin numbers -> bus id (see wire_i2c)
         self.pins = {}  # pin number -> cpsim.gpio.PinState (what machine.Pin reads/drives)
+        self.gpio_gen = 0  # counts changes of any pad's level (a light sleep's wake check, machine.py)
         # pin number -> microvolts at the pin: an int, or a callable(t_ms) -> int
         self.adc_values = {}
         self.nvs = {}  # namespace -> {key: int (i32) or bytes (blob)}
