@@ -190,6 +190,13 @@ def test_bench_all_keeps_the_other_sets_when_one_labels_file_is_bad(folder, tmp_
     monkeypatch.setattr(bench_cli, "_bench_sim", lambda: {})
     monkeypatch.setattr(bench_cli, "_bench_phone", lambda say: {})
     monkeypatch.setattr(bench_cli, "_bench_clock", lambda: {})
+    monkeypatch.setattr(bench_cli.radio, "bench_radio", lambda progress: {})
+    monkeypatch.setattr(bench_cli.social, "measure", lambda: {})
+    monkeypatch.setattr(bench_cli.designs, "measure", lambda: {})
+    monkeypatch.setattr(bench_cli.crowd, "bench_crowd", lambda progress: {})
+    monkeypatch.setattr(bench_cli, "_bench_power", lambda say: {})
+    monkeypatch.setattr(bench_cli, "_bench_heap", lambda say: {})
+    monkeypatch.setattr(bench_cli, "_bench_simsteps", lambda sets, say: {})
     out = data / "results.json"
     rc = bench_cli.run_all(SimpleNamespace(data=str(data), out=str(out), odr=25.0, board=bench.DEFAULT_BOARD))
     assert rc == 1

@@ -8,6 +8,7 @@ MicroPython unix port on labelled recordings, and the motion pipeline's cost.
   cloudpin bench crowd         simulated s per wall s for 30/100/400 pins running the app
   cloudpin bench radio         a hall of pins on the emulated air (host_tools.bench.radio)
   cloudpin bench sim           `cloudpin sim` halls of 30/100/400 pins: sim s per wall s
+  cloudpin bench simsteps DIR  walkers' step counts in `cloudpin sim` vs the step bench, same recordings
   cloudpin bench updates       friend-update windows in halls of 30/100/300 pins: share stored, radio cost
   cloudpin bench phone         the phone service of a virtual badge with 1,000 friends on the air
   cloudpin bench designs       a design card's redraw on the M5StickC Plus: SPI bytes, time at its clock
@@ -34,7 +35,7 @@ def _bench(sub, name, mod, help, raw=True):
 
 
 def add_arguments(parser):
-    from host_tools.bench import clock, heap, phone, updates
+    from host_tools.bench import clock, heap, phone, simsteps, updates
     from host_tools.sim import bench as sim_bench
 
     sub = parser.add_subparsers(dest="bench", metavar="BENCH")
@@ -45,6 +46,7 @@ def add_arguments(parser):
     _bench(sub, "crowd", crowd, "many pins' apps on one simulated clock: sim s per wall s", raw=False)
     _bench(sub, "radio", radio, "a hall of pins advertising on the emulated air")
     _bench(sub, "sim", sim_bench, "cloudpin sim halls: sim s per wall s")
+    _bench(sub, "simsteps", simsteps, "walkers' step counts in cloudpin sim against the step bench")
     _bench(sub, "updates", updates, "friend-update windows in a hall: share stored, radio cost")
     _bench(sub, "phone", phone, "the phone service over the emulated air: first friend page, 1,000 friends")
     _bench(sub, "designs", designs, "a design card's redraw on a display: SPI bytes and time", raw=False)
@@ -88,6 +90,20 @@ def _bench_sim():
     return sim_bench.bench_sim()["sim"]
 
 
+def _bench_simsteps(sets, say):
+    from host_tools.bench import simsteps
+
+    out = {}
+    for s in sets:
+        say("simsteps: %s: walkers in cloudpin sim against the step bench..." % s.name)
+        try:
+            out[s.name] = simsteps.bench_simsteps(s, seconds=simsteps.ALL_SECONDS, progress=say)
+        except Exception as e:  # one set's failure must not lose the others' results
+            say("simsteps: %s: failed: %s: %s" % (s.name, type(e).__name__, e))
+            out[s.name] = {"error": "%s: %s" % (type(e).__name__, e)}
+    return out
+
+
 def _bench_clock():
     from host_tools.bench import clock
 
@@ -119,6 +135,7 @@ def run_all(args):
             result["steps"][s.name] = {"error": str(e)}
             failed += 1
     result["cost"] = cost.measure()  # at the rate the app runs the sensor
+    result["simsteps"] = _bench_simsteps(sets, say)
     try:
         say("taps: generating and benchmarking...")
         result["taps"] = taps.bench_suite([str(s) for s in sets], progress=say)
@@ -156,7 +173,7 @@ def run_all(args):
 
 def run(args):
     if not getattr(args, "_bench", None):
-        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,updates,phone,heap,clock,all} ... (see --help)",
+        print("usage: cloudpin bench {steps,taps,cost,social,designs,crowd,radio,sim,simsteps,updates,phone,heap,clock,all} ... (see --help)",
               file=sys.stderr)
         return 2
     return args._bench(args)

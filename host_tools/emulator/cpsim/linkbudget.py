@@ -137,6 +137,13 @@ class LinkBudget:
 # climbs over a few dB (GFSK's waterfall): PER = 1 / (1 + exp((P - P50) / W))
 # with W = 1 dB and P50 set so that PER(-97 dBm) = 30.8%. PER_TABLE[i] is
 # the PER x 1024 at (PER_LO + i) dBm; above the table, 0; below, 1.
+# W has no measured source: the datasheet gives one point of the curve. For
+# comparison, a non-coherent binary FSK receiver in white noise (BER =
+# 0.5 exp(-Eb/N0 / 2), the textbook formula) over the 296-bit reference
+# packet goes from 10% to 90% PER in about 2.4 dB; this logistic takes 4.4 dB
+# (-95.6 to -100 dBm). So it loses more just above the sensitivity and
+# decodes more below it (90% PER at -100 dBm, about -98.6 in theory) than an
+# ideal receiver would (docs/issues-status.md, #8 notes).
 SENSITIVITY_DBM = -97
 PER_W_DB = 1.0
 PER_LO = -106
