@@ -85,10 +85,6 @@ class TapDetector:
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, pre_ms, train_ms, train_pct, train_n, train_mg,
     ahead_ms, imp_ms: the rattle veto (see __init__); train_ms=0 turns it off.
-    vert_pct: a candidate whose impulse lies along gravity (its component
-    along the detector's slow gravity estimate at least vert_pct % of it)
-    is not a touch (see __init__); 0 turns the check off. Counted in
-    `vertical`.
     on_suspect(t_ms, on): with the veto on, called with on=True when a
     candidate passed every check that costs no wait (its shape and the company
     before it; ~latency_ms after its peak) and starts waiting ahead_ms for the
@@ -101,7 +97,7 @@ class TapDetector:
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=15,
                  train_ms=2000, train_pct=20, train_n=3, ahead_ms=200, sat_width_ms=8, sat_ring_pct=60,
-                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, vert_pct=0, on_tap=None, on_suspect=None):
+                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self.on_suspect = on_suspect
@@ -209,24 +205,6 @@ class TapDetector:
         # own rising flank does not count as "not quiet"
         self._lag = min(_HIST - 1, _ms_to_samples(8, odr_hz))
         self._hist = array("i", [0] * _HIST)
-        # Direction against gravity. Two pins touched between two standing
-        # people meet across gravity (worn: within ~30 degrees of the
-        # horizontal; hand-held mostly within 45), while heel strikes and a
-        # knock on a table the pin lies on come along it (tapmodel.py). The
-        # impulse is the high-passed vector at the peak; gravity a mean of
-        # the raw signal over ~1.3 s (updated every 4th sample: a reach's
-        # 2 g, over 0.3-0.8 s with no net velocity change, moves it < 0.02 g).
-        # Off by default: a bag's knocks are NOT mostly vertical (measured
-        # on real bag and pocket recordings, docs/taps.md), so the check
-        # drops few of them and costs hand-held touches held any way up.
-        self._vert = vert_pct
-        k = 0
-        while (4 << k) * 1000 < 1280 * odr_hz:
-            k += 1
-        self._gk = k
-        self.vertical = 0  # candidates dropped as along gravity
-        self._gx = self._gy = self._gz = 0  # gravity, mg << 10
-        self._gprimed = False
         self.period_us = 1000000 // odr_hz
         self.tap_ms = 0
         self.tap_mg = 0
@@ -266,7 +244,6 @@ class TapDetector:
         self._lowwait = 0  # samples left to see whether a weak event leads a bigger one
         self._lowpre = 0
         self._peak_c = 0
-        self._px = self._py = self._pz = 0  # high-passed vector at the peak
 
     def _rel(self, c, p):
         # c - p in samples, signed, for counters mod 2^24
@@ -322,24 +299,6 @@ class TapDetector:
         # a full log that does not reach back to the window: crowded
         return count >= self._train_n or (n == _LOG and oldest > -train)
 
-    def _along_gravity(self, pe):
-        """True when the candidate's impulse (peak energy pe) is at least
-        vert_pct % along gravity. Small ints only: the gravity clipped to
-        +-4 g, the high-pass to +-16 g."""
-        gx = self._gx >> 10
-        gy = self._gy >> 10
-        gz = self._gz >> 10
-        gx = 4095 if gx > 4095 else -4095 if gx < -4095 else gx
-        gy = 4095 if gy > 4095 else -4095 if gy < -4095 else gy
-        gz = 4095 if gz > 4095 else -4095 if gz < -4095 else gz
-        g2 = gx * gx + gy * gy + gz * gz
-        if g2 < 250000:  # under 0.5 g: falling or thrown, no "up" to judge by
-            return False
-        dot = self._px * gx + self._py * gy + self._pz * gz
-        if dot < 0:
-            dot = -dot
-        return (dot // isqrt(g2)) * 100 >= self._vert * isqrt(pe)
-
     def _cancel(self, t_ms):
         self.cancels += 1
         if self.on_suspect is not None:
@@ -353,11 +312,6 @@ class TapDetector:
             self._by = y << 4
             self._bz = z << 4
             self._primed = True
-            if not self._gprimed:  # a reset (overrun) keeps the slow gravity
-                self._gx = x << 10
-                self._gy = y << 10
-                self._gz = z << 10
-                self._gprimed = True
             raw = self._raw
             for i in range(0, 3 * _RAW, 3):
                 raw[i] = x
@@ -393,9 +347,6 @@ class TapDetector:
                 self._peak_t = t_ms
                 self._peak_n = self._n
                 self._peak_c = self._c
-                self._px = hx
-                self._py = hy
-                self._pz = hz
                 if (e >> 4) > self._end_e:
                     self._end_e = e >> 4
             if not self._flat:
@@ -439,9 +390,7 @@ class TapDetector:
                 pe = self._peak_e
                 if self._ring <= (pe // 10000) * (self._sat_ring_pct2 if self._flat else self._ring_pct2):
                     self._dead = self._refractory - k
-                    if self._vert and self._along_gravity(pe):
-                        self.vertical += 1
-                    elif self._train:
+                    if self._train:
                         # The company before it is known now: a candidate
                         # vetoed by it is never suspected (the veto only
                         # grows with what comes after, so the verdict holds).
@@ -480,9 +429,6 @@ class TapDetector:
                 self._peak_t = t_ms
                 self._peak_n = 0
                 self._peak_c = self._c
-                self._px = hx
-                self._py = hy
-                self._pz = hz
                 self._end_e = self._off2 if self._off2 > (e >> 4) else e >> 4
                 if self._lowwait:
                     self._lowwait = 0
@@ -540,11 +486,6 @@ class TapDetector:
                 else:
                     self._cancel(self._pt[i])
         self._c = (c + 1) & _CMASK
-        if self._vert and not c & 3:
-            k = self._gk
-            self._gx += ((x << 10) - self._gx) >> k
-            self._gy += ((y << 10) - self._gy) >> k
-            self._gz += ((z << 10) - self._gz) >> k
         if self._state != _EVENT:
             # tracking again while checking for ringing, so only fast
             # oscillation (a table's modes) counts there, not the slow recoil

@@ -89,9 +89,7 @@ def taps_only(n, det):
 
 from cloudpin.taps import TapDetector
 plain_taps = TapDetector(ODR)
-vert_taps = TapDetector(ODR, vert_pct=80)
 out["taps"] = timed(lambda n: taps_only(n, plain_taps))
-out["taps_vertical"] = timed(lambda n: taps_only(n, vert_taps))
 for k, (us, heap) in out.items():
     print("COST %%s %%.4f %%.4f" %% (k, us, heap))
 """
@@ -134,7 +132,7 @@ def measure(odr=None, samples=SAMPLES):
         result["pipeline_us_per_sample"] = round(rows["pipeline"][0], 3)
         result["pipeline_ratio_to_baseline"] = round(rows["pipeline"][0] / base, 2)
         result["pipeline_heap_bytes_per_sample"] = round(rows["pipeline"][1], 2)
-    for name in ("taps", "taps_vertical"):  # the tap detector alone; with its direction check (vert_pct)
+    for name in ("taps",):  # the tap detector alone
         if name in rows:
             result[name + "_us_per_sample"] = round(rows[name][0], 3)
             result[name + "_heap_bytes_per_sample"] = round(rows[name][1], 2)

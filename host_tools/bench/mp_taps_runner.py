@@ -4,9 +4,8 @@
 #   SAMPLES.bin: little-endian int16 milli-g, interleaved x, y, z per sample,
 #   sample i at t = round(i * 1000 / ODR) ms.
 # Prints "TAP t_ms strength_mg" per tap, then "DONE samples taps suspects
-# cancels vertical" (the candidates that waited for their company, those of
-# them the company after them vetoed: what a radio started on suspicion
-# costs, and the candidates dropped as along gravity).
+# cancels" (the candidates that waited for their company, and those of them
+# the company after them vetoed: what a radio started on suspicion costs).
 import gc
 import json
 import sys
@@ -39,7 +38,7 @@ def main():
                     seen += 1
                 j += 3
                 i += 1
-    print("DONE", i, seen, det.suspects, det.cancels, det.vertical)
+    print("DONE", i, seen, det.suspects, det.cancels)
 
 
 main()

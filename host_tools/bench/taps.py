@@ -117,8 +117,7 @@ def read_distractors(folder):
 def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
     """Feed int16 mg samples (interleaved x, y, z) to the firmware detector in
     the MicroPython VM; returns [(t_ms from the first sample, strength_mg)].
-    counts: a dict to receive the detector's `suspects`, `cancels` and
-    `vertical` (candidates dropped as along gravity)."""
+    counts: a dict to receive the detector's `suspects` and `cancels`."""
     fd, binpath = tempfile.mkstemp(suffix=".bin", dir=workdir)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -138,7 +137,7 @@ def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
         elif parts[:1] == ["DONE"]:
             done = int(parts[1]) == len(samples_mg) // 3
             if counts is not None:
-                counts.update(suspects=int(parts[3]), cancels=int(parts[4]), vertical=int(parts[5]))
+                counts.update(suspects=int(parts[3]), cancels=int(parts[4]))
     if proc.returncode != 0 or not done:
         raise BenchError("tap detector failed under MicroPython (exit %d):\n%s%s" % (
             proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
