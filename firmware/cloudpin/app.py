@@ -157,9 +157,10 @@ class App:
         def make_sync():
             # friends keep each other's clocks (the RTC drifts in light sleep:
             # docs/clock.md); loaded with the first friend
+            from cloudpin import clockset
             from cloudpin.social.clocksync import ClockSync, RtcClock
 
-            return ClockSync(RtcClock(rtc), log=log.child("clock"))
+            return ClockSync(RtcClock(rtc), log=log.child("clock"), set_path=clockset.PATH)
 
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
                                       lambda: utc_ms(rtc), self._today, make_sync=make_sync)
