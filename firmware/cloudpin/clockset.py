@@ -33,6 +33,12 @@ def source(now_ms, path=PATH, log=None):
     return doc["src"]
 
 
+def known_ms(path=PATH, log=None):
+    """The UTC ms the clock was last set at (by whoever), None if never."""
+    doc = Store(path, _check, log).load()
+    return None if doc is None else doc["t"]
+
+
 def mark(now_ms, src, path=PATH, log=None):
     """The clock now reads now_ms, set by `src` (SOURCES). OSError: flash
     full; ValueError: not a time or source a set clock can have."""

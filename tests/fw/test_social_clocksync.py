@@ -185,3 +185,28 @@ def test_a_set_clock_never_follows_an_unset_friend_and_an_unset_one_takes_a_set_
     assert ClockSync(u, path=None, set_path=p).src == "friend"
     assert s.observe([700000], bytearray([S]), 1) == 0  # now set: unset friends are not followed
     _path(p)
+
+
+def test_after_a_power_on_an_unset_pin_resumes_from_the_last_time_it_knew():
+    p, q = _path("clkset_po.json"), _path("clk_po.json")
+    from cloudpin import clockset
+
+    clockset.mark(_T0, "desk", p)
+    c = _Clock(_T0)
+    s = ClockSync(c, path=q, set_path=p)
+    assert s.src == "desk" and c.steps == []  # set, never taken back: nothing to resume
+    c.t += 600000
+    s.observe([0], bytearray([3]), 1)  # agreed with a set friend 10 minutes after the desk
+    c.t = 946684800000 + 2000  # the battery ran flat: a power-on, 2000-01-01 again
+    s = ClockSync(c, path=q, set_path=p)
+    assert s.src is None and c.t == _T0 + 600000  # unset, from its last agreement (not 2000, not the desk's)
+    assert not s.synced() and s.widen_ms() == clocksync.MAX_WIDEN_MS  # searches whole, as after a tap
+    assert s.observe([90000], bytearray([3]), 1) == 90000 and s.src == "friend"  # a set friend within reach
+    assert ClockSync(c, path=q, set_path=p).src == "friend" and c.t == _T0 + 690000
+    for junk in ("\x00", '{"src": "desk"}'):  # a corrupt record: nothing to resume from, and no crash
+        with open(p, "w") as f:
+            f.write(junk)
+        c.t = 946684800000
+        assert ClockSync(c, path=q, set_path=p).src is None and c.t == 946684800000
+    _path(p)
+    _path(q)

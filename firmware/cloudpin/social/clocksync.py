@@ -137,10 +137,15 @@ class ClockSync:
         self.log = log
         self._set_path = set_path
         self.src = None  # who set our clock: "desk", "friend" (cloudpin.clockset) or None: unset
+        resume = None
         if set_path:
             from cloudpin import clockset
 
-            self.src = clockset.source(clock.now_ms(), set_path, log)
+            now = clock.now_ms()
+            self.src = clockset.source(now, set_path, log)
+            resume = clockset.known_ms(set_path, log) if self.src is None else None
+            if resume is not None and now >= resume - clockset.SLACK_MS:
+                resume = None  # never taken back by a power-on: nothing to resume from
         self._store = Store(path, _check, log) if path else None
         doc = self._store.load() if self._store else None
         self.rate = doc["rate"] if doc else 0  # ppm the RTC runs fast in the pin's duty cycle
@@ -155,6 +160,18 @@ class ClockSync:
         self._flags = bytearray(_QUEUE)  # ... and whether each said it was synced
         self._nd = 0
         self._w = (0, 0, 0, 0, 0)  # the window: pre, length, post, advertising interval, our clock (phase)
+        if resume is not None:
+            # A power-on took the RTC back to 2000 (the battery ran flat): go on
+            # from the last time this pin knew, its last agreement with a friend
+            # or when it was set. Still unset; if it was off for only minutes,
+            # its friends are within reach and a set one sets it again.
+            if self.t_sync is not None and self.t_sync > resume:
+                resume = self.t_sync
+            self._step(resume - clock.now_ms())
+            self.t_sync = self.t_ref = None  # no agreement on this clock yet
+            self.fresh = FRESH_WINDOWS  # search the next windows whole, as after a tap
+            if log is not None:
+                log.warning("clock unset since a power-on: resumed from %d" % resume)
 
     # --- the update service's wait and window (social/updates.py) -------------
     async def cycle(self, svc):
