@@ -244,6 +244,9 @@ class VirtualBadge(SerialLink, BoardConsole):
         env["CLOUDPIN_EMU_DISPLAY"] = "/" + DISPLAY_NAME
         env["CLOUDPIN_ROMFS_FILE"] = "/" + ROMFS_NAME  # the emulator's esp32.Partition("romfs")
         env["CLOUDPIN_CHIP_FILE"] = "/" + CHIP_NAME  # the RTC and watchdog through a reset (cpsim/chipstate.py)
+        env.pop("CLOUDPIN_CHIP_KEPT", None)
+        if (self.root / CHIP_NAME).exists():
+            env["CLOUDPIN_CHIP_KEPT"] = "1"  # (a power-on has none: the VM does not look)
         env.pop("CLOUDPIN_AIR", None)
         env.pop("CLOUDPIN_EMU_UID", None)
         if self.uid:

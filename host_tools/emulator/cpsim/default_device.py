@@ -17,6 +17,7 @@
 #   CLOUDPIN_CHIP_FILE      file the RTC (and after a soft reset, the task
 #                           watchdog) is kept in from one VM to the next
 #                           (cpsim/chipstate.py); the host deletes it at power-on
+#   CLOUDPIN_CHIP_KEPT      set when that file is there to read (not at a power-on)
 #   CLOUDPIN_EMU_UID        machine.unique_id() as 12 hex digits (the badges of
 #                           a farm differ, so do their Bluetooth addresses)
 #   CLOUDPIN_EMU_CLOCK_PPM  (with a board) the badge's RTC slow-clock error in
@@ -61,12 +62,11 @@ def build(board_path=None, recording=None, nvs_file=None):
         dev.reset_cause = int(cause)
     chip = _env("CLOUDPIN_CHIP_FILE")
     if chip:
-        # the RTC and a soft reset's watchdog, from the VM before this one
-        # (cpsim/chipstate.py; read here, so no module of it stays loaded)
+        # the RTC and a soft reset's watchdog, to the VM after this one
+        # (cpsim/chipstate.py)
         import sys
 
-        dev.chip_file = chip
-        _restore_chip(dev, chip)
+        dev.chip_file = chip  # read back at power-on (slow_clock)
         if hasattr(sys, "atexit"):  # the VM ends at the REPL (Ctrl-D: a soft reset)
             sys.atexit(_soft_exit)
     if board_path:
@@ -86,6 +86,9 @@ def slow_clock(dev):
     ballast, so nothing of it lies in the firmware's share. Only a board's
     (real-time) device drifts: without a board the clock is exact. What was
     drawn is in the emulator's notes ("clock")."""
+    chip = getattr(dev, "chip_file", None)
+    if chip and _env("CLOUDPIN_CHIP_KEPT"):
+        _restore_chip(dev, chip)  # the RTC and a soft reset's watchdog, from the VM before this one
     if dev.world.clock.simulated:
         return
     from cpsim import slowclock
@@ -132,11 +135,11 @@ def _poll_from_asyncio(clock, max_wait_ms=10):
 
 def _restore_chip(dev, path):
     # What the VM before this one left (cpsim/chipstate.save); nothing at a
-    # power-on (no file). No module stays loaded for it: made before the
-    # boot shim's ballast, any object kept here would break up the firmware's
-    # share (tests/test_virtual_badge.py).
+    # power-on (no file). At the emulator's power-on (slow_clock), among what
+    # it keeps: the RTC's offset is a long int in the VM, and no module stays
+    # loaded for it, so nothing of it breaks up the firmware's share
+    # (tests/test_virtual_badge.py).
     try:
-        os.stat(path)  # (a power-on's missing file: raised from here, it leaves less garbage)
         with open(path) as f:
             rtc, wdt_ms, left = [int(v) for v in f.read().split()]
     except (OSError, ValueError):
