@@ -29,8 +29,13 @@ def save(dev, soft):
         return
     dev.chip_saved = True
     try:
-        b = getattr(dev, "heap_ballast", None)  # room to write in, whatever the firmware left of
-        if b:  # the heap: a piece of the virtual badge's ballast (host_tools/vbadge/boot_shim.py)
+        # room to write in, whatever the firmware left of the heap: a piece of
+        # the virtual badge's ballast (host_tools/vbadge/boot_shim.py: its
+        # list of pieces, or a tuple that starts with it)
+        b = getattr(dev, "heap_ballast", None)
+        if isinstance(b, tuple):
+            b = b[0]
+        if isinstance(b, list) and b:
             b[0] = None
             import gc
 
@@ -43,5 +48,8 @@ def save(dev, soft):
             left = (w._ev[0] - now) // 1000
         with open(path, "w") as f:
             f.write("%d %d %d\n" % (rtc - _host_us(), w._timeout_us // 1000 if left > 0 else 0, left))
-    except Exception:  # the chip keeps it; the emulator may lose it, never the badge's exit
-        pass
+    except Exception as e:  # the chip keeps it; the emulator may lose it, never the badge's exit
+        try:
+            dev.note("warn", "RTC and watchdog not kept through this reset: %r" % (e,))  # (on the host's stderr)
+        except Exception:
+            pass
