@@ -22,21 +22,22 @@ def _check(doc):
     return doc
 
 
+def state(now_ms, path=PATH, log=None):
+    """(who set the clock that reads now_ms: "desk", "friend", or None when
+    it is unset; the UTC ms it was set at when a power-on has taken it back
+    behind that, else None: where an unset pin may resume from)."""
+    doc = Store(path, _check, log).load()
+    if doc is None:
+        return None, None
+    if now_ms < doc["t"] - SLACK_MS:
+        return None, doc["t"]
+    return (doc["src"] if now_ms >= FLOOR_MS else None), None
+
+
 def source(now_ms, path=PATH, log=None):
     """"desk" or "friend" when the clock that reads now_ms (UTC ms) was set
     so and not reset since; None when it is unset."""
-    if now_ms < FLOOR_MS:
-        return None
-    doc = Store(path, _check, log).load()
-    if doc is None or now_ms < doc["t"] - SLACK_MS:
-        return None
-    return doc["src"]
-
-
-def known_ms(path=PATH, log=None):
-    """The UTC ms the clock was last set at (by whoever), None if never."""
-    doc = Store(path, _check, log).load()
-    return None if doc is None else doc["t"]
+    return state(now_ms, path, log)[0]
 
 
 def mark(now_ms, src, path=PATH, log=None):

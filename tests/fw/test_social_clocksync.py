@@ -166,19 +166,19 @@ def test_a_set_clock_never_follows_an_unset_friend_and_an_unset_one_takes_a_set_
     # an unset friend (its RTC back in 2000 after a power-on: heard only when
     # its clock is near ours), synced with its own kind or not: never followed
     assert s.observe([30000], bytearray([0]), 1) == 0 and s.observe([-9000, 800], bytearray([S, S]), 2) == 0
-    assert c.steps == [] and s.salt_flags() == clocksync.SET_BIT
+    assert c.steps == [] and s.src == "desk" and not s.synced()
     assert s.observe([-9000, 800], bytearray([S, Y]), 2) == 800  # only the set one (synced: taken whole, as before)
-    assert s.salt_flags() == clocksync.SET_BIT | clocksync.SYNCED_BIT
+    assert s.src == "desk" and s.synced()
 
     p = _path("clkset_test.json")
     u = _Clock(_T0 - 1500000)  # unset, 25 minutes behind (yesterday, in some zone)
     s = ClockSync(u, path=None, set_path=p)
-    assert s.src is None and s.salt_flags() == 0
+    assert s.src is None and not s.synced()
     s.observe([1000, 1200], bytearray([S, S]), 2)  # unset friends only: as before (synced ones' median)
     assert u.steps == [1100] and s.src is None
     # a set friend among unset ones: its time, whole (no quarter-hour guard, no 2.5 s bound)
     assert s.observe([20000, 1497900, 30000], bytearray([S, 2, S]), 3) == 1497900
-    assert s.src == "friend" and s.salt_flags() & clocksync.SET_BIT
+    assert s.src == "friend" and s.synced()
     from cloudpin import clockset
 
     assert clockset.source(u.t, p) == "friend"  # kept: set after a reset too

@@ -128,6 +128,14 @@ def _check(doc):
     return doc
 
 
+def _unload_clockset():
+    # read at start-up and when a friend sets us: its heap back meanwhile (an
+    # M5StickC Plus with its designs has about 3 KB to spare: docs/heap.md)
+    import cloudpin
+
+    cloudpin.unload(cloudpin, ("clockset",))
+
+
 class ClockSync:
     def __init__(self, clock, path=PATH, log=None, set_path=None):
         """clock: now_ms() (UTC ms since 1970) and step(ms) (RtcClock).
@@ -141,11 +149,8 @@ class ClockSync:
         if set_path:
             from cloudpin import clockset
 
-            now = clock.now_ms()
-            self.src = clockset.source(now, set_path, log)
-            resume = clockset.known_ms(set_path, log) if self.src is None else None
-            if resume is not None and now >= resume - clockset.SLACK_MS:
-                resume = None  # never taken back by a power-on: nothing to resume from
+            self.src, resume = clockset.state(clock.now_ms(), set_path, log)
+            _unload_clockset()
         self._store = Store(path, _check, log) if path else None
         doc = self._store.load() if self._store else None
         self.rate = doc["rate"] if doc else 0  # ppm the RTC runs fast in the pin's duty cycle
@@ -299,10 +304,6 @@ class ClockSync:
         """Has this pin agreed with a friend lately (its UPDATE frames say so)?"""
         return self.t_sync is not None and self.clock.now_ms() - self.t_sync < LOST_MS
 
-    def salt_flags(self):
-        """The bits of our UPDATE block's salt beside our clock's phase."""
-        return (SYNCED_BIT if self.synced() else 0) | (SET_BIT if self.src is not None else 0)
-
     def observe(self, deltas, flags, n):
         """After a window: deltas[0:n] are the friends' clocks minus ours
         (ms), flags[0:n] what each friend said (_F_SYNCED, _F_SET; both
@@ -382,15 +383,25 @@ class ClockSync:
         self.lost = self.fresh = 0
         self.src = "friend"
         if self._set_path:
-            from cloudpin import clockset
-
             try:
+                from cloudpin import clockset
+
                 clockset.mark(now, "friend", self._set_path, self.log)
-            except (OSError, ValueError):
-                pass  # a full flash, or a friend's clock before the firmware's year: set until a power-on
+            except (OSError, ValueError, MemoryError):
+                pass  # a full flash, a friend's clock before the firmware's year, no heap: set until a power-on
+            _unload_clockset()
         if self.log is not None:
             self.log.info("step=%d set by a friend" % ms)
         return ms
+
+
+def for_app(rtc, log):
+    """The app's ClockSync (cloudpin.app, with its first friend): the pin's
+    RTC (machine.RTC), its state and whether it was set kept on flash. Here,
+    not in the app, so that its names are interned only with a friend."""
+    from cloudpin import clockset
+
+    return ClockSync(RtcClock(rtc), log=log, set_path=clockset.PATH)
 
 
 class RtcClock:
