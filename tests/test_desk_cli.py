@@ -3,6 +3,7 @@ fake badges (host_tools/testkit/fake_badge.py) behind the real command line, and
 real serial session on a silent pseudo-terminal."""
 import json
 import os
+import re
 
 import pytest
 
@@ -138,3 +139,45 @@ def test_desk_event_shows_and_sets_the_time_zone_until_badges_hold_it(place, cap
     del badges["fake0"].flash["event_key"]
     rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
     assert rc == 1 and "meet and greet off" in out and "no event key or time zone" in err
+
+
+def test_provision_sets_the_badges_clock_and_verify_reports_its_offset(place, capsys):
+    tmp_path, badges = place
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes", "--roster",
+                        str(tmp_path / "roster.csv"), "--cards", str(tmp_path / "cards"))
+    assert rc == 0, err
+    b = badges["fake0"]
+    assert b.clock_src == "desk" and abs(b.rtc_offset_ms) <= 250
+    assert "clock set to 20" in _log(tmp_path) and "ms from this computer's" in _log(tmp_path)
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0", "--json")
+    c = json.loads(out)["clock"]
+    assert rc == 0 and c["set"] == "desk" and abs(c["offset_ms"]) <= 250 + c["rtt_ms"] // 2
+    b.rtc_offset_ms += 90000  # a day's drift with its friends: reported, not a fault
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
+    assert rc == 0 and "ms from this computer's" in out and "set by the desk" in out
+    logged = re.findall(r"verify fake0 badge=\w+ clock \+(\d+) ms from this computer's", _log(tmp_path))
+    assert abs(int(logged[-1]) - 90000) <= 300, logged
+    # Its battery ran flat: the RTC is back in 2000, the badge says unset.
+    b.rtc_offset_ms = b.clock_src = None
+    rc, out, err = desk(capsys, tmp_path, "verify", "--port", "fake0")
+    assert rc == 1 and "NEVER SET" in out and "its clock was never set" in err
+    # Plugged into the desk again: "already" theirs, and the clock set again.
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes", "--cards", str(tmp_path / "cards"))
+    assert rc == 0 and "already" in out and b.clock_src == "desk" and abs(b.rtc_offset_ms) <= 250
+    # A clock that was set stays as its friends keep it.
+    b.rtc_offset_ms = 5000
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes", "--cards", str(tmp_path / "cards"))
+    assert rc == 0 and b.rtc_offset_ms == 5000
+
+
+def test_a_computer_whose_clock_is_wrong_provisions_nothing(place, capsys, monkeypatch):
+    from host_tools.desk import clock
+
+    tmp_path, badges = place
+    monkeypatch.setattr(clock, "now_ms", lambda: 946684800000 + 3600000)  # 2000-01-01 01:00: never set
+    rc, out, err = desk(capsys, tmp_path, "provision", "--port", "fake0", "--yes", "--roster",
+                        str(tmp_path / "roster.csv"), "--cards", str(tmp_path / "cards"))
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert "this computer's clock reads 2000-01-01 01:00:00 UTC, before the badges' firmware was built" in err
+    assert "WARNING refused: this computer's clock" in _log(tmp_path)
+    assert "fake0" not in badges or badges["fake0"].peek().owner is None  # nothing written

@@ -85,6 +85,11 @@ def test_provision_verify_export_return_on_a_virtual_badge(place, capsys):
                           "role": "photographer", "handles": ["@zoe"], "gen": res["gen"]}
     assert v["selftest"]["ok"] and v["selftest"]["sensor"]["ok"] and v["selftest"]["ble"]["ok"]
     assert v["database"]["consistent"] is True and v["database"]["state"] == "done"
+    # The desk set its clock from this computer's: still set after the app's
+    # restarts (soft resets), a few seconds' drift of its light sleep at most
+    c = v["clock"]
+    assert c["set"] == "desk" and abs(c["offset_ms"]) <= 500 + c["rtt_ms"], c
+    assert "clock set to 20" in (tmp_path / "desk.log").read_text()
     assert "pair_key" not in out and "id_key" not in out
     # The event's key and time zone, in the pin's NVS through its own identity.write.
     assert v["social"] and v["database"]["event"] is True

@@ -202,3 +202,28 @@ def test_a_half_committed_friendship_is_reconciled_on_clocks_seconds_apart(monke
     assert abs(a["clock"]["rtc_err_ms"] - b["clock"]["rtc_err_ms"]) > 2000  # seconds apart, as their windows
     assert a["friends"] == ["b"] and b["friends"] == ["a"], (r["half_committed"], a, b)
     assert r["half_committed"] == []
+
+
+def test_a_set_pin_meets_an_unset_one_the_unset_one_learns_the_date_the_set_one_does_not_move(monkeypatch):
+    # "a" as the desk left it, 30 s into 2026-12-06 at the event (UTC+9);
+    # "b" never set, 5 minutes behind (still the 5th there: close enough for
+    # the two to recognise each other's frames, advert.epochs_held). They tap;
+    # in the window after it "b" takes "a"'s time whole, "a" keeps its own.
+    from host_tools.sim import provision
+
+    midnight = 20793 * 86400 - 9 * 3600  # 2026-12-06 00:00 at UTC+9, in UTC s
+    real = provision.provision
+
+    def b_unset(world, dev, pin_id, keys, extra=None, pack=None, clock_ms=None):
+        if pin_id == "b":
+            dev.rtc_offset_us -= 300 * 1000000
+            clock_ms = None
+        return real(world, dev, pin_id, keys, extra, pack, clock_ms)
+
+    monkeypatch.setattr(provision, "provision", b_unset)
+    sc = _pair(60, 0, 0, event={"utc_offset_min": 540, "start_utc": midnight + 30})
+    r = sim.simulate(sc, progress=None)
+    a, b = r["pins"]["a"], r["pins"]["b"]
+    assert a["friends"] == ["b"] and b["friends"] == ["a"]
+    assert abs(a["clock"]["rtc_err_ms"]) < 50, a["clock"]  # the set clock did not move
+    assert abs(b["clock"]["rtc_err_ms"]) < 500, b["clock"]  # was 300 s behind: the 6th now, as "a"

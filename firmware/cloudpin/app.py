@@ -157,9 +157,9 @@ class App:
         def make_sync():
             # friends keep each other's clocks (the RTC drifts in light sleep:
             # docs/clock.md); loaded with the first friend
-            from cloudpin.social.clocksync import ClockSync, RtcClock
+            from cloudpin.social.clocksync import for_app
 
-            return ClockSync(RtcClock(rtc), log=log.child("clock"))
+            return for_app(rtc, log.child("clock"))
 
         self.updates = UpdatesService(self.radio, self.friends, fk, tk, log.child("updates"), self.bus,
                                       lambda: utc_ms(rtc), self._today, make_sync=make_sync)

@@ -66,7 +66,7 @@ except ImportError:
     _v = None
 _r = {"version": _v, "complete": False}
 try:
-    from cloudpin import identity as _i, owner as _o
+    from cloudpin import identity as _i, owner as _o, clockset as _c
     _r.update(_i.public(_i.load(_i.open_nvs())))
     _r["owner"] = _o.load()
     _r["complete"] = True
@@ -90,6 +90,21 @@ _i.invalidate(_n)
 _o.save(json.loads(%r))
 _i.write(_n, binascii.unhexlify(%r), binascii.unhexlify(%r), %d, binascii.unhexlify(%r), %d)
 print("@@1")
+"""
+
+_SET_CLOCK = """
+import machine
+from cloudpin import date as _d, clockset as _c
+_d.set_utc_ms(machine.RTC(), %d)
+_c.mark(%d, "desk")
+print("@@1")
+"""
+
+_READ_CLOCK = """
+import machine
+from cloudpin import date as _d, clockset as _c
+_m = _d.utc_ms(machine.RTC())
+print("@@%d %s" % (_m, _c.source(_m) or "-"))
 """
 
 _SELFTEST = """
@@ -153,6 +168,20 @@ class SerialBadge(SerialSession):
 
     def selftest(self):
         return json.loads(self._run(_SELFTEST, timeout=20))
+
+    def set_clock(self, utc_ms):
+        """Set the badge's RTC to utc_ms() (UTC ms, asked again if the
+        command is retried) and mark it set by the desk (cloudpin.clockset)."""
+        def once():
+            ms = utc_ms()
+            return self.run(_SET_CLOCK % (ms, ms))  # (not retried as it was: the time would be stale)
+
+        self._answer(self.after_oom(once))
+
+    def read_clock(self):
+        """(the badge's UTC ms, "desk"/"friend" or None: who set it)."""
+        ms, src = self._run(_READ_CLOCK).split()
+        return int(ms), None if src == "-" else src
 
     def phone_check(self, pair_key, badge_id=None, acc=None):
         """The pin's phone service pairs with the card's secret, through the

@@ -3,7 +3,7 @@
   cloudpin desk [--roster FILE] [--db URL]       the interactive desk: plug badges in, scan accreditations
   cloudpin desk import --roster FILE             load or update the roster (CSV)
   cloudpin desk provision --port P ... --yes     bulk: next unassigned accreditations, no prompts
-  cloudpin desk verify --port P [--json]         read a badge back: identity, owner card, self-test
+  cloudpin desk verify --port P [--json]         read a badge back: identity, owner card, clock, self-test
   cloudpin desk return --port P                  wipe a returned badge and free it for reuse
   cloudpin desk return --acc ID --lost           release a lost badge's accreditation
   cloudpin desk export [--json | --csv]          every assignment (no secrets)
@@ -72,7 +72,8 @@ def add_arguments(p):
     _common(s, True)
     _station_args(s, True)
 
-    s = sub.add_parser("verify", help="read a badge back: identity, owner card (no secrets), self-test")
+    s = sub.add_parser("verify", help="read a badge back: identity, owner card (no secrets), its clock's offset "
+                       "from this computer's, self-test")
     s.add_argument("--port", required=True, metavar="P")
     s.add_argument("--json", action="store_true")
     s.add_argument("--baud", type=int, default=argparse.SUPPRESS)
@@ -184,10 +185,21 @@ def _serial_badge(args, port):
     return SerialBadge(port, getattr(args, "baud", 115200))
 
 
+def _host_clock_refusal():
+    """Badges take their clock from this computer's: refuse one that is plainly wrong."""
+    from host_tools.desk import clock
+
+    problem = clock.host_problem()
+    return _refuse(problem, 2) if problem else None
+
+
 def _run_provision(args):
     from host_tools.desk.provision import Outcome, bulk_chooser, provision
     from host_tools.ports.pool import crashed, each_port
 
+    refused = _host_clock_refusal()
+    if refused is not None:
+        return refused
     db = _open_db(args)
     try:
         if args.roster:
@@ -218,6 +230,7 @@ def _run_provision(args):
 
 
 def _run_verify(args):
+    from host_tools.desk import clock as deskclock
     from host_tools.desk.badge_io import BadgeError, BadgeGone
 
     badge = _serial_badge(args, args.port)
@@ -228,6 +241,7 @@ def _run_verify(args):
             result = {"port": args.port}
             result.update(st.public())
             result["selftest"] = badge.selftest() if st.complete else None
+            result["clock"] = deskclock.read(badge) if st.complete else None
     except (BadgeGone, BadgeError) as e:
         print(str(e), file=sys.stderr)
         log.warning("verify %s: %s", args.port, e)
@@ -254,6 +268,9 @@ def _run_verify(args):
         problems.append("self-test not run (no CloudPin app)")
     elif not result["selftest"].get("ok"):
         problems.append("self-test failed")
+    if st.provisioned and result["clock"] is not None and not result["clock"]["set"]:
+        problems.append("its clock was never set (or its battery ran flat): plug it into the desk "
+                        "(cloudpin desk provision --port %s) to set it" % args.port)
     if st.provisioned and not st.social:
         problems.append("no event key or time zone: meet and greet is off (return it and provision it again)")
     if "database" in result:
@@ -263,6 +280,10 @@ def _run_verify(args):
             problems.append("its event key or time zone is not this database's event")
         elif result["database"] is None and st.provisioned:
             problems.append("the badge holds an identity this database has no live assignment for")
+    if result["clock"] is not None:
+        c = result["clock"]
+        log.info("verify %s badge=%s clock %+d ms from this computer's (round trip %d ms), set by %s", args.port,
+                 result["badge_id"], c["offset_ms"], c["rtt_ms"], c["set"] or "nobody")
     for p in problems:
         print("%s: %s" % (args.port, p), file=sys.stderr)
     if problems:
@@ -285,6 +306,13 @@ def _print_verify(r):
     if o:
         parts = [o["name"], o["organisation"], o["role"], " ".join(o["handles"])]
         print("owner     %s: %s" % (o["acc"], ", ".join(p for p in parts if p)))
+    c = r.get("clock")
+    if c:
+        from host_tools.desk.clock import describe
+
+        print("clock     %s, %+d ms from this computer's (round trip %d ms); %s" % (
+            describe(c["utc_ms"]), c["offset_ms"], c["rtt_ms"],
+            "set by the %s" % c["set"] if c["set"] else "NEVER SET"))
     st = r.get("selftest")
     if st:
         for k in ("sensor", "ble", "storage"):
@@ -389,6 +417,9 @@ def _run_desk(args):
     from host_tools.desk import hotplug, ui
     from host_tools.desk.station import Station
 
+    refused = _host_clock_refusal()
+    if refused is not None:
+        return refused
     db = _open_db(args)
     try:
         if args.roster:

@@ -1,7 +1,7 @@
 """Provisioning one badge: the per-port state machine.
 
     connect -> check firmware (update) -> identify -> assign -> write
-            -> read back -> self-test -> record -> card
+            -> read back -> set the clock -> self-test -> record -> card
 
 Resumable without any local state: every decision is taken from what the
 badge holds (cloudpin.identity's prov_gen marker, the digest of its secrets,
@@ -27,6 +27,7 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from host_tools.desk import clock as deskclock
 from host_tools.desk.badge_io import BadgeError, BadgeGone
 from host_tools.desk.db import Conflict, DeskDBError
 from host_tools.fw import source as fwsource
@@ -44,6 +45,7 @@ STEPS = (
     ("assign", "scan or type an accreditation", 0.2),
     ("write", "writing identity and owner card", 0.3),
     ("verify", "reading back", 0.55),
+    ("clock", "setting the clock", 0.62),
     ("selftest", "self-test", 0.7),
     ("record", "recording", 0.85),
     ("card", "printing pairing card", 0.92),
@@ -158,6 +160,11 @@ class _Run:
         self.progress(step, message or LABEL[step])
 
     def run(self):
+        problem = deskclock.host_problem()
+        if problem:  # before anything is written: every badge takes its time from this computer
+            self.out.message = problem
+            log.error("%s refused: %s", self.badge.port, problem)
+            return self.out
         try:
             self.badge.connect()
             self._provision()
@@ -251,6 +258,7 @@ class _Run:
             acc, assignment = self._assign(st.badge_id, digest(*keys))
             self._write(acc, assignment, keys)
         self._verify(assignment)
+        self._clock()
         if not self._selftest(assignment, keys):
             return self.out
         self.at("record")
@@ -306,6 +314,20 @@ class _Run:
             raise BadgeError("read-back differs (%s): plug the badge in again to rewrite it"
                              % ", ".join(what or ["badge id"]))
 
+    def _clock(self, only_unset=False):
+        """Set the badge's RTC to this computer's UTC and read it back
+        (host_tools/desk/clock.py). only_unset: a badge handed out already
+        keeps a clock that was set (its friends keep time with it)."""
+        self.at("clock")
+        if only_unset:
+            r = deskclock.read(self.badge)
+            if r["set"]:
+                return r
+        r = deskclock.set_clock(self.badge)
+        log.info("%s badge=%s clock set to %s: %+d ms from this computer's (read back, round trip %d ms)",
+                 self.badge.port, self.out.badge_id, deskclock.describe(r["utc_ms"]), r["offset_ms"], r["rtt_ms"])
+        return r
+
     def _selftest(self, assignment, keys):
         self.at("selftest")
         result = self.badge.selftest()
@@ -345,6 +367,7 @@ class _Run:
             self.out.status = "done"
             self.out.message = "done: hand the badge and card to %s" % acc.name
             return self.out
+        self._clock(only_unset=True)  # a badge back at the desk after its battery ran flat
         self.out.status = "already"
         self.out.message = "already %s's badge (done)" % acc.name
         if not st.has_event(self.desk.event):

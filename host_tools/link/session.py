@@ -40,6 +40,17 @@ READ_TIMEOUT = 10
 # log line "I 1234 app ...", a traceback, the REPL banner or a prompt.
 _ALIVE = re.compile(rb"(^|\n)[DIWE] \d+ \S+ |Traceback|MicroPython v|MicroPython \w|>>> |raw REPL")
 _COLLECT = "import gc\ngc.collect()\n"  # the app stopped by Ctrl-C leaves garbage: collect before compiling
+# The watchdog a stopped app leaves running: board.build() starts one of
+# WDT_MS (firmware/cloudpin/board.py) and the app's Ctrl-C handler feeds it
+# from a Timer (board.wdt_keeper). A soft reset stops that Timer, not the
+# watchdog (an ESP32's cannot be stopped), which would cut the session ~8 s
+# later: after one, the session feeds it from a Timer of its own until the
+# app restarts and takes over. Defined at the REPL, not imported from the
+# package (a deploy may be rewriting the romfs partition it runs from).
+WDT_MS = 8000
+_APP_RAN = "import sys\nprint('cloudpin.board' in sys.modules)\n"
+_FEED = ("import machine\n_cp_wd = machine.WDT(timeout=%d)\n_cp_wt = machine.Timer(0)\n"
+         "_cp_wt.init(period=1000, mode=machine.Timer.PERIODIC, callback=lambda t: _cp_wd.feed())\n" % WDT_MS)
 
 
 class LinkError(RuntimeError):
@@ -75,6 +86,7 @@ class SerialSession:
         self.boot_wait = boot_wait
         self.log = log or logging.getLogger("cloudpin.link")
         self.t = None
+        self.watchdog = False  # a soft reset leaves the app's watchdog running: fed by the session (after_oom)
 
     def __enter__(self):
         self.connect()
@@ -256,20 +268,24 @@ class SerialSession:
 
     def soft_reset(self):
         """Soft-reset in the raw REPL: boot.py runs, main.py does not, so the
-        app's objects are gone and the heap is whole again. (On an ESP32 the
-        app's watchdog keeps running; close() restarts the app.)"""
+        app's objects are gone and the heap is whole again. On an ESP32 the
+        app's watchdog keeps running: fed from here on once after_oom found
+        one (self.watchdog); close() restarts the app, which feeds its own."""
         from mpremote.transport import TransportError
 
         try:
             self.t.enter_raw_repl(soft_reset=True, timeout_overall=10)
         except (TransportError, OSError) as e:
             raise self._gone_or_error(e, "the badge did not come back from a soft reset") from None
+        if self.watchdog:
+            self.run(_FEED)
 
     def after_oom(self, work, on_retry=None):
         """work(), and once more on a soft-reset badge if the badge ran out of
         memory: the stopped app can leave its heap too full or fragmented to
         compile a command. `work` must be idempotent from the start (a soft
-        reset also forgets whatever earlier commands defined).
+        reset also forgets whatever earlier commands defined); the app's
+        watchdog is fed while it runs (WDT_MS), however long it takes.
         on_retry(error) hears the reset."""
         try:
             return work()
@@ -277,5 +293,15 @@ class SerialSession:
             self.log.warning("%s; soft-resetting it to try again", e)
             if on_retry:
                 on_retry(e)
+            self.watchdog = self.watchdog or self._app_ran()
             self.soft_reset()
             return work()
+
+    def _app_ran(self):
+        """Did the CloudPin app run (so its watchdog does)? Asked before a
+        soft reset forgets it; a badge too full to answer is one whose
+        stopped app filled its heap."""
+        try:
+            return self.run(_APP_RAN).strip() != "False"
+        except BadgeOutOfMemory:
+            return True

@@ -65,13 +65,16 @@ def check_card(pin_id, extra):
     return owner.validate(card(pin_id, extra))
 
 
-def provision(world, dev, pin_id, keys, extra=None, pack=None):
+def provision(world, dev, pin_id, keys, extra=None, pack=None, clock_ms=None):
     """Write the pin's identity into its NVS and its owner card into its
     flash folder (dev.flash_dir must be set), with `dev` bound; `pack`, the
-    compiled event pack, goes beside them as deploy puts it (the designs)."""
+    compiled event pack, goes beside them as deploy puts it (the designs).
+    clock_ms: the UTC ms its RTC was set to, as the desk sets it (the pin
+    keeps that its clock was set: cloudpin.clockset); a time before the
+    firmware's year is a clock never set."""
     import esp32
 
-    from cloudpin import identity, owner
+    from cloudpin import clockset, identity, owner
 
     world.use(dev)
     k = keys.pins[pin_id]
@@ -79,6 +82,8 @@ def provision(world, dev, pin_id, keys, extra=None, pack=None):
     identity.set_badge_id(nvs, k["badge_id"])
     identity.write(nvs, k["pair_key"], k["id_key"], GEN, keys.event_key, keys.utc_offset)
     owner.save(card(pin_id, extra))
+    if clock_ms is not None and clock_ms >= clockset.FLOOR_MS:
+        clockset.mark(clock_ms, "desk")
     if pack is not None:
         from host_tools.designs import PACK_FILE
 

@@ -300,7 +300,8 @@ def build(sc, recordings=(), warn=None):
             if start_utc is not None:  # the RTC reads the event's time at t = 0
                 dev.rtc_offset_us = (start_utc - provision.RTC_EPOCH_UNIX) * 1000000
             slowclock.set_clock(dev, _slow_clock(sc, spec))
-            provision.provision(w, dev, spec["id"], keys, spec["card"], pack)
+            provision.provision(w, dev, spec["id"], keys, spec["card"], pack,
+                                None if start_utc is None else start_utc * 1000)
             pin = Pin(spec, name, dev)
             source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise,
                                             w.sim_touches)

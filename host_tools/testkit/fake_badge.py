@@ -91,6 +91,8 @@ class FakeBadge:
         self.cut_after = None  # operations until the badge loses power (None: never)
         self.hook = None  # called with a step name at each badge operation (tool-kill injection)
         self.ops = 0
+        self.rtc_offset_ms = None  # its RTC minus this computer's clock; None: never set (2000-01-01)
+        self.clock_src = None  # who set it (cloudpin.clockset)
 
     # -- physical world -----------------------------------------------------
     def _tick(self):
@@ -164,6 +166,25 @@ class FakeBadge:
 
     def selftest(self):
         return self._op("selftest", lambda nvs: dict(self.selftest_result))
+
+    def set_clock(self, utc_ms):
+        def do(nvs):
+            from host_tools.desk.clock import now_ms
+
+            self.rtc_offset_ms = utc_ms() - now_ms()
+            self.clock_src = "desk"
+
+        self._op("set_clock", do)
+
+    def read_clock(self):
+        def do(nvs):
+            from host_tools.desk.clock import now_ms
+
+            if self.rtc_offset_ms is None:
+                return 946684800000 + self.ops * 10, None  # an RTC since power-on, never set
+            return now_ms() + self.rtc_offset_ms, self.clock_src
+
+        return self._op("read_clock", do)
 
     def pair_key(self):
         return self._op("pair_key", lambda nvs: self.identity.load(nvs)["pair_key"])

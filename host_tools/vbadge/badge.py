@@ -20,7 +20,7 @@ from host_tools import EMULATOR_DIR
 from host_tools.boards import BoardError, board_path
 from host_tools.fw.vm import emulator_dir, firmware_heap_in_vm
 from host_tools.images import fsimage
-from host_tools.vbadge.boot_shim import DISPLAY_NAME, NVS_NAME, RECORDING_NAME, ROMFS_NAME, VM_BOARD_DIR, shim_source
+from host_tools.vbadge.boot_shim import CHIP_NAME, DISPLAY_NAME, NVS_NAME, RECORDING_NAME, ROMFS_NAME, VM_BOARD_DIR, shim_source
 from host_tools.vbadge.console import BOARD_MACHINE, BoardConsole
 from host_tools.vbadge.serial_link import SerialLink
 from host_tools.vbadge.vm_interrupt import VmInterrupt
@@ -153,6 +153,7 @@ class VirtualBadge(SerialLink, BoardConsole):
         self._reset_link()
         self._reset_console()
         self._cause = PWRON_RESET
+        (self.root / CHIP_NAME).unlink(missing_ok=True)  # power-on: the RTC starts again at 2000
         self._spawn(POWER_ON, "friendly")
         self._thread = threading.Thread(target=self._loop, name="vbadge-" + self.name, daemon=True)
         self._thread.start()
@@ -242,6 +243,10 @@ class VirtualBadge(SerialLink, BoardConsole):
             env["CLOUDPIN_EMU_RECORDING"] = self.recording
         env["CLOUDPIN_EMU_DISPLAY"] = "/" + DISPLAY_NAME
         env["CLOUDPIN_ROMFS_FILE"] = "/" + ROMFS_NAME  # the emulator's esp32.Partition("romfs")
+        env["CLOUDPIN_CHIP_FILE"] = "/" + CHIP_NAME  # the RTC and watchdog through a reset (cpsim/chipstate.py)
+        env.pop("CLOUDPIN_CHIP_KEPT", None)
+        if (self.root / CHIP_NAME).exists():
+            env["CLOUDPIN_CHIP_KEPT"] = "1"  # (a power-on has none: the VM does not look)
         env.pop("CLOUDPIN_AIR", None)
         env.pop("CLOUDPIN_EMU_UID", None)
         if self.uid:

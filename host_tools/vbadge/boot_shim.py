@@ -27,11 +27,14 @@ TOUCH_NAME = ".touch"  # touches injected into the accelerometer (vbadge/tap.py,
 # The firmware package's ROMFS image (host_tools/images/romfs.py), the pin's
 # romfs partition: mounted at /rom before anything runs, as the port does.
 ROMFS_NAME = ".romfs"
+# What the chip keeps through a reset (the RTC; a soft reset's watchdog),
+# from one VM to the next (cpsim/chipstate.py); gone at power-on.
+CHIP_NAME = ".chip"
 # The badge folder's files that a pin keeps elsewhere (the NVS partition, with
-# its .tmp and .corrupt; the romfs partition) or not at all (the recording, the
-# display's memory, injected touches):
+# its .tmp and .corrupt; the romfs partition; the RTC's registers) or not at all
+# (the recording, the display's memory, injected touches):
 # out of listings and of the filesystem's size.
-NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME, TOUCH_NAME, ROMFS_NAME)
+NOT_ON_FS = (NVS_NAME, RECORDING_NAME, DISPLAY_NAME, TOUCH_NAME, ROMFS_NAME, CHIP_NAME)
 # LittleFS on the board's vfs partition (hardware-facts.md): 4096-byte blocks;
 # a file of up to 128 bytes lives inline in its directory (VfsLfs2 with the
 # port's read and prog size 32, measured in the VM).

@@ -45,6 +45,7 @@ def default_heap(exe, board=None, share_extra=0):
     if board is not None:
         env["CLOUDPIN_EMU_BOARD"] = str(board)
     env["CLOUDPIN_EMU_DISPLAY"] = "display.st7789"  # in a file, as the badge keeps it: not in the heap
+    env["CLOUDPIN_CHIP_FILE"] = os.devnull  # what carries the RTC through a reset, measured too (cpsim/chipstate.py)
     # Every emulated module the firmware may load, and the board's models.
     heap = vm_heap(exe, "from cpsim import resident\nresident.power_on(air=True)\nimport machine\nmachine.Pin(0)", env)
     if not heap.isdigit():

@@ -43,7 +43,7 @@ def test_where_a_friends_burst_began_from_the_edges_we_heard():
     assert clocksync.place(650, 1950, 0, 2000, 0, 100) == 600  # it began 600 ms after us (end cut by our scan)
     assert clocksync.place(40, 1350, 0, 2000, 0, 100) == -600  # it began 600 ms before us (start cut)
     assert clocksync.place(-1450, 450, 2000, 2000, 500, 100) == -1500  # both edges inside a widened scan
-    assert clocksync.wrap(5 - 0x7FFFFF) == 6 and clocksync.wrap(0x7FFFFF - 5) == -6
+    assert clocksync.wrap(5 - 0x3FFFFF) == 6 and clocksync.wrap(0x3FFFFF - 5) == -6
 
 
 def test_the_median_counts_our_own_clock_once():
@@ -156,3 +156,57 @@ def test_rtc_steps_keep_the_date_right_across_midnight_and_months():
         y, m, d = date.civil(days)
         rtc.datetime((y, m, d, 0, 12, 0, 0, 0))
         assert utc_ms(rtc) == days * 86400000 + 43200000, (days, y, m, d)
+
+
+def test_a_set_clock_never_follows_an_unset_friend_and_an_unset_one_takes_a_set_friends_time():
+    S, Y = 1, 3  # a friend's flags: synced; synced and set
+    c = _Clock(_T0)
+    s = ClockSync(c, path=None)
+    s.src = "desk"
+    # an unset friend (its RTC back in 2000 after a power-on: heard only when
+    # its clock is near ours), synced with its own kind or not: never followed
+    assert s.observe([30000], bytearray([0]), 1) == 0 and s.observe([-9000, 800], bytearray([S, S]), 2) == 0
+    assert c.steps == [] and s.src == "desk" and not s.synced()
+    assert s.observe([-9000, 800], bytearray([S, Y]), 2) == 800  # only the set one (synced: taken whole, as before)
+    assert s.src == "desk" and s.synced()
+
+    p = _path("clkset_test.json")
+    u = _Clock(_T0 - 1500000)  # unset, 25 minutes behind (yesterday, in some zone)
+    s = ClockSync(u, path=None, set_path=p)
+    assert s.src is None and not s.synced()
+    s.observe([1000, 1200], bytearray([S, S]), 2)  # unset friends only: as before (synced ones' median)
+    assert u.steps == [1100] and s.src is None
+    # a set friend among unset ones: its time, whole (no quarter-hour guard, no 2.5 s bound)
+    assert s.observe([20000, 1497900, 30000], bytearray([S, 2, S]), 3) == 1497900
+    assert s.src == "friend" and s.synced()
+    from cloudpin import clockset
+
+    assert clockset.source(u.t, p) == "friend"  # kept: set after a reset too
+    assert ClockSync(u, path=None, set_path=p).src == "friend"
+    assert s.observe([700000], bytearray([S]), 1) == 0  # now set: unset friends are not followed
+    _path(p)
+
+
+def test_after_a_power_on_an_unset_pin_resumes_from_the_last_time_it_knew():
+    p, q = _path("clkset_po.json"), _path("clk_po.json")
+    from cloudpin import clockset
+
+    clockset.mark(_T0, "desk", p)
+    c = _Clock(_T0)
+    s = ClockSync(c, path=q, set_path=p)
+    assert s.src == "desk" and c.steps == []  # set, never taken back: nothing to resume
+    c.t += 600000
+    s.observe([0], bytearray([3]), 1)  # agreed with a set friend 10 minutes after the desk
+    c.t = 946684800000 + 2000  # the battery ran flat: a power-on, 2000-01-01 again
+    s = ClockSync(c, path=q, set_path=p)
+    assert s.src is None and c.t == _T0 + 600000  # unset, from its last agreement (not 2000, not the desk's)
+    assert not s.synced() and s.widen_ms() == clocksync.MAX_WIDEN_MS  # searches whole, as after a tap
+    assert s.observe([90000], bytearray([3]), 1) == 90000 and s.src == "friend"  # a set friend within reach
+    assert ClockSync(c, path=q, set_path=p).src == "friend" and c.t == _T0 + 690000
+    for junk in ("\x00", '{"src": "desk"}'):  # a corrupt record: nothing to resume from, and no crash
+        with open(p, "w") as f:
+            f.write(junk)
+        c.t = 946684800000
+        assert ClockSync(c, path=q, set_path=p).src is None and c.t == 946684800000
+    _path(p)
+    _path(q)

@@ -200,6 +200,7 @@ class _Sync:
 
     def __init__(self):
         self.calls = []
+        self.src = None  # its clock never set (cloudpin.clockset)
 
     def synced(self):
         return False

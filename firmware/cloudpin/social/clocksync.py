@@ -67,14 +67,19 @@ def place(first, last, pre, window, post, adv_ms):
     return a0 if a1 is None else (a0 + a1) // 2
 
 
-PHASE_MASK = const(0x7FFFFF)  # our clock in an UPDATE block: UTC ms mod 2^23 (2.3 hours)
-SYNCED_BIT = const(0x800000)  # ... and whether we agree with our friends (ClockSync.synced)
+PHASE_MASK = const(0x3FFFFF)  # our clock in an UPDATE block: UTC ms mod 2^22 (70 minutes)
+SYNCED_BIT = const(0x400000)  # ... whether we agree with our friends (ClockSync.synced)
+SET_BIT = const(0x800000)  # ... and whether our clock was set (cloudpin.clockset: the desk, or a set friend)
+_F_SYNCED = const(1)  # heard(): a friend's flags
+_F_SET = const(2)
 
 
 def wrap(d):
-    """A difference of two clock phases (PHASE_MASK), as -2^22 .. 2^22-1 ms."""
+    """A difference of two clock phases (PHASE_MASK), as -2^21 .. 2^21-1 ms
+    (+-35 minutes: friends are recognised at most an epoch and a half apart,
+    advert.epochs_held)."""
     d &= PHASE_MASK
-    return d - 0x800000 if d >= 0x400000 else d
+    return d - 0x400000 if d >= 0x200000 else d
 
 
 def _sort(vals, n):
@@ -123,11 +128,29 @@ def _check(doc):
     return doc
 
 
+def _unload_clockset():
+    # read at start-up and when a friend sets us: its heap back meanwhile (an
+    # M5StickC Plus with its designs has about 3 KB to spare: docs/heap.md)
+    import cloudpin
+
+    cloudpin.unload(cloudpin, ("clockset",))
+
+
 class ClockSync:
-    def __init__(self, clock, path=PATH, log=None):
-        """clock: now_ms() (UTC ms since 1970) and step(ms) (RtcClock)."""
+    def __init__(self, clock, path=PATH, log=None, set_path=None):
+        """clock: now_ms() (UTC ms since 1970) and step(ms) (RtcClock).
+        set_path: where cloudpin.clockset keeps whether the clock was set
+        (the app: clockset.PATH; None: unset, and not kept)."""
         self.clock = clock
         self.log = log
+        self._set_path = set_path
+        self.src = None  # who set our clock: "desk", "friend" (cloudpin.clockset) or None: unset
+        resume = None
+        if set_path:
+            from cloudpin import clockset
+
+            self.src, resume = clockset.state(clock.now_ms(), set_path, log)
+            _unload_clockset()
         self._store = Store(path, _check, log) if path else None
         doc = self._store.load() if self._store else None
         self.rate = doc["rate"] if doc else 0  # ppm the RTC runs fast in the pin's duty cycle
@@ -142,6 +165,18 @@ class ClockSync:
         self._flags = bytearray(_QUEUE)  # ... and whether each said it was synced
         self._nd = 0
         self._w = (0, 0, 0, 0, 0)  # the window: pre, length, post, advertising interval, our clock (phase)
+        if resume is not None:
+            # A power-on took the RTC back to 2000 (the battery ran flat): go on
+            # from the last time this pin knew, its last agreement with a friend
+            # or when it was set. Still unset; if it was off for only minutes,
+            # its friends are within reach and a set one sets it again.
+            if self.t_sync is not None and self.t_sync > resume:
+                resume = self.t_sync
+            self._step(resume - clock.now_ms())
+            self.t_sync = self.t_ref = None  # no agreement on this clock yet
+            self.fresh = FRESH_WINDOWS  # search the next windows whole, as after a tap
+            if log is not None:
+                log.warning("clock unset since a power-on: resumed from %d" % resume)
 
     # --- the update service's wait and window (social/updates.py) -------------
     async def cycle(self, svc):
@@ -197,7 +232,7 @@ class ClockSync:
         last = ((q[o + 2] << 8) | q[o + 3]) - 32768
         a = place(first, last, pre, window, post, adv_ms)
         self._deltas[self._nd] = wrap(c - c0) - a
-        self._flags[self._nd] = 1 if c & SYNCED_BIT else 0
+        self._flags[self._nd] = (_F_SYNCED if c & SYNCED_BIT else 0) | (_F_SET if c & SET_BIT else 0)
         self._nd += 1
 
     def end(self):
@@ -271,17 +306,32 @@ class ClockSync:
 
     def observe(self, deltas, flags, n):
         """After a window: deltas[0:n] are the friends' clocks minus ours
-        (ms), flags[0:n] whether each friend said it was synced (both
+        (ms), flags[0:n] what each friend said (_F_SYNCED, _F_SET; both
         reordered in place). Steps the RTC and learns the rate; returns the
         step (ms).
 
-        A synced pin heeds only synced friends: the median of theirs and its
-        own, at most MAX_STEP_MS (newcomers come to it, not it to them). A
-        pin not synced (new, or alone for LOST_MS) takes the synced friends'
-        median whole, or with none, meets the others halfway."""
+        Set clocks first: a pin whose clock was set heeds only friends
+        whose clocks were (one never set reads 2000-01-01 after a power-on:
+        it comes to us, never we to it); a pin whose clock was never set
+        takes the median of its set friends whole and is set from then on
+        ("friend"). Among the friends heeded, a synced pin heeds only synced
+        ones: the median of theirs and its own, at most MAX_STEP_MS
+        (newcomers come to it, not it to them). A pin not synced (new, or
+        alone for LOST_MS) takes the synced friends' median whole, or with
+        none, meets the others halfway."""
+        k = 0
+        for i in range(n):  # the friends whose clocks were set first
+            if flags[i] & _F_SET:
+                deltas[k], deltas[i] = deltas[i], deltas[k]
+                flags[k], flags[i] = flags[i], flags[k]
+                k += 1
+        if self.src is not None:
+            n = k  # set: the others are not heard
+        elif k:
+            return self._adopt(_median(deltas, k))
         ns = 0
         for i in range(n):  # the synced friends first
-            if flags[i]:
+            if flags[i] & _F_SYNCED:
                 deltas[ns], deltas[i] = deltas[i], deltas[ns]
                 flags[ns], flags[i] = flags[i], flags[ns]
                 ns += 1
@@ -320,6 +370,38 @@ class ClockSync:
             except OSError:
                 pass  # a full flash: the clock still works, it just starts again after a reset
         return ms
+
+
+    def _adopt(self, ms):
+        """Our clock was never set and a set friend's is ms ahead: take it
+        whole (no quarter-hour guard: the days an unset clock counted were
+        never the event's), and keep that it is set now."""
+        self._step(ms)
+        now = self.clock.now_ms()
+        self.t_sync = self.t_ref = now
+        self.n += 1
+        self.lost = self.fresh = 0
+        self.src = "friend"
+        if self._set_path:
+            try:
+                from cloudpin import clockset
+
+                clockset.mark(now, "friend", self._set_path, self.log)
+            except (OSError, ValueError, MemoryError):
+                pass  # a full flash, a friend's clock before the firmware's year, no heap: set until a power-on
+            _unload_clockset()
+        if self.log is not None:
+            self.log.info("step=%d set by a friend" % ms)
+        return ms
+
+
+def for_app(rtc, log):
+    """The app's ClockSync (cloudpin.app, with its first friend): the pin's
+    RTC (machine.RTC), its state and whether it was set kept on flash. Here,
+    not in the app, so that its names are interned only with a friend."""
+    from cloudpin import clockset
+
+    return ClockSync(RtcClock(rtc), log=log, set_path=clockset.PATH)
 
 
 class RtcClock:

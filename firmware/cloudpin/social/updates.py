@@ -32,8 +32,9 @@ SCAN_WINDOW_US = const(100000)  # all the time: in a 300-pin hall half-time scan
 _QUEUE = const(16)  # friends read per window at most (more wait for the next one)
 _ENTRY = const(29)  # friend slot u16 | which epoch u8 | RID 6 | block 16 | first, last heard u16 (ms + 32768)
 _T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + this
-_PHASE_MASK = const(0x7FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT (not imported without a ClockSync)
-_SYNCED_BIT = const(0x800000)
+_PHASE_MASK = const(0x3FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT, SET_BIT (not imported without a ClockSync)
+_SYNCED_BIT = const(0x400000)
+_SET_BIT = const(0x800000)
 MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
 _SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
@@ -236,12 +237,16 @@ class UpdatesService:
             if pre:
                 await self.sleep_ms(pre)
             # The block's 24-bit salt is our clock as the burst starts (UTC ms
-            # mod 2^23, and whether we are synced): it differs every window, as
-            # a salt must, and tells a friend where our clock stood when its
-            # scan heard us begin (social/clocksync.py).
+            # mod 2^22, whether we are synced and whether our clock was set):
+            # it differs every window, as a salt must, and tells a friend where
+            # our clock stood when its scan heard us begin (social/clocksync.py).
             c = self._c0 = self.now_ms() & _PHASE_MASK
-            if self.sync is not None and self.sync.synced():
-                c |= _SYNCED_BIT
+            sync = self.sync
+            if sync is not None:
+                if sync.synced():
+                    c |= _SYNCED_BIT
+                if sync.src is not None:
+                    c |= _SET_BIT
             adv.start(self.codec.update(steps, made, c), self.adv_ms, prio=UPDATES)
             self._t0 = time.ticks_ms()
             if post:

@@ -14,6 +14,10 @@
 #   CLOUDPIN_AIR            (with a board) Unix socket of the farm's air hub:
 #                           the radio is shared with the other badges
 #                           (cpsim/airclient.py), as station CLOUDPIN_AIR_NAME
+#   CLOUDPIN_CHIP_FILE      file the RTC (and after a soft reset, the task
+#                           watchdog) is kept in from one VM to the next
+#                           (cpsim/chipstate.py); the host deletes it at power-on
+#   CLOUDPIN_CHIP_KEPT      set when that file is there to read (not at a power-on)
 #   CLOUDPIN_EMU_UID        machine.unique_id() as 12 hex digits (the badges of
 #                           a farm differ, so do their Bluetooth addresses)
 #   CLOUDPIN_EMU_CLOCK_PPM  (with a board) the badge's RTC slow-clock error in
@@ -29,6 +33,7 @@
 # runs the VM can boot it again.
 import json
 import os
+import time
 
 from cpsim.clock import WallClock
 from cpsim.world import World
@@ -55,6 +60,15 @@ def build(board_path=None, recording=None, nvs_file=None):
     cause = _env("CLOUDPIN_RESET_CAUSE")
     if cause:
         dev.reset_cause = int(cause)
+    chip = _env("CLOUDPIN_CHIP_FILE")
+    if chip:
+        # the RTC and a soft reset's watchdog, to the VM after this one
+        # (cpsim/chipstate.py)
+        import sys
+
+        dev.chip_file = chip  # read back at power-on (slow_clock)
+        if hasattr(sys, "atexit"):  # the VM ends at the REPL (Ctrl-D: a soft reset)
+            sys.atexit(_soft_exit)
     if board_path:
         with open(board_path) as f:
             board = json.load(f)
@@ -72,6 +86,9 @@ def slow_clock(dev):
     ballast, so nothing of it lies in the firmware's share. Only a board's
     (real-time) device drifts: without a board the clock is exact. What was
     drawn is in the emulator's notes ("clock")."""
+    chip = getattr(dev, "chip_file", None)
+    if chip and _env("CLOUDPIN_CHIP_KEPT"):
+        _restore_chip(dev, chip)  # the RTC and a soft reset's watchdog, from the VM before this one
     if dev.world.clock.simulated:
         return
     from cpsim import slowclock
@@ -116,5 +133,35 @@ def _poll_from_asyncio(clock, max_wait_ms=10):
     q.wait_io_event = wait_io_event
 
 
+def _restore_chip(dev, path):
+    # What the VM before this one left (cpsim/chipstate.save); nothing at a
+    # power-on (no file). At the emulator's power-on (slow_clock), among what
+    # it keeps: the RTC's offset is a long int in the VM, and no module stays
+    # loaded for it, so nothing of it breaks up the firmware's share
+    # (tests/test_virtual_badge.py).
+    try:
+        with open(path) as f:
+            rtc, wdt_ms, left = [int(v) for v in f.read().split()]
+    except (OSError, ValueError):
+        return
+    dev.rtc_offset_us = rtc + time.time_ns() // 1000 - dev.world.clock.now_us()  # RTC against the host's clock
+    if wdt_ms > 0 and left > 0:
+        from cpsim.machine_timer import carry_wdt
+
+        carry_wdt(dev, wdt_ms, left)
+
+
+def _save_chip(soft):
+    from cpsim import chipstate
+    from cpsim.world import current
+
+    chipstate.save(current(), soft)
+
+
+def _soft_exit():
+    _save_chip(True)
+
+
 def _exit(cause):
+    _save_chip(cause == 5)  # 5: machine.SOFT_RESET; the watchdog runs on
     raise SystemExit(64 + cause)

@@ -139,6 +139,16 @@ class WDT:
         reset_device(self._dev, _WDT_RESET, "wdt")
 
 
+def carry_wdt(dev, timeout_ms, left_ms):
+    """The task watchdog a soft reset left running (cpsim.chipstate: a
+    virtual badge's next VM): started, `left_ms` to its next expiry."""
+    w = dev.wdt = object.__new__(WDT)
+    w._dev = dev
+    w._expire = Event(w._expire)
+    w._timeout_us = timeout_ms * 1000
+    w._ev = _clock(dev).call_at(_clock(dev).now_us() + left_ms * 1000, w._expire)
+
+
 def reset_device(dev, cause, why, sleep_ms=0, keep_wdt=False):
     """The chip restarts: stop what a reset stops, record it, tell the sim."""
     clock = _clock(dev)

@@ -212,17 +212,28 @@ class Runner:
         if clock.now_us() >= until_us or woken():
             return
         cur = core.cur_task
+        # The waker is made on the VM's heap, the firmware's share: when that
+        # fails the firmware sees MemoryError (a chip's call allocates
+        # nothing, but the share is the chip's), and nothing of this call may
+        # stay behind: an end left in _limits capped every later wait at that
+        # instant, and simulated time stood still (the VM spun in poll(0)).
+        n = len(self._limits)
+        waker = None
         dev.blocked = True
-        self._limits.append(until_us)
-        waker = _orig["create_task"](self._wait(until_us))
-        self._wakers.append((waker, woken))
         try:
+            self._limits.append(until_us)
+            waker = _orig["create_task"](self._wait(until_us))
+            self._wakers.append((waker, woken))
             core.run_until_complete(waker)
         except _WakerDone:
             pass
         finally:
-            self._wakers.pop()
-            self._limits.pop()
+            if len(self._wakers) > n:
+                self._wakers.pop()
+            elif waker is not None:
+                core._task_queue.remove(waker)  # made, never waited for
+            if len(self._limits) > n:
+                self._limits.pop()
             dev.blocked = False
             self.release(dev)
             core.cur_task = cur
@@ -273,13 +284,16 @@ class Runner:
             core._task_queue.push(waker)
 
     def release(self, dev):
-        keep = []
-        for t in self._held:
+        # in place: it runs as a blocking call ends, also one the heap cut short
+        held = self._held
+        i = 0
+        while i < len(held):
+            t = held[i]
             if t.coro.dev is dev:
                 core._task_queue.push(t)
+                held.pop(i)
             else:
-                keep.append(t)
-        self._held = keep
+                i += 1
 
     def close(self):
         if _hook["runner"] is self:
