@@ -18,9 +18,10 @@
 import asyncio
 import contextvars
 from asyncio import base_events, events, tasks
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
 
 from cpsim import cpucost
+from cpsim.timerheap import TimerHeap
 from cpsim import world as _world
 
 try:
@@ -32,13 +33,11 @@ PIN = contextvars.ContextVar("cpsim_pin", default=None)
 
 
 class _Due(list):
-    # A timer's entry in SimLoop._scheduled: [when], with its handle and pin.
-    # [a] < [b] exactly when a < b, as asyncio's TimerHandles compare (by
-    # _when alone, equal times not less), so the heap takes the very same
-    # shape as asyncio's heap of handles, with each comparison made in C
-    # instead of a Python __lt__ (a 400-pin hall re-heaps its few thousand
-    # timers at every pin's wake-up: SimLoop.shift).
-    __slots__ = ("h", "dev")
+    # A timer's entry in SimLoop._scheduled (a cpsim.timerheap.TimerHeap):
+    # [when], with its handle, its pin and its place in the heap. It is
+    # compared by when alone, equal times not less, as asyncio compares its
+    # TimerHandles, so the heap takes the very same shape as asyncio's.
+    __slots__ = ("h", "dev", "pos")
 
 
 class Deadlock(RuntimeError):
@@ -53,6 +52,8 @@ class SimLoop(base_events.BaseEventLoop):
         self._clock_resolution = 1e-7  # the clock counts whole microseconds
         self._held = {}  # pin -> its handles, in order, held while it is blocked
         self._due = {}  # pin -> {id: _Due} of its timers in _scheduled (shift)
+        self._heap = TimerHeap()
+        self._scheduled = self._heap.a
         self._limits = []  # innermost blocking call's end, in us
         self._outer = None  # device bound where the loop was entered
         self._deadline = None  # World.run_until's end, us (cpsim.timebase._FOREVER)
@@ -249,7 +250,7 @@ class SimLoop(base_events.BaseEventLoop):
         k = _Due((when,))
         k.h = timer
         dev = k.dev = timer._context.get(PIN)
-        heappush(self._scheduled, k)
+        self._heap.push(k)
         timer._scheduled = True
         if dev is not None:
             due = self._due.get(dev)
@@ -259,7 +260,7 @@ class SimLoop(base_events.BaseEventLoop):
         return timer
 
     def _pop_due(self):
-        k = heappop(self._scheduled)
+        k = self._heap.pop()
         k.h._scheduled = False
         if k.dev is not None:
             del self._due[k.dev][id(k)]
@@ -321,15 +322,18 @@ class SimLoop(base_events.BaseEventLoop):
         slowclock): its timers, set on its own clock as on the chip, fall
         due that much sooner (later if negative)."""
         d = us / 1e6
+        heap = self._heap
         due = self._due.get(dev)
         if due:
             for k in due.values():
                 h = k.h
                 h._when -= d
                 k[0] = h._when
-        # the whole heap, as ever: heapify reorders equal times anywhere in
-        # it, and which of two timers due at once runs first is behaviour
-        heapify(self._scheduled)
+                heap.moved(k)
+        # heapq.heapify of the whole heap, as ever (it reorders equal times
+        # anywhere in it, and which of two timers due at once runs first is
+        # behaviour), visiting only the places that can change
+        heap.reheap()
 
     def release(self, dev):
         """A blocked pin is free again: its held callbacks run next, in order."""
