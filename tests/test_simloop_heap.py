@@ -1,9 +1,10 @@
-# SimLoop keeps its timers in a heap of cpsim.simloop._Due entries (compared
-# in C) with each pin's timers indexed, instead of asyncio's heap of
-# TimerHandles. Which of two timers due at the same instant runs first is set
-# by the heap's shape, and a pin's clock step (SimLoop.shift) re-heaps it all:
-# the shape, and so the order in which pins run, must stay asyncio's, step
-# for step, or a simulation's JSON would change with the loop's speed.
+# SimLoop keeps its timers in a cpsim.timerheap.TimerHeap of _Due entries,
+# with each pin's timers indexed, instead of asyncio's heap of TimerHandles.
+# Which of two timers due at the same instant runs first is set by the heap's
+# shape, and a pin's clock step (SimLoop.shift) heapifies it all again (the
+# TimerHeap visiting only what can change): the shape, and so the order in
+# which pins run, must stay heapq's, step for step, or a simulation's JSON
+# would change with the loop's speed.
 import asyncio
 import contextvars
 import heapq
@@ -23,6 +24,15 @@ def _ref_shift(ref, dev, us):
 
 
 def test_the_heap_keeps_asyncios_shape_through_pushes_pops_and_clock_steps():
+    _compare_with_heapq(3000, 0.55, 0.8)
+
+
+def test_a_heap_larger_than_heapqs_cache_friendly_size_keeps_its_shape_too():
+    # _heapq.c heapifies more than 2,500 items in another order (the same heap)
+    _compare_with_heapq(3600, 0.9, 0.93)
+
+
+def _compare_with_heapq(steps, p_push, p_pop):
     w = world.World()
     pins = [w.device() for _ in range(5)]
     loop = simloop.SimLoop(w)
@@ -36,9 +46,9 @@ def test_the_heap_keeps_asyncios_shape_through_pushes_pops_and_clock_steps():
     ref, twin = [], {}  # asyncio's heap; id(our handle) -> (it, its twin there)
     ties = 0
     try:
-        for step in range(3000):
+        for step in range(steps):
             op = rnd.random()
-            if op < 0.55 or not ref:
+            if op < p_push or not ref:
                 # few distinct times: many timers of one pin and of several fall due together
                 when = rnd.randrange(40) / 8
                 c = rnd.choice(ctxs)
@@ -47,7 +57,7 @@ def test_the_heap_keeps_asyncios_shape_through_pushes_pops_and_clock_steps():
                 heapq.heappush(ref, r)
                 twin[id(h)] = (h, r)
                 ties += sum(1 for x in ref if x._when == when) > 1
-            elif op < 0.8:
+            elif op < p_pop:
                 h = loop._pop_due()
                 assert twin.pop(id(h))[1] is heapq.heappop(ref)  # the same timer comes out first
             else:
@@ -55,8 +65,10 @@ def test_the_heap_keeps_asyncios_shape_through_pushes_pops_and_clock_steps():
                 us = rnd.choice((125000, -125000, 250000, 3))  # steps that keep times equal, and one that splits them
                 loop.shift(dev, us)
                 _ref_shift(ref, dev, us)
-            assert [twin[id(k.h)][1] for k in loop._scheduled] == ref, step
-            assert all(k[0] == k.h._when for k in loop._scheduled)
+            if step % 7 == 0 or op >= p_pop:
+                assert [twin[id(k.h)][1] for k in loop._scheduled] == ref, step
+        assert [twin[id(k.h)][1] for k in loop._scheduled] == ref
+        assert all(k[0] == k.h._when and loop._scheduled[k.pos] is k for k in loop._scheduled)
         assert ties > 1000  # the orders compared were those of equal times
         # the per-pin index holds exactly the pins' timers still in the heap
         due = sorted(id(k) for d in loop._due.values() for k in d.values())

@@ -52,7 +52,12 @@ class PinState:
         if new == old:
             return
         self.level = new
-        self.device.gpio_gen += 1
+        dev = self.device
+        dev.gpio_gen += 1
+        if dev.asleep:
+            stirred = dev.world.gpio_stirred
+            if stirred is not None:
+                stirred.append(dev)  # its light sleep's wake check (cpsim.simloop)
         if self.num in self.device.led_pins:
             account_led(self.device)
         t = self.trigger

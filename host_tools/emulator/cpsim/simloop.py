@@ -18,9 +18,10 @@
 import asyncio
 import contextvars
 from asyncio import base_events, events, tasks
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
 
 from cpsim import cpucost
+from cpsim.timerheap import TimerHeap
 from cpsim import world as _world
 
 try:
@@ -32,13 +33,11 @@ PIN = contextvars.ContextVar("cpsim_pin", default=None)
 
 
 class _Due(list):
-    # A timer's entry in SimLoop._scheduled: [when], with its handle and pin.
-    # [a] < [b] exactly when a < b, as asyncio's TimerHandles compare (by
-    # _when alone, equal times not less), so the heap takes the very same
-    # shape as asyncio's heap of handles, with each comparison made in C
-    # instead of a Python __lt__ (a 400-pin hall re-heaps its few thousand
-    # timers at every pin's wake-up: SimLoop.shift).
-    __slots__ = ("h", "dev")
+    # A timer's entry in SimLoop._scheduled (a cpsim.timerheap.TimerHeap):
+    # [when], with its handle, its pin and its place in the heap. It is
+    # compared by when alone, equal times not less, as asyncio compares its
+    # TimerHandles, so the heap takes the very same shape as asyncio's.
+    __slots__ = ("h", "dev", "pos")
 
 
 class Deadlock(RuntimeError):
@@ -53,10 +52,22 @@ class SimLoop(base_events.BaseEventLoop):
         self._clock_resolution = 1e-7  # the clock counts whole microseconds
         self._held = {}  # pin -> its handles, in order, held while it is blocked
         self._due = {}  # pin -> {id: _Due} of its timers in _scheduled (shift)
+        self._heap = TimerHeap()
+        self._scheduled = self._heap.a
         self._limits = []  # innermost blocking call's end, in us
         self._outer = None  # device bound where the loop was entered
         self._deadline = None  # World.run_until's end, us (cpsim.timebase._FOREVER)
-        self._sleepers = []  # [until_us, woken, greenlet, dev, task] of suspended blocking calls
+        # suspended blocking calls: seq -> [until_us, woken, greenlet, dev, task, seq], oldest first;
+        # their ends in a heap of (until_us, seq); those ended but not yet resumed; each pin's
+        # calls; the calls whose woken() may have changed its answer (its pads' levels moved)
+        self._sleepers = {}
+        self._ends = []
+        self._ended = set()
+        self._sleeping = {}
+        self._stirred = set()
+        self._seq = 0
+        if world.gpio_stirred is None:
+            world.gpio_stirred = []
 
     def time(self):
         return self.clock.now_us() / 1e6
@@ -109,8 +120,16 @@ class SimLoop(base_events.BaseEventLoop):
         if cur is not None:
             tasks._leave_task(self, cur)
         dev.blocked = True
-        entry = [until_us, woken, g, dev, cur]
-        self._sleepers.append(entry)
+        self._seq += 1
+        seq = self._seq
+        entry = [until_us, woken, g, dev, cur, seq]
+        self._sleepers[seq] = entry
+        heappush(self._ends, (until_us, seq))
+        mine = self._sleeping.get(dev)
+        if mine is None:
+            self._sleeping[dev] = [entry]
+        else:
+            mine.append(entry)
         try:
             g.parent.switch()
         except _greenlet.GreenletExit:
@@ -119,31 +138,63 @@ class SimLoop(base_events.BaseEventLoop):
             raise asyncio.CancelledError()
         finally:
             dev.blocked = False
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
+            if seq in self._sleepers:
+                self._unsleep(entry)
             self.release(dev)
             if cur is not None:
                 tasks._enter_task(self, cur)
             dev.bind()
 
+    def _unsleep(self, e):
+        seq = e[5]
+        del self._sleepers[seq]
+        self._ended.discard(seq)
+        self._stirred.discard(seq)
+        mine = self._sleeping[e[3]]
+        mine.remove(e)
+        if not mine:
+            del self._sleeping[e[3]]
+
     def _wake_sleepers(self):
-        """Resume every suspended blocking call that has ended, in order."""
+        """Resume every suspended blocking call that has ended, in order:
+        the oldest call whose end has come or whose woken() says so, then
+        again from the oldest (the callback may have changed what the others
+        wait on). A call's woken() is asked only when its pin's pads changed
+        level since it last said no (World.gpio_stirred, filled by cpsim.gpio
+        for sleeping pins): it reads nothing else, and asking every sleeper
+        after every step of the loop was a 400-pin hall's biggest cost."""
         sl = self._sleepers
-        now = self.clock.now_us()
-        i = 0
-        while i < len(sl):
-            e = sl[i]
-            if now >= e[0] or e[1]():
-                sl.pop(i)
-                dev = e[3]
-                dev.bind()
-                e[2].switch()  # runs the rest of the callback (or to its next blocking call)
-                _world.unbind(self._outer)
-                cpucost.step(dev)
-                i = 0  # the callback may have changed what the others wait on
-                now = self.clock.now_us()
-            else:
-                i += 1
+        ends, ended, stirred = self._ends, self._ended, self._stirred
+        moved = self.world.gpio_stirred
+        clock = self.clock
+        while True:
+            now = clock.now_us()
+            while ends and ends[0][0] <= now:
+                seq = heappop(ends)[1]
+                if seq in sl:
+                    ended.add(seq)
+            if moved:
+                for dev in moved:
+                    for e in self._sleeping.get(dev, ()):
+                        stirred.add(e[5])
+                moved.clear()
+            if not ended and not stirred:
+                return
+            pick = None
+            for seq in sorted(ended | stirred) if stirred else sorted(ended):
+                e = sl[seq]
+                if now >= e[0] or e[1]():
+                    pick = e
+                    break
+                stirred.discard(seq)  # asked: no
+            if pick is None:
+                return
+            self._unsleep(pick)
+            dev = pick[3]
+            dev.bind()
+            pick[2].switch()  # runs the rest of the callback (or to its next blocking call)
+            _world.unbind(self._outer)
+            cpucost.step(dev)
 
     def _run_pin(self, h, dev):
         if _greenlet is None:
@@ -161,9 +212,14 @@ class SimLoop(base_events.BaseEventLoop):
         if self._limits:
             cap = self._limits[-1]
             limit = cap if limit is None or cap < limit else limit
-        for e in self._sleepers:
-            if limit is None or e[0] < limit:
-                limit = e[0]
+        ends, sl = self._ends, self._sleepers
+        while ends and ends[0][1] not in sl:
+            heappop(ends)  # resumed early (woken)
+        if ends and (limit is None or ends[0][0] < limit):
+            limit = ends[0][0]
+        for seq in self._ended:
+            if limit is None or sl[seq][0] < limit:
+                limit = sl[seq][0]
         end = self._deadline
         if end is not None and clock._us < end and (limit is None or limit > end):
             limit = end  # World.run_until: stop there
@@ -194,7 +250,7 @@ class SimLoop(base_events.BaseEventLoop):
         k = _Due((when,))
         k.h = timer
         dev = k.dev = timer._context.get(PIN)
-        heappush(self._scheduled, k)
+        self._heap.push(k)
         timer._scheduled = True
         if dev is not None:
             due = self._due.get(dev)
@@ -204,7 +260,7 @@ class SimLoop(base_events.BaseEventLoop):
         return timer
 
     def _pop_due(self):
-        k = heappop(self._scheduled)
+        k = self._heap.pop()
         k.h._scheduled = False
         if k.dev is not None:
             del self._due[k.dev][id(k)]
@@ -266,15 +322,18 @@ class SimLoop(base_events.BaseEventLoop):
         slowclock): its timers, set on its own clock as on the chip, fall
         due that much sooner (later if negative)."""
         d = us / 1e6
+        heap = self._heap
         due = self._due.get(dev)
         if due:
             for k in due.values():
                 h = k.h
                 h._when -= d
                 k[0] = h._when
-        # the whole heap, as ever: heapify reorders equal times anywhere in
-        # it, and which of two timers due at once runs first is behaviour
-        heapify(self._scheduled)
+                heap.moved(k)
+        # heapq.heapify of the whole heap, as ever (it reorders equal times
+        # anywhere in it, and which of two timers due at once runs first is
+        # behaviour), visiting only the places that can change
+        heap.reheap()
 
     def release(self, dev):
         """A blocked pin is free again: its held callbacks run next, in order."""
@@ -318,9 +377,9 @@ class Runner:
         loop = self.loop
         if loop.is_running():
             return
-        for e in loop._sleepers:
+        for e in list(loop._sleepers.values()):
             e[2].throw(_greenlet.GreenletExit)  # pins asleep at the end: unwind them quietly
-        loop._sleepers = []
+        loop._sleepers.clear()
         for t in asyncio.all_tasks(loop):
             t._log_destroy_pending = False
             t._log_traceback = False

@@ -111,6 +111,9 @@ class World:
         self._radio = None
         self._runner = None
         self.running = False  # inside run_until: no device bound at top level
+        # sleeping pins whose pads changed level, for cpsim.simloop (a list once
+        # one runs this world; None in the VM: nothing would empty it)
+        self.gpio_stirred = None
 
     @property
     def radio(self):
