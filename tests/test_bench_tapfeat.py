@@ -84,3 +84,13 @@ def test_tapfit_names_a_missing_feature(tmp_path, capsys):
     (tmp_path / "f.csv.hours").write_text("touched,1,1.0,10\nuntouched,1,1.0,0\n")
     assert tapfit.main([str(path), "--features", "x,nope", "--model", "2"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_tapfeat_names_bad_input_in_one_line(tmp_path, capsys):
+    out = str(tmp_path / "f.csv")
+    assert tapfeat.main([str(tmp_path / "missing"), "--out", out]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert tapfeat.main([str(tmp_path), "--out", out, "--seeds", "1000-1001"]) == 2  # held-out seeds on tune
+    assert "seed 1000 is not a tune seed" in capsys.readouterr().err
+    assert tapfeat.main([str(tmp_path), "--out", out, "--seeds", "one"]) == 2
+    assert "FIRST-LAST" in capsys.readouterr().err

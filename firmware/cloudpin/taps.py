@@ -83,7 +83,7 @@ class TapDetector:
     latency_ms: window after the peak that must stay below ring_pct % of it
     (sat_ring_pct % when the sensor clipped the peak).
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
-    near_ms, near_pct, pre_ms, train_ms, train_pct, train_n, train_mg,
+    near_ms, near_pct, pre_ms, pre_mg, train_ms, train_pct, train_n, train_mg,
     ahead_ms, imp_ms: the rattle veto (see __init__); train_ms=0 turns it off.
     on_suspect(t_ms, on): with the veto on, called with on=True when a
     candidate passed every check that costs no wait (its shape and the company
@@ -97,7 +97,7 @@ class TapDetector:
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=15,
                  train_ms=2000, train_pct=20, train_n=3, ahead_ms=200, sat_width_ms=8, sat_ring_pct=60,
-                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, on_tap=None, on_suspect=None):
+                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, pre_mg=400, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self.on_suspect = on_suspect
@@ -131,10 +131,9 @@ class TapDetector:
         # as a double touch, then the holder's smooth recoil and a damped
         # ringing that the ring check bounds. So every candidate waits
         # ahead_ms, and is dropped if another impulse of at least near_pct %
-        # of its own came pre_ms-near_ms before or latency_ms-near_ms after
-        # it (the same
-        # step's other knocks, all within ~120 ms; closer ones the quiet and
-        # ring checks judge), or if train_n impulses of at least train_mg
+        # of its own (before it: or of pre_mg) came pre_ms-near_ms before or
+        # latency_ms-near_ms after it (the same step's other knocks, all
+        # within ~120 ms; closer ones the quiet and ring checks judge), or if train_n impulses of at least train_mg
         # and train_pct % of it came from near_ms to train_ms
         # before it or up to ahead_ms after it (the steps before it; a double
         # touch is one). The past costs no delay, the future does: the
@@ -171,6 +170,9 @@ class TapDetector:
         # that brings the pin in is smooth (under ~5 Hz) to its end, and the
         # pulse's own lobes lie within +-own samples
         self._pre_lo = _ms_to_samples(pre_ms, odr_hz)
+        # ...so there an impulse of pre_mg vetoes a strong candidate too (a
+        # knock's 15% can be 1 g); a heel strike's is under ~120 mg
+        self._pre_mg = pre_mg if pre_mg > 0 else 1 << 20
         self._near_pct = near_pct
         self._train_pct = train_pct
         self._train_n = train_n
@@ -262,6 +264,7 @@ class TapDetector:
         if pk < self._thr:
             pk = self._thr
         near_lim = pk * self._near_pct // 100
+        pre_lim = near_lim if near_lim < self._pre_mg else self._pre_mg
         train_lim = pk * self._train_pct // 100
         if train_lim < self._train_mg:
             train_lim = self._train_mg
@@ -290,7 +293,10 @@ class TapDetector:
                 if rise:
                     after = m
             if ad <= near:
-                if ad >= (near_lo if d > 0 else pre_lo) and m >= near_lim and rise:
+                if d > 0:
+                    if ad >= near_lo and m >= near_lim and rise:
+                        return True
+                elif ad >= pre_lo and m >= pre_lim:
                     return True
             elif ad <= train and m >= train_lim and d - last > near_lo:
                 # one event's lobes count once

@@ -203,14 +203,26 @@ def collect(sources, split=tapsplit.TUNE, seeds=(1, 2), odr=400, range_g=4.0, pa
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m host_tools.bench.tapfeat", description=__doc__.split("\n\n")[0])
-    ap.add_argument("dirs", nargs="+")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--split", choices=tapsplit.SPLITS, default=tapsplit.TUNE)
-    ap.add_argument("--seeds", default=None, help="first-last (default: the split's first two)")
+    ap.add_argument("dirs", nargs="+", metavar="DIR", help="folders of real recordings the sets are laid over")
+    ap.add_argument("--out", required=True, metavar="FILE.csv",
+                    help="one row per suspected candidate; FILE.csv.hours gets each set's hours and touches")
+    ap.add_argument("--split", choices=tapsplit.SPLITS, default=tapsplit.TUNE,
+                    help="recordings and seeds of this split only (default: %(default)s; tune on it)")
+    ap.add_argument("--seeds", default=None, metavar="FIRST-LAST",
+                    help="generator seeds of the split (default: its first two)")
     args = ap.parse_args(argv)
     first = tapsplit.seeds(args.split).start
-    lo, hi = (int(s) for s in args.seeds.split("-")) if args.seeds else (first, first + 1)
-    hours, rows = collect(args.dirs, args.split, range(lo, hi + 1), progress=lambda m: print(m, file=sys.stderr))
+    try:
+        try:
+            lo, hi = (int(s) for s in args.seeds.split("-")) if args.seeds else (first, first + 1)
+        except ValueError:
+            raise tapsplit.SplitError("--seeds %r is not FIRST-LAST" % args.seeds) from None
+        for seed in (lo, hi):
+            tapsplit.check_seed(args.split, seed)
+        hours, rows = collect(args.dirs, args.split, range(lo, hi + 1), progress=lambda m: print(m, file=sys.stderr))
+    except (rs.RecordingError, tapsplit.SplitError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
     keys = sorted({k for r in rows for k in r})
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)

@@ -110,6 +110,9 @@ def main(argv=None):
     except FitError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+    except ImportError as e:
+        print("error: tapfit needs scikit-learn, the dev extra (pip install -e '.[dev]'): %s" % e, file=sys.stderr)
+        return 2
     for c in curve(rows, hours, p):
         print("touches given up %4.1f%%: recall %.4f (walking %.4f); false taps/h: bag %5.1f, other %4.1f" % (
             100 * c["drop"], c["recall_touched"], c["recall_walking"], c["bag_per_h"], c["other_per_h"]))

@@ -386,6 +386,21 @@ def test_a_knock_20_ms_before_a_candidate_is_company():
     assert [t for t, _ in _run(TapDetector(ODR), alone)] == [1000]
 
 
+def test_a_weak_knock_before_a_strong_candidate_is_company():
+    # a key's knock of 500 mg 50 ms before a 6 g knock: under 15% of it, but
+    # nothing that sharp comes before a touch (pre_mg); a heel strike there
+    # (1.5 g over 20 ms) is not that sharp
+    sig = _still(ODR * 2)
+    _add_tap(sig, 400 - 20, 500, axis=0)
+    _add_tap(sig, 400, 6000)
+    assert _run(TapDetector(ODR), sig) == []
+    assert [t for t, _ in _run(TapDetector(ODR, pre_mg=0), sig)] == [1000]  # 15% of it alone, as before
+    heel = _still(ODR * 2)
+    _half_sine(heel, 400 - 40, 1500, 20)
+    _add_tap(heel, 400, 6000)
+    assert [t for t, _ in _run(TapDetector(ODR), heel)] == [1000]
+
+
 def test_weak_knocks_make_a_train_too():
     # three steps of keys knocking at 500 mg (under the threshold: none is a
     # candidate), then a knock of 2 g at the next step
