@@ -48,7 +48,8 @@ def test_the_m5stickc_plus_boots_its_designs_beside_meet_and_greet_and_a_tap_mak
     # measured 2026-12-05 (bench heap, one_pin m5stickc_plus_with_pack): 31,104
     # free after boot, 6,016 the least while the tap made a friend and unlocked
     # aquatics (its card redrawn then), 16,128 after it; a redraw of a card not
-    # read before allocates 4,160 at most (its records and the pack's file).
+    # read before allocates 4,160 at most (its records and the pack's file;
+    # 960 since 2026-12-06, tests/fw/test_designs_card_records.py).
     # Before the card was drawn in bands (a 16,320-byte frame, a 4,320-byte
     # band and the status screen's 3,240-byte line kept), the check refused
     # the designs (54,240 free, 65,072 needed) and they needed ~37 KB more.
