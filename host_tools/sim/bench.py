@@ -22,7 +22,7 @@ from host_tools.sim.scenario import ScenarioError, load, validate
 SIZES = (30, 100, 400)
 # the shipped meet-and-greet scenarios, small to large (docs/sim.md)
 MEET = ("quiet-pair", "third-pin", "walk-past", "attack-replay", "attack-spoof", "attack-tap-storm",
-        "press-room-30", "hall-300-rush", "neighbours", "coincident-knocks", "hall-150-dense-rush", "hall-300-rush40")
+        "press-room-30", "mixer", "hall-300-rush", "neighbours", "coincident-knocks", "hall-150-dense-rush", "hall-300-rush40")
 SOCIAL_KEYS = ("intended_taps", "made", "made_share", "missed", "wrong", "half_committed", "tap_again",
                "tap_to_friendship_ms", "radio_on_ms_per_tap")
 # room for each size at about the hall-400 density (3 m^2 a pin)
