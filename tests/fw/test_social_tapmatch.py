@@ -121,8 +121,13 @@ def test_a_partner_that_steps_back_after_the_touch_is_still_heard_naming_us():
 def test_not_mutual_changed_and_a_crowd_ask_to_tap_again():
     air = Air()
     b, c = _pin(2), _pin(3)
-    air.hear(b, TAP, TAP + 30, -24, peer=c.rid)  # b chose c
-    assert air.m.choose() == 0 and air.m.decide() == tm.ONE_SIDED
+    air.hear(b, TAP, TAP + 30, -24)
+    assert air.m.choose() == 0
+    air.hear(b, TAP, TAP + 130, -24, peer=c.rid)  # our choice chose c
+    assert air.m.decide() == tm.ONE_SIDED
+    air = Air()
+    air.hear(b, TAP, TAP + 30, -24, peer=c.rid)  # b chose c before we chose: b is c's, not ours
+    assert air.m.choose() == tm.ALONE
     air = Air()
     air.hear(b, TAP, TAP + 30, -46, peer=air.me.rid)  # loss 49: just within reach
     assert air.m.choose() == 0
@@ -172,3 +177,22 @@ def test_mp_seen_allocates_nothing():
     grown = gc.mem_alloc() - before
     assert grown == 0, grown
     assert m.count == 2
+
+
+def test_a_tapper_that_names_another_pin_is_not_in_the_way():
+    # a crowd of pairs tapping at once: a near tapper is "crowded" only
+    # until it names its own partner (then it is that pin's, not ours)
+    air = Air()
+    b, c, d = _pin(2), _pin(3), _pin(4)
+    air.hear(b, TAP, TAP + 30, -40)  # our partner, at arm's length: loss 43
+    air.hear(c, TAP + 20, TAP + 50, -48)  # another tapper a little farther: loss 51, within the margin
+    assert air.m.choose() == tm.CROWDED
+    air.hear(c, TAP + 20, TAP + 160, -50, peer=d.rid)  # c chose d
+    assert air.m.choose() == 0
+    air.hear(b, TAP, TAP + 170, -45, peer=air.me.rid)
+    assert air.m.decide() == 0
+    # ... and a tapper that names nobody, or us, still stands in the way
+    air = Air()
+    air.hear(b, TAP, TAP + 30, -40, peer=air.me.rid)
+    air.hear(c, TAP + 20, TAP + 50, -48, peer=air.me.rid)
+    assert air.m.choose() == tm.CROWDED

@@ -37,6 +37,7 @@ ADV_MS = const(40)  # tap frames every 40 ms (+0-10 ms advDelay) during a window
 SCAN_US = const(40000)  # listen all the time (window = interval), channels in turn
 COLLECT_MS = const(400)  # frames heard before choosing (4 refreshes)
 MUTUAL_MS = const(800)  # how long the chosen partner has to name us
+_CROWDED_MS = const(400)  # a crowded choice is tried again this long (others name theirs)
 CONNECT_MS = const(1200)
 OP_MS = const(800)  # each GATT step
 SERVE_MS = const(2500)  # a responder waits this long for the initiator's exchange
@@ -371,6 +372,12 @@ class Meet:
         self.scan.start(self._on_report, 0, SCAN_US, SCAN_US, take=True)  # an update window gives way
         await self._advertise_until(time.ticks_add(time.ticks_ms(), COLLECT_MS), t_tap, None)
         c = m.choose()
+        # Crowded: other tappers near us are choosing too, at about our
+        # moment; those that name another pin stop standing in the way.
+        wait = time.ticks_add(time.ticks_ms(), _CROWDED_MS)
+        while c == tm.CROWDED and not m.overflow and time.ticks_diff(wait, time.ticks_ms()) > 0:
+            await self._advertise_until(time.ticks_add(time.ticks_ms(), tm.REFRESH_MS), t_tap, None)
+            c = m.choose()
         if c < 0:
             raise TapAgain(tm.REASONS[c])
         peer_rid = bytes(m.rid(c))

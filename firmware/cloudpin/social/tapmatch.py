@@ -21,6 +21,9 @@
 #      (LATE_MS + REFRESH_MS) and losses are each pin's best packet: both
 #      err towards "tap again", never towards a wrong partner;
 #   4. name us: its frame's `peer` is the start of our RID (mutual).
+# A tapper whose latest frame names another pin has chosen that pin (and
+# will accept only it): it is neither a partner nor in the way, unless it
+# is our choice already (then decide() says whom it names).
 import time
 
 from micropython import const
@@ -126,11 +129,25 @@ class TapMatch:
         self.frames[c] += 1
         return True
 
+    def _taken(self, c):
+        """Does c's latest frame name a pin other than us?"""
+        if c == self.chosen:
+            return False
+        o = c * PEER_LEN
+        named = other = False
+        for i in range(PEER_LEN):
+            p = self.peers[o + i]
+            if p:
+                named = True
+            if p != self.my_rid[i]:
+                other = True
+        return named and other
+
     def _best(self):
         """Index of the one pin the rules allow, or a reason (< 0)."""
         best = -1
         for c in range(self.count):
-            if self.est[c] <= LATE_MS and self.loss[c] <= TOUCH_LOSS_DB:
+            if self.est[c] <= LATE_MS and self.loss[c] <= TOUCH_LOSS_DB and not self._taken(c):
                 if best < 0 or self.loss[c] < self.loss[best]:
                     best = c
         if best < 0:
@@ -138,7 +155,7 @@ class TapMatch:
         if self.overflow:
             return CROWDED
         for c in range(self.count):  # everyone kept may have tapped with us
-            if c != best and self.loss[c] < self.loss[best] + MARGIN_DB:
+            if c != best and self.loss[c] < self.loss[best] + MARGIN_DB and not self._taken(c):
                 return CROWDED
         return best
 
