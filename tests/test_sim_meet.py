@@ -25,3 +25,29 @@ def test_a_tap_during_the_window_after_a_new_friend_takes_the_scanner():
     assert not [n for n in notes if "crashed" in n], notes
     m = result["metrics"]["social"]
     assert m["wrong"] == 0 and m["half_committed"] == 0
+
+
+# Three pairs within a metre of each other tapping within 0.1 s (a cluster
+# of hall-150-dense-rush seed 9, moved into a small room): a pin held
+# "crowded" by a neighbour that has since named its own partner chooses its
+# own (tapmatch: a tapper naming another pin is no rival). Without that
+# rule seed 1 lost p126-p130 (one_sided) and seed 8 p126-p130 (crowded).
+CLUSTER = {
+    "name": "cluster", "seed": 1, "duration_s": 6.0, "room": {"width_m": 4, "depth_m": 4},
+    "event": {"utc_offset_min": 540, "start_utc": 1627027482},
+    "pins": [{"id": "p042", "x": 1.18, "y": 2.05, "facing_deg": 0}, {"id": "p043", "x": 2.49, "y": 2.97, "facing_deg": 180},
+             {"id": "p064", "x": 1.89, "y": 2.97, "facing_deg": 0}, {"id": "p126", "x": 1.34, "y": 2.19, "facing_deg": 0},
+             {"id": "p130", "x": 1.94, "y": 2.19, "facing_deg": 180}, {"id": "p133", "x": 1.78, "y": 2.05, "facing_deg": 180}],
+    "taps": [{"t_ms": 3875, "a": "p126", "b": "p130"}, {"t_ms": 3902, "a": "p064", "b": "p043"},
+             {"t_ms": 3968, "a": "p042", "b": "p133"}],
+}
+
+
+def test_a_cluster_of_pairs_tapping_at_once_is_not_held_crowded_by_neighbours_that_chose():
+    for seed in (1, 8):
+        sc = copy.deepcopy(CLUSTER)
+        sc["seed"] = seed
+        result = sim.simulate(sim.validate(sc), trace=True)
+        assert [t["cause"] for t in result["tap_trace"]] == ["made"] * 3, (seed, result["tap_trace"])
+        m = result["metrics"]["social"]
+        assert m["wrong"] == 0 and m["half_committed"] == 0
