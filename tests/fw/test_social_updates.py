@@ -12,7 +12,7 @@ from cloudpin import bus as topics
 from cloudpin.bus import Bus
 from cloudpin.social import advert
 from cloudpin.social.friends import Friends
-from cloudpin.social.updates import PERIOD_S, WINDOW_MS, UpdatesService, utc_ms
+from cloudpin.social.updates import PERIOD_S, QUIET_MS, WINDOW_MS, UpdatesService, utc_ms
 from cpsim.world import World
 
 PINS = 3  # up to three pins (two friends and a stranger) share the VM: each gets its heap
@@ -83,6 +83,7 @@ def test_two_friends_learn_each_others_stats_and_a_stranger_learns_nothing():
     assert c["svc"].heard == 0 and c["store"].count == 0 and _updates(c) == [] and c["events"] == []
     assert a["svc"].heard >= 1 and a["svc"].windows == 1 and a["svc"].skipped == 0
     assert c["svc"].idle == 1 and c["svc"].owner.starts == 0  # no friends: no window, radio off
+    assert a["svc"].quiet == b["svc"].quiet == 0  # each heard the other's frames: whole windows
     for p in (a, b):  # the radio was on only for the window (and off again)
         owner = p["svc"].owner
         assert owner.starts == 1 and not owner.on
@@ -93,6 +94,25 @@ def test_two_friends_learn_each_others_stats_and_a_stranger_learns_nothing():
     w.run_for(PERIOD_S * 1000)
     assert a["store"].latest(slot_b) == (8765, 1, first + PERIOD_S)
     assert len(_updates(a)) == 2 and c["svc"].heard == 0
+
+
+def test_a_window_on_an_empty_air_stops_scanning_early_and_its_burst_still_reaches_a_late_friend():
+    w = World()
+    a = _pin(w, "a", 4321, 3)
+    b = _pin(w, "b", 8765, 1)
+    _befriend(a, b)
+    b["dev"].rtc_offset_us -= 1200000  # b's clock 1.2 s behind: its burst starts after a's scan stopped
+    _start(w, a, b)
+    first = (_T0 // PERIOD_S + 1) * PERIOD_S
+    w.run_for((first - _T0) * 1000 + 1200 + WINDOW_MS + 1000)
+    slot_a = b["store"].find(a["fk"])
+    # a heard no UPDATE frame in its first QUIET_MS: it stopped scanning there ...
+    assert a["svc"].quiet == 1 and a["svc"].windows == 1 and _updates(a) == []
+    t = a["dev"].acct.snapshot()["time_us"]
+    assert t["air.rx"] < (QUIET_MS + 100) * 1000 < WINDOW_MS * 1000 // 2, t
+    # ... but sent its burst to the end: b, scanning from 1.2 s, heard the rest of it
+    assert WINDOW_MS * 1000 <= t["radio.idle"] <= (WINDOW_MS + 400) * 1000, t
+    assert b["svc"].quiet == 0 and _updates(b) == ["friend slot=%d steps=4321 made=3" % slot_a], b["lines"]
 
 
 def test_friends_addresses_and_rids_rotate_with_the_epoch():
