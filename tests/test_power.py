@@ -23,12 +23,12 @@ def _w(on, tx, rx):
 
 
 # window costs as probe.measure reports them (figures of its order)
-WINDOWS = {"tap (a friend made)": _w(1.3, 0.03, 0.6), "clock window after a new friend": _w(8.25, 0.02, 7.9),
-           "update (friends near)": _w(2.25, 0.02, 1.9), "update (nobody near)": _w(2.25, 0.02, 1.9),
+WINDOWS = {"tap (a friend made)": _w(1.3, 0.03, 0.6), "clock window after a new friend": _w(3.25, 0.02, 2.9),
+           "update (friends near)": _w(2.25, 0.02, 1.9), "update (nobody near)": _w(2.25, 0.02, 0.5),
            "false tap (ends alone)": _w(0.65, 0.01, 0.43), "cancelled radio start": _w(0.25, 0.0, 0.0),
            "phone window": _w(60.0, 0.3, 0.66), "reconciliation window": _w(4.85, 0.06, 4.7)}
 FW = {"period_s": 300, "lost_s": 1800.0, "search_every": 12, "search_margin_s": 6.0,
-      "recon": {"windows": 11, "on_s": 77.25}}
+      "recon": {"windows": 11, "on_s": 77.25}, "phone": {"window_s": 60.0, "linger_s": 5.0}}
 
 
 def _radio(day=DAY, windows=WINDOWS, fw=FW, plan=PLAN):
@@ -72,12 +72,17 @@ def test_each_window_is_its_measured_cost_times_how_often_the_day_opens_it():
     tap = _window(base, "tap")
     assert tap["count"] == 30 and tap["on_s"] == pytest.approx(30 * 1.3) and tap["rx_s"] == pytest.approx(30 * 0.6)
     clock = _window(base, "clock window after a new friend")
-    assert clock["count"] == 25 and clock["rx_s"] == pytest.approx(25 * 7.9)
-    # a phone sync: the measured window, and the phone's connection's air on top
+    assert clock["count"] == 25 and clock["rx_s"] == pytest.approx(25 * 2.9)
+    # a phone sync: the beacon (the measured window's duty) until the phone
+    # connects (plan: 5 s) and LINGER_S after it, the connection's 20 s between
     phone = _window(base, "phone sync")
     ctx, crx = model.conn_air(20, 30)
-    assert phone["on_s"] == pytest.approx(10 * 60.0) and phone["rx_s"] == pytest.approx(10 * (0.66 + crx))
-    assert phone["tx_s"] == pytest.approx(10 * (0.3 + ctx))
+    assert phone["on_s"] == pytest.approx(10 * (5 + 20 + 5))
+    assert phone["rx_s"] == pytest.approx(10 * (0.66 * 10 / 60 + crx))
+    assert phone["tx_s"] == pytest.approx(10 * (0.3 * 10 / 60 + ctx))
+    # a session that runs past the window's end: no linger (the window is over when it ends)
+    long = _window(_radio(plan=dict(PLAN, phone_sync_s=58)), "phone sync")
+    assert long["on_s"] == pytest.approx(10 * (5 + 58))
     assert base["starts"] == pytest.approx(sum(w["count"] for w in base["windows"]
                                                if not w["window"].startswith("clock search")))
 
@@ -86,9 +91,17 @@ def test_update_windows_run_all_day_and_friends_are_near_only_while_worn():
     # social/updates.py opens them on the UTC clock: a pin on the table still does
     worn, table = _radio(), _radio(dict(DAY, worn_h=0))
     assert _window(table, "friend update (friends near)")["count"] == 0
-    assert _window(table, "friend update (nobody near)")["count"] == pytest.approx(model.DAY_S / 300)
+    assert _window(table, "friend update (nobody near")["count"] == pytest.approx(model.DAY_S / 300)
     near = _window(worn, "friend update (friends near)")
     assert near["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * DAY["friends_nearby_fraction"])
+    # worn with no friend near, strangers keep the air busy: the whole window, as near
+    busy = _window(worn, "friend update (worn, no friend near")
+    assert busy["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * (1 - DAY["friends_nearby_fraction"]))
+    assert busy["rx_s"] == pytest.approx(busy["count"] * 1.9)
+    # on the table, an empty air: the window that stops scanning early
+    empty = _window(worn, "friend update (nobody near")
+    assert empty["count"] == pytest.approx((24 - DAY["worn_h"]) * 3600 / 300)
+    assert empty["rx_s"] == pytest.approx(empty["count"] * 0.5)
     # alone for over LOST_MS (not worn) one window in 12 scans the whole margin on each side
     search = _window(worn, "clock search margin")
     assert search["count"] == pytest.approx((8 * 3600 - 1800) / 300 / 12)

@@ -94,12 +94,14 @@ def firmware_timing():
     reconciliation windows of an unsettled friendship on each side
     (meet.py's give-up and answer times, recon.py's schedule)."""
     _firmware()
+    from cloudpin.phone import role
     from cloudpin.social import clocksync, meet
 
     ask = recon_schedule(meet.RECON_GIVE_UP_S)
     answer = recon_schedule(meet.ANSWER_FOR_S)
     return {"period_s": period_s(), "lost_s": clocksync.LOST_MS / 1000.0, "search_every": clocksync.SEARCH_EVERY,
             "search_margin_s": 2 * clocksync.MAX_WIDEN_MS / 1000.0,
+            "phone": {"window_s": float(role.WINDOW_S), "linger_s": float(role.LINGER_S)},
             # the pin's own share: it asks (pending) or answers; the same windows now
             "recon": {"windows": max(ask[0], answer[0]), "on_s": max(ask[1], answer[1]) + max(ask[0], answer[0]) * start_s(),
                       "asks": {"windows": ask[0], "s": round(ask[1], 1)},
