@@ -268,3 +268,30 @@ def test_a_window_whose_scan_a_tap_took_keeps_stats_but_not_timing():
     assert calls[0] == "begin" and "heard" in calls and cuts == 0 and len(got) == 1, (calls, got)
     calls, got, cuts = run(True)
     assert calls == [] and cuts == 1 and len(got) == 1, (calls, got)
+
+
+def test_an_empty_air_never_stops_the_scan_a_tap_took_over():
+    # a tap 200 ms into a window on an empty air takes the scanner (meet:
+    # take=True); at QUIET_MS the window must leave the tap's scan running
+    import asyncio
+
+    w = World()
+    a = _pin(w, "a", 1, 0)
+    b = _pin(w, "b", 2, 0)
+    _befriend(a, b)  # b never opens its window: a's air stays empty
+    scanning = []
+
+    async def tap():
+        await asyncio.sleep_ms(200)
+        await a["svc"].owner.acquire("meet")
+        scan = a["svc"].owner.scanner()
+        scan.start(lambda *r: None, 0, take=True)
+        await asyncio.sleep_ms(QUIET_MS + 300 - 200)
+        scanning.append(scan.scanning)
+        scan.stop()
+        a["svc"].owner.release("meet")
+
+    w.start(a["dev"], a["svc"].window())
+    w.start(a["dev"], tap())
+    w.run_for(WINDOW_MS + 2000)
+    assert scanning == [True] and a["svc"].quiet == 0 and a["svc"].owner.scanner().cuts == 1

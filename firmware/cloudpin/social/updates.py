@@ -267,8 +267,8 @@ class UpdatesService:
                 adv.stop(UPDATES)
             elif not pre and not clock_only:
                 await self.sleep_ms(QUIET_MS)
-                if not self._air and scan.scanning:
-                    scan.stop()  # an empty air: our burst alone to its end
+                if not self._air and scan.scanning and scan.cuts == cuts and "meet" not in self.owner.users:
+                    scan.stop()  # an empty air: our burst alone to its end (never a tap's scan, which takes ours)
                     self.quiet += 1
                     post = QUIET_MS - self.window_ms  # (our scan ended there: edges after it are not heard)
                     await self.sleep_ms(self.window_ms - QUIET_MS)
