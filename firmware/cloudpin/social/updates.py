@@ -36,14 +36,15 @@ _PHASE_MASK = const(0x3FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT, SET_BIT (n
 _SYNCED_BIT = const(0x400000)
 _SET_BIT = const(0x800000)
 MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
-# A periodic window that hears no UPDATE frame at all (friend or stranger) in
-# the first QUIET_MS of its burst stops scanning there: nobody near has a
-# window open with ours. Its burst goes on to the end, so a friend whose
-# clock runs up to 1.5 s behind (clocksync.TOLERANCE_MS) still hears it and
-# steps toward us. Synced friends' bursts start within ~0.1 s of ours and
-# a friend advertising every ADV_INTERVAL_MS (+0-10 ms) sends 3-4 frames in
-# that time, each heard on the channel we scan: the first all but surely on
-# a quiet air. A busy air (the hall) never ends early. (docs/power.md)
+# A periodic window of a pin not in step with a friend (none heard for
+# clocksync.LOST_MS, or no clock sync: its plain windows meet only friends
+# whose clocks happen to agree) that hears no UPDATE frame at all (friend or
+# stranger) in the first QUIET_MS of its burst stops scanning there: nobody
+# near has a window open with ours. Its burst goes on to the end, so a
+# friend whose clock runs behind still hears it and steps toward us. A
+# synced pin scans its whole window (a friend's clock may be up to
+# TOLERANCE_MS off while the rate is learnt), and a busy air (the hall)
+# never ends early. (docs/power.md)
 QUIET_MS = const(500)
 _SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
@@ -265,7 +266,7 @@ class UpdatesService:
             if post:
                 await self.sleep_ms(self.window_ms)
                 adv.stop(UPDATES)
-            elif not pre and not clock_only:
+            elif not pre and not clock_only and (self.sync is None or not self.sync.synced()):
                 await self.sleep_ms(QUIET_MS)
                 if not self._air and scan.scanning and scan.cuts == cuts and "meet" not in self.owner.users:
                     scan.stop()  # an empty air: our burst alone to its end (never a tap's scan, which takes ours)
