@@ -82,14 +82,19 @@ def radio_windows(measured, fw, plan, day):
     # Update windows run on the UTC clock all day (social/updates.py): the pin
     # cannot tell worn from lying on a table. Friends are near only while worn.
     # Worn without a friend near, strangers' windows keep the air busy: the
-    # whole window, as with friends near. On the table (not worn) the air is
-    # empty: the window stops scanning after updates.QUIET_MS (measured).
+    # whole window, as with friends near. On the table (not worn) nobody is
+    # near: for LOST_MS the pin is still in step with its friends and scans
+    # its whole window; after it, on an empty air, it stops scanning after
+    # updates.QUIET_MS (both measured).
     n_upd = DAY_S / fw["period_s"]
     n_worn = worn_s / fw["period_s"]
     n_near = n_worn * day["friends_nearby_fraction"]
+    n_step = min(n_upd - n_worn, fw["lost_s"] / fw["period_s"])
     add("friend update (friends near)", n_near, measured["update (friends near)"])
     add("friend update (worn, no friend near: a busy air)", n_worn - n_near, measured["update (friends near)"])
-    add("friend update (nobody near: an empty air)", n_upd - n_worn, measured["update (nobody near)"])
+    add("friend update (nobody near, in step: the first LOST_MS)", n_step, measured["update (nobody near)"])
+    add("friend update (nobody near, lost: an empty air)", n_upd - n_worn - n_step,
+        measured["update (alone, in step with nobody)"])
     # A pin that heard no friend for LOST_MS (the night, not worn) widens one
     # window in SEARCH_EVERY by the whole margin on each side (clocksync.py):
     # scanning only, so all of it is RX.
