@@ -18,9 +18,10 @@ pins of their own, far apart (nobody hears anyone but the tapping pair):
   g      the phone window opened as a button would (no phone comes);
   r      a friendship left pending at boot (pending.json): its first
          reconciliation window;
-  h      a friend at boot it never meets: its clock in step with nobody
-         (as a pin alone past clocksync.LOST_MS), its update window on an
-         empty air (`alone, in step with nobody`: updates.QUIET_MS).
+  h      a friend at boot it never meets, its last agreement with a
+         friend two hours old (clock.json): a pin alone past
+         clocksync.LOST_MS, its update window on an empty air (`alone, in
+         step with nobody`: updates.QUIET_MS).
 
 The emulator's accounting gives each pin's radio powered time
 (`radio.idle`), air time (`air.tx`, `air.rx`) and radio starts; the run is
@@ -143,13 +144,18 @@ def _pending_at_boot(pin, start_utc):
 
 
 def _friend_at_boot(pin, start_utc):
-    """Pin `pin` boots with a friend it never meets (no clock agreement yet)."""
+    """Pin `pin` boots with a friend it never meets, its clock last in step
+    with a friend two hours before (lost: clocksync.LOST_MS)."""
     _firmware()
+    from cloudpin.social import clocksync
     from cloudpin.social.friends import PATH, Friends
+    from cloudpin.store import Store
 
     store = Friends(path=os.path.join(pin.dev.flash_dir, PATH))
     store.open()
     store.add(bytes(range(100, 116)), {"name": "Yan", "organisation": "", "role": "", "handles": []}, start_utc)
+    Store(os.path.join(pin.dev.flash_dir, clocksync.PATH), clocksync._check).save(
+        {"rate": 0, "t": (start_utc - 7200) * 1000, "n": 3})
 
 
 def _at(w, pin, t_ms, act):

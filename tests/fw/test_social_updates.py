@@ -101,9 +101,18 @@ def test_a_window_on_an_empty_air_stops_scanning_early_and_its_burst_still_reach
     a = _pin(w, "a", 4321, 3)
     b = _pin(w, "b", 8765, 1)
     _befriend(a, b)
+    a["svc"].sync = _Sync(lost=True)  # a: alone past LOST_MS (a synced pin, or a new one, scans it whole)
     b["dev"].rtc_offset_us -= 1200000  # b's clock 1.2 s behind: its burst starts after a's scan stopped
-    _start(w, a, b)
     first = (_T0 // PERIOD_S + 1) * PERIOD_S
+
+    async def a_window():  # (its clock's cycle stood in for: the window at the period's instant)
+        import asyncio
+
+        await asyncio.sleep_ms((first - _T0) * 1000)
+        await a["svc"].window()
+
+    w.start(a["dev"], a_window())
+    _start(w, b)
     w.run_for((first - _T0) * 1000 + 1200 + WINDOW_MS + 1000)
     slot_a = b["store"].find(a["fk"])
     # a heard no UPDATE frame in its first QUIET_MS: it stopped scanning there ...
@@ -218,12 +227,16 @@ def test_app_runs_update_windows_only_when_provisioned_for_meet_and_greet():
 class _Sync:
     """Stands in for clocksync.ClockSync: records what the window feeds it."""
 
-    def __init__(self):
+    def __init__(self, lost=False):
         self.calls = []
         self.src = None  # its clock never set (cloudpin.clockset)
+        self.lost = lost  # in step once, no friend heard for LOST_MS
 
     def synced(self):
         return False
+
+    def lost_once(self):
+        return self.lost
 
     def begin(self, *a):
         self.calls.append("begin")
@@ -279,6 +292,7 @@ def test_an_empty_air_never_stops_the_scan_a_tap_took_over():
     a = _pin(w, "a", 1, 0)
     b = _pin(w, "b", 2, 0)
     _befriend(a, b)  # b never opens its window: a's air stays empty
+    a["svc"].sync = _Sync(lost=True)
     scanning = []
 
     async def tap():

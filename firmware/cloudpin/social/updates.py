@@ -36,15 +36,15 @@ _PHASE_MASK = const(0x3FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT, SET_BIT (n
 _SYNCED_BIT = const(0x400000)
 _SET_BIT = const(0x800000)
 MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
-# A periodic window of a pin not in step with a friend (none heard for
-# clocksync.LOST_MS, or no clock sync: its plain windows meet only friends
-# whose clocks happen to agree) that hears no UPDATE frame at all (friend or
+# A periodic window of a lost pin (in step with its friends once, but none
+# heard for clocksync.LOST_MS: its plain windows meet only friends whose
+# clocks happen to agree) that hears no UPDATE frame at all (friend or
 # stranger) in the first QUIET_MS of its burst stops scanning there: nobody
 # near has a window open with ours. Its burst goes on to the end, so a
 # friend whose clock runs behind still hears it and steps toward us. A
-# synced pin scans its whole window (a friend's clock may be up to
-# TOLERANCE_MS off while the rate is learnt), and a busy air (the hall)
-# never ends early. (docs/power.md)
+# synced pin, or one that never was (a new friend's clock being brought
+# in), scans its whole window (a friend's clock may be up to TOLERANCE_MS
+# off), and a busy air (the hall) never ends early. (docs/power.md)
 QUIET_MS = const(500)
 _SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
@@ -266,7 +266,7 @@ class UpdatesService:
             if post:
                 await self.sleep_ms(self.window_ms)
                 adv.stop(UPDATES)
-            elif not pre and not clock_only and (self.sync is None or not self.sync.synced()):
+            elif not pre and not clock_only and self.sync is not None and self.sync.lost_once():
                 await self.sleep_ms(QUIET_MS)
                 if not self._air and scan.scanning and scan.cuts == cuts and "meet" not in self.owner.users:
                     scan.stop()  # an empty air: our burst alone to its end (never a tap's scan, which takes ours)
