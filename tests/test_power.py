@@ -25,10 +25,11 @@ def _w(on, tx, rx):
 # window costs as probe.measure reports them (figures of its order)
 WINDOWS = {"tap (a friend made)": _w(1.3, 0.03, 0.6), "clock window after a new friend": _w(8.25, 0.02, 7.9),
            "update (friends near)": _w(2.25, 0.02, 1.9), "update (nobody near)": _w(2.25, 0.02, 1.9),
+           "update (alone, in step with nobody)": _w(2.25, 0.02, 0.5),
            "false tap (ends alone)": _w(0.65, 0.01, 0.43), "cancelled radio start": _w(0.25, 0.0, 0.0),
            "phone window": _w(60.0, 0.3, 0.66), "reconciliation window": _w(4.85, 0.06, 4.7)}
 FW = {"period_s": 300, "lost_s": 1800.0, "search_every": 12, "search_margin_s": 6.0,
-      "recon": {"windows": 11, "on_s": 77.25}}
+      "recon": {"windows": 11, "on_s": 77.25}, "phone": {"window_s": 60.0, "linger_s": 5.0}}
 
 
 def _radio(day=DAY, windows=WINDOWS, fw=FW, plan=PLAN):
@@ -73,11 +74,16 @@ def test_each_window_is_its_measured_cost_times_how_often_the_day_opens_it():
     assert tap["count"] == 30 and tap["on_s"] == pytest.approx(30 * 1.3) and tap["rx_s"] == pytest.approx(30 * 0.6)
     clock = _window(base, "clock window after a new friend")
     assert clock["count"] == 25 and clock["rx_s"] == pytest.approx(25 * 7.9)
-    # a phone sync: the measured window, and the phone's connection's air on top
+    # a phone sync: the beacon (the measured window's duty) until the phone
+    # connects (plan: 5 s) and LINGER_S after it, the connection's 20 s between
     phone = _window(base, "phone sync")
     ctx, crx = model.conn_air(20, 30)
-    assert phone["on_s"] == pytest.approx(10 * 60.0) and phone["rx_s"] == pytest.approx(10 * (0.66 + crx))
-    assert phone["tx_s"] == pytest.approx(10 * (0.3 + ctx))
+    assert phone["on_s"] == pytest.approx(10 * (5 + 20 + 5))
+    assert phone["rx_s"] == pytest.approx(10 * (0.66 * 10 / 60 + crx))
+    assert phone["tx_s"] == pytest.approx(10 * (0.3 * 10 / 60 + ctx))
+    # a session that runs past the window's end: no linger (the window is over when it ends)
+    long = _window(_radio(plan=dict(PLAN, phone_sync_s=58)), "phone sync")
+    assert long["on_s"] == pytest.approx(10 * (5 + 58))
     assert base["starts"] == pytest.approx(sum(w["count"] for w in base["windows"]
                                                if not w["window"].startswith("clock search")))
 
@@ -86,9 +92,21 @@ def test_update_windows_run_all_day_and_friends_are_near_only_while_worn():
     # social/updates.py opens them on the UTC clock: a pin on the table still does
     worn, table = _radio(), _radio(dict(DAY, worn_h=0))
     assert _window(table, "friend update (friends near)")["count"] == 0
-    assert _window(table, "friend update (nobody near)")["count"] == pytest.approx(model.DAY_S / 300)
+    assert _window(table, "friend update (nobody near, in step")["count"] == pytest.approx(1800 / 300)
+    assert _window(table, "friend update (nobody near, lost")["count"] == pytest.approx((model.DAY_S - 1800) / 300)
     near = _window(worn, "friend update (friends near)")
     assert near["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * DAY["friends_nearby_fraction"])
+    # worn with no friend near, strangers keep the air busy: the whole window, as near
+    busy = _window(worn, "friend update (worn, no friend near")
+    assert busy["count"] == pytest.approx(DAY["worn_h"] * 3600 / 300 * (1 - DAY["friends_nearby_fraction"]))
+    assert busy["rx_s"] == pytest.approx(busy["count"] * 1.9)
+    # on the table, in step with its friends for LOST_MS: whole windows; then lost, on an empty
+    # air: the window that stops scanning early
+    step = _window(worn, "friend update (nobody near, in step")
+    assert step["count"] == pytest.approx(1800 / 300) and step["rx_s"] == pytest.approx(step["count"] * 1.9)
+    empty = _window(worn, "friend update (nobody near, lost")
+    assert empty["count"] == pytest.approx(((24 - DAY["worn_h"]) * 3600 - 1800) / 300)
+    assert empty["rx_s"] == pytest.approx(empty["count"] * 0.5)
     # alone for over LOST_MS (not worn) one window in 12 scans the whole margin on each side
     search = _window(worn, "clock search margin")
     assert search["count"] == pytest.approx((8 * 3600 - 1800) / 300 / 12)
@@ -138,7 +156,13 @@ def test_the_probe_measures_each_window_as_the_firmware_opens_it(probed):
     upd = m["update (friends near)"]
     assert upd["on_s"] == pytest.approx(start + updates.WINDOW_MS / 1000, abs=0.05)
     assert upd["rx_s"] > 0.85 * updates.WINDOW_MS / 1000  # it scans all the time (SCAN_WINDOW_US = interval)
-    assert m["update (nobody near)"]["on_s"] == pytest.approx(upd["on_s"], abs=0.05)  # no connection either way
+    # nobody near, in step with its friends: the whole window (a friend may be TOLERANCE_MS off)
+    assert m["update (nobody near)"]["on_s"] == pytest.approx(upd["on_s"], abs=0.05)
+    assert m["update (nobody near)"]["rx_s"] > 0.85 * updates.WINDOW_MS / 1000
+    # in step with nobody, an empty air: the scan stops after QUIET_MS; the burst goes on to its end
+    alone = m["update (alone, in step with nobody)"]
+    assert alone["on_s"] == pytest.approx(upd["on_s"], abs=0.05)
+    assert alone["rx_s"] < (updates.QUIET_MS + 100) / 1000 < upd["rx_s"] / 3
     clock = m["clock window after a new friend"]
     assert clock["on_s"] == pytest.approx(
         start + (clocksync.MET_PRE_MS + updates.WINDOW_MS + clocksync.MET_POST_MS) / 1000, abs=0.05)

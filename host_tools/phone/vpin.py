@@ -3,7 +3,9 @@ and `cloudpin bench phone`: its flash folder holds the app's firmware, the
 owner card and a friend list written by the firmware's own modules, and a
 main.py that provisions its NVS (identity.write, as the desk does), starts
 the radio owner and the phone role with its window open, and makes one new
-friend once the owner's phone is in (a FRIEND event to watch for)."""
+friend once the owner's phone is in (a FRIEND event to watch for). It has no
+tap detector to double-tap, so each owner session that ends opens the
+window again (the role closes it LINGER_S after a session)."""
 import os
 import sys
 from pathlib import Path
@@ -40,6 +42,7 @@ fr.open()
 svc = PhoneService(PinBackend("0.1.0", ident["badge_id"], 2, friends=fr), ident["pair_key"], log.child("phone"))
 role = PhoneRole(owner, lambda: svc, bus, log.child("phone"))
 role.open(seconds=3600)
+bus.subscribe(topics.PHONE, lambda on: on or role.open(seconds=3600))
 
 async def befriend():
     while not svc.authenticated():

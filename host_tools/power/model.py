@@ -29,7 +29,9 @@ ADV_CHANNELS = 3
 # detector suspects ~30 ms after the peak and decides at its ahead_ms, 200
 # ms: ~0.17 s, inside the 0.25 s start; docs/taps.md): the probe cancels its
 # suspicion this long after it.
-EXTRA_PLAN_KEYS = {"cancel_after_s": 0.17}
+# phone_find_s: a phone sync's beacon before the phone connects (the wearer
+# double-taps, then presses "connect": ESTIMATE, the old plan's 5 s).
+EXTRA_PLAN_KEYS = {"cancel_after_s": 0.17, "phone_find_s": 5.0}
 
 
 def adv_air(window_s, interval_ms, adv_len):
@@ -79,10 +81,20 @@ def radio_windows(measured, fw, plan, day):
     add("clock window after a new friend", day["new_friends"], measured["clock window after a new friend"])
     # Update windows run on the UTC clock all day (social/updates.py): the pin
     # cannot tell worn from lying on a table. Friends are near only while worn.
+    # Worn without a friend near, strangers' windows keep the air busy: the
+    # whole window, as with friends near. On the table (not worn) nobody is
+    # near: for LOST_MS the pin is still in step with its friends and scans
+    # its whole window; after it, on an empty air, it stops scanning after
+    # updates.QUIET_MS (both measured).
     n_upd = DAY_S / fw["period_s"]
-    n_near = worn_s / fw["period_s"] * day["friends_nearby_fraction"]
+    n_worn = worn_s / fw["period_s"]
+    n_near = n_worn * day["friends_nearby_fraction"]
+    n_step = min(n_upd - n_worn, fw["lost_s"] / fw["period_s"])
     add("friend update (friends near)", n_near, measured["update (friends near)"])
-    add("friend update (nobody near)", n_upd - n_near, measured["update (nobody near)"])
+    add("friend update (worn, no friend near: a busy air)", n_worn - n_near, measured["update (friends near)"])
+    add("friend update (nobody near, in step: the first LOST_MS)", n_step, measured["update (nobody near)"])
+    add("friend update (nobody near, lost: an empty air)", n_upd - n_worn - n_step,
+        measured["update (alone, in step with nobody)"])
     # A pin that heard no friend for LOST_MS (the night, not worn) widens one
     # window in SEARCH_EVERY by the whole margin on each side (clocksync.py):
     # scanning only, so all of it is RX.
@@ -90,11 +102,16 @@ def radio_windows(measured, fw, plan, day):
     m = fw["search_margin_s"]
     add("clock search margin (alone)", lost_s / fw["period_s"] / fw["search_every"],
         {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0}, (m, 0.0, m))
-    # A phone sync: the window a double tap opens (measured: its beacon for
-    # the window's whole length), and the phone's connection on top (the
-    # phone chooses its interval: the plan's).
-    add("phone sync (window and connection)", day["phone_syncs"], measured["phone window"],
-        (0.0,) + conn_air(plan["phone_sync_s"], plan["conn_interval_ms"]))
+    # A phone sync: the window a double tap opens, its beacon (measured)
+    # until the phone connects (the plan's phone_find_s) and for the
+    # firmware's LINGER_S after the session (never past the window's end),
+    # the phone's connection in between (the radio on, its air on top: the
+    # phone chooses the interval and how long: the plan's).
+    ph = fw["phone"]
+    find, sync = plan.get("phone_find_s", EXTRA_PLAN_KEYS["phone_find_s"]), plan["phone_sync_s"]
+    linger = min(ph["linger_s"], max(0.0, ph["window_s"] - find - sync))
+    add("phone sync (window and connection)", day["phone_syncs"], scaled(measured["phone window"], find + linger),
+        (sync,) + conn_air(sync, plan["conn_interval_ms"]))
     add("false tap (ends alone)", day.get("false_taps", 0.0), measured["false tap (ends alone)"])
     add("cancelled radio start", day.get("cancelled_starts", 0.0), measured["cancelled radio start"])
     # A friendship left half-committed: each pin's share (both have the same

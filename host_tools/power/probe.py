@@ -17,7 +17,11 @@ pins of their own, far apart (nobody hears anyone but the tapping pair):
          bus.TAP_SUSPECT path, as the motion service drives it);
   g      the phone window opened as a button would (no phone comes);
   r      a friendship left pending at boot (pending.json): its first
-         reconciliation window.
+         reconciliation window;
+  h      a friend at boot it never meets, its last agreement with a
+         friend two hours old (clock.json): a pin alone past
+         clocksync.LOST_MS, its update window on an empty air (`alone, in
+         step with nobody`: updates.QUIET_MS).
 
 The emulator's accounting gives each pin's radio powered time
 (`radio.idle`), air time (`air.tx`, `air.rx`) and radio starts; the run is
@@ -41,8 +45,8 @@ UPDATE_MS = 40000  # the event's start is put so that a 5-minute window opens he
 FAR_M = 400.0  # between pins that must not hear each other (the hall's radio: out of range)
 
 KINDS = ("tap (a friend made)", "clock window after a new friend", "update (friends near)",
-         "update (nobody near)", "false tap (ends alone)", "cancelled radio start", "phone window",
-         "reconciliation window")
+         "update (nobody near)", "update (alone, in step with nobody)", "false tap (ends alone)",
+         "cancelled radio start", "phone window", "reconciliation window")
 
 
 def _firmware():
@@ -94,12 +98,14 @@ def firmware_timing():
     reconciliation windows of an unsettled friendship on each side
     (meet.py's give-up and answer times, recon.py's schedule)."""
     _firmware()
+    from cloudpin.phone import role
     from cloudpin.social import clocksync, meet
 
     ask = recon_schedule(meet.RECON_GIVE_UP_S)
     answer = recon_schedule(meet.ANSWER_FOR_S)
     return {"period_s": period_s(), "lost_s": clocksync.LOST_MS / 1000.0, "search_every": clocksync.SEARCH_EVERY,
             "search_margin_s": 2 * clocksync.MAX_WIDEN_MS / 1000.0,
+            "phone": {"window_s": float(role.WINDOW_S), "linger_s": float(role.LINGER_S)},
             # the pin's own share: it asks (pending) or answers; the same windows now
             "recon": {"windows": max(ask[0], answer[0]), "on_s": max(ask[1], answer[1]) + max(ask[0], answer[0]) * start_s(),
                       "asks": {"windows": ask[0], "s": round(ask[1], 1)},
@@ -112,13 +118,13 @@ def scenario(board, seed=1):
     p = period_s()
     start = 1800000000 - 1800000000 % p + p - UPDATE_MS // 1000  # a window UPDATE_MS into the run
     pos = {"a": 10.0, "b": 10.6, "c": 10.0 + 2 * FAR_M, "d": 10.0 + FAR_M, "e": 10.6 + FAR_M,
-           "f": 10.0 + 3 * FAR_M, "g": 10.0 + 4 * FAR_M, "r": 10.0 + 5 * FAR_M}
+           "f": 10.0 + 3 * FAR_M, "g": 10.0 + 4 * FAR_M, "r": 10.0 + 5 * FAR_M, "h": 10.0 + 6 * FAR_M}
     pins = [{"id": k, "x": x, "y": 5.0, "board": board, "facing_deg": 180 if k in "be" else 0}
             for k, x in pos.items()]
     end = max(UPDATE_MS + 5000, PHONE_MS + 65000) / 1000.0  # the phone window lasts 60 s
     return sim.validate({
         "name": "power-probe-" + board, "seed": seed, "duration_s": end,
-        "room": {"width_m": 20.0 + 5 * FAR_M, "depth_m": 10.0},
+        "room": {"width_m": 20.0 + 6 * FAR_M, "depth_m": 10.0},
         "event": {"utc_offset_min": 0, "start_utc": start},
         "clock": {"range_ppm": 0, "wander_ppm": 0},  # the windows' cost, not the clocks' drift (docs/clock.md)
         "pins": pins,
@@ -135,6 +141,21 @@ def _pending_at_boot(pin, start_utc):
     store.wipe()
     store.put(pending.PENDING, start_utc, bytes(range(16)),
               {"name": "Zoe", "organisation": "", "role": "", "handles": []})
+
+
+def _friend_at_boot(pin, start_utc):
+    """Pin `pin` boots with a friend it never meets, its clock last in step
+    with a friend two hours before (lost: clocksync.LOST_MS)."""
+    _firmware()
+    from cloudpin.social import clocksync
+    from cloudpin.social.friends import PATH, Friends
+    from cloudpin.store import Store
+
+    store = Friends(path=os.path.join(pin.dev.flash_dir, PATH))
+    store.open()
+    store.add(bytes(range(100, 116)), {"name": "Yan", "organisation": "", "role": "", "handles": []}, start_utc)
+    Store(os.path.join(pin.dev.flash_dir, clocksync.PATH), clocksync._check).save(
+        {"rate": 0, "t": (start_utc - 7200) * 1000, "n": 3})
 
 
 def _at(w, pin, t_ms, act):
@@ -165,6 +186,8 @@ def _label(pid, users, t_ms):
     if pid in "cfgr":  # (a cancelled start may hold the radio between two slices)
         return {"c": "false tap (ends alone)", "f": "cancelled radio start", "g": "phone window",
                 "r": "reconciliation window"}[pid]
+    if pid == "h":
+        return "update (alone, in step with nobody)" if "updates" in users and t_ms >= UPDATE_MS - 10000 else None
     if "meet" in users:
         return "tap (a friend made)"
     if "updates" in users:
@@ -189,6 +212,7 @@ def sessions(board, seed=1, cancel_after_ms=170, progress=None, warn=None):
     out = []
     try:
         _pending_at_boot(by_id["r"], sc["event"]["start_utc"])
+        _friend_at_boot(by_id["h"], sc["event"]["start_utc"])
         _suspect(w, by_id["f"], SUSPECT_MS, cancel_after_ms)
         _at(w, by_id["g"], PHONE_MS, lambda app: app.phone.open())
         open_ = {}  # pin id -> [snapshot before it went on, users seen, t_ms]

@@ -64,15 +64,12 @@ async def tap_at(app, at_ms):
     app.bus.publish(topics.TAP, time.ticks_ms(), 900)
 
 
-async def phone_reads_friends(radio, pin, secret, out, connected=None):
-    """The owner's phone on its own RadioOwner `radio`: waits for the App
+async def phone_connect(radio, pin):
+    """The owner's phone on its own RadioOwner `radio` waits for the App
     `pin` to advertise for it (its window opened by the button or a double
-    tap), pairs with the card's secret and reads the first friend page:
-    out gets (kind, sequence matches, status, (total, next, friends));
-    connected() is called before it hangs up."""
+    tap) and connects: (connection, rx handle, tx handle, subscribed)."""
     import bluetooth
     from cloudpin.phone import ids
-    from cloudpin.phone import phoneside as p
 
     while not pin.phone.advertising:
         await asyncio.sleep_ms(50)
@@ -81,6 +78,16 @@ async def phone_reads_friends(radio, pin, secret, out, connected=None):
     u = bluetooth.UUID
     rx, tx = await conn.discover(u(ids.SERVICE_UUID), (u(ids.RX_UUID), u(ids.TX_UUID)))
     await conn.subscribe(tx)
+    return conn, rx, tx
+
+
+async def phone_reads_friends(radio, pin, secret, out, connected=None):
+    """The owner's phone (phone_connect) pairs with the card's secret and
+    reads the first friend page: out gets (kind, sequence matches, status,
+    (total, next, friends)); connected() is called before it hangs up."""
+    from cloudpin.phone import phoneside as p
+
+    conn, rx, tx = await phone_connect(radio, pin)
 
     async def ask(msg):
         for f in p.fragments(msg, 20):

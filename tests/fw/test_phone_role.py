@@ -277,8 +277,37 @@ def test_a_phone_pairs_reads_a_page_and_gets_events_through_the_role():
     asyncio.run(r.step(70))
     # the window is still open: the beacon is back for the owner's next command
     assert phone_events == [True, False] and owner.users == ["phone"] and owner.adv.advertising
-    asyncio.run(r.step(rolemod.WINDOW_S * 1000))
-    assert owner.users == [] and not owner.adv.advertising
+    # ... for LINGER_S only: the sync is over, the window closes long before its 60 s
+    asyncio.run(r.step(70 + rolemod.LINGER_S * 1000 - 1))
+    assert owner.users == ["phone"] and owner.adv.advertising
+    asyncio.run(r.step(70 + rolemod.LINGER_S * 1000))
+    assert owner.users == [] and not owner.adv.advertising and not r.window.is_open(70 + rolemod.LINGER_S * 1000)
+    assert rolemod.LINGER_S * 4 <= rolemod.WINDOW_S
+
+
+def test_a_session_in_progress_keeps_the_window_and_a_strangers_link_does_not_close_it():
+    r, owner, bus, phone_events = rig()
+    r.open(0)
+    asyncio.run(r.step(0))
+    # a connection that never proves the secret, gone at once: the window keeps its 60 s
+    write(r, owner, 5, b"\x01\x01", 100)
+    owner.srv.on_disconnect(5)
+    asyncio.run(r.step(200))
+    asyncio.run(r.step(rolemod.WINDOW_S * 1000 - 1000))
+    assert r.window.is_open(rolemod.WINDOW_S * 1000 - 1000) and owner.adv.advertising
+    # the owner comes in before the end and keeps talking past it: nothing is cut
+    ph = p.Phone(SECRET, Counter(4))
+    t = rolemod.WINDOW_S * 1000 - 900
+    owner.adv.advertising = False
+    ph.welcome(write(r, owner, 6, ph.prove(write(r, owner, 6, ph.hello(), t)), t))
+    for t in range(rolemod.WINDOW_S * 1000, rolemod.WINDOW_S * 1000 + 40000, 10000):
+        msg, seq = ph.request(p.OP_INFO)
+        assert ph.take(write(r, owner, 6, msg, t))[2] == p.OK
+        assert owner.users == ["phone"] and owner.srv.closed == []
+    # it hangs up: the window (already past its end) shuts at the next pass
+    owner.srv.on_disconnect(6)
+    asyncio.run(r.step(t + 100))
+    assert phone_events == [True, False] and owner.users == [] and not owner.adv.advertising
 
 
 def test_a_silent_connection_and_an_idle_session_are_closed():

@@ -76,7 +76,11 @@ def test_a_double_tap_is_served_at_once_and_the_role_goes_quiet_after():
         assert any(" phone window open mem_free=" in ln for ln in la), la
         got = []
         w.start(dp, phone_reads_friends(phone_radio, a, pair_key(1), got))
-        w.run_for(6000)
+        for _ in range(120):  # until the pin saw its owner go (within 6 s)
+            w.run_for(50)
+            if any(" phone owner gone least_free=" in ln for ln in la):
+                break
+        left = w.clock.now_ms()
         assert len(got) == 1 and got[0][2] == p.OK, (got, [ln for ln in la if " phone " in ln])
         owner_in = [ln for ln in la if " phone owner in mem_free=" in ln]
         gone = [ln for ln in la if " phone owner gone least_free=" in ln]
@@ -84,11 +88,16 @@ def test_a_double_tap_is_served_at_once_and_the_role_goes_quiet_after():
         least = int(gone[0].split("least_free=")[1].split()[0])
         assert 0 < least <= int(owner_in[0].split("mem_free=")[1].split()[0])
         # the phone hung up: the beacon is back for the owner's next command
-        # until the window's end (60 s from the double tap), then the radio
-        # is let go and the role waits on its flag alone
+        # for LINGER_S (not to the window's end, 60 s from the double tap),
+        # then the radio is let go and the role waits on its flag alone
+        w.run_for(1000)
         w.use(da)
         assert a.phone.advertising and a.radio.users == ["phone"]
-        w.run_for(rolemod.WINDOW_S * 1000 - time.ticks_diff(time.ticks_ms(), tapped[0]) + 1000)
+        w.run_for(rolemod.LINGER_S * 1000 - (w.clock.now_ms() - left) - 100)
+        assert a.phone.advertising and a.radio.users == ["phone"]
+        w.run_for(100 + rolemod.POLL_MS + 100)  # its next pass after the linger
+        w.use(da)
+        assert time.ticks_diff(time.ticks_ms(), tapped[0]) < rolemod.WINDOW_S * 1000 // 4
         assert not a.phone.advertising and not a.phone.holding and a.radio.users == []
         # the protocol, service and backend gave their heap back (only their
         # interned names stay): meet and greet's next tap has its room again

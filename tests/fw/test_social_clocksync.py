@@ -110,6 +110,19 @@ def test_the_scan_widens_with_time_since_the_last_agreement_and_searches_when_lo
     assert s.widen_ms() == 1800000 * clocksync.U_LOCKED_PPM // 1000000 - clocksync.TOLERANCE_MS  # 30 minutes alone
 
 
+def test_only_a_pin_in_step_once_and_alone_past_lost_ms_is_lost():
+    # (updates.py: only a lost pin's empty window stops scanning early; a new
+    # pin's friends' clocks are still being brought in)
+    c = _Clock(_T0)
+    s = ClockSync(c, path=None)
+    assert not s.lost_once() and not s.synced()  # never in step: not lost, a newcomer
+    s.observe([0], bytearray([1]), 1)
+    c.t += clocksync.LOST_MS - 1
+    assert s.synced() and not s.lost_once()
+    c.t += 1
+    assert s.lost_once() and not s.synced()
+
+
 def test_after_a_tap_makes_a_friend_a_pin_not_synced_searches_the_next_windows_whole():
     c = _Clock(_T0)
     s = ClockSync(c, path=None)

@@ -12,7 +12,7 @@ from cloudpin import bus as topics
 from cloudpin.bus import Bus
 from cloudpin.social import advert
 from cloudpin.social.friends import Friends
-from cloudpin.social.updates import PERIOD_S, WINDOW_MS, UpdatesService, utc_ms
+from cloudpin.social.updates import PERIOD_S, QUIET_MS, WINDOW_MS, UpdatesService, utc_ms
 from cpsim.world import World
 
 PINS = 3  # up to three pins (two friends and a stranger) share the VM: each gets its heap
@@ -83,6 +83,7 @@ def test_two_friends_learn_each_others_stats_and_a_stranger_learns_nothing():
     assert c["svc"].heard == 0 and c["store"].count == 0 and _updates(c) == [] and c["events"] == []
     assert a["svc"].heard >= 1 and a["svc"].windows == 1 and a["svc"].skipped == 0
     assert c["svc"].idle == 1 and c["svc"].owner.starts == 0  # no friends: no window, radio off
+    assert a["svc"].quiet == b["svc"].quiet == 0  # each heard the other's frames: whole windows
     for p in (a, b):  # the radio was on only for the window (and off again)
         owner = p["svc"].owner
         assert owner.starts == 1 and not owner.on
@@ -93,6 +94,34 @@ def test_two_friends_learn_each_others_stats_and_a_stranger_learns_nothing():
     w.run_for(PERIOD_S * 1000)
     assert a["store"].latest(slot_b) == (8765, 1, first + PERIOD_S)
     assert len(_updates(a)) == 2 and c["svc"].heard == 0
+
+
+def test_a_window_on_an_empty_air_stops_scanning_early_and_its_burst_still_reaches_a_late_friend():
+    w = World()
+    a = _pin(w, "a", 4321, 3)
+    b = _pin(w, "b", 8765, 1)
+    _befriend(a, b)
+    a["svc"].sync = _Sync(lost=True)  # a: alone past LOST_MS (a synced pin, or a new one, scans it whole)
+    b["dev"].rtc_offset_us -= 1200000  # b's clock 1.2 s behind: its burst starts after a's scan stopped
+    first = (_T0 // PERIOD_S + 1) * PERIOD_S
+
+    async def a_window():  # (its clock's cycle stood in for: the window at the period's instant)
+        import asyncio
+
+        await asyncio.sleep_ms((first - _T0) * 1000)
+        await a["svc"].window()
+
+    w.start(a["dev"], a_window())
+    _start(w, b)
+    w.run_for((first - _T0) * 1000 + 1200 + WINDOW_MS + 1000)
+    slot_a = b["store"].find(a["fk"])
+    # a heard no UPDATE frame in its first QUIET_MS: it stopped scanning there ...
+    assert a["svc"].quiet == 1 and a["svc"].windows == 1 and _updates(a) == []
+    t = a["dev"].acct.snapshot()["time_us"]
+    assert t["air.rx"] < (QUIET_MS + 100) * 1000 < WINDOW_MS * 1000 // 2, t
+    # ... but sent its burst to the end: b, scanning from 1.2 s, heard the rest of it
+    assert WINDOW_MS * 1000 <= t["radio.idle"] <= (WINDOW_MS + 400) * 1000, t
+    assert b["svc"].quiet == 0 and _updates(b) == ["friend slot=%d steps=4321 made=3" % slot_a], b["lines"]
 
 
 def test_friends_addresses_and_rids_rotate_with_the_epoch():
@@ -198,12 +227,16 @@ def test_app_runs_update_windows_only_when_provisioned_for_meet_and_greet():
 class _Sync:
     """Stands in for clocksync.ClockSync: records what the window feeds it."""
 
-    def __init__(self):
+    def __init__(self, lost=False):
         self.calls = []
         self.src = None  # its clock never set (cloudpin.clockset)
+        self.lost = lost  # in step once, no friend heard for LOST_MS
 
     def synced(self):
         return False
+
+    def lost_once(self):
+        return self.lost
 
     def begin(self, *a):
         self.calls.append("begin")
@@ -248,3 +281,31 @@ def test_a_window_whose_scan_a_tap_took_keeps_stats_but_not_timing():
     assert calls[0] == "begin" and "heard" in calls and cuts == 0 and len(got) == 1, (calls, got)
     calls, got, cuts = run(True)
     assert calls == [] and cuts == 1 and len(got) == 1, (calls, got)
+
+
+def test_an_empty_air_never_stops_the_scan_a_tap_took_over():
+    # a tap 200 ms into a window on an empty air takes the scanner (meet:
+    # take=True); at QUIET_MS the window must leave the tap's scan running
+    import asyncio
+
+    w = World()
+    a = _pin(w, "a", 1, 0)
+    b = _pin(w, "b", 2, 0)
+    _befriend(a, b)  # b never opens its window: a's air stays empty
+    a["svc"].sync = _Sync(lost=True)
+    scanning = []
+
+    async def tap():
+        await asyncio.sleep_ms(200)
+        await a["svc"].owner.acquire("meet")
+        scan = a["svc"].owner.scanner()
+        scan.start(lambda *r: None, 0, take=True)
+        await asyncio.sleep_ms(QUIET_MS + 300 - 200)
+        scanning.append(scan.scanning)
+        scan.stop()
+        a["svc"].owner.release("meet")
+
+    w.start(a["dev"], a["svc"].window())
+    w.start(a["dev"], tap())
+    w.run_for(WINDOW_MS + 2000)
+    assert scanning == [True] and a["svc"].quiet == 0 and a["svc"].owner.scanner().cuts == 1

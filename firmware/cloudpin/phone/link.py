@@ -25,7 +25,7 @@ async def serve(r, svc, now):
     while r._inbox:
         kind, conn, data = r._inbox.pop(0)
         if kind == "x":
-            _gone(r, svc, conn)
+            _gone(r, svc, conn, now)
         else:
             await _write(r, svc, conn, data, now)
     while r._events:
@@ -101,10 +101,11 @@ async def _event(r, s, code, arg):
         await send(r, conn, msg)
 
 
-def _gone(r, svc, conn):
+def _gone(r, svc, conn, now):
     st = r._conns.pop(conn, None)
     svc.disconnect(conn)
     if st is not None and st[2]:
+        r.window.linger(now)  # the sync is over: the beacon only for a next command
         r.log.info("phone owner gone least_free=%d mem_free=%d" % (r.least_free, _free()))
         r.bus.publish(topics.PHONE, False)
 
@@ -118,7 +119,7 @@ def _timeouts(r, svc, now):
         if late:
             r.log.info("phone link %d closed: %s" % (conn, "idle" if st[2] else "no proof"))
             r._server.disconnect(conn)
-            _gone(r, svc, conn)
+            _gone(r, svc, conn, now)
 
 
 async def _radio(r, svc, now):

@@ -9,8 +9,12 @@
 # button. A single tap is meet and greet's gesture: it must not cost a
 # minute of radio each time. The window serves every connection that comes
 # before its deadline (each `cloudpin phone` command is one): the beacon
-# pauses while a phone is connected and comes back after it, until the
-# window's end. While a phone is connected the radio stays on;
+# pauses while a phone is connected and comes back after it, for the
+# owner's next command, but only LINGER_S once an owner session has ended:
+# the sync is done, and a beacon kept up to the window's end cost a pin
+# more radio than the sync itself (docs/power.md). A connection that never
+# proved the secret does not shorten it (a stranger must not close the
+# owner's window). While a phone is connected the radio stays on;
 # a connection that has not proved the secret within PROOF_S, or an owner
 # session idle for IDLE_S, is closed so that a forgotten phone does not keep
 # the radio on.
@@ -40,6 +44,7 @@ from cloudpin import bus as topics
 from cloudpin.phone import ids
 
 WINDOW_S = const(60)
+LINGER_S = const(5)  # the beacon after an owner session ended: a script's next command reconnects in ~1 s
 DOUBLE_TAP_MS = const(1000)
 PROOF_S = const(10)
 IDLE_S = const(60)
@@ -97,6 +102,13 @@ class PhoneWindow:
             self.opened += 1
         self._open = True
         self._until = time.ticks_add(now_ms, seconds * 1000 if seconds else self.length_ms)
+
+    def linger(self, now_ms, seconds=LINGER_S):
+        """An owner session ended: close within `seconds` (never later
+        than the window would have)."""
+        end = time.ticks_add(now_ms, seconds * 1000)
+        if self._open and time.ticks_diff(self._until, end) > 0:
+            self._until = end
 
     def close(self):
         self._open = False

@@ -300,6 +300,10 @@ class ClockSync:
         ms = (now - self.t_sync) * u // 1000000 - TOLERANCE_MS  # radio time is the budget (docs/clock.md)
         return 0 if ms < 0 else MAX_WIDEN_MS if ms > MAX_WIDEN_MS else ms
 
+    def lost_once(self):
+        """In step with a friend once, but none heard for LOST_MS."""
+        return self.t_sync is not None and self.clock.now_ms() - self.t_sync >= LOST_MS
+
     def synced(self):
         """Has this pin agreed with a friend lately (its UPDATE frames say so)?"""
         return self.t_sync is not None and self.clock.now_ms() - self.t_sync < LOST_MS

@@ -36,6 +36,16 @@ _PHASE_MASK = const(0x3FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT, SET_BIT (n
 _SYNCED_BIT = const(0x400000)
 _SET_BIT = const(0x800000)
 MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
+# A periodic window of a lost pin (in step with its friends once, but none
+# heard for clocksync.LOST_MS: its plain windows meet only friends whose
+# clocks happen to agree) that hears no UPDATE frame at all (friend or
+# stranger) in the first QUIET_MS of its burst stops scanning there: nobody
+# near has a window open with ours. Its burst goes on to the end, so a
+# friend whose clock runs behind still hears it and steps toward us. A
+# synced pin, or one that never was (a new friend's clock being brought
+# in), scans its whole window (a friend's clock may be up to TOLERANCE_MS
+# off), and a busy air (the hall) never ends early. (docs/power.md)
+QUIET_MS = const(500)
 _SLICE_MS = const(1000)  # a pin that will keep time with friends looks for a new one this often (the light sleeper wakes as often anyway)
 
 
@@ -74,6 +84,8 @@ class UpdatesService:
         self.idle = 0  # windows not opened: no friends yet
         self.heard = 0  # reports of a friend's UPDATE frame in windows (before the per-window limit)
         self.stored = 0
+        self.quiet = 0  # windows that stopped scanning early: nobody's UPDATE frame on the air
+        self._air = 0  # UPDATE frames heard this window, anyone's (IRQ side)
         # what the IRQ side fills; all made once
         self._frame = advert.Frame()
         self._queue = bytearray(_QUEUE * _ENTRY)
@@ -99,6 +111,7 @@ class UpdatesService:
         f = self._frame
         if advert.decode(adv_data, f) != advert.KIND_UPDATE:
             return
+        self._air += 1
         table = self.recognizer
         if table is None:
             return
@@ -230,6 +243,7 @@ class UpdatesService:
             self.windows += 1
             cuts = scan.cuts  # a tap window may take the scanner over (ble/scanner.py)
             self._n = 0
+            self._air = 0
             for i in range(len(self._seen)):
                 self._seen[i] = 0
             self._t0 = time.ticks_add(time.ticks_ms(), pre)
@@ -252,7 +266,15 @@ class UpdatesService:
             if post:
                 await self.sleep_ms(self.window_ms)
                 adv.stop(UPDATES)
-            await scan.done(self.window_ms + post + 1000)
+            elif not pre and not clock_only and self.sync is not None and self.sync.lost_once():
+                await self.sleep_ms(QUIET_MS)
+                if not self._air and scan.scanning and scan.cuts == cuts and "meet" not in self.owner.users:
+                    scan.stop()  # an empty air: our burst alone to its end (never a tap's scan, which takes ours)
+                    self.quiet += 1
+                    post = QUIET_MS - self.window_ms  # (our scan ended there: edges after it are not heard)
+                    await self.sleep_ms(self.window_ms - QUIET_MS)
+                    adv.stop(UPDATES)
+            await scan.done(self.window_ms + (post if post > 0 else 0) + 1000)
             adv.stop(UPDATES)  # ours only: a tap that came meanwhile keeps its frames
         except OSError as e:
             self.log.warning("update window: %r" % (e,))
