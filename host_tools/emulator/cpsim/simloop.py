@@ -282,6 +282,10 @@ class SimLoop(base_events.BaseEventLoop):
             self._advance(timeout)
         if self._sleepers:
             self._wake_sleepers()
+        elif self.world.gpio_stirred:
+            # nobody suspended to ask (a new sleeper asks woken() itself first):
+            # a pin asleep in a nested block() must not grow the list for ever
+            del self.world.gpio_stirred[:]
         end = self.time() + self._clock_resolution
         while sched and sched[0][0] < end:
             self._ready.append(self._pop_due())
