@@ -12,7 +12,7 @@ from host_tools.power import day, model, probe
 REF = {"name": "cloudpin_ref", "accel": {"type": "lis3dh", "odr": 50, "tap_odr": 400},
        "led": {"type": "rgb"}, "battery": {"type": "adc"}, "display": None, "power": None}
 PLAN = {"adv_interval_ms": 100, "adv_len": 31, "conn_interval_ms": 30, "phone_sync_s": 20,
-        "display_on_s": 5, "led_on_s": 1, "cancel_after_s": 0.17}
+        "cancel_after_s": 0.17}
 DAY = {"worn_h": 16, "steps": 8000, "taps": 30, "new_friends": 25, "phone_syncs": 10,
        "friends_nearby_fraction": 0.8}
 NO_RADIO = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0}
@@ -38,7 +38,7 @@ def _radio(day=DAY, windows=WINDOWS, fw=FW, plan=PLAN):
 
 def test_average_is_the_time_weighted_sum_of_the_table():
     cpu = {"cpu.active": model.DAY_S / 4, "cpu.lightsleep": model.DAY_S * 3 / 4}
-    avg, states = model.average(cpu, NO_RADIO, model.board_loads(REF, 0, 0))
+    avg, states = model.average(cpu, NO_RADIO, model.board_loads(REF, {}))
     want = C.ESP32["cpu.active"] / 4 + C.ESP32["cpu.lightsleep"] * 3 / 4 + C.LIS3DH_NORMAL[400] + C.LDO_QUIESCENT
     assert avg == pytest.approx(want)
     assert states["sensor.lis3dh@400Hz"]["ma"] == C.LIS3DH_NORMAL[400]
@@ -168,13 +168,55 @@ def test_the_probe_measures_each_window_as_the_firmware_opens_it(probed):
         start + (clocksync.MET_PRE_MS + updates.WINDOW_MS + clocksync.MET_POST_MS) / 1000, abs=0.05)
     assert m["false tap (ends alone)"]["on_s"] == pytest.approx(start + meet.COLLECT_MS / 1000, abs=0.05)
     assert m["false tap (ends alone)"]["rx_s"] > 0.9 * meet.COLLECT_MS / 1000  # scanning all the tap window
-    assert m["cancelled radio start"] == {"on_s": start, "tx_s": 0.0, "rx_s": 0.0, "starts": 1.0, "n": 1}
+    assert m["cancelled radio start"] == {"on_s": start, "tx_s": 0.0, "rx_s": 0.0, "starts": 1.0, "n": 1,
+                                          "led_s": 0.0, "flash_writes": 0.0, "flash_bytes": 0.0}
     assert m["phone window"]["on_s"] == pytest.approx(role.WINDOW_S, abs=0.3)
     first, second = recon.window(0)[1], recon.window(34)[1]  # the r pin's two windows (at 30 s and 60 s)
     assert m["reconciliation window"]["on_s"] == pytest.approx(start + (first + second) / 2000, abs=0.1)
     tap = m["tap (a friend made)"]
     assert m["false tap (ends alone)"]["on_s"] < tap["on_s"] < start + 3.0  # the handshake's window
     assert all(w["n"] >= 1 and w["starts"] == 1 for w in m.values())
+    # what else a window does, as the emulator accounted it: a tap that makes a
+    # friend writes the friend store (and more) and flashes the LED; a
+    # cancelled start writes nothing and lights nothing
+    assert tap["flash_writes"] >= 2 and tap["flash_bytes"] > 1000 and 0 < tap["led_s"] < 1
+    assert m["update (friends near)"]["flash_writes"] >= 1  # the friends' update records, the clock
+
+
+def test_flash_writes_are_priced_as_erased_sectors_and_programmed_pages():
+    st = model.flash_states(10, 2560)
+    over = C.ESP32["cpu.active"] - C.ESP32["cpu.lightsleep"]  # the CPU spins, awake, meanwhile
+    assert st["flash.erase"] == (pytest.approx(10 * C.FLASH_T_SECTOR_S), C.FLASH_ERASE + over)
+    # each session programs the 4 KB block it copies (16 pages) and its own bytes
+    assert st["flash.program"][0] == pytest.approx((10 * 16 + 10) * C.FLASH_T_PAGE_S)
+    assert model.flash_states(0, 0)["flash.erase"][0] == 0
+
+
+def _seg_pin(cpu_s, **extra):
+    t = {"cpu.active": 0, "cpu.lightsleep": int(cpu_s * 1e6)}
+    counts = {}
+    for k, v in extra.items():
+        (counts if k.startswith("flash") else t)[k.replace("_", ".", 1)] = v
+    return {"time_us": t, "counts": counts}
+
+
+def test_switched_parts_and_writes_come_from_the_accounting():
+    seg = 60.0
+    walker = _seg_pin(seg, display_awake=30e6, backlight_on=60e6, led_on=2e6)
+    still = _seg_pin(seg, display_awake=60e6, backlight_on=60e6, led_on=2e6, flash_writes=1, flash_bytes=100)
+    radio = {"led_s": 3.0, "flash_writes": 50.0, "flash_bytes": 5000.0}
+    on, flash = day.switched(walker, still, seg, 3600.0, radio, {"save_steps": 250}, dict(DAY))
+    still_s = model.DAY_S - 3600.0
+    assert on["display.awake"] == pytest.approx(0.5 * 3600 + still_s)
+    assert on["backlight.on"] == pytest.approx(model.DAY_S)
+    assert on["led.on"] == pytest.approx(3.0 + 2.0)  # the windows' flashes, and the boot colour once
+    # the windows', the still segment's rate over the still day, two saves per 250 steps
+    assert flash["writes"] == pytest.approx(50 + still_s / seg + 2 * 8000 / 250)
+    assert flash["bytes"] == pytest.approx(5000 + 100 * still_s / seg)
+    loads = model.board_loads(dict(REF, display={"type": "st7789"}), on)
+    assert loads["display.awake"] == (on["display.awake"], C.DISPLAY_AWAKE)
+    assert loads["display.asleep"][0] == pytest.approx(model.DAY_S - on["display.awake"])
+    assert loads["backlight.on"] == (on["backlight.on"], C.BACKLIGHT_ON) and loads["led.on"][0] == 5.0
 
 
 def test_an_unsettled_friendship_costs_each_pin_the_windows_its_answerer_opens():

@@ -16,8 +16,15 @@ ESP32 = {
     # whole-chip currents while the RF is on air (datasheet 5.4, BLE):
     "air.tx": 130.0,  # BLE TX at 0 dBm: ~130 mA
     "air.rx": 100.0,  # BLE RX: 95-100 mA, the upper figure
-    # NimBLE up but nothing on air: no datasheet figure; ESTIMATE that the
-    # controller adds nothing beyond the CPU's own modem-sleep current.
+    # NimBLE up but nothing on air: ESTIMATE, no datasheet row. Why +0:
+    # between its radio events the controller keeps RF, PHY and baseband
+    # off (ESP-IDF's default BT modem sleep, which MicroPython's
+    # ports/esp32/boards/sdkconfig.ble leaves on), and Espressif's own
+    # measurement of an ESP32 with NimBLE up and advertising, modem sleep,
+    # CPU frequency scaling on (esp-idf examples/bluetooth/nimble/power_save
+    # README, "Typical current consumption": 14.1 mA) is below the idle
+    # CPU's 27 mA alone: the stack costs no measurable current over the CPU
+    # state it keeps awake; its air time is charged as air.tx / air.rx.
     "radio.idle": 0.0,
 }
 
@@ -33,28 +40,66 @@ LIS3DH_LOW_POWER = {1: 0.002, 10: 0.003, 25: 0.004, 50: 0.006, 100: 0.010, 200: 
 # low-power accel mode 1.25 Hz 10 uA, 5 Hz 20, 20 Hz 70, 40 Hz 140 uA (wake
 # cycles, no FIFO streaming at our rates).
 MPU6050_ACCEL_ONLY = 0.5
-# MPU-6886 (DS-000193 v1.1): ESTIMATE, the accel-only figure of its MPU-6050
-# predecessor (500 uA); this table did not read the MPU-6886's own row.
+# MPU-6886 (InvenSense DS-000193 v1.1, the datasheet M5Stack publishes):
+# ESTIMATE 500 uA, its MPU-6050 predecessor's accel-only figure above. Its
+# own supply-current rows (section 3.3) could not be read for this table:
+# no copy of the table's text was found (the searchable copies of the
+# datasheet stop at its first pages); replace with DS-000193's
+# "accelerometer low-noise mode" row.
 MPU6886_ACCEL_ONLY = 0.5
 
 # Board peripherals.
-# RGB/red LED lit, one channel through its resistor: ESTIMATE 5 mA.
+# LED lit, one channel through its resistor: ESTIMATE 5 mA. Neither board
+# file names the LED or its resistor (the reference pin's RGB LED on GPIO
+# 25/26/27, the M5StickC Plus's red LED on G10); 5 mA is a 3.3 V GPIO
+# through a few hundred ohms into a ~2 V LED. The firmware lights it 2 s at
+# boot, ~0.1 s per tap and 0.02 s per phone window (measured: led.on in the
+# emulator's accounting), so the figure moves the day by microamps.
 LED_ON = 5.0
-# M5StickC Plus display, 135x240 ST7789V: controller in normal mode ESTIMATE
-# 6 mA (ST7789V datasheet lists several mA in normal display mode), backlight
-# LED from the AXP192 LDO2 ESTIMATE 20 mA; asleep (SLPIN, backlight off)
-# ESTIMATE 0.01 mA.
-DISPLAY_ON = 6.0 + 20.0
-DISPLAY_SLEEP = 0.01
+# M5StickC Plus display, 135x240 ST7789V (docs/boards.md) with its backlight
+# LED on the AXP192's LDO2. Controller: 7.5 mA in normal display mode, 30 uA
+# in sleep-in mode (SLPIN) — the ST7789V's figures as done.land's ST7789
+# page tabulates them from Sitronix's datasheets (ST7789V: 7.5 mA normal,
+# the VI revision 8 mA; sleep-in 30 uA): a secondary source, the datasheet
+# itself not being searchable here. Backlight: ESTIMATE 20 mA, the low end
+# of the 20-40 mA that page gives for these modules' backlights (M5Stack
+# publishes no figure for the LDO2 at 3.0 V).
+DISPLAY_AWAKE = 7.5
+DISPLAY_SLEEP = 0.03
+BACKLIGHT_ON = 20.0
 # AXP192 quiescent with its DC-DCs and LDOs for the ESP32 and the LCD
-# enabled: ESTIMATE 0.1 mA (not read from the AXP192 datasheet).
+# enabled: ESTIMATE 0.1 mA. X-Powers' AXP192 datasheet (2010, section 5
+# "Electrical Characteristics") is only found as page images and a table of
+# contents here; its quiescent row was not read.
 AXP192_QUIESCENT = 0.1
-# Reference pin's LDO: the board file does not name it; ESTIMATE 0.055 mA,
-# the typical ground current of a common 3.3 V LDO (AP2112K datasheet: 55 uA).
+# Reference pin's LDO: the board's regulator is an AP2112K-3.3 (boards/
+# cloudpin_ref.json, its description: a common 600 mA LDO for ESP32 boards
+# on a LiPo). Diodes Inc. AP2112 datasheet, "Electrical Characteristics":
+# quiescent (ground) current 55 uA typical, 80 uA max, no load. ESTIMATE
+# until a copy is read here: the figure is the one the AP2112 is chosen for
+# and this table has always used.
 LDO_QUIESCENT = 0.055
 # DevKitC's AMS1117-3.3: AMS1117 datasheet quiescent current 5 mA typical
 # (the board runs from USB, so it does not limit a battery).
 AMS1117_QUIESCENT = 5.0
+
+# The ESP32's SPI NOR flash, where littlefs keeps the pin's files. Espressif
+# does not name the part inside the ESP32-PICO-D4 or the WROOM-32; priced as
+# a 3 V Winbond W25Q-JV part: W25Q128JV datasheet rev F (March 2018), 9.4
+# "DC Electrical Characteristics": page program current ICC5 and sector
+# erase current ICC6 20 mA typical (25 max); 9.6 "AC Electrical
+# Characteristics": page program tPP 0.4 ms typical (3 max) per 256-byte
+# page, 4 KB sector erase tSE 45 ms typical (400 max). (Read from a
+# transcription of that datasheet's tables in a public repository, cited as
+# [W25Q128JV section 9.4/9.6].) While the flash programs or erases, the
+# ESP32 cannot run from it (its cache is off) or sleep: the CPU is charged
+# as active over that time too (model.flash_states).
+FLASH_PROGRAM = 20.0
+FLASH_ERASE = 20.0
+FLASH_PAGE = 256
+FLASH_SECTOR = 4096
+FLASH_T_PAGE_S = 0.0004
+FLASH_T_SECTOR_S = 0.045
 
 
 def accel_ma(kind, odr):

@@ -32,9 +32,10 @@ EXTRA_DAY_KEYS = {"false_taps": (0, 1e6), "cancelled_starts": (0, 1e6), "unsettl
 EXTRA_PLAN_KEYS = model.EXTRA_PLAN_KEYS
 # What the firmware does not decide: the naive policy's advertising, the
 # phone's connection (the phone picks its interval) and how long a sync
-# keeps it, the display and LED on-times. Every radio window the firmware
-# opens is measured instead (host_tools/power/probe.py).
-PLAN_KEYS = ("adv_interval_ms", "adv_len", "conn_interval_ms", "phone_sync_s", "display_on_s", "led_on_s")
+# keeps it. Every radio window the firmware opens is measured instead
+# (host_tools/power/probe.py), and so are the display's, the LED's and the
+# flash's use (the emulator's accounting: switched()).
+PLAN_KEYS = ("adv_interval_ms", "adv_len", "conn_interval_ms", "phone_sync_s")
 TOP = ("name", "seed", "segment_s", "day", "plan", "notes")
 
 
@@ -121,6 +122,39 @@ def fractions(pin):
 FALLBACK_CADENCE = 1.8
 
 
+def _share(pin, key):
+    """Seconds of `key` ("group.state") per simulated second of the segment."""
+    t = pin["time_us"]
+    total = sum(v for k, v in t.items() if k.startswith("cpu.")) or 1
+    return t.get(key, 0) / total
+
+
+def switched(walker, still, seg_s, walking_s, radio, fw, day):
+    """The day's seconds of each part the firmware switches, and its flash
+    writes, from what the emulator accounted: ({"display.awake",
+    "backlight.on", "led.on"}: s, {"writes", "bytes"}).
+
+    The display's and backlight's shares of the segment's walking and still
+    seconds (the firmware switches them on at boot and keeps them on); the
+    LED's lit time in the radio windows (probe: a tap's flash, a phone
+    window's) and once the segment's still pin's (the boot colour: one boot
+    a day, not a share of it); writes: the windows' (probe: a tap's friend
+    and pending records, a clock sync), the segment's (after its boot: the
+    host's provisioning is not counted) as a rate over the day, and the
+    steps' (designs/service.py Daily: the day's document and the total saved
+    every SAVE_STEPS steps; their few dozen bytes are inside the block each
+    write session is priced as programming)."""
+    still_s = model.DAY_S - walking_s
+    on = {k: _share(walker, k) * walking_s + _share(still, k) * still_s for k in ("display.awake", "backlight.on")}
+    on["led.on"] = radio["led_s"] + still["time_us"].get("led.on", 0) / 1e6
+
+    def rate(k):
+        return (walker["counts"].get(k, 0) * walking_s + still["counts"].get(k, 0) * still_s) / seg_s
+
+    return on, {"writes": radio["flash_writes"] + rate("flash.writes") + 2 * day["steps"] / fw["save_steps"],
+                "bytes": radio["flash_bytes"] + rate("flash.bytes")}
+
+
 def evaluate(dayspec, result, spec, windows, fw):
     """One board's report from the segment's result, its board spec and its
     radio windows as the probe measured them (probe.measure, probe.firmware_timing)."""
@@ -135,14 +169,15 @@ def evaluate(dayspec, result, spec, windows, fw):
     cpu = model.cpu_day({"walking": fractions(walker), "still": fractions(still)},
                         walking_s, model.DAY_S - walking_s)
     radio = model.radio_windows(windows, fw, plan, day)
-    events = day["taps"] + day["phone_syncs"]
-    loads = model.board_loads(spec, events * plan["display_on_s"], day["taps"] * plan["led_on_s"])
+    on_s, flash = switched(walker, still, seg, walking_s, radio, fw, day)
+    loads = model.board_loads(spec, on_s)
+    loads.update(model.flash_states(flash["writes"], flash["bytes"]))
     avg, states = model.average(model.apply_radio(cpu, radio, probe.start_s()), radio, loads)
     # The naive policy: the same day on the always-awake twins' measured CPU
     # (every sample read, never in light sleep) with the radio always on.
     cpu_n = model.cpu_day({"walking": fractions(walker_n), "still": fractions(still_n)},
                           walking_s, model.DAY_S - walking_s)
-    naive_avg, _ = model.average(model.never_sleep(cpu_n), model.naive_radio(plan), loads)
+    naive_avg, _ = model.average(model.never_sleep(cpu_n), model.naive_radio(plan), loads)  # (same parts, same writes)
     mah, source = battery(name)
     hours = model.life(avg, mah)
     return {"board": name, "battery_mah": mah, "battery_source": source,
@@ -156,6 +191,8 @@ def evaluate(dayspec, result, spec, windows, fw):
                          "walker_steps_naive": walker_n.get("steps") or 0,
                          "cpu_walking": fractions(walker), "cpu_still": fractions(still),
                          "cpu_walking_naive": fractions(walker_n), "cpu_still_naive": fractions(still_n)},
+            "switched_on_s": {k: round(v, 1) for k, v in on_s.items()},
+            "flash_writes": {k: round(v, 1) for k, v in flash.items()},
             "radio_windows": radio["windows"],
             "window_costs": windows,
             "unsettled_friendship": {"windows": fw["recon"]["windows"], "radio_s": round(fw["recon"]["on_s"], 1),

@@ -52,11 +52,18 @@ def conn_air(window_s, interval_ms):
     return events * r.air_us(0) / 1e6, events * (r.CONN_EVENT_US - r.air_us(0)) / 1e6
 
 
+# What a window does besides its radio, per window as the probe measured it:
+# the LED's lit seconds, file write sessions and bytes (cpsim accounting).
+WINDOW_EXTRAS = ("led_s", "flash_writes", "flash_bytes")
+
+
 def scaled(w, on_s):
     """Window figures `w` ({"on_s", "tx_s", "rx_s", "starts"}) stretched to
-    on_s of radio at the same duty (one start)."""
+    on_s of radio at the same duty (one start; its LED and writes as they were)."""
     f = on_s / w["on_s"] if w["on_s"] else 0.0
-    return {"on_s": on_s, "tx_s": w["tx_s"] * f, "rx_s": w["rx_s"] * f, "starts": w["starts"]}
+    out = {"on_s": on_s, "tx_s": w["tx_s"] * f, "rx_s": w["rx_s"] * f, "starts": w["starts"]}
+    out.update({k: w.get(k, 0.0) for k in WINDOW_EXTRAS})
+    return out
 
 
 def radio_windows(measured, fw, plan, day):
@@ -74,8 +81,11 @@ def radio_windows(measured, fw, plan, day):
         tx, rx, on = per["tx_s"], per["rx_s"], per["on_s"]
         if extra is not None:  # air on top of the window (a phone's connection, a wider scan)
             on, tx, rx = on + extra[0], tx + extra[1], rx + extra[2]
-        windows.append({"window": name, "count": count, "on_s": count * on, "tx_s": count * tx,
-                        "rx_s": count * rx, "starts": count * per["starts"]})
+        w = {"window": name, "count": count, "on_s": count * on, "tx_s": count * tx,
+             "rx_s": count * rx, "starts": count * per["starts"]}
+        for k in WINDOW_EXTRAS:  # the LED and the files the window writes (probe.FIGURES)
+            w[k] = count * per.get(k, 0.0)
+        windows.append(w)
 
     add("tap (a friend made: window and exchange)", day["taps"], measured["tap (a friend made)"])
     add("clock window after a new friend", day["new_friends"], measured["clock window after a new friend"])
@@ -120,9 +130,9 @@ def radio_windows(measured, fw, plan, day):
     per = scaled(measured["reconciliation window"], r["on_s"])
     per["starts"] = r["windows"]
     add("reconciliation (an unsettled friendship)", day.get("unsettled", 0.0), per)
-    total = {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0.0, "windows": windows}
+    total = dict({k: 0.0 for k in ("on_s", "tx_s", "rx_s", "starts") + WINDOW_EXTRAS}, windows=windows)
     for w in windows:
-        for k in ("on_s", "tx_s", "rx_s", "starts"):
+        for k in ("on_s", "tx_s", "rx_s", "starts") + WINDOW_EXTRAS:
             total[k] += w[k]
     return total
 
@@ -164,8 +174,10 @@ def never_sleep(cpu):
     return cpu
 
 
-def board_loads(spec, display_on_s, led_on_s):
-    """{state: (seconds, mA)} of the board's own parts over a day."""
+def board_loads(spec, on_s):
+    """{state: (seconds, mA)} of the board's own parts over a day. on_s: the
+    seconds a day the firmware keeps each switched part on, as the emulator
+    accounted them ({"display.awake", "backlight.on", "led.on"}: day.py)."""
     loads = {}
     accel = spec.get("accel")
     if accel:
@@ -173,11 +185,12 @@ def board_loads(spec, display_on_s, led_on_s):
         odr = accel.get("tap_odr") or accel.get("odr")
         loads["sensor.%s@%dHz" % (accel["type"], odr)] = (DAY_S, C.accel_ma(accel["type"], odr))
     if spec.get("display"):
-        on = min(display_on_s, DAY_S)
-        loads["display.on"] = (on, C.DISPLAY_ON)
-        loads["display.sleep"] = (DAY_S - on, C.DISPLAY_SLEEP)
+        awake = min(on_s.get("display.awake", 0.0), DAY_S)
+        loads["display.awake"] = (awake, C.DISPLAY_AWAKE)
+        loads["display.asleep"] = (DAY_S - awake, C.DISPLAY_SLEEP)
+        loads["backlight.on"] = (min(on_s.get("backlight.on", 0.0), DAY_S), C.BACKLIGHT_ON)
     if spec.get("led"):
-        loads["led.on"] = (min(led_on_s, DAY_S), C.LED_ON)
+        loads["led.on"] = (min(on_s.get("led.on", 0.0), DAY_S), C.LED_ON)
     power = spec.get("power") or {}
     if power.get("type") == "axp192":
         loads["pmu.axp192"] = (DAY_S, C.AXP192_QUIESCENT)
@@ -186,6 +199,19 @@ def board_loads(spec, display_on_s, led_on_s):
     else:
         loads["regulator.ldo"] = (DAY_S, C.LDO_QUIESCENT)
     return loads
+
+
+def flash_states(writes, nbytes):
+    """{state: (seconds, mA)} of `writes` file write sessions of `nbytes` in
+    all on littlefs over the NOR flash, priced pessimistically: each session
+    erases one 4 KB sector (littlefs copies a file's partly written last
+    block to a fresh one, and commits its metadata) and programs the block
+    it copies plus its own bytes, in 256-byte pages. The CPU spins through
+    it (no cache, no sleep): active instead of light sleep, on top."""
+    pages = writes * (C.FLASH_SECTOR // C.FLASH_PAGE) + nbytes / C.FLASH_PAGE
+    over = C.ESP32["cpu.active"] - C.ESP32["cpu.lightsleep"]
+    return {"flash.erase": (writes * C.FLASH_T_SECTOR_S, C.FLASH_ERASE + over),
+            "flash.program": (pages * C.FLASH_T_PAGE_S, C.FLASH_PROGRAM + over)}
 
 
 def average(cpu, radio, loads):

@@ -44,6 +44,8 @@ PART_MS = 25000  # d and e part (their clock's window after the tap is over)
 UPDATE_MS = 40000  # the event's start is put so that a 5-minute window opens here
 FAR_M = 400.0  # between pins that must not hear each other (the hall's radio: out of range)
 
+# a session's figures (_figures), averaged per kind by measure()
+FIGURES = ("on_s", "tx_s", "rx_s", "starts", "led_s", "flash_writes", "flash_bytes")
 KINDS = ("tap (a friend made)", "clock window after a new friend", "update (friends near)",
          "update (nobody near)", "update (alone, in step with nobody)", "false tap (ends alone)",
          "cancelled radio start", "phone window", "reconciliation window")
@@ -98,6 +100,7 @@ def firmware_timing():
     reconciliation windows of an unsettled friendship on each side
     (meet.py's give-up and answer times, recon.py's schedule)."""
     _firmware()
+    from cloudpin.designs import service
     from cloudpin.phone import role
     from cloudpin.social import clocksync, meet
 
@@ -106,6 +109,7 @@ def firmware_timing():
     return {"period_s": period_s(), "lost_s": clocksync.LOST_MS / 1000.0, "search_every": clocksync.SEARCH_EVERY,
             "search_margin_s": 2 * clocksync.MAX_WIDEN_MS / 1000.0,
             "phone": {"window_s": float(role.WINDOW_S), "linger_s": float(role.LINGER_S)},
+            "save_steps": service.SAVE_STEPS,  # steps between two saves of the day's count (flash writes)
             # the pin's own share: it asks (pending) or answers; the same windows now
             "recon": {"windows": max(ask[0], answer[0]), "on_s": max(ask[1], answer[1]) + max(ask[0], answer[0]) * start_s(),
                       "asks": {"windows": ask[0], "s": round(ask[1], 1)},
@@ -199,8 +203,10 @@ def _label(pid, users, t_ms):
 
 def _figures(before, after):
     d = lambda k: (after["time_us"].get(k, 0) - before["time_us"].get(k, 0)) / 1e6  # noqa: E731
-    return {"on_s": d("radio.idle"), "tx_s": d("air.tx"), "rx_s": d("air.rx"),
-            "starts": after["counts"].get("radio.starts", 0) - before["counts"].get("radio.starts", 0)}
+    n = lambda k: after["counts"].get(k, 0) - before["counts"].get(k, 0)  # noqa: E731
+    return {"on_s": d("radio.idle"), "tx_s": d("air.tx"), "rx_s": d("air.rx"), "starts": n("radio.starts"),
+            # what else the window does: the LED lit, files written (cpsim.flashwrites)
+            "led_s": d("led.on"), "flash_writes": n("flash.writes"), "flash_bytes": n("flash.bytes")}
 
 
 def sessions(board, seed=1, cancel_after_ms=170, progress=None, warn=None):
@@ -256,15 +262,15 @@ def measure(board, seed=1, cancel_after_ms=170, progress=None, warn=None):
     for s in sessions(board, seed, cancel_after_ms, progress, warn):
         if s["kind"] is None:
             continue
-        g = got.setdefault(s["kind"], {"on_s": 0.0, "tx_s": 0.0, "rx_s": 0.0, "starts": 0.0, "n": 0})
-        for k in ("on_s", "tx_s", "rx_s", "starts"):
+        g = got.setdefault(s["kind"], dict({k: 0.0 for k in FIGURES}, n=0))
+        for k in FIGURES:
             g[k] += s[k]
         g["n"] += 1
     missing = [k for k in KINDS if k not in got]
     if missing:
         raise ValueError("power probe on %s: no %s window in the run" % (board, ", ".join(missing)))
     for g in got.values():
-        for k in ("on_s", "tx_s", "rx_s", "starts"):
+        for k in FIGURES:
             g[k] = round(g[k] / g["n"], 4)
     return got
 

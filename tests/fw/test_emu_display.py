@@ -151,3 +151,20 @@ def test_st7789_memory_in_a_file_reads_back_as_shown():
     assert head == b"ST\x01\x00" and row1 == b"\x12\x34" * w, (head, row1[:8])
     assert row2 == b"\x12\x34" * 5  # the 136th..140th pixels wrapped to the next row
     assert lcd.pixels == 140
+
+
+def test_st7789_accounts_its_awake_and_backlit_time():
+    # the power model's display time (docs/power.md): the controller awake
+    # from SLPOUT to SLPIN, the backlight while its supply is on
+    dev, lcd, spi, cs, cmd = _lcd()
+    w = dev.world
+    w.advance(100)  # after reset it sleeps; no power chip: the backlight's supply is on
+    cmd(0x11)  # SLPOUT
+    w.advance(300)
+    lcd.set_backlight(False)
+    w.advance(50)
+    cmd(0x10)  # SLPIN
+    w.advance(200)
+    t = dev.acct.snapshot()["time_us"]
+    assert t["display.asleep"] == 300000 and t["display.awake"] == 350000
+    assert t["backlight.on"] == 400000 and t["backlight.off"] == 250000

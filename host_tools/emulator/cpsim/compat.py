@@ -109,6 +109,9 @@ def install():
             pass
         else:
             hostcrypto.install()
+    from cpsim import flashwrites
+
+    flashwrites.install()  # a pin's file writes counted in its accounting (the power model)
     for name in ("ptr8", "ptr16", "ptr32", "uint"):
         # Viper type names: plain identity casts when the code runs as Python.
         if not hasattr(builtins, name):

@@ -105,6 +105,7 @@ class ST7789:
 
         self.device = device
         self._gpio = gpio
+        self._state()
 
     def lit(self):
         return not self.asleep and self.on and self.backlit
@@ -136,6 +137,13 @@ class ST7789:
             self._flush()
 
     def _state(self):
+        acct = getattr(getattr(self, "device", None), "acct", None)
+        if acct is not None:
+            # the power model's display time: the controller awake (SLPOUT:
+            # its DC-DC and oscillator run, whether DISPON or not) and the
+            # backlight's supply on (docs/power.md)
+            acct.state("display", "asleep" if self.asleep else "awake")
+            acct.state("backlight", "on" if self.backlit else "off")
         if self._file is not None:
             f = self._file
             f.seek(2)
