@@ -222,3 +222,19 @@ def test_utc_offsets_are_read_as_people_write_them(text, minutes):
 def test_bad_utc_offsets_are_explained(text, says):
     with pytest.raises(deskdb.DeskDBError, match=says):
         deskdb.parse_utc_offset(text)
+
+
+def test_key_sizes_time_zone_range_and_event_digest_are_the_badges_own():
+    # The desk takes them from cloudpin.identity (no copies to drift apart):
+    # what it makes, the badge's own checks accept, and its digest is the badge's.
+    from host_tools.desk import provision
+    from host_tools.fw import source as fwsource
+
+    ident = fwsource.load("identity")
+    event = deskdb.connect("sqlite:///:memory:").event(0)
+    ident._check("event_key", event.key)
+    assert event.digest == ident.event_digest(event.key).hex()
+    for key, value in zip(("pair_key", "id_key"), provision.new_secrets()):
+        ident._check(key, value)
+    assert (deskdb.UTC_OFFSET_MIN, deskdb.UTC_OFFSET_MAX) == (ident.UTC_OFFSET_MIN, ident.UTC_OFFSET_MAX)
+    assert not ident._offset_ok(deskdb.UTC_OFFSET_MAX + 1) and ident._offset_ok(deskdb.UTC_OFFSET_MAX)

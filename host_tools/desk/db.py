@@ -26,6 +26,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from host_tools.fw import source as fwsource
+
 DEFAULT_URL = "desk.sqlite"
 # writing: reserved, the badge is being written (resumable); done: handed out.
 LIVE = ("writing", "done")
@@ -139,13 +141,14 @@ class Event:
 
     @property
     def digest(self):
-        """SHA-256 of the key as hex: what a badge reports (identity.public's event_digest)."""
-        import hashlib
-
-        return hashlib.sha256(self.key).hexdigest()
+        """What a badge reports as its event_digest (cloudpin.identity.event_digest), as hex."""
+        return fwsource.load("identity").event_digest(self.key).hex()
 
 
-UTC_OFFSET_MIN, UTC_OFFSET_MAX = -720, 840  # cloudpin.identity's range: UTC-12:00 .. UTC+14:00
+# The badge's own sizes and time-zone range (cloudpin.identity), not copies.
+_IDENTITY = fwsource.constants("identity")
+UTC_OFFSET_MIN, UTC_OFFSET_MAX = _IDENTITY["UTC_OFFSET_MIN"], _IDENTITY["UTC_OFFSET_MAX"]
+KEY_BYTES = {key: size for key, kind, size in _IDENTITY["KEYS"] if kind == "blob"}
 
 
 def local_utc_offset():
@@ -179,7 +182,8 @@ def parse_utc_offset(text):
         raise DeskDBError("UTC offset %r: expected +HH:MM or -HH:MM (e.g. +02:00, -05:30) or minutes east of UTC"
                           % text)
     if not UTC_OFFSET_MIN <= value <= UTC_OFFSET_MAX:
-        raise DeskDBError("UTC offset %r is outside UTC-12:00 .. UTC+14:00" % text)
+        raise DeskDBError("UTC offset %r is outside %s .. %s" % (text, format_utc_offset(UTC_OFFSET_MIN),
+                                                                  format_utc_offset(UTC_OFFSET_MAX)))
     return value
 
 
@@ -439,7 +443,7 @@ class Database:
 
     def event(self, utc_offset=None):
         """The event's key and time zone, made on first use: one random
-        16-byte key for the whole database (every desk sharing it hands out
+        key for the whole database (every desk sharing it hands out
         the same), the time zone `utc_offset` or this computer's. Two desks
         asking at once get the same one (the first insert wins)."""
         with self.transaction():
@@ -447,7 +451,7 @@ class Database:
                 self._exec("SELECT pg_advisory_xact_lock(4242002)")
             key, off = self._meta("event_key"), self._meta("utc_offset")
             if key is None:
-                key = secrets.token_bytes(16).hex()
+                key = secrets.token_bytes(KEY_BYTES["event_key"]).hex()
                 self._exec("INSERT INTO desk_meta (key, value) VALUES ('event_key', ?)", (key,))
             if off is None:
                 off = str(local_utc_offset() if utc_offset is None else utc_offset)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from host_tools.desk import clock as deskclock
 from host_tools.desk.badge_io import BadgeError, BadgeGone
-from host_tools.desk.db import Conflict, DeskDBError
+from host_tools.desk.db import KEY_BYTES, Conflict, DeskDBError
 from host_tools.fw import source as fwsource
 
 log = logging.getLogger("cloudpin.desk")
@@ -95,7 +95,7 @@ class Outcome:
 
 
 def new_secrets():
-    return secrets.token_bytes(16), secrets.token_bytes(16)
+    return secrets.token_bytes(KEY_BYTES["pair_key"]), secrets.token_bytes(KEY_BYTES["id_key"])
 
 
 def digest(pair_key, id_key):
@@ -214,7 +214,7 @@ class _Run:
     def _identify(self, st):
         self.at("identify")
         if st.badge_id is None:
-            bid = secrets.token_bytes(8)
+            bid = secrets.token_bytes(KEY_BYTES["badge_id"])
             self.badge.set_badge_id(bid)
             st.badge_id = bid.hex()
             log.info("%s new badge id %s", self.badge.port, st.badge_id)
