@@ -77,6 +77,17 @@ def test_cjk_names_are_drawn_as_characters_not_boxes():
         assert card.missing_glyphs(text) == [], text
 
 
+def test_devanagari_and_thai_names_are_drawn_as_characters_in_both_weights():
+    for a, b in (("राजेश कुमार", "सुनील यादव"), ("สมชาย ใจดี", "ณัฐวุฒิ ศรีสุ")):
+        assert card.missing_glyphs(a + b) == [], a
+        band = (130, 330)
+        img_a, img_b = (card.render(Accreditation("A1", n, n, n), BADGE, KEY) for n in (a, b))
+        assert _text_area(img_a, *band).tobytes() != _text_area(img_b, *band).tobytes(), (a, b)
+        # one variable font file serves both weights: the name is set bold
+        regular, bold = (card._font(44, w, a) for w in (False, True))
+        assert regular.path == bold.path and regular.getmask(a).getbbox() != bold.getmask(a).getbbox(), a
+
+
 def _dark_columns_right_of(img, margin):
     strip = img.convert("L").crop((card.SIZE[0] - margin, 0, card.SIZE[0], card.SIZE[1]))
     return strip.getextrema()[0] <= 200

@@ -181,3 +181,15 @@ def test_a_computer_whose_clock_is_wrong_provisions_nothing(place, capsys, monke
     assert "this computer's clock reads 2000-01-01 01:00:00 UTC, before the badges' firmware was built" in err
     assert "WARNING refused: this computer's clock" in _log(tmp_path)
     assert "fake0" not in badges or badges["fake0"].peek().owner is None  # nothing written
+
+
+def test_import_warns_of_names_no_card_font_draws_and_imports_them(place, capsys):
+    tmp_path, _ = place
+    # U+E000 is private use: no font has it. Devanagari and Thai are drawn.
+    (tmp_path / "r.csv").write_text("accreditation id,name,organisation\nPR-003,Ann \ue000 Lee,AP\n"
+                                    "PR-004,राजेश कुमार,สยามรัฐ\n", encoding="utf-8")
+    rc, out, err = desk(capsys, tmp_path, "import", "--roster", str(tmp_path / "r.csv"))
+    assert rc == 0 and "2 new" in out
+    warning = "1 of the roster's people have characters no pairing-card font draws"
+    assert warning in err and "PR-003: U+E000" in err and "PR-004" not in err, err
+    assert "WARNING roster %s: %s" % (tmp_path / "r.csv", warning) in _log(tmp_path)

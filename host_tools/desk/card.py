@@ -1,8 +1,9 @@
 """The pairing card handed to the wearer with the badge: a credit-card-sized
 PNG or PDF (300 dpi) with a QR code of the phone-pairing secret, the
 wearer's name and organisation, and the badge id. Each text is set in the
-first bundled font that has all its characters (DejaVu, then Noto Sans CJK)
-and shrunk, wrapped and at worst cut with an ellipsis so it stays on the card.
+first bundled font that has all its characters (DejaVu, Noto Sans CJK,
+Devanagari, Thai) and shrunk, wrapped and at worst cut with an ellipsis so
+it stays on the card.
 
 QR payload (alphanumeric QR mode, so the code stays small and robust):
     CLOUDPIN:1:<badge id, 16 hex digits>:<pair key, base32 without padding>
@@ -44,6 +45,11 @@ def card_filename(acc_id, badge_id, ext="png"):
 _FONTS = (  # (package, regular file, package, bold file), each file in its package's folder
     ("matplotlib", "mpl-data/fonts/ttf/DejaVuSans.ttf", "matplotlib", "mpl-data/fonts/ttf/DejaVuSans-Bold.ttf"),
     ("noto_cjk_sans_jp_regular", "NotoSansCJKjp-Regular.otf", "noto_cjk_sans_jp_bold", "NotoSansCJKjp-Bold.otf"),
+    # Variable fonts: one file, the weight chosen by its named instance (_load).
+    ("fontpkg_noto_sans_devanagari", "files/NotoSansDevanagari[wdth,wght].ttf",
+     "fontpkg_noto_sans_devanagari", "files/NotoSansDevanagari[wdth,wght].ttf"),
+    ("fontpkg_noto_sans_thai", "files/NotoSansThai[wdth,wght].ttf",
+     "fontpkg_noto_sans_thai", "files/NotoSansThai[wdth,wght].ttf"),
 )
 
 
@@ -57,8 +63,9 @@ def _package_file(package, name):
 def _font_files():
     """[(regular, bold)] font files, tried in order for each text: DejaVu
     (matplotlib's copy: Latin, Greek, Cyrillic, Hebrew, Arabic, Armenian,
-    Georgian...) then Noto Sans CJK (Han, kana, Hangul; OFL-1.1, a PyPI
-    dependency). A font that is not installed is left out."""
+    Georgian...), Noto Sans CJK (Han, kana, Hangul), then Noto Sans
+    Devanagari and Thai (each OFL-1.1, a PyPI dependency). A font that is not
+    installed is left out."""
     out = []
     for regular_pkg, regular, bold_pkg, bold in _FONTS:
         files = (_package_file(regular_pkg, regular), _package_file(bold_pkg, bold))
@@ -77,8 +84,14 @@ def _coverage(path):
 
 
 @functools.lru_cache(maxsize=64)
-def _load(path, size):
-    return ImageFont.truetype(str(path), size)
+def _load(path, size, bold=False):
+    font = ImageFont.truetype(str(path), size)
+    try:
+        names = font.get_variation_names()
+    except OSError:  # not a variable font: its file is the weight
+        return font
+    font.set_variation_by_name("Bold" if bold and b"Bold" in names else "Regular")
+    return font
 
 
 def _font_file(text, bold):
@@ -97,7 +110,7 @@ def missing_glyphs(text):
 
 
 def _font(size, bold=False, text=""):
-    return _load(_font_file(text, bold), size)
+    return _load(_font_file(text, bold), size, bold)
 
 
 def _wrap(draw, text, font, width):

@@ -139,8 +139,27 @@ def _open_db(args):
 def _import(db, path):
     entries = rosterlib.read(path)
     added, updated, same = db.import_roster(entries)
+    boxes = _undrawable(entries)
+    if boxes:  # imported all the same: only their printed pairing cards lack a font
+        text = ("%d of the roster's people have characters no pairing-card font draws (their cards would show "
+                "boxes): %s" % (len(boxes), "; ".join(boxes[:10]) + ("; ..." if len(boxes) > 10 else "")))
+        print("warning: " + text, file=sys.stderr)
+        log.warning("roster %s: %s", path, text)
     return "roster %s: %d new, %d updated, %d unchanged (%d in the database)" % (
         path, added, updated, same, db.counts()["roster"])
+
+
+def _undrawable(entries):
+    """'ACC-ID: U+xxxx ...' for each entry whose card text has characters
+    none of the card's fonts has."""
+    from host_tools.desk import card
+
+    out = []
+    for e in entries:
+        missing = sorted({c for text in (e.name, e.organisation, e.role) if text for c in card.missing_glyphs(text)})
+        if missing:
+            out.append("%s: %s" % (e.acc_id, " ".join("U+%04X" % ord(c) for c in missing[:5])))
+    return out
 
 
 def _desk(args, db):
