@@ -98,6 +98,8 @@ def test_two_badges_are_provisioned_at_the_desk_tapped_together_and_become_frien
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     err, lines = proc.stderr, proc.stdout.splitlines()
+    # Both pins lie still (no steps): the demo says so, and how to walk them.
+    assert "accelerometers: both pins held still" in err and "give --recording to walk" in err
     assert "badge-1: desk: done: hand the badge and card to Ada Lovelace" in err
     assert "badge-2: desk: done: hand the badge and card to Grace Hopper" in err
     assert "demo: the wearers touch their pins together (first touch; " in err
