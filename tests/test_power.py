@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
+from host_tools import boards
+from host_tools.power import batteries, day, model, probe
 from host_tools.power import currents as C
-from host_tools.power import day, model, probe
 
 REF = {"name": "cloudpin_ref", "accel": {"type": "lis3dh", "odr": 50, "tap_odr": 400},
        "led": {"type": "rgb"}, "battery": {"type": "adc"}, "display": None, "power": None}
@@ -292,6 +293,18 @@ def test_cli_json_reports_the_reference_pin(tmp_path):
     assert r["measured"]["cpu_still"]["cpu.active"] > 0
     # and its radio windows from the probe run of the same firmware
     assert set(r["window_costs"]) == set(probe.KINDS) and r["unsettled_friendship"]["windows"] == 11
+    # what the pin's ADC reads after that day, on its cell's curve (the board file's)
+    curve = batteries.cell(boards.load_board("cloudpin_ref"))[1]
+    left = 100 - 100 * r["avg_current_ma"] * 24 / 150
+    assert r["after_day"]["pct_left"] == pytest.approx(left, abs=0.1)
+    assert r["after_day"]["cell_mv"] == batteries.curve_mv(int(r["after_day"]["pct_left"]), curve)
+
+
+def test_the_model_reads_each_boards_cell_from_its_board_file():
+    ref = boards.load_board("cloudpin_ref")
+    what, curve = batteries.cell(ref)
+    assert curve == tuple(ref["battery"]["curve_mv"]) and "150 mAh" in what
+    assert batteries.cell(boards.load_board("m5stickc_plus"))[1] == batteries.CURVE_MV  # gives none: the default
 
 
 def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):

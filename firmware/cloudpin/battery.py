@@ -4,11 +4,16 @@
 # working while the radio is on; read_uv() uses the chip's eFuse
 # calibration), or the AXP192's battery ADC (cloudpin.axp192).
 #
-# CURVE_MV: open-circuit voltage of a single-cell 3.7 V LiPo at 100, 95, ...,
-# 0 % charge left, the typical curve hobby-LiPo suppliers tabulate
-# (ESTIMATE: not the datasheet of the pin's own cell; replace it with a
-# measured discharge of that cell). Flat in the middle: a linear map of
-# 3.3-4.2 V would read about 60 % at 3.84 V, where half the charge is left.
+# A curve is the cell's voltage at 100, 95, ..., 0 % charge left (21
+# millivolt figures, falling). A board file may give its cell's own
+# (battery.curve_mv, boards/*.json: validated by boardspec; the board
+# layer passes it here and host_tools/power reads the same file, so the
+# pin and the model share one copy per board). CURVE_MV is the curve of a
+# board that gives none: the open-circuit voltage of a single-cell 3.7 V
+# LiPo as hobby-LiPo suppliers tabulate it (ESTIMATE: no particular cell).
+# At a pin's few mA (C/50 for 150 mAh) the cell sits within millivolts of
+# its open-circuit voltage. Flat in the middle: a linear map of 3.3-4.2 V
+# would read about 60 % at 3.84 V, where half the charge is left.
 LOW_PCT = 15  # below this the wearer is warned (LED) and the phone told (bus.BATTERY)
 _CLEAR_PCT = 20  # and the warning ends above this (no flicker around the line)
 CURVE_MV = (4200, 4150, 4110, 4080, 4020, 3980, 3950, 3910, 3870, 3850, 3840,
@@ -16,9 +21,8 @@ CURVE_MV = (4200, 4150, 4110, 4080, 4020, 3980, 3950, 3910, 3870, 3850, 3840,
 _STEP = 5  # percent between entries
 
 
-def curve_percent(cell_mv):
-    """Charge left (0..100) of a cell at cell_mv on CURVE_MV, interpolated."""
-    c = CURVE_MV
+def curve_percent(cell_mv, c=CURVE_MV):
+    """Charge left (0..100) of a cell at cell_mv on curve c, interpolated."""
     if cell_mv >= c[0]:
         return 100
     last = len(c) - 1
@@ -31,9 +35,8 @@ def curve_percent(cell_mv):
     return 100 - _STEP * i + _STEP * (cell_mv - c[i]) // (c[i - 1] - c[i])
 
 
-def curve_mv(pct):
-    """The curve's voltage at pct % left (the inverse, for models and tests)."""
-    c = CURVE_MV
+def curve_mv(pct, c=CURVE_MV):
+    """Curve c's voltage at pct % left (the inverse, for models and tests)."""
     if pct >= 100:
         return c[0]
     if pct <= 0:
@@ -43,15 +46,15 @@ def curve_mv(pct):
     return c[i + 1] + (c[i] - c[i + 1]) * (pct - lo) // _STEP
 
 
-def percent(mv, empty_mv, full_mv):
-    """Charge left 0..100 from the measured voltage on the curve; the board's
+def percent(mv, empty_mv, full_mv, c=CURVE_MV):
+    """Charge left 0..100 from the measured voltage on curve c; the board's
     empty_mv and full_mv (boards/*.json: its charger's and its cut-off's
     levels) read 0 and 100 at and past them."""
     if mv <= empty_mv:
         return 0
     if mv >= full_mv:
         return 100
-    return curve_percent(mv)
+    return curve_percent(mv, c)
 
 
 class LowBattery:
@@ -71,14 +74,16 @@ class LowBattery:
 
 
 class AdcBattery:
-    def __init__(self, adc, divider, empty_mv, full_mv):
+    def __init__(self, adc, divider, empty_mv, full_mv, curve=None):
+        """curve: the cell's (a tuple like CURVE_MV), None: CURVE_MV."""
         self._adc = adc
         self._divider = divider
         self._empty = empty_mv
         self._full = full_mv
+        self._curve = curve or CURVE_MV
 
     def millivolts(self):
         return int(self._adc.read_uv() * self._divider) // 1000
 
     def percent(self):
-        return percent(self.millivolts(), self._empty, self._full)
+        return percent(self.millivolts(), self._empty, self._full, self._curve)

@@ -92,7 +92,8 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
         from cloudpin.battery import AdcBattery
 
         adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
-        battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"])
+        curve = cfg.get("curve_mv")  # the cell's own discharge curve (cloudpin.battery)
+        battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"], tuple(curve) if curve else None)
     elif cfg and cfg["type"] == "axp192":
         battery = power  # the AXP192 measures its battery (None if it did not answer)
     display = None

@@ -23,7 +23,7 @@ _FIELDS = (
     ("accel", ("type", "address", "int1", "int2", "odr", "range_g", "tap_odr")),
     ("led", ("type", "pins", "active_low")),
     ("button", ("pin", "active_low")),
-    ("battery", ("type", "adc_pin", "divider", "full_mv", "empty_mv")),
+    ("battery", ("type", "adc_pin", "divider", "full_mv", "empty_mv", "cell", "curve_mv")),
     ("display", ("type", "width", "height", "x_offset", "y_offset", "invert", "spi", "cs", "dc", "rst")),
     ("display.spi", ("bus", "sck", "mosi", "miso", "baudrate")),
     ("power", ("type", "address")),
@@ -261,6 +261,8 @@ def validate(board):
             raise BoardError("board field 'power.address': 0x%02x is already 'accel.address' on the I2C bus" % accel_addr)
     if _section(board, "battery", False) is not None:
         kind = _choice(board, "battery.type", BATTERY_TYPES)
+        if _lookup(board, "battery.cell", False) is not None:
+            _str(board, "battery.cell")  # which cell (the curve's source, the model's capacity)
         if kind == "adc":
             pin = _pin(_int(board, "battery.adc_pin"), "battery.adc_pin", used)
             if not 32 <= pin <= 39:
@@ -270,17 +272,38 @@ def validate(board):
             if _lookup(board, "battery.divider", False) is not None:
                 _number(board, "battery.divider", 1, 10, "battery volts per volt at the ADC pin")
             _levels(_int(board, "battery.empty_mv"), _int(board, "battery.full_mv"))
+            if _lookup(board, "battery.curve_mv", False) is not None:
+                _curve(_list(board, "battery.curve_mv"))
         else:
             if power is None or power.get("type") != "axp192":
                 raise BoardError("board field 'battery.type': an axp192 battery needs a 'power' section of type axp192")
             for f in ("adc_pin", "divider"):
                 if _lookup(board, "battery." + f, False) is not None:
                     raise BoardError("board field 'battery.%s': an axp192 battery is measured by the AXP192" % f)
+            if _lookup(board, "battery.curve_mv", False) is not None:
+                raise BoardError("board field 'battery.curve_mv': only an adc battery takes its cell's curve "
+                                 "(the AXP192's reads cloudpin.battery.CURVE_MV)")
             # Optional here: the driver's defaults (3300, 4200) otherwise.
             _levels(_opt_int(board, "battery.empty_mv") or 3300, _opt_int(board, "battery.full_mv") or 4200)
     if _section(board, "display", False) is not None:
         _display(board, used)
     return board
+
+
+CURVE_POINTS = 21  # cloudpin.battery: the cell's volts at 100, 95, ..., 0 % left
+
+
+def _curve(c):
+    """The battery's discharge curve: CURVE_POINTS millivolt figures falling
+    from full to empty (cloudpin.battery reads charge left off it)."""
+    if len(c) != CURVE_POINTS or not all(isinstance(v, int) and not isinstance(v, bool) and 2500 <= v <= 4500
+                                         for v in c):
+        raise BoardError("board field 'battery.curve_mv' must be %d millivolt integers 2500..4500 (100, 95, ..., 0 %% "
+                         "left), got %r" % (CURVE_POINTS, c))
+    for i in range(1, CURVE_POINTS):
+        if c[i] >= c[i - 1]:
+            raise BoardError("board field 'battery.curve_mv' must fall from full to empty: %d mV at %d %% is not "
+                             "below %d mV at %d %%" % (c[i], 100 - 5 * i, c[i - 1], 105 - 5 * i))
 
 
 def _levels(lo, hi):

@@ -1,7 +1,9 @@
 """Battery capacity per board name (mAh) and where the figure comes from,
-and the cell's discharge curve: the firmware's own (cloudpin.battery, one
-copy), so the level a pin reports and the model's hours agree.
-None: the board has no battery (runs from USB)."""
+and the cell's discharge curve: the board file's (battery.curve_mv, which
+the pin's board layer hands cloudpin.battery) or, for a board that gives
+none, cloudpin.battery's CURVE_MV: one copy each, so the level a pin
+reports and the model's figures agree. None: the board has no battery
+(runs from USB)."""
 import sys
 
 from host_tools import FIRMWARE_DIR
@@ -19,12 +21,21 @@ BATTERIES = {
     "devkitc_mpu6050": (None, "ESP32-DevKitC: no battery, USB powered"),
 }
 
-__all__ = ["BATTERIES", "battery", "CURVE_MV", "LOW_PCT", "curve_mv", "curve_percent", "hours_to"]
+__all__ = ["BATTERIES", "battery", "cell", "CURVE_MV", "LOW_PCT", "curve_mv", "curve_percent", "hours_to"]
 
 
 def battery(board):
     """(mAh or None, source) for a board name; unknown boards have none."""
     return BATTERIES.get(board, (None, "no battery figure for board %r" % board))
+
+
+def cell(spec):
+    """(what the cell is, its curve) for a loaded board spec: the board
+    file's battery.cell and battery.curve_mv, else cloudpin.battery's."""
+    bat = spec.get("battery") or {}
+    curve = bat.get("curve_mv")
+    return (bat.get("cell") or "a typical single-cell LiPo (cloudpin.battery.CURVE_MV, ESTIMATE)",
+            tuple(curve) if curve else CURVE_MV)
 
 
 def hours_to(pct_left, avg_ma, mah):

@@ -13,7 +13,7 @@ from pathlib import Path
 from host_tools import boards as boardfiles
 from host_tools import sim
 from host_tools.power import model, probe
-from host_tools.power.batteries import LOW_PCT, battery, hours_to
+from host_tools.power.batteries import LOW_PCT, battery, cell, curve_mv, hours_to
 
 # Both walkers of a board replay this recording (the shipped minute of a
 # neck-pouch walk), so the two policies count steps on the same signal.
@@ -180,12 +180,17 @@ def evaluate(dayspec, result, spec, windows, fw):
     naive_avg, _ = model.average(model.never_sleep(cpu_n), model.naive_radio(plan), loads)  # (same parts, same writes)
     mah, source = battery(name)
     hours = model.life(avg, mah)
+    what, curve = cell(spec)
+    # what the pin's ADC reads after the day, on its cell's curve (cloudpin.battery)
+    left = None if not mah else round(max(0.0, 100.0 - 100.0 * avg * 24 / mah), 1)
     return {"board": name, "battery_mah": mah, "battery_source": source,
             "avg_current_ma": round(avg, 3), "mah_per_day": round(avg * 24, 1),
             "battery_life_h": None if hours is None else round(hours, 1),
             # when the pin starts warning (cloudpin.battery: LOW_PCT on the shared curve)
             "low_battery_after_h": None if hours is None else round(hours_to(LOW_PCT, avg, mah), 1),
             "naive_avg_current_ma": round(naive_avg, 3), "naive_ratio": round(naive_avg / avg, 2),
+            "battery_cell": None if not mah else what,
+            "after_day": None if left is None else {"pct_left": left, "cell_mv": curve_mv(int(left), curve)},
             "measured": {"segment_s": seg, "walker_steps": steps, "cadence_steps_s": round(cadence, 3),
                          "cadence_assumed": not steps, "walking_s_per_day": round(walking_s),
                          "walker_steps_naive": walker_n.get("steps") or 0,

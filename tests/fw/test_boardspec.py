@@ -205,3 +205,24 @@ def test_sensor_rate_is_what_the_chip_runs():
     assert boardspec.motion_rate(a) == 400
     del a["tap_odr"]
     assert boardspec.motion_rate(a) == 50
+
+
+def test_a_battery_curve_is_its_cells_volts_falling_from_full_to_empty():
+    b = _ref()
+    curve = [4200 - 40 * i for i in range(21)]
+    b["battery"]["curve_mv"] = curve
+    b["battery"]["cell"] = "150 mAh LiPo"
+    assert _error(b) is None
+    b["battery"]["curve_mv"] = curve[:20]
+    assert "'battery.curve_mv' must be 21 millivolt integers" in _error(b)
+    b["battery"]["curve_mv"] = curve[:10] + [curve[9]] + curve[11:]
+    assert "must fall from full to empty: 3840 mV at 50 % is not below 3840 mV at 55 %" in _error(b)
+    b["battery"]["curve_mv"] = curve[:20] + [2000]
+    assert "2500..4500" in _error(b)
+    b["battery"]["curve_mv"] = curve
+    b["battery"]["cell"] = 150
+    assert "'battery.cell' must be a string" in _error(b)
+    b = _ref()
+    b["power"] = {"type": "axp192", "address": 0x34}
+    b["battery"] = {"type": "axp192", "curve_mv": curve}
+    assert "only an adc battery takes its cell's curve" in _error(b)

@@ -2,7 +2,10 @@
 # energy model imports too), the low-battery warning's hysteresis, and a pin
 # whose cell discharges along that curve: the level it reports follows the
 # charge left, a low battery flashes the LED red and goes out on bus.BATTERY.
+import json
+
 from cloudpin import board as board_layer
+from cloudpin import boardspec
 from cloudpin import bus as topics
 from cloudpin.app import App
 from cloudpin.battery import CURVE_MV, LOW_PCT, LowBattery, curve_mv, curve_percent, percent
@@ -84,3 +87,40 @@ def test_a_discharging_pin_reports_the_curve_and_warns_when_low():
     assert [ln.split()[1] for ln in lines if "battery low at" in ln] == ["22000"], [ln for ln in lines if ln[0] == "W"]
     # the emulator accounts the lit time: 2 s at boot and 3 flashes of 100 ms
     assert dev.acct.snapshot()["time_us"].get("led.on") == 2300000, dev.acct.snapshot()["time_us"]
+
+
+def _reading(board, cell_mv):
+    """What the pin built from `board` reports with its cell at cell_mv (the
+    ADC behind the board's divider)."""
+    w = World()
+    dev = w.device("p")
+    bat = board["battery"]
+    dev.adc_values[bat["adc_pin"]] = cell_mv * 1000 // int(bat["divider"])
+    hw = board_layer.build(board, Logger("board", sink=lambda line: None), wdt_timeout_ms=0, with_ble=False)
+    return hw.battery.percent()
+
+
+_LEVELS = (100, 95, 90, 75, 60, 50, 40, 25, 15, 10, 5, 1)
+
+
+def test_a_board_files_cell_curve_is_the_one_the_pin_reads():
+    # a cell whose curve is not the default one: the pin reads its own
+    own = [4180 - 45 * i for i in range(21)]
+    board = dict(_BOARD, battery=dict(_BOARD["battery"], curve_mv=own, empty_mv=3200, full_mv=4180))
+    for pct in _LEVELS:
+        got = _reading(board, curve_mv(pct, own))
+        assert pct - 1 <= got <= pct, (pct, got)  # ADC steps: at most 1 % under
+    assert _reading(board, curve_mv(50, own)) != curve_percent(curve_mv(50, own))  # (not the default curve)
+
+
+def test_the_reference_pin_reports_its_cells_curve_within_one_percent():
+    # boards/cloudpin_ref.json: the cell the energy model's figures are for
+    # (host_tools/power/batteries.cell reads the same file)
+    with open(__file__.rsplit("/", 3)[0] + "/boards/cloudpin_ref.json") as f:
+        board = boardspec.validate(json.load(f))
+    curve = tuple(board["battery"]["curve_mv"])
+    assert board["battery"]["cell"]
+    for pct in _LEVELS:
+        got = _reading(board, curve_mv(pct, curve))
+        assert pct - 1 <= got <= pct, (pct, got)
+    assert _reading(board, curve[0]) == 100 and _reading(board, curve[-1]) == 0
