@@ -203,3 +203,15 @@ def test_bench_all_keeps_the_other_sets_when_one_labels_file_is_bad(folder, tmp_
     result = json.loads(out.read_text())
     assert "not UTF-8 text" in result["steps"]["bad"]["error"]
     assert {f["file"] for f in result["steps"]["good"]["files"]} == {"walk.csv", "still.csv"}
+
+
+def test_a_set_given_as_dot_is_named_after_its_folder(folder, monkeypatch):
+    # `cloudpin bench steps .` from inside the set: its name, not "", in the
+    # JSON and at the head of every progress line.
+    from host_tools.bench import steps
+
+    monkeypatch.chdir(folder)
+    said = []
+    out = steps.bench_steps(".", odr=25, progress=said.append)
+    assert out["set"] == folder.name
+    assert said and all(line.startswith(folder.name + ": ") for line in said), said

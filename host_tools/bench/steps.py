@@ -188,6 +188,7 @@ def bench_steps(folder, odr=None, board=DEFAULT_BOARD, progress=None, workers=WO
     if not 5 <= odr <= 1000:
         raise BenchError("--odr must be within 5..1000 Hz, got %g" % odr)
     labels = read_labels(folder)
+    name = Path(folder).resolve().name  # the set's name, also for `bench steps .`
     t0 = time.time()
     usable, skipped = [], []
     every = max(1, len(labels) // 10)
@@ -195,7 +196,7 @@ def bench_steps(folder, odr=None, board=DEFAULT_BOARD, progress=None, workers=WO
         jobs = []
         for i, entry in enumerate(labels):
             if i and i % every == 0:
-                say("%s: resampled %d of %d recordings" % (Path(folder).name, i, len(labels)))
+                say("%s: resampled %d of %d recordings" % (name, i, len(labels)))
             if "error" not in entry:
                 try:
                     t, x, y, z = rs.load_resampled(Path(folder) / entry["file"], odr)
@@ -213,14 +214,14 @@ def bench_steps(folder, odr=None, board=DEFAULT_BOARD, progress=None, workers=WO
         if not usable:
             raise BenchError("%s: no usable recordings (%d skipped)" % (folder, len(skipped)))
         say("%s: %d recordings resampled to %g Hz in %.1f s; counting in the MicroPython VM..." % (
-            Path(folder).name, len(usable), odr, time.time() - t0))
+            name, len(usable), odr, time.time() - t0))
         counts = _run_vm(jobs, tmp, workers, on_count=lambda done, total: (
-            say("%s: counted %d of %d recordings" % (Path(folder).name, done, total))
+            say("%s: counted %d of %d recordings" % (name, done, total))
             if done % every == 0 or done == total else None))
     files = [{"file": e["file"], "expected": e["expected"], "counted": c, "kind": e["kind"], "hours": e["hours"]}
              for e, c in zip(usable, counts)]
-    say("%s: done in %.1f s" % (Path(folder).name, time.time() - t0))
-    out = {"set": Path(folder).name, "odr_hz": odr, "files": files, "summary": summarise(files)}
+    say("%s: done in %.1f s" % (name, time.time() - t0))
+    out = {"set": name, "odr_hz": odr, "files": files, "summary": summarise(files)}
     if skipped:
         out["skipped"] = skipped
     return out
