@@ -34,6 +34,7 @@ from pathlib import Path
 from host_tools import FIRMWARE_DIR, REPO
 from host_tools.boards import BoardError
 from host_tools.bench.resample import RecordingError
+from host_tools.link.session import BadgeError, LinkError, SerialSession
 from host_tools.virtual_badge import DEFAULT_BAUD, DEFAULT_BOARD, VirtualBadgeFarm, board_file, check_recording
 
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (py/persistentcode.h order)
@@ -110,62 +111,49 @@ def install_firmware(firmware_dir, badge_root, board=None, arch=None, romfs=True
     return copied
 
 
-def read_until(ser, ending, timeout):
-    buf = b""
-    end = time.monotonic() + timeout
-    while not buf.endswith(ending) and time.monotonic() < end:
-        buf += ser.read(max(1, ser.in_waiting))
-    return buf
+def reset_raw(port, baud=DEFAULT_BAUD):
+    """A soft reset through the raw REPL (boot.py runs, main.py does not, as
+    mpremote's soft-reset), back at the friendly REPL. A romfs partition just
+    written mounts at the next reset, as on a pin (mpremote's romfs deploy
+    unmounts /rom and leaves it so): install_firmware then this, before the
+    desk looks for the app. Through the host tools' one serial session."""
+    s = SerialSession(port, baud)
+    try:
+        s.connect()
+        s.soft_reset()
+    finally:
+        s.close(restart=False)
 
 
-def soft_reset(ser, timeout=30):
-    """Ctrl-C until the friendly REPL prompt is the last thing shown, then
-    Ctrl-D, as at a terminal."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        ser.write(b"\r\x03")
-        seen = read_until(ser, b">>> ", end - time.monotonic())
-        seen += read_until(ser, b"\x00", 0.3)  # whatever else comes while it settles
-        if seen.endswith(b">>> "):
-            ser.write(b"\x04")
-            return
-    raise RuntimeError("badge did not show a REPL prompt")
+def start_app(port, baud=DEFAULT_BAUD):
+    """Stop what runs and soft-reset at the friendly REPL, so boot.py and
+    main.py run, as at a terminal. (the open pyserial port, what the badge
+    printed from its 'soft reboot' line on while the session read it)."""
+    s = SerialSession(port, baud)
+    try:
+        s.connect()
+        if not s.restart():
+            raise BadgeError("%s: the badge did not soft-reboot" % port)
+        tail, ser = s.reboot_output, s.detach()
+    except BaseException:
+        s.close(restart=False)
+        raise
+    ser.timeout = 0.1
+    return ser, tail
 
 
-RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
-
-
-def reset_raw(ser, timeout=30):
-    """A soft reset through the raw REPL (Ctrl-A, then Ctrl-D: boot.py runs,
-    main.py does not, as mpremote's soft-reset), back at the friendly REPL. A
-    romfs partition just written mounts at the next reset, as on a pin
-    (mpremote's romfs deploy unmounts /rom and leaves it so): install_firmware
-    then this, before the desk looks for the app."""
-    end = time.monotonic() + timeout
-    ser.write(b"\r\x03\x03\x01")
-    if not read_until(ser, RAW_PROMPT, end - time.monotonic()).endswith(RAW_PROMPT):
-        raise RuntimeError("badge did not enter its raw REPL")
-    ser.write(b"\x04")
-    seen = read_until(ser, b"soft reboot\r\n", end - time.monotonic())
-    seen += read_until(ser, RAW_PROMPT, end - time.monotonic())
-    if not seen.endswith(RAW_PROMPT):
-        raise RuntimeError("badge did not come back to its raw REPL after a soft reset: %r" % seen[-200:])
-    ser.write(b"\x02")
-    if not read_until(ser, b">>> ", end - time.monotonic()).endswith(b">>> "):
-        raise RuntimeError("badge did not show a REPL prompt")
-
-
-def stream_lines(ser, seconds, out, prefix="", at=(), on_line=None):
+def stream_lines(ser, seconds, out, prefix="", at=(), on_line=None, first=None):
     """Copy the badge's output to `out` line by line for `seconds` (None:
     forever); ser may be a list of ports, each line then after its prefix.
     `at`: [(seconds, fn)] run that far in (fn may return more of them);
-    on_line(k, text) sees each line of port k."""
+    on_line(k, text) sees each line of port k; first: bytes each port sent
+    before (start_app's)."""
     sers = ser if isinstance(ser, (list, tuple)) else [ser]
     prefixes = prefix if isinstance(prefix, (list, tuple)) else [prefix] * len(sers)
     start = time.monotonic()
     end = None if seconds is None else start + seconds
     todo = sorted(at, key=lambda a: a[0])
-    partial = [b""] * len(sers)
+    partial = list(first) if first else [b""] * len(sers)
     while end is None or time.monotonic() < end:
         while todo and time.monotonic() - start >= todo[0][0]:
             todo.extend(todo.pop(0)[1]() or ())
@@ -354,8 +342,6 @@ def provision_pair(farm, folder, progress):
 
 
 def run(args):
-    import serial
-
     try:
         board = board_file(args.board)
     except BoardError as e:
@@ -386,8 +372,11 @@ def run(args):
             b.wait_repl()  # a blank badge: boots straight to the REPL
             arch = vm_arch(b.exe) if arch is None else arch
             copied = install_firmware(args.firmware, b.root, board, arch)
-            with serial.Serial(b.port, args.baud, timeout=0.1) as ser:
-                reset_raw(ser)  # the package's romfs image mounts at /rom
+            try:
+                reset_raw(b.port, args.baud)  # the package's romfs image mounts at /rom
+            except LinkError as e:
+                say("demo: %s" % e)
+                return 1
             say("%s: virtual badge on %s (folder %s): copied %d files" % (b.name, b.port, b.root, len(copied)))
         if pair:
             outs = provision_pair(farm, folder, say)
@@ -397,20 +386,25 @@ def run(args):
         say("air hub: %s (another terminal: cloudpin phone pair --card CARD --tap badge-1 --air %s)"
             % (farm.air.path, farm.air.path))
         say("soft-resetting %s" % " and ".join(b.name for b in farm))
-        sers = [serial.Serial(b.port, args.baud, timeout=0.1) for b in farm]
+        sers, first = [], []
         try:
-            for ser in sers:
-                soft_reset(ser)
+            for b in farm:
+                ser, tail = start_app(b.port, args.baud)
+                sers.append(ser)
+                first.append(tail)
             toucher = Toucher(farm, args.tap_at, say) if pair else None
             try:
                 stream_lines(sers, seconds, sys.stdout, ["%s | " % b.name for b in farm] if pair else "",
-                             toucher.schedule() if toucher else (), toucher.saw if toucher else None)
+                             toucher.schedule() if toucher else (), toucher.saw if toucher else None, first)
             except KeyboardInterrupt:
                 pass
             if toucher:
                 has_meet = (Path(args.firmware) / "cloudpin" / "social" / "meet.py").exists()
                 say("demo: %s%s" % (toucher.summary(), "" if has_meet else
                                     " (this firmware has no meet and greet yet: firmware/cloudpin/social/meet.py)"))
+        except LinkError as e:
+            say("demo: %s" % e)
+            return 1
         finally:
             for ser in sers:
                 ser.close()

@@ -11,7 +11,7 @@ import serial
 from PIL import Image
 
 from host_tools import FIRMWARE_DIR, boards
-from host_tools.demo import install_firmware, soft_reset, vm_arch
+from host_tools.demo import install_firmware, vm_arch
 from host_tools.virtual_badge import VirtualBadge, board_file, micropython_binary
 from test_motion import Walk
 

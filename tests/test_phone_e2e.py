@@ -28,7 +28,7 @@ import serial
 
 from host_tools import FIRMWARE_DIR
 from host_tools.air import Central
-from host_tools.demo import install_firmware, provision_pair, reset_raw, soft_reset, vm_arch
+from host_tools.demo import install_firmware, provision_pair, reset_raw, start_app, vm_arch
 from host_tools.phone import cli
 from host_tools.phone import client as cl
 from host_tools.phone.transports import connect_air
@@ -77,12 +77,10 @@ def badge(tmp_path):
         b = farm[0]
         assert b.wait_repl(TIMEOUT)
         install_firmware(FIRMWARE_DIR, b.root, board, vm_arch(b.exe))
-        with serial.Serial(b.port, DEFAULT_BAUD, timeout=0.1) as ser:
-            reset_raw(ser)  # the package's romfs image mounts at /rom, as `make demo` does
+        reset_raw(b.port, DEFAULT_BAUD)  # the package's romfs image mounts at /rom, as `make demo` does
         desk = provision_pair(farm, tmp_path, lambda _: None)
         assert desk[0].ok, desk[0].message
-        ser = serial.Serial(b.port, DEFAULT_BAUD, timeout=0.1)
-        soft_reset(ser)
+        ser, _ = start_app(b.port, DEFAULT_BAUD)
         out = Lines(ser)
         out.start()
         try:

@@ -1,6 +1,6 @@
 """One running badge on a serial port, in MicroPython's raw REPL, through
 mpremote's SerialTransport. Every host tool that talks to a badge's REPL
-(deploy, the desk, `logs --identify`) opens it through SerialSession, so
+(deploy, the desk, `logs --identify`, the demo) opens it through SerialSession, so
 waking the badge, out-of-memory recovery and the errors an operator sees
 are the same everywhere.
 
@@ -87,6 +87,7 @@ class SerialSession:
         self.log = log or logging.getLogger("cloudpin.link")
         self.t = None
         self.watchdog = False  # a soft reset leaves the app's watchdog running: fed by the session (after_oom)
+        self.reboot_output = b""  # what restart() read from the 'soft reboot' line on (for a reader after detach())
 
     def __enter__(self):
         self.connect()
@@ -211,7 +212,9 @@ class SerialSession:
                 data = self._read_for((b"soft reboot\r\n",), 5)
         except OSError:  # unplugged right at the end: it restarts on power-up
             return False
-        return b"soft reboot\r\n" in data
+        at = data.find(b"soft reboot\r\n")
+        self.reboot_output = data[data.rfind(b"\n", 0, at) + 1:] if at >= 0 else b""
+        return at >= 0
 
     def close(self, restart=True):
         """Let go of the badge; restart: start the app again first if the
