@@ -191,6 +191,8 @@ def test_a_run_reports_the_social_output_even_before_any_friendship():
     (lambda s: s.update(attackers=[{"id": "x", "y": 1, "kind": "spoof"}]), "attackers[0] (x).x: missing"),
     (lambda s: s.update(attackers=[{"id": "x", "x": 1, "y": 1, "kind": "spoof", "tx_dbm": 40}]), "tx_dbm: 40 is above 20"),
     (lambda s: s.update(attackers=[{"id": "x", "x": 1, "y": 1, "kind": "spoof", "power": 4}]), "attackers[0] (x).power"),
+    (lambda s: s.update(attackers=[{"id": "x", "x": 1, "y": 1, "kind": "spoof", "tx_dbm": 2.5}]),
+     "attackers[0] (x).tx_dbm: expected a whole number"),
     (lambda s: s.update(attackers={"id": "x"}), "attackers: expected a list"),
     (lambda s: s.update(event={"utc_offset_min": 900}), "event.utc_offset_min: 900 is above 840"),
     (lambda s: s.update(event={"utc_offset_min": 1.5}), "event.utc_offset_min: expected a whole number"),

@@ -172,7 +172,8 @@ def _attackers(raw, room, ids):
         _inside(x, y, room, where)
         tx = a.get("tx_dbm")
         if tx is not None:
-            tx = _num(tx, where + ".tx_dbm", lo=-20, hi=20)
+            # whole dBm, as radios set it (the emulator's link budget indexes tables by it)
+            tx = _num(tx, where + ".tx_dbm", lo=-20, hi=20, integer=True)
         out.append({"id": aid, "x": x, "y": y, "kind": kind, "tx_dbm": tx})
     return out
 
