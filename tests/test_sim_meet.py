@@ -51,3 +51,22 @@ def test_a_cluster_of_pairs_tapping_at_once_is_not_held_crowded_by_neighbours_th
         assert [t["cause"] for t in result["tap_trace"]] == ["made"] * 3, (seed, result["tap_trace"])
         m = result["metrics"]["social"]
         assert m["wrong"] == 0 and m["half_committed"] == 0
+
+
+# mixer.json's first two rounds (seed 8): b4 chose a3 (loss 39), then a4,
+# 0.6 m away (loss 46) touching its own partner 166 ms later, held it
+# "crowded" (a tap-time estimate of 171 ms over 5 frames: inside the band of
+# pins that may have tapped with us); a3's link then found nobody. A pin
+# heard only late over several frames tapped at another moment (tapmatch).
+def test_a_neighbour_touching_166_ms_later_is_not_a_rival():
+    import json
+    from pathlib import Path
+
+    sc = json.loads((Path(sim.__file__).parents[2] / "scenarios" / "mixer.json").read_text())
+    sc.update(seed=8, duration_s=13.5, taps=[t for t in sc["taps"] if t["t_ms"] < 11500])
+    result = sim.simulate(sim.validate(sc), trace=True)
+    causes = {(t["a"], t["b"]): t["cause"] for t in result["tap_trace"]}
+    assert causes[("a3", "b4")] == "made", result["tap_trace"]
+    assert set(causes.values()) == {"made", "not_detected"}, causes
+    m = result["metrics"]["social"]
+    assert m["wrong"] == 0 and m["half_committed"] == 0

@@ -196,3 +196,26 @@ def test_a_tapper_that_names_another_pin_is_not_in_the_way():
     air.hear(b, TAP, TAP + 30, -40, peer=air.me.rid)
     air.hear(c, TAP + 20, TAP + 50, -48, peer=air.me.rid)
     assert air.m.choose() == tm.CROWDED
+
+
+def test_a_tapper_heard_only_late_over_several_frames_tapped_at_another_moment():
+    # mixer seed 8: a neighbour touching its own partner 166 ms after us,
+    # 0.6 m away (loss 46, within the margin of ours at 39), held us
+    # "crowded" after our choice; its estimate stays past LATE_MS however
+    # many frames come in, so it did not tap with us.
+    air = Air()
+    b, c = _pin(2), _pin(3)
+    air.hear(b, TAP + 2, TAP + 30, -36, peer=air.me.rid)  # our partner: loss 39
+    air.hear(c, TAP + 166, TAP + 200, -43, stale=5)  # loss 46, est 171: may have tapped with us
+    assert air.m.choose() == tm.CROWDED
+    air.hear(c, TAP + 166, TAP + 245, -44, stale=30)
+    assert air.m.choose() == tm.CROWDED  # two frames: its fresh ones may be lost
+    air.hear(c, TAP + 166, TAP + 290, -44, stale=60)  # (staler ones are past the band: dropped)
+    assert air.m.frames[1] == 3 and air.m.est[1] == 171  # tapmatch._LATE_FRAMES
+    assert air.m.choose() == 0 and air.m.decide() == 0
+    # ... but a late first frame of a pin that then comes in fresh is in the way
+    air = Air()
+    air.hear(b, TAP + 2, TAP + 30, -36, peer=air.me.rid)
+    for k in range(3):
+        air.hear(c, TAP + 3, TAP + 150 + 45 * k, -43, stale=tm.LATE_MS if k < 2 else 20)
+    assert air.m.est[1] <= tm.LATE_MS and air.m.choose() == tm.CROWDED

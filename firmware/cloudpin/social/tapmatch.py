@@ -24,6 +24,11 @@
 # A tapper whose latest frame names another pin has chosen that pin (and
 # will accept only it): it is neither a partner nor in the way, unless it
 # is our choice already (then decide() says whom it names).
+# A pin heard only later than LATE_MS over _LATE_FRAMES frames or more
+# tapped at another moment: it is in the way only while few of its frames
+# are in (a partner's estimate passes LATE_MS only when all its frames
+# are the last of their refresh and late to the handler; frames go every
+# ADV_MS, two or three per refresh, so of three one is near a refresh).
 import time
 
 from micropython import const
@@ -36,6 +41,7 @@ LATE_MS = const(130)  # REFRESH_MS + 30 ms of report latency and task jitter
 TOUCH_LOSS_DB = const(50)
 MARGIN_DB = const(10)
 MAX_CANDIDATES = const(8)
+_LATE_FRAMES = const(3)  # (inlined: the M5's one-pin share has no bytes to spare)
 _NEAR_LOSS_DB = const(60)  # TOUCH_LOSS_DB + MARGIN_DB: weaker pins cannot change a choice
 
 # choose()/decide() results below zero: why the wearer must tap again
@@ -155,7 +161,8 @@ class TapMatch:
         if self.overflow:
             return CROWDED
         for c in range(self.count):  # everyone kept may have tapped with us
-            if c != best and self.loss[c] < self.loss[best] + MARGIN_DB and not self._taken(c):
+            if c != best and self.loss[c] < self.loss[best] + MARGIN_DB and not self._taken(c) \
+                    and (self.est[c] <= LATE_MS or self.frames[c] < _LATE_FRAMES):  # else: another moment
                 return CROWDED
         return best
 
