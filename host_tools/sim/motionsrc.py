@@ -83,6 +83,19 @@ class Touches:
         self._lazy = sum(1 for e in self.events if isinstance(e[3], LazyTouch))
         self._g = None
 
+    def add(self, event):
+        """One more event that starts after every sample read so far (a
+        touch the wearers make when their pin asks them to tap again,
+        host_tools/sim/wearers.py). The gravity mean resumes from where it
+        stopped (the last touch's start) until the event starts."""
+        key = lambda e: e[0] + e[2] * e[1]  # noqa: E731
+        e = list(event)
+        i = len(self.events)
+        while i > self._first and key(self.events[i - 1]) > key(e):
+            i -= 1
+        self.events.insert(i, e)
+        self._lazy += isinstance(e[3], LazyTouch)
+
     def mean_ug(self, t0_us, t1_us, out, j):
         self.base.mean_ug(t0_us, t1_us, out, j)
         if self._lazy:

@@ -212,6 +212,8 @@ class Pin:
         self.notes = []  # warnings and errors the firmware logged
         self.social = social.PinLog()  # its meet, updates and designs lines
         self.recording = None
+        self.source = None  # its accelerometer's source (motionsrc), and the rate touches are made at
+        self.rate = None
 
     def sink(self, line):
         # "L t_ms name msg": keep taps, meet and greet, warnings and errors.
@@ -303,8 +305,9 @@ def build(sc, recordings=(), warn=None):
             provision.provision(w, dev, spec["id"], keys, spec["card"], pack,
                                 None if start_utc is None else start_utc * 1000)
             pin = Pin(spec, name, dev)
-            source, pin.recording = _source(spec, idx, sc, float(boardspec.motion_rate(board["accel"])), pool, noise,
-                                            w.sim_touches)
+            pin.rate = float(boardspec.motion_rate(board["accel"]))
+            source, pin.recording = _source(spec, idx, sc, pin.rate, pool, noise, w.sim_touches)
+            pin.source = source
             boardfit.fit(dev, board, source=source)
             x, y, facing = position(spec, 0.0)
             w.radio.set_position(dev, x, y, facing)
@@ -328,28 +331,52 @@ def close_flash(w):
 
 
 # --- running ---------------------------------------------------------------------
+def _touch_edges(t_ms):
+    lo, hi = t_ms + TOUCH_MOVE_MS[0], t_ms + TOUCH_MOVE_MS[1]
+    return set(e for e in range(lo, hi + 1, TOUCH_STEP_MS) if e >= 0) | {t_ms + TOUCH_HOLD_MS}
+
+
 def _edges(sc):
     end = int(round(sc["duration_s"] * 1000))
-    walks = any(len(p["walk"]) > 1 for p in sc["pins"])
-    edges = set(range(0, end, STEP_MS)) if walks else {0}
+    # walkers move, and wearers who answer "tap again" read their pins, every STEP_MS
+    steady = sc.get("wearers") or any(len(p["walk"]) > 1 for p in sc["pins"])
+    edges = set(range(0, end, STEP_MS)) if steady else {0}
     for t in sc["taps"]:
-        lo, hi = t["t_ms"] + TOUCH_MOVE_MS[0], t["t_ms"] + TOUCH_MOVE_MS[1]
-        edges.update(e for e in range(lo, hi + 1, TOUCH_STEP_MS) if e >= 0)
-        edges.add(t["t_ms"] + TOUCH_HOLD_MS)
+        edges |= _touch_edges(t["t_ms"])
     edges.add(end)
     return sorted(e for e in edges if e <= end)
 
 
 def _place(w, pins, by_id, sc, t_ms):
     t_s = t_ms / 1000.0
+    touches = getattr(w, "sim_touch_list", None) or sc["taps"]  # with the wearers' re-touches
     radio = w.radio
     for pin in pins:
         if len(pin.spec["walk"]) > 1:
             x, y, facing = position(pin.spec, t_s)
             radio.set_position(pin.dev, x, y, facing)
-    for k, t in enumerate(sc["taps"]):
-        radio.set_distance(by_id[t["a"]].dev, by_id[t["b"]].dev,
-                           touch_distance(w.sim_touches[(k, 0)], w.sim_touches[(k, 1)], t_ms - t["t_ms"]))
+    # a pair that touches again while the last touch holds them: the latest
+    # touch whose reach has started sets their distance
+    pairs = {}
+    for k, t in enumerate(touches):
+        pair = (t["a"], t["b"]) if t["a"] < t["b"] else (t["b"], t["a"])
+        d = touch_distance(w.sim_touches[(k, 0)], w.sim_touches[(k, 1)], t_ms - t["t_ms"])
+        if d is not None or pair not in pairs:
+            pairs[pair] = d
+    for (a, b), d in pairs.items():
+        radio.set_distance(by_id[a].dev, by_id[b].dev, d)
+
+
+def _touch_again(w, sc, by_id, t_ms, a, b):
+    """The pair (a, b) touches again at t_ms (wearers answering "tap again"):
+    new draws of the tap model in both pins' accelerometers and their distance."""
+    touches = w.sim_touch_list
+    k = len(touches)
+    for side, pid in enumerate((a, b)):
+        pin = by_id[pid]
+        ev, w.sim_touches[(k, side)] = motionsrc.touch_event(t_ms, pin.rate, _rng(sc["seed"], 3, k, side))
+        pin.source.add(ev)
+    touches.append({"t_ms": t_ms, "a": a, "b": b})
 
 
 def touch_distance(pa, pb, dt_ms):
@@ -377,23 +404,40 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
 
         tracer = Tracer().install()
     edges = _edges(sc)
+    w.sim_touch_list = list(sc["taps"])  # and the wearers' re-touches as they come
+    wearers = None
+    if sc.get("wearers"):
+        from host_tools.sim.wearers import Wearers
+
+        wearers = Wearers(sc["wearers"], sc["taps"], {p.spec["id"]: p.social for p in pins}, w.sim_keys, edges[-1])
     t0 = time.perf_counter()
     last = t0
     collect = gc.collect
     gc.collect = _no_collect
     try:
-        for a, b in zip(edges, edges[1:]):
+        i = 0
+        while i + 1 < len(edges):
+            a, b = edges[i], edges[i + 1]
+            i += 1
             _place(w, pins, by_id, sc, a)
             w.run_until(b)
+            if wearers is not None:
+                new = wearers.after(b)
+                for t, pa, pb in new:
+                    _touch_again(w, sc, by_id, t, pa, pb)
+                if new:
+                    later = set(edges[i:]).union(*(_touch_edges(t) for t, _, _ in new))
+                    edges = edges[:i] + sorted(e for e in later if b <= e <= edges[-1])
             now = time.perf_counter()
             if progress and (now - last >= 2.0 or b == edges[-1]):
                 last = now
                 progress("sim: %.1f / %.1f s simulated, %.2f sim s per wall s" % (
                     b / 1000.0, sc["duration_s"], b / 1000.0 / max(1e-9, now - t0)))
         wall = time.perf_counter() - t0
-        result = _result(sc, w, pins, wall, t0 - t_build)
+        result = _result(sc, w, pins, wall, t0 - t_build, None if wearers is None else wearers.retaps)
         if tracer is not None:
-            result["tap_trace"] = tracer.explain(sc["taps"], lambda pid: result["pins"][pid].get("friends") or [])
+            result["tap_trace"] = tracer.explain(sc["taps"], lambda pid: result["pins"][pid].get("friends") or [],
+                                                 result["missed_taps"])
         return result
     finally:
         gc.collect = collect
@@ -470,9 +514,9 @@ def _friend_store(w, pin):
     return social.store_keys(friends)
 
 
-def _result(sc, w, pins, wall, build_s):
+def _result(sc, w, pins, wall, build_s, retaps=None):
     expected = {p.spec["id"]: [] for p in pins}
-    for t in sc["taps"]:
+    for t in sc["taps"] + (retaps or []):
         expected[t["a"]].append(t["t_ms"])
         expected[t["b"]].append(t["t_ms"])
     for t in sc["solo_taps"]:
@@ -514,7 +558,7 @@ def _result(sc, w, pins, wall, build_s):
         }
     stores = {p.spec["id"]: _friend_store(w, p) for p in pins}
     friendships, half, per_pin, social_m, missed = social.analyse(
-        sc["taps"], {p.spec["id"]: p.social for p in pins}, stores, w.sim_keys)
+        sc["taps"], {p.spec["id"]: p.social for p in pins}, stores, w.sim_keys, retaps)
     for pid, extra in per_pin.items():
         out[pid].update(extra)
     sim_s = w.clock.now_ms() / 1000.0
@@ -533,8 +577,11 @@ def _result(sc, w, pins, wall, build_s):
         "cpu_time_us": {k: v for k, v in sorted(time_us.items()) if k.startswith("cpu")},
         "social": social_m,
     }
-    return {"name": sc["name"], "seed": sc["seed"], "friendships": friendships, "half_committed": half,
-            "missed_taps": missed, "pins": out, "metrics": metrics}
+    result = {"name": sc["name"], "seed": sc["seed"], "friendships": friendships, "half_committed": half,
+              "missed_taps": missed, "pins": out, "metrics": metrics}
+    if retaps is not None:
+        result["retaps"] = retaps
+    return result
 
 
 def summary(result):
@@ -561,6 +608,12 @@ def summary(result):
                      "\"tap again\" %d; tap to friendship median %s, p95 %s" % (
                          s["made"], s["intended_taps"], s["missed"], s["wrong"], s["half_committed"],
                          s["tap_again"], ms(s["tap_to_friendship_ms"]["median"]), ms(s["tap_to_friendship_ms"]["p95"])))
+        if "retaps" in s:
+            share = lambda v: "-" if v is None else "%.1f%%" % (100 * v)  # noqa: E731
+            lines.append("  wearers answering \"tap again\": %d re-touches; made %d of %d at the first touch (%s), "
+                         "%d more after a prompt (%s with prompts; first touch to friendship p95 %s)" % (
+                             s["retaps"], s["made"], s["intended_taps"], share(s["made_share"]), s["made_after_prompt"],
+                             share(s["made_with_prompts_share"]), ms(s["tap_to_friendship_after_prompt_ms"]["p95"])))
     if "tap_trace" in result:
         causes = {}
         for t in result["tap_trace"]:

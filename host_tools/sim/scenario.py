@@ -15,7 +15,7 @@ from host_tools.fw import source as fwsource
 from host_tools.sim import provision
 
 TOP = ("name", "seed", "duration_s", "room", "pins", "taps", "solo_taps", "recordings", "event", "attackers", "pack",
-       "clock")
+       "clock", "wearers")
 ROOM = ("width_m", "depth_m")
 PIN = ("id", "x", "y", "board", "walk", "facing_deg", "recording", "card", "sleep", "clock_ppm")
 TAP = ("t_ms", "a", "b")
@@ -24,6 +24,9 @@ EVENT = ("utc_offset_min", "start_utc")
 ATTACKER = ("id", "x", "y", "kind", "tx_dbm")
 ATTACKER_KINDS = ("replay", "spoof", "tap_storm")
 CLOCK = ("range_ppm", "wander_ppm")
+WEARERS = ("tap_again_after_s", "tries")
+TAP_AGAIN_S = (1.5, 60.0)  # a re-touch's reach starts 1.2 s before its contact (runner.TOUCH_MOVE_MS)
+MAX_TRIES = 5
 MAX_PPM = 100000  # a 10% clock is broken, not drifting
 MAX_DURATION_S = 24 * 3600
 RTC_MIN_UNIX = 946684800  # 2000-01-01: the ESP32's RTC starts there
@@ -135,6 +138,17 @@ def _clock(raw):
     return {k: None if raw.get(k) is None else _num(raw[k], "clock." + k, lo=0, hi=MAX_PPM) for k in CLOCK}
 
 
+def _wearers(raw):
+    """What wearers do when their pin asks them to tap again (host_tools/sim/wearers.py);
+    None: nothing (the shipped scenarios)."""
+    if raw is None:
+        return None
+    _keys(raw, WEARERS, "wearers")
+    return {"tap_again_after_s": _num(raw.get("tap_again_after_s", 2.0), "wearers.tap_again_after_s",
+                                      lo=TAP_AGAIN_S[0], hi=TAP_AGAIN_S[1]),
+            "tries": _num(raw.get("tries", 1), "wearers.tries", lo=1, hi=MAX_TRIES, integer=True)}
+
+
 def _event(raw):
     limits = fwsource.constants("identity")  # the firmware's own bounds on the time zone
     if raw is None:
@@ -242,7 +256,8 @@ def validate(data):
     return {"name": name, "seed": seed, "duration_s": duration, "room": room, "pins": pins,
             "taps": sorted(taps, key=lambda t: t["t_ms"]), "solo_taps": sorted(solos, key=lambda t: t["t_ms"]),
             "recordings": recs or [], "event": _event(data.get("event")),
-            "attackers": _attackers(data.get("attackers"), room, ids), "pack": pack, "clock": _clock(data.get("clock"))}
+            "attackers": _attackers(data.get("attackers"), room, ids), "pack": pack, "clock": _clock(data.get("clock")),
+            "wearers": _wearers(data.get("wearers"))}
 
 
 def load(path):

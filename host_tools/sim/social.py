@@ -149,7 +149,7 @@ def _name(keys, fk8):
     return pid if pid is not None else "?" + fk8
 
 
-def analyse(taps, logs, stores, keys):
+def analyse(taps, logs, stores, keys, retaps=None):
     """Friendships and metrics from every pin's log (`logs`: {pin id:
     PinLog}) and friend store (`stores`: {pin id: {slot: fk8} or None}).
 
@@ -158,7 +158,11 @@ def analyse(taps, logs, stores, keys):
     pending ones, updates_from_friends (with updates_received, a count per
     friend), radio_on_ms, tap_again and unlocked.
     A friend key that belongs to no pin of the scenario (an attacker's, or
-    garbage) shows as "?<8hex>" and counts as wrong."""
+    garbage) shows as "?<8hex>" and counts as wrong.
+    retaps: the touches wearers added when a pin asked them to tap again
+    (host_tools/sim/wearers.py; None: the scenario has no wearers). A touch
+    is made only by a friendship committed before its first re-touch; the
+    rest go in the separate `made_after_prompt` metrics."""
     ids = list(logs)
     friends_of, pending_of = {}, {}
     for pid in ids:
@@ -196,16 +200,21 @@ def analyse(taps, logs, stores, keys):
                 wrong.append(sorted(pair))
     friendships.sort(key=lambda f: (f["t_ms"], f["a"], f["b"]))
 
-    made_ms, missed = [], []
-    for t in taps:
+    retap_at = {}  # intended touch index -> its first re-touch
+    for r in retaps or ():
+        retap_at[r["of"]] = min(r["t_ms"], retap_at.get(r["of"], r["t_ms"]))
+    made_ms, missed, prompted_ms = [], [], []
+    for k, t in enumerate(taps):
         a, b = t["a"], t["b"]
         ta = logs[a].first_commit(keys.fk[b][:4].hex(), t["t_ms"])
         tb = logs[b].first_commit(keys.fk[a][:4].hex(), t["t_ms"])
         ok = ta is not None and tb is not None and b in friends_of[a] and a in friends_of[b]
-        if ok:
+        if ok and (k not in retap_at or max(ta, tb) < retap_at[k]):
             made_ms.append(max(ta, tb) - t["t_ms"])
         else:
             missed.append(t)
+            if ok:
+                prompted_ms.append(max(ta, tb) - t["t_ms"])
 
     per_pin = {}
     windows = 0
@@ -248,5 +257,15 @@ def analyse(taps, logs, stores, keys):
         "radio_on_ms_per_tap": round(radio_total / windows, 1) if windows else None,
         "friendships": len(friendships),
     }
+    if retaps is not None:  # wearers who answer "tap again": apart, never mixed into `made`
+        prompted_ms.sort()
+        metrics.update({
+            "retaps": len(retaps),
+            "made_after_prompt": len(prompted_ms),
+            "made_with_prompts_share": round((len(made_ms) + len(prompted_ms)) / n_taps, 4) if n_taps else None,
+            "tap_to_friendship_after_prompt_ms": {"median": _percentile(prompted_ms, 50),
+                                                  "p95": _percentile(prompted_ms, 95),
+                                                  "max": prompted_ms[-1] if prompted_ms else None},
+        })
     missed_out = [{"t_ms": t["t_ms"], "a": t["a"], "b": t["b"]} for t in missed]
     return friendships, half, per_pin, metrics, missed_out

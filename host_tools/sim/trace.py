@@ -159,11 +159,16 @@ class Tracer:
     def _name(self, rid):
         return self.rids.get(rid, rid.hex())
 
-    def explain(self, taps, friends_of):
-        """One entry per intended tap (module doc); friends_of(pin) -> ids."""
+    def explain(self, taps, friends_of, missed=()):
+        """One entry per intended tap (module doc); friends_of(pin) -> ids;
+        `missed`: taps the metrics count as missed although the pair are
+        friends now (made by a re-touch after "tap again", host_tools/sim/wearers.py):
+        their entry tells why the first touch failed."""
+        gone = set((t["t_ms"], t["a"], t["b"]) for t in missed)
         out = []
         for t in taps:
-            entry = {"t_ms": t["t_ms"], "a": t["a"], "b": t["b"], "made": t["b"] in friends_of(t["a"]), "pins": {}}
+            made = t["b"] in friends_of(t["a"]) and (t["t_ms"], t["a"], t["b"]) not in gone
+            entry = {"t_ms": t["t_ms"], "a": t["a"], "b": t["b"], "made": made, "pins": {}}
             causes = []
             for me, other in ((t["a"], t["b"]), (t["b"], t["a"])):
                 w = self._window(me, t["t_ms"])
