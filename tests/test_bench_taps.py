@@ -16,7 +16,7 @@ from host_tools.bench import taps as bench
 def _write_recording(path, seconds, rate, walk):
     t = np.arange(int(seconds * rate)) * 1000.0 / rate
     z = 1.0 + (0.4 * np.sin(2 * np.pi * 1.8 * t / 1000) if walk else 0.0 * t)
-    x = 0.1 * np.sin(2 * np.pi * 0.9 * t / 1000)
+    x = (0.1 if walk else 0.01) * np.sin(2 * np.pi * 0.9 * t / 1000)  # a desk sways 20 mg, not 200
     tapgen.write_recording(path, t, np.column_stack([x, 0 * t, z]))
 
 

@@ -1,6 +1,7 @@
 # ST LIS3DH driver (datasheet DocID17530, application note AN3308): FIFO in
-# stream mode with the watermark on INT1, ODR/range/mode, and the hardware
-# click engine routed to INT1 or INT2. Register names are the datasheet's.
+# stream mode with the watermark on INT1, ODR/range/mode, the hardware
+# click engine routed to INT1 or INT2, and inertial interrupt generator 1 as
+# a wake-on-motion on INT1. Register names are the datasheet's.
 #
 # The FIFO keeps only the 10 most significant bits of each axis (ST forum,
 # confirmed by ST staff), so high-resolution mode buys nothing while the FIFO
@@ -21,6 +22,10 @@ _REFERENCE = const(0x26)
 _OUT_X_L = const(0x28)
 _FIFO_CTRL_REG = const(0x2E)  # FM1 FM0 TR FTH4..0
 _FIFO_SRC_REG = const(0x2F)  # WTM OVRN_FIFO EMPTY FSS4..0
+_INT1_CFG = const(0x30)  # AOI 6D ZHIE ZLIE YHIE YLIE XHIE XLIE
+_INT1_SRC = const(0x31)  # - IA ZH ZL YH YL XH XL
+_INT1_THS = const(0x32)
+_INT1_DURATION = const(0x33)
 _CLICK_CFG = const(0x38)  # - - ZD ZS YD YS XD XS
 _CLICK_SRC = const(0x39)  # - IA DClick SClick Sign Z Y X
 _CLICK_THS = const(0x3A)  # LIR_Click Ths6..0
@@ -37,6 +42,10 @@ _FIFO_EN = const(0x40)
 _FM_STREAM = const(0x80)
 _I1_CLICK = const(0x80)
 _I1_WTM = const(0x04)
+_I1_IA1 = const(0x40)
+_HP_IA1 = const(0x01)
+_LIR_INT1 = const(0x08)
+_HIGH_XYZ = const(0x2A)  # ZHIE YHIE XHIE, OR-combined (AOI = 0, 6D = 0)
 _I2_CLICK = const(0x80)
 _HPCLICK = const(0x04)
 _LIR_CLICK = const(0x80)
@@ -62,6 +71,7 @@ class LIS3DH(accel.FifoAccel):
     FRAME = 6
     HAS_CLICK = True
     HAS_WATERMARK_IRQ = True
+    HAS_MOTION_WAKE = True
 
     def __init__(self, i2c, address=0x18, mode=NORMAL):
         accel.check_id(i2c, address, _WHO_AM_I, _LIS3DH_ID, "LIS3DH")
@@ -74,8 +84,9 @@ class LIS3DH(accel.FifoAccel):
         self._ctrl5 = 0
         self._ctrl6 = 0  # INT_POLARITY = 0: both INT pins active high
         self._click = None  # (threshold_mg, limit_ms, latency_ms, window_ms, cfg, pin)
+        self._motion = None  # (threshold_mg, duration_ms) of the wake-on-motion
         self._pending_click = 0
-        for reg in (_CTRL_REG2, _CTRL_REG3, _CTRL_REG5, _CTRL_REG6, _CLICK_CFG, _FIFO_CTRL_REG):
+        for reg in (_CTRL_REG2, _CTRL_REG3, _CTRL_REG5, _CTRL_REG6, _CLICK_CFG, _INT1_CFG, _FIFO_CTRL_REG):
             self._write8(reg, 0)
         self.set_range(2)
         self.set_odr(50)
@@ -92,6 +103,7 @@ class LIS3DH(accel.FifoAccel):
         self._odr_code = i + 1 if lp or i < 7 else 9
         self._write_ctrl1()
         self._apply_click()
+        self._apply_motion()
         return self.odr
 
     def set_range(self, g):
@@ -101,6 +113,7 @@ class LIS3DH(accel.FifoAccel):
         self.range_g = g
         self._write_ctrl4()
         self._apply_click()
+        self._apply_motion()
         return g
 
     def set_mode(self, mode):
@@ -245,6 +258,52 @@ class LIS3DH(accel.FifoAccel):
         self._write8(_TIME_LATENCY, regs[2])
         self._write8(_TIME_WINDOW, regs[3])
         self._write8(_CLICK_CFG, click[4])
+
+    # --- wake on motion (inertial interrupt generator 1) --------------------------
+    def enable_motion(self, threshold_mg, duration_ms):
+        """Set up IA1 as a wake-on-motion: any axis of the high-passed data
+        (the click engine's filter) beyond threshold_mg for longer than
+        duration_ms, latched on INT1 until read_motion(). Armed and routed
+        only by motion_irq(True) (the FIFO watermark shares INT1). Returns
+        (INT1_THS, INT1_DURATION) for the current range and rate."""
+        self._motion = (threshold_mg, duration_ms)
+        self._ctrl2 |= _HP_IA1
+        self._write8(_CTRL_REG2, self._ctrl2)
+        self._ctrl5 |= _LIR_INT1
+        self._write8(_CTRL_REG5, self._ctrl5)
+        return self._apply_motion()
+
+    def motion_registers(self):
+        """(INT1_THS, INT1_DURATION) of the wake-on-motion, or None."""
+        if self._motion is None:
+            return None
+        mg, ms = self._motion
+        return (max(1, min(127, (mg + _THS_MG[self._fs] // 2) // _THS_MG[self._fs])), _ticks(ms, self.odr, 127))
+
+    def _apply_motion(self):
+        regs = self.motion_registers()
+        if regs is not None:
+            self._write8(_INT1_THS, regs[0])
+            self._write8(_INT1_DURATION, regs[1])
+        return regs
+
+    def motion_irq(self, on):
+        """Arm IA1 and route it to INT1 (on), or disarm it. Arming clears an
+        old latched event first, so only motion from now on raises INT1."""
+        if on:
+            self._write8(_INT1_CFG, _HIGH_XYZ)
+            self._read8(_INT1_SRC)
+            self._ctrl3 |= _I1_IA1
+        else:
+            self._ctrl3 &= ~_I1_IA1
+        self._write8(_CTRL_REG3, self._ctrl3)
+        if not on:
+            self._write8(_INT1_CFG, 0)
+
+    def read_motion(self):
+        """Whether IA1 saw motion since it was armed or last read; reading
+        INT1_SRC releases the latched INT1."""
+        return bool(self._read8(_INT1_SRC) & _IA)
 
     def read_click(self):
         """Reads CLICK_SRC (which clears it). None, or (axis, sign, double):

@@ -18,10 +18,14 @@
 # the watermark interrupt: the FIFO runs on in stream mode (keeping the last
 # 80 ms), a click wakes the CPU on INT2, and the detector reads the touch
 # from those 80 ms (its peak is a few samples before the click fires) and
-# the bursts after it, on the watermark again. Every _PEEK_MS the service
-# reads the FIFO once to see whether the wearer started moving, which ends
-# the doze. Steps in the peek interval before that are the price (measured
-# in tests/fw/test_power_sleep.py).
+# the bursts after it, on the watermark again. The wearer's first step ends
+# the doze: the chip's motion engine (LIS3DH inertial generator IA1 on the
+# click engine's high-passed data, latched on INT1, which the watermark
+# leaves free while dozing) wakes the CPU within a sample of the step's
+# first jolt, and the FIFO's 80 ms before the wake go to the step counter.
+# The service no longer peeks at the FIFO every second (a peek came up to a
+# second late: a wrist walk lost a few steps at each start, docs/power.md);
+# _DOZE_WAIT_MS only bounds the wait.
 import asyncio
 import time
 from array import array
@@ -40,46 +44,72 @@ _TAP_MG = const(800)  # tap threshold of the software detector (high-passed magn
 # from there and the detector judges the magnitude. TIME_LIMIT 15 ms holds a
 # 10 ms contact through the sensor's filter; 30 ms latency hides the ringing.
 _CLICK_MG = const(560)
-_STILL_MG = const(60)  # a burst whose every axis spans less is still (rest noise ~2 mg rms; walking spans 100s)
+# Still: every axis within this span over the whole of _DOZE_AFTER_MS (rest
+# noise ~2 mg rms; walking spans 100s). Over the whole time, not burst by
+# burst: a slow stroll at the wrist moves less than this in a 60-ms burst but
+# over 100 mg in a second, and its steps are too smooth for the motion engine
+# (below) to wake the CPU.
+_STILL_MG = const(60)
 _DOZE_AFTER_MS = const(3000)  # still this long (past the step counter's 750 ms stand-still): doze
-_PEEK_MS = const(1000)  # dozing: look for motion this often (the watchdog feed wakes the CPU as often)
+# Wake on motion: any axis of the high-passed data past this for longer than
+# _MOVE_MS. The click's filter (cut-off ODR/50, 8 Hz at 400 Hz) keeps a
+# step's jolt and drops gravity and slow sway; rest noise is ~2 mg rms.
+_MOVE_MG = const(32)
+_MOVE_MS = const(0)
+_DOZE_WAIT_MS = const(60000)  # dozing: the engines wake the CPU; this only bounds the wait
 _WAIT_MS = const(500)  # awake: a missed edge must not stall counting
 _HELD = const(6)  # events held through a radio start (250 ms: a double tap's two, each suspected first)
 _SUSPECTED = const(-1)  # held in place of a strength: a suspicion...
 _CANCELLED = const(-2)  # ...and its cancel
 
 
-def burst_span(buf, n):
-    """The largest max - min of any axis over n x,y,z samples (mg). No allocation."""
+def span_since(buf, n, box):
+    """Widen box (array "h": x, y, z lows then x, y, z highs, mg) by n x,y,z
+    samples of buf; returns the largest high - low of any axis. An empty box
+    (clear_box) takes the first sample's values. No allocation."""
     if n <= 0:
         return 0
-    x0 = x1 = buf[0]
-    y0 = y1 = buf[1]
-    z0 = z1 = buf[2]
-    j = 3
-    for _ in range(n - 1):
+    x0 = box[0]
+    y0 = box[1]
+    z0 = box[2]
+    x1 = box[3]
+    y1 = box[4]
+    z1 = box[5]
+    j = 0
+    for _ in range(n):
         v = buf[j]
         if v < x0:
             x0 = v
-        elif v > x1:
+        if v > x1:
             x1 = v
         v = buf[j + 1]
         if v < y0:
             y0 = v
-        elif v > y1:
+        if v > y1:
             y1 = v
         v = buf[j + 2]
         if v < z0:
             z0 = v
-        elif v > z1:
+        if v > z1:
             z1 = v
         j += 3
+    box[0] = x0
+    box[1] = y0
+    box[2] = z0
+    box[3] = x1
+    box[4] = y1
+    box[5] = z1
     s = x1 - x0
     if y1 - y0 > s:
         s = y1 - y0
     if z1 - z0 > s:
         s = z1 - z0
     return s
+
+
+def clear_box(box):
+    box[0] = box[1] = box[2] = 32767
+    box[3] = box[4] = box[5] = -32768
 
 
 class MotionPipeline:
@@ -134,11 +164,14 @@ class MotionService:
         self._wake = asyncio.ThreadSafeFlag()
         self._clicked = False
         self._hw_click = False
+        self._hw_motion = False  # the chip's motion engine ends a doze
         self._doze_ok = doze
         self.dozing = False
         self.dozes = 0
         self._quiet_ms = 0
-        self.moved = False  # the last drain saw a burst that was not still
+        self._box = array("h", bytes(12))  # bounds of what the still time felt (span_since)
+        clear_box(self._box)
+        self.moved = False  # the last drain moved past the still bounds
         # The radio's start holds the CPU longer than the FIFO lasts
         # (bus.RADIO_START): the watermark callback drains meanwhile, and
         # taps (and suspicions) found then wait here for the task to report
@@ -208,6 +241,9 @@ class MotionService:
             accel.enable_click(_CLICK_MG, 15, 30, 0, pin=2)
             accel.attach_irq(self.hw.accel_int2, self._on_click)
             self._hw_click = True
+            if getattr(accel, "HAS_MOTION_WAKE", False):
+                accel.enable_motion(_MOVE_MG, _MOVE_MS)
+                self._hw_motion = True
         if accel.HAS_WATERMARK_IRQ:
             accel.attach_irq(self.hw.accel_int, self._on_watermark)
             self._irq_ok = True
@@ -241,10 +277,11 @@ class MotionService:
                 accel.read_click()  # unlatch INT2; the detector finds the touch
             pipeline.process(buf, n, self.ticks_ms())
             total += n
-            if burst_span(buf, n) < _STILL_MG:
+            if span_since(buf, n, self._box) < _STILL_MG:
                 self._quiet_ms += n * 1000 // self.rate
-            else:
+            else:  # still time starts again at the next burst
                 self._quiet_ms = 0
+                clear_box(self._box)
                 self.moved = True
             if n < _FIFO_FRAMES:
                 break
@@ -252,9 +289,19 @@ class MotionService:
 
     def _doze(self, on):
         self.dozing = on
-        self.hw.accel.watermark_irq(not on)
+        accel = self.hw.accel
+        if on:
+            accel.watermark_irq(False)
+            if self._hw_motion:
+                accel.motion_irq(True)  # INT1 now rises on motion
+        else:
+            if self._hw_motion:
+                accel.motion_irq(False)
+            accel.watermark_irq(True)
         if on:
             self.dozes += 1
+        else:  # (dozing, the box keeps the still bounds: a drain past them is motion)
+            clear_box(self._box)
         self._quiet_ms = 0
 
     async def _wait(self, ms):
@@ -306,7 +353,8 @@ class MotionService:
         # click=hw: the click engine is armed (it wakes a doze); taps are the software detector's
         self.log.info("motion rate=%dHz irq=%s click=%s" % (
             self.rate, "no" if poll_ms else "yes", "hw" if self._hw_click else "sw"))
-        doze = self._doze_ok and self._hw_click and not poll_ms
+        # without a motion engine, only a click ends a doze: no doze
+        doze = self._doze_ok and self._hw_click and self._hw_motion and not poll_ms
         steps = self.pipeline.steps
         while True:
             if poll_ms:
@@ -316,14 +364,16 @@ class MotionService:
                     await asyncio.sleep_ms(poll_ms)
                 self.drain()
                 continue
-            await self._wait(_PEEK_MS if self.dozing else _WAIT_MS)
+            await self._wait(_DOZE_WAIT_MS if self.dozing else _WAIT_MS)
             if self._irq_drain:
                 self._irq_drain = False  # before the drain: callbacks drain no more
                 self._report_held()
             clicked = self._clicked
+            # dozing, INT1 is the motion engine's: read it (which releases it)
+            moving = self.dozing and self.hw.accel.read_motion()
             self.drain()
             if self.dozing:
-                if clicked or self.moved:
+                if clicked or moving or self.moved:
                     self._doze(False)  # a tap or motion: count every sample again
             elif doze and self._quiet_ms >= _DOZE_AFTER_MS and not steps.walking:
                 self._doze(True)

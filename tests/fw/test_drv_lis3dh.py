@@ -140,6 +140,39 @@ def test_click_engine_fires_on_an_impulse():
     assert chip.regs[0x3A] == 0x80 | 24  # CLICK_THS follows the range: 1500 / 62
 
 
+def test_wake_on_motion_routes_ia1_to_int1_in_place_of_the_watermark():
+    w, chip, i2c = rig(Impulse(1000.0, 1010.0, 0.5))  # a 10 ms, +0.5 g jolt at t = 1 s
+    drv = LIS3DH(i2c)
+    drv.set_range(4)
+    drv.set_odr(400)
+    drv.enable_fifo(24)
+    r = chip.regs
+    assert drv.enable_motion(64, 5) == (2, 2)  # 64 mg / 32 mg; 5 ms at 400 Hz
+    assert (r[0x32], r[0x33]) == (2, 2) and r[0x21] & 0x01 and r[0x24] & 0x08  # HP_IA1, LIR_INT1
+    assert r[0x30] == 0 and r[0x22] == 0x04  # not armed: INT1 is the watermark's
+    wakes = []
+    drv.attach_irq(machine.Pin(INT1, machine.Pin.IN), lambda p: wakes.append(w.clock.now_us()))
+    w.advance(500)
+    n = len(wakes)
+    assert n == 1 and machine.Pin(INT1).value() == 1  # the watermark, up until the FIFO is read
+    drv.watermark_irq(False)
+    drv.motion_irq(True)
+    assert r[0x30] == 0x2A and r[0x22] == 0x40  # X/Y/Z high, OR; I1_IA1 alone
+    w.advance(480)
+    assert len(wakes) == n and not drv.read_motion()  # still: INT1 stays low
+    w.advance(40)
+    assert len(wakes) == n + 1 and 1000000 < wakes[-1] <= 1010000, wakes[n:]
+    assert machine.Pin(INT1).value() == 1  # latched
+    assert drv.read_motion() and machine.Pin(INT1).value() == 0
+    drv.motion_irq(False)
+    drv.watermark_irq(True)
+    assert r[0x30] == 0 and r[0x22] == 0x04
+    drv.set_range(8)
+    assert r[0x32] == 1  # INT1_THS follows the range: 64 / 62
+    drv.set_odr(100)
+    assert r[0x33] == 1  # INT1_DURATION follows the ODR: 5 ms at 100 Hz, rounded
+
+
 def test_mp_read_fifo_allocates_nothing():
     regs = bytearray(256)
     regs[0x0F] = 0x33

@@ -5,10 +5,23 @@
 # FIFO_EN, HP filter for output (FDS) and click (HPCLICK), INT routing and
 # polarity), STATUS_REG, OUT_X/Y/Z (left-justified two's complement), the
 # 32-level FIFO (bypass / FIFO / stream / stream-to-FIFO, watermark, overrun,
-# FIFO_SRC), the single-click engine (CLICK_CFG/SRC/THS, TIME_LIMIT/LATENCY)
-# and INT1/INT2 lines driving the device's GPIOs. Not modelled: the inertial
-# interrupt generators (INT1_CFG..INT2_DURATION stay plain registers), double
-# click, activity/sleep, self-test, ADC/temperature, reference/autoreset HP modes.
+# FIFO_SRC), the single-click engine (CLICK_CFG/SRC/THS, TIME_LIMIT/LATENCY),
+# the two inertial interrupt generators IA1/IA2 in their OR and AND modes
+# (INTx_CFG/SRC/THS/DURATION, below) and INT1/INT2 lines driving the device's
+# GPIOs. Not modelled: 6D/4D recognition (an INTx_CFG with 6D set never
+# fires), double click, activity/sleep (ACT_THS/ACT_DUR), self-test,
+# ADC/temperature, reference/autoreset HP modes.
+#
+# Inertial generators (datasheet DocID17530 8.19-8.26, AN3308 sections 6-7):
+# each axis event compares the absolute value of the axis (high-passed when
+# CTRL_REG2.HP_IA1/HP_IA2 is set, the same filter the click engine uses)
+# with INTx_THS, whose LSB is 16/32/62/186 mg at 2/4/8/16 g: a high event is
+# |a| > THS, a low event |a| < THS. AOI = 0 ORs the enabled events, AOI = 1
+# ANDs them. The combination must hold on more than INTx_DURATION samples in
+# a row (1 LSB = 1/ODR) before IA rises. Not latched (CTRL_REG5.LIR_INTx = 0)
+# IA falls on the first sample the combination fails; latched, IA and the
+# INTx_SRC flags of the event stay until INTx_SRC is read. IA1/IA2 reach
+# INT1 through CTRL_REG3.I1_IA1/I1_IA2 and INT2 through CTRL_REG6.I2_IA1/I2_IA2.
 #
 # Cost. Samples are computed when something looks (a register access) or at a
 # clock event planned for the exact sample at which an INT line changes
@@ -42,6 +55,7 @@ _OUT_X_L = const(0x28)
 _OUT_Z_H = const(0x2D)
 _FIFO_CTRL = const(0x2E)
 _FIFO_SRC = const(0x2F)
+_INT1_CFG = const(0x30)
 _INT1_SRC = const(0x31)
 _INT2_SRC = const(0x35)
 _CLICK_CFG = const(0x38)
@@ -86,7 +100,10 @@ _START = const(8)  # sample number the threshold was crossed at
 _AXIS = const(9)  # axis 1-3 of that crossing | 0x08 if negative
 _HOLD = const(10)  # samples of the latency window left after a click
 _SRC = const(11)  # CLICK_SRC of the last click
-_NDET = const(12)
+# Inertial generator g (0: IA1, 1: IA2) at _IA + 3 * g: samples in a row the
+# combination held, IA (0/1), INTx_SRC's event flags
+_IA = const(12)
+_NDET = const(18)
 # What one click-engine step did (_click_step).
 _CLICKED = const(1)
 _HOLD_OVER = const(2)
@@ -166,6 +183,17 @@ class LIS3DH(I2CDeviceModel):
         self._top = (1 << (bits - 1)) - 1
         self._shift = 16 - bits
         self._ths = (regs[_CLICK_THS] & 0x7F) * _THS_MG[fs] * 1000
+        self._ia_ths1 = (regs[_INT1_CFG + 2] & 0x7F) * _THS_MG[fs] * 1000
+        self._ia_ths2 = (regs[_INT1_CFG + 6] & 0x7F) * _THS_MG[fs] * 1000
+        # generators running (any axis event enabled), and those wired to a line
+        ia = (1 if regs[_INT1_CFG] & 0x3F else 0) | (2 if regs[_INT1_CFG + 4] & 0x3F else 0)
+        self._ia_on = ia
+        routed = 0
+        if self.int1 is not None:
+            routed |= (regs[_CTRL_REG3] >> 6 & 1) | (regs[_CTRL_REG3] >> 4 & 2)
+        if self.int2 is not None:
+            routed |= (regs[_CTRL_REG6] >> 6 & 1) | (regs[_CTRL_REG6] >> 4 & 2)
+        self._ia_watch = ia & routed
         self._hp_a = _HP_A[(regs[_CTRL_REG2] >> 4) & 3]
         self._mode = regs[_FIFO_CTRL] >> 6 if regs[_CTRL_REG5] & 0x40 else _BYPASS
         self._ahead_ok = False
@@ -208,8 +236,10 @@ class LIS3DH(I2CDeviceModel):
         regs = self.regs
         mode = self._mode
         per_sample = mode == _STREAM_TO_FIFO  # the FIFO follows the INT lines
-        # The click engine, and data-ready's filter history, need every sample.
-        every = per_sample or regs[_CLICK_CFG] & 0x15 or self._det[_HOLD] or regs[_CTRL_REG3] & 0x18
+        # The click engine, the inertial generators, and data-ready's filter
+        # history need every sample.
+        every = (per_sample or regs[_CLICK_CFG] & 0x15 or self._det[_HOLD] or regs[_CTRL_REG3] & 0x18
+                 or self._ia_on)
         # Samples whose output nobody can see any more: in stream and bypass
         # mode only the last FIFO's worth (plus a settle for the high-pass).
         out_from = last - 2 * _DEPTH if mode == _STREAM or mode == _BYPASS else k
@@ -261,7 +291,9 @@ class LIS3DH(I2CDeviceModel):
         if click_int and not latched and det[_HOLD]:
             hold_end = k + det[_HOLD] - 1 if clicks else k
         best = -1
-        look = False
+        # An inertial generator wired to a line, running: its edges depend on
+        # the data (a latched IA already up only falls on a bus read)
+        look = self._ia_watch and not self._ia_held()
         if self.int1 is not None:
             c3 = regs[_CTRL_REG3]
             n = self._count
@@ -270,7 +302,9 @@ class LIS3DH(I2CDeviceModel):
             # Sources that stay active until a bus transaction clears them.
             if not ((c3 & 0x04 and fifo and n > fth) or (c3 & 0x02 and n >= _DEPTH)
                     or (c3 & 0x18 and self._status & 0x08)
-                    or (c3 & 0x80 and click_int and (latched or not det[_HOLD]))):
+                    or (c3 & 0x80 and click_int and (latched or not det[_HOLD]))
+                    or (c3 & 0x40 and det[_IA + 1] and regs[_CTRL_REG5] & 0x08)
+                    or (c3 & 0x20 and det[_IA + 4] and regs[_CTRL_REG5] & 0x02)):
                 if c3 & 0x80 and click_int:
                     best = hold_end
                 else:
@@ -280,7 +314,7 @@ class LIS3DH(I2CDeviceModel):
                         best = _earlier(best, k + _DEPTH - 1 - n)
                     if c3 & 0x18:
                         best = k
-                    look = c3 & 0x80 and clicks
+                    look = look or (c3 & 0x80 and clicks)
         if self.int2 is not None and regs[_CTRL_REG6] & 0x80:
             if click_int:
                 best = _earlier(best, hold_end)
@@ -294,6 +328,13 @@ class LIS3DH(I2CDeviceModel):
             # Without a click by `limit`, wake there to look further.
             best = _earlier(best, hit if hit >= 0 else self._ahead_k - 1)
         return best
+
+    def _ia_held(self):
+        """Every watched inertial generator is latched and up: nothing but a
+        bus read changes what they drive."""
+        det, c5, w = self._det, self.regs[_CTRL_REG5], self._ia_watch
+        return not ((w & 1 and not (det[_IA + 1] and c5 & 0x08))
+                    or (w & 2 and not (det[_IA + 4] and c5 & 0x02)))
 
     def _on_event(self):
         self._ev = None
@@ -363,11 +404,13 @@ class LIS3DH(I2CDeviceModel):
             self._drop_staged(k - 1)
             j = self._staged(k)
         ctrl2 = self.regs[_CTRL_REG2]
-        if ctrl2 & 0x0C:  # FDS (output) or HPCLICK (click) use the high-pass
+        if ctrl2 & 0x0F:  # FDS (output), HPCLICK (click), HP_IA2/HP_IA1 use the high-pass
             self._highpass(self._det, j)
         if output:
             self._output(j, ctrl2 & 0x08)
         self._click(k, j, ctrl2 & 0x04)
+        if self._ia_on:
+            self._inertial(self._det, j)
         # Sample k is the stage's oldest: done with it.
         self._st_head = (self._st_head + 1) % _AHEAD
         self._st_k += 1
@@ -511,6 +554,69 @@ class LIS3DH(I2CDeviceModel):
             return 0x0B if z < 0 else 3
         return 0
 
+    def _inertial(self, s, j):
+        """One sample through both inertial generators with state s; returns
+        bit g set where generator g's IA changed."""
+        ch = 0
+        if self._ia_on & 1 and self._ia_step(s, j, 0):
+            ch = 1
+        if self._ia_on & 2 and self._ia_step(s, j, 1):
+            ch |= 2
+        return ch
+
+    def _ia_step(self, s, j, g):
+        # (few locals, as _click_step)
+        regs = self.regs
+        cfg = regs[_INT1_CFG + 4 * g]
+        if regs[_CTRL_REG2] & (1 << g):  # HP_IA1 / HP_IA2
+            ev = self._events(s[3] >> _HP_FRAC, s[4] >> _HP_FRAC, s[5] >> _HP_FRAC, g)
+        else:
+            st = self._stage
+            ev = self._events(st[j], st[j + 1], st[j + 2], g)
+        b = _IA + 3 * g
+        ev &= cfg & 0x3F
+        if cfg & 0x40:
+            held = False  # 6D / 4D recognition: not modelled, never fires
+        elif cfg & 0x80:
+            held = ev == cfg & 0x3F  # AND of the enabled events
+        else:
+            held = ev != 0
+        if held:
+            if s[b] < 255:
+                s[b] += 1
+            held = s[b] > (regs[_INT1_CFG + 4 * g + 3] & 0x7F)
+        else:
+            s[b] = 0
+        if regs[_CTRL_REG5] & (0x08 >> (2 * g)):  # LIR_INT1 / LIR_INT2: latched
+            if s[b + 1] or not held:
+                return False
+            s[b + 1] = 1
+            s[b + 2] = ev
+            return True
+        s[b + 2] = ev
+        if (1 if held else 0) == s[b + 1]:
+            return False
+        s[b + 1] = 1 if held else 0
+        return True
+
+    def _events(self, x, y, z, g):
+        """INTx_SRC's event flags (ZH ZL YH YL XH XL) of one sample (ug)."""
+        t = self._ia_ths2 if g else self._ia_ths1
+        e = 0
+        if x > t or x < -t:
+            e = 0x02
+        elif -t < x < t:
+            e = 0x01
+        if y > t or y < -t:
+            e |= 0x08
+        elif -t < y < t:
+            e |= 0x04
+        if z > t or z < -t:
+            e |= 0x20
+        elif -t < z < t:
+            e |= 0x10
+        return e
+
     def _look_ahead(self, limit):
         """Run a copy of the click engine over the samples after now, up to
         `limit` at most (and as far as the stage holds): the sample number
@@ -533,9 +639,11 @@ class LIS3DH(I2CDeviceModel):
             j = self._staged(k)
             if j < 0:
                 break
-            if ctrl2 & 0x0C:
+            if ctrl2 & 0x0F:
                 self._highpass(a, j)
             step = self._click_step(a, k, j, ctrl2 & 0x04)
+            if self._ia_on and self._inertial(a, j) & self._ia_watch:
+                step = _CLICKED  # a watched IA edge: an event there as for a click
             k += 1
             if step == _CLICKED:
                 self._ahead_k = k
@@ -568,11 +676,15 @@ class LIS3DH(I2CDeviceModel):
     def _active(self, line):
         """Whether INT1 (line 0) or INT2 (line 1) is asserted, before polarity."""
         regs = self.regs
+        det = self._det
         if line:
-            return bool(regs[_CTRL_REG6] & 0x80 and self._click_int)
+            c6 = regs[_CTRL_REG6]
+            return bool((c6 & 0x80 and self._click_int) or (c6 & 0x40 and det[_IA + 1])
+                        or (c6 & 0x20 and det[_IA + 4]))
         c3 = regs[_CTRL_REG3]
         n = self._count
         return bool((c3 & 0x80 and self._click_int)
+                    or (c3 & 0x40 and det[_IA + 1]) or (c3 & 0x20 and det[_IA + 4])
                     or (c3 & 0x04 and n > (regs[_FIFO_CTRL] & 0x1F) and self._mode != _BYPASS)
                     or (c3 & 0x02 and n >= _DEPTH)
                     or (c3 & 0x18 and self._status & 0x08))
@@ -658,6 +770,17 @@ class LIS3DH(I2CDeviceModel):
                 v |= 0x40
             if n == 0:
                 v |= 0x20
+            return v
+        if reg == _INT1_SRC or reg == _INT2_SRC:
+            b = _IA + (3 if reg == _INT2_SRC else 0)
+            det = self._det
+            v = det[b + 2] | (0x40 if det[b + 1] else 0)
+            if self.regs[_CTRL_REG5] & (0x08 if reg == _INT1_SRC else 0x02) and det[b + 1]:
+                # latched: the read clears IA (and the line) and lets the
+                # flags refresh from the next sample on
+                det[b + 1] = 0
+                det[b + 2] = 0
+                self._ahead_ok = False
             return v
         if reg == _CLICK_SRC:
             v = self._click_src
