@@ -27,7 +27,7 @@ def source(tmp_path):
     _write_recording(src / "walk.csv", 30, 50, True)
     _write_recording(src / "desk.csv", 20, 12.5, False)
     (src / "labels.csv").write_text(
-        "file,steps,kind,sample_hz\nwalk.csv,54,walk,50\ndesk.csv,0,none,12.5\n")
+        "file,steps,kind,position,sample_hz\nwalk.csv,54,walk,neckpouch,50\ndesk.csv,0,none,hand,12.5\n")
     return src
 
 
@@ -91,6 +91,11 @@ def test_bench_finds_the_generated_taps(source, tmp_path):
     assert set(bands) <= {tapmodel.band_of(t) for t in (0.5, 2, 4, 8)}
     assert sum(b["labelled"] for b in bands.values()) == s["labelled_taps"]
     assert sum(b["found"] for b in bands.values()) == s["found_taps"]
+    # ... and per position of the recording under the touches (labels.csv)
+    places = s["by_position"]
+    assert set(places) == {"neckpouch", "hand"}
+    assert sum(p["labelled"] for p in places.values()) == s["labelled_taps"]
+    assert sum(p["found"] for p in places.values()) == s["found_taps"]
     assert json.loads(json.dumps(result)) == result
 
 
@@ -297,6 +302,13 @@ def test_the_held_out_split_is_disjoint_from_tuning(tmp_path):
         tapgen.generate([src], tmp_path / "x", odr=400, seed=1, split=tapsplit.HELDOUT)
     with pytest.raises(tapsplit.SplitError):
         tapgen.generate([src], tmp_path / "y", odr=400, seed=1000, split=tapsplit.TUNE)
+    # split 2: the held-out recordings with seeds no one had drawn
+    assert set(tapsplit.HELDOUT2_SEEDS).isdisjoint(set(tapsplit.HELDOUT_SEEDS) | set(tapsplit.TUNE_SEEDS))
+    tapgen.generate([src], tmp_path / "h2", odr=400, seed=2000, max_seconds=5, split=tapsplit.HELDOUT2)
+    assert {p.name for p in (tmp_path / "h2").glob("rec*.csv")} == sets[tapsplit.HELDOUT]
+    assert (tmp_path / "h2" / "taps.csv").read_text() != (tmp_path / tapsplit.HELDOUT / "taps.csv").read_text()
+    with pytest.raises(tapsplit.SplitError):
+        tapgen.generate([src], tmp_path / "z", odr=400, seed=1000, split=tapsplit.HELDOUT2)
 
 
 def test_suite_scores_one_split_and_stores_it(source, tmp_path, capsys):

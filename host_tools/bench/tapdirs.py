@@ -70,7 +70,7 @@ def measure(dirs, split=tapsplit.TUNE, positions=BAG_POSITIONS, top=0.02):
         for rec in sorted(Path(src).glob("*.csv")):
             if rec.name in ("labels.csv", "taps.csv", "distractors.csv"):
                 continue
-            if split is not None and tapsplit.split_of(rec.name) != split:
+            if split is not None and not tapsplit.in_split(rec.name, split):
                 continue
             t, x, y, z = rs.load_csv(rec)
             rate = rs.source_rate(t)

@@ -188,10 +188,7 @@ def collect(sources, split=tapsplit.TUNE, seeds=(1, 2), odr=400, range_g=4.0, pa
         for seed in seeds:
             for set_name in ("touched", "untouched", "walking"):
                 folder = Path(tmp) / ("%s-%d" % (set_name, seed))
-                tapgen.generate(sources, folder, odr=odr, seed=seed, max_seconds=max_seconds, split=split,
-                                taps=set_name != "untouched",
-                                mix=tapgen.UNTOUCHED_MIX if set_name == "untouched" else tapgen.TOUCHED_MIX,
-                                walking=set_name == "walking")
+                tapgen.generate_set(sources, folder, set_name, seed, split, odr, max_seconds)
                 r, h = run_set(folder, odr, range_g, params, set_name, seed, progress)
                 # the labelled touches, found or not (recall's denominator)
                 with open(folder / "taps.csv", newline="") as f:
@@ -211,15 +208,9 @@ def main(argv=None):
     ap.add_argument("--seeds", default=None, metavar="FIRST-LAST",
                     help="generator seeds of the split (default: its first two)")
     args = ap.parse_args(argv)
-    first = tapsplit.seeds(args.split).start
     try:
-        try:
-            lo, hi = (int(s) for s in args.seeds.split("-")) if args.seeds else (first, first + 1)
-        except ValueError:
-            raise tapsplit.SplitError("--seeds %r is not FIRST-LAST" % args.seeds) from None
-        for seed in (lo, hi):
-            tapsplit.check_seed(args.split, seed)
-        hours, rows = collect(args.dirs, args.split, range(lo, hi + 1), progress=lambda m: print(m, file=sys.stderr))
+        seeds = tapsplit.parse_seeds(args.split, args.seeds)
+        hours, rows = collect(args.dirs, args.split, seeds, progress=lambda m: print(m, file=sys.stderr))
     except (rs.RecordingError, tapsplit.SplitError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

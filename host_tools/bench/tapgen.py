@@ -248,7 +248,7 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
         names, labels = _read_labels(src)
         fieldnames = fieldnames or names
         for path in recordings(src):
-            if split is not None and tapsplit.split_of(path.name) != split:
+            if split is not None and not tapsplit.in_split(path.name, split):
                 continue
             name = path.name if path.name not in seen else "%s-%s" % (Path(src).name, path.name)
             seen.add(name)
@@ -301,6 +301,20 @@ def generate(sources, out_dir, odr=400, seed=1, max_seconds=120.0, distractors_p
             "seconds": round(total_s, 1)}
 
 
+# the bench's sets (taps.bench_suite, tapfeat, tapwhy): touches among the
+# day's transients, the untouched day, and touches while walking
+SETS = ("touched", "untouched", "walking")
+
+
+def generate_set(sources, out_dir, name, seed, split=None, odr=400, max_seconds=120.0, progress=None):
+    """One of SETS for a seed, as the bench suite makes it (generate())."""
+    if name not in SETS:
+        raise ValueError("unknown set %r (use %s)" % (name, ", ".join(SETS)))
+    return generate(sources, out_dir, odr=odr, seed=seed, max_seconds=max_seconds, progress=progress, split=split,
+                    taps=name != "untouched", mix=UNTOUCHED_MIX if name == "untouched" else TOUCHED_MIX,
+                    walking=name == "walking")
+
+
 def add_arguments(parser):
     parser.add_argument("sources", nargs="+", metavar="SRC_DIR", help="folders of recordings (CSV t_ms,x,y,z in g)")
     parser.add_argument("out", metavar="OUT_DIR", help="folder to write the tap set to (created)")
@@ -312,7 +326,8 @@ def add_arguments(parser):
                         help="also add non-touch transients (heel strikes, chest swings and knocks, table knocks, "
                              "bag rattle), per minute")
     parser.add_argument("--split", choices=tapsplit.SPLITS, default=None,
-                        help="only this split's recordings, and a seed of it (tune: 1-999, heldout: 1000-1999)")
+                        help="only this split's recordings, and a seed of it (tune: 1-999, heldout: 1000-1999, "
+                             "heldout2: the held-out recordings with seeds 2000-2999)")
     parser.add_argument("--no-taps", action="store_true", help="add no touches (an untouched set)")
     parser.add_argument("--walking", action="store_true",
                         help="also lay heel strikes over the whole of every recording, next to touches too "

@@ -114,6 +114,16 @@ def read_distractors(folder):
     return out
 
 
+def read_positions(folder):
+    """{file: position} from folder/labels.csv (the source's: wrist, neckpouch,
+    backpocket...), or {} without one."""
+    path = Path(folder) / "labels.csv"
+    if not path.exists():
+        return {}
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return {row["file"]: row.get("position") or "" for row in csv.DictReader(f) if row.get("file")}
+
+
 def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
     """Feed int16 mg samples (interleaved x, y, z) to the firmware detector in
     the MicroPython VM; returns [(t_ms from the first sample, strength_mg)].
@@ -190,6 +200,7 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                 raise BenchError(str(e)) from None
             labels = read_taps(folder, [p.name for p in paths])
             distractors = read_distractors(folder)
+            positions = read_positions(folder)
             for path in paths:
                 if progress:
                     progress("taps: %s" % path)
@@ -228,6 +239,8 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                     files_out[-1]["expected_tau_ms"] = [tau for _, tau in labels[path.name]]
                 if path.name in distractors:
                     files_out[-1]["distractors"] = distractors[path.name]
+                if positions.get(path.name):
+                    files_out[-1]["position"] = positions[path.name]
                 if stats:
                     files_out[-1]["motion" if board is not None else "detector"] = stats
     if not files_out:
@@ -256,6 +269,7 @@ def summarise(files):
     suspects_free = 0
     kinds = {}
     bands = {}
+    places = {}
     for f in files:
         expected = f["expected_taps_ms"] or []
         hours += f["hours"]
@@ -271,6 +285,10 @@ def summarise(files):
         matched += len(pairs)
         errors += [d - e for d, e in pairs]
         f["found"] = len(pairs)
+        if expected and f.get("position"):
+            pl = places.setdefault(f["position"], [0, 0])
+            pl[0] += len(expected)
+            pl[1] += len(pairs)
         if f.get("expected_tau_ms"):
             found_at = {e: d for d, e in pairs}
             for e, tau in zip(expected, f["expected_tau_ms"]):
@@ -309,6 +327,11 @@ def summarise(files):
             b = bands[name]
             s["by_contact_ms"][name] = dict({"labelled": b["labelled"], "found": b["found"],
                                              "recall": round(b["found"] / b["labelled"], 4)}, **_errors(b["errors"]))
+    if places:
+        # where the recording under the touches was worn: a pin is touched
+        # on a lanyard, a clip or in the hand, never in a trouser pocket
+        s["by_position"] = {k: {"labelled": v[0], "found": v[1], "recall": round(v[1] / v[0], 4)}
+                            for k, v in sorted(places.items())}
     if kinds:
         s["distractors"] = kinds
     motion = [f["motion"] for f in files if "motion" in f]
@@ -368,7 +391,7 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
             # the split's real recordings whole, linked (not copied) into one folder
             for src in data_dirs:
                 for path in tapgen.recordings(src):
-                    if tapsplit.split_of(path.name) == split:
+                    if tapsplit.in_split(path.name, split):
                         target = Path(real_dir) / path.name
                         if not target.exists():
                             os.symlink(path.resolve(), target)
