@@ -16,9 +16,14 @@ from cloudpin.supervisor import Supervisor
 
 # A lit LED draws about 5 mA, twice the whole pin's budget (docs/power.md):
 # the boot colour shows for a moment, a low battery as a short red flash on
-# each battery reading (every status line).
+# each battery reading (every status line). "Tap again" (the handshake found
+# no partner it could be sure of, issue 9) is the wearer's to see: three
+# short yellow blinks. (A friend made shows on the M5's card; a flash for
+# it would be a task allocated at the tap's heap peak: 640 bytes of the
+# M5's thin margin, docs/designs.md.)
 _BOOT_LED_MS = 2000
 _LOW_FLASH_MS = 100
+_AGAIN_BLINK_MS = 150
 
 PACK_PATH = "pack.bin"  # the event pack, compiled (cloudpin pack build), beside board.json
 
@@ -72,6 +77,8 @@ class App:
         # Services talk through the bus (tap -> handshake -> friends -> designs)
         self.bus = Bus(log.child("bus"))
         mark("bus")
+        if hw.led is not None:
+            self.bus.subscribe(bus_topics.TAP_AGAIN, self._on_again)
         self.radio = self.friends = self.updates = self.meet = self.phone = None
         if hw.ble is not None and hw.nvs is not None and hw.rtc is not None:
             self._social(hw, log, mark)
@@ -200,11 +207,17 @@ class App:
         if self.battery_low.low and self.hw.led is not None:
             asyncio.create_task(self._flash("red", _LOW_FLASH_MS))
 
-    async def _flash(self, colour, ms):
+    def _on_again(self, reason):
+        asyncio.create_task(self._flash("yellow", _AGAIN_BLINK_MS, 3))
+
+    async def _flash(self, colour, ms, n=1):
         led = self.hw.led
-        led.set(colour)
-        await self._sleep_ms(ms)
-        led.set("off")
+        for i in range(n):
+            if i:
+                await self._sleep_ms(ms)
+            led.set(colour)
+            await self._sleep_ms(ms)
+            led.set("off")
 
     def summary(self):
         # badge= lets `cloudpin logs` label every port without stopping the app

@@ -135,3 +135,39 @@ def test_a_detected_tap_is_published_on_the_app_bus():
     app.motion._tap(1234, 950)  # what the pipeline calls when its detector fires
     assert got == [(1234, 950)]
     assert any("tap t_ms=1234 mg=950" in ln for ln in lines), lines
+
+
+def test_the_wearer_sees_tap_again_on_the_led():
+    # issue 9: the pin that cannot be sure whom it touched signals "tap
+    # again" on its LED rather than guess
+    from cloudpin import bus as topics
+    from cpsim import world as world_mod
+
+    board = dict(_BOARD, led={"type": "rgb", "pins": [25, 26, 27], "active_low": True})
+    dev = World().device("p")
+    dev.attach_i2c(0, LIS3DH(int1=34, int2=39))
+    hw = board_layer.build(board, Logger("app", sink=[].append).child("board"), wdt_timeout_ms=0, with_ble=False)
+    app = App(hw, Logger("app", sink=[].append), status_every_ms=100000)
+    seen = []
+    led_set = hw.led.set
+
+    def record(colour):
+        seen.append((world_mod.current().world.clock.now_ms(), colour))
+        led_set(colour)
+
+    hw.led.set = record
+
+    async def main():
+        await app._sleep_ms(3000)  # the boot colour is over
+        seen.clear()
+        app.bus.publish(topics.TAP_AGAIN, "crowded")
+        await app._sleep_ms(2000)
+        app.bus.publish(topics.FRIEND, 0, 5000)
+        await app._sleep_ms(2000)
+
+    dev.world.start(dev, app.main(run_ms=8000))
+    dev.world.start(dev, main())
+    dev.world.run_for(8000)
+    t0 = seen[0][0]
+    assert [(t - t0, c) for t, c in seen] == [(0, "yellow"), (150, "off"), (300, "yellow"), (450, "off"),
+                                              (600, "yellow"), (750, "off")], seen
