@@ -59,6 +59,7 @@ def test_no_re_touch_for_friends_an_old_touch_or_the_end_of_the_run():
     w = Wearers(CFG, TAPS, logs, keys, 6000)
     _again(logs["b"], 1500)
     assert w.after(1600) == []  # at 3.5 s: the run's end less the handshake's 3 s is 3 s
+    assert w.past_end == 1
 
 
 def test_re_touches_are_reported_apart_and_never_counted_as_made():
@@ -124,3 +125,19 @@ def test_bad_wearers_are_refused_naming_the_field(wearers, field):
     with pytest.raises(sim.ScenarioError) as e:
         sim.validate(sc)
     assert field in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_the_cli_turns_wearers_on_for_any_scenario(tmp_path, capsys):
+    import json
+
+    from host_tools.cli import main
+
+    path = tmp_path / "crowd.json"
+    path.write_text(json.dumps(dict(CROWD, duration_s=4.0)))
+    assert main(["sim", str(path), "--wearers", "1.0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: wearers.tap_again_after_s: 1.0 is below 1.5"]
+    assert main(["sim", str(path), "--wearers", "2", "--wearers-tries", "2"]) == 0
+    out, err = capsys.readouterr()
+    m = json.loads(out)["metrics"]["social"]
+    assert m["retaps"] == 0 and m["retaps_past_end"] == 1  # 4 s: no room for the re-touch
+    assert "too near the run's end" in err

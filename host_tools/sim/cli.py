@@ -19,6 +19,7 @@ import sys
 
 from host_tools.sim import runner
 from host_tools.sim.scenario import ScenarioError, load
+from host_tools.sim.scenario import _wearers as wearers
 
 
 def add_arguments(p):
@@ -27,6 +28,12 @@ def add_arguments(p):
                    help="folder (or CSV) of walking recordings to add to the shipped walk; repeatable")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.add_argument("--wearers", type=float, default=None, metavar="S",
+                   help="wearers answer every \"tap again\": the pair touches again S s later (1.5..60; sets the "
+                        "scenario's wearers.tap_again_after_s; made and missed still count first touches, re-touches "
+                        "are reported apart: docs/sim.md)")
+    p.add_argument("--wearers-tries", type=int, default=None, metavar="N",
+                   help="re-touches per intended touch with --wearers (1..5, default 1)")
     p.add_argument("--trace", action="store_true",
                    help="add tap_trace: per intended tap, each pin's detection, radio start, frames heard from its "
                         "partner and the nearest others, its choice and why it failed (host_tools/sim/trace.py)")
@@ -39,6 +46,9 @@ def run(args):
         sc = load(args.scenario)
         if args.seed is not None:
             sc["seed"] = args.seed
+        if args.wearers is not None or args.wearers_tries is not None:
+            sc["wearers"] = wearers({"tap_again_after_s": args.wearers if args.wearers is not None else 2.0,
+                                     "tries": args.wearers_tries if args.wearers_tries is not None else 1})
         result = runner.simulate(sc, args.recordings, progress=say, warn=warn, trace=args.trace)
     except (ScenarioError, runner.SimError) as e:
         print("error: %s" % e, file=sys.stderr)

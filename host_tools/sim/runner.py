@@ -435,6 +435,8 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
                     b / 1000.0, sc["duration_s"], b / 1000.0 / max(1e-9, now - t0)))
         wall = time.perf_counter() - t0
         result = _result(sc, w, pins, wall, t0 - t_build, None if wearers is None else wearers.retaps)
+        if wearers is not None:
+            result["metrics"]["social"]["retaps_past_end"] = wearers.past_end
         if tracer is not None:
             result["tap_trace"] = tracer.explain(sc["taps"], lambda pid: result["pins"][pid].get("friends") or [],
                                                  result["missed_taps"])
@@ -614,6 +616,9 @@ def summary(result):
                          "%d more after a prompt (%s with prompts; first touch to friendship p95 %s)" % (
                              s["retaps"], s["made"], s["intended_taps"], share(s["made_share"]), s["made_after_prompt"],
                              share(s["made_with_prompts_share"]), ms(s["tap_to_friendship_after_prompt_ms"]["p95"])))
+            if s.get("retaps_past_end"):
+                lines.append("  %d prompts came too near the run's end for a re-touch (lengthen duration_s)" %
+                             s["retaps_past_end"])
     if "tap_trace" in result:
         causes = {}
         for t in result["tap_trace"]:

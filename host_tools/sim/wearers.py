@@ -37,6 +37,7 @@ class Wearers:
         self.retaps = []  # {"t_ms", "a", "b", "of"}: of = the intended touch's index
         self._read = {pid: 0 for pid in logs}
         self._answered = set()  # touches (their index in self.touches) already answered
+        self.past_end = 0  # prompts whose re-touch the run would have cut (metrics: retaps_past_end)
 
     def _friends(self, a, b):
         fa, fb = self.keys.fk[a][:4].hex(), self.keys.fk[b][:4].hex()
@@ -63,6 +64,7 @@ class Wearers:
                     continue
                 when = max(t + self.after_ms, now_ms + LEAD_MS)
                 if when > self.last_ms:
+                    self.past_end += 1
                     continue
                 self.touches.append((when, a, b, of))
                 self.retaps.append({"t_ms": when, "a": a, "b": b, "of": of})
