@@ -35,6 +35,7 @@ TOUCH_M = 0.02  # two pins touching: a couple of centimetres apart
 TOUCH_HOLD_MS = 5000  # after a touch the two wearers stay face to face this long
 TOUCH_STEP_MS = 50  # the pair's distance is updated this often during the reach and withdrawal
 TOUCH_MOVE_MS = (-1200, 1600)  # ...which lie within this span of the contact (tapmodel ranges)
+HANDSHAKE_MS = 3000  # a touch's handshake is over this long after it (p95 1.5 s, tap again within ~2.5 s)
 MATCH_MS = (-100, 150)  # a detected tap this close to an injected one is that tap
 HOLD_US = 1000000  # a standing walker's orientation: the recording's mean over 1 s
 MAX_SHIFT_S = 30.0  # walkers start their recording up to this far in (not in step)
@@ -396,6 +397,13 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
     trace: add `tap_trace`, why each intended tap did or did not become a
     friendship (host_tools/sim/trace.py)."""
     t_build = time.perf_counter()
+    end_ms = sc["duration_s"] * 1000
+    for t in sc["taps"]:
+        if t["t_ms"] > end_ms - HANDSHAKE_MS:
+            (warn or (lambda m: print(m, file=sys.stderr)))(
+                "warning: the touch of %s and %s at %.3f s is less than %d s before the run's end: its handshake may "
+                "be cut (missed, or half-committed with the other pin holding it pending)" % (
+                    t["a"], t["b"], t["t_ms"] / 1000.0, HANDSHAKE_MS // 1000))
     w, pins = build(sc, recordings, warn)
     by_id = {p.spec["id"]: p for p in pins}
     tracer = None
@@ -477,10 +485,26 @@ def _quiet_close(w):
     from cpsim import world as world_mod
 
     loop = getattr(w._runner, "loop", None)
+    tasks = []
     if isinstance(loop, asyncio.AbstractEventLoop):
-        for task in asyncio.all_tasks(loop):
+        tasks = list(asyncio.all_tasks(loop))
+        for task in tasks:
             task._log_destroy_pending = False
     world_mod.reset()
+    # ... and their coroutines are closed here, not whenever the garbage
+    # collector finds them: closing one runs firmware code (a service's
+    # handlers, `finally` blocks that await), which then raised "no running
+    # event loop" inside whatever the next run was doing (once an ast.parse,
+    # left with a broken recursion count: SystemError).
+    for task in tasks:
+        coro = task.get_coro()
+        for _ in range(8):  # a coroutine that awaits in a `finally` takes another close
+            try:
+                coro.close()
+            except BaseException:
+                pass
+            if getattr(coro, "cr_frame", None) is None:
+                break
 
 
 def _close(src):
