@@ -97,29 +97,41 @@ MAGIC = b"CPK1"
 
 
 class _Reader:
+    """Reads a compiled pack's fields in order, by index: no slice per
+    number (the slices took 2.4 KB of the VM's heap per sport record read,
+    tests/fw/test_designs_card_records.py), a memoryview per text or design
+    into the one view made here."""
+
     def __init__(self, data):
-        self.d = data
+        self.d = memoryview(data)
         self.o = 0
 
-    def take(self, n):
-        if self.o + n > len(self.d):
+    def at(self, n):
+        """Where the next n bytes start; past them."""
+        o = self.o
+        if o + n > len(self.d):
             raise PackError("pack file: truncated")
-        self.o += n
-        return self.d[self.o - n:self.o]
+        self.o = o + n
+        return o
 
     def u8(self):
-        return self.take(1)[0]
+        return self.d[self.at(1)]
 
     def u32(self):
-        b = self.take(4)
-        return b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
+        o = self.at(4)
+        d = self.d
+        return d[o] | d[o + 1] << 8 | d[o + 2] << 16 | d[o + 3] << 24
 
-    def text(self, most):
+    def text(self, most, keep):
+        """A text of 1 to `most` bytes; "", skipped unread, unless keep."""
         n = self.u8()
         if not 1 <= n <= most:
             raise PackError("pack file: a text of %d bytes" % n)
+        o = self.at(n)
+        if not keep:
+            return ""
         try:
-            return str(self.take(n), "utf-8")
+            return str(self.d[o:o + n], "utf-8")
         except UnicodeError:
             raise PackError("pack file: text is not UTF-8")
 
@@ -186,7 +198,10 @@ class _Records:
             with open(self.path, "rb") as f:
                 f.seek(self.at[i])
                 rec = f.read(self.at[i + 1] - self.at[i])
-            got = _card_fields(rec)
+            r = _Reader(rec)
+            got = _record(r, False)  # a card or an LED pattern uses no id
+            if r.o != len(rec):
+                raise PackError("pack file: a sport's record changed")
         except (OSError, PackError):
             return ("", "?", 0, (), b"")[self.field]  # not kept: the file may come back
         c[2], c[3], c[0], c[1] = c[0], c[1], i, got
@@ -200,10 +215,12 @@ class _Records:
         return tuple(self) == tuple(other)
 
 
-def _record(r):
-    """(id, short, kind, leds, design, n, extra) of the sport record at r."""
-    sid = r.text(24)
-    short = r.text(SHORT_MAX)
+def _record(r, with_id):
+    """(id, short, kind, leds, design, n, extra) of the sport record at r,
+    the design a view into r's data; the id "", its length checked but not
+    decoded, unless with_id."""
+    sid = r.text(24, with_id)
+    short = r.text(SHORT_MAX, True)
     k = r.u8()
     if k >= N_KINDS:
         raise PackError("pack file: task kind %d" % k)
@@ -218,53 +235,11 @@ def _record(r):
         if c >= len(LED_COLOURS):
             raise PackError("pack file: LED colour %d" % c)
         led.append(LED_COLOURS[c])
-    size = r.u8()
-    size |= r.u8() << 8
-    d = r.take(size)
+    size = r.u8() | r.u8() << 8
+    o = r.at(size)
+    d = r.d[o:o + size]
     check_design(d)
-    return (sid, short, k, tuple(led), bytes(d), n, extra)
-
-
-def _card_fields(rec):
-    """_record()'s tuple for the sport record rec (its bytes, read from the
-    file when a card or an LED pattern asks) with what they use: the short
-    name, the LED colours and the design (a view into rec); the id, kind and
-    numbers stay out (None, 0). Checked as _record() checks them, reading
-    the bytes by index: a _Reader's slices took 2.4 KB of the VM's heap per
-    record read, this about 0.4 KB (tests/fw/test_designs_card_records.py)."""
-    try:
-        o = 1 + rec[0]  # past the id
-        if not 2 <= o <= 25:
-            raise PackError("pack file: a text of %d bytes" % rec[0])
-        n = rec[o]
-        if not 1 <= n <= SHORT_MAX or o + 1 + n > len(rec):
-            raise PackError("pack file: a text of %d bytes" % n)
-        mv = memoryview(rec)
-        short = str(mv[o + 1:o + 1 + n], "utf-8")
-        o += 1 + n
-        if rec[o] >= N_KINDS:
-            raise PackError("pack file: task kind %d" % rec[o])
-        o += 9  # kind, n, extra
-        m = rec[o]
-        if not 1 <= m <= LED_MAX:
-            raise PackError("pack file: %d LED colours" % m)
-        led = []
-        for j in range(o + 1, o + 1 + m):
-            if rec[j] >= len(LED_COLOURS):
-                raise PackError("pack file: LED colour %d" % rec[j])
-            led.append(LED_COLOURS[rec[j]])
-        o += 1 + m
-        size = rec[o] | rec[o + 1] << 8
-        o += 2
-        if o + size != len(rec):
-            raise PackError("pack file: truncated")
-        d = mv[o:]
-        check_design(d)
-    except IndexError:
-        raise PackError("pack file: truncated")
-    except UnicodeError:
-        raise PackError("pack file: text is not UTF-8")
-    return (None, short, 0, tuple(led), d, 0, 0)
+    return (sid, short, k, tuple(led), d, n, extra)
 
 
 def from_bytes(data, path=None):
@@ -279,27 +254,37 @@ def from_bytes(data, path=None):
     if binascii.crc32(memoryview(data)[8:]) != crc:
         raise PackError("pack file: CRC mismatch (torn or corrupt)")
     p = Pack()
-    p.event = r.text(NAME_MAX * 4)
+    p.event = r.text(NAME_MAX * 4, True)
     p.count = r.u8()
     if not 1 <= p.count <= MAX_SPORTS:
         raise PackError("pack file: %d sports" % p.count)
-    ids, kinds, at = [], bytearray(), array("i")
+    # The arrays made at their size and, on the pin, the ids read once every
+    # record is checked: read between each record's garbage, the ids left the
+    # heap strewn with small blocks and no run for the card's 2 KB band
+    # (tests/test_designs_m5.py, the check's 512 bytes to spare).
+    c = p.count
+    ids, kinds, at = [], bytearray(c), array("i", bytes(4 * (c + 1)))
+    p.n, p.extra = array("i", bytes(4 * c)), array("i", bytes(4 * c))
     shorts, leds, designs = [], [], []
-    for _ in range(p.count):
-        at.append(4 + r.o)
-        rec = _record(r)
-        ids.append(rec[0])
-        kinds.append(rec[2])
-        p.n.append(rec[5])
-        p.extra.append(rec[6])
+    for i in range(c):
+        at[i] = 4 + r.o
+        rec = _record(r, path is None)
+        kinds[i] = rec[2]
+        p.n[i] = rec[5]
+        p.extra[i] = rec[6]
         if path is None:
+            ids.append(rec[0])
             shorts.append(rec[1])
             leds.append(rec[3])
-            designs.append(rec[4])
+            designs.append(bytes(rec[4]))
         rec = None
     if r.o != len(r.d):
         raise PackError("pack file: %d bytes after the last sport" % (len(r.d) - r.o))
-    at.append(4 + r.o)
+    at[c] = 4 + r.o
+    if path is not None:
+        for i in range(c):
+            r.o = at[i] - 4
+            ids.append(r.text(24, True))
     p.ids, p.kinds = tuple(ids), bytes(kinds)
     if path is None:
         p.shorts, p.leds, p.designs = tuple(shorts), tuple(leds), tuple(designs)
