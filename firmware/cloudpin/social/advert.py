@@ -36,14 +36,20 @@ INVALID = const(-2)  # ours, but a version, kind or length this pin does not rea
 # not yet assigned one. The event's organiser must put its own here before
 # pins ship (core spec supplement: 0xFFFF must not be used in shipping products).
 COMPANY_ID = const(0xFFFF)
-ADV_LEN = const(31)
-PAYLOAD_LEN = const(24)
+_ADV_LEN = const(31)  # private as _PAYLOAD_LEN and _MAC_LEN (read here only): folded, no global kept
+_PAYLOAD_LEN = const(24)
 RID_LEN = const(6)
 PEER_LEN = const(4)
-MAC_LEN = const(10)
+_MAC_LEN = const(10)
 EPOCH_S = const(900)  # RID rotation, with the random address: 15 minutes
 TAP_AGE_MAX = const(0xFFFF)
 MAX_FRIENDS = const(1024)  # what a Recognizer holds; the friend list's bound
+# UPDATE's 24-bit salt: the sender's clock as its burst began and two flags
+# (social/updates.py sets them, social/clocksync.py reads them). Named here,
+# where the block is described: a pin with no friends never loads clocksync.
+SALT_PHASE = const(0x3FFFFF)  # UTC ms mod 2^22 (70 minutes)
+SALT_SYNCED = const(0x400000)  # the sender agrees with its friends (ClockSync.synced)
+SALT_SET = const(0x800000)  # its clock was set (cloudpin.clockset: the desk, or a set friend)
 _PIECE_BITS = const(10)  # Recognizer: slots in pieces of 1,024 (4 KB each),
 _PIECE_SLOTS = const(1024)  # 1, 2 or 4 of them: >= 4 slots a friend
 _PIECES = const(4)
@@ -120,7 +126,7 @@ class Frame:
         self.tap_age_ms = 0  # TAP fields
         self.peer = bytearray(PEER_LEN)
         self.tx_power = 0
-        self.mac = bytearray(MAC_LEN)
+        self.mac = bytearray(_MAC_LEN)
 
 
 def _find(data):
@@ -139,7 +145,7 @@ def _find(data):
         if ours:
             if found != NOT_OURS:
                 return INVALID  # two of ours in one advertisement: not a pin's
-            found = i + 4 if ln == 3 + PAYLOAD_LEN else INVALID
+            found = i + 4 if ln == 3 + _PAYLOAD_LEN else INVALID
         i += 1 + ln
     return found
 
@@ -168,7 +174,7 @@ def decode(data, frame):
             frame.peer[i] = data[o + 9 + i] & 0xFF
         p = data[o + 13] & 0xFF
         frame.tx_power = p - 256 if p > 127 else p
-        for i in range(MAC_LEN):
+        for i in range(_MAC_LEN):
             frame.mac[i] = data[o + 14 + i] & 0xFF
         kind = KIND_TAP
     else:
@@ -184,7 +190,7 @@ def _header(adv, head):
     adv[0] = 2
     adv[1] = _AD_FLAGS
     adv[2] = _FLAGS
-    adv[3] = 3 + PAYLOAD_LEN
+    adv[3] = 3 + _PAYLOAD_LEN
     adv[4] = _AD_MANUFACTURER
     adv[5] = COMPANY_ID & 0xFF
     adv[6] = COMPANY_ID >> 8
@@ -203,7 +209,7 @@ class Advertiser:
         self._rid_aes = cryptolib.aes(rik, 1)
         self._stats_aes = cryptolib.aes(sk, 1)
         self._tap = TapMac(tap_key)
-        self.adv = bytearray(ADV_LEN)
+        self.adv = bytearray(_ADV_LEN)
         self.rid = bytearray(RID_LEN)
         self.epoch = -1
         self._plain = bytearray(16)
@@ -219,8 +225,8 @@ class Advertiser:
     def update(self, steps, made, salt):
         """UPDATE frame: today's steps and friends made, for friends only.
         `salt` (24 bits) varies the block between frames of one epoch whose
-        stats did not change; the update service puts its clock there (UTC
-        ms mod 2^23 and a "synced" bit: social/clocksync.py), which differs
+        stats did not change; the update service puts its clock there
+        (SALT_PHASE and the SALT_SYNCED and SALT_SET flags), which differs
         every window and only friends can read."""
         p = self._plain
         steps = min(max(steps, 0), 0xFFFFFF)
@@ -286,7 +292,7 @@ class TapMac:
 
     def sign(self, buf, o, epoch):
         self._run(buf, o, epoch)
-        for i in range(MAC_LEN):
+        for i in range(_MAC_LEN):
             buf[o + 14 + i] = self._out[i]
 
     def check(self, frame, epoch):
@@ -305,7 +311,7 @@ class TapMac:
         b[15] = frame.tx_power & 0xFF
         self._aes.encrypt(b, self._out)
         diff = 0
-        for i in range(MAC_LEN):
+        for i in range(_MAC_LEN):
             diff |= self._out[i] ^ frame.mac[i]
         return diff == 0
 

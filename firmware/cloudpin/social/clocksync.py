@@ -5,7 +5,7 @@
 # instants on every pin for 2 s, so after minutes two friends no longer meet.
 #
 # Each friend's 2-second UPDATE burst carries, in its encrypted block's salt,
-# the friend's clock as the burst began (UTC ms mod 2^24: only friends read
+# the friend's clock as the burst began (UTC ms mod 2^22: only friends read
 # it). A pin scans a little before and after its own burst and notes when it
 # first and last heard each friend (ms from its own burst's start): where the
 # friend's burst began on our clock (place()) against the friend's clock then
@@ -28,6 +28,7 @@
 # document; the RTC itself survives every reset but a power-on.
 from micropython import const
 
+from cloudpin.social.advert import SALT_PHASE, SALT_SET, SALT_SYNCED
 from cloudpin.store import Store
 
 MAX_STEP_MS = const(2500)  # a window's correction at most (a hostile friend moves us this much, once)
@@ -67,18 +68,15 @@ def place(first, last, pre, window, post, adv_ms):
     return a0 if a1 is None else (a0 + a1) // 2
 
 
-PHASE_MASK = const(0x3FFFFF)  # our clock in an UPDATE block: UTC ms mod 2^22 (70 minutes)
-SYNCED_BIT = const(0x400000)  # ... whether we agree with our friends (ClockSync.synced)
-SET_BIT = const(0x800000)  # ... and whether our clock was set (cloudpin.clockset: the desk, or a set friend)
 _F_SYNCED = const(1)  # heard(): a friend's flags
 _F_SET = const(2)
 
 
 def wrap(d):
-    """A difference of two clock phases (PHASE_MASK), as -2^21 .. 2^21-1 ms
+    """A difference of two clock phases (advert.SALT_PHASE), as -2^21 .. 2^21-1 ms
     (+-35 minutes: friends are recognised at most an epoch and a half apart,
     advert.epochs_held)."""
-    d &= PHASE_MASK
+    d &= SALT_PHASE
     return d - 0x400000 if d >= 0x200000 else d
 
 
@@ -232,7 +230,7 @@ class ClockSync:
         last = ((q[o + 2] << 8) | q[o + 3]) - 32768
         a = place(first, last, pre, window, post, adv_ms)
         self._deltas[self._nd] = wrap(c - c0) - a
-        self._flags[self._nd] = (_F_SYNCED if c & SYNCED_BIT else 0) | (_F_SET if c & SET_BIT else 0)
+        self._flags[self._nd] = (_F_SYNCED if c & SALT_SYNCED else 0) | (_F_SET if c & SALT_SET else 0)
         self._nd += 1
 
     def end(self):

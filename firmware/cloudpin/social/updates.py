@@ -32,9 +32,6 @@ SCAN_WINDOW_US = const(100000)  # all the time: in a 300-pin hall half-time scan
 _QUEUE = const(16)  # friends read per window at most (more wait for the next one)
 _ENTRY = const(29)  # friend slot u16 | which epoch u8 | RID 6 | block 16 | first, last heard u16 (ms + 32768)
 _T_BIAS = const(32768)  # first/last heard: ms from our burst's start, stored + this
-_PHASE_MASK = const(0x3FFFFF)  # as clocksync.PHASE_MASK, SYNCED_BIT, SET_BIT (not imported without a ClockSync)
-_SYNCED_BIT = const(0x400000)
-_SET_BIT = const(0x800000)
 MET_DELAY_MS = const(3000)  # the window after a tap made a friend: after the handshake (a responder serves 2.5 s)
 # A periodic window of a lost pin (in step with its friends once, but none
 # heard for clocksync.LOST_MS: its plain windows meet only friends whose
@@ -254,13 +251,13 @@ class UpdatesService:
             # mod 2^22, whether we are synced and whether our clock was set):
             # it differs every window, as a salt must, and tells a friend where
             # our clock stood when its scan heard us begin (social/clocksync.py).
-            c = self._c0 = self.now_ms() & _PHASE_MASK
+            c = self._c0 = self.now_ms() & advert.SALT_PHASE
             sync = self.sync
             if sync is not None:
                 if sync.synced():
-                    c |= _SYNCED_BIT
+                    c |= advert.SALT_SYNCED
                 if sync.src is not None:
-                    c |= _SET_BIT
+                    c |= advert.SALT_SET
             adv.start(self.codec.update(steps, made, c), self.adv_ms, prio=UPDATES)
             self._t0 = time.ticks_ms()
             if post:
