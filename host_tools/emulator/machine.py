@@ -12,6 +12,9 @@
 #   virtual badge's default device sets on_reset to exit the VM (see
 #   cpsim/default_device.py).
 from cpsim import compat
+from cpsim import gpio as _gpio
+from cpsim import slowclock as _slowclock
+from cpsim import timebase as _timebase
 from cpsim.world import current
 
 compat.install()
@@ -97,8 +100,6 @@ def lightsleep(time_ms=0):
     wake source. Asleep, the pin's time runs on its slow clock
     (Device.slow_clock, cpsim.slowclock): time_ms is counted on it, and its
     error stays in the pin's ticks, time.time() and RTC afterwards."""
-    from cpsim import gpio, slowclock, timebase
-
     dev = current()
     clock = _clock(dev)
     if not clock.simulated:
@@ -108,33 +109,50 @@ def lightsleep(time_ms=0):
     acct = dev.acct
     was = acct.get_state("cpu")
     acct.state("cpu", "lightsleep")
-    why = [TIMER_WAKE]
-    seen = [-1, None, None]  # pads' levels and wake sources at the last check that said no
-
-    def woken():
-        # The loop asks every sleeping pin after each of its steps; the answer
-        # can only change with a pad's level or the wake sources themselves.
-        e0, e1 = getattr(dev, "ext0_wake", None), getattr(dev, "ext1_wake", None)
-        if dev.gpio_gen == seen[0] and e0 is seen[1] and e1 is seen[2]:
-            return False
-        r = _wake_source(dev)
-        if r:
-            why[0] = r
-            return True
-        seen[0], seen[1], seen[2] = dev.gpio_gen, e0, e1
-        return False
-
+    s = getattr(dev, "_light_sleep", None)
+    if s is None:
+        s = dev._light_sleep = _Sleep(dev)
+    s.why = TIMER_WAKE
+    s.gen = -1
     dev.asleep = True
     t0 = clock.now_us()
     try:
-        if time_ms or _wake_source(dev, armed_only=True):
-            timebase.block(dev, slowclock.sleep_us(dev, t0, int(time_ms * 1000)) if time_ms else None, woken)
+        if time_ms or _wake_source(dev, True):
+            _timebase.block(dev, _slowclock.sleep_us(dev, t0, int(time_ms * 1000)) if time_ms else None, s.woken)
     finally:
         dev.asleep = False
         acct.state("cpu", was or "active")
-        timebase.stepped(dev, slowclock.slept(dev, t0, clock.now_us()))
-    dev.wake_reason = why[0]
-    gpio.run_deferred(dev)
+        _timebase.stepped(dev, _slowclock.slept(dev, t0, clock.now_us()))
+    dev.wake_reason = s.why
+    _gpio.run_deferred(dev)
+
+
+class _Sleep:
+    """A pin's light sleep on simulated time: its wake check and why it
+    woke, made at its first sleep and kept (the chip's call allocates
+    nothing; a closure and two lists a call were VM garbage on the
+    firmware's share)."""
+
+    def __init__(self, dev):
+        self.dev = dev
+        self.why = TIMER_WAKE
+        self.gen = -1  # pads' levels and wake sources at the last check that said no
+        self.e0 = self.e1 = None
+        self.woken = self._woken  # the bound method made once
+
+    def _woken(self):
+        # The loop asks every sleeping pin after each of its steps; the answer
+        # can only change with a pad's level or the wake sources themselves.
+        dev = self.dev
+        e0, e1 = getattr(dev, "ext0_wake", None), getattr(dev, "ext1_wake", None)
+        if dev.gpio_gen == self.gen and e0 is self.e0 and e1 is self.e1:
+            return False
+        r = _wake_source(dev)
+        if r:
+            self.why = r
+            return True
+        self.gen, self.e0, self.e1 = dev.gpio_gen, e0, e1
+        return False
 
 
 def _radio_sleeps(dev):
@@ -148,7 +166,7 @@ def _lightsleep_realtime(dev, clock, time_ms):
     from cpsim import gpio, slowclock
 
     why = TIMER_WAKE
-    if time_ms or _wake_source(dev, armed_only=True):
+    if time_ms or _wake_source(dev, True):
         _radio_sleeps(dev)
         acct = dev.acct
         was = acct.get_state("cpu")
@@ -184,18 +202,20 @@ def _lightsleep_realtime(dev, clock, time_ms):
 def _wake_source(dev, armed_only=False):
     """EXT0_WAKE/EXT1_WAKE when a light-sleep wake source's level is present
     (or, with armed_only, when one is armed at all), else 0."""
-    from cpsim import gpio
-
     e0 = getattr(dev, "ext0_wake", None)
     if e0 is not None and e0[0] is not None and (e0[2] is None or e0[2] & SLEEP):
-        if armed_only or gpio.level(dev, e0[0]) == e0[1]:
+        if armed_only or _gpio.level(dev, e0[0]) == e0[1]:
             return EXT0_WAKE
     e1 = getattr(dev, "ext1_wake", None)
     if e1 is not None and e1[0]:
         if armed_only:
             return EXT1_WAKE
-        levels = [gpio.level(dev, n) for n in e1[0]]
-        if (any(levels) if e1[1] else not any(levels)):
+        high = False  # (a comprehension here made its captured names cells: 64 VM bytes a call)
+        for n in e1[0]:
+            if _gpio.level(dev, n):
+                high = True
+                break
+        if high if e1[1] else not high:
             return EXT1_WAKE
     return 0
 

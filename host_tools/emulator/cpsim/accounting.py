@@ -9,31 +9,41 @@
 # dropped, flash bytes written, ...). Nothing here allocates once every group
 # and counter has been seen, so the sensor and radio paths may call it freely.
 
+# group -> {state: "group.state"}, for every pin of the process: each key made
+# once (a concatenation or a slice a state change allocated in the VM).
+_KEYS = {}
+
 
 class Accounting:
     def __init__(self, clock):
         self.clock = clock
         self.totals = {}  # "group.state" -> microseconds spent, closed intervals
-        self.current = {}  # group -> [state key, since_us]
+        self.current = {}  # group -> [state key, since_us, state]
         self.counts = {}  # name -> int
 
     def state(self, group, state):
         """Put `group` in `state` from now on (closing its previous state)."""
         now = self.clock.now_us()
         cur = self.current.get(group)
+        if cur is not None and cur[2] == state:
+            return
+        keys = _KEYS.get(group)
+        if keys is None:
+            keys = _KEYS[group] = {}
+        key = keys.get(state)
+        if key is None:
+            key = keys[state] = group + "." + state
         if cur is None:
-            self.current[group] = [group + "." + state, now]
+            self.current[group] = [key, now, state]
             return
-        key = cur[0]
-        if key[len(group) + 1:] == state:
-            return
-        self.totals[key] = self.totals.get(key, 0) + now - cur[1]
-        cur[0] = group + "." + state
+        self.totals[cur[0]] = self.totals.get(cur[0], 0) + now - cur[1]
+        cur[0] = key
         cur[1] = now
+        cur[2] = state
 
     def get_state(self, group):
         cur = self.current.get(group)
-        return None if cur is None else cur[0][len(group) + 1:]
+        return None if cur is None else cur[2]
 
     def add_us(self, key, us):
         """Credit `us` to "group.state" in bulk (steady state accounted at once)."""

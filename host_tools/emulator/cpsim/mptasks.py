@@ -17,6 +17,14 @@
 #                                   bound on every resume (the VM has no
 #                                   contextvars), held while it is blocked
 # Every hook does what the original does when no simulated world is bound.
+# A blocking call (Runner.block) runs the scheduler nested, and allocates
+# only what asyncio's run_until_complete does as it starts (two tuples, 64 VM
+# bytes): a chip's call allocates nothing. It has no task or coroutine of its
+# own, and ends with no exception (whose traceback the VM allocates): when
+# its time comes, wait_io_event gives the loop a queue of one task made once,
+# which empties it, and run_until_complete returns as with nothing left to
+# run (a task, a coroutine, a StopIteration and its traceback: 384 VM bytes a
+# time.sleep_ms before).
 from cpsim import cpucost, simtime, timebase  # noqa: F401 (simtime.real)
 from cpsim import world as _world
 
@@ -82,11 +90,22 @@ def _runnable():
     return t is not None and core.ticks_diff(t.ph_key, _ticks()) <= 0
 
 
-class _WakerDone(Exception):
-    # A blocking call's waker task ended in a call nested inside it: the
-    # scheduler pass that ran it was not this call's, so its
-    # run_until_complete would never see it. Raised to end that call.
-    pass
+class _Stopper:
+    # The coroutine of the task that ends a blocking call's loop (Runner.over).
+    def send(self, v):
+        return None
+
+    def throw(self, e):
+        return None
+
+
+class _NoIO:
+    # asyncio's IOQueue as run_until_complete sees it while a blocking call's
+    # loop ends: no stream waits, and nothing to poll.
+    map = None
+
+    def wait_io_event(self, dt):
+        pass
 
 
 def _wait_io_event(self, dt):
@@ -94,13 +113,14 @@ def _wait_io_event(self, dt):
     if clock is None:
         return _orig["wait"](self, dt)
     r = _hook["runner"]
-    if r is not None and r._wakers:
-        r.check_outer()
+    if r is not None and r._limits:
+        if r._ending or r.check_over():
+            return
     limit = _FOREVER if dt < 0 else (clock._us // 1000 + dt) * 1000
     if limit < clock._us:
         limit = clock._us  # due now: the events at this very instant first
     if r is not None:
-        for cap in r._limits:  # every blocking call's end (check_outer looks at them all)
+        for cap in r._limits:  # every blocking call's end (check_over looks at them all)
             if cap < limit:
                 limit = cap
     if self.map:
@@ -118,8 +138,7 @@ def _wait_io_event(self, dt):
             _hook["dirty"] = False
             _orig["wait"](self, 0)  # an IRQ set a ThreadSafeFlag: queue its waiter
         if r is not None and r._limits:
-            r.check_wake()
-            return
+            return  # (the call's end or wake source is checked as this is called again)
 
 
 def _flag_set(self):
@@ -160,11 +179,17 @@ class Runner:
     def __init__(self, world):
         install()
         self.world = world
-        self._limits = []  # innermost blocking call's end, in us
-        self._wakers = []  # (task, woken) of the blocking calls in progress
+        self._limits = []  # the blocking calls in progress: their ends, in us,
+        self._wakers = []  # ... and their wake checks (timebase._never: time.sleep)
         self._held = []  # tasks of blocked pins, queued again when freed
         self._deadline = _FOREVER
-        self._gate = None  # asyncio.Event: a nested blocking call returned
+        # How a blocking call's loop ends (over()): asyncio's queues while
+        # the empty ones and the stopping task stand in for them.
+        self._ending = False
+        self._tasks = self._io = None
+        self._no_tasks = core.TaskQueue()
+        self._no_io = _NoIO()
+        self._stop = core.Task(_Stopper(), core.__dict__)
 
     def start(self, dev, coro):
         cpucost.begin(dev)
@@ -212,76 +237,64 @@ class Runner:
         if clock.now_us() >= until_us or woken():
             return
         cur = core.cur_task
-        # The waker is made on the VM's heap, the firmware's share: when that
-        # fails the firmware sees MemoryError (a chip's call allocates
-        # nothing, but the share is the chip's), and nothing of this call may
-        # stay behind: an end left in _limits capped every later wait at that
-        # instant, and simulated time stood still (the VM spun in poll(0)).
+        # Nothing of this call may stay behind when the nested run raises (a
+        # MemoryError from another pin's hardware): an end left in _limits
+        # capped every later wait at that instant, and simulated time stood
+        # still (the VM spun in poll(0)).
         n = len(self._limits)
-        waker = None
         dev.blocked = True
         try:
             self._limits.append(until_us)
-            waker = _orig["create_task"](self._wait(until_us))
-            self._wakers.append((waker, woken))
-            core.run_until_complete(waker)
-        except _WakerDone:
-            pass
+            self._wakers.append(woken)
+            core.run_until_complete()  # until over() empties its queues
         finally:
-            if len(self._wakers) > n:
-                self._wakers.pop()
-            elif waker is not None:
-                core._task_queue.remove(waker)  # made, never waited for
-            if len(self._limits) > n:
+            if self._ending:
+                self._ending = False
+                core._task_queue, core._io_queue = self._tasks, self._io
+                self._tasks = self._io = None
+            while len(self._limits) > n:  # (a slice would allocate)
                 self._limits.pop()
+            while len(self._wakers) > n:
+                self._wakers.pop()
             dev.blocked = False
             self.release(dev)
             core.cur_task = cur
             dev.bind()
-            # an outer blocking call whose time came while this one ran waits
-            # for its turn (below): it can end now
-            if self._gate is not None:
-                self._gate.set()
-                self._gate = None
 
-    async def _wait(self, until_us):
-        clock = self.world.clock
-        await core.sleep_ms((until_us - clock.now_us() + 999) // 1000)
-        # Blocking calls nest (a second pin blocks while the first one's
-        # call runs the loop): the loop of the call that made this waker
-        # returns only if the waker ends there, so while a deeper call is in
-        # progress, wait for it to return first.
-        while self._wakers and self._wakers[-1][0] is not core.cur_task:
-            if self._gate is None:
-                self._gate = asyncio.Event()
-            await self._gate.wait()
-
-    def check_outer(self):
-        """End the innermost blocking call early (_WakerDone) when its waker
-        ended in a nested pass, or when a call it is nested in is over and
-        the innermost is a light sleep (woken given): the outer pin cannot
-        go on before the inner one returns, so the inner wakes early (a
-        spurious timer wake; its firmware sleeps again). A nested time.sleep
-        is not cut: its pin waits the full time and the outer one with it."""
+    def check_over(self):
+        """End the innermost blocking call (over(); True) when its end came
+        (and every task due before it ran: they would have on the chip) or
+        its wake source fired; or when a call it is nested in is over and the
+        innermost is a light sleep (woken given): the outer pin cannot go on
+        before the inner one returns, so the inner wakes early (a spurious
+        timer wake; its firmware sleeps again). A nested time.sleep is not
+        cut: its pin waits the full time and the outer one with it."""
         ws = self._wakers
         last = len(ws) - 1
-        if ws[last][0].done():
-            raise _WakerDone()
-        self.check_wake()  # (the innermost's own wake source)
-        if ws[last][1] is timebase._never:
-            return
+        end = self._limits[last]
         now = self.world.clock.now_us()
+        if now >= end:
+            t = core._task_queue.peek()
+            if t is None or core.ticks_diff(t.ph_key, _hook["base"] + end // 1000) >= 0:
+                return self.over()
+        elif ws[last]():
+            return self.over()
+        if ws[last] is timebase._never:
+            return False
         for i in range(last):
-            waker, woken = ws[i]
-            if waker.done() or woken() or now >= self._limits[i]:
-                raise _WakerDone()
+            if now >= self._limits[i] or ws[i]():
+                return self.over()
+        return False
 
-    def check_wake(self):
-        # A wake source ended the innermost blocking call early: its waker runs now.
-        waker, woken = self._wakers[-1]
-        if woken() or self.world.clock.now_us() >= self._limits[-1]:
-            core._task_queue.remove(waker)
-            core._task_queue.push(waker)
+    def over(self):
+        # run_until_complete returns once its queue is empty and no stream
+        # waits (a ThreadSafeFlag's waiter does): give it empty ones but for
+        # one task whose step does nothing. Block() puts the real ones back.
+        self._ending = True
+        self._tasks, self._io = core._task_queue, core._io_queue
+        core._task_queue, core._io_queue = self._no_tasks, self._no_io
+        self._no_tasks.push(self._stop)
+        return True
 
     def release(self, dev):
         # in place: it runs as a blocking call ends, also one the heap cut short

@@ -34,7 +34,7 @@
 #     Under CPython each blocked pin's callback waits in a greenlet, so any
 #     number of pins sleep at once and each wakes at its own time. In the VM
 #     blocking calls nest: a light sleep nested in another pin's ends early
-#     (a spurious timer wake) when the outer call ends (mptasks.check_outer).
+#     (a spurious timer wake) when the outer call ends (mptasks.Runner.check_over).
 #   - outside a running world (a board being built before the run, a test's
 #     top level) there is nothing else to run: the clock advances and every
 #     pin's hardware events on the way run (an unbounded wait: one hour).
@@ -97,9 +97,8 @@ def runner(world):
 def _running(world):
     # The scheduler running `world`, if the caller is one of its callbacks.
     if MP:
-        from cpsim import mptasks
-
-        return mptasks.running(world)
+        m = sys.modules.get("cpsim.mptasks")  # (an import statement here allocated 32 VM bytes a call)
+        return None if m is None else m.running(world)
     from cpsim import simloop
 
     return simloop.running(world)
