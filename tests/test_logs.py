@@ -448,3 +448,25 @@ def test_reader_says_when_the_port_is_busy(tmp_path):
         r.join(5)
         held.close()
         vb.stop()
+
+
+def test_identify_names_the_badge_and_loses_none_of_the_restart(tmp_path):
+    # --identify stops the app over the raw REPL and soft-resets it: the
+    # reader still gets the restart from its 'soft reboot' line on (the
+    # session read that line while it waited for it).
+    vb = _badge_with(tmp_path, MAIN_SHORT)
+    c = Collector()
+    stop = threading.Event()
+    vb.start()
+    r = logreader.PortReader(str(vb.link), c.record, c.on_status, stop, baud=921600, identify_badge=True)
+    r.start()
+    try:
+        c.wait_for(lambda c: "failed: OSError" in _messages(c.records))
+        assert any(s.startswith("connected (badge ") for s in c.status), c.status
+        raw = _messages(c.records)
+        assert any(m.endswith("soft reboot") for m in raw), raw
+        assert raw.index("hello badge=00000000000000bb") > [i for i, m in enumerate(raw) if m.endswith("soft reboot")][0]
+    finally:
+        stop.set()
+        r.join(5)
+        vb.stop()

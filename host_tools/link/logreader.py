@@ -61,11 +61,12 @@ print(_b)
 
 
 def identify(port, baud=BAUD):
-    """(open Serial, badge id or None): the id from the badge's NVS identity
-    (or its chip's unique_id) over the raw REPL. This stops the app (Ctrl-C)
-    and soft-resets it afterwards, so it is opt-in (`cloudpin logs
-    --identify`). The port stays open, so the restarted app's first lines
-    are not lost."""
+    """(open Serial, badge id or None, what the badge printed from its 'soft
+    reboot' line on while the session waited for it): the id from the
+    badge's NVS identity (or its chip's unique_id) over the raw REPL. This
+    stops the app (Ctrl-C) and soft-resets it afterwards, so it is opt-in
+    (`cloudpin logs --identify`). The port stays open and the restart's
+    output is handed on, so the restarted app's first lines are not lost."""
     from host_tools.link.session import LinkError, SerialSession
 
     badge = SerialSession(port, baud, wake_timeout=3)
@@ -75,10 +76,11 @@ def identify(port, baud=BAUD):
         badge.restart()
     except LinkError:
         badge.close()  # the app runs again, whatever went wrong
-        return open_port(port, baud), None
+        return open_port(port, baud), None, b""
+    first = badge.reboot_output
     s = badge.detach()
     s.timeout = 0.1
-    return s, (out[-1].strip() if out else None)
+    return s, (out[-1].strip() if out else None), first
 
 
 class PortReader(threading.Thread):
@@ -112,8 +114,9 @@ class PortReader(threading.Thread):
                 continue
             waiting = False
             try:
+                first = b""
                 if self.identify_badge:
-                    s, self.badge = identify(self.port, self.baud)
+                    s, self.badge, first = identify(self.port, self.baud)
                 else:
                     s = open_port(self.port, self.baud)
             except (serial.SerialException, OSError) as e:
@@ -123,7 +126,7 @@ class PortReader(threading.Thread):
             self.connections += 1
             self.on_status(self.port, "connected" + (" (badge %s)" % self.badge if self.badge else ""))
             try:
-                self._read(s)
+                self._read(s, first)
                 # Stopped: what is left of a partial line still counts.
             except (serial.SerialException, OSError):
                 self.on_status(self.port, "disconnected; waiting for it to come back")
@@ -136,8 +139,8 @@ class PortReader(threading.Thread):
             self.classifier.reset()
             self.badge = None
 
-    def _read(self, s):
-        buf = b""
+    def _read(self, s, first=b""):
+        buf = first
         last = time.monotonic()
         while not self.stop_event.is_set():
             data = s.read(s.in_waiting or 1)
