@@ -10,11 +10,12 @@
 # blocking sleep) and charges the pin's CPU model (cpsim.cpucost). A pin's
 # timers move when its clock steps against the world's (shift).
 #
-# A blocking call suspends its pin's callback in a greenlet (when the
-# greenlet package is there): the loop goes on and resumes that callback when
-# the call ends, so any number of pins can be in light sleep at once and each
-# wakes at its own time. Without greenlet a blocking call runs the loop
-# nested inside it, and an outer sleeper cannot wake before the inner one.
+# A blocking call suspends its pin's callback in a greenlet: the loop goes on
+# and resumes that callback when the call ends, so any number of pins can be
+# in light sleep at once and each wakes at its own time. (A blocking call made
+# outside a pin's callback runs the loop nested inside it.) greenlet is
+# required: a fallback that nested every call changed what pins saw (an outer
+# sleeper could not wake before an inner one: taps lost, FIFOs overrun).
 import asyncio
 import contextvars
 from asyncio import base_events, events, tasks
@@ -26,8 +27,8 @@ from cpsim import world as _world
 
 try:
     import greenlet as _greenlet
-except ImportError:  # pragma: no cover - the nested fallback
-    _greenlet = None
+except ImportError:
+    raise ImportError("the simulator needs the greenlet package: make install") from None
 
 PIN = contextvars.ContextVar("cpsim_pin", default=None)
 
@@ -94,8 +95,8 @@ class SimLoop(base_events.BaseEventLoop):
         clock = self.clock
         if clock.now_us() >= until_us or woken():
             return
-        g = _greenlet.getcurrent() if _greenlet is not None else None
-        if g is not None and g.parent is not None and getattr(g, "cpsim_pin", None) is dev:
+        g = _greenlet.getcurrent()
+        if g.parent is not None and getattr(g, "cpsim_pin", None) is dev:
             self._suspend(dev, until_us, woken, g)
             return
         cur = tasks.current_task(self)
@@ -197,9 +198,6 @@ class SimLoop(base_events.BaseEventLoop):
             cpucost.step(dev)
 
     def _run_pin(self, h, dev):
-        if _greenlet is None:
-            h._run()
-            return
         g = _greenlet.greenlet(h._run)
         g.cpsim_pin = dev
         g.switch()
