@@ -18,6 +18,7 @@
 # sleeper could not wake before an inner one: taps lost, FIFOs overrun).
 import asyncio
 import contextvars
+import inspect
 from asyncio import base_events, events, tasks
 from heapq import heappop, heappush
 
@@ -131,11 +132,13 @@ class SimLoop(base_events.BaseEventLoop):
             self._sleeping[dev] = [entry]
         else:
             mine.append(entry)
+        gone = False
         try:
             g.parent.switch()
         except _greenlet.GreenletExit:
             # The loop is gone with this pin asleep (closed, or collected at
             # exit): end its task as cancelled, which asyncio keeps quiet.
+            gone = True
             raise asyncio.CancelledError()
         finally:
             dev.blocked = False
@@ -144,7 +147,8 @@ class SimLoop(base_events.BaseEventLoop):
             self.release(dev)
             if cur is not None:
                 tasks._enter_task(self, cur)
-            dev.bind()
+            if not gone:  # (its flash folder may be gone too: binding it raised past the cancel)
+                dev.bind()
 
     def _unsleep(self, e):
         seq = e[5]
@@ -385,6 +389,12 @@ class Runner:
         for t in asyncio.all_tasks(loop):
             t._log_destroy_pending = False
             t._log_traceback = False
+            c = t.get_coro()
+            if inspect.iscoroutine(c) and inspect.getcoroutinestate(c) == inspect.CORO_CREATED:
+                # made but never run (wait_for's task for a flag's wait(), the
+                # run ended first): closed, or Python warns at exit that it
+                # was never awaited
+                c.close()
         loop.close()
 
 
