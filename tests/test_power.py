@@ -165,8 +165,11 @@ def test_the_probe_measures_each_window_as_the_firmware_opens_it(probed):
     assert alone["on_s"] == pytest.approx(upd["on_s"], abs=0.05)
     assert alone["rx_s"] < (updates.QUIET_MS + 100) / 1000 < upd["rx_s"] / 3
     clock = m["clock window after a new friend"]
-    assert clock["on_s"] == pytest.approx(
-        start + (clocksync.MET_PRE_MS + updates.WINDOW_MS + clocksync.MET_POST_MS) / 1000, abs=0.05)
+    # its burst MET_AFTER_MS after the touch; a first friend's clock module
+    # loads MET_DELAY_MS after the commit, later than MET_PRE_MS before that
+    # burst: it scans less before it (the burst itself is on time)
+    full = start + (clocksync.MET_PRE_MS + updates.WINDOW_MS + clocksync.MET_POST_MS) / 1000
+    assert full - clocksync.MET_PRE_MS / 1000 - 0.05 <= clock["on_s"] <= full + 0.05, clock
     assert m["false tap (ends alone)"]["on_s"] == pytest.approx(start + meet.COLLECT_MS / 1000, abs=0.05)
     assert m["false tap (ends alone)"]["rx_s"] > 0.9 * meet.COLLECT_MS / 1000  # scanning all the tap window
     assert m["cancelled radio start"] == {"on_s": start, "tx_s": 0.0, "rx_s": 0.0, "starts": 1.0, "n": 1,

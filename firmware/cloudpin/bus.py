@@ -14,7 +14,7 @@ from micropython import const
 # publishers and subscribers agree on one list).
 TAP = const(1)  # (t_ms, strength_mg): the tap detector saw a touch
 TAP_AGAIN = const(2)  # (reason,): a handshake could not pick a partner; ask the wearer to tap again
-FRIEND = const(3)  # (slot, t_ms): a friendship was committed (friend store slot)
+FRIEND = const(3)  # (slot, t_ms): a friendship was committed (friend store slot; t_ms: ticks of its tap's touch, else of the commit)
 UPDATE = const(4)  # (slot, steps, made, unix_s): a friend's latest stats were stored
 STEPS = const(5)  # (steps_today, steps_total): the day's count changed (at most once a second)
 DAY = const(6)  # (day,): a new local day started; daily counters were reset

@@ -26,6 +26,8 @@
 #
 # What it keeps (rate, last sync) survives a reset in a small store.Store
 # document; the RTC itself survives every reset but a power-on.
+import time
+
 from micropython import const
 
 from cloudpin.social.advert import SALT_PHASE, SALT_SET, SALT_SYNCED
@@ -47,8 +49,18 @@ _QUARTER_MS = const(900000)
 PATH = "clock.json"
 LEAD_MS = const(9000)  # wake this early before a window (a rate step of up to 6 s, then the margin)
 SETTLE_MS = const(30000)  # between windows, take out the learnt rate this often
-MET_PRE_MS = const(3000)  # ... scanning this long before our burst and after it: the two pins
-MET_POST_MS = const(3000)  # commit up to seconds apart, and each must hear the other
+# The window after a tap made a friend: both pins felt the same touch, so
+# each bursts MET_AFTER_MS after it on its own ticks (tapmatch holds the two
+# taps within 130 ms; two RC clocks move < 25 ms apart in 4.5 s), past the
+# handshake (tap to friendship p95 1.4 s, a responder serves 2.5 s) and
+# before a next round of touches 7 s on (scenarios/mixer.json), scanning
+# MET_PRE_MS before the burst and MET_POST_MS after it: 3 s of radio, where
+# a window timed from each pin's own commit (seconds apart) scanned 3 s each
+# side (8 s). A pin later than that (its first friend's module loads 3 s
+# after the commit) bursts at once.
+MET_AFTER_MS = const(4500)
+MET_PRE_MS = const(500)
+MET_POST_MS = const(500)
 _QUEUE = const(16)  # friends heard in a window (updates._QUEUE)
 
 
@@ -187,9 +199,14 @@ class ClockSync:
         nxt = svc.next_window_ms(now)
         if nxt - now > LEAD_MS and await self._until(svc, nxt - LEAD_MS):
             self.met()
-            await svc.met_delay()
+            burst = time.ticks_add(svc._met_tap, MET_AFTER_MS)
+            wait = time.ticks_diff(burst, time.ticks_ms()) - MET_PRE_MS
+            if wait > 0:
+                await svc.sleep_ms(wait)
             svc._met = False
-            await svc.window(None, MET_PRE_MS, MET_POST_MS, clock_only=True)
+            pre = time.ticks_diff(burst, time.ticks_ms())
+            pre = MET_PRE_MS if pre > MET_PRE_MS else pre if pre > 0 else 0
+            await svc.window(None, pre, MET_POST_MS, clock_only=True)
             return
         self.settle()
         margin = self.widen_ms()
