@@ -70,7 +70,10 @@ BACKLIGHT_ON = 20.0
 # AXP192 quiescent with its DC-DCs and LDOs for the ESP32 and the LCD
 # enabled: ESTIMATE 0.1 mA. X-Powers' AXP192 datasheet (2010, section 5
 # "Electrical Characteristics") is only found as page images and a table of
-# contents here; its quiescent row was not read.
+# contents here; its quiescent row was not read. Against it: a public
+# M5StickC Plus project's power notes put that board's deep-sleep floor at
+# "~2 mA (AXP192 quiescent)", unmeasured and unsourced there; if so the
+# M5StickC Plus's average is ~1.9 mA higher than this table says.
 AXP192_QUIESCENT = 0.1
 # Reference pin's LDO: the board's regulator is an AP2112K-3.3 (boards/
 # cloudpin_ref.json, its description: a common 600 mA LDO for ESP32 boards
