@@ -14,7 +14,7 @@ from micropython import const
 # publishers and subscribers agree on one list).
 TAP = const(1)  # (t_ms, strength_mg): the tap detector saw a touch
 TAP_AGAIN = const(2)  # (reason,): a handshake could not pick a partner; ask the wearer to tap again
-FRIEND = const(3)  # (slot, t_ms): a friendship was committed (friend store slot; t_ms: ticks of its tap's touch, else of the commit)
+FRIEND = const(3)  # (slot, t_ms): a friendship was committed (friend store slot, ticks_ms of the commit)
 UPDATE = const(4)  # (slot, steps, made, unix_s): a friend's latest stats were stored
 STEPS = const(5)  # (steps_today, steps_total): the day's count changed (at most once a second)
 DAY = const(6)  # (day,): a new local day started; daily counters were reset
@@ -34,6 +34,10 @@ RADIO_START = const(11)
 # confirms it; (t_ms, False) cancels it. The handshake starts the radio
 # (~250 ms) on it, so the wait costs the meeting nothing.
 TAP_SUSPECT = const(12)
+# (slot, t_tap): right after FRIEND when a tap's handshake made the friend:
+# t_tap is the ticks_ms of the touch, the one instant both pins felt (the
+# clock's window after a new friend is timed from it, social/clocksync.py).
+MET = const(13)
 _TOPICS = const(16)  # topics are small ints below this
 
 

@@ -596,8 +596,9 @@ class Meet:
         t = time.ticks_ms()
         self.made += 1
         self.log.info("friend slot=%d fk=%s t_ms=%d" % (slot, fk8(fk), t))
-        # the touch's time when a tap made it: both pins felt that instant
-        self.bus.publish(topics.FRIEND, slot, t if self._t_tap is None else self._t_tap)
+        self.bus.publish(topics.FRIEND, slot, t)
+        if self._t_tap is not None:
+            self.bus.publish(topics.MET, slot, self._t_tap)
         return slot
 
     # -- reconciliation (cloudpin.social.recon, loaded while unsettled) -----

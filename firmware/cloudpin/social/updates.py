@@ -97,10 +97,11 @@ class UpdatesService:
         self._t0 = 0  # ticks_ms of our burst's start (the IRQ side times reports from it)
         self._met = False  # a tap just made a friend: open a window with it now (bus.FRIEND)
         self._met_at = 0  # ... at this ticks_ms
-        self._met_tap = 0  # ... whose tap's touch was at this ticks_ms (bus.FRIEND)
+        self._met_tap = 0  # ... whose tap's touch was at this ticks_ms (bus.MET; else the commit's)
         self._no_heap = False  # the clock's module did not fit: plain windows until the next one
         if bus is not None and (sync is not None or make_sync is not None):
             bus.subscribe(topics.FRIEND, self._on_friend)
+            bus.subscribe(topics.MET, self._on_met)
         self.synced = 0  # windows after which the clock was corrected
 
     # --- IRQ side: one scan report --------------------------------------------
@@ -182,7 +183,10 @@ class UpdatesService:
     def _on_friend(self, slot, t_ms):
         self._met = True
         self._met_at = time.ticks_ms()
-        self._met_tap = t_ms  # the touch: clocksync's window after it is timed from it
+        self._met_tap = t_ms  # a reconciled friend: from the commit (a tap's MET follows at once)
+
+    def _on_met(self, slot, t_tap):
+        self._met_tap = t_tap  # the touch: clocksync's window after it is timed from it
 
     async def met_delay(self):
         """Until MET_DELAY_MS after the tap's friendship (its handshake over)."""
