@@ -14,3 +14,24 @@ def test_a_sim_run_leaves_no_warning_at_exit():
     assert out.returncode == 0, out.stderr
     assert '"pins"' in out.stdout
     assert "never awaited" not in out.stderr and "Warning" not in out.stderr and "Task" not in out.stderr, out.stderr
+
+
+def test_a_run_cut_in_a_handshake_closes_its_pins_without_a_warning():
+    # Closing the pins' coroutines runs the firmware's `finally` blocks with
+    # no loop: meet's disconnect makes a flag's wait() for wait_for, which
+    # cannot be awaited then (cpsim.compat: wait_for_ms closes it).
+    import warnings
+
+    from host_tools import sim
+
+    sc = {"name": "end", "seed": 3, "duration_s": 6.0, "room": {"width_m": 4, "depth_m": 4},
+          "event": {"utc_offset_min": 540, "start_utc": 1627027482},
+          "pins": [{"id": "p1", "x": 1.0, "y": 1.0, "facing_deg": 0}, {"id": "p2", "x": 1.6, "y": 1.0, "facing_deg": 180}],
+          "taps": [{"t_ms": 4700, "a": "p1", "b": "p2"}]}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sim.simulate(sim.validate(sc), warn=lambda line: None)
+        import gc
+
+        gc.collect()
+    assert not [str(w.message) for w in seen if "never awaited" in str(w.message)], [(str(w.message), w.filename, w.lineno) for w in seen]

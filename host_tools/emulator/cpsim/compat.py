@@ -34,6 +34,23 @@ class _ThreadSafeFlag:
         self._set = False
 
 
+async def _wait_for_ms(aw, ms):
+    # asyncio.wait_for_ms for CPython. With no loop running (a firmware
+    # `finally` block run as the sim closes a dropped pin's coroutine) the
+    # awaitable made for it (a flag's wait()) is closed, not left for
+    # Python to warn at exit that it was never awaited.
+    import asyncio
+    import inspect
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        if inspect.iscoroutine(aw):
+            aw.close()
+        raise
+    return await asyncio.wait_for(aw, ms / 1000)
+
+
 def install():
     if sys.implementation.name == "micropython":
         return
@@ -82,7 +99,7 @@ def install():
     if not hasattr(asyncio, "sleep_ms"):
         asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
     if not hasattr(asyncio, "wait_for_ms"):
-        asyncio.wait_for_ms = lambda aw, ms: asyncio.wait_for(aw, ms / 1000)
+        asyncio.wait_for_ms = _wait_for_ms
     if not hasattr(asyncio, "ThreadSafeFlag"):
         asyncio.ThreadSafeFlag = _ThreadSafeFlag
     if not hasattr(sys, "print_exception"):
