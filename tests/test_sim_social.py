@@ -194,6 +194,8 @@ def test_a_run_reports_the_social_output_even_before_any_friendship():
     (lambda s: s.update(attackers=[{"id": "x", "x": 1, "y": 1, "kind": "spoof", "tx_dbm": 2.5}]),
      "attackers[0] (x).tx_dbm: expected a whole number"),
     (lambda s: s.update(attackers={"id": "x"}), "attackers: expected a list"),
+    (lambda s: s.update(taps=[{"t_ms": 1, "a": "p1", "b": ["p2"]}]), "taps[0].b: unknown pin ['p2']"),
+    (lambda s: s.update(solo_taps=[{"t_ms": 1, "pin": {"id": "p2"}}]), "solo_taps[0].pin: unknown pin {'id': 'p2'}"),
     (lambda s: s.update(event={"utc_offset_min": 900}), "event.utc_offset_min: 900 is above 840"),
     (lambda s: s.update(event={"utc_offset_min": 1.5}), "event.utc_offset_min: expected a whole number"),
     (lambda s: s.update(event={"start_utc": 5}), "event.start_utc: 5 is below 946684800"),

@@ -79,3 +79,46 @@ def test_the_checker_flags_each_kind_of_bug_and_nothing_in_a_clean_run():
     assert bad(lambda r: r["pins"]["a"].update(unparsed_lines=2))
     assert bad(lambda r: r["pins"]["a"].update(faults=["display"]))  # a's board has no display
     assert bad(lambda r: r["pins"]["a"]["notes"].append("E 900 meet Traceback (most recent call last)"))
+
+
+def _paths(o, p=()):
+    yield p
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from _paths(v, p + (k,))
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from _paths(v, p + (i,))
+
+
+def test_a_mangled_scenario_is_refused_in_one_line_never_crashes_validation():
+    # drawn scenarios with 1-3 fields replaced by junk or removed: a list
+    # where a pin id goes once raised TypeError (unhashable) instead
+    import random
+
+    from host_tools.sim.scenario import ScenarioError
+
+    junk = [None, "x", "", -1, 0, 1e308, float("nan"), [], {}, True, 10 ** 30, [1, 2], {"a": 1}, 2.5, [[0, 0, 0]]]
+    r = random.Random(5)
+    refused = 0
+    for _ in range(3000):
+        sc = unseen.make(r.randrange(1, 60))
+        paths = list(_paths(sc))[1:]
+        for _ in range(r.randint(1, 3)):
+            p = r.choice(paths)
+            o = sc
+            try:
+                for k in p[:-1]:
+                    o = o[k]
+                if r.random() < 0.2 and isinstance(o, dict):
+                    o.pop(p[-1], None)
+                else:
+                    o[p[-1]] = copy.deepcopy(r.choice(junk))
+            except (KeyError, IndexError, TypeError):
+                pass
+        try:
+            validate(sc)
+        except ScenarioError as e:
+            refused += 1
+            assert "\n" not in str(e) and str(e), repr(e)
+    assert refused > 1500, refused  # most junk is refused (some lands where anything goes: a card's role, a name)

@@ -225,7 +225,7 @@ def validate(data):
         pins.append(pin)
 
     def pin_ref(v, where):
-        if v not in ids:
+        if not isinstance(v, str) or v not in ids:
             raise ScenarioError("%s: unknown pin %r" % (where, v))
         return v
 
