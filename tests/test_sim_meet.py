@@ -58,6 +58,9 @@ def test_a_cluster_of_pairs_tapping_at_once_is_not_held_crowded_by_neighbours_th
 # "crowded" (a tap-time estimate of 171 ms over 5 frames: inside the band of
 # pins that may have tapped with us); a3's link then found nobody. A pin
 # heard only late over several frames tapped at another moment (tapmatch).
+# Since the doze's wake on motion (main 6905734) the radio timing differs and
+# seeds 1-30 of this run make the same pairs without the rule: the rule is
+# held by tests/fw/test_social_tapmatch.py; this stays a regression run.
 def test_a_neighbour_touching_166_ms_later_is_not_a_rival():
     import json
     from pathlib import Path
