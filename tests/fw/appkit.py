@@ -71,10 +71,21 @@ async def phone_connect(radio, pin):
     import bluetooth
     from cloudpin.phone import ids
 
-    while not pin.phone.advertising:
-        await asyncio.sleep_ms(50)
+    from cloudpin.ble.central import ConnectError
+
     await radio.acquire("phone")
-    conn = await radio.central().connect(*pin.radio.address(), timeout_ms=3000)
+    for attempt in range(3):
+        # The address is read when the pin advertises for us: during a clock
+        # or update burst it shows that window's address instead, so a
+        # failed attempt is retried as a phone's app does.
+        while not pin.phone.advertising:
+            await asyncio.sleep_ms(50)
+        try:
+            conn = await radio.central().connect(*pin.radio.address(), timeout_ms=3000)
+            break
+        except ConnectError:
+            if attempt == 2:
+                raise
     u = bluetooth.UUID
     rx, tx = await conn.discover(u(ids.SERVICE_UUID), (u(ids.RX_UUID), u(ids.TX_UUID)))
     await conn.subscribe(tx)
