@@ -33,6 +33,13 @@ def build(app, log):
     else:
         now_s = time.time
     def make_service():
+        import gc
+
+        # Collected first: the service's modules then load into the lowest
+        # free blocks, not among a running app's garbage, where a 2 KB block
+        # for their code could fail while the heap had the room
+        # (tests/fw/test_phone_day.py, from source in the VM).
+        gc.collect()
         from cloudpin.phone.backend import PinBackend
         from cloudpin.phone.service import PhoneService
 
