@@ -233,3 +233,26 @@ def test_inertial_high_pass_ignores_gravity_and_sees_the_jolt():
     _ia_setup(i2c, 1, 0x2A, 2, 0, latched=True, pin=1, hp=False)
     w.advance(10)
     assert [e[1:] for e in edges] == [(INT1, 1)], edges
+
+
+def test_engines_see_the_converters_saturated_values():
+    # A 3 ms, +9 g knock at +-4 g: the converter gives 4 g for it (datasheet
+    # figure 1: the engines work on its output). The high-pass answers the
+    # 3 g step's end with an undershoot of ~0.4 g, under the 560 mg click
+    # threshold within TIME_LIMIT: one click. Unsaturated (10 g), the
+    # undershoot stays past 560 mg for longer than TIME_LIMIT: none.
+    _knocks("k.csv", (500,), g=9.0, length_ms=3)
+    clicks = []
+    w, chip, i2c, edges = _rig("k.csv", clicks)
+    _w(i2c, 0x20, 0x77)  # 400 Hz
+    _w(i2c, 0x23, 0x10)  # +-4 g: CLICK_THS LSB 32 mg
+    _w(i2c, 0x21, 0x04)  # HPCLICK
+    _r(i2c, 0x26)
+    _w(i2c, 0x38, 0x10)
+    _w(i2c, 0x3A, 0x80 | 18)  # 576 mg, latched
+    _w(i2c, 0x3B, 6)  # TIME_LIMIT 15 ms
+    _w(i2c, 0x3C, 12)  # TIME_LATENCY 30 ms
+    _w(i2c, 0x25, 0x80)  # I2_CLICK
+    w.advance(1000)
+    assert len(clicks) == 1 and 500000 < clicks[0][0] < 530000, (clicks, edges)
+    assert clicks[0][1] & 0x44 == 0x44  # IA, Z

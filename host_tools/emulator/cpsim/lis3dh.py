@@ -81,7 +81,6 @@ _THS_MG = (16, 32, 62, 186)
 # with a = 1 / (1 + 2 pi / ratio), as a 16-bit fraction.
 _HP_A = tuple(int(65536 / (1 + 6.2832 / r) + 0.5) for r in (50, 100, 200, 400))
 _HP_FRAC = const(4)  # extra bits of the high-pass output below 1 ug
-_UG_MAX = const(1000000000)  # 1000 g: far past full scale, inside the stage's 32 bits
 
 _BYPASS = const(0)
 _FIFO = const(1)
@@ -183,6 +182,9 @@ class LIS3DH(I2CDeviceModel):
         self._top = (1 << (bits - 1)) - 1
         self._shift = 16 - bits
         self._ths = (regs[_CLICK_THS] & 0x7F) * _THS_MG[fs] * 1000
+        # the converter's range (12-bit steps at this full scale), in ug
+        self._sat_hi = 2047 * _SENS_HR[fs] * 1000
+        self._sat_lo = -2048 * _SENS_HR[fs] * 1000
         self._ia_ths1 = (regs[_INT1_CFG + 2] & 0x7F) * _THS_MG[fs] * 1000
         self._ia_ths2 = (regs[_INT1_CFG + 6] & 0x7F) * _THS_MG[fs] * 1000
         # generators running (any axis event enabled), and those wired to a line
@@ -380,7 +382,18 @@ class LIS3DH(I2CDeviceModel):
     def _read_source(self, k, j):
         t1 = self._t(k) - self.t0_us
         if self._ug:
-            self.source.mean_ug(t1 - self._period_us, t1, self._stage, j)
+            st = self._stage
+            self.source.mean_ug(t1 - self._period_us, t1, st, j)
+            # The A/D converter saturates at the full scale, and every engine
+            # (high-pass, click, inertial) works on its digital output
+            # (datasheet figure 1, block diagram): a 10 g knock is 4 g to them.
+            hi, lo = self._sat_hi, self._sat_lo
+            for i in range(j, j + 3):
+                v = st[i]
+                if v > hi:
+                    st[i] = hi
+                elif v < lo:
+                    st[i] = lo
         else:
             self._read_g(t1, j)
 
@@ -391,7 +404,7 @@ class LIS3DH(I2CDeviceModel):
         for i in range(3):
             sg[j + i] = g[i]
             v = int(round(g[i] * 1000000))
-            st[j + i] = -_UG_MAX if v < -_UG_MAX else _UG_MAX if v > _UG_MAX else v
+            st[j + i] = self._sat_lo if v < self._sat_lo else self._sat_hi if v > self._sat_hi else v
 
     # --- one output sample ----------------------------------------------------------
     def _sample(self, k, output):
@@ -837,6 +850,8 @@ class LIS3DH(I2CDeviceModel):
                 self._k = 1
                 self._st_n = 0  # staged samples were for the old sample times
                 self._det[_FRESH] = 1
+        elif reg == _CTRL_REG4 and (value ^ regs[_CTRL_REG4]) & 0x30:
+            self._st_n = 0  # samples read ahead were saturated at the old full scale
         elif reg == _CTRL_REG5 and value & 0x80:
             self._power_on()  # BOOT: reload the trimming and default registers
             return
