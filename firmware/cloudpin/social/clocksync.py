@@ -50,7 +50,7 @@ PATH = "clock.json"
 LEAD_MS = const(9000)  # wake this early before a window (a rate step of up to 6 s, then the margin)
 SETTLE_MS = const(30000)  # between windows, take out the learnt rate this often
 # The window after a tap made a friend: both pins felt the same touch, so
-# each bursts MET_AFTER_MS after it on its own ticks (tapmatch holds the two
+# each bursts _MET_AFTER_MS after it on its own ticks (tapmatch holds the two
 # taps within 130 ms; two RC clocks move < 25 ms apart in 4.5 s), past the
 # handshake (tap to friendship p95 1.4 s, a responder serves 2.5 s) and
 # before a next round of touches 7 s on (scenarios/mixer.json), scanning
@@ -58,7 +58,7 @@ SETTLE_MS = const(30000)  # between windows, take out the learnt rate this often
 # a window timed from each pin's own commit (seconds apart) scanned 3 s each
 # side (8 s). A pin later than that (its first friend's module loads 3 s
 # after the commit) bursts at once.
-MET_AFTER_MS = const(4500)
+_MET_AFTER_MS = const(4500)
 MET_PRE_MS = const(500)
 MET_POST_MS = const(500)
 _QUEUE = const(16)  # friends heard in a window (updates._QUEUE)
@@ -199,7 +199,7 @@ class ClockSync:
         nxt = svc.next_window_ms(now)
         if nxt - now > LEAD_MS and await self._until(svc, nxt - LEAD_MS):
             self.met()
-            burst = time.ticks_add(svc._met_tap, MET_AFTER_MS)
+            burst = time.ticks_add(svc._met_tap, _MET_AFTER_MS)
             wait = time.ticks_diff(burst, time.ticks_ms()) - MET_PRE_MS
             if wait > 0:
                 await svc.sleep_ms(wait)
