@@ -66,33 +66,43 @@ _CANCELLED = const(-2)  # ...and its cancel
 def span_since(buf, n, box):
     """Widen box (array "h": x, y, z lows then x, y, z highs, mg) by n x,y,z
     samples of buf; returns the largest high - low of any axis. An empty box
-    (clear_box) takes the first sample's values. No allocation."""
+    (clear_box) takes the burst's bounds. No allocation; per sample the work
+    of one burst's bounds (the box is merged once a burst)."""
     if n <= 0:
         return 0
-    x0 = box[0]
-    y0 = box[1]
-    z0 = box[2]
-    x1 = box[3]
-    y1 = box[4]
-    z1 = box[5]
-    j = 0
-    for _ in range(n):
+    x0 = x1 = buf[0]
+    y0 = y1 = buf[1]
+    z0 = z1 = buf[2]
+    j = 3
+    for _ in range(n - 1):
         v = buf[j]
         if v < x0:
             x0 = v
-        if v > x1:
+        elif v > x1:
             x1 = v
         v = buf[j + 1]
         if v < y0:
             y0 = v
-        if v > y1:
+        elif v > y1:
             y1 = v
         v = buf[j + 2]
         if v < z0:
             z0 = v
-        if v > z1:
+        elif v > z1:
             z1 = v
         j += 3
+    if x0 > box[0]:
+        x0 = box[0]
+    if y0 > box[1]:
+        y0 = box[1]
+    if z0 > box[2]:
+        z0 = box[2]
+    if x1 < box[3]:
+        x1 = box[3]
+    if y1 < box[4]:
+        y1 = box[4]
+    if z1 < box[5]:
+        z1 = box[5]
     box[0] = x0
     box[1] = y0
     box[2] = z0
