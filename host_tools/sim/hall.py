@@ -17,6 +17,22 @@ import sys
 BOARDS = ("cloudpin_ref",) * 8 + ("devkitc_mpu6050",)
 
 
+def stroll(r, p, width, depth, seconds, start_s, legs_s, reach_m, margin_m, end_s):
+    """Give pin p (its x, y the start) a walk: from a random moment in the
+    first start_s, legs of legs_s seconds each to a point up to reach_m away
+    on each axis, kept margin_m inside the room, until end_s before the end."""
+    x, y = p["x"], p["y"]
+    t = round(r.uniform(0, start_s), 1)
+    pts = [[t, x, y]]
+    while t < seconds - end_s:
+        t = round(t + r.uniform(*legs_s), 1)
+        x = round(min(width - margin_m, max(margin_m, x + r.uniform(-reach_m, reach_m))), 2)
+        y = round(min(depth - margin_m, max(margin_m, y + r.uniform(-reach_m, reach_m))), 2)
+        pts.append([min(t, seconds), x, y])
+    p["walk"] = pts
+    p["x"], p["y"] = pts[0][1], pts[0][2]
+
+
 def hall(name, n, width, depth, seconds, walkers, taps, solo, seed):
     """A scenario dict (valid for scenario.validate)."""
     r = random.Random(seed)
@@ -27,15 +43,7 @@ def hall(name, n, width, depth, seconds, walkers, taps, solo, seed):
              "facing_deg": r.choice([0, 90, 180, 270])}
         if i < walkers:
             # strolls of 8-15 s to a point up to 8 m away, then the next
-            t = round(r.uniform(0, 5), 1)
-            pts = [[t, x, y]]
-            while t < seconds - 5:
-                t = round(t + r.uniform(8, 15), 1)
-                x = round(min(width - 0.5, max(0.5, x + r.uniform(-8, 8))), 2)
-                y = round(min(depth - 0.5, max(0.5, y + r.uniform(-8, 8))), 2)
-                pts.append([min(t, seconds), x, y])
-            p["walk"] = pts
-            p["x"], p["y"] = pts[0][1], pts[0][2]
+            stroll(r, p, width, depth, seconds, start_s=5, legs_s=(8, 15), reach_m=8, margin_m=0.5, end_s=5)
         pins.append(p)
     still = [p["id"] for p in pins if "walk" not in p]
     last = max(1, seconds - 3)

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from host_tools.sim.hall import dumps
+from host_tools.sim.hall import dumps, stroll
 
 BOARDS = ("cloudpin_ref", "devkitc_mpu6050", "m5stickc_plus")
 KINDS = ("replay", "spoof", "tap_storm")
@@ -138,17 +138,7 @@ def make(seed):
     # walkers: strolls; some walk up to a standing pin, touch it, walk on
     walkers = r.sample(ids, r.randint(0, max(0, n // 3)))
     for pid in walkers:
-        p = by_id[pid]
-        t = round(r.uniform(0, 3), 1)
-        pts = [[t, p["x"], p["y"]]]
-        x, y = p["x"], p["y"]
-        while t < dur - 2:
-            t = round(t + r.uniform(3, 10), 1)
-            x = round(min(w - 0.3, max(0.3, x + r.uniform(-6, 6))), 2)
-            y = round(min(d - 0.3, max(0.3, y + r.uniform(-6, 6))), 2)
-            pts.append([min(t, dur), x, y])
-        p["walk"] = pts
-        p["x"], p["y"] = pts[0][1], pts[0][2]
+        stroll(r, by_id[pid], w, d, dur, start_s=3, legs_s=(3, 10), reach_m=6, margin_m=0.3, end_s=2)
     still = [i for i in ids if i not in walkers]
     if walkers and still and r.random() < 0.6:  # a walker stops at someone, touches, walks on
         pid, other = r.choice(walkers), r.choice(still)
