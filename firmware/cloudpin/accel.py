@@ -83,6 +83,7 @@ class FifoAccel(Registers):
 
     FIFO_REG = 0
     FRAME = 6
+    HAS_MOTION_WAKE = False  # an engine that raises an INT line on motion (enable_motion, motion_irq)
 
     def __init__(self, i2c, address):
         Registers.__init__(self, i2c, address)

@@ -251,7 +251,7 @@ class MotionService:
             accel.enable_click(_CLICK_MG, 15, 30, 0, pin=2)
             accel.attach_irq(self.hw.accel_int2, self._on_click)
             self._hw_click = True
-            if getattr(accel, "HAS_MOTION_WAKE", False):
+            if accel.HAS_MOTION_WAKE:
                 accel.enable_motion(_MOVE_MG, _MOVE_MS)
                 self._hw_motion = True
         if accel.HAS_WATERMARK_IRQ:
