@@ -53,6 +53,43 @@ def test_accel_rate_between_rows_costs_the_row_above():
     assert C.accel_ma("mpu6050", 500) == C.MPU6050_ACCEL_ONLY
 
 
+def _figures():
+    """Every figure currents.py prices with: its upper-case numbers and
+    tables, an ESP32 key as ESP32[key]."""
+    out = set()
+    for name, v in vars(C).items():
+        if name.startswith("_") or not name.isupper() or name in ("SOURCES", "KINDS"):
+            continue
+        if name == "ESP32":
+            out.update("ESP32[%s]" % k for k in v)
+        elif isinstance(v, (int, float)) or (isinstance(v, dict) and all(
+                isinstance(x, (int, float)) for x in v.values())):
+            out.add(name)
+    return out
+
+
+def test_every_current_figure_has_its_source():
+    figures = _figures()
+    assert "MPU6886_ACCEL_ONLY" in figures and "ESP32[radio.idle]" in figures  # (the walk finds them)
+    assert figures - set(C.SOURCES) == set(), "figures without a source"
+    assert set(C.SOURCES) - figures == set(), "sources of no figure"
+    for name, (kind, where) in C.SOURCES.items():
+        assert kind in C.KINDS and len(where) > 20, name
+        if kind == "ESTIMATE":  # an estimate says what was looked through
+            assert "searched" in where, name
+    # the derived ones are their sums
+    assert C.AXP192_QUIESCENT == pytest.approx(C.AXP192_DCDC1_IQ + C.AXP192_LDO_IQ)
+
+
+def test_each_board_lights_its_own_led():
+    on = {"led.on": 10.0}
+    ref = model.board_loads(REF, on)
+    m5 = model.board_loads(dict(REF, name="m5stickc_plus", accel={"type": "mpu6886", "odr": 500}), on)
+    assert ref["led.on"] == (10.0, C.LED_ON) and m5["led.on"] == (10.0, C.LED_ON_M5)
+    assert C.LED_ON_M5 > C.LED_ON  # the M5's measured red LED draws more than the reference pin's design
+    assert m5["sensor.mpu6886@500Hz"][1] == C.MPU6886_ACCEL_ONLY < C.MPU6050_ACCEL_ONLY
+
+
 def test_radio_windows_keep_the_cpu_out_of_light_sleep():
     cpu = {"cpu.active": 100.0, "cpu.idle": 900.0, "cpu.lightsleep": 85400.0}
     radio = _radio()

@@ -1,6 +1,13 @@
 """The current table: every figure (mA at the battery side of the regulator,
-3.3 V rail) with its source next to it. "ESTIMATE" marks a figure no
-datasheet gives for this board; replace it with a bench measurement."""
+3.3 V rail) with its source next to it, and SOURCES, the same citations as
+data (kind, where) so a test can hold every figure to having one.
+
+Kinds: "datasheet" (the part's own datasheet, read here), "secondary" (the
+datasheet's figure as another document quotes it, the datasheet itself not
+found), "measured" (someone's bench measurement, on this board or a sibling),
+"derived" (arithmetic from cited figures, shown), "design" (a figure the
+design chooses, the part picked to match), "ESTIMATE" (no source exists:
+says what was searched and why the figure)."""
 
 # ESP32 Series Datasheet v3.5, table 6 / section 5.4 "RF power consumption"
 # and "power consumption by power modes". MicroPython's ESP32 port runs the
@@ -16,9 +23,12 @@ ESP32 = {
     # whole-chip currents while the RF is on air (datasheet 5.4, BLE):
     "air.tx": 130.0,  # BLE TX at 0 dBm: ~130 mA
     "air.rx": 100.0,  # BLE RX: 95-100 mA, the upper figure
-    # NimBLE up but nothing on air: ESTIMATE, no datasheet row. Why +0:
-    # between its radio events the controller keeps RF, PHY and baseband
-    # off (ESP-IDF's default BT modem sleep, which MicroPython's
+    # NimBLE up but nothing on air: ESTIMATE +0 (searched: the ESP32
+    # datasheet's power-mode tables, ESP-IDF's low-power-mode guide, the
+    # nimble examples' READMEs and esp-at's sleep examples, whose BLE
+    # modem-sleep steps give no figure; no row prices a BLE stack between
+    # its radio events). Why +0: between events the controller keeps RF, PHY and
+    # baseband off (ESP-IDF's default BT modem sleep, which MicroPython's
     # ports/esp32/boards/sdkconfig.ble leaves on), and Espressif's own
     # measurement of an ESP32 with NimBLE up and advertising, modem sleep,
     # CPU frequency scaling on (esp-idf examples/bluetooth/nimble/power_save
@@ -40,50 +50,94 @@ LIS3DH_LOW_POWER = {1: 0.002, 10: 0.003, 25: 0.004, 50: 0.006, 100: 0.010, 200: 
 # low-power accel mode 1.25 Hz 10 uA, 5 Hz 20, 20 Hz 70, 40 Hz 140 uA (wake
 # cycles, no FIFO streaming at our rates).
 MPU6050_ACCEL_ONLY = 0.5
-# MPU-6886 (InvenSense DS-000193 v1.1, the datasheet M5Stack publishes):
-# ESTIMATE 500 uA, its MPU-6050 predecessor's accel-only figure above. Its
-# own supply-current rows (section 3.3) could not be read for this table:
-# no copy of the table's text was found (the searchable copies of the
-# datasheet stop at its first pages); replace with DS-000193's
-# "accelerometer low-noise mode" row.
-MPU6886_ACCEL_ONLY = 0.5
+# MPU-6886: InvenSense DS-000193 rev 1.1 (03/29/2017), section 3.3 "Electrical
+# Specifications", table 3 "D.C. Electrical Characteristics", supply
+# currents, low-noise mode: 3-axis accelerometer 321 uA typical (370 max);
+# 6-axis 2.79 mA, gyroscope alone 2.55 mA, full-chip sleep 6 uA. The driver
+# (cloudpin/mpu6886.py) runs the accelerometer in low-noise mode with the
+# gyroscopes in standby (PWR_MGMT_2), at any rate: this row. Read from the
+# copy M5Stack publishes (m5stack/M5-Schematic, datasheet/MPU-6886-000193+
+# v1.1_GHIC.PDF.pdf). The table's conditions are VDD = 1.8 V; the M5StickC
+# Plus feeds 3.3 V, and the part regulates its core internally, so the row
+# is taken as is. (Was ESTIMATE 500 uA, the MPU-6050's figure.) Its
+# duty-cycled low-power mode (table 18: 171 uA at 500 Hz, 1x averaging;
+# 40.7 uA at 100 Hz) is a lever the driver does not use (set_odr refuses
+# cycle=True).
+MPU6886_ACCEL_ONLY = 0.321
 
 # Board peripherals.
-# LED lit, one channel through its resistor: ESTIMATE 5 mA. Neither board
-# file names the LED or its resistor (the reference pin's RGB LED on GPIO
-# 25/26/27, the M5StickC Plus's red LED on G10); 5 mA is a 3.3 V GPIO
-# through a few hundred ohms into a ~2 V LED. The firmware lights it 2 s at
-# boot, ~0.1 s per tap and 0.02 s per phone window (measured: led.on in the
-# emulator's accounting), so the figure moves the day by microamps.
-LED_ON = 5.0
+# The LED lit, one channel, per board (led_ma below):
+# - M5StickC Plus, its red LED on G10: 21.1 mA, measured on the M5StickC
+#   (lang-ship.com, "M5StickCの消費電源 その1": built-in red LED off 95.6 mA,
+#   on 116.7 mA, +21.1 mA), the same G10 red LED the Plus carries; measured
+#   at the board's 5 V input, so it is the board's draw, not the LED's alone.
+#   M5Stack's Plus schematic (the LED's resistor) is published only as an
+#   image, not searchable here. (Was ESTIMATE 5 mA.)
+# - reference pin, one channel of its RGB LED on GPIO 25/26/27: 5 mA, a
+#   design figure: the reference pin's schematic does not exist yet (the
+#   board file describes a design), so its resistor is chosen for 5 mA a
+#   channel, R = (3.3 V - Vf) / 5 mA (about 260 ohm for a 2.0 V red die).
+# The firmware lights it 2 s at boot, ~0.1 s per tap and 0.02 s per phone
+# window (led.on in the emulator's accounting): microamps over the day.
+LED_ON = 5.0  # the reference pin's (design)
+LED_ON_M5 = 21.1  # the M5StickC Plus's (measured on the M5StickC)
 # M5StickC Plus display, 135x240 ST7789V (docs/boards.md) with its backlight
 # LED on the AXP192's LDO2. Controller: 7.5 mA in normal display mode, 30 uA
 # in sleep-in mode (SLPIN) — the ST7789V's figures as done.land's ST7789
 # page tabulates them from Sitronix's datasheets (ST7789V: 7.5 mA normal,
 # the VI revision 8 mA; sleep-in 30 uA): a secondary source, the datasheet
-# itself not being searchable here. Backlight: ESTIMATE 20 mA, the low end
-# of the 20-40 mA that page gives for these modules' backlights (M5Stack
-# publishes no figure for the LDO2 at 3.0 V).
+# itself not being searchable here.
 DISPLAY_AWAKE = 7.5
 DISPLAY_SLEEP = 0.03
-BACKLIGHT_ON = 20.0
-# AXP192 quiescent with its DC-DCs and LDOs for the ESP32 and the LCD
-# enabled: ESTIMATE 0.1 mA. X-Powers' AXP192 datasheet (2010, section 5
-# "Electrical Characteristics") is only found as page images and a table of
-# contents here; its quiescent row was not read. Against it: a public
-# M5StickC Plus project's power notes put that board's deep-sleep floor at
-# "~2 mA (AXP192 quiescent)", unmeasured and unsourced there; if so the
-# M5StickC Plus's average is ~1.9 mA higher than this table says.
-AXP192_QUIESCENT = 0.1
+# AXP192 datasheet (X-Powers, English rev 1.1 and Chinese v1.13, section 5
+# "Electrical Characteristics", BAT = 3.8 V, 25 C; read from the copies in
+# m5stack/M5-Schematic, Core/): each regulator's own no-load draw. DC-DC1
+# input current in PFM mode at no load 26 uA (DC-DC2/3: 20 uA, unused on
+# this board); LDO2 and LDO3 quiescent 100 uA each; LDOIO0 90 uA; off-mode
+# current 27 uA. No row gives the whole chip's on-state current.
+AXP192_DCDC1_IQ = 0.026
+AXP192_LDO_IQ = 0.1
+# Backlight, LDO2 at 3.0 V (the firmware's lcd_power(backlight_mv=3000), the
+# setting M5Stack's own library uses): 20 mA, the backlight rating of a
+# 1.14" 135x240 ST7789V module (EastRising ER-TFT1.14-2: LED anode 3.0 V
+# typical, 2.9-3.1, 20 mA), as protoboard.xyz's part record transcribes that
+# datasheet (secondary: M5Stack names no panel part), plus LDO2's own 100 uA
+# while it is on. Checked against two measurements of the M5StickC (its
+# sibling: a 0.96" panel on the same LDO2 at 3.0 V, ScreenBreath(12)) at the
+# board's 5 V input, lang-ship.com: 20.4 mA ("M5StickCでの省電力ノウハウ",
+# screen at 12) and 28.2 mA over a dark screen ("M5StickCの消費電源 その1").
+# The higher one would add 8.1 mA while the backlight is on. (Was ESTIMATE
+# 20 mA, the low end of done.land's 20-40 mA for such backlights.)
+BACKLIGHT_ON = 20.0 + AXP192_LDO_IQ
+# AXP192 quiescent, all day: derived from the rows above for the rails the
+# M5StickC Plus keeps on under this firmware: DC-DC1 (the ESP32's 3.3 V,
+# PFM at light load) 26 uA + LDO3 (the LCD logic, powered from boot and
+# through the display's sleep) 100 uA = 126 uA. LDO2's 100 uA goes with the
+# backlight (BACKLIGHT_ON); LDO1 (the RTC's, always on) has no row. (Was
+# ESTIMATE 0.1 mA.) Against it: lang-ship.com's M5StickC breakdown
+# ("M5StickCでの省電力ノウハウ") measured 1.4 mA of "AXP192 basic functions"
+# by difference at the 5 V input while the cell was charging (its author
+# warns the absolute values are rough), and a public M5StickC Plus project's
+# notes say "~2 mA (AXP192 quiescent)", unmeasured. The datasheet's rows for
+# every rail the chip has add up to 356 uA, so neither is the chip's own
+# draw; if the 1.4 mA were the board's, the M5StickC Plus would average
+# 1.27 mA more than this table says. Not in the table: the 5 V HAT boost
+# (EXTEN), which M5Stack's library turns on and this firmware leaves as the
+# board powered up (1.3 mA on the M5StickC, the same lang-ship breakdown).
+AXP192_QUIESCENT = AXP192_DCDC1_IQ + AXP192_LDO_IQ
 # Reference pin's LDO: the board's regulator is an AP2112K-3.3 (boards/
-# cloudpin_ref.json, its description: a common 600 mA LDO for ESP32 boards
-# on a LiPo). Diodes Inc. AP2112 datasheet, "Electrical Characteristics":
-# quiescent (ground) current 55 uA typical, 80 uA max, no load. ESTIMATE
-# until a copy is read here: the figure is the one the AP2112 is chosen for
-# and this table has always used.
+# cloudpin_ref.json). Diodes Inc. AP2112 datasheet (DS39724 rev. 2-2, June
+# 2017), "Electrical Characteristics": quiescent current 55 uA typical, no
+# load. Secondary: no copy of the datasheet's table was found (searched the
+# code, docs and pages corpora and repositories holding the part); the
+# figure as part libraries transcribe it (a JITX/atopile-style part model's
+# docstring: "low quiescent current of 55uA typical and ... standby current
+# of 0.01uA"), and one board's bench notes agree (net-pbx.com: hibernation
+# 79.5 uA with this LDO, about 51 uA to be saved by a 4 uA one).
 LDO_QUIESCENT = 0.055
-# DevKitC's AMS1117-3.3: AMS1117 datasheet quiescent current 5 mA typical
-# (the board runs from USB, so it does not limit a battery).
+# DevKitC's AMS1117-3.3: quiescent current 5 mA typical, as the AMS1117
+# datasheet is quoted (secondary, not read here; the board runs from USB,
+# so it does not limit a battery).
 AMS1117_QUIESCENT = 5.0
 
 # The ESP32's SPI NOR flash, where littlefs keeps the pin's files. Espressif
@@ -103,6 +157,54 @@ FLASH_PAGE = 256
 FLASH_SECTOR = 4096
 FLASH_T_PAGE_S = 0.0004
 FLASH_T_SECTOR_S = 0.045
+
+KINDS = ("datasheet", "secondary", "measured", "derived", "design", "ESTIMATE")
+
+# Every figure above, by name (an ESP32 key as "ESP32[key]"): (kind, where).
+# tests/test_power.py holds this table to the module: a figure without an
+# entry, an entry without a figure, or an ESTIMATE that does not say what
+# was searched fails.
+SOURCES = {
+    "ESP32[cpu.active]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: modem sleep, 160 MHz, 27-44 mA (upper)"),
+    "ESP32[cpu.idle]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: modem sleep, 160 MHz (lower)"),
+    "ESP32[cpu.lightsleep]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: light sleep 0.8 mA"),
+    "ESP32[cpu.deepsleep]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: deep sleep, RTC timer + memory"),
+    "ESP32[air.tx]": ("datasheet", "ESP32 Series Datasheet v3.5, 5.4: BLE TX 0 dBm ~130 mA"),
+    "ESP32[air.rx]": ("datasheet", "ESP32 Series Datasheet v3.5, 5.4: BLE RX 95-100 mA (upper)"),
+    "ESP32[radio.idle]": ("ESTIMATE", "searched the ESP32 datasheet, ESP-IDF's low-power guide, the nimble "
+                          "examples, esp-at's sleep examples: no row; bounded by esp-idf nimble/power_save README's 14.1 mA"),
+    "LIS3DH_NORMAL": ("datasheet", "ST LIS3DH DocID 17530, table 12, normal mode"),
+    "LIS3DH_LOW_POWER": ("datasheet", "ST LIS3DH DocID 17530, table 12, low-power mode"),
+    "MPU6050_ACCEL_ONLY": ("datasheet", "InvenSense PS-MPU-6000A-00 rev 3.4, 6.3: accelerometer only 500 uA"),
+    "MPU6886_ACCEL_ONLY": ("datasheet", "InvenSense DS-000193 rev 1.1, 3.3 table 3: 3-axis accelerometer, "
+                           "low-noise mode, 321 uA typ"),
+    "LED_ON": ("design", "reference pin: resistor chosen for 5 mA a channel, R = (3.3 V - Vf) / 5 mA"),
+    "LED_ON_M5": ("measured", "lang-ship.com 'M5StickCの消費電源 その1': M5StickC red LED (G10) +21.1 mA"),
+    "DISPLAY_AWAKE": ("secondary", "Sitronix ST7789V normal mode 7.5 mA, as done.land's ST7789 page tabulates it"),
+    "DISPLAY_SLEEP": ("secondary", "Sitronix ST7789V sleep-in 30 uA, as done.land's ST7789 page tabulates it"),
+    "AXP192_DCDC1_IQ": ("datasheet", "X-Powers AXP192 rev 1.1 / v1.13, section 5: DC-DC1 PFM no-load input 26 uA"),
+    "AXP192_LDO_IQ": ("datasheet", "X-Powers AXP192 rev 1.1 / v1.13, section 5: LDO2/LDO3 quiescent 100 uA"),
+    "BACKLIGHT_ON": ("secondary", "ER-TFT1.14-2 backlight 3.0 V, 20 mA (protoboard.xyz's transcription) + "
+                     "AXP192 LDO2 100 uA; M5StickC measured 20.4-28.2 mA (lang-ship.com)"),
+    "AXP192_QUIESCENT": ("derived", "AXP192 section 5: DC-DC1 26 uA + LDO3 100 uA = 126 uA"),
+    "LDO_QUIESCENT": ("secondary", "Diodes AP2112 DS39724 rev 2-2: quiescent 55 uA typ, as part libraries quote it"),
+    "AMS1117_QUIESCENT": ("secondary", "AMS1117 datasheet: quiescent 5 mA typ, as quoted"),
+    "FLASH_PROGRAM": ("secondary", "Winbond W25Q128JV rev F, 9.4: ICC5 20 mA typ (a transcription)"),
+    "FLASH_ERASE": ("secondary", "Winbond W25Q128JV rev F, 9.4: ICC6 20 mA typ (a transcription)"),
+    "FLASH_PAGE": ("datasheet", "Winbond W25Q128JV: 256-byte program page"),
+    "FLASH_SECTOR": ("datasheet", "Winbond W25Q128JV: 4 KB erase sector"),
+    "FLASH_T_PAGE_S": ("secondary", "Winbond W25Q128JV rev F, 9.6: tPP 0.4 ms typ (a transcription)"),
+    "FLASH_T_SECTOR_S": ("secondary", "Winbond W25Q128JV rev F, 9.6: tSE 45 ms typ (a transcription)"),
+}
+
+# The LED's current by board name (the comment at LED_ON); a board not
+# listed is priced as the reference pin's design figure.
+_LED_BY_BOARD = {"m5stickc_plus": LED_ON_M5}
+
+
+def led_ma(board):
+    """One lit LED channel of board `board` (its name), mA."""
+    return _LED_BY_BOARD.get(board, LED_ON)
 
 
 def accel_ma(kind, odr):

@@ -190,7 +190,7 @@ def board_loads(spec, on_s):
         loads["display.asleep"] = (DAY_S - awake, C.DISPLAY_SLEEP)
         loads["backlight.on"] = (min(on_s.get("backlight.on", 0.0), DAY_S), C.BACKLIGHT_ON)
     if spec.get("led"):
-        loads["led.on"] = (min(on_s.get("led.on", 0.0), DAY_S), C.LED_ON)
+        loads["led.on"] = (min(on_s.get("led.on", 0.0), DAY_S), C.led_ma(spec.get("name")))
     power = spec.get("power") or {}
     if power.get("type") == "axp192":
         loads["pmu.axp192"] = (DAY_S, C.AXP192_QUIESCENT)
