@@ -11,6 +11,11 @@
 # pin and the model share one copy per board). CURVE_MV is the curve of a
 # board that gives none: the open-circuit voltage of a single-cell 3.7 V
 # LiPo as hobby-LiPo suppliers tabulate it (ESTIMATE: no particular cell).
+# Only the M5StickC Plus uses it (an AXP192 battery takes no board curve);
+# M5Stack publishes no curve for its 120 mAh cell. The reference pin's
+# board file carries a published one (Dialog Semiconductor's profile of a
+# 190 mAh LiPo at 1 mA, boards/cloudpin_ref.json), which reads 40-60 mV
+# above this table through the middle.
 # At a pin's few mA (C/50 for 150 mAh) the cell sits within millivolts of
 # its open-circuit voltage. Flat in the middle: a linear map of 3.3-4.2 V
 # would read about 60 % at 3.84 V, where half the charge is left.
