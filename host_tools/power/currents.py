@@ -72,7 +72,10 @@ MPU6886_ACCEL_ONLY = 0.321
 #   on 116.7 mA, +21.1 mA), the same G10 red LED the Plus carries; measured
 #   at the board's 5 V input, so it is the board's draw, not the LED's alone.
 #   M5Stack's Plus schematic (the LED's resistor) is published only as an
-#   image, not searchable here. (Was ESTIMATE 5 mA.)
+#   image, not searchable here. (Was ESTIMATE 5 mA.) Taken as is: on the
+#   3.3 V rail the same power is 5/3.3 times the DC-DC's efficiency as many
+#   milliamps (~29 mA at 90 %), so 21.1 may be low by up to a third; the
+#   LED is lit ~7 s a day, so that is 0.001 mA on the M5's day.
 # - reference pin, one channel of its RGB LED on GPIO 25/26/27: 5 mA, a
 #   design figure: the reference pin's schematic does not exist yet (the
 #   board file describes a design), so its resistor is chosen for 5 mA a
