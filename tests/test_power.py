@@ -90,6 +90,26 @@ def test_each_board_lights_its_own_led():
     assert m5["sensor.mpu6886@500Hz"][1] == C.MPU6886_ACCEL_ONLY < C.MPU6050_ACCEL_ONLY
 
 
+def test_the_fallback_cadence_is_the_oxford_walks_median():
+    # day.FALLBACK_CADENCE cites the shared Oxford validation walks: their
+    # labelled steps over each recording's length, median of the 12
+    import csv
+    import statistics
+    from pathlib import Path
+
+    d = Path(__file__).resolve().parents[2] / "shared" / "data" / "steps" / "oxford-validation"
+    if not (d / "labels.csv").exists():
+        pytest.skip("../shared/data/steps not here")
+    rates = []
+    with open(d / "labels.csv") as f:
+        for row in csv.DictReader(f):
+            if row["kind"] == "walk":
+                with open(d / row["file"]) as g:
+                    t = [float(r[0]) for r in csv.reader(g) if r and r[0][:1].isdigit()]
+                rates.append(int(row["steps"]) / ((t[-1] - t[0]) / 1000.0))
+    assert len(rates) >= 10 and day.FALLBACK_CADENCE == pytest.approx(statistics.median(rates), abs=0.005)
+
+
 def test_radio_windows_keep_the_cpu_out_of_light_sleep():
     cpu = {"cpu.active": 100.0, "cpu.idle": 900.0, "cpu.lightsleep": 85400.0}
     radio = _radio()
