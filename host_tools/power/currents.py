@@ -122,11 +122,14 @@ BACKLIGHT_ON = 20.0 + AXP192_LDO_IQ
 # by difference at the 5 V input while the cell was charging (its author
 # warns the absolute values are rough), and a public M5StickC Plus project's
 # notes say "~2 mA (AXP192 quiescent)", unmeasured. The datasheet's rows for
-# every rail the chip has add up to 356 uA, so neither is the chip's own
-# draw; if the 1.4 mA were the board's, the M5StickC Plus would average
-# 1.27 mA more than this table says. Not in the table: the 5 V HAT boost
-# (EXTEN), which M5Stack's library turns on and this firmware leaves as the
-# board powered up (1.3 mA on the M5StickC, the same lang-ship breakdown).
+# every rail the chip has add up to 356 uA; what the 1.4 mA holds beyond
+# them (the charger, running during that measurement; the ADCs, all of which
+# M5Stack's library enables, this firmware only the battery's; the chip's
+# own housekeeping, which no row gives) is not known. If it were all the
+# board's, the M5StickC Plus would average 1.27 mA more than this table.
+# Not in the table: the 5 V HAT boost (EXTEN), which M5Stack's library
+# turns on and this firmware leaves as the board powered up (1.3 mA on the
+# M5StickC, the same lang-ship breakdown).
 AXP192_QUIESCENT = AXP192_DCDC1_IQ + AXP192_LDO_IQ
 # Reference pin's LDO: the board's regulator is an AP2112K-3.3 (boards/
 # cloudpin_ref.json). Diodes Inc. AP2112 datasheet (DS39724 rev. 2-2, June
@@ -175,7 +178,8 @@ SOURCES = {
     "ESP32[air.tx]": ("datasheet", "ESP32 Series Datasheet v3.5, 5.4: BLE TX 0 dBm ~130 mA"),
     "ESP32[air.rx]": ("datasheet", "ESP32 Series Datasheet v3.5, 5.4: BLE RX 95-100 mA (upper)"),
     "ESP32[radio.idle]": ("ESTIMATE", "searched the ESP32 datasheet, ESP-IDF's low-power guide, the nimble "
-                          "examples, esp-at's sleep examples: no row; bounded by esp-idf nimble/power_save README's 14.1 mA"),
+                          "examples, esp-at's sleep examples: no row; bounded by esp-idf "
+                          "nimble/power_save README's 14.1 mA"),
     "LIS3DH_NORMAL": ("datasheet", "ST LIS3DH DocID 17530, table 12, normal mode"),
     "LIS3DH_LOW_POWER": ("datasheet", "ST LIS3DH DocID 17530, table 12, low-power mode"),
     "MPU6050_ACCEL_ONLY": ("datasheet", "InvenSense PS-MPU-6000A-00 rev 3.4, 6.3: accelerometer only 500 uA"),
