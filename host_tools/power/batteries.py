@@ -15,7 +15,8 @@ from cloudpin.battery import CURVE_MV, LOW_PCT, curve_mv, curve_percent  # noqa:
 BATTERIES = {
     # Issue 12's target: the reference CloudPin pin carries a 150 mAh LiPo.
     "cloudpin_ref": (150.0, "issue 12: reference pin, 150 mAh LiPo cell"),
-    # M5Stack's M5StickC Plus documentation: built-in 120 mAh battery.
+    # M5Stack's M5StickC Plus documentation: built-in 120 mAh battery (also
+    # the README of m5stack/M5StickC-Plus: "the battery capacity is 120mAh").
     "m5stickc_plus": (120.0, "M5Stack docs, M5StickC Plus: 120 mAh @ 3.7 V LiPo"),
     # ESP32-DevKitC: no battery connector; USB powered.
     "devkitc_mpu6050": (None, "ESP32-DevKitC: no battery, USB powered"),
