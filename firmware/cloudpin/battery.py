@@ -9,20 +9,20 @@
 # (battery.curve_mv, boards/*.json: validated by boardspec; the board
 # layer passes it here and host_tools/power reads the same file, so the
 # pin and the model share one copy per board). CURVE_MV is the curve of a
-# board that gives none: the open-circuit voltage of a single-cell 3.7 V
-# LiPo as hobby-LiPo suppliers tabulate it (ESTIMATE: no particular cell).
-# Only the M5StickC Plus uses it (an AXP192 battery takes no board curve);
-# M5Stack publishes no curve for its 120 mAh cell. The reference pin's
-# board file carries a published one (Dialog Semiconductor's profile of a
-# 190 mAh LiPo at 1 mA, boards/cloudpin_ref.json), which reads 40-60 mV
-# above this table through the middle.
-# At a pin's few mA (C/50 for 150 mAh) the cell sits within millivolts of
-# its open-circuit voltage. Flat in the middle: a linear map of 3.3-4.2 V
-# would read about 60 % at 3.84 V, where half the charge is left.
+# board that gives none (the M5StickC Plus: an AXP192 battery takes no board
+# curve, and M5Stack publishes none for its 120 mAh cell): Dialog
+# Semiconductor's profile of a 190 mAh LiPo (PH12YT) discharged at 50 mA,
+# C/4, about the M5's C/3 with its screen lit (vol_dis_high_0 in
+# custom_socf_battery_profile.h, dialog-semiconductor/BLE_SDK10_examples:
+# 0..100 % by 10 %; the 5 % points here linear between them, rounded down).
+# Was the hobby-LiPo table (ESTIMATE). The reference pin's board file
+# carries the same profile's 1 mA curve, its own load. Flat in the middle:
+# a linear map of 3.3-4.2 V would read about 61 % at 3.85 V, where half the
+# charge is left.
 LOW_PCT = 15  # below this the wearer is warned (LED) and the phone told (bus.BATTERY)
 _CLEAR_PCT = 20  # and the warning ends above this (no flicker around the line)
-CURVE_MV = (4200, 4150, 4110, 4080, 4020, 3980, 3950, 3910, 3870, 3850, 3840,
-            3820, 3800, 3790, 3770, 3750, 3730, 3710, 3690, 3610, 3270)
+CURVE_MV = (4123, 4082, 4042, 4015, 3988, 3963, 3939, 3915, 3891, 3870, 3850,
+            3834, 3818, 3798, 3779, 3754, 3730, 3703, 3676, 3654, 3633)
 _STEP = 5  # percent between entries
 
 

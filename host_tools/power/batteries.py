@@ -35,7 +35,8 @@ def cell(spec):
     file's battery.cell and battery.curve_mv, else cloudpin.battery's."""
     bat = spec.get("battery") or {}
     curve = bat.get("curve_mv")
-    return (bat.get("cell") or "a typical single-cell LiPo (cloudpin.battery.CURVE_MV, ESTIMATE)",
+    return (bat.get("cell") or "a small single-cell LiPo's published profile at 50 mA: Dialog Semiconductor's "
+            "190 mAh PH12YT (cloudpin.battery.CURVE_MV)",
             tuple(curve) if curve else CURVE_MV)
 
 
