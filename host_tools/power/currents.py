@@ -9,9 +9,13 @@ found), "measured" (someone's bench measurement, on this board or a sibling),
 design chooses, the part picked to match), "ESTIMATE" (no source exists:
 says what was searched and why the figure)."""
 
-# ESP32 Series Datasheet v3.5, table 6 / section 5.4 "RF power consumption"
-# and "power consumption by power modes". MicroPython's ESP32 port runs the
-# CPU at 160 MHz (ports/esp32 sdkconfig default), so the 160 MHz row applies.
+# ESP32 Series Datasheet, "Power Consumption by Power Modes" and "RF Power-
+# Consumption Specifications": table 6 / section 5.4 in v3.5, the same
+# figures in v4.2's table 8 and table 17 (section 5.5; 3.3 V supply, 25 C,
+# transmitters at 50 % duty), read from v4.2 (the copy in
+# sunocean01/ESP32_Note). MicroPython's ESP32 port runs the CPU at 160 MHz
+# (ports/esp32 sdkconfig default), so the 160 MHz row applies; the
+# ESP32-PICO-D4 and the WROOM-32 are dual-core chips, whose row is 27-44 mA.
 ESP32 = {
     # modem sleep at 160 MHz: 27-44 mA. Upper bound while code runs.
     "cpu.active": 44.0,
@@ -171,12 +175,15 @@ KINDS = ("datasheet", "secondary", "measured", "derived", "design", "ESTIMATE")
 # entry, an entry without a figure, or an ESTIMATE that does not say what
 # was searched fails.
 SOURCES = {
-    "ESP32[cpu.active]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: modem sleep, 160 MHz, 27-44 mA (upper)"),
-    "ESP32[cpu.idle]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: modem sleep, 160 MHz (lower)"),
-    "ESP32[cpu.lightsleep]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: light sleep 0.8 mA"),
-    "ESP32[cpu.deepsleep]": ("datasheet", "ESP32 Series Datasheet v3.5, table 6: deep sleep, RTC timer + memory"),
-    "ESP32[air.tx]": ("datasheet", "ESP32 Series Datasheet v3.5, 5.4: BLE TX 0 dBm ~130 mA"),
-    "ESP32[air.rx]": ("datasheet", "ESP32 Series Datasheet v3.5, 5.4: BLE RX 95-100 mA (upper)"),
+    "ESP32[cpu.active]": ("datasheet", "ESP32 Series Datasheet v4.2 table 8 (v3.5 table 6): modem sleep, "
+                          "160 MHz, dual-core, 27-44 mA (upper)"),
+    "ESP32[cpu.idle]": ("datasheet", "ESP32 Series Datasheet v4.2 table 8 (v3.5 table 6): modem sleep, "
+                        "160 MHz (lower)"),
+    "ESP32[cpu.lightsleep]": ("datasheet", "ESP32 Series Datasheet v4.2 table 8 (v3.5 table 6): light sleep 0.8 mA"),
+    "ESP32[cpu.deepsleep]": ("datasheet", "ESP32 Series Datasheet v4.2 table 8 (v3.5 table 6): deep sleep, "
+                             "RTC timer + memory 10 uA"),
+    "ESP32[air.tx]": ("datasheet", "ESP32 Series Datasheet v4.2 table 17, 5.5 (v3.5 5.4): BLE TX 0 dBm 130 mA"),
+    "ESP32[air.rx]": ("datasheet", "ESP32 Series Datasheet v4.2 table 17, 5.5 (v3.5 5.4): BLE RX 95-100 mA (upper)"),
     "ESP32[radio.idle]": ("ESTIMATE", "searched the ESP32 datasheet, ESP-IDF's low-power guide, the nimble "
                           "examples, esp-at's sleep examples: no row; bounded by esp-idf "
                           "nimble/power_save README's 14.1 mA"),
