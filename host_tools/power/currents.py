@@ -43,8 +43,9 @@ ESP32 = {
 }
 
 # Accelerometer currents by output data rate (Hz) -> mA.
-# LIS3DH datasheet (ST DocID 17530), table 12 "Operating mode current
-# consumption": normal mode 1 Hz 2 uA, 10 Hz 4, 25 Hz 6, 50 Hz 11, 100 Hz 20,
+# LIS3DH datasheet (ST DocID17530 Rev 2, December 2016; read from a copy in
+# LucaMarsilio/I2C_Class_26_10_22), table 12 "Current consumption of
+# operating modes": normal mode 1 Hz 2 uA, 10 Hz 4, 25 Hz 6, 50 Hz 11, 100 Hz 20,
 # 200 Hz 38, 400 Hz 73, 1344 Hz 185 uA; power-down 0.5 uA.
 LIS3DH_NORMAL = {1: 0.002, 10: 0.004, 25: 0.006, 50: 0.011, 100: 0.020, 200: 0.038, 400: 0.073, 1344: 0.185}
 # same table, low-power mode: 1 Hz 2 uA, 10 Hz 3, 25 Hz 4, 50 Hz 6, 100 Hz 10, 200 Hz 18, 400 Hz 36.
@@ -145,9 +146,10 @@ AXP192_QUIESCENT = AXP192_DCDC1_IQ + AXP192_LDO_IQ
 # of 0.01uA"), and one board's bench notes agree (net-pbx.com: hibernation
 # 79.5 uA with this LDO, about 51 uA to be saved by a 4 uA one).
 LDO_QUIESCENT = 0.055
-# DevKitC's AMS1117-3.3: quiescent current 5 mA typical, as the AMS1117
-# datasheet is quoted (secondary, not read here; the board runs from USB,
-# so it does not limit a battery).
+# DevKitC's AMS1117-3.3: Advanced Monolithic Systems' AMS1117 datasheet,
+# electrical characteristics: quiescent current 5 mA typical, 11 max, at
+# VIN - VOUT = 1.5 V (read from a copy in matthiasbock/USB-3.3V-supply.PCB;
+# the board runs from USB, so it does not limit a battery).
 AMS1117_QUIESCENT = 5.0
 
 # The ESP32's SPI NOR flash, where littlefs keeps the pin's files. Espressif
@@ -187,8 +189,8 @@ SOURCES = {
     "ESP32[radio.idle]": ("ESTIMATE", "searched the ESP32 datasheet, ESP-IDF's low-power guide, the nimble "
                           "examples, esp-at's sleep examples: no row; bounded by esp-idf "
                           "nimble/power_save README's 14.1 mA"),
-    "LIS3DH_NORMAL": ("datasheet", "ST LIS3DH DocID 17530, table 12, normal mode"),
-    "LIS3DH_LOW_POWER": ("datasheet", "ST LIS3DH DocID 17530, table 12, low-power mode"),
+    "LIS3DH_NORMAL": ("datasheet", "ST LIS3DH DocID17530 Rev 2, table 12, normal mode"),
+    "LIS3DH_LOW_POWER": ("datasheet", "ST LIS3DH DocID17530 Rev 2, table 12, low-power mode"),
     "MPU6050_ACCEL_ONLY": ("datasheet", "InvenSense PS-MPU-6000A-00 rev 3.4, 6.3: accelerometer only 500 uA"),
     "MPU6886_ACCEL_ONLY": ("datasheet", "InvenSense DS-000193 rev 1.1, 3.3 table 3: 3-axis accelerometer, "
                            "low-noise mode, 321 uA typ"),
@@ -202,7 +204,7 @@ SOURCES = {
                      "AXP192 LDO2 100 uA; M5StickC measured 20.4-28.2 mA (lang-ship.com)"),
     "AXP192_QUIESCENT": ("derived", "AXP192 section 5: DC-DC1 26 uA + LDO3 100 uA = 126 uA"),
     "LDO_QUIESCENT": ("secondary", "Diodes AP2112 DS39724 rev 2-2: quiescent 55 uA typ, as part libraries quote it"),
-    "AMS1117_QUIESCENT": ("secondary", "AMS1117 datasheet: quiescent 5 mA typ, as quoted"),
+    "AMS1117_QUIESCENT": ("datasheet", "AMS1117 datasheet (Advanced Monolithic Systems): quiescent 5 mA typ, 11 max"),
     "FLASH_PROGRAM": ("secondary", "Winbond W25Q128JV rev F, 9.4: ICC5 20 mA typ (a transcription)"),
     "FLASH_ERASE": ("secondary", "Winbond W25Q128JV rev F, 9.4: ICC6 20 mA typ (a transcription)"),
     "FLASH_PAGE": ("datasheet", "Winbond W25Q128JV: 256-byte program page"),
