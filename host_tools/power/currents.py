@@ -50,7 +50,9 @@ ESP32 = {
 LIS3DH_NORMAL = {1: 0.002, 10: 0.004, 25: 0.006, 50: 0.011, 100: 0.020, 200: 0.038, 400: 0.073, 1344: 0.185}
 # same table, low-power mode: 1 Hz 2 uA, 10 Hz 3, 25 Hz 4, 50 Hz 6, 100 Hz 10, 200 Hz 18, 400 Hz 36.
 LIS3DH_LOW_POWER = {1: 0.002, 10: 0.003, 25: 0.004, 50: 0.006, 100: 0.010, 200: 0.018, 400: 0.036}
-# MPU-6000/MPU-6050 Product Specification PS-MPU-6000A-00 rev 3.4, section 6.3:
+# MPU-6000/MPU-6050 Product Specification PS-MPU-6000A-00 rev 3.4, section 6.3
+# "Electrical and Other Common Specifications" (its page text as
+# text-id.123dok.com reproduces it, page headers and all):
 # accelerometer only (gyro disabled) 500 uA at any rate the firmware uses;
 # low-power accel mode 1.25 Hz 10 uA, 5 Hz 20, 20 Hz 70, 40 Hz 140 uA (wake
 # cycles, no FIFO streaming at our rates).
