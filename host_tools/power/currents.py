@@ -96,7 +96,10 @@ LED_ON_M5 = 21.1  # the M5StickC Plus's (measured on the M5StickC)
 # in sleep-in mode (SLPIN) — the ST7789V's figures as done.land's ST7789
 # page tabulates them from Sitronix's datasheets (ST7789V: 7.5 mA normal,
 # the VI revision 8 mA; sleep-in 30 uA): a secondary source, the datasheet
-# itself not being searchable here.
+# itself not being searchable here. Another version of the same page gives
+# 4 mA, idle mode 0.4 mA and sleep-in 5 uA in its summary while its
+# revision table still says 7.5 mA: the higher figures are kept (the
+# controller is awake all day on the M5 while its screen is lit).
 DISPLAY_AWAKE = 7.5
 DISPLAY_SLEEP = 0.03
 # AXP192 datasheet (X-Powers, English rev 1.1 and Chinese v1.13, section 5
