@@ -105,8 +105,11 @@ class Lcd:
     width = 135
     height = 240
 
-class Display:
+class Display:  # cloudpin.display.Screen's face to the designs
     lcd = Lcd()
+    lit_until = 0
+    def listen(self, bus):
+        pass
 
 class Hw:
     nvs = rtc = led = button = None

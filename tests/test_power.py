@@ -28,7 +28,8 @@ WINDOWS = {"tap (a friend made)": _w(1.3, 0.03, 0.6), "clock window after a new 
            "update (friends near)": _w(2.25, 0.02, 1.9), "update (nobody near)": _w(2.25, 0.02, 1.9),
            "update (alone, in step with nobody)": _w(2.25, 0.02, 0.5),
            "false tap (ends alone)": _w(0.65, 0.01, 0.43), "cancelled radio start": _w(0.25, 0.0, 0.0),
-           "phone window": _w(60.0, 0.3, 0.66), "reconciliation window": _w(4.85, 0.06, 4.7)}
+           "phone window": _w(60.0, 0.3, 0.66), "reconciliation window": _w(4.85, 0.06, 4.7),
+           "boot (once a day)": dict(NO_RADIO)}
 FW = {"period_s": 300, "lost_s": 1800.0, "search_every": 12, "search_margin_s": 6.0,
       "recon": {"windows": 11, "on_s": 77.25}, "phone": {"window_s": 60.0, "linger_s": 5.0}}
 
@@ -143,7 +144,7 @@ def test_each_window_is_its_measured_cost_times_how_often_the_day_opens_it():
     long = _window(_radio(plan=dict(PLAN, phone_sync_s=58)), "phone sync")
     assert long["on_s"] == pytest.approx(10 * (5 + 58))
     assert base["starts"] == pytest.approx(sum(w["count"] for w in base["windows"]
-                                               if not w["window"].startswith("clock search")))
+                                               if not w["window"].startswith(("clock search", "boot"))))
 
 
 def test_update_windows_run_all_day_and_friends_are_near_only_while_worn():
@@ -230,18 +231,48 @@ def test_the_probe_measures_each_window_as_the_firmware_opens_it(probed):
     assert m["false tap (ends alone)"]["on_s"] == pytest.approx(start + meet.COLLECT_MS / 1000, abs=0.05)
     assert m["false tap (ends alone)"]["rx_s"] > 0.9 * meet.COLLECT_MS / 1000  # scanning all the tap window
     assert m["cancelled radio start"] == {"on_s": start, "tx_s": 0.0, "rx_s": 0.0, "starts": 1.0, "n": 1,
-                                          "led_s": 0.0, "flash_writes": 0.0, "flash_bytes": 0.0}
+                                          "led_s": 0.0, "flash_writes": 0.0, "flash_bytes": 0.0,
+                                          "display_s": 0.0, "backlight_s": 0.0}
     assert m["phone window"]["on_s"] == pytest.approx(role.WINDOW_S, abs=0.3)
     first, second = recon.window(0)[1], recon.window(34)[1]  # the r pin's two windows (at 30 s and 60 s)
     assert m["reconciliation window"]["on_s"] == pytest.approx(start + (first + second) / 2000, abs=0.1)
     tap = m["tap (a friend made)"]
     assert m["false tap (ends alone)"]["on_s"] < tap["on_s"] < start + 3.0  # the handshake's window
-    assert all(w["n"] >= 1 and w["starts"] == 1 for w in m.values())
+    assert all(w["n"] >= 1 and w["starts"] == 1 for k, w in m.items() if k != "boot (once a day)")
+    assert m["boot (once a day)"]["starts"] == 0  # (the screen's spell: no radio)
+    assert all(w["display_s"] == w["backlight_s"] == 0 for w in m.values())  # no display on this board
     # what else a window does, as the emulator accounted it: a tap that makes a
     # friend writes the friend store (and more) and flashes the LED; a
     # cancelled start writes nothing and lights nothing
     assert tap["flash_writes"] >= 2 and tap["flash_bytes"] > 1000 and 0 < tap["led_s"] < 1
     assert m["update (friends near)"]["flash_writes"] >= 1  # the friends' update records, the clock
+
+
+def test_the_m5s_screen_is_lit_by_its_boot_and_the_wearers_events_and_priced_per_event():
+    # cloudpin.display's policy on the M5StickC Plus, as the probe measures it:
+    # the boot's spell, a tap's (then its friend's: it lights it again), a
+    # false tap's; an update window or a suspicion lights nothing
+    import sys
+
+    from host_tools import FIRMWARE_DIR
+    sys.path.insert(0, str(FIRMWARE_DIR))
+    from cloudpin.display import LIT_MS
+
+    lit = LIT_MS / 1000
+    m = probe.measure("m5stickc_plus")
+    for k in ("display_s", "backlight_s"):
+        assert lit <= m["boot (once a day)"][k] <= lit + 1.1, (k, m["boot (once a day)"])
+        assert lit < m["tap (a friend made)"][k] <= lit + 4.0, (k, m["tap (a friend made)"])
+        assert lit - 0.1 <= m["false tap (ends alone)"][k] <= lit + 1.1, (k, m["false tap (ends alone)"])
+        for kind in ("update (friends near)", "update (alone, in step with nobody)", "cancelled radio start",
+                     "phone window", "clock window after a new friend"):
+            assert m[kind][k] == 0.0, (kind, m[kind])
+    # the day: the boot once, each tap's and false tap's spell, LIT_MS a phone sync (the phone connecting)
+    fw = dict(FW, screen_lit_s=lit)
+    radio = model.radio_windows(m, fw, PLAN, dict(DAY, false_taps=2))
+    want = m["boot (once a day)"]["display_s"] + 30 * m["tap (a friend made)"]["display_s"] \
+        + 2 * m["false tap (ends alone)"]["display_s"] + 10 * lit
+    assert radio["display_s"] == pytest.approx(want)
 
 
 def test_flash_writes_are_priced_as_erased_sectors_and_programmed_pages():
@@ -263,13 +294,18 @@ def _seg_pin(cpu_s, **extra):
 
 def test_switched_parts_and_writes_come_from_the_accounting():
     seg = 60.0
-    walker = _seg_pin(seg, display_awake=30e6, backlight_on=60e6, led_on=2e6)
-    still = _seg_pin(seg, display_awake=60e6, backlight_on=60e6, led_on=2e6, flash_writes=1, flash_bytes=100)
-    radio = {"led_s": 3.0, "flash_writes": 50.0, "flash_bytes": 5000.0}
+    # the segment's pins: lit 10 s from boot (the probe's boot spell), the
+    # walker's controller 20 s more, the still pin's all the rest
+    walker = _seg_pin(seg, display_awake=30e6, backlight_on=10e6, led_on=2e6)
+    still = _seg_pin(seg, display_awake=60e6, backlight_on=10e6, led_on=2e6, flash_writes=1, flash_bytes=100)
+    boot = {"window": "boot (the screen's spell; once a day)", "display_s": 10.0, "backlight_s": 10.0}
+    radio = {"led_s": 3.0, "flash_writes": 50.0, "flash_bytes": 5000.0, "display_s": 40.0, "backlight_s": 40.0,
+             "windows": [boot]}
     on, flash = day.switched(walker, still, seg, 3600.0, radio, {"save_steps": 250}, dict(DAY))
     still_s = model.DAY_S - 3600.0
-    assert on["display.awake"] == pytest.approx(0.5 * 3600 + still_s)
-    assert on["backlight.on"] == pytest.approx(model.DAY_S)
+    # the windows' and the boot's spells (the probe's), and the segment's share beyond its boot's spell
+    assert on["display.awake"] == pytest.approx(40.0 + 20.0 / 60 * 3600 + 50.0 / 60 * still_s)
+    assert on["backlight.on"] == pytest.approx(40.0)
     assert on["led.on"] == pytest.approx(3.0 + 2.0)  # the windows' flashes, and the boot colour once
     # the windows', the still segment's rate over the still day, two saves per 250 steps
     assert flash["writes"] == pytest.approx(50 + still_s / seg + 2 * 8000 / 250)

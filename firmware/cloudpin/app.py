@@ -128,9 +128,11 @@ class App:
             mark("designs")
             self.services.append(self.designs)
         elif hw.display is not None:
-            from cloudpin.display import DisplayService
+            from cloudpin.statusscreen import DisplayService
 
-            self.services.append(DisplayService(hw.display, self, status_every_ms))
+            b = hw.board.get("button") or {}
+            self.services.append(DisplayService(hw.display, self, status_every_ms, hw.button,
+                                                b.get("active_low", True)))  # as board.build wires its pull-up
             mark("display")
         for svc in (self.updates, self.meet, self.phone):
             if svc is not None:

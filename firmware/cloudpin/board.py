@@ -37,7 +37,7 @@ class Hardware:
         self.accel_rate = accel_rate
         self.accel_int = accel_int  # machine.Pin wired to the sensor's INT1
         self.accel_int2 = accel_int2  # machine.Pin on INT2 (the click engine's line), or None
-        self.display = display  # cloudpin.display.StatusDisplay, or None
+        self.display = display  # cloudpin.display.Screen (lit when the wearer looks), or None
         self.power = power  # cloudpin.axp192.AXP192 power chip, or None
         self.led = led
         self.button = button
@@ -128,10 +128,10 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
 
 
 def _display(machine, cfg, power, log):
-    """The status screen on the board's ST7789, powered and initialised; None
-    with the reason logged when it cannot be (framebuf missing, a bad bus)."""
+    """The board's ST7789 screen, powered and initialised (lit); None with
+    the reason logged when it cannot be (a bad bus)."""
     try:
-        from cloudpin.display import StatusDisplay
+        from cloudpin.display import Screen
         from cloudpin.st7789 import ST7789
 
         if power is not None:
@@ -145,7 +145,7 @@ def _display(machine, cfg, power, log):
                      cfg["width"], cfg["height"], cfg.get("x_offset", 0), cfg.get("y_offset", 0),
                      bool(cfg.get("invert")))
         lcd.init()
-        return StatusDisplay(lcd)
+        return Screen(lcd, power)
     except (ImportError, OSError, ValueError) as e:
         log.error("display %s: %r" % (cfg["type"], e))
         return None

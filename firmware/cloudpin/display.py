@@ -1,93 +1,78 @@
-# The badge's status screen on boards with a display: who the badge is and
-# how many steps it counted. Drawn a text line at a time into one small
-# RGB565 FrameBuffer (a line, not the screen: 135x240 would be 63 KB of a
-# 100 KB heap) that is reused for every line, so a refresh allocates
-# nothing; refreshed rarely (the app's status period), since every refresh
-# keeps the CPU and SPI busy for milliseconds. The line's buffer (3.2 KB on
-# the M5StickC Plus) is made at the first refresh: a pin showing its
-# designs instead never makes it (docs/designs.md "The heap").
-import asyncio
+# The screen of a board with a display, and when it is lit.
+#
+# Lit, the M5StickC Plus's screen draws ~27.5 mA (its backlight 20 mA, the
+# controller 7.5): lit all day it was 27.5 of the pin's 37 mA (docs/power.md).
+# So it is lit only when the wearer would look at it: from boot and after
+# each of the wearer's events (a button press, a tap or "tap again", a new
+# friend, a design unlocked, the battery turning low, the owner's phone
+# connecting) for LIT_MS; then the backlight is switched off and the
+# controller sleeps, keeping the picture. What is drawn is the service's
+# that owns the screen (the designs' card, or the status screen:
+# cloudpin.statusscreen); that service also looks at dim() in its loop.
+#
+# Kept small on purpose: on the M5 the designs and a tap leave a few KB of
+# heap (docs/heap.md), and this module is all a designs pin loads for its
+# screen (the status screen's drawing is another module, loaded only when
+# it is shown). No framebuf here: CPython simulations run the policy too.
+import time
 
-from cloudpin.st7789 import color
+from micropython import const
 
-LINE_H = 12  # the 8x8 font with 2 pixels above and below
-_DIGITS = "0123456789"
+from cloudpin import bus as topics
+
+# ESTIMATE: long enough to read a card or the status screen after a touch
+# (a friendship follows its tap by ~1.5 s and lights it again); each event
+# costs the M5 ~27.5 mA for this long.
+LIT_MS = const(10000)
 
 
-class StatusDisplay:
-    def __init__(self, lcd):
-        """lcd: a cloudpin.st7789.ST7789, initialised. ImportError where the
-        port has no framebuf (CPython simulations): no display then."""
-        import framebuf  # noqa: F401 - here, so that a port without it has no display
-
+class Screen:
+    def __init__(self, lcd, power=None):
+        """lcd: a cloudpin.st7789.ST7789, initialised (lit); power: the chip
+        whose LDO feeds the backlight (cloudpin.axp192.AXP192) or None."""
         self.lcd = lcd
-        self.width = lcd.width
-        self._buf = None  # the line's RGB565 pixels, made at the first refresh
-        self._fb = None
-        self._digits = tuple(_DIGITS)  # one-character strings made once
-        self.fg = color(255, 255, 255)
-        self.accent = color(0, 200, 255)
-        self.refreshes = 0
+        self.power = power
+        # the ticks_ms it goes dark at, None while dark; lit from boot
+        self.lit_until = time.ticks_add(time.ticks_ms(), LIT_MS)
+        self._low = False  # the last battery reading was low
 
-    def _line(self):
-        if self._fb is None:
-            import framebuf
+    def listen(self, bus, wake=None):
+        """Light the screen on the wearer's events: wake(a=None, b=None) on
+        each, self.wake if None (the button is the service's: a pin's IRQ
+        has one handler)."""
+        wake = wake or self.wake  # one bound method for every topic (each costs heap)
+        for t in (topics.TAP, topics.TAP_AGAIN, topics.FRIEND, topics.DESIGN, topics.BATTERY, topics.PHONE):
+            bus.subscribe(t, wake)
 
-            self._buf = bytearray(self.width * LINE_H * 2)
-            self._fb = framebuf.FrameBuffer(self._buf, self.width, LINE_H, framebuf.RGB565)
-        return self._fb
+    def wake(self, a=None, b=None):
+        """Light the screen for LIT_MS more. The bus handler of every topic
+        listen() takes, told apart by their arguments: PHONE (connected,)
+        is the only one with a bool first, BATTERY (percent, low) the only
+        one with a bool second; the others always light it."""
+        if a is False:
+            return  # the phone left
+        if b is True or b is False:
+            low, self._low = self._low, b
+            if low or not b:
+                return  # a reading, not the battery turning low (one every 10 s)
+        dark = self.lit_until is None
+        self.lit_until = time.ticks_add(time.ticks_ms(), LIT_MS)
+        if dark:
+            self.lcd.sleep(False)
+            if self.power is not None:
+                self.power.backlight(True)
 
-    def clear(self):
-        self._line().fill(0)
-        for row in range(self.lcd.height // LINE_H + 1):
-            y = row * LINE_H
-            self.lcd.blit(self._buf, 0, y, self.width, min(LINE_H, self.lcd.height - y))
-
-    def line(self, row, text, n=-1, fg=None):
-        """Row `row` (LINE_H pixels each): text, then n in decimal if n >= 0."""
-        fb = self._line()
-        fb.fill(0)
-        fb.text(text, 2, 2, self.fg if fg is None else fg)
-        if n >= 0:
-            x = 2 + 8 * len(text)
-            d = 1
-            while d * 10 <= n:
-                d *= 10
-            while d:
-                fb.text(self._digits[n // d % 10], x, 2, self.fg if fg is None else fg)
-                x += 8
-                d //= 10
-        self.lcd.blit(self._buf, 0, row * LINE_H, self.width, LINE_H)
-
-    def show(self, badge, steps, taps):
-        """The status screen: title, badge id (a pair of strings: 16 hex
-        digits do not fit the 135-pixel width in one line), steps and taps
-        (-1: unknown). Allocates nothing."""
-        self.line(0, "CloudPin", -1, self.accent)
-        self.line(2, "badge")
-        self.line(3, badge[0])
-        self.line(4, badge[1])
-        self.line(6, "steps ", steps)
-        self.line(7, "taps ", taps)
-        self.refreshes += 1
-
-
-class DisplayService:
-    """Keeps the status screen current: redrawn every `every_ms`."""
-
-    name = "display"
-
-    def __init__(self, screen, app, every_ms=10000):
-        self.screen = screen
-        self.app = app
-        self.every_ms = every_ms
-        b = app.badge
-        self._badge = (b[:8], b[8:])  # split once: slicing allocates
-
-    async def run(self):
-        self.screen.clear()
-        motion = self.app.motion
-        while True:
-            steps = motion.steps.steps if motion.steps is not None else -1
-            self.screen.show(self._badge, steps, motion.tap_count if motion.steps is not None else -1)
-            await asyncio.sleep_ms(self.every_ms)
+    def dim(self):
+        """Darken the screen if its time is up. The ms until it goes dark,
+        or -1 when dark: its service waits no longer than that."""
+        t = self.lit_until
+        if t is None:
+            return -1
+        left = time.ticks_diff(t, time.ticks_ms())
+        if left > 0:
+            return left
+        self.lit_until = None
+        if self.power is not None:
+            self.power.backlight(False)
+        self.lcd.sleep(True)
+        return -1

@@ -390,7 +390,7 @@ def raw(app):
     n = 0
     d = app.hw.display
     if d is not None and app.designs is None:
-        n += d.width * 12 * 2  # the status screen's line (cloudpin.display.LINE_H rows), made at its first refresh
+        n += d.lcd.width * 12 * 2  # the status screen's line (cloudpin.statusscreen.LINE_H rows), made at its first refresh
     cv = getattr(app.designs, "_canvas", None)
     if cv is not None:
         n += len(cv._band)

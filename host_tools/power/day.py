@@ -137,8 +137,11 @@ def switched(walker, still, seg_s, walking_s, radio, fw, day):
     writes, from what the emulator accounted: ({"display.awake",
     "backlight.on", "led.on"}: s, {"writes", "bytes"}).
 
-    The display's and backlight's shares of the segment's walking and still
-    seconds (the firmware switches them on at boot and keeps them on); the
+    The screen's (display, backlight): the spells the wearer's events and
+    the boot light (the probe's: `radio`'s "display_s", "backlight_s"), and
+    what the segment's pins kept lit beyond their boot's spell as a share of
+    the walking and still seconds (0 with the screen policy,
+    cloudpin.display; all day without it); the
     LED's lit time in the radio windows (probe: a tap's flash, a phone
     window's) and once the segment's still pin's (the boot colour: one boot
     a day, not a share of it); writes: the windows' (probe: a tap's friend
@@ -148,7 +151,14 @@ def switched(walker, still, seg_s, walking_s, radio, fw, day):
     every SAVE_STEPS steps; their few dozen bytes are inside the block each
     write session is priced as programming)."""
     still_s = model.DAY_S - walking_s
-    on = {k: _share(walker, k) * walking_s + _share(still, k) * still_s for k in ("display.awake", "backlight.on")}
+    on = {}
+    for k, probed in (("display.awake", "display_s"), ("backlight.on", "backlight_s")):
+        boot = next((w[probed] for w in radio["windows"] if w["window"].startswith("boot")), 0.0)
+
+        def steady(pin):  # the segment's lit seconds beyond the boot's spell, a share of its seconds
+            return max(0.0, pin["time_us"].get(k, 0) / 1e6 - boot) / seg_s
+
+        on[k] = radio[probed] + steady(walker) * walking_s + steady(still) * still_s
     on["led.on"] = radio["led_s"] + still["time_us"].get("led.on", 0) / 1e6
 
     def rate(k):

@@ -53,8 +53,10 @@ def conn_air(window_s, interval_ms):
 
 
 # What a window does besides its radio, per window as the probe measured it:
-# the LED's lit seconds, file write sessions and bytes (cpsim accounting).
-WINDOW_EXTRAS = ("led_s", "flash_writes", "flash_bytes")
+# the LED's lit seconds, file write sessions and bytes, the screen's lit
+# seconds (controller awake, backlight on: probe.screen_figures) (cpsim
+# accounting).
+WINDOW_EXTRAS = ("led_s", "flash_writes", "flash_bytes", "display_s", "backlight_s")
 
 
 def scaled(w, on_s):
@@ -120,8 +122,10 @@ def radio_windows(measured, fw, plan, day):
     ph = fw["phone"]
     find, sync = plan.get("phone_find_s", EXTRA_PLAN_KEYS["phone_find_s"]), plan["phone_sync_s"]
     linger = min(ph["linger_s"], max(0.0, ph["window_s"] - find - sync))
-    add("phone sync (window and connection)", day["phone_syncs"], scaled(measured["phone window"], find + linger),
-        (sync,) + conn_air(sync, plan["conn_interval_ms"]))
+    per = scaled(measured["phone window"], find + linger)
+    for k in ("display_s", "backlight_s"):  # the phone connecting lights the screen (cloudpin.display)
+        per[k] += fw.get("screen_lit_s", 0.0) if measured["boot (once a day)"].get(k) else 0.0
+    add("phone sync (window and connection)", day["phone_syncs"], per, (sync,) + conn_air(sync, plan["conn_interval_ms"]))
     add("false tap (ends alone)", day.get("false_taps", 0.0), measured["false tap (ends alone)"])
     add("cancelled radio start", day.get("cancelled_starts", 0.0), measured["cancelled radio start"])
     # A friendship left half-committed: each pin's share (both have the same
@@ -130,6 +134,7 @@ def radio_windows(measured, fw, plan, day):
     per = scaled(measured["reconciliation window"], r["on_s"])
     per["starts"] = r["windows"]
     add("reconciliation (an unsettled friendship)", day.get("unsettled", 0.0), per)
+    add("boot (the screen's spell; once a day)", 1.0, measured["boot (once a day)"])
     total = dict({k: 0.0 for k in ("on_s", "tx_s", "rx_s", "starts") + WINDOW_EXTRAS}, windows=windows)
     for w in windows:
         for k in ("on_s", "tx_s", "rx_s", "starts") + WINDOW_EXTRAS:

@@ -36,7 +36,9 @@ from host_tools import sim
 from host_tools.sim import runner
 
 SLICE_MS = 20
-TAP_MS = 5000
+# After the screen's spell from boot (cloudpin.display.LIT_MS 10 s): the
+# screen a tap lights is then the tap's own (screen_figures()).
+TAP_MS = 12000
 SOLO_MS = 12000
 SUSPECT_MS = 15000
 PHONE_MS = 2000
@@ -48,7 +50,13 @@ FAR_M = 400.0  # between pins that must not hear each other (the hall's radio: o
 FIGURES = ("on_s", "tx_s", "rx_s", "starts", "led_s", "flash_writes", "flash_bytes")
 KINDS = ("tap (a friend made)", "clock window after a new friend", "update (friends near)",
          "update (nobody near)", "update (alone, in step with nobody)", "false tap (ends alone)",
-         "cancelled radio start", "phone window", "reconciliation window")
+         "cancelled radio start", "phone window", "reconciliation window", "boot (once a day)")
+# The screen's lit time (cpsim st7789 accounting: the controller awake, the
+# backlight's supply on) is not cut by radio session: a screen lit by a tap
+# stays lit past its window (cloudpin.display). Each pin's total over the
+# run, less the quiet pin h's (lit only by its boot: no event of the
+# wearer's reaches it), is what its events lit; h's is the boot's.
+SCREEN = (("display_s", "display.awake"), ("backlight_s", "backlight.on"))
 
 
 def _firmware():
@@ -100,6 +108,7 @@ def firmware_timing():
     reconciliation windows of an unsettled friendship on each side
     (meet.py's give-up and answer times, recon.py's schedule)."""
     _firmware()
+    from cloudpin import display
     from cloudpin.designs import service
     from cloudpin.phone import role
     from cloudpin.social import clocksync, meet
@@ -110,6 +119,7 @@ def firmware_timing():
             "search_margin_s": 2 * clocksync.MAX_WIDEN_MS / 1000.0,
             "phone": {"window_s": float(role.WINDOW_S), "linger_s": float(role.LINGER_S)},
             "save_steps": service.SAVE_STEPS,  # steps between two saves of the day's count (flash writes)
+            "screen_lit_s": display.LIT_MS / 1000.0,  # an event lights the screen this long (the phone's connection)
             # the pin's own share: it asks (pending) or answers; the same windows now
             "recon": {"windows": max(ask[0], answer[0]), "on_s": max(ask[1], answer[1]) + max(ask[0], answer[0]) * start_s(),
                       "asks": {"windows": ask[0], "s": round(ask[1], 1)},
@@ -209,9 +219,11 @@ def _figures(before, after):
             "led_s": d("led.on"), "flash_writes": n("flash.writes"), "flash_bytes": n("flash.bytes")}
 
 
-def sessions(board, seed=1, cancel_after_ms=170, progress=None, warn=None):
+def sessions(board, seed=1, cancel_after_ms=170, progress=None, warn=None, lit=None):
     """Every radio session of the probe run: [{"pin", "kind", "t_ms",
-    "on_s", "tx_s", "rx_s", "starts"}] in the order they ended."""
+    "on_s", "tx_s", "rx_s", "starts"}] in the order they ended. lit: a dict
+    given to be filled with each pin's screen seconds over the run
+    ({pin: {"display_s", "backlight_s"}}, SCREEN)."""
     sc = scenario(board, seed)
     w, pins = runner.build(sc, warn=warn)
     by_id = {p.spec["id"]: p for p in pins}
@@ -249,6 +261,12 @@ def sessions(board, seed=1, cancel_after_ms=170, progress=None, warn=None):
                 last[pid] = snap
             if progress and t % 10000 == 0 and t:
                 progress("power probe %s: %d / %d s simulated" % (board, t // 1000, end // 1000))
+        if lit is not None:
+            for p in pins:
+                pid = p.spec["id"]
+                lit[pid] = {k: last[pid]["time_us"].get(key, 0) / 1e6 for k, key in SCREEN}
+                lit[pid]["lit_at_end"] = p.dev.acct.get_state("backlight") == "on" \
+                    or p.dev.acct.get_state("display") == "awake"
     finally:
         runner.close(w)
     return out
@@ -259,20 +277,49 @@ def measure(board, seed=1, cancel_after_ms=170, progress=None, warn=None):
     mean over the probe's sessions of that kind. A kind the run did not show
     raises ValueError (the firmware no longer opens it as the probe expects)."""
     got = {}
-    for s in sessions(board, seed, cancel_after_ms, progress, warn):
+    lit = {}
+    for s in sessions(board, seed, cancel_after_ms, progress, warn, lit):
         if s["kind"] is None:
             continue
         g = got.setdefault(s["kind"], dict({k: 0.0 for k in FIGURES}, n=0))
         for k in FIGURES:
             g[k] += s[k]
         g["n"] += 1
+    got["boot (once a day)"] = dict({k: 0.0 for k in FIGURES}, n=1)  # no radio: the screen's spell
+    screen_figures(got, lit)
     missing = [k for k in KINDS if k not in got]
     if missing:
         raise ValueError("power probe on %s: no %s window in the run" % (board, ", ".join(missing)))
     for g in got.values():
-        for k in FIGURES:
+        for k in FIGURES + tuple(k for k, _ in SCREEN):
             g[k] = round(g[k] / g["n"], 4)
     return got
+
+
+def screen_figures(got, lit):
+    """Each kind's screen seconds ("display_s", "backlight_s": SCREEN) into
+    `got` from the pins' totals `lit` (sessions()): the boot's is the quiet
+    pin h's; a tap that makes a friend lights it for pins a and b (the tap,
+    then the friend: their mean, less h's); a false tap for c; the others
+    light nothing of the wearer's (an update window, a suspicion; the phone
+    window g opens no phone connects to: the connection's own light is the
+    model's, cloudpin.display.LIT_MS a sync). A screen still lit at the
+    end of the run on the quiet pin has no policy to measure spells of:
+    all 0 here, and the segment's share is the day's (day.switched)."""
+    base = lit.get("h", {})
+    policed = not base.get("lit_at_end", True)
+    for kind, g in got.items():
+        for k, _ in SCREEN:
+            b = base.get(k, 0.0)
+            if kind == "boot (once a day)":
+                v = b
+            elif kind == "tap (a friend made)":
+                v = (lit["a"][k] + lit["b"][k]) / 2 - b
+            elif kind == "false tap (ends alone)":
+                v = lit["c"][k] - b
+            else:
+                v = 0.0
+            g[k] = max(0.0, v) * g["n"] if policed else 0.0  # (a total: measure() divides by n)
 
 
 __all__ = ["measure", "sessions", "scenario", "KINDS", "period_s"]

@@ -126,12 +126,13 @@ def test_walked_steps_reach_the_engine_and_the_phones_pick_redraws():
     assert len(drawn) >= n + 2  # and the progress bars every 30 s
 
 
-def test_mp_the_card_reaches_the_glass():
+def _glass():
+    """A fresh world's pin with the M5StickC Plus's ST7789 wiring: (world,
+    dev, the glass's model, the firmware's driver on it)."""
     import machine
     from cloudpin.st7789 import ST7789
     from cpsim.machine_spi import attach_spi
     from cpsim.st7789 import ST7789 as Glass
-    from cpsim.st7789 import read_file
 
     _fresh()
     world = World()
@@ -140,6 +141,13 @@ def test_mp_the_card_reaches_the_glass():
     out = machine.Pin.OUT
     lcd = ST7789(machine.SPI(1, 20000000, sck=machine.Pin(13), mosi=machine.Pin(15)), machine.Pin(5, out, value=1),
                  machine.Pin(23, out, value=0), machine.Pin(18, out, value=1))
+    return world, dev, glass, lcd
+
+
+def test_mp_the_card_reaches_the_glass():
+    from cpsim.st7789 import read_file
+
+    world, dev, glass, lcd = _glass()
     bus = Bus()
     e = _engine(bus)
     svc = DesignService(e, bus, lcd=lcd)
@@ -228,3 +236,43 @@ def test_the_app_runs_designs_with_a_pack_and_without_one_as_before():
     assert "cloudpin.designs.pack" in dropped and "cloudpin.designs.engine" in dropped  # the heap given back
     assert getattr(app, "daily", None) is None and app.bus.publish(topics.STEPS, 100, 100) == 0  # nothing half-built
     os.remove("pack.bin")
+
+
+def test_mp_a_press_on_a_dark_screen_lights_the_card_and_the_next_press_picks():
+    # With the screen's policy (cloudpin.display.Screen): dark after LIT_MS,
+    # the first press shows the card the wearer had, the next one (lit) picks.
+    import machine
+    from cloudpin.display import LIT_MS, Screen
+
+    world, dev, glass, lcd = _glass()
+    bus = Bus()
+    e = _engine(bus)
+    gpio.drive(dev, 37, 1)
+    button = machine.Pin(37, machine.Pin.IN)
+
+    async def boot():
+        lcd.init()
+        bus.publish(topics.STEPS, 100, 100)  # walk unlocked ...
+        bus.publish(topics.TAP, 5, 900)  # ... and tap: two to pick from
+        await svc.run()
+
+    svc = DesignService(e, bus, button=button, active_low=True, every_ms=30000, screen=Screen(lcd))
+    world.start(dev, boot())
+    world.run_for(LIT_MS - 1000)
+    assert glass.lit() and e.selected == 1
+    world.run_for(7000)  # the unlocks lit it until ~LIT_MS after them; the service's loop darkens it
+    assert not glass.lit() and glass.asleep
+    draws = svc.draws
+
+    def press():
+        gpio.drive(dev, 37, 0)
+        world.run_for(50)
+        gpio.drive(dev, 37, 1)
+        world.run_for(1000)
+
+    press()
+    assert glass.lit() and e.selected == 1 and svc.draws == draws + 1  # lit, the same design (its card brought up to date)
+    press()
+    assert glass.lit() and e.selected == 0
+    world.run_for(LIT_MS + 500)
+    assert not glass.lit()

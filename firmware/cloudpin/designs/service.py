@@ -189,11 +189,16 @@ class DesignService:
     name = "designs"
 
     def __init__(self, engine, bus, lcd=None, led=None, button=None, active_low=True, every_ms=30000, feed=None,
-                 feed_ms=_FEED_MS):
+                 feed_ms=_FEED_MS, screen=None):
         """engine: designs.engine.Designs (loaded); lcd: cloudpin.st7789.ST7789
         or None; led: cloudpin.led.Led or None; button: a machine.Pin input
         or None (active_low: pressed reads 0); feed: a StepFeed ticked every
-        feed_ms (the steps tasks' counts), or None."""
+        feed_ms (the steps tasks' counts), or None; screen: the board's
+        cloudpin.display.Screen, whose policy lights and darkens the
+        lcd (its lcd is used when lcd is None), or None: always lit."""
+        if screen is not None:
+            lcd = lcd or screen.lcd
+        self.screen = screen
         self.engine = engine
         self.lcd = lcd
         self.led = led
@@ -208,12 +213,18 @@ class DesignService:
         self._blink = -1  # a design whose LED colours are due
         self._canvas = None
         if lcd is not None:
-            from cloudpin.designs import draw
-            from cloudpin.st7789 import color
+            try:
+                from cloudpin.designs import draw
+            except ImportError:  # no framebuf (a CPython simulation): the screen's policy runs, nothing is drawn
+                draw = None
+            if draw is not None:
+                from cloudpin.st7789 import color
 
-            self._canvas = draw.Canvas(lcd.width, lcd.height)
-            self._palette = draw.palette_rgb565(color)
-            _forget(("cloudpin.designs.packinfo",))  # draw keeps what it read of it (draw._tables)
+                self._canvas = draw.Canvas(lcd.width, lcd.height)
+                self._palette = draw.palette_rgb565(color)
+                _forget(("cloudpin.designs.packinfo",))  # draw keeps what it read of it (draw._tables)
+        if screen is not None:
+            screen.listen(bus)  # (after the allocations: a failed build leaves no handler)
         bus.subscribe(topics.DESIGN, self._on_design)
         if button is not None:
             import machine
@@ -275,20 +286,32 @@ class DesignService:
         self.draw()
         tick = min(self.every_ms, self.feed_ms) if self.feed is not None else self.every_ms
         since = 0  # ms since the last redraw, counted in ticks
+        wait = tick
         while True:
             t0 = time.ticks_ms()
             try:
-                await asyncio.wait_for_ms(self._wake.wait(), tick)
+                await asyncio.wait_for_ms(self._wake.wait(), wait)
             except asyncio.TimeoutError:
                 pass
             since += time.ticks_diff(time.ticks_ms(), t0)
             if self.feed is not None:
                 self.feed.tick()
+            screen = self.screen
+            wait = tick
             if self._pressed:
                 self._pressed = False
-                i = self.engine.next()
-                if i >= 0:
-                    self._blink = i
+                if screen is None or screen.lit_until is not None:  # a press on a dark screen only lights it
+                    i = self.engine.next()
+                    if i >= 0:
+                        self._blink = i
+                if screen is not None:
+                    screen.wake()
+            if screen is not None:
+                left = screen.dim()
+                if left < 0 and not self._due:
+                    continue  # dark: the progress bars are redrawn once it is lit again
+                if 0 <= left < wait:
+                    wait = left  # the next look is when it goes dark
             if not self._due and since < self.every_ms:
                 continue
             self._due = False
@@ -363,8 +386,8 @@ def _build(app, hw, log, path):
     feed.load()
     engine.load(feed.day)
     b = hw.board.get("button") or {}
-    svc = DesignService(engine, app.bus, hw.display.lcd if hw.display is not None else None, hw.led, hw.button,
-                        b.get("active_low", False), feed=feed)
+    svc = DesignService(engine, app.bus, None, hw.led, hw.button, b.get("active_low", False), feed=feed,
+                        screen=hw.display)
     engine.subscribe(app.bus)
     feed.subscribe(app.bus)
     app.daily = daily
