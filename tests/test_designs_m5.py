@@ -45,9 +45,10 @@ def test_the_m5stickc_plus_boots_its_designs_beside_meet_and_greet_and_a_tap_mak
     assert "cloudpin.designs.draw" in r["modules"] and "cloudpin.designs.packinfo" not in r["modules"]
     # no frame of the screen: one RGB565 band, charged twice (docs/designs.md)
     assert r["display_bytes_charged_again"] == designs.canvas_bytes(WIDTH)
-    # measured 2026-12-05 (bench heap, one_pin m5stickc_plus_with_pack): 31,104
-    # free after boot, 6,016 the least while the tap made a friend and unlocked
-    # aquatics (its card redrawn then), 16,128 after it; a redraw of a card not
+    # measured 2026-12-06 (this run, with the screen policy of cloudpin.display;
+    # 29,824 / 4,800 / 14,880 on main 953dab0 before it): 30,560 free after
+    # boot, 5,568 the least while the tap made a friend and unlocked aquatics
+    # (its card redrawn then), 15,648 after it; a redraw of a card not
     # read before allocates 4,160 at most (its records and the pack's file;
     # 960 since 2026-12-06, tests/fw/test_designs_card_records.py).
     # Before the card was drawn in bands (a 16,320-byte frame, a 4,320-byte
