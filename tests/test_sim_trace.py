@@ -3,6 +3,7 @@
 import copy
 
 from host_tools import sim
+from host_tools.sim import runner
 from host_tools.sim.trace import Tracer
 
 PAIR = {
@@ -31,6 +32,9 @@ def test_a_traced_pair_shows_its_handshake_and_the_firmware_is_left_as_it_was():
         assert p["others"] == []  # p3 did not tap: it sends no TAP frames
         assert p["partner_refused"]["frames"] == 0
         assert p["radio"]["rx_packets"] > 0 and p["radio"]["reports_dropped"] == 0  # (counted up to the choice)
+        # the pair's radio distance then: touching (2 cm) or withdrawn by at most two arms' reach
+        assert runner.TOUCH_M <= p["partner_m"] <= runner.TOUCH_M + 2 * 0.3
+    assert len(t["touch"]["mounts"]) == 2 and 0.15 <= t["touch"]["tau_ms"] <= 10 and 0.05 <= t["touch"]["dv_m_s"] <= 0.35
     assert "tap_trace" not in sim.simulate(sim.validate(copy.deepcopy(PAIR)))
 
 
@@ -83,3 +87,21 @@ def test_the_bench_counts_causes_for_the_meet_scenarios():
     s = bench.measure(sc, trace=True)["social"]
     assert s["causes"] == {"made": 1} and s["both_detected"] == 1 == s["made"]
     assert "causes" not in bench.measure(sim.validate(copy.deepcopy(PAIR)))["social"]
+
+
+def test_the_sweep_is_the_seed_set_the_docs_cite_and_adds_up(monkeypatch):
+    from host_tools import REPO
+    from host_tools.sim import bench
+    from host_tools.sim.scenario import load
+
+    runs = bench.sweep_runs()
+    assert len(runs) == len(set(runs)) == 108  # README "Meet and greet in the simulator"
+    assert sum(len(load(REPO / "scenarios" / (n + ".json"))["taps"]) for n, _ in runs) == 671
+    for name, _ in bench.SWEEP:  # every shipped seed is in
+        assert (name, load(REPO / "scenarios" / (name + ".json"))["seed"]) in runs
+    monkeypatch.setattr(bench, "SWEEP", (("quiet-pair", (2,)), ("coincident-knocks", ())))
+    out = bench.sweep()
+    assert [(r["name"], r["seed"]) for r in out["runs"]] == [("quiet-pair", 2), ("quiet-pair", 1), ("coincident-knocks", 1)]
+    a = out["all"]
+    assert a["runs"] == 3 and a["intended"] == 2 and a["made"] + sum(sum(r["misses"].values()) for r in out["runs"]) == 2
+    assert a["made"] == sum(s["made"] for s in out["scenarios"].values()) and out["scenarios"]["quiet-pair"]["runs"] == 2

@@ -448,6 +448,7 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
         if tracer is not None:
             result["tap_trace"] = tracer.explain(sc["taps"], lambda pid: result["pins"][pid].get("friends") or [],
                                                  result["missed_taps"])
+            _trace_touches(result["tap_trace"], w, by_id)
         return result
     finally:
         gc.collect = collect
@@ -459,6 +460,26 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
                 for m in models.values():
                     _close(getattr(m, "source", None))
         close(w)
+
+
+def _trace_touches(entries, w, by_id):
+    # What the simulator made of each traced touch: the pins' mounts, the
+    # contact's duration and strength (as pin a felt it), and how far apart
+    # the two pins were (radio distance) when each one's radio came up: a
+    # partner heard at 55 dB may be a pair already withdrawn, not one placed
+    # wrong.
+    for k, e in enumerate(entries):
+        pa, pb = w.sim_touches[(k, 0)], w.sim_touches[(k, 1)]
+        e["touch"] = {"mounts": [pa["mount"], pb["mount"]], "tau_ms": round(pa["tau"] * 1000, 2),
+                      "dv_m_s": round(pa["dv"], 3)}
+        for p in e["pins"].values():
+            up = p.get("radio_up_ms")
+            if up is not None:
+                d = touch_distance(pa, pb, up - e["t_ms"])
+                if d is None:
+                    (xa, ya, _), (xb, yb, _) = (position(by_id[i].spec, up / 1000.0) for i in (e["a"], e["b"]))
+                    d = math.hypot(xb - xa, yb - ya)
+                p["partner_m"] = round(d, 3)
 
 
 def _no_collect(*generation):

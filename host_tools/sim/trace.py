@@ -27,6 +27,9 @@ whole tap: made, not_detected (a pin's detector missed the touch),
 not_heard (no frame of its partner reached a pin's TapMatch), refused
 (they reached it and it refused every one), or the first "tap again"
 reason. Frames are named by the RID each pin had when its window opened.
+The runner adds what the simulator made of the touch (runner._trace_touches):
+"touch": {"mounts", "tau_ms", "dv_m_s"} (the contact as pin a felt it) and
+per pin "partner_m", the pair's radio distance when its radio came up.
 """
 import time as _time
 
