@@ -276,3 +276,6 @@ def test_mp_a_press_on_a_dark_screen_lights_the_card_and_the_next_press_picks():
     assert glass.lit() and e.selected == 0
     world.run_for(LIT_MS + 500)
     assert not glass.lit()
+    assert svc.select(1) and glass.lit()  # the phone's pick: the wearer looks for it on the pin
+    world.run_for(1000)
+    assert glass.lit() and svc.draws == draws + 3

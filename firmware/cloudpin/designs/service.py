@@ -250,6 +250,8 @@ class DesignService:
         not unlocked (nothing changes)."""
         if not self.engine.select(i):
             return False
+        if self.screen is not None:
+            self.screen.wake()  # the wearer looks for the pick on the pin
         self._due = True
         self._wake.set()
         return True
