@@ -88,6 +88,7 @@ class TapDetector:
     max_event_ms: longest time above max(threshold/2, peak/4) for a tap.
     latency_ms: window after the peak that must stay below ring_pct % of it
     (sat_ring_pct % when the sensor clipped the peak).
+    turn: an event that has turned against its peak is rung, not long (below).
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, pre_ms, pre_mg, train_ms, train_pct, train_n, train_mg,
     ahead_ms, imp_ms, echo_pct: the rattle veto (see __init__); train_ms=0
@@ -104,7 +105,7 @@ class TapDetector:
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=15,
                  train_ms=2000, train_pct=20, train_n=3, ahead_ms=200, sat_width_ms=8, sat_ring_pct=60,
-                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, pre_mg=400, echo_pct=30, on_tap=None,
+                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, pre_mg=400, echo_pct=30, turn=True, on_tap=None,
                  on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
@@ -131,6 +132,22 @@ class TapDetector:
         # where an unknown scale needs the same reading twice.
         self._clip = clip_mg if clip_mg > 0 else 1 << 20
         self._quiet_pct2 = quiet_pct * quiet_pct
+        # Turn: a contact is one push, so its pulse keeps one direction; a
+        # holder's ringing swings back through it (tapmodel.py: 30-220 Hz,
+        # up to 30-40% of dv, starting mid-contact). A firm touch clipped at
+        # full scale, on a lightly damped finger, rings at more than a
+        # quarter of its clipped peak, so its ring's lobes counted in the
+        # event's width (`wide`) or kept it above its end level past
+        # max_event_ms (`long`), as did a touch over a pocket's busy walk.
+        # Once a sample above the end level points against the peak
+        # (negative dot product, and smaller than the peak: a bigger one is
+        # a new pulse), the samples after it are the ring's: they no longer
+        # count in the width, and at max_event_ms the event is judged (its
+        # ring by the ring check) instead of dropped as long. A swing into
+        # the chest, a chest knock or a heel strike is one broad push
+        # (15-60 ms): it does not turn before max_event_ms and stays long
+        # or wide. Tuning split: docs/taps.md "A ring turns".
+        self._turn = turn
         self._refractory = _ms_to_samples(refractory_ms, odr_hz)
         # Rattle veto. A pin in a bag is knocked by keys or a phone at every
         # step of a walk: the hip bump throws the contents against it 0-3
@@ -263,6 +280,8 @@ class TapDetector:
         self._lowwait = 0  # samples left to see whether a weak event leads a bigger one
         self._lowpre = 0
         self._peak_c = 0
+        self._px = self._py = self._pz = 0  # the peak sample's high-pass vector
+        self._turned = False
 
     def _rel(self, c, p):
         # c - p in samples, signed, for counters mod 2^24
@@ -388,6 +407,10 @@ class TapDetector:
                 self._peak_t = t_ms
                 self._peak_n = self._n
                 self._peak_c = self._c
+                self._px = hx
+                self._py = hy
+                self._pz = hz
+                self._turned = False
                 if (e >> 4) > self._end_e:
                     self._end_e = e >> 4
             if not self._flat:
@@ -400,11 +423,20 @@ class TapDetector:
                         or (z == raw[j + 2] and (z >= _FLAT or z <= -_FLAT))
                         or x >= cl or x <= -cl or y >= cl or y <= -cl or z >= cl or z <= -cl):
                     self._flat = True
-            if e >= self._end_e:
-                self._esum += e >> _WSHIFT
+            end = e < self._end_e
+            if not end:
+                if not self._turned:
+                    # (the dot product stays a small int: 3 * 16383^2 < 2^30)
+                    if self._turn and e < self._peak_e and hx * self._px + hy * self._py + hz * self._pz < 0:
+                        self._turned = True
+                    else:
+                        self._esum += e >> _WSHIFT
                 if self._n > self._max_event:
-                    self._state = _BUSY
-            else:
+                    if self._turned:
+                        end = True
+                    else:
+                        self._state = _BUSY
+            if end:
                 pe = self._peak_e
                 if (self._esum << 2) > (pe >> _WSHIFT) * (self._sat_q if self._flat else self._width_q):
                     self._state = _BUSY  # broad: a bump, not a knock
@@ -478,6 +510,10 @@ class TapDetector:
                 else:
                     self._pre = self._hist[(self._hi - self._lag) % _HIST]
                 self._esum = e >> _WSHIFT
+                self._turned = False
+                self._px = hx
+                self._py = hy
+                self._pz = hz
                 cl = self._clip
                 self._flat = x >= cl or x <= -cl or y >= cl or y <= -cl or z >= cl or z <= -cl
         if self._dead > 0:

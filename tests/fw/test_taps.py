@@ -191,6 +191,41 @@ def test_a_clipped_touch_is_allowed_more_ringing_but_a_ringing_knock_is_not():
             assert _run(TapDetector(ODR, sat_ring_pct=45), sig) == []
 
 
+def _firm_held_touch(hz, zeta, ring_mg, start=-0.2, recoil_mg=400):
+    # a firm contact (9 g over 7.5 ms) clipped at +-4 g on a finger-held pin:
+    # the finger rings at hz with damping ratio zeta from mid-contact
+    # (tapmodel.py), and the hand's recoil pulls back over 50 ms
+    sig = _still(ODR * 2)
+    _half_sine(sig, 400, 9000, 7.5, axis=1)
+    w = 2 * math.pi * hz / ODR
+    for j in range(160):
+        t = j - start
+        _add(sig, 400 + j, 1, ring_mg * math.exp(-zeta * w * t) * math.sin(w * t))
+        if j < 20:
+            _add(sig, 400 + j, 1, -recoil_mg * (1 - math.cos(2 * math.pi * j / 20)) / 2)
+    _clip(sig, 4000)
+    return sig
+
+
+def _at_the_touch(found):
+    # one tap, at the clipped peak (its first full-scale sample, 997.5 ms)
+    return len(found) == 1 and abs(found[0][0] - 1000) <= 5
+
+
+def test_a_ringing_touch_that_turns_against_its_peak_is_not_long():
+    # the ring swings from +1.3 g to -1.1 g between two samples: never under
+    # a quarter of the clipped peak, so its lobes counted in the event's
+    # width (and kept it open past max_event_ms)
+    sig = _firm_held_touch(73, 0.1, 3000)
+    assert _at_the_touch(_run(TapDetector(ODR, clip_mg=3920), sig))
+    assert _run(TapDetector(ODR, clip_mg=3920, turn=False), sig) == []
+    # one broad push (a swing into the chest, 20 ms, clipped) never turns: still not a tap
+    sig = _still(ODR * 2)
+    _half_sine(sig, 400, 9000, 20, axis=1)
+    _clip(sig, 4000)
+    assert _run(TapDetector(ODR, clip_mg=3920), sig) == []
+
+
 def test_one_full_scale_reading_is_clipped_when_the_scale_is_known():
     # a peak clipped in one sample only: without the sensor's full scale the
     # detector cannot tell it was clipped, and its ringing fails the plain limit
