@@ -16,6 +16,7 @@ in the pin's own frame when the touch starts, from the slow mean of what
 the pin felt until then (its walk's low-pass, or its rest: 1 g on z).
 """
 import bisect
+import math
 
 import numpy as np
 
@@ -148,13 +149,72 @@ class LazyTouch:
         return np.rint(acc * 1e6).astype(np.int64).tolist()
 
 
-def touch_parts(rate_hz, rng, solo=False):
+def touch_parts(rate_hz, rng, solo=False, p=None):
     """One modelled touch, not yet turned against gravity: a LazyTouch, and
-    the drawn parameters. A solo tap (a knock on the pin, on a table or a
+    the drawn parameters (drawn from rng, or `p` as drawn already: one pin of
+    a pair, one_contact()). A solo tap (a knock on the pin, on a table or a
     chest) is the same impulse without the reach and withdrawal."""
-    p = tapmodel.draw_touch(rng)
+    if p is None:
+        p = tapmodel.draw_touch(rng)
     parts = tapmodel.touch_parts(rate_hz, p, 0.0)
     return LazyTouch(p, parts[:1] if solo else parts), p
+
+
+def excitation(freq_hz, tau_s):
+    """How much of a half-sine contact pulse of width tau_s reaches an
+    oscillator at freq_hz, against an instant one of the same area: the
+    pulse's Fourier magnitude there, |cos(pi f tau) / (1 - (2 f tau)^2)|
+    (1 for a short pulse, pi/4 at f tau = 1/2, 0 at 3/2). A lightly damped
+    oscillator's residual vibration after a pulse is the pulse's Fourier
+    magnitude at its frequency (the undamped residual shock spectrum:
+    Harris' Shock and Vibration Handbook, chapter 8)."""
+    x = freq_hz * tau_s
+    d = 1.0 - 4.0 * x * x
+    if abs(d) < 1e-6:
+        return math.pi / 4
+    return abs(math.cos(math.pi * x) / d)
+
+
+def one_contact(pa, pb):
+    """Make two pins' drawn touches (tapmodel.draw_touch, each its own
+    mount, holder and arm) the one contact they are, in place: two bodies
+    that touch share the contact's instant (the caller's), its duration and
+    its impulse (Newton's third law: equal and opposite), whoever holds them.
+    - Duration: the longer of the two draws. Each mount's range is that of a
+      contact between two pins mounted alike (tapmodel: hard on hard, finger
+      pulp, fabric); between unlike ones the compliances add in series, so the
+      softer interface governs (Hertz: t_c ~ E*^(-2/5), 1/E* = 1/E1 + 1/E2).
+    - Impulse: one velocity change for both, a's draw: the pins weigh alike
+      (10-30 g, tapmodel; the boards give no mass), so momentum conservation
+      gives each dv = (1 + e) / 2 * v of the closing speed v.
+    - Direction: one contact normal, pushing a one way and b the other: b's
+      impulse has a's angle to gravity with the opposite sign (the azimuth
+      stays each pin's: its turn about gravity is its own). A worn pin's face
+      sets the normal (a hand brings its pin to it, tapmodel), else a's draw.
+    - Ringing: each holder rings at its own frequency and damping, excited
+      by this contact: its drawn share of dv scaled by what this contact
+      excites at that frequency against what its own draw would have
+      (excitation()): a finger-held pin at 200 Hz given a 9 ms fabric
+      contact barely rings (a 30% ring on it is a combination no touch makes).
+    Recoil, reach, withdrawal and a lanyard's sway stay each pin's own.
+    Returns (pa, pb)."""
+    tau = max(pa["tau"], pb["tau"])
+    for p in (pa, pb):
+        p["ring_frac"] *= excitation(p["ring_hz"], tau) / excitation(p["ring_hz"], p["tau"])
+        p["tau"] = tau
+    pb["dv"] = pa["dv"]
+    worn = ("lanyard", "fabric")
+    vertical = pb["vertical"] if pb["mount"] in worn and pa["mount"] not in worn else pa["vertical"]
+    pa["vertical"], pb["vertical"] = vertical, -vertical
+    for p in (pa, pb):
+        tapmodel.orient(p, (0.0, 0.0, 1.0))  # the device-frame vectors follow the new angle
+    return pa, pb
+
+
+def pair_draws(rng_a, rng_b):
+    """The two pins' parameters of one touch between them: each drawn from
+    its own generator, then made one contact (one_contact())."""
+    return one_contact(tapmodel.draw_touch(rng_a), tapmodel.draw_touch(rng_b))
 
 
 def touch_rows(rate_hz, rng, solo=False, gravity=(0.0, 0.0, 1.0)):
@@ -165,10 +225,11 @@ def touch_rows(rate_hz, rng, solo=False, gravity=(0.0, 0.0, 1.0)):
     return lazy.lo, lazy.rows(gravity), p
 
 
-def touch_event(t_ms, rate_hz, rng, solo=False):
+def touch_event(t_ms, rate_hz, rng, solo=False, p=None):
     """A Touches event for a contact at t_ms (its rows made against the
-    pin's gravity when it starts); also returns the drawn parameters."""
-    lazy, p = touch_parts(rate_hz, rng, solo)
+    pin's gravity when it starts); also returns the drawn parameters
+    (drawn from rng, or `p`: one pin of a pair's, pair_draws())."""
+    lazy, p = touch_parts(rate_hz, rng, solo, p)
     period = int(round(1e6 / rate_hz))
     return (int(t_ms) * 1000, period, lazy.lo, lazy), p
 

@@ -162,7 +162,7 @@ def _slow_clock(sc, spec):
 
 def _source(pin, idx, sc, rate, pool, noise, touches):
     """The pin's accelerometer source and the recording it walks to (or None);
-    the drawn parameters of each of its touches go in touches[(tap index, side)]."""
+    its touches are those drawn in touches[(tap index, side)] (touch_draws())."""
     from cpsim.recording import Recording
 
     rest = motionsrc.RestNoise(noise, idx * 7919)
@@ -193,12 +193,22 @@ def _source(pin, idx, sc, rate, pool, noise, touches):
     for k, t in enumerate(sc["taps"]):
         for side, key in enumerate(("a", "b")):
             if t[key] == pin["id"]:
-                ev, touches[(k, side)] = motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 1, k, side))
-                events.append(ev)
+                events.append(motionsrc.touch_event(t["t_ms"], rate, None, p=touches[(k, side)])[0])
     for k, t in enumerate(sc["solo_taps"]):
         if t["pin"] == pin["id"]:
             events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 2, k), solo=True)[0])
     return (motionsrc.Touches(base, events) if events else base), rec_path
+
+
+def touch_draws(seed, stream, indices):
+    """{(tap index, side): drawn parameters} of the touches between two pins
+    numbered `indices`: each pin's from its own generator (seed, stream, k,
+    side), the two made one contact (motionsrc.pair_draws: one instant,
+    duration and impulse, equal and opposite; each pin's holder and arm)."""
+    out = {}
+    for k in indices:
+        out[(k, 0)], out[(k, 1)] = motionsrc.pair_draws(_rng(seed, stream, k, 0), _rng(seed, stream, k, 1))
+    return out
 
 
 class Pin:
@@ -290,7 +300,8 @@ def build(sc, recordings=(), warn=None):
     w.sim_cwd = os.getcwd()
     w.sim_flash = tempfile.TemporaryDirectory(prefix="cloudpin-sim-")
     w.sim_keys = keys
-    w.sim_touches = {}  # (tap index, side) -> the touch's drawn parameters (tapmodel.draw_touch)
+    # (tap index, side) -> the touch's drawn parameters (tapmodel.draw_touch), both pins one contact
+    w.sim_touches = touch_draws(sc["seed"], 1, range(len(sc["taps"])))
     pins = []
     try:
         noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
@@ -373,10 +384,10 @@ def _touch_again(w, sc, by_id, t_ms, a, b):
     new draws of the tap model in both pins' accelerometers and their distance."""
     touches = w.sim_touch_list
     k = len(touches)
+    w.sim_touches.update(touch_draws(sc["seed"], 3, [k]))
     for side, pid in enumerate((a, b)):
         pin = by_id[pid]
-        ev, w.sim_touches[(k, side)] = motionsrc.touch_event(t_ms, pin.rate, _rng(sc["seed"], 3, k, side))
-        pin.source.add(ev)
+        pin.source.add(motionsrc.touch_event(t_ms, pin.rate, None, p=w.sim_touches[(k, side)])[0])
     touches.append({"t_ms": t_ms, "a": a, "b": b})
 
 
@@ -464,10 +475,9 @@ def simulate(sc, recordings=(), progress=None, warn=None, trace=False):
 
 def _trace_touches(entries, w, by_id):
     # What the simulator made of each traced touch: the pins' mounts, the
-    # contact's duration and strength (as pin a felt it), and how far apart
-    # the two pins were (radio distance) when each one's radio came up: a
-    # partner heard at 55 dB may be a pair already withdrawn, not one placed
-    # wrong.
+    # one contact's duration and strength, and how far apart the two pins
+    # were (radio distance) when each one's radio came up: a partner heard
+    # at 55 dB may be a pair already withdrawn, not one placed wrong.
     for k, e in enumerate(entries):
         pa, pb = w.sim_touches[(k, 0)], w.sim_touches[(k, 1)]
         e["touch"] = {"mounts": [pa["mount"], pb["mount"]], "tau_ms": round(pa["tau"] * 1000, 2),

@@ -28,7 +28,7 @@ not_heard (no frame of its partner reached a pin's TapMatch), refused
 (they reached it and it refused every one), or the first "tap again"
 reason. Frames are named by the RID each pin had when its window opened.
 The runner adds what the simulator made of the touch (runner._trace_touches):
-"touch": {"mounts", "tau_ms", "dv_m_s"} (the contact as pin a felt it) and
+"touch": {"mounts", "tau_ms", "dv_m_s"} (the one contact both pins felt) and
 per pin "partner_m", the pair's radio distance when its radio came up.
 """
 import time as _time
