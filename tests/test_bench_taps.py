@@ -254,6 +254,19 @@ def test_reach_and_sway_are_slow_and_bounded():
         assert spectrum[f > 15].sum() < 0.01 * spectrum.sum()  # nothing a tap detector keys on
 
 
+def test_the_rattle_context_drops_are_counted_apart_and_start_no_radio(source, tmp_path):
+    # a pin in a bag through a walk: the veto cancels some radio starts, and
+    # once it has dropped two knocks the rattle context drops the next ones
+    # before they are suspected (no radio start at all)
+    out = tmp_path / "set"
+    tapgen.generate([source], out, odr=400, seed=6, taps=False, mix={"bag": 6.0})
+    on = bench.bench_taps(out, odr=400)["summary"]
+    off = bench.bench_taps(out, odr=400, params={"ctx_ms": 0})["summary"]
+    assert on["contexts_per_hour"] > 0 and off["contexts_per_hour"] == 0, (on, off)
+    assert on["false_taps_per_hour"] < off["false_taps_per_hour"], (on, off)
+    assert on["suspects_per_hour"] < off["suspects_per_hour"], (on, off)
+    assert 0 < off["cancels_per_hour"] < off["suspects_per_hour"], off
+
 def test_every_non_touch_kind_is_generated(source, tmp_path):
     out = tmp_path / "set"
     tapgen.generate([source], out, odr=400, seed=5, taps=False, mix={k: 10.0 for k in tapmodel.DISTRACTORS})

@@ -52,6 +52,8 @@ VETO_AFTER = const(2)  # ... after it, rising out of its own
 VETO_TRAIN = const(3)  # train_n impulses in the train_ms around it
 VETO_CROWDED = const(4)  # more impulses than the log holds
 VETO_ECHO = const(5)  # a one-sample candidate's later impulse (echo_pct)
+VETO_CONTEXT = const(6)  # ctx_n candidates vetoed in the ctx_ms before it: a rattling bag (ctx_ms)
+_VLOG = const(4)  # vetoes remembered for the rattle context (ctx_n at most this)
 
 
 def _ms_to_samples(ms, odr_hz):
@@ -92,7 +94,8 @@ class TapDetector:
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, pre_ms, pre_mg, train_ms, train_pct, train_n, train_mg,
     ahead_ms, imp_ms, echo_pct: the rattle veto (see __init__); train_ms=0
-    turns it off.
+    turns it off. ctx_ms, ctx_n: the rattle context (see _context): with ctx_n
+    candidates vetoed in the ctx_ms before one, it is dropped; ctx_ms=0 off.
     on_suspect(t_ms, on): with the veto on, called with on=True when a
     candidate passed every check that costs no wait (its shape and the company
     before it; ~latency_ms after its peak) and starts waiting ahead_ms for the
@@ -105,8 +108,8 @@ class TapDetector:
     def __init__(self, odr_hz, threshold_mg=800, width_ms=6, max_event_ms=15, latency_ms=30,
                  ring_pct=45, quiet_pct=50, refractory_ms=120, near_ms=150, near_pct=15,
                  train_ms=2000, train_pct=20, train_n=3, ahead_ms=200, sat_width_ms=8, sat_ring_pct=60,
-                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, pre_mg=400, echo_pct=30, turn=True, on_tap=None,
-                 on_suspect=None):
+                 clip_mg=0, imp_ms=2, train_mg=300, pre_ms=15, pre_mg=400, echo_pct=30, turn=True, ctx_ms=10000,
+                 ctx_n=2, on_tap=None, on_suspect=None):
         self.odr_hz = odr_hz
         self.on_tap = on_tap
         self.on_suspect = on_suspect
@@ -223,6 +226,14 @@ class TapDetector:
         # tuning rows, kept after a held-out split it had never seen (split 2,
         # docs/taps.md: no touch lost, the bag's false taps -5%). 0: off.
         self._echo_pct = echo_pct
+        # Rattle context (_context): the sample counters of the last _VLOG
+        # candidates the veto dropped (oldest overwritten)
+        self._ctx = _ms_to_samples(ctx_ms, odr_hz) if ctx_ms > 0 and ctx_n > 0 else 0
+        self._ctx_n = ctx_n if ctx_n < _VLOG else _VLOG
+        self._vt = array("i", [0] * _VLOG)
+        self._nv = 0  # vetoes remembered (at most _VLOG)
+        self._vi = 0  # slot the next one goes to
+        self.contexts = 0  # candidates dropped by the rattle context
         # baseline EMA time constant ~5 ms (2^k samples; k = 0 at 200 Hz is a
         # plain first difference): fast enough to strip walking and pocket
         # motion under ~30 Hz, and frozen during an event so the event is
@@ -359,6 +370,55 @@ class TapDetector:
                 return VETO_ECHO
         return 0
 
+    def _judge(self, p, mg):
+        """The rattle veto's verdict on the candidate peaking at counter p:
+        which rule drops it (VETO_*), else 0. mg: its strength, negative when
+        one sample wide (the echo rule then judges it too); 0 while the
+        company after it is not yet known. A candidate the veto drops is
+        remembered for the rattle context; one the context drops is not (so
+        a wearer tapping again and again does not keep the context alive)."""
+        why = self._rattle(p)
+        if not why and mg < 0:
+            why = self._echo(p, -mg)
+        if why:
+            self._vt[self._vi] = p
+            self._vi = (self._vi + 1) % _VLOG
+            if self._nv < _VLOG:
+                self._nv += 1
+            return why
+        return self._context(p)
+
+    def _context(self, p):
+        """VETO_CONTEXT when ctx_n candidates the veto dropped peaked in the
+        ctx_ms before the candidate peaking at counter p, else 0.
+
+        Physics: a pin in a bag is knocked at every step for as long as the
+        wearer walks (tapmodel.py, bag: 6-20 steps a bout, 0-3 knocks a step),
+        so its knocks come with others the veto drops: on the tuning split
+        ~350 an hour of the bag's, against 4-6 an hour among touches with
+        the day's other transients (a table's echo, a touch with a knock near
+        it), never two within a minute of a touch found there. A touch is a
+        singular event on a pin in the hand or worn; a pin taken out of a bag
+        to be touched is out of this state ctx_ms after the veto before last
+        at the latest (10 s: stopping, opening the bag and finding the pin
+        take about as long; ESTIMATE, docs/taps.md). The vetoes are rattle's
+        own verdicts (knocks as sharp as keys, with company), not steps: a
+        heel strike is not sharp enough to be company (see __init__), so a
+        walk alone builds no context. Ages are counters mod 2^24 as the
+        impulse log's are (a veto 11.6 h old could read as recent)."""
+        if not self._ctx or self._nv < self._ctx_n:
+            return 0
+        vt, ctx = self._vt, self._ctx
+        n = 0
+        for j in range(self._nv):
+            d = (p - vt[j]) & _CMASK
+            if 0 < d <= ctx:
+                n += 1
+        if n < self._ctx_n:
+            return 0
+        self.contexts += 1
+        return VETO_CONTEXT
+
     def _cancel(self, t_ms):
         self.cancels += 1
         if self.on_suspect is not None:
@@ -467,7 +527,7 @@ class TapDetector:
                         # The company before it is known now: a candidate
                         # vetoed by it is never suspected (the veto only
                         # grows with what comes after, so the verdict holds).
-                        if not self._rattle(self._peak_c):
+                        if not self._judge(self._peak_c, 0):
                             # wait for the company after it (a full queue
                             # drops the oldest: eight candidates in train_ms
                             # are rattle anyway)
@@ -557,7 +617,7 @@ class TapDetector:
                 self._pi = (i + 1) % _PEND
                 self._np -= 1
                 mg = self._pm[i]
-                if not self._rattle(self._pc[i]) and not (mg < 0 and self._echo(self._pc[i], -mg)):
+                if not self._judge(self._pc[i], mg):
                     self.tap_ms = self._pt[i]
                     self.tap_mg = mg if mg > 0 else -mg
                     self.taps += 1

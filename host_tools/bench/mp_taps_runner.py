@@ -4,8 +4,9 @@
 #   SAMPLES.bin: little-endian int16 milli-g, interleaved x, y, z per sample,
 #   sample i at t = round(i * 1000 / ODR) ms.
 # Prints "TAP t_ms strength_mg" per tap, then "DONE samples taps suspects
-# cancels" (the candidates that waited for their company, and those of them
-# the company after them vetoed: what a radio started on suspicion costs).
+# cancels contexts" (the candidates that waited for their company, and those
+# of them the company after them vetoed: what a radio started on suspicion
+# costs; the candidates the rattle context dropped).
 import gc
 import json
 import sys
@@ -38,7 +39,7 @@ def main():
                     seen += 1
                 j += 3
                 i += 1
-    print("DONE", i, seen, det.suspects, det.cancels)
+    print("DONE", i, seen, det.suspects, det.cancels, det.contexts)
 
 
 main()

@@ -87,6 +87,6 @@ def run_board(samples_g, rate, board, doze=False, stats=None):
     world.close()
     if stats is not None:
         stats.update(dozes=svc.dozes, clicks=svc.clicks, overruns=svc.overruns, suspects=svc.taps.suspects,
-                     cancels=svc.taps.cancels)
+                     cancels=svc.taps.cancels, contexts=svc.taps.contexts)
     # the sensor's sample k is taken at k / rate s after the source's t = 0
     return [(float(t), mg) for t, mg in taps]

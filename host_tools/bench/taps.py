@@ -127,7 +127,7 @@ def read_positions(folder):
 def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
     """Feed int16 mg samples (interleaved x, y, z) to the firmware detector in
     the MicroPython VM; returns [(t_ms from the first sample, strength_mg)].
-    counts: a dict to receive the detector's `suspects` and `cancels`."""
+    counts: a dict to receive the detector's `suspects`, `cancels` and `contexts`."""
     fd, binpath = tempfile.mkstemp(suffix=".bin", dir=workdir)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -147,7 +147,7 @@ def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
         elif parts[:1] == ["DONE"]:
             done = int(parts[1]) == len(samples_mg) // 3
             if counts is not None:
-                counts.update(suspects=int(parts[3]), cancels=int(parts[4]))
+                counts.update(suspects=int(parts[3]), cancels=int(parts[4]), contexts=int(parts[5]))
     if proc.returncode != 0 or not done:
         raise BenchError("tap detector failed under MicroPython (exit %d):\n%s%s" % (
             proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
@@ -266,7 +266,7 @@ def summarise(files):
     labelled = matched = detected = 0
     errors = []
     false_free, hours_free, hours = 0, 0.0, 0.0
-    suspects_free = 0
+    suspects_free = cancels_free = contexts_free = 0
     kinds = {}
     bands = {}
     places = {}
@@ -276,7 +276,10 @@ def summarise(files):
         if not expected:
             false_free += len(f["taps_ms"])
             hours_free += f["hours"]
-            suspects_free += (f.get("detector") or f.get("motion") or {}).get("suspects", 0)
+            counts = f.get("detector") or f.get("motion") or {}
+            suspects_free += counts.get("suspects", 0)
+            cancels_free += counts.get("cancels", 0)
+            contexts_free += counts.get("contexts", 0)
         if f["expected_taps_ms"] is None:
             continue
         pairs = match(f["taps_ms"], expected)
@@ -320,6 +323,10 @@ def summarise(files):
         "false_taps_per_hour": round(false_free / hours_free, 3) if hours_free else None,
         # candidates that waited for their company there: each starts the radio (meet.py)
         "suspects_per_hour": round(suspects_free / hours_free, 3) if hours_free else None,
+        # ...of which the detector cancelled (the radio off again: a cancelled start, docs/power.md)
+        "cancels_per_hour": round(cancels_free / hours_free, 3) if hours_free else None,
+        # candidates the rattle context dropped (TapDetector._context): no radio start
+        "contexts_per_hour": round(contexts_free / hours_free, 3) if hours_free else None,
     })
     if bands:
         s["by_contact_ms"] = {}

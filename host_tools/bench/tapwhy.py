@@ -17,6 +17,8 @@ the threshold, or the event started under another's dead time):
               veto's rules (TapDetector._rattle and _echo: the same step's
               knocks before or after it, the steps around it, a full
               impulse log, a one-sample candidate's later impulse)
+  veto_context  the rattle context (TapDetector._context: ctx_n candidates
+              vetoed in the ctx_ms before it)
 
 with the touch's drawn parameters (contact band, dv, mount, direction),
 the recording's kind and position (labels.csv of the sources), and the
@@ -49,7 +51,7 @@ from host_tools.bench import tapsplit
 from host_tools.bench.taps import DISTRACTOR_AFTER_MS, MATCH_MS, match
 
 SETS = tapgen.SETS
-VETOES = {1: "veto_pre", 2: "veto_after", 3: "veto_train", 4: "veto_crowded", 5: "veto_echo"}
+VETOES = {1: "veto_pre", 2: "veto_after", 3: "veto_train", 4: "veto_crowded", 5: "veto_echo", 6: "veto_context"}
 
 
 def _detector_class():
@@ -81,19 +83,12 @@ def _detector_class():
                 "ring_r": round((self._ring / pe) ** 0.5, 3), "pre_r": round((self._pre / pe) ** 0.5, 3),
                 "flat": int(self._flat), "n": self._n}]
 
-        def _rattle(self, p):
-            why = Base._rattle(self, p)
+        def _judge(self, p, mg):
+            why = Base._judge(self, p, mg)
             self._called = (p, why)
             row = self._verdicts.get(p)
             if row is not None:  # a suspected candidate's verdict
                 row[1] = VETOES[why] if why else "found"
-            return why
-
-        def _echo(self, p, mg):
-            why = Base._echo(self, p, mg)
-            row = self._verdicts.get(p)
-            if row is not None and why:
-                row[1] = VETOES[why]
             return why
 
         def feed(self, x, y, z, t_ms):

@@ -503,6 +503,56 @@ def test_a_one_sample_knock_with_a_later_echo_is_dropped_but_a_touch_is_not():
     assert len(_run(TapDetector(ODR, echo_pct=30, near_pct=200, pre_mg=0), sig)) == 1
 
 
+def _feed_still(det, n, t0):
+    # n samples of the pin at rest, computed as fed (no buffer: a long gap fits the VM's heap)
+    for i in range(n):
+        det.feed((i * 7) % 5 - 2, (i * 3) % 7 - 3, 1000 + (i * 5) % 3 - 1, t0 + int(i * PERIOD_MS))
+
+
+def test_a_rattling_bag_holds_a_context_that_drops_a_lone_knock_until_the_pin_is_out():
+    # keys in a bag for five steps (0.5-2.7 s: the veto drops the last three
+    # steps' knocks, at 1.6, 2.15 and 2.7 s), then every 3 s a lone knock
+    # shaped like a touch: while two of the bag's vetoes are under ctx_ms
+    # (10 s) old it is dropped; later (the pin taken out of the bag) the
+    # same knock is a tap
+    gap = ODR * 3 - ODR - int(1.6 * ODR)  # samples of rest after each knock's 2.6 s
+    for ctx_ms, dropped in ((10000, 3), (0, 0)):
+        det = TapDetector(ODR, ctx_ms=ctx_ms)
+        bag = _train(ODR * 3, 220, 2000)
+        _run(det, bag)
+        t = int((ODR * 3 + int(1.6 * ODR)) * PERIOD_MS)  # 4.6 s
+        found = []
+        touch = _still(ODR)
+        _add_tap(touch, 200, 3000)
+        for _ in range(6):  # a knock at 5.1, 8.1, ... 20.1 s
+            taps = det.taps
+            _run(det, touch, t)  # 1 s, then 1.6 s of its last sample
+            found.append(det.taps > taps)
+            t += int((ODR + int(1.6 * ODR)) * PERIOD_MS)
+            _feed_still(det, gap, t)
+            t += int(gap * PERIOD_MS)
+        # 5.1, 8.1 and 11.1 s are within 10 s of two vetoes (2.15 and 2.7 s);
+        # from 14.1 s on every knock is a tap (once out, out: the knocks
+        # it dropped did not keep it alive)
+        assert found == [False] * dropped + [True] * (6 - dropped), (ctx_ms, found)
+        assert det.contexts == dropped, (det.contexts, found)
+
+
+def test_touches_again_and_again_while_walking_build_no_context():
+    # a wearer walking (heel strikes at every step) and tapping every 3 s,
+    # a double touch among them: no touch is vetoed, so none builds a context
+    det = TapDetector(ODR)
+    walk = _walk(ODR * 3)
+    k = ODR + 37
+    _add_tap(walk, k, 2500)
+    _add_tap(walk, k + int(0.3 * ODR), 2200, axis=1)
+    t = 0
+    for _ in range(6):
+        _run(det, walk, t)
+        t += int((ODR * 3 + int(1.6 * ODR)) * PERIOD_MS)
+    assert det.taps == 12 and det.contexts == 0, (det.taps, det.contexts)
+
+
 def test_isqrt():
     assert [isqrt(n) for n in (0, 1, 3, 4, 15, 16, 17, 999999, 1000000)] == [0, 1, 1, 2, 3, 4, 4, 999, 1000]
 
@@ -555,13 +605,19 @@ def test_mp_rattle_veto_allocates_nothing():
     buf = _train(1000, 220, 2000)  # rattle, then quiet, then a touch
     buf.extend(_still(n - 1000))
     _add_tap(buf, 1700, 3000, axis=1)
-    det = TapDetector(ODR, **_VETO)
+    # with a rattle context (1 s) shorter than the quiet before the touch
+    det = TapDetector(ODR, ctx_ms=1000, **_VETO)
     grown = _heap_growth_feeding(det, buf, n)
     # five candidates: the four knocks vetoed (each with its steps' knocks,
     # the weaker ones too, within 1.5 s), the touch 1.9 s after the last
     # knock reported: both paths ran
     assert det.taps == 1 and det.tap_ms == 1700 * 5 // 2, (det.taps, det.tap_ms)
     assert det.suspects >= 1 and det.cancels < det.suspects, (det.suspects, det.cancels)
+    assert grown == 0, grown
+    # by default (10 s) the rattle context drops the touch instead
+    det = TapDetector(ODR, **_VETO)
+    grown = _heap_growth_feeding(det, buf, n)
+    assert det.taps == 0 and det.contexts == 1, (det.taps, det.contexts)
     assert grown == 0, grown
 
 
