@@ -109,3 +109,15 @@ def test_one_contact_takes_the_softer_interface_and_scales_each_holders_ringing(
     assert abs(motionsrc.excitation(100.0, 1e-5) - 1.0) < 1e-3
     assert abs(motionsrc.excitation(100.0, 5e-3) - np.pi / 4) < 1e-6
     assert motionsrc.excitation(100.0, 15e-3) < 1e-9
+
+
+def test_each_scenario_draws_its_own_touches_at_a_seed():
+    # tap k at seed s was one touch in every scenario: a sweep over scenarios
+    # at seeds 1-10 counted one hard draw once per scenario
+    from host_tools.sim import runner
+
+    one, other = {"name": "walk-past", "seed": 4}, {"name": "attack-replay", "seed": 4}
+    a, b = runner.touch_draws(one, 1, range(6)), runner.touch_draws(other, 1, range(6))
+    assert all(a[k]["tau"] != b[k]["tau"] and a[k]["ring_hz"] != b[k]["ring_hz"] for k in a)
+    again = runner.touch_draws(dict(one), 1, range(6))  # and the same scenario draws the same again
+    assert all(a[k]["tau"] == again[k]["tau"] and a[k]["reach_m"] == again[k]["reach_m"] for k in a)

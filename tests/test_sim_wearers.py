@@ -84,8 +84,12 @@ def test_re_touches_are_reported_apart_and_never_counted_as_made():
 # A pair touching while a third pin 0.3 m from one of them is knocked at
 # the same instant: "crowded" on the pair (tapmatch's margin); the wearers
 # touch again 2 s later, the knock does not repeat, and they become friends.
+# Seed 6 is such a draw: a soft touch (lanyard on fabric, 9.9 ms) both
+# wearers withdraw from at once puts the partner at 35 dB at best and the
+# knocked pin at 44 dB on p2 (seed 1 was one until each scenario drew its
+# own touches, its name in the generator: 15 seeds tried, 1 crowded).
 CROWD = {
-    "name": "crowd", "seed": 1, "duration_s": 9.0, "room": {"width_m": 4, "depth_m": 4},
+    "name": "crowd", "seed": 6, "duration_s": 9.0, "room": {"width_m": 4, "depth_m": 4},
     "event": {"utc_offset_min": 540, "start_utc": 1627027482},
     "pins": [{"id": "p1", "x": 1.0, "y": 1.0, "facing_deg": 0}, {"id": "p2", "x": 1.6, "y": 1.0, "facing_deg": 180},
              {"id": "p3", "x": 1.0, "y": 1.3, "facing_deg": 0}],

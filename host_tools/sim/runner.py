@@ -20,6 +20,7 @@ import re
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +141,13 @@ def moving_spans(pin):
 _T_MS = re.compile(r"\bt_ms=(-?\d+)")
 
 
-def _rng(seed, *parts):
-    return np.random.default_rng([seed & 0xFFFFFFFF] + list(parts))
+def _rng(sc, *parts):
+    # A touch's generator: the scenario's seed and name, then what the touch
+    # is (stream, index, side). Without the name, tap k at seed s was the
+    # same touch in every scenario: a sweep over scenarios at seeds 1-10
+    # counted one hard draw six or seven times (docs/sim.md, the seed set).
+    name = zlib.crc32(sc["name"].encode("utf-8", "surrogatepass"))
+    return np.random.default_rng([sc["seed"] & 0xFFFFFFFF, name] + list(parts))
 
 
 def _slow_clock(sc, spec):
@@ -196,18 +202,19 @@ def _source(pin, idx, sc, rate, pool, noise, touches):
                 events.append(motionsrc.touch_event(t["t_ms"], rate, None, p=touches[(k, side)])[0])
     for k, t in enumerate(sc["solo_taps"]):
         if t["pin"] == pin["id"]:
-            events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc["seed"], 2, k), solo=True)[0])
+            events.append(motionsrc.touch_event(t["t_ms"], rate, _rng(sc, 2, k), solo=True)[0])
     return (motionsrc.Touches(base, events) if events else base), rec_path
 
 
-def touch_draws(seed, stream, indices):
+def touch_draws(sc, stream, indices):
     """{(tap index, side): drawn parameters} of the touches between two pins
-    numbered `indices`: each pin's from its own generator (seed, stream, k,
-    side), the two made one contact (motionsrc.pair_draws: one instant,
-    duration and impulse, equal and opposite; each pin's holder and arm)."""
+    numbered `indices`: each pin's from its own generator (the scenario's
+    seed and name, stream, k, side), the two made one contact
+    (motionsrc.pair_draws: one instant, duration and impulse, equal and
+    opposite; each pin's holder and arm)."""
     out = {}
     for k in indices:
-        out[(k, 0)], out[(k, 1)] = motionsrc.pair_draws(_rng(seed, stream, k, 0), _rng(seed, stream, k, 1))
+        out[(k, 0)], out[(k, 1)] = motionsrc.pair_draws(_rng(sc, stream, k, 0), _rng(sc, stream, k, 1))
     return out
 
 
@@ -301,7 +308,7 @@ def build(sc, recordings=(), warn=None):
     w.sim_flash = tempfile.TemporaryDirectory(prefix="cloudpin-sim-")
     w.sim_keys = keys
     # (tap index, side) -> the touch's drawn parameters (tapmodel.draw_touch), both pins one contact
-    w.sim_touches = touch_draws(sc["seed"], 1, range(len(sc["taps"])))
+    w.sim_touches = touch_draws(sc, 1, range(len(sc["taps"])))
     pins = []
     try:
         noise = motionsrc.RestNoise.table_for(sc["seed"] * 2654435761 + 1)
@@ -384,7 +391,7 @@ def _touch_again(w, sc, by_id, t_ms, a, b):
     new draws of the tap model in both pins' accelerometers and their distance."""
     touches = w.sim_touch_list
     k = len(touches)
-    w.sim_touches.update(touch_draws(sc["seed"], 3, [k]))
+    w.sim_touches.update(touch_draws(sc, 3, [k]))
     for side, pid in enumerate((a, b)):
         pin = by_id[pid]
         pin.source.add(motionsrc.touch_event(t_ms, pin.rate, None, p=w.sim_touches[(k, side)])[0])
