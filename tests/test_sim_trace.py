@@ -105,3 +105,4 @@ def test_the_sweep_is_the_seed_set_the_docs_cite_and_adds_up(monkeypatch):
     a = out["all"]
     assert a["runs"] == 3 and a["intended"] == 2 and a["made"] + sum(sum(r["misses"].values()) for r in out["runs"]) == 2
     assert a["made"] == sum(s["made"] for s in out["scenarios"].values()) and out["scenarios"]["quiet-pair"]["runs"] == 2
+    assert [m["name"] for m in out["shipped"]] == ["quiet-pair", "coincident-knocks"]  # at their own seeds

@@ -101,13 +101,18 @@ def sweep_runs(only=None):
 def sweep(only=None, progress=None):
     """Run SWEEP: {"runs": [per run: name, seed, made, intended, both detected,
     wrong, half-committed, p95 ms, causes of the misses], "scenarios": the same
-    summed per scenario, "all": summed over every run}."""
+    summed per scenario, "all": summed over every run, "shipped": measure() of
+    each run at its scenario's shipped seed (as `bench sim` reports them)}."""
     say = progress or (lambda m: None)
-    runs, per = [], {}
+    runs, per, shipped = [], {}, []
     for name, seed in sweep_runs(only):
         sc = load(REPO / "scenarios" / (name + ".json"))
+        ship = seed == sc["seed"]
         sc["seed"] = seed
-        r = measure(sc, trace=True)["social"]
+        full = measure(sc, trace=True)
+        if ship:
+            shipped.append(full)
+        r = full["social"]
         causes = {k: v for k, v in r["causes"].items() if k != "made"}
         row = {"name": name, "seed": seed, "made": r["made"], "intended": r["intended_taps"],
                "both_detected": r["both_detected"], "wrong": r["wrong"], "half_committed": r["half_committed"],
@@ -125,7 +130,7 @@ def sweep(only=None, progress=None):
             if row["p95_ms"] is not None:
                 s["p95_ms_max"] = max(s["p95_ms_max"] or 0, row["p95_ms"])
     total = per.pop("all", None)
-    return {"runs": runs, "scenarios": per, "all": total}
+    return {"runs": runs, "scenarios": per, "all": total, "shipped": shipped}
 
 
 def bench_sim(sizes=SIZES, seconds=10.0, progress=None, meet=True):
