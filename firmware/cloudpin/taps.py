@@ -90,7 +90,7 @@ class TapDetector:
     max_event_ms: longest time above max(threshold/2, peak/4) for a tap.
     latency_ms: window after the peak that must stay below ring_pct % of it
     (sat_ring_pct % when the sensor clipped the peak).
-    turn: an event that has turned against its peak is rung, not long (below).
+    turn: a clipped event that has turned against its peak is rung, not long (below).
     refractory_ms: dead time after a tap (a double tap 250 ms apart is two taps).
     near_ms, near_pct, pre_ms, pre_mg, train_ms, train_pct, train_n, train_mg,
     ahead_ms, imp_ms, echo_pct: the rattle veto (see __init__); train_ms=0
@@ -139,17 +139,20 @@ class TapDetector:
         # holder's ringing swings back through it (tapmodel.py: 30-220 Hz,
         # up to 30-40% of dv, starting mid-contact). A firm touch clipped at
         # full scale, on a lightly damped finger, rings at more than a
-        # quarter of its clipped peak, so its ring's lobes counted in the
+        # quarter of its clipped peak (the true peak is higher: as for
+        # sat_width_ms and sat_ring_pct), so its ring's lobes counted in the
         # event's width (`wide`) or kept it above its end level past
-        # max_event_ms (`long`), as did a touch over a pocket's busy walk.
-        # Once a sample above the end level points against the peak
-        # (negative dot product, and smaller than the peak: a bigger one is
-        # a new pulse), the samples after it are the ring's: they no longer
-        # count in the width, and at max_event_ms the event is judged (its
-        # ring by the ring check) instead of dropped as long. A swing into
-        # the chest, a chest knock or a heel strike is one broad push
-        # (15-60 ms): it does not turn before max_event_ms and stays long
-        # or wide. Tuning split: docs/taps.md "A ring turns".
+        # max_event_ms (`long`). In a clipped event, once a sample above
+        # the end level points against the peak (negative dot product, and
+        # smaller than the peak: a bigger one is a new pulse), the samples
+        # after it are the ring's: they no longer count in the width, and at
+        # max_event_ms the event is judged (its ring by the ring check)
+        # instead of dropped as long. A swing into the chest, a chest knock
+        # or a heel strike is one broad push (15-60 ms): it does not turn
+        # before max_event_ms and stays long or wide. Unclipped events are
+        # left as they were: there the turn found touches over a pocket's
+        # busy walk but let as many of a bag's knocks through (three draws,
+        # docs/taps.md "A ring turns").
         self._turn = turn
         self._refractory = _ms_to_samples(refractory_ms, odr_hz)
         # Rattle veto. A pin in a bag is knocked by keys or a phone at every
@@ -487,7 +490,8 @@ class TapDetector:
             if not end:
                 if not self._turned:
                     # (the dot product stays a small int: 3 * 16383^2 < 2^30)
-                    if self._turn and e < self._peak_e and hx * self._px + hy * self._py + hz * self._pz < 0:
+                    if (self._turn and self._flat and e < self._peak_e
+                            and hx * self._px + hy * self._py + hz * self._pz < 0):
                         self._turned = True
                     else:
                         self._esum += e >> _WSHIFT
