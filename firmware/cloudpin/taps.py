@@ -273,7 +273,8 @@ class TapDetector:
         and the rattle veto's impulses and waiting candidates: a candidate
         already suspected (the radio starting for it) is judged on the
         company seen around the gap (the lost samples do not count, so its
-        wait runs that much longer)."""
+        wait runs that much longer); and the vetoes the rattle context
+        counts (a bag's rattle goes on through an overrun)."""
         self._bx = self._by = self._bz = 0  # baseline, mg << 4
         self._primed = False
         self._state = _IDLE
