@@ -403,6 +403,23 @@ def test_the_model_reads_each_boards_cell_from_its_board_file():
     assert batteries.cell(boards.load_board("m5stickc_plus"))[1] == batteries.CURVE_MV  # gives none: the default
 
 
+def test_each_boards_cell_sags_by_the_current_tables_loads():
+    # The battery's load figures in the board files (the emulated cell and
+    # the firmware's correction read them there: the VM cannot import this
+    # table) are the table's; R_internal is Dialog's two profiles of the
+    # same cell at mid charge, (V at 1 mA - V at 50 mA) / 49 mA.
+    ref, m5 = boards.load_board("cloudpin_ref"), boards.load_board("m5stickc_plus")
+    at_1ma, at_50ma = batteries.cell(ref)[1], batteries.CURVE_MV
+    r_mohm = (batteries.curve_mv(50, at_1ma) - batteries.curve_mv(50, at_50ma)) * 1000 // 49
+    assert 800 <= r_mohm <= 1100, r_mohm
+    for b, curve_ma, screen in ((ref, 1, None), (m5, 50, C.DISPLAY_AWAKE + C.BACKLIGHT_ON)):
+        bat = b["battery"]
+        assert bat["internal_mohm"] == r_mohm and bat["curve_ma"] == curve_ma, bat
+        assert bat["read_ma"] == C.ESP32["cpu.active"]
+        assert bat["radio_ma"] == C.ESP32["air.rx"] - C.ESP32["cpu.idle"]
+        assert bat.get("screen_ma") == (None if screen is None else pytest.approx(screen)), bat
+
+
 def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
     f = tmp_path / "bad-day.json"
     f.write_text(json.dumps(_dayfile(day=dict(DAY, taps=-1))))

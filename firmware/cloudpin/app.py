@@ -156,6 +156,8 @@ class App:
         from cloudpin.social.updates import UpdatesService, utc_ms
 
         self.radio = RadioOwner(hw.ble, log.child("radio"), self.bus)
+        if hw.battery is not None:
+            hw.battery.radio = self.radio  # a scan's load would sag its readings
         mark("radio")
         self.friends = Friends(log=log.child("friends"))
         self.friends.open()

@@ -5,11 +5,12 @@
 # (DC-DC1 feeds the ESP32 itself) are left as the board powered up.
 #
 # The AXP192 has no fuel gauge register: the level is estimated from the
-# battery voltage on the shared LiPo curve (cloudpin.battery.percent).
+# battery voltage on the shared LiPo curve, corrected for the load it is
+# read under (cloudpin.battery.PowerChipBattery, which board.build wraps
+# around this driver).
 from micropython import const
 
 from cloudpin import accel
-from cloudpin.battery import percent
 from cloudpin.regs import Registers
 
 _IC_TYPE = const(0x03)  # reads 0x03 on an AXP192
@@ -26,11 +27,9 @@ _UV_PER_STEP = const(1100)  # battery voltage ADC: 1.1 mV a step
 
 
 class AXP192(Registers):
-    def __init__(self, i2c, address=0x34, empty_mv=3300, full_mv=4200):
+    def __init__(self, i2c, address=0x34):
         accel.check_id(i2c, address, _IC_TYPE, _AXP192_ID, "AXP192")
         Registers.__init__(self, i2c, address)
-        self.empty_mv = empty_mv
-        self.full_mv = full_mv
         self._update(_ADC_EN1, _BAT_V_ADC, _BAT_V_ADC)
 
     def _update(self, reg, mask, bits):
@@ -41,9 +40,6 @@ class AXP192(Registers):
         self.i2c.readfrom_mem_into(self.address, _BAT_V_H, self._b2)
         raw = (self._b2[0] << 4) | (self._b2[1] & 0x0F)
         return raw * _UV_PER_STEP // 1000
-
-    def percent(self):
-        return percent(self.millivolts(), self.empty_mv, self.full_mv)
 
     # --- LCD supplies -------------------------------------------------------------
     def lcd_power(self, on, backlight_mv=3000, logic_mv=3000):

@@ -81,27 +81,31 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
         try:
             from cloudpin.axp192 import AXP192
 
-            bat = board.get("battery") or {}
-            power = AXP192(i2c, cfg["address"], bat.get("empty_mv", 3300), bat.get("full_mv", 4200))
+            power = AXP192(i2c, cfg["address"])
         except (OSError, ValueError) as e:
             faults.append("power")
             log.error("power chip axp192 at 0x%02x: %r" % (cfg["address"], e))
-    battery = None
-    cfg = board.get("battery")
-    if cfg and cfg["type"] == "adc":
-        from cloudpin.battery import AdcBattery
-
-        adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
-        curve = cfg.get("curve_mv")  # the cell's own discharge curve (cloudpin.battery)
-        battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"], tuple(curve) if curve else None)
-    elif cfg and cfg["type"] == "axp192":
-        battery = power  # the AXP192 measures its battery (None if it did not answer)
     display = None
     cfg = board.get("display")
     if cfg:
         display = _display(machine, cfg, power, log)
         if display is None:
             faults.append("display")
+    battery = None  # after the display: a lit screen's load sags the cell (cloudpin.battery)
+    cfg = board.get("battery")
+    if cfg and cfg["type"] == "adc":
+        from cloudpin.battery import AdcBattery, sags
+
+        adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
+        curve = cfg.get("curve_mv")  # the cell's own discharge curve (cloudpin.battery)
+        battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"],
+                             tuple(curve) if curve else None, *sags(cfg), screen=display)
+    elif cfg and cfg["type"] == "axp192" and power is not None:
+        from cloudpin.battery import PowerChipBattery, sags
+
+        # the AXP192 measures its battery (none if it did not answer)
+        battery = PowerChipBattery(power, cfg.get("empty_mv", 3300), cfg.get("full_mv", 4200), *sags(cfg),
+                                   screen=display)
     ble = None
     if with_ble:
         try:

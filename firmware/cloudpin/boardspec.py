@@ -23,7 +23,8 @@ _FIELDS = (
     ("accel", ("type", "address", "int1", "int2", "odr", "range_g", "tap_odr")),
     ("led", ("type", "pins", "active_low")),
     ("button", ("pin", "active_low")),
-    ("battery", ("type", "adc_pin", "divider", "full_mv", "empty_mv", "cell", "curve_mv")),
+    ("battery", ("type", "adc_pin", "divider", "full_mv", "empty_mv", "cell", "curve_mv", "internal_mohm", "curve_ma",
+                 "read_ma", "radio_ma", "screen_ma")),
     ("display", ("type", "width", "height", "x_offset", "y_offset", "invert", "spi", "cs", "dc", "rst")),
     ("display.spi", ("bus", "sck", "mosi", "miso", "baudrate")),
     ("power", ("type", "address")),
@@ -285,6 +286,12 @@ def validate(board):
                                  "(the AXP192's reads cloudpin.battery.CURVE_MV)")
             # Optional here: the driver's defaults (3300, 4200) otherwise.
             _levels(_opt_int(board, "battery.empty_mv") or 3300, _opt_int(board, "battery.full_mv") or 4200)
+        # The cell's internal resistance and the loads it sags under
+        # (cloudpin.battery.sag_mv; the emulated cell, cpsim.boardfit.Cell)
+        for f, hi in (("internal_mohm", 10000), ("curve_ma", 500), ("read_ma", 500), ("radio_ma", 500),
+                      ("screen_ma", 500)):
+            if _lookup(board, "battery." + f, False) is not None:
+                _number(board, "battery." + f, 0, hi, "mohm or mA")
     if _section(board, "display", False) is not None:
         _display(board, used)
     return board

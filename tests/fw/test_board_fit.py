@@ -8,6 +8,7 @@ import sys
 
 from cloudpin import board as board_layer
 from cloudpin import boardspec
+from cloudpin.battery import curve_percent
 from cloudpin.log import Logger
 from cloudpin.motion import MotionService
 from cpsim import boardfit
@@ -72,10 +73,15 @@ def test_m5stickc_plus_power_chip_reads_the_battery_and_powers_the_lcd():
     board = _boards()[2]
     world, dev, parts, hw, lines = _fit(board)
     axp = parts["power"]
-    assert hw.power is not None and hw.battery is hw.power
-    assert abs(hw.battery.millivolts() - boardfit.BATTERY_MV) <= 2  # 1.1 mV steps
+    assert hw.power is not None and hw.battery.chip is hw.power
+    # the emulated cell is at 3.9 V on its curve, read under the pin's load
+    # (cpsim.boardfit.Cell: the CPU awake, the screen lit from boot)
+    cell = parts["cell"]
+    assert abs(hw.battery.millivolts() - cell.mv()) <= 2  # 1.1 mV steps
+    assert cell.mv() < boardfit.BATTERY_MV if _MP else True  # the lit screen's load (no display on CPython)
     # on the LiPo curve (cloudpin.battery) 3.9 V is 60-65 % left; a linear 3.3-4.2 V map said 66
-    assert 60 <= hw.battery.percent() <= 65, hw.battery.percent()
+    assert 60 <= curve_percent(boardfit.BATTERY_MV) <= 65
+    assert 58 <= hw.battery.percent() <= 65, hw.battery.percent()
     axp.battery_mv = 3000
     assert hw.battery.percent() == 0
     if _MP:  # the display needs framebuf

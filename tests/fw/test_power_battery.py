@@ -116,12 +116,19 @@ def test_a_board_files_cell_curve_is_the_one_the_pin_reads():
 
 def test_the_reference_pin_reports_its_cells_curve_within_one_percent():
     # boards/cloudpin_ref.json: the cell the energy model's figures are for
-    # (host_tools/power/batteries.cell reads the same file)
+    # (host_tools/power/batteries.cell reads the same file). The pin reads
+    # its cell with the CPU awake: the terminal sags below the curve (taken
+    # at curve_ma) by (read_ma - curve_ma) x internal_mohm, 39 mV
+    # (tests/fw/test_power_battery_load.py has the emulated cell and the radio)
     with open(__file__.rsplit("/", 3)[0] + "/boards/cloudpin_ref.json") as f:
         board = boardspec.validate(json.load(f))
-    curve = tuple(board["battery"]["curve_mv"])
-    assert board["battery"]["cell"]
+    bat = board["battery"]
+    curve = tuple(bat["curve_mv"])
+    assert bat["cell"]
+    sag = int((bat["read_ma"] - bat["curve_ma"]) * bat["internal_mohm"]) // 1000
+    assert 30 <= sag <= 50, sag
     for pct in _LEVELS:
-        got = _reading(board, curve_mv(pct, curve))
+        got = _reading(board, curve_mv(pct, curve) - sag)
         assert pct - 1 <= got <= pct, (pct, got)
-    assert _reading(board, curve[0]) == 100 and _reading(board, curve[-1]) == 0
+        assert curve_percent(curve_mv(pct, curve) - sag, curve) < pct - 1 or pct in (100, 1)  # (uncorrected: low)
+    assert _reading(board, curve[0] - sag) == 100 and _reading(board, curve[-1] - sag) == 0

@@ -71,6 +71,12 @@ class RadioOwner:
             r = self._roles[name] = cls(self)
         return r
 
+    def listening(self):
+        """True while a scan runs: the radio receiving, the pin's heaviest
+        steady load (cloudpin.battery keeps its quiet level meanwhile)."""
+        r = self._roles.get("scanner")
+        return r is not None and r.scanning
+
     # --- for roles ----------------------------------------------------------
     def handle(self, event, handler):
         """Call handler(event, data) for IRQ `event` (in IRQ context; the

@@ -7,8 +7,10 @@
 #   accel    LIS3DH, MPU6886 or MPU6050 model, INT lines on the board's pins,
 #            feeling `source` (an acceleration source: cpsim/recording.py),
 #            or replaying `recording` (t_ms,x,y,z CSV, looped), or lying still
-#   battery  adc: a charged LiPo (3.9 V) behind the board's divider on the
-#            ADC pin; axp192: the AXP192's battery voltage
+#   battery  adc: a LiPo (its curve at 3.9 V) behind the board's divider on
+#            the ADC pin; axp192: the AXP192's battery voltage. With the
+#            board's battery.internal_mohm the cell sags under the pin's
+#            load at each read (Cell); without, it reads its curve.
 #   power    AXP192 at its address (battery ADC, LDO2 backlight, LDO3 logic)
 #   led      its pins accounted as "led" on/off (cpsim.gpio.account_led)
 #   display  ST7789 on its SPI host, selected by its CS pin, D/C on its pin;
@@ -35,9 +37,20 @@ def fit(dev, board, recording=None, display_path=None, source=None):
 
         parts["power"] = dev.attach_i2c(bus, AXP192(BATTERY_MV, address=power.get("address", 0x34)))
     bat = board.get("battery") or {}
+    cell = None
+    if bat.get("internal_mohm"):
+        from cloudpin.battery import curve_percent
+
+        curve = tuple(bat["curve_mv"]) if bat.get("curve_mv") else None
+        cell = parts["cell"] = Cell(dev, bat, curve_percent(BATTERY_MV, curve) if curve else
+                                    curve_percent(BATTERY_MV), curve)
     if bat.get("type", "adc") == "adc" and "adc_pin" in bat:
         # The firmware's default too: no divider field, no divider.
-        dev.adc_values[bat["adc_pin"]] = int(BATTERY_MV * 1000 / (bat.get("divider") or 1.0))
+        div = bat.get("divider") or 1.0
+        dev.adc_values[bat["adc_pin"]] = int(BATTERY_MV * 1000 / div) if cell is None else \
+            (lambda t_ms: int(cell.mv() * 1000 / div))
+    elif cell is not None and "power" in parts:
+        parts["power"].battery_mv = lambda t_ms: cell.mv()
     led = board.get("led") or {}
     if led.get("pins"):
         dev.led_pins = {p: bool(led.get("active_low")) for p in led["pins"]}
@@ -51,6 +64,49 @@ def fit(dev, board, recording=None, display_path=None, source=None):
             axp.on_output = lambda a: lcd.set_backlight(a.backlight)
             lcd.set_backlight(axp.backlight)
     return parts
+
+
+class Cell:
+    """The board's LiPo as the pin's ADC sees it: its terminal voltage is the
+    open-circuit voltage at the charge left less I_now x R_internal, where
+    the board's curve (battery.curve_mv, else cloudpin.battery.CURVE_MV)
+    is the terminal voltage at the load it was measured at (curve_ma):
+    mv = curve(left) - (I_now - curve_ma) x R. I_now is the pin's load at
+    the read, from its accounting: the CPU running the reading code
+    (read_ma), the radio receiving (radio_ma: a scan is listening), the
+    screen awake and lit (screen_ma); figures from the board file
+    (host_tools/power/currents.py's, which tests/test_power.py holds them
+    to: the VM cannot import host_tools). Advertising and a connection's
+    events are on air well under 1 % of the time: left out, as are the
+    LED and the sensor (< 21 mA, lit 2 s at boot; < 0.5 mA).
+    left: percent of charge left, an int or a callable(t_ms)."""
+
+    def __init__(self, dev, bat, left, curve=None):
+        self.dev = dev
+        self.left = left
+        self.curve = curve
+        self.mohm = bat.get("internal_mohm", 0)
+        self.curve_ma = bat.get("curve_ma", 0)
+        self.read_ma = bat.get("read_ma", 0)
+        self.radio_ma = bat.get("radio_ma", 0)
+        self.screen_ma = bat.get("screen_ma", 0)
+
+    def load_ma(self):
+        a = self.dev.acct
+        ma = self.read_ma
+        if a.get_state("radio_scan") == "on":
+            ma += self.radio_ma
+        if a.get_state("display") == "awake" and a.get_state("backlight") == "on":
+            ma += self.screen_ma
+        return ma
+
+    def mv(self):
+        from cloudpin.battery import CURVE_MV, curve_mv
+
+        left = self.left
+        if callable(left):
+            left = left(self.dev.world.clock.now_ms())
+        return curve_mv(left, self.curve or CURVE_MV) - int((self.load_ma() - self.curve_ma) * self.mohm) // 1000
 
 
 def _accel(cfg, recording, source, dev):
