@@ -6,7 +6,7 @@
 #
 # The AXP192 has no fuel gauge register: the level is estimated from the
 # battery voltage on the shared LiPo curve, corrected for the load it is
-# read under (cloudpin.battery.PowerChipBattery, which board.build wraps
+# read under (cloudpin.battery.AdcBattery, which board.build wraps
 # around this driver).
 from micropython import const
 
@@ -36,10 +36,12 @@ class AXP192(Registers):
         self._write8(reg, (self._read8(reg) & ~mask) | bits)
 
     # --- battery ------------------------------------------------------------------
-    def millivolts(self):
+    def read_uv(self):
+        """The battery's microvolts, as machine.ADC.read_uv() reads a pin
+        (cloudpin.battery.AdcBattery reads either)."""
         self.i2c.readfrom_mem_into(self.address, _BAT_V_H, self._b2)
         raw = (self._b2[0] << 4) | (self._b2[1] & 0x0F)
-        return raw * _UV_PER_STEP // 1000
+        return raw * _UV_PER_STEP
 
     # --- LCD supplies -------------------------------------------------------------
     def lcd_power(self, on, backlight_mv=3000, logic_mv=3000):

@@ -78,77 +78,51 @@ class LowBattery:
         return self.low != was
 
 
-class Battery:
+class AdcBattery:
     """The level of a cell read under load. The pin reads with its CPU awake
     (~44 mA, more with the screen lit or the radio listening), and a loaded
     cell's terminal reads its open-circuit voltage less I x R_internal; the
-    board's curve was measured at its own load (battery.curve_ma), so
-    sag_mv = (read_ma - curve_ma) x internal_mohm (boards/*.json, worked in
-    docs/power.md) puts a reading back on the curve, and lit_sag_mv
-    (screen_ma x internal_mohm) more while the screen is lit, a steady
-    load. A scan's is not steady (it listens window_us of every
-    interval_us): while one runs the last quiet level is kept (a scan
+    board's curve was measured at its own load (battery curve_ma), so
+    mv[0] = (read_ma - curve_ma) x internal_mohm (boards/*.json, worked in
+    docs/power.md; cloudpin.board.build works it out) puts a reading back on
+    the curve, and mv[1] (screen_ma x internal_mohm) more while the screen
+    is lit, a steady load. A scan's is not steady (it listens window_us of
+    every interval_us): while one runs the last quiet level is kept (a scan
     window lasts seconds; the cell loses well under 1 % in one), and with
     no quiet reading yet the pin reads anyway (low by up to the radio's
     share). An idle radio's or a connection's short events are on air a
-    few per cent of the time: read through. Subclasses give millivolts()."""
+    few per cent of the time: read through.
+    adc: anything with read_uv() (machine.ADC, cloudpin.axp192.AXP192).
+    One class and names the app already interns: each new name costs the
+    chip's qstr pools (docs/heap.md "The qstr pools")."""
 
-    def __init__(self, empty_mv, full_mv, curve=None, sag_mv=0, lit_sag_mv=0, screen=None):
+    def __init__(self, adc, divider, empty_mv, full_mv, curve=None, mv=(0, 0), display=None):
         """curve: the cell's (a tuple like CURVE_MV), None: CURVE_MV.
-        screen: the board's cloudpin.display.Screen, lit while lit_until is set."""
+        mv: the sag in mV (awake, more while lit). display: the board's
+        cloudpin.display.Screen, lit while lit_until is set."""
+        self._adc = adc
+        self._divider = divider
         self._empty = empty_mv
         self._full = full_mv
         self._curve = curve or CURVE_MV
-        self.sag_mv = sag_mv
-        self.lit_sag_mv = lit_sag_mv
-        self.screen = screen
-        self.radio = None  # cloudpin.ble.radio.RadioOwner (the app): listening() while it scans
-        self._last = -1  # the last quiet level, -1: none yet
-
-    def millivolts(self):
-        raise NotImplementedError  # the subclass reads its cell
-
-    def percent(self):
-        r = self.radio
-        scanning = r is not None and r.listening()
-        if scanning and self._last >= 0:
-            return self._last
-        mv = self.millivolts() + self.sag_mv
-        s = self.screen
-        if s is not None and s.lit_until is not None:
-            mv += self.lit_sag_mv
-        pct = percent(mv, self._empty, self._full, self._curve)
-        if not scanning:
-            self._last = pct
-        return pct
-
-
-def sags(cfg):
-    """A board's battery section -> (sag_mv, lit_sag_mv): the millivolts its
-    cell reads below its curve with the CPU awake (read_ma against the
-    curve's curve_ma), and more with the screen lit (screen_ma); (0, 0)
-    when the board gives no internal_mohm."""
-    r = cfg.get("internal_mohm", 0)
-    return (int((cfg.get("read_ma", 0) - cfg.get("curve_ma", 0)) * r) // 1000,
-            int(cfg.get("screen_ma", 0) * r) // 1000)
-
-
-class AdcBattery(Battery):
-    def __init__(self, adc, divider, empty_mv, full_mv, curve=None, sag_mv=0, lit_sag_mv=0, screen=None):
-        Battery.__init__(self, empty_mv, full_mv, curve, sag_mv, lit_sag_mv, screen)
-        self._adc = adc
-        self._divider = divider
+        self.mv = mv
+        self.display = display
+        self.radio = None  # cloudpin.ble.radio.RadioOwner (the app): scanning() while it scans
+        self._level = -1  # the last quiet level, -1: none yet
 
     def millivolts(self):
         return int(self._adc.read_uv() * self._divider) // 1000
 
-
-class PowerChipBattery(Battery):
-    """A battery a power chip measures (cloudpin.axp192: millivolts())."""
-
-    def __init__(self, chip, empty_mv, full_mv, sag_mv=0, lit_sag_mv=0, screen=None):
-        Battery.__init__(self, empty_mv, full_mv, None, sag_mv, lit_sag_mv, screen)
-        self.chip = chip
-
-    def millivolts(self):
-        return self.chip.millivolts()
+    def percent(self):
+        r = self.radio
+        scanning = r is not None and r.scanning()
+        if scanning and self._level >= 0:
+            return self._level
+        mv = self.millivolts() + self.mv[0]
+        d = self.display
+        if d is not None and d.lit_until is not None:
+            mv += self.mv[1]
+        pct = percent(mv, self._empty, self._full, self._curve)
+        if not scanning:
+            self._level = pct
+        return pct

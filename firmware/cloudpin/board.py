@@ -93,19 +93,21 @@ def build(board, log, wdt_timeout_ms=8000, with_ble=True):
             faults.append("display")
     battery = None  # after the display: a lit screen's load sags the cell (cloudpin.battery)
     cfg = board.get("battery")
-    if cfg and cfg["type"] == "adc":
-        from cloudpin.battery import AdcBattery, sags
+    if cfg and (cfg["type"] == "adc" or power is not None):
+        from cloudpin.battery import AdcBattery
 
-        adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
-        curve = cfg.get("curve_mv")  # the cell's own discharge curve (cloudpin.battery)
-        battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"],
-                             tuple(curve) if curve else None, *sags(cfg), screen=display)
-    elif cfg and cfg["type"] == "axp192" and power is not None:
-        from cloudpin.battery import PowerChipBattery, sags
-
-        # the AXP192 measures its battery (none if it did not answer)
-        battery = PowerChipBattery(power, cfg.get("empty_mv", 3300), cfg.get("full_mv", 4200), *sags(cfg),
-                                   screen=display)
+        # The cell's sag below its curve (cloudpin.battery): the CPU awake
+        # against the curve's own load, and the lit screen's. The keys sit in
+        # a constant tuple: stored as strings, not interned as names.
+        r, awake, curve_ma, lit = [cfg.get(k, 0) for k in ("internal_mohm", "read_ma", "curve_ma", "screen_ma")]
+        sag = (int((awake - curve_ma) * r) // 1000, int(lit * r) // 1000)
+        if cfg["type"] == "adc":
+            adc = machine.ADC(machine.Pin(cfg["adc_pin"]), atten=machine.ADC.ATTN_11DB)
+            curve = cfg.get("curve_mv")  # the cell's own discharge curve (cloudpin.battery)
+            battery = AdcBattery(adc, cfg.get("divider", 1.0), cfg["empty_mv"], cfg["full_mv"],
+                                 tuple(curve) if curve else None, sag, display)
+        else:  # the AXP192 measures its battery (none if it did not answer)
+            battery = AdcBattery(power, 1.0, cfg.get("empty_mv", 3300), cfg.get("full_mv", 4200), None, sag, display)
     ble = None
     if with_ble:
         try:

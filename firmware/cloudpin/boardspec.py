@@ -287,11 +287,12 @@ def validate(board):
             # Optional here: the driver's defaults (3300, 4200) otherwise.
             _levels(_opt_int(board, "battery.empty_mv") or 3300, _opt_int(board, "battery.full_mv") or 4200)
         # The cell's internal resistance and the loads it sags under
-        # (cloudpin.battery.sag_mv; the emulated cell, cpsim.boardfit.Cell)
-        for f, hi in (("internal_mohm", 10000), ("curve_ma", 500), ("read_ma", 500), ("radio_ma", 500),
-                      ("screen_ma", 500)):
+        # (cloudpin.battery.AdcBattery's mv; the emulated cell,
+        # cpsim.boardfit.Cell); strings in constant tuples: no interned names
+        for f, hi, unit in (("internal_mohm", 10000, "mohm"), ("curve_ma", 500, "mA"), ("read_ma", 500, "mA"),
+                            ("radio_ma", 500, "mA"), ("screen_ma", 500, "mA")):
             if _lookup(board, "battery." + f, False) is not None:
-                _number(board, "battery." + f, 0, hi, "mohm or mA")
+                _number(board, "battery." + f, 0, hi, unit)
     if _section(board, "display", False) is not None:
         _display(board, used)
     return board

@@ -73,7 +73,7 @@ def test_m5stickc_plus_power_chip_reads_the_battery_and_powers_the_lcd():
     board = _boards()[2]
     world, dev, parts, hw, lines = _fit(board)
     axp = parts["power"]
-    assert hw.power is not None and hw.battery.chip is hw.power
+    assert hw.power is not None and hw.battery._adc is hw.power
     # the emulated cell is at 3.9 V on its curve, read under the pin's load
     # (cpsim.boardfit.Cell: the CPU awake, the screen lit from boot)
     cell = parts["cell"]

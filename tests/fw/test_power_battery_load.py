@@ -60,7 +60,7 @@ def _radio_on(world, dev, hw):
 
     world.start(dev, scan())
     world.run_for(500)
-    assert hw.radio.listening()
+    assert hw.radio.scanning()
 
 
 def _reports_the_curve_with_the_radio_on(name):

@@ -71,9 +71,10 @@ class RadioOwner:
             r = self._roles[name] = cls(self)
         return r
 
-    def listening(self):
+    def scanning(self):
         """True while a scan runs: the radio receiving, the pin's heaviest
-        steady load (cloudpin.battery keeps its quiet level meanwhile)."""
+        steady load (cloudpin.battery keeps its quiet level meanwhile; the
+        scanner's own name: no new qstr)."""
         r = self._roles.get("scanner")
         return r is not None and r.scanning
 
