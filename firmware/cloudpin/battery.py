@@ -102,9 +102,7 @@ class AdcBattery:
         cloudpin.display.Screen, lit while lit_until is set."""
         self._adc = adc
         self._divider = divider
-        self._empty = empty_mv
-        self._full = full_mv
-        self._curve = curve or CURVE_MV
+        self._curve = (empty_mv, full_mv, curve or CURVE_MV)  # percent()'s scale, one name
         self.mv = mv
         self.display = display
         self.radio = None  # cloudpin.ble.radio.RadioOwner (the app): scanning() while it scans
@@ -122,7 +120,8 @@ class AdcBattery:
         d = self.display
         if d is not None and d.lit_until is not None:
             mv += self.mv[1]
-        pct = percent(mv, self._empty, self._full, self._curve)
+        empty_mv, full_mv, c = self._curve
+        pct = percent(mv, empty_mv, full_mv, c)
         if not scanning:
             self._level = pct
         return pct

@@ -226,19 +226,20 @@ def validate(board):
     if size not in ("4MB", "8MB", "16MB"):
         raise BoardError("board field 'flash_size' must be 4MB, 8MB or 16MB, got %r" % size)
     used = []  # (field, GPIO) of every pin role so far
-    bus = _int(board, "i2c.bus")
+    # Paths read in loops over constant tuples: strings, not names interned
+    # at boot (docs/heap.md "The qstr pools")
+    bus, freq = [_int(board, f) for f in ("i2c.bus", "i2c.freq")]
     if bus not in (0, 1):
         raise BoardError("board field 'i2c.bus' must be 0 or 1, got %r" % bus)
-    _gpio(board, "i2c.scl", used, output=True)
-    _gpio(board, "i2c.sda", used, output=True)
-    freq = _int(board, "i2c.freq")
+    for f in ("i2c.scl", "i2c.sda"):
+        _gpio(board, f, used, output=True)
     if not 10000 <= freq <= I2C_MAX_HZ:
         raise BoardError("board field 'i2c.freq' must be 10000..%d Hz (the bus's parts are fast-mode I2C), got %r"
                          % (I2C_MAX_HZ, freq))
     kind = _choice(board, "accel.type", ACCEL_TYPES)
     accel_addr = _address(board, "accel.address", kind)
-    _gpio(board, "accel.int1", used)
-    _gpio(board, "accel.int2", used, required=False)
+    for f, required in (("accel.int1", True), ("accel.int2", False)):
+        _gpio(board, f, used, required=required)
     odr = _rate(board, "accel.odr", kind, 10, 400)
     if _lookup(board, "accel.tap_odr", False) is not None:
         _rate(board, "accel.tap_odr", kind, odr, MOTION_MAX_HZ)
@@ -343,6 +344,6 @@ def _display(board, used):
         # ST7789 write cycle 16 ns (datasheet 7.4); the ESP32 routes SPI
         # through the GPIO matrix at up to 40 MHz for writes.
         _number(board, "display.spi.baudrate", 100000, 40000000, "Hz")
-    _gpio(board, "display.cs", used, output=True)
-    _gpio(board, "display.dc", used, output=True)
+    for f in ("display.cs", "display.dc"):
+        _gpio(board, f, used, output=True)
     _gpio(board, "display.rst", used, output=True, required=False)
