@@ -98,6 +98,15 @@ def test_the_m5stickc_plus_reports_its_charge_awake_with_the_radio_on():
     _reports_the_curve_with_the_radio_on("m5stickc_plus")
 
 
+def test_the_emulated_cell_is_on_the_firmwares_default_curve_without_its_own():
+    # the emulator's copy (it cannot import the firmware in a virtual badge)
+    assert boardfit.CELL_CURVE_MV == CURVE_MV
+    for pct in range(0, 101):
+        assert boardfit._mv_at(pct, CURVE_MV) == curve_mv(pct, CURVE_MV)
+    for mv in range(CURVE_MV[-1] - 10, CURVE_MV[0] + 10):
+        assert boardfit._left_at(mv, CURVE_MV) == curve_percent(mv, CURVE_MV), mv
+
+
 def test_the_emulated_cell_sags_by_its_load_times_its_resistance():
     world, dev, cell, hw, board = _pin("cloudpin_ref")
     bat = board["battery"]

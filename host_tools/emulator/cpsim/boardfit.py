@@ -39,11 +39,8 @@ def fit(dev, board, recording=None, display_path=None, source=None):
     bat = board.get("battery") or {}
     cell = None
     if bat.get("internal_mohm"):
-        from cloudpin.battery import curve_percent
-
-        curve = tuple(bat["curve_mv"]) if bat.get("curve_mv") else None
-        cell = parts["cell"] = Cell(dev, bat, curve_percent(BATTERY_MV, curve) if curve else
-                                    curve_percent(BATTERY_MV), curve)
+        curve = tuple(bat["curve_mv"]) if bat.get("curve_mv") else CELL_CURVE_MV
+        cell = parts["cell"] = Cell(dev, bat, _left_at(BATTERY_MV, curve), curve)
     if bat.get("type", "adc") == "adc" and "adc_pin" in bat:
         # The firmware's default too: no divider field, no divider.
         div = bat.get("divider") or 1.0
@@ -69,7 +66,7 @@ def fit(dev, board, recording=None, display_path=None, source=None):
 class Cell:
     """The board's LiPo as the pin's ADC sees it: its terminal voltage is the
     open-circuit voltage at the charge left less I_now x R_internal, where
-    the board's curve (battery.curve_mv, else cloudpin.battery.CURVE_MV)
+    the board's curve (battery.curve_mv, else CELL_CURVE_MV)
     is the terminal voltage at the load it was measured at (curve_ma):
     mv = curve(left) - (I_now - curve_ma) x R. I_now is the pin's load at
     the read, from its accounting: the CPU running the reading code
@@ -101,12 +98,43 @@ class Cell:
         return ma
 
     def mv(self):
-        from cloudpin.battery import CURVE_MV, curve_mv
-
         left = self.left
         if callable(left):
             left = left(self.dev.world.clock.now_ms())
-        return curve_mv(left, self.curve or CURVE_MV) - int((self.load_ma() - self.curve_ma) * self.mohm) // 1000
+        return _mv_at(left, self.curve or CELL_CURVE_MV) - int((self.load_ma() - self.curve_ma) * self.mohm) // 1000
+
+
+# The cell model's own curve arithmetic: the emulator does not import the
+# firmware (a virtual badge's VM has no cloudpin on its path while the
+# emulator loads). CELL_CURVE_MV: the cell of a board file without a curve,
+# the firmware's default (cloudpin.battery.CURVE_MV, held equal by
+# tests/fw/test_power_battery_load.py); the volts at 100, 95, ..., 0 % left.
+CELL_CURVE_MV = (4123, 4082, 4042, 4015, 3988, 3963, 3939, 3915, 3891, 3870, 3850,
+                 3834, 3818, 3798, 3779, 3754, 3730, 3703, 3676, 3654, 3633)
+
+
+def _mv_at(pct, c):
+    """The curve's volts at pct % left, linear between its 5 % points."""
+    if pct >= 100:
+        return c[0]
+    if pct <= 0:
+        return c[-1]
+    i = (100 - pct) // 5
+    lo = 100 - 5 * (i + 1)
+    return c[i + 1] + (c[i] - c[i + 1]) * (pct - lo) // 5
+
+
+def _left_at(mv, c):
+    """The percent left at which the curve reads mv (the cell at rest at
+    BATTERY_MV), interpolated as the firmware reads it."""
+    if mv >= c[0]:
+        return 100
+    if mv <= c[-1]:
+        return 0
+    i = 1
+    while c[i] > mv:
+        i += 1
+    return 100 - 5 * i + 5 * (mv - c[i]) // (c[i - 1] - c[i])
 
 
 def _accel(cfg, recording, source, dev):
