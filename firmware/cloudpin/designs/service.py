@@ -156,6 +156,12 @@ class StepFeed:
     def on_friend(self, slot, t_ms):
         self.daily.friend_made(int(self.clock()))
 
+    def on_tap(self, t_ms, mg):
+        # A tap can wake a pin past local midnight before the next tick has
+        # published DAY: roll the day over first, so the engine (subscribed
+        # after this) counts the tap on the day it happened.
+        self.tick()
+
     def tick(self):
         """Count the steps since the last tick into today and the total;
         publish DAY and STEPS when they changed."""
@@ -390,6 +396,7 @@ def _build(app, hw, log, path):
     b = hw.board.get("button") or {}
     svc = DesignService(engine, app.bus, None, hw.led, hw.button, b.get("active_low", False), feed=feed,
                         screen=hw.display)
+    app.bus.subscribe(topics.TAP, feed.on_tap)  # before the engine's (StepFeed.on_tap)
     engine.subscribe(app.bus)
     feed.subscribe(app.bus)
     app.daily = daily
