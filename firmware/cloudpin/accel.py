@@ -84,6 +84,9 @@ class FifoAccel(Registers):
     FIFO_REG = 0
     FRAME = 6
     HAS_MOTION_WAKE = False  # an engine that raises an INT line on motion (enable_motion, motion_irq)
+    # Frames at which the chip flags an overrun before any is lost (the
+    # LIS3DH's OVRN_FIFO means "full": 32 unread); 0: its flag means lost.
+    FULL_FRAMES = 0
 
     def __init__(self, i2c, address):
         Registers.__init__(self, i2c, address)

@@ -72,6 +72,7 @@ class LIS3DH(accel.FifoAccel):
     HAS_CLICK = True
     HAS_WATERMARK_IRQ = True
     HAS_MOTION_WAKE = True
+    FULL_FRAMES = 32  # OVRN_FIFO is set with 32 unread; the next ODR tick drops the oldest
 
     def __init__(self, i2c, address=0x18, mode=NORMAL):
         accel.check_id(i2c, address, _WHO_AM_I, _LIS3DH_ID, "LIS3DH")

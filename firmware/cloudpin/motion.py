@@ -58,6 +58,11 @@ _MOVE_MG = const(32)
 _MOVE_MS = const(0)
 _DOZE_WAIT_MS = const(60000)  # dozing: the engines wake the CPU; this only bounds the wait
 _WAIT_MS = const(500)  # awake: a missed edge must not stall counting
+# A FIFO found full (accel FULL_FRAMES) within this many sample periods past
+# filling lost at most that many: the detector goes on across the seam.
+# Restarting it there would throw away a touch in progress for a few ms of
+# signal; a wake-up a few ms late at the 24-of-32 watermark is enough.
+_SEAM_SAMPLES = const(2)
 _HELD = const(6)  # events held through a radio start (250 ms: a double tap's two, each suspected first)
 _SUSPECTED = const(-1)  # held in place of a strength: a suspicion...
 _CANCELLED = const(-2)  # ...and its cancel
@@ -169,6 +174,9 @@ class MotionService:
         self.steps = self.pipeline.steps if self.pipeline else None
         self.taps = self.pipeline.taps if self.pipeline else None
         self.overruns = 0
+        self.seams = 0  # full FIFOs drained in time to go on across (none or a few samples lost)
+        self._read_ms = 0  # when the last drain emptied the FIFO
+        self._read_ok = False  # ...and that drain was on the watermark's pace (not a doze's)
         self.clicks = 0  # click interrupts seen (they wake a doze; the detector decides)
         self._buf = array("h", bytes(2 * 3 * _FIFO_FRAMES))
         self._wake = asyncio.ThreadSafeFlag()
@@ -269,18 +277,22 @@ class MotionService:
         buf = self._buf
         total = 0
         self.moved = False
+        t0 = self.ticks_ms()
         while True:
             n = accel.read_fifo(buf)
             if n == 0:
                 break
             if accel.overruns != self.overruns:
-                # Samples were lost before this burst: the filters' history no
-                # longer joins up, so the detector starts afresh on it (after a
-                # doze the burst holds the touch that woke us).
                 self.overruns = accel.overruns
-                pipeline.taps.reset()
-                if not self.dozing:  # dozing, the FIFO overflows by design
-                    self.log.warning("fifo overrun %d" % self.overruns)
+                if self._seam(t0):
+                    self.seams += 1
+                else:
+                    # Samples were lost before this burst: the filters' history no
+                    # longer joins up, so the detector starts afresh on it (after a
+                    # doze the burst holds the touch that woke us).
+                    pipeline.taps.reset()
+                    if not self.dozing:  # dozing, the FIFO overflows by design
+                        self.log.warning("fifo overrun %d" % self.overruns)
             if self._clicked:
                 self._clicked = False
                 self.clicks += 1
@@ -295,7 +307,18 @@ class MotionService:
                 self.moved = True
             if n < _FIFO_FRAMES:
                 break
+        self._read_ms = self.ticks_ms()
+        self._read_ok = not self.dozing
         return total
+
+    def _seam(self, now):
+        # A chip that flags a full FIFO as an overrun, drained within
+        # _SEAM_SAMPLES periods of filling since the last drain emptied it.
+        full = self.hw.accel.FULL_FRAMES
+        rate = self.rate
+        if not full or not rate or not self._read_ok or self.dozing:
+            return False
+        return time.ticks_diff(now, self._read_ms) * rate <= (full + _SEAM_SAMPLES) * 1000
 
     def _doze(self, on):
         self.dozing = on

@@ -158,3 +158,39 @@ def test_mp_pipeline_allocates_nothing_per_sample():
     for k in range(20, 420):  # 12,800 samples
         p.process(buf, 32, k * 80)
     assert gc.mem_alloc() == start, gc.mem_alloc() - start
+
+
+def _late_drain(late_ms):
+    # a touch at 3000 ms read by the drain at 3010 (its judging still under
+    # way); the next drain `late_ms` after that one, where the watermark's
+    # would have been at 60
+    world, svc, taps, lines = _pin(Walk(walk_from_ms=10 ** 9, taps=(3000,)))
+    svc.setup()
+    for _ in range(3010 // 50):
+        world.advance(50)
+        svc.drain()
+    world.advance(3010 - world.clock.now_ms())
+    svc.drain()
+    world.advance(late_ms)
+    svc.drain()
+    for _ in range(40):
+        world.advance(50)
+        svc.drain()
+    return svc, taps, lines
+
+
+def test_a_fifo_drained_just_as_it_fills_goes_on_across_the_seam():
+    # The LIS3DH flags OVRN_FIFO as soon as 32 samples wait (80 ms at 400 Hz),
+    # before any is lost: a wake-up a few ms late is not an overrun, and the
+    # touch being judged is still found.
+    svc, taps, lines = _late_drain(82)
+    assert svc.overruns == 1 and svc.seams == 1, (svc.overruns, svc.seams)
+    assert [abs(t - 3000) <= 20 for t, _ in taps] == [True], (taps, lines[-5:])
+    assert not any("fifo overrun" in ln for ln in lines), lines[-5:]
+
+
+def test_a_fifo_drained_well_after_it_filled_restarts_the_detector():
+    # 40 ms past full: 16 samples lost, the filters' history does not join up
+    svc, taps, lines = _late_drain(120)
+    assert svc.overruns == 1 and svc.seams == 0, (svc.overruns, svc.seams)
+    assert any("fifo overrun 1" in ln for ln in lines), lines[-5:]
