@@ -421,3 +421,50 @@ def test_tapdirs_measures_how_transients_point_against_gravity(tmp_path, capsys)
     assert "pooled bag,backpocket,frontpocket" in capsys.readouterr().out
     assert tapdirs.main([str(tmp_path / "missing")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def _knock(xyz, k, g, axis=2):
+    # a hard contact after the sensor's low-pass: one sample and its side lobes
+    for off, f in ((0, 1.0), (-1, 0.1), (1, 0.1)):
+        xyz[k + off, axis] += g * f
+
+
+def _still_recording(path, seconds, knocks):
+    n = int(seconds * 400)
+    xyz = np.zeros((n, 3))
+    xyz[:, 2] = 1.0
+    xyz[:, 0] = 0.002 * ((np.arange(n) * 7) % 5 - 2)  # a few mg of tremor
+    for k, g, axis in knocks:
+        _knock(xyz, k, g, axis)
+    tapgen.write_recording(path, np.arange(n) * 2.5, xyz)
+
+
+def test_a_generated_set_is_one_pins_day_so_the_rattle_context_carries_into_the_next_window(tmp_path):
+    # the suite's windows are one pin's day: a bag rattling to the end of one
+    # window (keys at every step, 0.55 s apart, and the same step's second
+    # knock 200 ms on) holds the rattle context into the next, where a lone
+    # knock 2.5 s in (past the train veto's 2 s) is dropped by it; a fresh
+    # detector per window (unrelated
+    # recordings) takes it for a tap. A touch 12 s into the third window is
+    # past the context either way and keeps its time.
+    folder = tmp_path / "day"
+    folder.mkdir()
+    steps = [(k, 2.0, 2) for k in range(400, 2300, 220)] + [(k + 80, 0.7, 1) for k in range(400, 2300, 220)]
+    _still_recording(folder / "a.csv", 6, steps)
+    _still_recording(folder / "b.csv", 4, [(1000, 3.0, 2)])
+    _still_recording(folder / "c.csv", 14, [(4800, 3.0, 0)])
+    (folder / "taps.csv").write_text("file,t_ms,tau_ms,dv,mount,vertical\nc.csv,12000.0,0.5,0.1,hand,0.0\n")
+    fresh = {f["file"]: f for f in bench.bench_folders([folder], odr=400)["files"]}
+    day = {f["file"]: f for f in bench.bench_folders([folder], odr=400, day=True)["files"]}
+    assert fresh["b.csv"]["taps_ms"] == [2500.0], fresh["b.csv"]
+    assert day["b.csv"]["taps_ms"] == [], day["b.csv"]
+    assert day["b.csv"]["detector"]["contexts"] == 1 and fresh["b.csv"]["detector"]["contexts"] == 0
+    assert day["c.csv"]["taps_ms"] == fresh["c.csv"]["taps_ms"] == [12000.0]
+    assert day["a.csv"] == fresh["a.csv"]  # the day's first window is the same either way
+    # tapwhy's day is the same day
+    from host_tools.bench import tapwhy
+    for kw, b_rows in (({"day": True}, []), ({}, [("false_tap", 2500.0)])):
+        [(rows, _)] = tapwhy.explain_folder(folder, 400, **kw)
+        assert [(r["why"], r["t_ms"]) for r in rows if r["file"] == "b.csv"] == b_rows, rows
+        assert [(r["why"], r["t_ms"]) for r in rows if r["file"] == "c.csv"] == [("found", 12000.0)], rows
+        assert len([r for r in rows if r["file"] == "a.csv"]) == len(fresh["a.csv"]["taps_ms"])

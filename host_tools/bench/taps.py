@@ -124,30 +124,39 @@ def read_positions(folder):
         return {row["file"]: row.get("position") or "" for row in csv.DictReader(f) if row.get("file")}
 
 
-def run_detector(samples_mg, odr, params=None, workdir=None, counts=None):
+def run_detector(samples_mg, odr, params=None, workdir=None, counts=None, seams=None):
     """Feed int16 mg samples (interleaved x, y, z) to the firmware detector in
     the MicroPython VM; returns [(t_ms from the first sample, strength_mg)].
-    counts: a dict to receive the detector's `suspects`, `cancels` and `contexts`."""
+    counts: a dict to receive the detector's `suspects`, `cancels` and `contexts`.
+    seams: sample indices where another recording begins (one detector for
+    them all, reset() there as after a FIFO overrun: a pin's day); counts then
+    gets `seams`, the counts so far at each, [(sample, suspects, cancels, contexts)]."""
     fd, binpath = tempfile.mkstemp(suffix=".bin", dir=workdir)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(samples_mg.astype("<i2").tobytes())
         cmd = [micropython_binary(), "-X", "heapsize=" + MP_HEAP, str(RUNNER), binpath, str(int(odr))]
-        if params:
-            cmd.append(json.dumps(params))
+        if params or seams:
+            cmd.append(json.dumps(params or {}))
+        if seams:
+            cmd.append(",".join(str(int(k)) for k in seams))
         env = dict(os.environ, MICROPYPATH=str(FIRMWARE_DIR))
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     finally:
         os.unlink(binpath)
-    taps, done = [], False
+    taps, done, at_seams = [], False, []
     for line in proc.stdout.splitlines():
         parts = line.split()
         if parts[:1] == ["TAP"]:
             taps.append((float(parts[1]), int(parts[2])))
+        elif parts[:1] == ["SEAM"]:
+            at_seams.append(tuple(int(a) for a in parts[1:5]))
         elif parts[:1] == ["DONE"]:
             done = int(parts[1]) == len(samples_mg) // 3
             if counts is not None:
                 counts.update(suspects=int(parts[3]), cancels=int(parts[4]), contexts=int(parts[5]))
+                if seams:
+                    counts["seams"] = at_seams
     if proc.returncode != 0 or not done:
         raise BenchError("tap detector failed under MicroPython (exit %d):\n%s%s" % (
             proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
@@ -172,12 +181,18 @@ DOZE = "doze"
 DETECTORS = (SOFTWARE, BOARD, DOZE)
 
 
-def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, detector=SOFTWARE):
+def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, detector=SOFTWARE, day=False):
     """Score the detector on folders of recordings; returns the JSON-able result.
     detector: SOFTWARE (TapDetector.feed on every sample, in the VM), BOARD (the
     reference board end to end: its LIS3DH emulated, FIFO bursts, the motion
     service: tapboard.py; params do not apply) or DOZE (the same with the
-    service's own loop, which dozes when still and wakes on the click)."""
+    service's own loop, which dozes when still and wakes on the click).
+    day: the recordings are one pin's day, one after another (the suite's
+    generated windows): the software detector runs once over them all,
+    reset() at each new recording as after a FIFO overrun, so what it keeps
+    all day (the impulse log, the rattle context) carries across; otherwise
+    each recording gets a fresh detector (unrelated recordings). The board
+    paths always start fresh per recording."""
     d_odr, d_range = board_defaults()
     odr = int(odr or d_odr)
     range_g = float(range_g or d_range)
@@ -191,6 +206,7 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
             DEFAULT_BOARD, board["accel"].get("tap_odr"), odr))
     files_out = []
     skipped = []
+    days = []  # day: (file entry, its first sample's time, int16 mg samples) for one run at the end
     t_start = time.time()
     with tempfile.TemporaryDirectory(prefix="cloudpin-taps-") as work:
         for folder in folders:
@@ -222,6 +238,9 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                                                    stats=stats)
                     except ValueError as e:
                         raise BenchError(str(e)) from None
+                elif day:
+                    days.append((len(files_out), t[0], rs.to_mg_int16(*clipped)))
+                    found = []
                 else:
                     # the sensor's full scale, as the motion service tells the detector
                     stats = {}
@@ -243,6 +262,8 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
                     files_out[-1]["position"] = positions[path.name]
                 if stats:
                     files_out[-1]["motion" if board is not None else "detector"] = stats
+        if days:
+            _run_day(days, files_out, odr, dict({"clip_mg": int(range_g * 980)}, **(params or {})), work)
     if not files_out:
         raise BenchError("no usable recordings (%d skipped)" % len(skipped))
     result = {"odr_hz": odr, "range_g": range_g, "match_ms": MATCH_MS, "detector": detector,
@@ -251,6 +272,35 @@ def bench_folders(folders, odr=None, range_g=None, params=None, progress=None, d
         result["skipped"] = skipped
     result["summary"]["seconds"] = round(time.time() - t_start, 1)
     return result
+
+
+def _run_day(days, files_out, odr, params, work):
+    """One software detector over the recordings of `days` one after another
+    (bench_folders' day): each file entry gets the taps that peaked within
+    its samples, timed as a fresh run would time them, and the detector's
+    counts over its samples."""
+    starts = [0]
+    for _, _, mg in days:
+        starts.append(starts[-1] + len(mg) // 3)
+    counts = {}
+    found = run_detector(np.concatenate([mg for _, _, mg in days]), odr, params, work, counts, seams=starts[1:-1])
+    # the counts so far at each seam and at the end
+    cum = [(0, 0, 0)] + [c[1:] for c in counts.get("seams", [])] + [
+        (counts["suspects"], counts["cancels"], counts["contexts"])]
+    for k, (i, _, _) in enumerate(days):
+        files_out[i]["taps_ms"] = []
+        files_out[i]["strengths_mg"] = []
+        files_out[i]["detector"] = {key: cum[k + 1][j] - cum[k][j] for j, key in
+                                    enumerate(("suspects", "cancels", "contexts"))}
+    for ms, mg in found:
+        # the runner stamps sample n at (n * 1000 + odr / 2) // odr ms: n is
+        # recoverable while a period is over a ms
+        n = int(round(ms * odr / 1000.0))
+        k = int(np.searchsorted(starts, n, side="right")) - 1
+        i, t0, _ = days[k]
+        local = ((n - starts[k]) * 1000 + (odr >> 1)) // odr
+        files_out[i]["taps_ms"].append(round(t0 + local, 1))
+        files_out[i]["strengths_mg"].append(mg)
 
 
 def _errors(errs):
@@ -369,6 +419,9 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
     - walking: the touched set's touches with heel strikes all the time,
       next to touches too (tapgen walking=True): what the veto's company
       does to a touch while the wearer walks (the software detector only).
+    Each generated set is one pin's day for the software detector: its
+    windows one after another through one detector (bench_folders' day), as
+    a pin's detector runs all day; the board paths run each window afresh.
     Each for the software detector; with BOARD or DOZE in `detectors` the
     same sets through the reference board end to end too (under "board" and
     "doze")."""
@@ -386,14 +439,14 @@ def bench_suite(data_dirs, odr=None, range_g=None, split=tapsplit.HELDOUT, seeds
                                     progress=progress, split=split, taps=kind == "touched",
                                     mix=tapgen.TOUCHED_MIX if kind == "touched" else tapgen.UNTOUCHED_MIX)
                 gen.append(dict(g, set=kind, seed=first + i))
-                out += bench_folders([folder], odr, range_g, params, progress)["files"]
+                out += bench_folders([folder], odr, range_g, params, progress, day=True)["files"]
                 for d, sets in boards.items():
                     sets[kind] += bench_folders([folder], odr, range_g, None, progress, detector=d)["files"]
             folder = Path(tmp) / ("walking-%d" % (first + i))
             g = tapgen.generate(data_dirs, folder, odr=odr, seed=first + i, max_seconds=max_seconds,
                                 progress=progress, split=split, mix=tapgen.TOUCHED_MIX, walking=True)
             gen.append(dict(g, set="walking", seed=first + i))
-            walking += bench_folders([folder], odr, range_g, params, progress)["files"]
+            walking += bench_folders([folder], odr, range_g, params, progress, day=True)["files"]
         with tempfile.TemporaryDirectory(prefix="cloudpin-tapreal-") as real_dir:
             # the split's real recordings whole, linked (not copied) into one folder
             for src in data_dirs:

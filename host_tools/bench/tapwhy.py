@@ -37,6 +37,7 @@ per labelled touch and per false tap.
 import argparse
 import csv
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -171,38 +172,58 @@ def _samples(folder, path, odr, range_g):
     return t[0], mg.ravel().tolist()
 
 
-def explain_folder(folder, odr=400, range_g=4.0, variants=(None,), source_labels=None):
+def explain_folder(folder, odr=400, range_g=4.0, variants=(None,), source_labels=None, day=False):
     """[(rows, hours)] for each detector keyword set of `variants`: one row
     per labelled touch (its verdict) and per false tap (a detection matching
-    no touch: the transient it came from)."""
+    no touch: the transient it came from). day: the folder's recordings are
+    one pin's day, one detector over them one after another, reset() at each
+    as after a FIFO overrun (what `bench taps --suite` does for its sets);
+    else a fresh detector per recording."""
     Det = _detector_class()
     touches, dis = _labels(folder)
     source_labels = source_labels or {}
     out = [([], 0.0) for _ in variants]
+    dets = [None] * len(variants)
+    base = 0  # day: the stream's sample count before this recording
     for path in tapgen.recordings(folder):
         t0, flat = _samples(folder, path, odr, range_g)
         n = len(flat) // 3
         src = source_labels.get(path.name, {})
         labelled = touches.get(path.name, [])
         for v, params in enumerate(variants):
-            det = Det(odr, **dict({"clip_mg": int(range_g * 980)}, **(params or {})))
+            det = dets[v]
+            if det is None or not day:
+                det = dets[v] = Det(odr, **dict({"clip_mg": int(range_g * 980)}, **(params or {})))
+            else:
+                det.reset()
+            ev0, sp0 = len(det.events), len(det.spans)
             feed = det.feed
             taps = []
-            for i in range(n):
-                j = 3 * i
+            for i in range(base, base + n):
+                j = 3 * (i - base)
                 if feed(flat[j], flat[j + 1], flat[j + 2], (i * 1000 + (odr >> 1)) // odr):
-                    taps.append(det.tap_ms + t0)
+                    taps.append(det.tap_ms)
+            # times from this recording's first sample, as a fresh detector's
+            # (base is a whole number of ms: below)
+            t_base = base * 1000 // odr
+            taps = [t - t_base + t0 for t in taps]
             rows = out[v][0]
             out[v] = (rows, out[v][1] + n / odr / 3600.0)
-            rows += _verdicts(det, t0, taps, labelled, dis.get(path.name, ()), path.name, src)
+            rows += _verdicts(det.events[ev0:], det.spans[sp0:], t0 - t_base, taps, labelled,
+                              dis.get(path.name, ()), path.name, src)
+        if day:
+            # the next recording starts on a whole ms (a sample or two of gap,
+            # as an overrun's), so its times are a fresh detector's exactly
+            step = odr // math.gcd(1000, odr)
+            base = -(-(base + n) // step) * step
     return out
 
 
-def _verdicts(det, t0, taps, labelled, dis, name, src):
+def _verdicts(det_events, det_spans, t0, taps, labelled, dis, name, src):
     out = []
     pairs = match(taps, [float(r["t_ms"]) for r in labelled])
     found = {e for _, e in pairs}
-    events = [(e[0] + t0, e[1], e[2]) for e in det.events]
+    events = [(e[0] + t0, e[1], e[2]) for e in det_events]
     for r in labelled:
         tc = float(r["t_ms"])
         row = {"file": name, "t_ms": tc, "tau_ms": float(r["tau_ms"]),
@@ -214,7 +235,7 @@ def _verdicts(det, t0, taps, labelled, dis, name, src):
             near = [e for e in events if abs(e[0] - tc) <= MATCH_MS]
             # the strongest event near the touch is the touch
             best = max(near, key=lambda e: e[2].get("pk_mg", 0)) if near else None
-            span = [sp for sp in det.spans if sp[0] + t0 <= tc <= sp[1] + t0]
+            span = [sp for sp in det_spans if sp[0] + t0 <= tc <= sp[1] + t0]
             row["why"] = best[1] if best else ("busy_" + span[0][2]) if span else "none"
             if row["why"] in ("found", "suspect"):
                 row["why"] = "elsewhere"  # a candidate near it matched another touch
@@ -257,9 +278,10 @@ def summarise(rows, hours):
     return s
 
 
-def run(sources, split, seeds, sets=SETS, variants=(None,), keep=None, odr=400, progress=None):
+def run(sources, split, seeds, sets=SETS, variants=(None,), keep=None, odr=400, progress=None, day=True):
     """[{set: summary}] over the seeds for each detector keyword set of
-    `variants`, and the rows of each (each with set and seed)."""
+    `variants`, and the rows of each (each with set and seed). day: each
+    set's recordings are one pin's day (explain_folder), as the suite runs them."""
     labels = _sources(sources)
     results = [{} for _ in variants]
     rows_all = [[] for _ in variants]
@@ -273,7 +295,8 @@ def run(sources, split, seeds, sets=SETS, variants=(None,), keep=None, odr=400, 
                     tapgen.generate_set(sources, folder, name, seed, split, odr, progress=progress)
                 if progress:
                     progress("tapwhy: %s" % folder)
-                for v, (r, h) in enumerate(explain_folder(folder, odr, variants=variants, source_labels=labels)):
+                for v, (r, h) in enumerate(explain_folder(folder, odr, variants=variants, source_labels=labels,
+                                                               day=day)):
                     for row in r:
                         row.update(set=name, seed=seed)
                     acc[v] = (acc[v][0] + r, acc[v][1] + h)
@@ -294,6 +317,9 @@ def main(argv=None):
                     help="detector keyword arguments as JSON; a list of them runs each on the same draws (a sweep)")
     ap.add_argument("--keep", default=None, metavar="DIR", help="keep the generated sets here, and reuse them")
     ap.add_argument("--out", default=None, metavar="FILE.csv", help="one row per labelled touch and per false tap")
+    ap.add_argument("--fresh", action="store_true",
+                    help="a fresh detector per recording (before the twelfth session; default: each set one pin's "
+                         "day, as `bench taps --suite`)")
     args = ap.parse_args(argv)
     try:
         seeds = tapsplit.parse_seeds(args.split, args.seeds)
@@ -309,7 +335,7 @@ def main(argv=None):
         if not all(p is None or isinstance(p, dict) for p in variants):
             raise tapsplit.SplitError("--params must be a JSON object or a list of them")
         results, rows = run(args.dirs, args.split, seeds, sets, variants, args.keep,
-                            progress=lambda m: print(m, file=sys.stderr))
+                            progress=lambda m: print(m, file=sys.stderr), day=not args.fresh)
     except (rs.RecordingError, tapsplit.SplitError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
