@@ -29,8 +29,9 @@ def _pin(name):
     board = _board(name)
     world = World()
     dev = world.device(board["name"])
-    # (in the VM the display's memory lives in a file, as in test_board_fit)
-    parts = boardfit.fit(dev, board, display_path="lcd.bin" if _MP else None)
+    # (in the VM the display's memory lives in a file, as in test_board_fit;
+    # a board without a curve reads the firmware's, which the emulator is given)
+    parts = boardfit.fit(dev, board, display_path="lcd.bin" if _MP else None, curve=CURVE_MV)
     world.use(dev)
     log = Logger("board", sink=lambda line: None)
     hw = board_layer.build(board, log, wdt_timeout_ms=0)
@@ -98,9 +99,22 @@ def test_the_m5stickc_plus_reports_its_charge_awake_with_the_radio_on():
     _reports_the_curve_with_the_radio_on("m5stickc_plus")
 
 
-def test_the_emulated_cell_is_on_the_firmwares_default_curve_without_its_own():
-    # the emulator's copy (it cannot import the firmware in a virtual badge)
-    assert boardfit.CELL_CURVE_MV == CURVE_MV
+def test_the_emulated_cell_is_on_the_curve_it_is_given():
+    # the emulator's curve arithmetic (it cannot import the firmware in a
+    # virtual badge) is the firmware's; the curve itself is the board
+    # file's or, for a board without one, the caller's: no copy of it
+    assert not hasattr(boardfit, "CELL_CURVE_MV")
+    board = _board("m5stickc_plus")
+    assert "curve_mv" not in board["battery"]
+    world = World()
+    given = boardfit.fit(world.device("a"), board, display_path="lcd-a.bin" if _MP else None, curve=CURVE_MV)["cell"]
+    bare = boardfit.fit(world.device("b"), board, display_path="lcd-b.bin" if _MP else None)["cell"]
+    assert given.curve == CURVE_MV and bare.curve is None
+    # both at 3.9 V at the curve's own load; only the one with a curve moves with its charge
+    sag = bare.mv() - boardfit.BATTERY_MV
+    assert abs(given.mv() - sag - boardfit.BATTERY_MV) <= 5  # (the charge's integer percent)
+    given.left = 20
+    assert given.mv() == curve_mv(20, CURVE_MV) + sag
     for pct in range(0, 101):
         assert boardfit._mv_at(pct, CURVE_MV) == curve_mv(pct, CURVE_MV)
     for mv in range(CURVE_MV[-1] - 10, CURVE_MV[0] + 10):

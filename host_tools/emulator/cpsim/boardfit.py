@@ -7,10 +7,10 @@
 #   accel    LIS3DH, MPU6886 or MPU6050 model, INT lines on the board's pins,
 #            feeling `source` (an acceleration source: cpsim/recording.py),
 #            or replaying `recording` (t_ms,x,y,z CSV, looped), or lying still
-#   battery  adc: a LiPo (its curve at 3.9 V) behind the board's divider on
-#            the ADC pin; axp192: the AXP192's battery voltage. With the
-#            board's battery.internal_mohm the cell sags under the pin's
-#            load at each read (Cell); without, it reads its curve.
+#   battery  adc: a LiPo at 3.9 V behind the board's divider on the ADC pin;
+#            axp192: the AXP192's battery voltage. With the board's
+#            battery.internal_mohm the cell sags under the pin's load at
+#            each read (Cell); without, it reads 3.9 V.
 #   power    AXP192 at its address (battery ADC, LDO2 backlight, LDO3 logic)
 #   led      its pins accounted as "led" on/off (cpsim.gpio.account_led)
 #   display  ST7789 on its SPI host, selected by its CS pin, D/C on its pin;
@@ -21,8 +21,12 @@ from cpsim import gpio
 BATTERY_MV = 3900
 
 
-def fit(dev, board, recording=None, display_path=None, source=None):
-    """Put the hardware `board` describes on `dev`; returns {part: model}."""
+def fit(dev, board, recording=None, display_path=None, source=None, curve=None):
+    """Put the hardware `board` describes on `dev`; returns {part: model}.
+    curve: the cell's discharge curve for a board file that gives none
+    (cloudpin.battery.CURVE_MV, which the caller imports: the emulator keeps
+    no copy); with one, the cell's charge can be set (Cell.left), without
+    one it rests at BATTERY_MV."""
     parts = {}
     i2c = board.get("i2c") or {}
     bus = i2c.get("bus", 0)
@@ -39,8 +43,8 @@ def fit(dev, board, recording=None, display_path=None, source=None):
     bat = board.get("battery") or {}
     cell = None
     if bat.get("internal_mohm"):
-        curve = tuple(bat["curve_mv"]) if bat.get("curve_mv") else CELL_CURVE_MV
-        cell = parts["cell"] = Cell(dev, bat, _left_at(BATTERY_MV, curve), curve)
+        curve = tuple(bat["curve_mv"]) if bat.get("curve_mv") else curve
+        cell = parts["cell"] = Cell(dev, bat, _left_at(BATTERY_MV, curve) if curve else None, curve)
     if bat.get("type", "adc") == "adc" and "adc_pin" in bat:
         # The firmware's default too: no divider field, no divider.
         div = bat.get("divider") or 1.0
@@ -66,9 +70,10 @@ def fit(dev, board, recording=None, display_path=None, source=None):
 class Cell:
     """The board's LiPo as the pin's ADC sees it: its terminal voltage is the
     open-circuit voltage at the charge left less I_now x R_internal, where
-    the board's curve (battery.curve_mv, else CELL_CURVE_MV)
+    the curve (the board's battery.curve_mv, else the one fit() was given)
     is the terminal voltage at the load it was measured at (curve_ma):
-    mv = curve(left) - (I_now - curve_ma) x R. I_now is the pin's load at
+    mv = curve(left) - (I_now - curve_ma) x R; a cell without a curve
+    rests at BATTERY_MV (the curve's reading at curve_ma) instead. I_now is the pin's load at
     the read, from its accounting: the CPU running the reading code
     (read_ma), the radio receiving (radio_ma: a scan is listening), the
     screen awake and lit (screen_ma); figures from the board file
@@ -76,7 +81,7 @@ class Cell:
     to: the VM cannot import host_tools). Advertising and a connection's
     events are on air well under 1 % of the time: left out, as are the
     LED and the sensor (< 21 mA, lit 2 s at boot; < 0.5 mA).
-    left: percent of charge left, an int or a callable(t_ms)."""
+    left: percent of charge left, an int or a callable(t_ms) (with a curve)."""
 
     def __init__(self, dev, bat, left, curve=None):
         self.dev = dev
@@ -98,19 +103,21 @@ class Cell:
         return ma
 
     def mv(self):
-        left = self.left
-        if callable(left):
-            left = left(self.dev.world.clock.now_ms())
-        return _mv_at(left, self.curve or CELL_CURVE_MV) - int((self.load_ma() - self.curve_ma) * self.mohm) // 1000
+        if self.curve is None:  # no curve: it rests where fit() put it
+            rest = BATTERY_MV
+        else:
+            left = self.left
+            if callable(left):
+                left = left(self.dev.world.clock.now_ms())
+            rest = _mv_at(left, self.curve)
+        return rest - int((self.load_ma() - self.curve_ma) * self.mohm) // 1000
 
 
 # The cell model's own curve arithmetic: the emulator does not import the
 # firmware (a virtual badge's VM has no cloudpin on its path while the
-# emulator loads). CELL_CURVE_MV: the cell of a board file without a curve,
-# the firmware's default (cloudpin.battery.CURVE_MV, held equal by
-# tests/fw/test_power_battery_load.py); the volts at 100, 95, ..., 0 % left.
-CELL_CURVE_MV = (4123, 4082, 4042, 4015, 3988, 3963, 3939, 3915, 3891, 3870, 3850,
-                 3834, 3818, 3798, 3779, 3754, 3730, 3703, 3676, 3654, 3633)
+# emulator loads), so it is held equal to cloudpin.battery's curve_mv and
+# curve_percent by tests/fw/test_power_battery_load.py; the curves
+# themselves are the board file's or the caller's (fit's curve).
 
 
 def _mv_at(pct, c):
