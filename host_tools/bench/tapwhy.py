@@ -26,9 +26,10 @@ candidate's measures (peak mg, width, ring, quiet) where it had one.
 
 Usage: python -m host_tools.bench.tapwhy SRC_DIR [SRC_DIR ...] [--split tune]
            [--seeds 1-2] [--sets touched,walking,untouched] [--params JSON]
-           [--keep DIR] [--out FILE.csv]
+           [--keep DIR] [--out FILE.csv] [--fresh]
 The sets are made with tapgen as `bench taps --suite` makes them (the same
-draws for the same split and seed). --keep DIR keeps them there and reuses
+draws for the same split and seed), and each is one pin's day as the suite
+runs it (its recordings through one detector; --fresh: one per recording). --keep DIR keeps them there and reuses
 them on the next run (a sweep of --params over the same draws). Output: JSON
 on stdout (per set: touches, found, recall by band, misses by verdict, and
 false taps over the untouched set by kind of transient); --out writes one row

@@ -539,6 +539,27 @@ def test_a_rattling_bag_holds_a_context_that_drops_a_lone_knock_until_the_pin_is
         assert det.contexts == dropped, (det.contexts, found)
 
 
+def test_the_rattle_context_lasts_10_s_of_samples_fed_so_a_doze_does_not_end_it():
+    # a dozing pin feeds the detector nothing (motion.py: still for 3 s, the
+    # watermark off until the click or motion engine wakes it; the wake is an
+    # overrun, reset()). Ages are counted in samples fed, not in t_ms: after
+    # the bag's rattle, a doze of a minute, then a lone knock 2.4 s of samples
+    # after the bag's last veto is still in its context; the same knock after
+    # 10 s more of samples fed (the pin handled, awake) is a tap.
+    for awake_s, dropped in ((0, True), (10, False)):
+        det = TapDetector(ODR)
+        _run(det, _train(ODR * 3, 220, 2000))  # 0-4.6 s of samples, vetoes at 1.6-2.7 s
+        t = 65000  # a minute's doze later, by the clock
+        _feed_still(det, awake_s * ODR, t)
+        det.reset()  # the wake: an overrun
+        touch = _still(ODR)
+        _add_tap(touch, 200, 3000)
+        taps = det.taps
+        _run(det, touch, t + awake_s * 1000)
+        assert (det.taps == taps) == dropped, (awake_s, det.taps, det.contexts)
+        assert det.contexts == (1 if dropped else 0), (awake_s, det.contexts)
+
+
 def test_touches_again_and_again_while_walking_build_no_context():
     # a wearer walking (heel strikes at every step) and tapping every 3 s,
     # a double touch among them: no touch is vetoed, so none builds a context
