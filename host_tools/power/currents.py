@@ -28,7 +28,7 @@ ESP32 = {
     "air.tx": 130.0,  # BLE TX at 0 dBm: ~130 mA
     "air.rx": 100.0,  # BLE RX: 95-100 mA, the upper figure
     # "radio.idle", NimBLE up with nothing on air: below (derived from
-    # Espressif's measurement, at its upper bound).
+    # Espressif's measurement, on the model's idle CPU).
 }
 
 # The BLE controller between its radio events. MicroPython's ESP32 build
@@ -50,17 +50,22 @@ ESP32 = {
 # its modem-sleep row's lower figure, 20 mA (the 160 MHz row's 27 mA is
 # what ESP-IDF measures between a Wi-Fi station's beacons with its modem
 # asleep: docs/en/api-guides/sleep-current/esp32_modem_sleep.inc, 160 MHz,
-# DFS off, min 27.18-27.77 mA). What the stack costs between events is at
-# most the rest of the 23 mA once the advertising's own air is taken out:
+# DFS off, min 27.18-27.77 mA). On that idle CPU, what the stack costs
+# between events is the rest of the 23 mA once the advertising's air is out:
 # one event a second of 3 empty ADV_IND PDUs (16 bytes x 8 us, the
 # shortest; a longer PDU leaves less) at TX 130 mA and 3 x (T_IFS + a
 # SCAN_REQ) of listening at RX 100 mA, each over the 27 mA idle CPU as the
-# model prices air. 23 - 20 - 0.111 = 2.889 mA. An upper bound: it charges
-# the stack with every milliamp of the module over the datasheet's lower
-# figure (chip to chip, the controller's wake-up before each event, the
-# AT firmware's own tasks). Espressif's Wi-Fi measurement above says a
-# radio whose modem sleeps costs 0.2-0.8 mA over the idle CPU; nothing
-# measured says the BLE controller's costs less or more. (Was ESTIMATE +0.)
+# model prices air. 23 - 20 - 0.111 = 2.889 mA. It charges the stack with
+# every milliamp the module drew over the datasheet's lower figure (chip
+# to chip, the controller's wake-up before each event, the AT firmware's
+# own tasks): an upper bound as long as that module idled at 20 mA, the
+# figure the model's cpu.idle is taken from at 160 MHz. Not tighter either
+# way: Espressif's Wi-Fi measurement above says a radio whose modem sleeps
+# costs 0.2-0.8 mA over the idle CPU; read against esp-at's Wi-Fi figure
+# (21 mA at DTIM 1) with ESP-IDF's beacon cost at 160 MHz (31.12 average -
+# 27.18 minimum = 3.9 mA) that module would have idled near 17 mA and the
+# stack cost ~5.8, but a beacon's cost depends on the access point, so
+# that reading is not used. (Was ESTIMATE +0.)
 ESPAT_BLE_ADV_1S_80MHZ = 23.0
 CPU_IDLE_80MHZ = 20.0
 ESPAT_ADV_AIR_MA = 3 * (16 * 8 * (ESP32["air.tx"] - ESP32["cpu.idle"])
@@ -221,7 +226,7 @@ SOURCES = {
     "ESP32[air.rx]": ("datasheet", "ESP32 Series Datasheet v4.2 table 17, 5.5 (v3.5 5.4): BLE RX 95-100 mA (upper)"),
     "ESP32[radio.idle]": ("derived", "esp-at sleep examples (Espressif, measured; removed 2022): ESP32 at 80 MHz, "
                           "BLE advertising every 1 s, modem sleep, ~23 mA; less the 80 MHz idle CPU (20 mA) and "
-                          "the advertising's air: an upper bound"),
+                          "the advertising's air, on the model's idle-CPU figure"),
     "ESPAT_BLE_ADV_1S_80MHZ": ("measured", "Espressif, esp-at docs sleep_at_examples.rst (c83929ba, 2021): ESP32 at "
                                "80 MHz, BLE advertising 1 s, Modem-sleep: average ~23 mA"),
     "CPU_IDLE_80MHZ": ("datasheet", "ESP32 Series Datasheet v4.2 table 8 (v3.5 table 6): modem sleep, 80 MHz, "
