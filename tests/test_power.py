@@ -96,10 +96,10 @@ def test_the_stack_idles_only_off_the_air():
     # all the time (the naive policy scans continuously)
     radio = {"on_s": 100.0, "tx_s": 10.0, "rx_s": 60.0, "starts": 1}
     _, states = model.average({}, radio, {})
-    assert states["radio.idle"]["s"] == pytest.approx(30.0)
-    assert states["radio.idle"]["ma"] == C.ESP32["radio.idle"]
+    assert states["radio.off_air"]["s"] == pytest.approx(30.0)
+    assert states["radio.off_air"]["ma"] == C.ESP32["radio.idle"]
     _, naive = model.average({}, model.naive_radio(PLAN), {})
-    assert naive["radio.idle"]["s"] == 0.0 and naive["air.rx"]["s"] == model.DAY_S
+    assert naive["radio.off_air"]["s"] == 0.0 and naive["air.rx"]["s"] == model.DAY_S
 
 
 def test_each_board_lights_its_own_led():

@@ -231,7 +231,7 @@ def average(cpu, radio, loads):
     # the stack up between its events: radio-on time off the air (on air the
     # datasheet's whole-chip RF figures already hold it; a radio scanning
     # all the time is never idle)
-    put("radio.idle", max(0.0, radio["on_s"] - radio["tx_s"] - radio["rx_s"]), C.ESP32["radio.idle"])
+    put("radio.off_air", max(0.0, radio["on_s"] - radio["tx_s"] - radio["rx_s"]), C.ESP32["radio.idle"])
     put("air.tx", radio["tx_s"], C.ESP32["air.tx"] - C.ESP32["cpu.idle"])
     put("air.rx", radio["rx_s"], C.ESP32["air.rx"] - C.ESP32["cpu.idle"])
     for k, (secs, ma) in sorted(loads.items()):
