@@ -118,6 +118,34 @@ def test_a_partner_that_steps_back_after_the_touch_is_still_heard_naming_us():
     assert air.m.decide() == 0 and air.m.loss[0] == 27 and air.m.count == 1
 
 
+def test_a_partner_a_little_past_the_bound_is_taken_once_it_names_us():
+    # attack-tap-storm seed 5: two hand-held pins 0.27 m apart when the
+    # radios came up and 0.44 m 100 ms later; one heard the other at 49 dB
+    # and chose it, the other heard it at 51 dB and was "alone". One link,
+    # one mean both ways: a pin that chose us heard it within 50 dB, so up to
+    # 53 dB (the fading between two sides' best packets) is the same partner.
+    b, c, d = _pin(2), _pin(3), _pin(4)
+    air = Air()
+    air.hear(b, TAP + 1, TAP + 320, -49, stale=3)  # loss 52, not naming anyone yet
+    assert air.m.choose() == tm.ALONE
+    air.hear(b, TAP + 1, TAP + 450, -52, peer=air.me.rid, stale=10)  # it chose us (the best loss stays 52)
+    assert air.m.choose() == 0 and air.m.decide() == 0
+    air = Air()
+    air.hear(b, TAP + 1, TAP + 450, -51, peer=air.me.rid)  # loss 54: past what fading explains
+    assert air.m.choose() == tm.ALONE
+    air = Air()
+    air.hear(b, TAP + 1, TAP + 450, -50, peer=d.rid)  # loss 53, naming another pin
+    assert air.m.choose() == tm.ALONE
+    # the margin and the tap moment hold as before
+    air = Air()
+    air.hear(b, TAP + 1, TAP + 450, -50, peer=air.me.rid)
+    air.hear(c, TAP + 4, TAP + 460, -57)  # loss 60: within 10 dB of 53
+    assert air.m.choose() == tm.CROWDED
+    air = Air()
+    air.hear(b, TAP + 160, TAP + 450, -50, peer=air.me.rid, stale=10)  # tapped 160 ms after us
+    assert air.m.choose() == tm.ALONE
+
+
 def test_not_mutual_changed_and_a_crowd_ask_to_tap_again():
     air = Air()
     b, c = _pin(2), _pin(3)

@@ -374,8 +374,11 @@ class Meet:
         c = m.choose()
         # Crowded: other tappers near us are choosing too, at about our
         # moment; those that name another pin stop standing in the way.
+        # Alone with a tapper of our moment kept (within 60 dB): it may be our
+        # partner a little past the bound, which takes it once it names us.
         wait = time.ticks_add(time.ticks_ms(), _CROWDED_MS)
-        while c == tm.CROWDED and not m.overflow and time.ticks_diff(wait, time.ticks_ms()) > 0:
+        while (c == tm.CROWDED or c == tm.ALONE and m.count) and not m.overflow \
+                and time.ticks_diff(wait, time.ticks_ms()) > 0:
             await self._advertise_until(time.ticks_add(time.ticks_ms(), tm.REFRESH_MS), t_tap, None)
             c = m.choose()
         if c < 0:

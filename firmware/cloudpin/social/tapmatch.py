@@ -15,7 +15,10 @@
 #      freshest frame is the best one);
 #   2. be within arm's length: path loss (its TX power - RSSI) at most
 #      TOUCH_LOSS_DB (the radio is up 250 ms after the contact, when the
-#      wearers are stepping back);
+#      wearers are stepping back); or, once it names us, at most
+#      _NAMED_LOSS_DB: it chose us, so it heard the same link (one mean both
+#      ways) within TOUCH_LOSS_DB by its best packet, and two best packets of
+#      one near link differ by up to 3 dB of fading;
 #   3. be clearly closer than every other pin that may have tapped at the
 #      same time: MARGIN_DB less loss than each. "May have" is wide
 #      (LATE_MS + REFRESH_MS) and losses are each pin's best packet: both
@@ -43,6 +46,9 @@ MARGIN_DB = const(10)
 MAX_CANDIDATES = const(8)
 _LATE_FRAMES = const(3)  # (inlined: the M5's one-pin share has no bytes to spare)
 _NEAR_LOSS_DB = const(60)  # TOUCH_LOSS_DB + MARGIN_DB: weaker pins cannot change a choice
+# TOUCH_LOSS_DB + the 99th percentile of the difference between two sides'
+# best of 5-9 packets on a near link (Rician K = 10 dB, docs/radio.md): 2.6-3.2 dB
+_NAMED_LOSS_DB = const(53)
 
 # choose()/decide() results below zero: why the wearer must tap again
 ALONE = const(-1)  # nobody tapped with us at touching distance
@@ -153,7 +159,8 @@ class TapMatch:
         """Index of the one pin the rules allow, or a reason (< 0)."""
         best = -1
         for c in range(self.count):
-            if self.est[c] <= LATE_MS and self.loss[c] <= TOUCH_LOSS_DB and not self._taken(c):
+            if self.est[c] <= LATE_MS and not self._taken(c) and (
+                    self.loss[c] <= TOUCH_LOSS_DB or self.loss[c] <= _NAMED_LOSS_DB and self.names_us(c)):
                 if best < 0 or self.loss[c] < self.loss[best]:
                     best = c
         if best < 0:
