@@ -153,15 +153,20 @@ class MPU6050(I2CDeviceModel):
         v = int(round(g * 32768 / fs))
         return -32768 if v < -32768 else (32767 if v > 32767 else v)
 
-    def _sample(self, t_us, period):
+    def _take(self, t_us, period, g, j):
+        """The sample taken at t_us (its x, y, z digits into g[j:j + 3])."""
+        self._digits(t_us, period, g, j)
+
+    def _digits(self, t_us, period, g, j):
+        """Source -> output digits of the sample at t_us, as the chip rounds
+        them (the mean over one sample period: its anti-alias filter)."""
         r = self.regs
-        g = self._in
         t = t_us - self.t0_us
         if self._ug:
-            self.source.mean_ug(t - period, t, g, 0)
+            self.source.mean_ug(t - period, t, g, j)
             # digits = ug * 32768 / (fs * 10^6), rounded half to even as round()
             den = 1000000 << ((r[ACCEL_CONFIG] >> 3) & 3)
-            for i in range(3):
+            for i in range(j, j + 3):
                 q = (g[i] << 14) // den
                 rem = (g[i] << 14) - q * den
                 if 2 * rem > den or (2 * rem == den and q & 1):
@@ -173,7 +178,12 @@ class MPU6050(I2CDeviceModel):
                 x, y, z = self._mean(t_ms - period / 1000.0, t_ms)
             else:
                 x, y, z = self.source(t_ms)
-            g[0], g[1], g[2] = self._raw(x), self._raw(y), self._raw(z)
+            g[j], g[j + 1], g[j + 2] = self._raw(x), self._raw(y), self._raw(z)
+
+    def _sample(self, t_us, period):
+        r = self.regs
+        g = self._in
+        self._take(t_us, period, g, 0)
         i = ACCEL_XOUT_H
         for a in range(3):
             v = g[a] & 0xFFFF
