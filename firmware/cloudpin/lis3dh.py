@@ -289,14 +289,16 @@ class LIS3DH(accel.FifoAccel):
         return regs
 
     def motion_irq(self, on):
-        """Arm IA1 and route it to INT1 (on), or disarm it. Arming clears an
-        old latched event first, so only motion from now on raises INT1."""
+        """Arm IA1 and give it INT1 in the watermark's place (on), or disarm
+        it and give INT1 back to the watermark (watermark_irq). Arming
+        clears an old latched event first, so only motion from now on
+        raises INT1."""
         if on:
             self._write8(_INT1_CFG, _HIGH_XYZ)
             self._read8(_INT1_SRC)
-            self._ctrl3 |= _I1_IA1
+            self._ctrl3 = (self._ctrl3 & ~_I1_WTM) | _I1_IA1
         else:
-            self._ctrl3 &= ~_I1_IA1
+            self._ctrl3 = (self._ctrl3 & ~_I1_IA1) | _I1_WTM
         self._write8(_CTRL_REG3, self._ctrl3)
         if not on:
             self._write8(_INT1_CFG, 0)

@@ -26,6 +26,10 @@
 # The service no longer peeks at the FIFO every second (a peek came up to a
 # second late: a wrist walk lost a few steps at each start, docs/power.md);
 # _DOZE_WAIT_MS only bounds the wait.
+# A chip with a motion engine and no click engine (the MPU-6886's
+# wake-on-motion, on its one INT pin) dozes the same way: its engine wakes
+# the CPU for a touch as for a step (both jolt far past its threshold), and
+# its 1 KB FIFO keeps the 256 ms before the wake for the detector.
 import asyncio
 import time
 from array import array
@@ -56,6 +60,12 @@ _DOZE_AFTER_MS = const(3000)  # still this long (past the step counter's 750 ms 
 # step's jolt and drops gravity and slow sway; rest noise is ~2 mg rms.
 _MOVE_MG = const(32)
 _MOVE_MS = const(0)
+# The MPU-6886's wake-on-motion compares each sample with the one before
+# (at 500 Hz, 2 ms apart), so slow sway never reaches it: 16 mg (4 steps of
+# 4 mg) is ~6x the difference noise of two samples (100 ug/rtHz over the
+# 218 Hz low-pass: ~1.9 mg rms each, ESTIMATE), a false wake in days, and a
+# walk's or a touch's jolt passes it within its first step (docs/power.md).
+_WOM_MG = const(16)
 _DOZE_WAIT_MS = const(60000)  # dozing: the engines wake the CPU; this only bounds the wait
 _WAIT_MS = const(500)  # awake: a missed edge must not stall counting
 # A FIFO found full (accel FULL_FRAMES) within this many sample periods past
@@ -259,9 +269,11 @@ class MotionService:
             accel.enable_click(_CLICK_MG, 15, 30, 0, pin=2)
             accel.attach_irq(self.hw.accel_int2, self._on_click)
             self._hw_click = True
-            if accel.HAS_MOTION_WAKE:
-                accel.enable_motion(_MOVE_MG, _MOVE_MS)
-                self._hw_motion = True
+        # A click engine's chip dozes only with it wired; without one, the
+        # motion engine wakes the CPU for touches too.
+        if accel.HAS_MOTION_WAKE and (self._hw_click or not accel.HAS_CLICK):
+            accel.enable_motion(_MOVE_MG if self._hw_click else _WOM_MG, _MOVE_MS)
+            self._hw_motion = True
         if accel.HAS_WATERMARK_IRQ:
             accel.attach_irq(self.hw.accel_int, self._on_watermark)
             self._irq_ok = True
@@ -322,15 +334,8 @@ class MotionService:
 
     def _doze(self, on):
         self.dozing = on
-        accel = self.hw.accel
-        if on:
-            accel.watermark_irq(False)
-            if self._hw_motion:
-                accel.motion_irq(True)  # INT1 now rises on motion
-        else:
-            if self._hw_motion:
-                accel.motion_irq(False)
-            accel.watermark_irq(True)
+        # dozing, the INT line is the motion engine's; awake, the watermark's
+        self.hw.accel.motion_irq(on)
         if on:
             self.dozes += 1
         else:  # (dozing, the box keeps the still bounds: a drain past them is motion)
@@ -386,8 +391,8 @@ class MotionService:
         # click=hw: the click engine is armed (it wakes a doze); taps are the software detector's
         self.log.info("motion rate=%dHz irq=%s click=%s" % (
             self.rate, "no" if poll_ms else "yes", "hw" if self._hw_click else "sw"))
-        # without a motion engine, only a click ends a doze: no doze
-        doze = self._doze_ok and self._hw_click and self._hw_motion and not poll_ms
+        # without a motion engine nothing would end a doze at a step: no doze
+        doze = self._doze_ok and self._hw_motion and not poll_ms
         steps = self.pipeline.steps
         while True:
             if poll_ms:
