@@ -507,6 +507,7 @@ if cv is not None:
 # smaller than that stay free (a little more than half), else no small
 # allocation of pin A's could be served anywhere, which no pin's heap is like
 # (the emulator's own light sleep allocates in the share: it failed there).
+print("B_FED", len(lb))  # pin B's lines before its half is held (starved after: the harness's doing)
 gc.collect()
 goal = gc.mem_free() // 2
 piece = 1024
@@ -590,7 +591,10 @@ def one_pin(path, pack, image=None, board=None, marks=False):
             "free_after": [(t, int(f)) for t, f in (v.split() for v in vals.get("MARK", []))],
             "unlocked": vals["UNLOCKED"][0].split() if vals["UNLOCKED"] != ["-"] else [],
             "modules": vals["MODULES"][0].split(), "app_from": vals["FROM"][0],
-            "lines_a": vals.get("A", []), "lines_b": vals.get("B", [])}
+            "lines_a": vals.get("A", []), "lines_b": vals.get("B", []),
+            # pin B runs on while the phone check holds its half of the heap:
+            # what it logs from then on is the harness's starving, not the firmware's
+            "lines_b_fed": int(vals["B_FED"][0])}
 
 
 def measure(badges=True, progress=None):
