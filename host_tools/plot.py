@@ -7,7 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR
+from host_tools import firmware_on_path
 from host_tools.bench import resample as rs
 from host_tools.bench.steps import DEFAULT_BOARD, board_odr
 
@@ -33,9 +33,7 @@ def trace_steps(path, odr):
     count."""
     import numpy as np
 
-    for d in (EMULATOR_DIR, FIRMWARE_DIR):  # the emulator supplies CPython's `micropython`
-        if str(d) not in sys.path:
-            sys.path.insert(0, str(d))
+    firmware_on_path()
     from cloudpin import steps as fw
 
     t, x, y, z = rs.load_resampled(path, odr)

@@ -2,9 +2,9 @@
 the power model prices as flash writes (docs/power.md)."""
 import os
 
-from host_tools.bench.crowd import _paths
+from host_tools import firmware_on_path
 
-_paths()
+firmware_on_path(compat=True)
 from cpsim import world as world_mod  # noqa: E402
 
 

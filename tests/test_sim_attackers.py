@@ -4,9 +4,9 @@
 # listener that records what goes on the air.
 import pytest
 
-from host_tools.bench.crowd import _paths
+from host_tools import firmware_on_path
 
-_paths()  # the emulator's modules, and cryptolib for the firmware's codec
+firmware_on_path(compat=True)  # the emulator's modules, and cryptolib for the firmware's codec
 import bluetooth  # noqa: E402
 from cloudpin.social import advert  # noqa: E402
 from cpsim import world as world_mod  # noqa: E402

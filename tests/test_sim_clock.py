@@ -62,9 +62,9 @@ def test_the_clock_fields_are_checked_and_a_pin_can_be_given_its_error():
     sc = _pair(20, 1234, 0)
     sc["pins"][1]["clock_ppm"] = None  # drawn from the scenario's ranges, by the seed and its id
     from host_tools.sim import runner
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
     assert runner._slow_clock(sc, sc["pins"][0]).ppm == 1234
     drawn = runner._slow_clock(sc, sc["pins"][1])
     assert drawn.ppm == runner._slow_clock(sc, sc["pins"][1]).ppm and abs(drawn.ppm) <= 5000
@@ -74,9 +74,9 @@ def test_the_clock_fields_are_checked_and_a_pin_can_be_given_its_error():
 
 def test_a_virtual_badge_drifts_by_default_its_own_every_run(monkeypatch):
     from host_tools import REPO
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
     from cpsim import default_device, slowclock, world
 
     board = str(REPO / "boards" / "cloudpin_ref.json")

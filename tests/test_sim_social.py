@@ -18,9 +18,9 @@ PAIR = {
 
 
 def _keys(ids=("a", "b", "c", "d"), seed=1):
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
     return provision.Keys(seed, list(ids))
 
 

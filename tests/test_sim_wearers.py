@@ -14,9 +14,9 @@ TAPS = [{"t_ms": 1000, "a": "a", "b": "b"}, {"t_ms": 1200, "a": "c", "b": "d"}]
 
 
 def _keys():
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
     return provision.Keys(1, ["a", "b", "c", "d", "e"])
 
 

@@ -12,7 +12,7 @@ import pstats
 import sys
 import time
 
-from host_tools import BOARDS_DIR, EMULATOR_DIR, FIRMWARE_DIR
+from host_tools import BOARDS_DIR, firmware_on_path
 
 SIZES = (30, 100, 400)
 
@@ -21,15 +21,6 @@ def add_arguments(p):
     p.add_argument("--pins", type=int, nargs="+", default=list(SIZES), help="crowd sizes (%(default)s)")
     p.add_argument("--seconds", type=float, default=5.0, help="simulated seconds per crowd (%(default)s)")
     p.add_argument("--profile", action="store_true", help="profile the largest crowd (top functions on stderr)")
-
-
-def _paths():
-    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
-        if d not in sys.path:
-            sys.path.insert(0, d)
-    from cpsim import compat
-
-    compat.install()
 
 
 def _crowd(n):
@@ -87,7 +78,7 @@ def measure(n, seconds, profile=False):
 
 def bench_crowd(sizes=SIZES, seconds=2.0, progress=None):
     """{"crowd": [per size: pins, sim_s, wall_s, sim_s_per_wall_s, ...]}."""
-    _paths()
+    firmware_on_path(compat=True)
     out = []
     for n in sizes:
         if progress:
@@ -100,7 +91,7 @@ def run(args):
     if args.seconds <= 0 or any(n < 1 for n in args.pins):
         print("error: --seconds and --pins must be positive", file=sys.stderr)
         return 2
-    _paths()
+    firmware_on_path(compat=True)
     results = []
     for n in args.pins:  # one at a time: each result shows as it comes
         print("crowd: %d pins, %.1f simulated s..." % (n, args.seconds), file=sys.stderr)

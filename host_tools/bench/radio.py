@@ -21,7 +21,7 @@ import math
 import sys
 import time
 
-from host_tools import EMULATOR_DIR
+from host_tools import firmware_on_path
 
 HALL = (40.0, 30.0)
 ADV_ITVL_US = 100000
@@ -36,14 +36,6 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=1)
 
 
-def _emulator():
-    if str(EMULATOR_DIR) not in sys.path:
-        sys.path.insert(0, str(EMULATOR_DIR))
-    from cpsim import compat
-
-    compat.install()
-
-
 class _Count:
     def __init__(self):
         self.by_addr = {}
@@ -56,7 +48,7 @@ class _Count:
 
 def hall(n, seconds, seed=1, progress=None):
     """Run n pins (plus OBSERVERS full-time scanners) for `seconds`; returns a dict."""
-    _emulator()
+    firmware_on_path(compat=True)
     from cpsim.world import World
     from cpsim.blelog import ble_of
     from cpsim.rng import Rng

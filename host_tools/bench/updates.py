@@ -36,9 +36,9 @@ def add_arguments(p):
 
 def hall(n, seed=1, progress=None):
     """One update window for n pins (n // 2 friend pairs); returns a dict."""
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
     import machine
     from cloudpin.ble.radio import RadioOwner
     from cloudpin.log import Logger

@@ -61,9 +61,9 @@ SCREEN = (("display_s", "display.awake"), ("backlight_s", "backlight.on"))
 
 def _firmware():
     # the firmware's modules as the simulator imports them (cpsim's MicroPython layer)
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
 
 
 def period_s():

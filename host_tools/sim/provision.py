@@ -57,9 +57,9 @@ def card(pin_id, extra=None):
 def check_card(pin_id, extra):
     """The firmware's own check of the card (cloudpin.owner.validate):
     ValueError naming the field."""
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
 
-    _paths()
+    firmware_on_path(compat=True)
     from cloudpin import owner
 
     return owner.validate(card(pin_id, extra))

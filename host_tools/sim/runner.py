@@ -282,11 +282,11 @@ def _pack(path):
 
 def build(sc, recordings=(), warn=None):
     """The world of a validated scenario: (world, [Pin]). Nothing runs yet."""
-    from host_tools.bench.crowd import _paths
+    from host_tools import firmware_on_path
     from host_tools.boards import boardspec
 
     warn = warn or (lambda m: print(m, file=sys.stderr))
-    _paths()  # cpsim.compat.install: the firmware's `import cryptolib` too
+    firmware_on_path(compat=True)  # the firmware's `import cryptolib` too
     from cpsim import boardfit, slowclock
     from cpsim import world as world_mod
 

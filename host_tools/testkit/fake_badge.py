@@ -8,9 +8,8 @@ Same interface as badge_io.SerialBadge: connect, inspect, set_badge_id,
 write, selftest, phone_check, pair_key, wipe, close.
 """
 import os
-import sys
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR
+from host_tools import firmware_on_path
 from host_tools.desk.badge_io import BadgeGone, BadgeState, firmware_version
 
 
@@ -19,9 +18,7 @@ def firmware():
     # The emulator supplies CPython's `micropython` (const, viper...): a
     # private stand-in here would be what later firmware imports in the same
     # process get (`cloudpin bench all` runs the simulator after the desk).
-    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
-        if d not in sys.path:
-            sys.path.append(d)
+    firmware_on_path()
     from cloudpin import identity, owner
 
     return identity, owner
