@@ -149,7 +149,8 @@ class VirtualBadgeFarm:
 
     def tap(self, targets, solo=False, rng=None):
         """Tap the badges `targets` (names, ports or links) at one instant:
-        each feels a touch drawn from the tap bench's model (host_tools/vbadge/tap.py).
+        each feels a touch drawn from the tap bench's model, two touched
+        together one contact (host_tools/vbadge/tap.py touch_csvs).
         Returns the contact's wall-clock time (time.time()); TapError if a
         badge is unknown, has no accelerometer or is not on the air (a badge
         joins it at power-on: host_tools/vbadge/boot_shim.py)."""
@@ -172,12 +173,9 @@ class VirtualBadgeFarm:
                 badges.append(b)
         if not badges:
             raise taplib.TapError("name at least one badge to tap")
-        rng = rng or taplib.seed_rng()
-        touches = []
-        for b in badges:
-            board = json.loads(b.board.read_text())
-            text, contact_ms, length_ms = taplib.touch_csv(board, rng, solo)
-            touches.append((b, text, contact_ms, length_ms, taplib.lead_ms(board)))
+        boards = [json.loads(b.board.read_text()) for b in badges]
+        touches = [(b, text, contact_ms, length_ms, taplib.lead_ms(board)) for b, board, (text, contact_ms, length_ms)
+                   in zip(badges, boards, taplib.touch_csvs(boards, rng or taplib.seed_rng(), solo))]
         # every touch's contact at one instant, each file starting its own lead before it
         contact_ns = time.time_ns() + int(max(t[4] + t[2] for t in touches) * 1e6)
         for b, text, contact_ms, length_ms, _ in touches:

@@ -217,11 +217,12 @@ def pair_draws(rng_a, rng_b):
     return one_contact(tapmodel.draw_touch(rng_a), tapmodel.draw_touch(rng_b))
 
 
-def touch_rows(rate_hz, rng, solo=False, gravity=(0.0, 0.0, 1.0)):
+def touch_rows(rate_hz, rng, solo=False, gravity=(0.0, 0.0, 1.0), p=None):
     """One modelled touch as (first_offset, rows of [x, y, z] ug) at rate_hz,
     offsets in samples from the contact, against `gravity` (device frame,
-    any scale: a pin lying on its back by default)."""
-    lazy, p = touch_parts(rate_hz, rng, solo)
+    any scale: a pin lying on its back by default); also the drawn
+    parameters (drawn from rng, or `p`: one pin of a pair's, pair_draws())."""
+    lazy, p = touch_parts(rate_hz, rng, solo, p)
     return lazy.lo, lazy.rows(gravity), p
 
 

@@ -3,10 +3,11 @@
 
 `cloudpin virtual-badge tap badge-1 badge-2` asks the farm serving those
 badges (through its air hub's socket) to tap them at the same instant. The
-farm draws each touch from the tap bench's model (host_tools/bench/tapmodel:
+farm draws the touch from the tap bench's model (host_tools/bench/tapmodel:
 contact pulse, ringing, recoil, the reach and withdrawal; the same touches
-`cloudpin sim` puts into its pins), synthesised at the rate the board runs
-its sensor at, writes it as a gravity-free t_ms,x,y,z CSV into the badge
+`cloudpin sim` puts into its pins, two pins sharing one contact:
+touch_csvs()), synthesises each badge's at the rate its board runs its
+sensor at, writes it as a gravity-free t_ms,x,y,z CSV into the badge
 folder (.touch/, off the pin's filesystem) and tells each VM, over its air
 connection, the wall-clock instant the touch begins (cpsim/touch.py adds it
 to what the accelerometer feels). The contact comes LEAD later: far enough
@@ -37,13 +38,29 @@ class TapError(Exception):
     """A tap that cannot be delivered; the message says why."""
 
 
-def touch_csv(board, rng, solo=False):
+def touch_csvs(boards, rng, solo=False):
+    """The touches of badges tapped together, one touch_csv() per board in
+    `boards` (loaded board dicts). Two pins touched together are one contact,
+    as `cloudpin sim`'s pins are (motionsrc.pair_draws: one duration, equal
+    and opposite impulse): the badges touch in pairs in the order named, the
+    1st with the 2nd, the 3rd with the 4th; a last odd one, or each with
+    `solo`, feels a touch of its own."""
+    from host_tools.sim.motionsrc import pair_draws
+
+    draws = [None] * len(boards)
+    for k in range(0, 0 if solo else len(boards) - 1, 2):
+        draws[k], draws[k + 1] = pair_draws(rng, rng)
+    return [touch_csv(b, rng, solo, p) for b, p in zip(boards, draws)]
+
+
+def touch_csv(board, rng, solo=False, p=None):
     """One touch for a badge of `board` (a loaded board dict): (CSV text,
-    ms from its first row to the contact, its length in ms)."""
+    ms from its first row to the contact, its length in ms); drawn from rng,
+    or `p` (one pin's of a pair: touch_csvs())."""
     from host_tools.sim.motionsrc import touch_rows
 
     rate = float(boardspec.motion_rate(board["accel"]))
-    lo, rows, _ = touch_rows(rate, rng, solo)
+    lo, rows, _ = touch_rows(rate, rng, solo, p=p)
     period_ms = 1000.0 / rate
     lines = ["t_ms,x,y,z", "0,0,0,0"]  # silent before and after: the file's edges are held
     for k, r in enumerate(rows):
