@@ -252,8 +252,8 @@ def add_arguments(parser):
     t = sub.add_parser("tap", help="tap running virtual badges together (their accelerometers feel it)",
                        description=tap.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("targets", nargs="+", metavar="BADGE",
-                   help="badge name (badge-1), port (/dev/pts/7) or link (ROOT/badge-1.tty); two or more are "
-                   "touched together at one instant")
+                   help="badge name (badge-1), port (/dev/pts/7) or link (ROOT/badge-1.tty); two are touched "
+                   "together (one contact), more in pairs in the order named, all at one instant")
     t.add_argument("--solo", action="store_true", help="a knock on the pin (no second pin, no reach)")
     t.add_argument("--air", metavar="SOCKET", help="the farm's air hub socket (default: ask every farm running here)")
 
