@@ -176,13 +176,18 @@ def _lightsleep_realtime(dev, clock, time_ms):
         dev.asleep = True
         try:
             while True:
+                now = clock.now_us()  # (runs the events due: a wake line may rise)
                 r = _wake_source(dev)
                 if r:
                     why = r
                     break
-                now = clock.now_us()
                 if end is not None and now >= end:
                     break
+                # The models' bookkeeping put off while the firmware ran
+                # (clock.soon: the LIS3DH's look-ahead), now that it sleeps;
+                # it took time, so look at the lines again first.
+                if clock.run_soon():
+                    continue
                 # Only the hardware's own events change a wake line (sensor
                 # samples, the air's touches, polled by clock events): sleep to
                 # the next one, 10 ms at most. 1 ms slices cost a badge's VM more

@@ -127,3 +127,67 @@ def test_events_moved_earlier_later_or_cancelled_run_in_time_order():
     clock.advance_us(5000)
     assert [t for t, i in seen] == sorted(t for t, i in seen), seen
     assert dict((i, t) for t, i in seen) == want and len(seen) == len(want), (seen, want)
+
+
+def test_work_put_off_runs_when_the_cpu_waits_on_a_wall_clock_at_once_on_a_sim_clock():
+    # clock.soon: a model's bookkeeping (the LIS3DH's look-ahead) that on
+    # real time must not come between a line it raised and the CPU's answer.
+    ran = []
+    job = lambda: ran.append(1)  # noqa: E731
+    sim = SimClock()
+    sim.soon(job)
+    assert ran == [1]  # simulated time stands still while it runs
+    assert not sim.run_soon()
+    wall = WallClock()
+    wall.soon(job)
+    wall.soon(job)  # put off twice, run once
+    wall.poll()
+    wall.advance_us(100)  # polls do not run it: the firmware is running
+    assert ran == [1]
+    assert wall.run_soon() and ran == [1, 1]
+    assert not wall.run_soon() and ran == [1, 1]
+
+
+def test_mp_putting_work_off_allocates_nothing():
+    wall = WallClock()
+    job = lambda: None  # noqa: E731
+    wall.soon(job)
+    wall.run_soon()
+    gc.collect()
+    before = gc.mem_alloc()
+    for _ in range(200):
+        wall.soon(job)
+        wall.soon(job)
+        wall.run_soon()
+    assert gc.mem_alloc() - before == 0
+
+
+def test_mp_asyncio_waits_on_a_wall_clock_until_its_next_event():
+    # A virtual badge's awake CPU waits in asyncio's IOQueue; the chip's IRQ
+    # ends that wait at once, the emulator's at the clock's next event (it
+    # waited 10 ms whatever was due before: cpsim/default_device.py).
+    from asyncio import core
+
+    from cpsim.default_device import _poll_from_asyncio
+
+    q = core.IOQueue
+    saved = (q.wait_io_event, getattr(q, "cpsim_clock", None))
+    waits = []
+
+    def wait(self, dt):
+        waits.append(dt)
+        time.sleep_ms(dt)
+
+    try:
+        q.wait_io_event = wait
+        q.cpsim_clock = None
+        clock = WallClock()
+        _poll_from_asyncio(clock)
+        seen = []
+        clock.call_at(clock.now_us() + 3000, Event(lambda: seen.append(1)))
+        q.wait_io_event(None, 50)
+        assert 0 <= waits[0] <= 3 and seen == [1], (waits, seen)
+        q.wait_io_event(None, -1)  # nothing due: 10 ms at most, as before
+        assert waits[1] == 10, waits
+    finally:
+        q.wait_io_event, q.cpsim_clock = saved

@@ -169,6 +169,35 @@ def test_lightsleep_moves_the_clock_and_holds_callbacks_until_the_wakeup():
     assert fired == [100, 120], fired
 
 
+def test_a_real_time_light_sleep_wakes_on_a_line_before_the_hardwares_put_off_work():
+    # A virtual badge's sleep (WallClock): the event that raises an ext1 wake
+    # line also puts its model's bookkeeping off (clock.soon, as the LIS3DH's
+    # look-ahead is): the CPU wakes first, as the chip's does within ~1-2 ms
+    # of the line; the work runs when the CPU next waits.
+    import esp32
+    import machine
+    from cpsim import gpio
+    from cpsim.clock import Event, WallClock
+    from cpsim.world import World
+
+    w = World(WallClock())
+    dev = w.device("a")
+    esp32.wake_on_ext1([machine.Pin(34, machine.Pin.IN)], esp32.WAKEUP_ANY_HIGH)
+    done = []
+
+    def line_up():
+        gpio.drive(dev, 34, 1)
+        w.clock.soon(lambda: done.append("planned"))
+
+    w.clock.call_at(w.clock.now_us() + 3000, Event(line_up))
+    machine.lightsleep(5000)
+    assert machine.wake_reason() == machine.EXT1_WAKE
+    assert done == []  # not between the line and the wake
+    gpio.drive(dev, 34, 0)
+    machine.lightsleep(1)  # the next wait runs it
+    assert done == ["planned"], done
+
+
 def test_i2c_errors_and_addresses_without_a_chip():
     import machine
 

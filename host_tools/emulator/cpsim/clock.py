@@ -145,6 +145,16 @@ class SimClock:
     def poll(self):
         pass
 
+    def soon(self, callback):
+        """Run callback() before the emulated CPU next waits: a model's own
+        bookkeeping (planning its next event), not the chip's time. Here
+        simulated time stands still meanwhile, so at once."""
+        callback()
+
+    def run_soon(self):
+        """Run what soon() put off; True if there was any."""
+        return False
+
 
 # The host's own clock, whatever `time` the firmware is given (in the VM a
 # shim may stand in sys.modules["time"]: cpsim.simtime keeps the real one).
@@ -165,6 +175,26 @@ class WallClock(SimClock):
         SimClock.__init__(self)
         self._polling = False
         self._t0 = _real_us()
+        self._soon = []
+
+    def soon(self, callback):
+        """Run callback() when the emulated CPU next waits (asyncio's idle
+        wait, a light sleep: run_soon), not now. On real time a model's
+        bookkeeping takes the host's time: the LIS3DH's look-ahead cost a
+        loaded host 25-60 ms, while a line it had just raised waited behind
+        it (its FIFO overran). The chip's sensor computes in parallel and its
+        CPU reacts within ~1-2 ms; here the reaction comes first."""
+        if callback not in self._soon:
+            self._soon.append(callback)  # (a list of 4 or fewer: allocates nothing)
+
+    def run_soon(self):
+        """Run what soon() put off (the CPU waits now); True if there was any."""
+        q = self._soon
+        if not q:
+            return False
+        while q:
+            q.pop(0)()
+        return True
 
     def now_us(self):
         self.poll()

@@ -112,9 +112,13 @@ class _AirWorld(World):
 
 def _poll_from_asyncio(clock, max_wait_ms=10):
     # On a board an interrupt wakes asyncio's idle wait at once. The VM has no
-    # interrupts: make asyncio's wait short and run what fell due after it, so
-    # a pin IRQ or Timer reaches the firmware within ~10 ms of real time even
-    # while every task sleeps.
+    # interrupts, but every line change of the emulated hardware is a clock
+    # event: asyncio's wait ends when the next one is due (10 ms at most, for
+    # what the clock does not plan) and runs what fell due, so a pin IRQ or
+    # Timer reaches the firmware within a millisecond of its time, as the
+    # chip's IRQ would (up to 10 ms late before: a watermark 20 ms from a
+    # full FIFO lost half its margin). The models' bookkeeping put off while
+    # the firmware ran (clock.soon) goes first.
     try:
         from asyncio import core
     except ImportError:  # CPython's asyncio: nothing to hook
@@ -127,8 +131,17 @@ def _poll_from_asyncio(clock, max_wait_ms=10):
     wait = q.wait_io_event
 
     def wait_io_event(self, dt):
-        wait(self, max_wait_ms if dt < 0 or dt > max_wait_ms else dt)
-        q.cpsim_clock[0].poll()
+        c = q.cpsim_clock[0]
+        c.run_soon()
+        if dt < 0 or dt > max_wait_ms:
+            dt = max_wait_ms
+        nxt = c.next_us()
+        if nxt is not None:
+            ms = (nxt - c.now_us() + 999) // 1000  # (now_us runs what is due: nxt may be past)
+            if ms < dt:
+                dt = ms if ms > 0 else 0
+        wait(self, dt)
+        c.poll()
 
     q.wait_io_event = wait_io_event
 

@@ -29,8 +29,11 @@
 # nobody looks at costs nothing. The click engine's edges depend on the data,
 # so _plan() runs a copy of it ahead of time (the look-ahead) on samples it
 # reads from the source early and keeps in a small stage until their time
-# comes; one event then covers up to _AHEAD samples of a quiet pin. The sample
-# path is integer arithmetic on preallocated buffers: in the VM a float or a
+# comes; one event then covers up to _AHEAD samples of a quiet pin. On a
+# virtual badge's real time the plan waits until the CPU does (clock.soon):
+# there its look-ahead took a loaded host 25-60 ms, and the CPU woken by the
+# watermark it had just raised drained the FIFO only after it (overrun). The
+# sample path is integer arithmetic on preallocated buffers: in the VM a float or a
 # tuple is a heap object, and this runs at 400 Hz in the firmware's heap.
 from array import array
 
@@ -137,6 +140,7 @@ class LIS3DH(I2CDeviceModel):
         self._ev = None
         self._ev_t = -1
         self._on_event_cb = Event(self._on_event)  # re-armed in place: no record per event
+        self._plan_cb = self._plan  # (a bound method made once: clock.soon takes it at every bus access)
         self._lines = [None, None]  # levels last driven on INT1 / INT2
         self.samples = 0  # samples produced so far (for tests and benchmarks)
         self._power_on()
@@ -343,7 +347,7 @@ class LIS3DH(I2CDeviceModel):
         self._ev_t = -1
         self._sync()
         self._update_lines()
-        self._plan()
+        self.clock.soon(self._plan_cb)
 
     # --- stage: source values read ahead of their time --------------------------------
     def _staged(self, k):
@@ -738,7 +742,7 @@ class LIS3DH(I2CDeviceModel):
         else:
             out = I2CDeviceModel.read_burst(self, reg, n)
         self._update_lines()
-        self._plan()
+        self.clock.soon(self._plan_cb)
         return out
 
     def _read_frames(self, n):
@@ -765,7 +769,7 @@ class LIS3DH(I2CDeviceModel):
         self._sync()
         I2CDeviceModel.write_burst(self, reg, data, start)
         self._update_lines()
-        self._plan()
+        self.clock.soon(self._plan_cb)
 
     def read_reg(self, reg):
         reg &= 0x7F
