@@ -77,6 +77,7 @@ class MPU6050(I2CDeviceModel):
         self._event = None
         self._event_t = None
         self._on_event_cb = Event(self._on_event)  # re-armed in place: no record per event
+        self._schedule_cb = self._schedule  # (made once: clock.soon takes it at every bus access)
         self._pulse_end = 0
         self._pin_level = None
         self._fired = False  # an enabled interrupt event happened
@@ -292,8 +293,12 @@ class MPU6050(I2CDeviceModel):
         self._settle()
 
     def _settle(self):
+        # The line first; the next event is planned when the CPU waits
+        # (clock.soon: on a virtual badge's real time, the MPU-6886's
+        # wake-on-motion look-ahead must not delay the CPU's answer to it).
         self._update_pin()
-        self._schedule()
+        if self.device is not None:
+            self.clock.soon(self._schedule_cb)
 
     def read_reg(self, reg):
         if reg == FIFO_R_W:
