@@ -13,22 +13,14 @@ output time rather than a mean over the period (which would filter twice).
 Runs in-process under CPython with cpsim.compat, like the crowd bench: the
 firmware is plain integer code, so it decides as it would in the VM.
 """
-import sys
 
 import numpy as np
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR
+from host_tools import firmware_on_path
 
 DRAIN_MS = 50  # how often the loop lets the service drain (the watermark comes every 60 ms at 400 Hz)
 
 
-def _paths():
-    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
-        if d not in sys.path:
-            sys.path.insert(0, d)
-    from cpsim import compat
-
-    compat.install()
 
 
 class Samples:
@@ -57,7 +49,7 @@ def run_board(samples_g, rate, board, doze=False, stats=None):
     watermark off, the FIFO overflowing, the click engine to wake it:
     docs/power.md), instead of draining every DRAIN_MS. stats: a dict to
     receive the service's counters (dozes, clicks, overruns)."""
-    _paths()
+    firmware_on_path(compat=True)
     from cloudpin import board as board_layer
     from cloudpin.log import Logger
     from cloudpin.motion import MotionService

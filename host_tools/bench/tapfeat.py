@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR
+from host_tools import firmware_on_path
 from host_tools.bench import resample as rs
 from host_tools.bench import tapgen
 from host_tools.bench import tapsplit
@@ -31,9 +31,7 @@ AFTER_MS = 150.0
 
 
 def _detector_class():
-    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
-        if d not in sys.path:
-            sys.path.insert(0, d)
+    firmware_on_path()
     from cloudpin.taps import TapDetector
 
     class Logging(TapDetector):

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import EMULATOR_DIR, FIRMWARE_DIR
+from host_tools import firmware_on_path
 from host_tools.bench import resample as rs
 from host_tools.bench import tapgen
 from host_tools.bench import tapmodel
@@ -57,9 +57,7 @@ VETOES = {1: "veto_pre", 2: "veto_after", 3: "veto_train", 4: "veto_crowded", 5:
 
 
 def _detector_class():
-    for d in (str(EMULATOR_DIR), str(FIRMWARE_DIR)):
-        if d not in sys.path:
-            sys.path.insert(0, d)
+    firmware_on_path()
     from cloudpin import taps as fw
 
     IDLE, EVENT, CHECK, BUSY = fw._IDLE, fw._EVENT, fw._CHECK, fw._BUSY
