@@ -94,7 +94,9 @@ class App:
         if sleep:
             from cloudpin.power import PowerService
 
-            self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, ble=hw.ble)
+            # an active-low button also wakes it (ext0; active high: none of the boards)
+            self.power = PowerService(log.child("power"), self.bus, pins, hw.wdt, ble=hw.ble, button=hw.button if (
+                hw.board.get("button") or {}).get("active_low", True) else None)
             mark("power")
         waits = self.power.sleep_ms if self.power is not None else None
         self.supervisor = Supervisor(log.child("super"), hw.wdt, sleep_ms=waits)

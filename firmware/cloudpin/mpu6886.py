@@ -102,11 +102,9 @@ class MPU6886(MPU6050):
     def enable_motion(self, threshold_mg, duration_ms=0):
         """Set the wake-on-motion threshold: an axis whose sample differs
         from the one before by more than threshold_mg (rounded to the 4 mg
-        step, 4..1020 mg). The engine has no duration (duration_ms must be
-        0). Armed and given INT only by motion_irq(True). Returns the
-        ACCEL_WOM_X/Y/Z_THR value."""
-        if duration_ms:
-            raise ValueError("MPU6886 wake-on-motion has no duration")
+        step, 4..1020 mg). The engine has no duration: duration_ms is
+        ignored (the doze passes 0). Armed and given INT only by
+        motion_irq(True). Returns the ACCEL_WOM_X/Y/Z_THR value."""
         ths = max(1, min(255, (threshold_mg + 2) // 4))
         for reg in range(_ACCEL_WOM_X_THR, _ACCEL_WOM_X_THR + 3):
             self._write8(reg, ths)

@@ -74,10 +74,12 @@ def nearest(due, now):
 class PowerService:
     name = "power"
 
-    def __init__(self, log, bus, wake_pins=(), wdt=None, on_wake=None, enabled=True, ble=None):
+    def __init__(self, log, bus, wake_pins=(), wdt=None, on_wake=None, enabled=True, ble=None, button=None):
         """wake_pins: machine.Pin inputs whose high level ends a sleep (the
         accelerometer's INT lines); on_wake(): called after a sleep that a
-        pin ended (the motion service drains its FIFO)."""
+        pin ended (the motion service drains its FIFO); button: an active-low
+        machine.Pin whose press ends a sleep too (ext0: a dozing pin sleeps
+        up to 1 s, and the screen lights at a press)."""
         self.log = log
         self.policy = SleepPolicy()
         self.enabled = enabled
@@ -85,6 +87,7 @@ class PowerService:
         self.ble = ble  # bluetooth.BLE or None: never sleep while it is active
         self.on_wake = on_wake
         self._pins = list(wake_pins)
+        self._button = button
         self._due = []  # ticks_ms deadlines of services waiting on time
         self.sleeps = 0  # light sleeps entered
         self.pin_wakes = 0  # of which a wake pin ended
@@ -120,10 +123,15 @@ class PowerService:
             self._due.remove(t)
 
     def _arm(self):
-        if not self._pins:
-            return
         import esp32
 
+        if self._button is not None:
+            try:
+                esp32.wake_on_ext0(self._button, esp32.WAKEUP_ALL_LOW)
+            except ValueError:  # not an RTC GPIO: a press waits for the next wake
+                self._button = None
+        if not self._pins:
+            return
         try:
             esp32.wake_on_ext1(self._pins, esp32.WAKEUP_ANY_HIGH)
         except ValueError as e:  # a pin that is not an RTC GPIO cannot wake the chip

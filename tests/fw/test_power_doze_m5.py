@@ -57,3 +57,19 @@ def test_a_walk_starting_in_a_doze_wakes_the_m5_at_its_first_step_and_counts_eve
 
 def test_a_knock_wakes_a_dozing_m5_and_is_found_as_awake():
     knock_in_a_doze(_pin, 2)  # 2 ms samples at 500 Hz
+
+
+def test_a_button_press_in_a_doze_wakes_the_m5_and_lights_its_screen_at_once():
+    # A dozing pin sleeps up to 1 s at a time (power.py); the button (G37,
+    # active low) is an ext0 wake source beside the accelerometer's ext1.
+    from test_screen import _m5, _press
+
+    world, dev, parts, app, lines = _m5()
+    glass = parts["display"]
+    _press(world, dev, 14000, 14100)
+    world.start(dev, app.main(run_ms=16000))
+    world.run_until(13990)
+    assert app.motion.dozing and not glass.lit(), lines  # dark since 10 s, dozing since ~3 s
+    wakes = app.power.pin_wakes
+    world.run_until(14020)
+    assert glass.lit() and app.power.pin_wakes > wakes, lines  # within 20 ms, not at the next 1 s wake
