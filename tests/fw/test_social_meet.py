@@ -113,6 +113,28 @@ def test_a_third_pin_knocked_at_the_same_instant_a_metre_away_gets_nobody():
     assert _meet_lines(c, "tap again reason=") == ["tap again reason=alone"]
 
 
+def test_a_pin_just_past_the_bound_waits_for_its_partner_to_name_it():
+    # One link, read 3 dB apart by its two ends (here b's frames claim 0 dBm,
+    # a's 3 dBm, over the same -48 dBm without fading): a reads b at 48 dB
+    # and chooses it; b reads a at 51 dB, past TOUCH_LOSS_DB, and is alone at
+    # the end of its collection; it waits, a names it, and both commit. At
+    # -51 dBm (51 and 54 dB) neither takes the other: tap again on both.
+    for rssi, made in ((-48, True), (-51, False)):
+        w = World()
+        w.radio.fading = False
+        a, b = _pin(w, "a"), _pin(w, "b")
+        b["meet"].tx_power = 0
+        w.radio.set_rssi(a["dev"], b["dev"], rssi)
+        _start(w, (a, b), ((a, 1000), (b, 1001)))
+        w.run_for(5000)
+        if made:
+            assert _friends(a) == [b["fk"]] and _friends(b) == [a["fk"]], (a["lines"], b["lines"])
+            assert not _meet_lines(a, "tap again") and not _meet_lines(b, "tap again")
+        else:
+            assert _friends(a) == [] and _friends(b) == []
+            assert _meet_lines(a, "tap again") == _meet_lines(b, "tap again") == ["tap again reason=alone"]
+
+
 def test_two_touching_tappers_at_once_mean_tap_again_never_a_guess():
     w = World()
     a, b, c = _pin(w, "a"), _pin(w, "b"), _pin(w, "c")
