@@ -394,7 +394,7 @@ def _build(app, hw, log, path):
     feed.load()
     engine.load(feed.day)
     b = hw.board.get("button") or {}
-    svc = DesignService(engine, app.bus, None, hw.led, hw.button, b.get("active_low", False), feed=feed,
+    svc = DesignService(engine, app.bus, None, hw.led, hw.button, b.get("active_low", True), feed=feed,
                         screen=hw.display)
     app.bus.subscribe(topics.TAP, feed.on_tap)  # before the engine's (StepFeed.on_tap)
     engine.subscribe(app.bus)
